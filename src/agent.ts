@@ -1,0 +1,93 @@
+// The agent: wires the config, database and HTTP server together and owns the
+// lifecycle. States move created → starting → running → stopping → stopped
+// (or failed); stop() is idempotent and safe from any state.
+import type { Server } from 'node:http';
+import type { LabModel } from './config/lab-model.js';
+import { recordEvent } from './db/event-log.js';
+import { openDatabase, type Db } from './db/open-database.js';
+import { IllegalStateError } from './errors.js';
+import { createApp } from './http/app.js';
+import { closeServer, listen } from './http/listen.js';
+import type { Logger } from './log.js';
+import { ensureSlotRows } from './slots/slot-states.js';
+import { VERSION } from './version.js';
+
+export type AgentState = 'created' | 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
+
+export interface AgentOptions {
+  lab: LabModel;
+  log: Logger;
+  /** How long in-flight HTTP requests may take once a stop begins. */
+  httpGraceMs?: number;
+}
+
+export class Agent {
+  private state: AgentState = 'created';
+  private db: Db | undefined;
+  private server: Server | undefined;
+  private stopping: Promise<void> | undefined;
+  /** Port actually bound (differs from the config when it asks for port 0 in tests). */
+  port: number | undefined;
+
+  constructor(private readonly options: AgentOptions) {}
+
+  get currentState(): AgentState {
+    return this.state;
+  }
+
+  async start(): Promise<void> {
+    if (this.state !== 'created') throw new IllegalStateError(`cannot start an agent that is ${this.state}`);
+    const { lab, log } = this.options;
+    this.transition('starting');
+    try {
+      const db = openDatabase({ stateDir: lab.stateDir });
+      this.db = db;
+      ensureSlotRows(db, [...lab.slots.keys()]);
+      const app = createApp({ lab, db, log, version: VERSION, startedAt: Date.now() });
+      const { server, port } = await listen(app, lab.listen);
+      this.server = server;
+      this.port = port;
+      recordEvent(db, {
+        type: 'agent.started',
+        message: `agent ${lab.agentName} started with ${lab.slots.size} slots from ${lab.file}`,
+        data: { version: VERSION, config: lab.file, listen: `${lab.listen.host}:${port}` },
+      });
+      this.transition('running');
+      log.info({ host: lab.listen.host, port, stateDir: lab.stateDir, slots: lab.slots.size }, 'agent listening');
+    } catch (error) {
+      this.transition('failed');
+      await this.release();
+      throw error;
+    }
+  }
+
+  /** Stops serving and closes the database. Memoized: every caller awaits the same stop. */
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop();
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<void> {
+    if (this.state === 'created' || this.state === 'failed') {
+      this.transition('stopped');
+      return;
+    }
+    this.transition('stopping');
+    if (this.db) recordEvent(this.db, { type: 'agent.stopping', message: `agent ${this.options.lab.agentName} stopping` });
+    await this.release();
+    this.transition('stopped');
+  }
+
+  private async release(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (server) await closeServer(server, this.options.httpGraceMs ?? 5_000);
+    this.db?.$client.close();
+    this.db = undefined;
+  }
+
+  private transition(next: AgentState): void {
+    this.options.log.debug({ from: this.state, to: next }, 'agent state');
+    this.state = next;
+  }
+}

@@ -1,0 +1,4 @@
+// Commander actions cannot return an exit code, so each one sets it here.
+export interface CommandResult {
+  code: number;
+}

@@ -1,0 +1,62 @@
+// The labslot command line: parses arguments with commander, runs one command,
+// and turns every failure into a message and an exit code (0 ok, 1 failure,
+// 2 usage or configuration error) — never a stack trace.
+import { Command, CommanderError } from 'commander';
+import { ConfigError, formatIssue } from '../config/config-error.js';
+import { DatabaseError } from '../db/open-database.js';
+import { ListenError } from '../http/listen.js';
+import { VERSION } from '../version.js';
+import { registerAgent } from './agent.js';
+import type { CommandResult } from './command-result.js';
+import { registerConfigValidate } from './config-validate.js';
+import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const done: CommandResult = { code: EXIT_OK };
+  const program = new Command('labslot')
+    .description('Lab host agent for hardware-in-the-loop CI: health-checked slots, ephemeral job workers, holds.')
+    .version(VERSION, '-V, --version')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .configureOutput({ writeErr: (text) => process.stderr.write(text), writeOut: (text) => process.stdout.write(text) });
+
+  registerAgent(program, done);
+  registerConfigValidate(program.command('config').description('work with configuration files').exitOverride(), done);
+  // Subcommands do not inherit exitOverride; without it commander calls process.exit itself.
+  for (const command of allCommands(program)) command.exitOverride();
+
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return done.code;
+  } catch (error) {
+    return reportError(error);
+  }
+}
+
+function allCommands(command: Command): Command[] {
+  return command.commands.flatMap((c) => [c, ...allCommands(c)]);
+}
+
+function reportError(error: unknown): number {
+  if (error instanceof CommanderError) {
+    // Help and version are "errors" to commander; its own message is already printed.
+    return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+  }
+  if (error instanceof ConfigError) {
+    for (const issue of error.issues) process.stderr.write(`${formatIssue(issue)}\n`);
+    process.stderr.write(`labslot: configuration rejected (${error.issues.length} ${error.issues.length === 1 ? 'problem' : 'problems'})\n`);
+    return EXIT_USAGE;
+  }
+  if (error instanceof CliError) {
+    process.stderr.write(`labslot: ${error.message}\n`);
+    return error.exitCode;
+  }
+  if (error instanceof ListenError || error instanceof DatabaseError) {
+    process.stderr.write(`labslot: ${error.message}\n`);
+    return EXIT_FAILURE;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`labslot: unexpected error: ${message}\n`);
+  if (process.env['LABSLOT_DEBUG'] && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+  return EXIT_FAILURE;
+}

@@ -1,0 +1,85 @@
+// Checks that relate several parts of a config: references between slots and
+// devices, self-conflicts, one physical USB device claimed twice. They run on the
+// raw TOML value next to the schema (not after it), so that a file with a type
+// error in one device still gets its broken references reported in the same run.
+import { formatUsbId } from './usb-identity.js';
+
+export interface RawIssue {
+  path: PropertyKey[];
+  message: string;
+}
+
+type Table = Record<string, unknown>;
+
+function isTable(value: unknown): value is Table {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function stringsIn(value: unknown): [number, string][] {
+  if (!Array.isArray(value)) return [];
+  return value.flatMap((item, index): [number, string][] => (typeof item === 'string' ? [[index, item]] : []));
+}
+
+function knownList(names: Iterable<string>): string {
+  const list = [...names].sort();
+  return list.length === 0 ? 'none are defined' : `known: ${list.join(', ')}`;
+}
+
+export function crossCheck(raw: unknown): RawIssue[] {
+  if (!isTable(raw)) return [];
+  const issues: RawIssue[] = [];
+  const devices = isTable(raw['devices']) ? raw['devices'] : {};
+  const slots = isTable(raw['slots']) ? raw['slots'] : {};
+
+  for (const [slotName, slot] of Object.entries(slots)) {
+    if (!isTable(slot)) continue;
+    const seenDevices = new Set<string>();
+    for (const [index, deviceName] of stringsIn(slot['devices'])) {
+      const path = ['slots', slotName, 'devices', index];
+      if (!Object.hasOwn(devices, deviceName)) {
+        issues.push({ path, message: `unknown device "${deviceName}" (${knownList(Object.keys(devices))})` });
+      } else if (seenDevices.has(deviceName)) {
+        issues.push({ path, message: `device "${deviceName}" is listed twice` });
+      }
+      seenDevices.add(deviceName);
+    }
+    for (const [index, other] of stringsIn(slot['conflicts_with_slots'])) {
+      const path = ['slots', slotName, 'conflicts_with_slots', index];
+      if (other === slotName) issues.push({ path, message: 'a slot cannot conflict with itself' });
+      else if (!Object.hasOwn(slots, other)) {
+        issues.push({ path, message: `unknown slot "${other}" (${knownList(Object.keys(slots))})` });
+      }
+    }
+  }
+
+  issues.push(...duplicateUsbIdentities(devices));
+  return issues;
+}
+
+/**
+ * One physical probe or adapter must be one device: two `usb` devices (or two
+ * consoles resolved by USB identity) with the same vid/pid/serial would let two
+ * slots believe they own it alone.
+ */
+function duplicateUsbIdentities(devices: Table): RawIssue[] {
+  const issues: RawIssue[] = [];
+  const owners = new Map<string, string>();
+  for (const [deviceName, spec] of Object.entries(devices)) {
+    if (!isTable(spec)) continue;
+    const identity = spec['kind'] === 'usb' ? spec : spec['kind'] === 'serial' && isTable(spec['usb']) ? spec['usb'] : undefined;
+    if (!identity) continue;
+    const { vid, pid, serial } = identity;
+    if (typeof vid !== 'number' || typeof pid !== 'number' || typeof serial !== 'string') continue;
+    const iface = typeof identity['interface'] === 'number' ? `/${identity['interface']}` : '';
+    const key = `${String(spec['kind'])} ${formatUsbId(vid, pid)} ${serial}${iface}`;
+    const owner = owners.get(key);
+    if (owner === undefined) owners.set(key, deviceName);
+    else {
+      issues.push({
+        path: spec['kind'] === 'usb' ? ['devices', deviceName] : ['devices', deviceName, 'usb'],
+        message: `USB ${formatUsbId(vid, pid)} serial "${serial}" is already device "${owner}"; one physical device must be defined once and shared by listing it in several slots`,
+      });
+    }
+  }
+  return issues;
+}

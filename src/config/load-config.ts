@@ -1,0 +1,137 @@
+// Reads, parses and validates slots.toml. Every problem in the file is
+// collected and thrown at once as a ConfigError, so an operator fixes a config
+// in one pass instead of one error per restart.
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { dirname, resolve } from 'node:path';
+import { parse as parseToml } from 'toml';
+import type { z } from 'zod';
+import { ConfigError, formatKeyPath, type ConfigIssue } from './config-error.js';
+import { crossCheck } from './cross-check.js';
+import { buildLabModel, type LabModel } from './lab-model.js';
+import { KeyLocator } from './locate-key.js';
+import { configSchema, type ListenAddress } from './schema.js';
+import { keysAt } from './schema-keys.js';
+import { closest } from './suggest.js';
+
+export interface ConfigOverrides {
+  /** Relative paths are taken from the working directory (command line), not the config's directory. */
+  stateDir?: string;
+  listen?: ListenAddress;
+}
+
+export const DEFAULT_CONFIG_PATH = '/etc/labslot/slots.toml';
+
+/** `-c`, then `$LABSLOT_CONFIG`, then /etc/labslot/slots.toml (DESIGN §4). */
+export function configPathFrom(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  return flag ?? (env['LABSLOT_CONFIG'] || DEFAULT_CONFIG_PATH);
+}
+
+export function loadConfig(file: string, overrides: ConfigOverrides = {}): LabModel {
+  const source = readSource(file);
+  const raw = parseSource(file, source);
+  const locator = new KeyLocator(source);
+  const issues: ConfigIssue[] = [];
+
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) for (const issue of parsed.error.issues) issues.push(...describeSchemaIssue(file, issue, locator));
+  for (const issue of crossCheck(raw)) {
+    issues.push(located(file, issue.path, issue.message, locator));
+  }
+
+  if (issues.length > 0 || !parsed.success) throw new ConfigError(sortIssues(issues));
+  const config = parsed.data;
+  return buildLabModel(config, {
+    file,
+    agentName: config.agent.name ?? hostname(),
+    stateDir: overrides.stateDir !== undefined ? resolve(overrides.stateDir) : resolve(dirname(file), config.agent.state_dir),
+    listen: overrides.listen ?? config.agent.listen,
+  });
+}
+
+function readSource(file: string): string {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : String(code ?? error);
+    throw new ConfigError([{ file, message: `cannot read the config file: ${why}` }], { cause: error });
+  }
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch (error) {
+    throw new ConfigError([{ file, message: 'is not a UTF-8 text file (TOML must be UTF-8)' }], { cause: error });
+  }
+}
+
+interface TomlSyntaxError {
+  message: string;
+  line?: number;
+  column?: number;
+  found?: string | null;
+  location?: { start: { line: number; column: number } };
+}
+
+function parseSource(file: string, source: string): unknown {
+  try {
+    return parseToml(source) as unknown;
+  } catch (error) {
+    const e = error as TomlSyntaxError;
+    const line = e.line ?? e.location?.start.line;
+    const column = e.column ?? e.location?.start.column;
+    let message = e.message;
+    // The parser lists every token it could have accepted; the unexpected one is what helps.
+    if ('found' in e) message = e.found === null ? 'unexpected end of file' : `unexpected ${JSON.stringify(e.found)}`;
+    throw new ConfigError([{ file, line, column, message: `TOML syntax error: ${message}` }], { cause: error });
+  }
+}
+
+function located(file: string, path: readonly PropertyKey[], message: string, locator: KeyLocator): ConfigIssue {
+  return { file, path: formatKeyPath(path), line: locator.lineOf(path), message };
+}
+
+function describeSchemaIssue(file: string, issue: z.core.$ZodIssue, locator: KeyLocator): ConfigIssue[] {
+  const path = issue.path;
+  switch (issue.code) {
+    case 'unrecognized_keys':
+      return issue.keys.map((key) => {
+        const hint = closest(key, keysAt(configSchema, path));
+        return located(file, [...path, key], `unknown key${hint ? ` (did you mean "${hint}"?)` : ''}`, locator);
+      });
+    case 'invalid_key': {
+      const key = path.at(-1);
+      const why = issue.issues[0]?.message ?? 'is not allowed';
+      return [located(file, path, `name "${String(key)}" ${why}`, locator)];
+    }
+    case 'invalid_union': {
+      const options = 'options' in issue && Array.isArray(issue.options) ? (issue.options as unknown[]) : [];
+      if (options.length > 0) return [located(file, path, `must be one of ${options.map((o) => JSON.stringify(o)).join(', ')}`, locator)];
+      return [located(file, path, issue.message, locator)];
+    }
+    case 'invalid_type': {
+      const received = /received (\w+)$/.exec(issue.message)?.[1];
+      if (received === 'undefined') return [located(file, path, `is required (${issue.expected})`, locator)];
+      return [located(file, path, `must be ${article(issue.expected)}${received ? `, not ${article(received)}` : ''}`, locator)];
+    }
+    default:
+      return [located(file, path, issue.message, locator)];
+  }
+}
+
+function article(type: string): string {
+  const words: Record<string, string> = { number: 'a number', string: 'a string', array: 'an array', object: 'a table', boolean: 'a boolean', int: 'an integer', date: 'a date' };
+  return words[type] ?? type;
+}
+
+function sortIssues(issues: ConfigIssue[]): ConfigIssue[] {
+  const seen = new Set<string>();
+  return issues
+    .filter((i) => {
+      const key = `${i.path ?? ''}\0${i.message}`;
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    })
+    .sort((a, b) => (a.line ?? Number.MAX_SAFE_INTEGER) - (b.line ?? Number.MAX_SAFE_INTEGER) || (a.path ?? '').localeCompare(b.path ?? ''));
+}

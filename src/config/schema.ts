@@ -1,0 +1,229 @@
+// The zod schema of slots.toml: the single source of truth for what a lab
+// config may contain. Every object is strict, because a typo in a lab config
+// ("devcies", "baudrate") must be an error, never a silently ignored key.
+// Checks that relate several parts of the file live in cross-check.ts.
+import { isIPv6 } from 'node:net';
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+import { parseSize } from './size.js';
+
+export const NAME_PATTERN = /^[a-z0-9][a-z0-9-]*$/;
+const NAME_MAX = 48;
+
+/** Slot, device and target names: they end up in user names, env vars and URLs. */
+export const name = z
+  .string()
+  .max(NAME_MAX, { error: `must be at most ${NAME_MAX} characters` })
+  .regex(NAME_PATTERN, { error: 'must match [a-z0-9][a-z0-9-]* (lowercase letters, digits, dashes)' });
+
+// Unix user and group names as useradd accepts them by default.
+const unixName = z.string().regex(/^[a-z_][a-z0-9_-]*\$?$/, { error: 'is not a valid Unix user or group name' }).max(32);
+
+export const duration = z.string().transform((text, ctx) => {
+  const ms = parseDuration(text);
+  if (ms === undefined) {
+    ctx.issues.push({ code: 'custom', input: text, message: `"${text}" is not a duration (use e.g. "500ms", "30s", "10m", "1h30m")` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+export const size = z.string().transform((text, ctx) => {
+  const bytes = parseSize(text);
+  if (bytes === undefined || bytes <= 0) {
+    ctx.issues.push({ code: 'custom', input: text, message: `"${text}" is not a size (use e.g. "512MiB", "4GiB", "1GB")` });
+    return z.NEVER;
+  }
+  return bytes;
+});
+
+const u16 = z.int().min(0, { error: 'must be between 0 and 0xffff' }).max(0xffff, { error: 'must be between 0 and 0xffff' });
+const positiveInt = z.int().positive();
+const argv = z.array(z.string().min(1)).min(1, { error: 'must name a program: ["program", "arg", ...]' });
+const description = z.string().max(200).optional();
+
+/** A USB device identity: what a probe or adapter reports on the bus. */
+export const usbIdentity = {
+  vid: u16,
+  pid: u16,
+  serial: z.string().min(1, { error: 'must not be empty: without a serial, two probes of one model cannot be told apart' }),
+};
+
+const usbDevice = z.strictObject({
+  kind: z.literal('usb'),
+  description,
+  ...usbIdentity,
+  role: z.enum(['sp-probe', 'rot-probe', 'probe', 'other']).default('probe'),
+});
+
+const serialProbe = z.strictObject({
+  send: z.string().default(''),
+  expect: z.string().min(1).refine(isValidRegExp, { error: 'is not a valid regular expression' }),
+  timeout: duration.prefault('2s'),
+});
+
+const serialDevice = z
+  .strictObject({
+    kind: z.literal('serial'),
+    description,
+    path: z.string().startsWith('/', { error: 'must be an absolute path such as /dev/serial/by-id/...' }).optional(),
+    usb: z.strictObject({ ...usbIdentity, interface: z.int().min(0).max(255).optional() }).optional(),
+    baud: positiveInt.max(4_000_000).default(115_200),
+    probe: serialProbe.optional(),
+  })
+  .refine((d) => (d.path === undefined) !== (d.usb === undefined), {
+    error: 'set exactly one of "path" or "usb" to say where the console is',
+  });
+
+const pdudaemonPower = z.strictObject({
+  kind: z.literal('power'),
+  description,
+  driver: z.literal('pdudaemon'),
+  url: z.url({ protocol: /^https?$/, error: 'must be an http:// URL of pdudaemon' }).default('http://127.0.0.1:16421'),
+  pdu: z.string().min(1),
+  port: positiveInt,
+  delay: duration.optional(),
+});
+
+const commandPower = z.strictObject({
+  kind: z.literal('power'),
+  description,
+  driver: z.literal('command'),
+  on: argv,
+  off: argv,
+  status: argv,
+});
+
+const ipv6Address = z
+  .string()
+  .refine((a) => !a.includes('%'), { error: 'must not carry a zone ("%eth0"): set "interface" instead' })
+  .refine((a) => a.includes('%') || isIPv6(a), { error: 'is not an IPv6 address' });
+
+const ipv6Device = z
+  .strictObject({
+    kind: z.literal('ipv6'),
+    description,
+    address: ipv6Address,
+    interface: z.string().regex(/^[^\s/%]{1,15}$/, { error: 'is not a network interface name' }).optional(),
+    tcp_port: z.int().min(1).max(65_535).optional(),
+  })
+  .refine((d) => !isLinkLocal(d.address) || d.interface !== undefined, {
+    error: 'a link-local address (fe80::/10) needs "interface" to say which link it is on',
+    path: ['interface'],
+  });
+
+const commandDevice = z.strictObject({
+  kind: z.literal('command'),
+  description,
+  argv,
+  timeout: duration.optional(),
+  user: unixName.optional(),
+});
+
+export const device = z.discriminatedUnion(
+  'kind',
+  [usbDevice, serialDevice, z.discriminatedUnion('driver', [pdudaemonPower, commandPower]), ipv6Device, commandDevice],
+);
+
+const limits = z.strictObject({
+  memory: size.optional(),
+  pids: positiveInt.optional(),
+  cpu: z.number().positive().max(1024).optional(),
+});
+
+const envName = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'is not a valid environment variable name' })
+  .refine((k) => !k.startsWith('LABSLOT_') && k !== 'HUMILITY_ENVIRONMENT', { error: 'is set by labslot itself' });
+
+const slot = z.strictObject({
+  target: name,
+  description,
+  devices: z.array(z.string()).min(1, { error: 'a slot needs at least one device' }),
+  add_to_groups: z.array(unixName).default([]),
+  conflicts_with_slots: z.array(z.string()).default([]),
+  env: z.record(envName, z.string()).default({}),
+  limits: limits.prefault({}),
+});
+
+const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, {
+  error: 'must be the SHA-256 of a token as 64 lowercase hex characters (printf %s TOKEN | sha256sum), never the token itself',
+});
+
+export const listen = z.string().transform((text, ctx) => {
+  const parsed = parseListen(text);
+  if (parsed === undefined) {
+    ctx.issues.push({ code: 'custom', input: text, message: `"${text}" is not host:port (e.g. "127.0.0.1:8421", "[::1]:8421")` });
+    return z.NEVER;
+  }
+  return parsed;
+});
+
+export const configSchema = z.strictObject({
+  agent: z
+    .strictObject({
+      name: z.string().min(1).max(64).optional(),
+      state_dir: z.string().min(1).default('/var/lib/labslot'),
+      listen: listen.prefault('127.0.0.1:8421'),
+    })
+    .prefault({}),
+  auth: z
+    .strictObject({
+      operators: z.array(sha256Hex).default([]),
+      submitters: z.array(sha256Hex).default([]),
+    })
+    .prefault({}),
+  health: z
+    .strictObject({
+      interval: duration.prefault('30s'),
+      timeout: duration.prefault('10s'),
+      failure_threshold: positiveInt.max(100).default(3),
+      success_threshold: positiveInt.max(100).default(2),
+      history: positiveInt.max(100_000).default(500),
+      min_free_disk: size.prefault('1GiB'),
+      min_available_memory: size.prefault('256MiB'),
+    })
+    .prefault({}),
+  jobs: z
+    .strictObject({
+      timeout: duration.prefault('1h'),
+      stop_grace: duration.prefault('10s'),
+      limits: limits.prefault({ memory: '2GiB', pids: 4096 }),
+    })
+    .prefault({}),
+  devices: z.record(name, device).default({}),
+  slots: z.record(name, slot).refine((s) => Object.keys(s).length > 0, { error: 'at least one [slots.NAME] table is required' }),
+});
+
+export type RawConfigInput = z.input<typeof configSchema>;
+export type Config = z.output<typeof configSchema>;
+export type DeviceSpec = z.output<typeof device>;
+export type SlotSpec = z.output<typeof slot>;
+export type Limits = z.output<typeof limits>;
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+function isValidRegExp(source: string): boolean {
+  try {
+    new RegExp(source);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function isLinkLocal(address: string): boolean {
+  return /^fe[89ab][0-9a-f]:/i.test(address) && isIPv6(address);
+}
+
+export function parseListen(text: string): ListenAddress | undefined {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s]+)):(\d{1,5})$/.exec(text);
+  if (!match) return undefined;
+  const host = match[1] ?? match[2];
+  const port = Number(match[3]);
+  if (host === undefined || port < 1 || port > 65_535) return undefined;
+  if (match[1] !== undefined && !isIPv6(host)) return undefined;
+  return { host, port };
+}

@@ -1,0 +1,12 @@
+// What the HTTP layer needs from the agent; tests build it from a real database.
+import type { LabModel } from '../config/lab-model.js';
+import type { Db } from '../db/open-database.js';
+import type { Logger } from '../log.js';
+
+export interface AppDeps {
+  lab: LabModel;
+  db: Db;
+  log: Logger;
+  version: string;
+  startedAt: number;
+}

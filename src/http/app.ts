@@ -1,0 +1,30 @@
+// The hono application: routes are thin and call the library; errors are
+// mapped to JSON here and nowhere else.
+import { Hono } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import type { AppDeps } from './app-deps.js';
+import { errorResponse, HttpError } from './http-error.js';
+import { slotRoutes } from './routes/slots.js';
+
+export function createApp(deps: AppDeps): Hono {
+  const app = new Hono();
+
+  app.get('/healthz', (c) =>
+    c.json({
+      status: 'ok',
+      agent: deps.lab.agentName,
+      version: deps.version,
+      uptime_s: Math.round((Date.now() - deps.startedAt) / 1000),
+    }),
+  );
+  app.route('/v1/slots', slotRoutes(deps));
+
+  app.notFound((c) => errorResponse(c, 404, 'not_found', `no route ${c.req.method} ${c.req.path}`));
+  app.onError((error, c) => {
+    if (error instanceof HttpError) return errorResponse(c, error.status, error.code, error.message);
+    if (error instanceof HTTPException) return errorResponse(c, error.status, 'bad_request', error.message);
+    deps.log.error({ err: error, method: c.req.method, path: c.req.path }, 'request failed');
+    return errorResponse(c, 500, 'internal', 'internal error; the agent log has the details');
+  });
+  return app;
+}

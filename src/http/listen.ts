@@ -1,0 +1,47 @@
+// Binding the HTTP server, with the bind errors an operator can act on turned
+// into one clear sentence instead of an 'error' event nobody listens to.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { getRequestListener } from '@hono/node-server';
+import type { Hono } from 'hono';
+import type { ListenAddress } from '../config/schema.js';
+
+export class ListenError extends Error {
+  override readonly name = 'ListenError';
+}
+
+export async function listen(app: Hono, address: ListenAddress): Promise<{ server: Server; port: number }> {
+  const server = createServer(getRequestListener(app.fetch));
+  // Idle keep-alive sockets would otherwise hold a graceful stop for their full timeout.
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException): void => {
+      const where = address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
+      const why =
+        error.code === 'EADDRINUSE'
+          ? 'the address is already in use (is another agent running?)'
+          : error.code === 'EADDRNOTAVAIL'
+            ? 'no interface of this host has that address'
+            : error.code === 'EACCES'
+              ? 'permission denied'
+              : error.message;
+      reject(new ListenError(`cannot listen on ${where}: ${why}`, { cause: error }));
+    };
+    server.once('error', onError);
+    server.listen(address.port, address.host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+  return { server, port: (server.address() as AddressInfo).port };
+}
+
+/** Stops accepting, lets in-flight requests finish for `graceMs`, then drops what is left. */
+export async function closeServer(server: Server, graceMs: number): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+  timer.unref();
+  await closed;
+  clearTimeout(timer);
+}

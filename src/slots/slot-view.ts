@@ -1,0 +1,91 @@
+// The JSON shape of a slot as the API and `labslot slots` show it: config,
+// derived conflicts and the persisted state, joined in one place.
+import type { LabModel, SlotModel } from '../config/lab-model.js';
+import type { Db } from '../db/open-database.js';
+import { deviceHealth, type DeviceHealthState } from '../db/schema.js';
+import { describeDevice } from '../devices/describe-device.js';
+import { ensureSlotRows, readSlotStates, type SlotState } from './slot-states.js';
+import { inArray } from 'drizzle-orm';
+
+export interface DeviceView {
+  name: string;
+  kind: string;
+  description: string | null;
+  summary: string;
+  shared_with: string[];
+  health: DeviceHealthState;
+  last_check: { ok: boolean; reason: string | null; duration_ms: number | null; at: number | null } | null;
+}
+
+export interface SlotView {
+  name: string;
+  target: string;
+  description: string | null;
+  usage: SlotState['usage'];
+  usage_since: string;
+  lease: { job_id: string } | null;
+  hold: { reason: string; source: string; by: string | null; at: string; job_id: string | null; worker_id: string | null } | null;
+  health: DeviceHealthState;
+  conflicts_with: string[];
+  devices: DeviceView[];
+}
+
+export function slotViews(lab: LabModel, db: Db, only?: readonly string[]): SlotView[] {
+  const slots = [...lab.slots.values()].filter((s) => only === undefined || only.includes(s.name));
+  const names = slots.map((s) => s.name);
+  let states = readSlotStates(db, names);
+  if (states.size < names.length) {
+    ensureSlotRows(db, names);
+    states = readSlotStates(db, names);
+  }
+  const deviceNames = [...new Set(slots.flatMap((s) => s.devices))];
+  const healthRows = deviceNames.length === 0 ? [] : db.select().from(deviceHealth).where(inArray(deviceHealth.device, deviceNames)).all();
+  const health = new Map(healthRows.map((row) => [row.device, row]));
+
+  return slots.map((slot) => {
+    const state = states.get(slot.name);
+    if (!state) throw new Error(`slot row for ${slot.name} is missing after ensureSlotRows`);
+    const devices = slot.devices.map((name) => deviceView(lab, slot, name, health.get(name)));
+    return {
+      name: slot.name,
+      target: slot.target,
+      description: slot.spec.description ?? null,
+      usage: state.usage,
+      usage_since: new Date(state.usageChangedAt).toISOString(),
+      lease: state.leaseJobId !== null ? { job_id: state.leaseJobId } : null,
+      hold:
+        state.hold === null
+          ? null
+          : { reason: state.hold.reason, source: state.hold.source, by: state.hold.by, at: new Date(state.hold.at).toISOString(), job_id: state.hold.jobId, worker_id: state.hold.workerId },
+      health: combinedHealth(devices.map((d) => d.health)),
+      conflicts_with: [...slot.conflicts],
+      devices,
+    };
+  });
+}
+
+/** A slot is healthy when all its devices are, unhealthy when any is, unknown otherwise. */
+export function combinedHealth(states: readonly DeviceHealthState[]): DeviceHealthState {
+  if (states.includes('unhealthy')) return 'unhealthy';
+  if (states.length > 0 && states.every((s) => s === 'healthy')) return 'healthy';
+  return 'unknown';
+}
+
+type HealthRow = typeof deviceHealth.$inferSelect;
+
+function deviceView(lab: LabModel, slot: SlotModel, name: string, row: HealthRow | undefined): DeviceView {
+  const device = lab.devices.get(name);
+  if (!device) throw new Error(`device ${name} of slot ${slot.name} is not in the model`);
+  return {
+    name,
+    kind: device.spec.kind,
+    description: device.spec.description ?? null,
+    summary: describeDevice(device.spec),
+    shared_with: device.usedBy.filter((s) => s !== slot.name),
+    health: row?.state ?? 'unknown',
+    last_check:
+      row?.lastOk === null || row?.lastOk === undefined
+        ? null
+        : { ok: row.lastOk, reason: row.lastReason, duration_ms: row.lastDurationMs, at: row.lastCheckedAt },
+  };
+}
