@@ -18,7 +18,7 @@ export interface LoadOptions {
 export function loadLab(options: LoadOptions): LabModel {
   let listen;
   if (options.listen !== undefined) {
-    listen = parseListen(options.listen);
+    listen = parseListen(options.listen, { allowAnyPort: true });
     if (!listen) throw new CliError(`--listen: "${options.listen}" is not host:port (e.g. 127.0.0.1:8421)`, EXIT_USAGE);
   }
   return loadConfig(configPathFrom(options.config), { stateDir: options.stateDir, listen });

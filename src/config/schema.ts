@@ -218,12 +218,13 @@ export function isLinkLocal(address: string): boolean {
   return /^fe[89ab][0-9a-f]:/i.test(address) && isIPv6(address);
 }
 
-export function parseListen(text: string): ListenAddress | undefined {
+/** `allowAnyPort` accepts port 0 (the kernel picks one): fine on a command line, a mistake in a config. */
+export function parseListen(text: string, { allowAnyPort = false } = {}): ListenAddress | undefined {
   const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s]+)):(\d{1,5})$/.exec(text);
   if (!match) return undefined;
   const host = match[1] ?? match[2];
   const port = Number(match[3]);
-  if (host === undefined || port < 1 || port > 65_535) return undefined;
+  if (host === undefined || port < (allowAnyPort ? 0 : 1) || port > 65_535) return undefined;
   if (match[1] !== undefined && !isIPv6(host)) return undefined;
   return { host, port };
 }

@@ -3,8 +3,11 @@
 export function closest(word: string, candidates: readonly string[], maxDistance = 3): string | undefined {
   let best: string | undefined;
   let bestDistance = maxDistance + 1;
+  const lower = word.toLowerCase();
   for (const candidate of candidates) {
-    const d = editDistance(word.toLowerCase(), candidate.toLowerCase());
+    const c = candidate.toLowerCase();
+    // "baudrate" for "baud", "dev" for "devices": a prefix is as telling as a small edit.
+    const d = c.length >= 3 && (lower.startsWith(c) || c.startsWith(lower)) ? 1 : editDistance(lower, c);
     if (d < bestDistance) {
       best = candidate;
       bestDistance = d;

@@ -11,7 +11,9 @@ export class ListenError extends Error {
 }
 
 export async function listen(app: Hono, address: ListenAddress): Promise<{ server: Server; port: number }> {
-  const server = createServer(getRequestListener(app.fetch));
+  const handle = getRequestListener(app.fetch);
+  // The listener is async and reports its own failures through app.onError.
+  const server = createServer((request, response) => void handle(request, response));
   // Idle keep-alive sockets would otherwise hold a graceful stop for their full timeout.
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {

@@ -1,0 +1,134 @@
+// The agent as operators run it: a real process, a real socket, a real SQLite
+// file. Starts, serves the slot list, stops on signals, keeps state across restarts.
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { eq } from 'drizzle-orm';
+import { openDatabase } from '../src/db/open-database.js';
+import { slots } from '../src/db/schema.js';
+import { hasStackTrace, PROJECT_ROOT, runCli } from './helpers/cli.js';
+import { startAgent } from './helpers/agent-process.js';
+import { tempDir } from './helpers/temp-dir.js';
+
+const EXAMPLE = join(PROJECT_ROOT, 'slots.example.toml');
+
+interface SlotJson {
+  name: string;
+  target: string;
+  usage: string;
+  hold: { reason: string; source: string; by: string } | null;
+  conflicts_with: string[];
+  devices: { name: string; kind: string; shared_with: string[] }[];
+}
+
+async function getJson(url: string): Promise<{ status: number; body: unknown; type: string | null }> {
+  const response = await fetch(url, { signal: AbortSignal.timeout(5_000) });
+  return { status: response.status, type: response.headers.get('content-type'), body: await response.json() };
+}
+
+describe('labslot agent', () => {
+  it('serves /healthz and every configured slot with its devices, usage and hold', async (t) => {
+    const agent = await startAgent(t, { config: EXAMPLE, stateDir: tempDir(t) });
+    const health = await getJson(`${agent.url}/healthz`);
+    assert.equal(health.status, 200);
+    const healthBody = health.body as { status: string; agent: string };
+    assert.equal(healthBody.status, 'ok');
+    assert.equal(healthBody.agent, 'lab-host-3');
+
+    const list = await getJson(`${agent.url}/v1/slots`);
+    assert.equal(list.status, 200);
+    const slotList = (list.body as { slots: SlotJson[] }).slots;
+    assert.deepEqual(slotList.map((s) => [s.name, s.target, s.usage, s.hold]), [
+      ['gimlet-1', 'gimlet', 'idle', null],
+      ['gimlet-2', 'gimlet', 'idle', null],
+      ['sidecar-1', 'sidecar', 'idle', null],
+    ]);
+    const sidecar = slotList.find((s) => s.name === 'sidecar-1');
+    assert.deepEqual(sidecar?.conflicts_with, ['gimlet-1', 'gimlet-2']);
+    assert.deepEqual(sidecar.devices.find((d) => d.name === 'rack-a-console-mux')?.shared_with, ['gimlet-2']);
+
+    const one = await getJson(`${agent.url}/v1/slots/gimlet-2`);
+    assert.equal(one.status, 200);
+    assert.equal((one.body as SlotJson).devices.length, 6);
+
+    assert.equal(await agent.stop('SIGTERM'), 0);
+    assert.ok(agent.logs.some((l) => l['msg'] === 'agent stopped'));
+  });
+
+  it('answers unknown routes and slots with JSON errors', async (t) => {
+    const agent = await startAgent(t, { config: EXAMPLE, stateDir: tempDir(t) });
+    const route = await getJson(`${agent.url}/v1/nothing-here`);
+    assert.equal(route.status, 404);
+    assert.match(route.type ?? '', /application\/json/);
+    assert.deepEqual(route.body, { error: { code: 'not_found', message: 'no route GET /v1/nothing-here' } });
+    const slot = await getJson(`${agent.url}/v1/slots/gimlet-9`);
+    assert.equal(slot.status, 404);
+    assert.equal((slot.body as { error: { code: string } }).error.code, 'slot_not_found');
+    assert.match((slot.body as { error: { message: string } }).error.message, /gimlet-1, gimlet-2, sidecar-1/);
+    assert.equal(await agent.stop('SIGINT'), 0);
+  });
+
+  it('logs JSON lines with constant messages', async (t) => {
+    const agent = await startAgent(t, { config: EXAMPLE, stateDir: tempDir(t) });
+    await agent.stop();
+    assert.ok(agent.logs.length >= 3);
+    for (const entry of agent.logs) {
+      assert.equal(typeof entry['msg'], 'string');
+      assert.ok(['debug', 'info', 'warn', 'error', 'fatal'].includes(entry['level'] as string));
+      assert.doesNotMatch(entry['msg'] as string, /\d{2,}/, 'values belong in fields, not in messages');
+    }
+    const listening = agent.logs.find((l) => l['msg'] === 'agent listening');
+    assert.equal(listening?.['port'], agent.port);
+  });
+
+  it('keeps holds across a restart on the same database', async (t) => {
+    const stateDir = tempDir(t);
+    const first = await startAgent(t, { config: EXAMPLE, stateDir });
+    assert.equal(await first.stop(), 0);
+
+    const db = openDatabase({ stateDir });
+    db.update(slots).set({ holdReason: 'RoT probe does not attach', holdSource: 'job', holdBy: 'job 42', holdAt: Date.now() }).where(eq(slots.name, 'gimlet-2')).run();
+    db.$client.close();
+
+    const second = await startAgent(t, { config: EXAMPLE, stateDir });
+    const slot = (await getJson(`${second.url}/v1/slots/gimlet-2`)).body as SlotJson;
+    assert.deepEqual({ reason: slot.hold?.reason, source: slot.hold?.source, by: slot.hold?.by }, { reason: 'RoT probe does not attach', source: 'job', by: 'job 42' });
+    assert.equal(await second.stop(), 0);
+  });
+
+  it('waits for in-flight requests on the first signal and exits at once on the second', async (t) => {
+    const agent = await startAgent(t, { config: EXAMPLE, stateDir: tempDir(t) });
+    // A request whose headers never finish keeps the connection busy, so the graceful stop waits.
+    const socket = connect(agent.port, '127.0.0.1');
+    t.after(() => socket.destroy());
+    await new Promise<void>((resolve) => socket.once('connect', resolve));
+    socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+
+    agent.child.kill('SIGTERM');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.equal(agent.child.exitCode, null, 'the first signal waits for the open request');
+    const forcedAt = Date.now();
+    agent.child.kill('SIGTERM');
+    assert.equal(await agent.exited, 1);
+    assert.ok(Date.now() - forcedAt < 2_000, 'the second signal exits promptly');
+    assert.ok(agent.logs.some((l) => l['msg'] === 'second signal, exiting now'));
+  });
+
+  it('says clearly when its address is taken', async (t) => {
+    const stateDir = tempDir(t);
+    const first = await startAgent(t, { config: EXAMPLE, stateDir });
+    const second = await runCli(['agent', '-c', EXAMPLE, '--state-dir', tempDir(t), '--listen', `127.0.0.1:${first.port}`]);
+    assert.equal(second.code, 1);
+    assert.match(second.stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${first.port}: the address is already in use`));
+    assert.equal(hasStackTrace(second.stderr), false);
+    assert.equal(await first.stop(), 0);
+  });
+
+  it('rejects a malformed --listen as a usage error', async () => {
+    const result = await runCli(['agent', '-c', EXAMPLE, '--listen', 'localhost']);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /--listen: "localhost" is not host:port/);
+  });
+});

@@ -1,0 +1,69 @@
+// Starts the real `labslot agent` as a child process on an ephemeral port and
+// stops it again; the test gets the URL, the child and its JSON log lines.
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { TestContext } from 'node:test';
+import { LABSLOT_BIN, PROJECT_ROOT } from './cli.js';
+
+export interface RunningAgent {
+  url: string;
+  port: number;
+  child: ChildProcess;
+  logs: Record<string, unknown>[];
+  stderr: () => string;
+  /** Resolves with the exit code once the process has exited. */
+  exited: Promise<number | null>;
+  stop: (signal?: NodeJS.Signals) => Promise<number | null>;
+}
+
+export async function startAgent(t: TestContext, options: { config: string; stateDir: string; listen?: string; timeoutMs?: number }): Promise<RunningAgent> {
+  const child = spawn(process.execPath, [LABSLOT_BIN, 'agent', '-c', options.config, '--state-dir', options.stateDir, '--listen', options.listen ?? '127.0.0.1:0'], {
+    cwd: PROJECT_ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: Record<string, unknown>[] = [];
+  let stderr = '';
+  let buffered = '';
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  t.after(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`agent did not start listening within ${options.timeoutMs ?? 15_000} ms; stderr: ${stderr}`)), options.timeoutMs ?? 15_000);
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      buffered += chunk;
+      let newline;
+      while ((newline = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, newline);
+        buffered = buffered.slice(newline + 1);
+        const entry = JSON.parse(line) as Record<string, unknown>;
+        logs.push(entry);
+        if (entry['msg'] === 'agent listening' && typeof entry['port'] === 'number') {
+          clearTimeout(timer);
+          resolve(entry['port']);
+        }
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`agent exited with ${code} before listening; stderr: ${stderr}`));
+    });
+  });
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    child,
+    logs,
+    stderr: () => stderr,
+    exited,
+    stop: async (signal = 'SIGTERM') => {
+      child.kill(signal);
+      return exited;
+    },
+  };
+}
