@@ -21,7 +21,7 @@ const unixName = z.string().regex(/^[a-z_][a-z0-9_-]*\$?$/, { error: 'is not a v
 
 export const duration = z.string().transform((text, ctx) => {
   const ms = parseDuration(text);
-  if (ms === undefined) {
+  if (ms === undefined || ms === 0) {
     ctx.issues.push({ code: 'custom', input: text, message: `"${text}" is not a duration (use e.g. "500ms", "30s", "10m", "1h30m")` });
     return z.NEVER;
   }
@@ -134,7 +134,17 @@ const limits = z.strictObject({
 const envName = z
   .string()
   .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'is not a valid environment variable name' })
-  .refine((k) => !k.startsWith('LABSLOT_') && k !== 'HUMILITY_ENVIRONMENT', { error: 'is set by labslot itself' });
+  .refine((k) => !k.startsWith('LABSLOT_') && !RESERVED_ENV.has(k), { error: 'is set by labslot itself' });
+
+// Job-wide defaults: each limit defaults on its own, so setting one keeps the others.
+const jobLimits = z.strictObject({
+  memory: size.prefault('2GiB'),
+  pids: positiveInt.default(4096),
+  cpu: z.number().positive().max(1024).optional(),
+});
+
+/** Variables labslot sets for every job; a slot's env may not replace them. */
+const RESERVED_ENV = new Set(['HUMILITY_ENVIRONMENT', 'PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL']);
 
 const slot = z.strictObject({
   target: name,
@@ -162,7 +172,10 @@ export const listen = z.string().transform((text, ctx) => {
 export const configSchema = z.strictObject({
   agent: z
     .strictObject({
-      name: z.string().min(1).max(64).optional(),
+      name: z
+        .string()
+        .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, { error: 'must be a host-like name: letters, digits, ".", "_", "-"' })
+        .optional(),
       state_dir: z.string().min(1).default('/var/lib/labslot'),
       listen: listen.prefault('127.0.0.1:8421'),
     })
@@ -188,7 +201,7 @@ export const configSchema = z.strictObject({
     .strictObject({
       timeout: duration.prefault('1h'),
       stop_grace: duration.prefault('10s'),
-      limits: limits.prefault({ memory: '2GiB', pids: 4096 }),
+      limits: jobLimits.prefault({}),
     })
     .prefault({}),
   devices: z.record(name, device).default({}),

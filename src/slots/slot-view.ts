@@ -14,7 +14,7 @@ export interface DeviceView {
   summary: string;
   shared_with: string[];
   health: DeviceHealthState;
-  last_check: { ok: boolean; reason: string | null; duration_ms: number | null; at: number | null } | null;
+  last_check: { ok: boolean; reason: string | null; duration_ms: number | null; at: string | null } | null;
 }
 
 export interface SlotView {
@@ -86,6 +86,6 @@ function deviceView(lab: LabModel, slot: SlotModel, name: string, row: HealthRow
     last_check:
       row?.lastOk === null || row?.lastOk === undefined
         ? null
-        : { ok: row.lastOk, reason: row.lastReason, duration_ms: row.lastDurationMs, at: row.lastCheckedAt },
+        : { ok: row.lastOk, reason: row.lastReason, duration_ms: row.lastDurationMs, at: row.lastCheckedAt === null ? null : new Date(row.lastCheckedAt).toISOString() },
   };
 }
