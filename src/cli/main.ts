@@ -7,6 +7,7 @@ import { DatabaseError } from '../db/open-database.js';
 import { ListenError } from '../http/listen.js';
 import { VERSION } from '../version.js';
 import { registerAgent } from './agent.js';
+import { registerCheck } from './check.js';
 import type { CommandResult } from './command-result.js';
 import { registerConfigValidate } from './config-validate.js';
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
@@ -21,6 +22,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .configureOutput({ writeErr: (text) => process.stderr.write(text), writeOut: (text) => process.stdout.write(text) });
 
   registerAgent(program, done);
+  registerCheck(program, done);
   registerConfigValidate(program.command('config').description('work with configuration files').exitOverride(), done);
   // Subcommands do not inherit exitOverride; without it commander calls process.exit itself.
   for (const command of allCommands(program)) command.exitOverride();

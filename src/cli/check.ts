@@ -1,0 +1,70 @@
+// `labslot check [-c FILE] [--slot NAME] [--json]`: every check once, without
+// an agent. Exit 0 when everything is healthy, 1 when anything is not.
+import type { Command } from 'commander';
+import { checkDevices } from '../devices/check-all.js';
+import type { CheckResult } from '../devices/check-result.js';
+import { DeviceChecker } from '../devices/device-checker.js';
+import { checkHost } from '../devices/host-check.js';
+import { runCheck } from '../devices/run-check.js';
+import type { CommandResult } from './command-result.js';
+import { addConfigOption, loadLab } from './config-options.js';
+import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
+import { formatTable } from './format-table.js';
+
+interface CheckOptions {
+  config?: string;
+  slot?: string;
+  json?: boolean;
+}
+
+export function registerCheck(program: Command, done: CommandResult): void {
+  addConfigOption(program.command('check').description('check every device once (no agent needed)'))
+    .option('--slot <name>', 'only the devices of this slot')
+    .option('--json', 'print JSON instead of a table')
+    .action(async (options: CheckOptions) => {
+      const lab = loadLab(options);
+      if (options.slot !== undefined && !lab.slots.has(options.slot)) {
+        throw new CliError(`no slot named "${options.slot}" (slots: ${[...lab.slots.keys()].join(', ')})`, EXIT_USAGE);
+      }
+      const slots = [...lab.slots.values()].filter((s) => options.slot === undefined || s.name === options.slot);
+      const checker = new DeviceChecker(lab);
+      const signal = new AbortController().signal;
+      const [host, results] = await Promise.all([
+        runCheck(lab.config.health.timeout, signal, () =>
+          checkHost({ stateDir: lab.stateDir, minFreeDisk: lab.config.health.min_free_disk, minAvailableMemory: lab.config.health.min_available_memory }),
+        ),
+        checkDevices(checker, slots.flatMap((s) => s.devices), () => 'active', signal),
+      ]);
+      const rows = slots.flatMap((slot) =>
+        slot.devices.map((device) => ({ slot: slot.name, device, kind: lab.devices.get(device)?.spec.kind ?? '?', result: results.get(device) ?? null })),
+      );
+      const allOk = host.ok && rows.every((r) => r.result?.ok !== false);
+
+      if (options.json === true) {
+        const json = {
+          healthy: allOk,
+          host: resultJson(host),
+          slots: slots.map((slot) => ({
+            name: slot.name,
+            target: slot.target,
+            healthy: slot.devices.every((d) => results.get(d)?.ok !== false),
+            devices: rows.filter((r) => r.slot === slot.name).map((r) => ({ name: r.device, kind: r.kind, ...resultJson(r.result) })),
+          })),
+        };
+        process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+      } else {
+        const table = [
+          ['SLOT', 'DEVICE', 'KIND', 'OK', 'REASON', 'MS'],
+          ['-', 'host', 'host', host.ok ? 'yes' : 'NO', host.reason, String(host.durationMs)],
+          ...rows.map((r) => [r.slot, r.device, r.kind, r.result === null ? '-' : r.result.ok ? 'yes' : 'NO', r.result?.reason ?? 'skipped', String(r.result?.durationMs ?? '')]),
+        ];
+        process.stdout.write(formatTable(table));
+      }
+      done.code = allOk ? EXIT_OK : EXIT_FAILURE;
+    });
+}
+
+function resultJson(result: CheckResult | null): Record<string, unknown> {
+  if (result === null) return { ok: null, reason: 'skipped', detail: null, duration_ms: null };
+  return { ok: result.ok, reason: result.reason, detail: result.detail ?? null, duration_ms: result.durationMs };
+}

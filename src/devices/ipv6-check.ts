@@ -1,0 +1,59 @@
+// ipv6 targets: one ICMPv6 echo with ping -6 (scoped to the interface for
+// link-local addresses), then optionally a TCP connect to the configured port.
+// Both are passive: they never disturb a job that talks to the same SP.
+import { connect } from 'node:net';
+import { runProcess, lastLines } from '../platform/run-process.js';
+import { healthy, unhealthy, type CheckContext, type Verdict } from './check-result.js';
+
+export interface Ipv6Spec {
+  address: string;
+  interface?: string | undefined;
+  tcp_port?: number | undefined;
+}
+
+/** The address as tools and jobs use it: `fe80::1%lab0` when scoped. */
+export function scopedAddress(spec: Ipv6Spec): string {
+  return spec.interface !== undefined ? `${spec.address}%${spec.interface}` : spec.address;
+}
+
+export async function checkIpv6(spec: Ipv6Spec, ctx: CheckContext): Promise<Verdict> {
+  const target = scopedAddress(spec);
+  const waitSeconds = Math.max(1, Math.ceil(Math.min(ctx.timeoutMs, 5_000) / 1000));
+  const argv = ['ping', '-6', '-n', '-c', '1', '-W', String(waitSeconds)];
+  if (spec.interface !== undefined) argv.push('-I', spec.interface);
+  argv.push(spec.address);
+  const ping = await runProcess(argv, { timeoutMs: ctx.timeoutMs, signal: ctx.signal, env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', LC_ALL: 'C' } });
+  if (ping.spawnError) return unhealthy(`ping not available: ${ping.spawnError.message}`);
+  if (ping.code !== 0) {
+    const output = lastLines(ping.output, 2);
+    if (ping.code === 1 || ping.timedOut) return unhealthy(`ipv6 ${target} no echo reply`, output);
+    return unhealthy(`ipv6 ${target} unreachable: ${lastLines(ping.output, 1) || `ping exited ${ping.code}`}`, output);
+  }
+  const rtt = /time[=<]([\d.]+) ?ms/.exec(ping.output)?.[1];
+  const rttText = rtt !== undefined ? `rtt ${rtt} ms` : 'replied';
+  if (spec.tcp_port === undefined) return healthy(`ipv6 ${target} ${rttText}`);
+  const tcp = await tcpConnect(spec, ctx);
+  if (!tcp.ok) return unhealthy(`ipv6 ${target} ${rttText}, but tcp/${spec.tcp_port} ${tcp.why}`);
+  return healthy(`ipv6 ${target} ${rttText}, tcp/${spec.tcp_port} open in ${tcp.ms.toFixed(1)} ms`);
+}
+
+async function tcpConnect(spec: Ipv6Spec, ctx: CheckContext): Promise<{ ok: true; ms: number } | { ok: false; why: string }> {
+  const started = performance.now();
+  return new Promise((resolve) => {
+    const socket = connect({ host: scopedAddress(spec), port: spec.tcp_port ?? 0, family: 6 });
+    const done = (result: { ok: true; ms: number } | { ok: false; why: string }): void => {
+      clearTimeout(timer);
+      ctx.signal.removeEventListener('abort', onAbort);
+      socket.destroy();
+      resolve(result);
+    };
+    const onAbort = (): void => done({ ok: false, why: 'check aborted' });
+    const timer = setTimeout(() => done({ ok: false, why: `did not answer within ${ctx.timeoutMs} ms` }), ctx.timeoutMs);
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
+    socket.once('connect', () => done({ ok: true, ms: performance.now() - started }));
+    socket.once('error', (error: NodeJS.ErrnoException) => {
+      const why = error.code === 'ECONNREFUSED' ? 'closed (connection refused)' : error.code === 'EHOSTUNREACH' || error.code === 'ENETUNREACH' ? 'unreachable' : `failed (${error.code ?? error.message})`;
+      done({ ok: false, why });
+    });
+  });
+}

@@ -1,0 +1,102 @@
+// serial consoles. Passive: the node (or the by-id link) resolves to a
+// character device. Active: open it with an exclusive lock at the configured
+// baud, send the probe string, wait for the expected answer, close.
+import { realpath, stat } from 'node:fs/promises';
+import { SerialPort } from 'serialport';
+import { formatUsbId } from '../config/usb-identity.js';
+import { healthy, unhealthy, type CheckContext, type Verdict } from './check-result.js';
+import { findTtyByUsb, type TtyUsbIdentity } from './serial-tty.js';
+
+export interface SerialSpec {
+  path?: string | undefined;
+  usb?: TtyUsbIdentity | undefined;
+  baud: number;
+  probe?: { send: string; expect: string; timeout: number } | undefined;
+}
+
+export type ResolvedTty = { ok: true; tty: string } | { ok: false; verdict: Verdict };
+
+/** The character device behind the configured console, or why there is none. */
+export async function resolveTty(spec: SerialSpec): Promise<ResolvedTty> {
+  let tty: string;
+  if (spec.path !== undefined) {
+    try {
+      tty = await realpath(spec.path);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      return { ok: false, verdict: unhealthy(`serial ${spec.path} not present${code === 'ENOENT' ? '' : ` (${code ?? 'error'})`}`) };
+    }
+  } else if (spec.usb !== undefined) {
+    const found = findTtyByUsb(spec.usb);
+    const id = `${formatUsbId(spec.usb.vid, spec.usb.pid)} serial ${spec.usb.serial}`;
+    if (found === undefined) return { ok: false, verdict: unhealthy(`serial adapter usb ${id} has no tty`, 'the adapter is unplugged or its driver is not loaded') };
+    tty = found;
+  } else {
+    return { ok: false, verdict: unhealthy('serial device has neither path nor usb identity') };
+  }
+  try {
+    const info = await stat(tty);
+    if (!info.isCharacterDevice()) return { ok: false, verdict: unhealthy(`serial ${tty} is not a character device`) };
+  } catch {
+    return { ok: false, verdict: unhealthy(`serial ${tty} vanished`) };
+  }
+  return { ok: true, tty };
+}
+
+export async function checkSerial(spec: SerialSpec, ctx: CheckContext): Promise<Verdict> {
+  const resolved = await resolveTty(spec);
+  if (!resolved.ok) return resolved.verdict;
+  const { tty } = resolved;
+  const where = spec.path !== undefined && spec.path !== tty ? `${spec.path} -> ${tty}` : tty;
+  if (ctx.mode === 'passive' || spec.probe === undefined) return healthy(`serial ${tty} present`, where);
+  return exchangeProbe(tty, spec.baud, spec.probe, ctx.signal, where);
+}
+
+/** Active check: exclusive open, send, wait for the expected answer within the probe timeout. */
+async function exchangeProbe(tty: string, baud: number, probe: { send: string; expect: string; timeout: number }, signal: AbortSignal, where: string): Promise<Verdict> {
+  const expect = new RegExp(probe.expect, 'm');
+  const port = new SerialPort({ path: tty, baudRate: baud, autoOpen: false, lock: true });
+  const opened = await new Promise<Error | null>((resolve) => port.open((error) => resolve(error ?? null)));
+  if (opened) {
+    if (/Cannot lock port|EAGAIN|EWOULDBLOCK/i.test(opened.message)) return unhealthy(`serial ${tty} busy (locked by another process)`, where);
+    return unhealthy(`serial ${tty} cannot be opened: ${opened.message}`, where);
+  }
+  let received = Buffer.alloc(0);
+  try {
+    return await new Promise<Verdict>((resolve) => {
+      const finish = (verdict: Verdict): void => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        port.off('data', onData);
+        port.off('close', onClose);
+        resolve(verdict);
+      };
+      const onData = (chunk: Buffer): void => {
+        received = Buffer.concat([received, chunk]).subarray(-4096);
+        if (expect.test(received.toString('latin1'))) finish(healthy(`serial ${tty} answered`, `${where}: ${printable(received)}`));
+      };
+      const onClose = (): void => finish(unhealthy(`serial ${tty} disconnected during the check`, where));
+      const onTimeout = (): void =>
+        finish(
+          received.length === 0
+            ? unhealthy(`serial ${tty} no answer within ${probe.timeout} ms`, where)
+            : unhealthy(`serial ${tty} unexpected answer (first bytes ${JSON.stringify(printable(received.subarray(0, 32)))})`, `${where}: expected /${probe.expect}/, got ${printable(received)}`),
+        );
+      const onAbort = (): void => finish(unhealthy(`serial ${tty} check aborted`, where));
+      const timer = setTimeout(onTimeout, probe.timeout);
+      port.on('data', onData);
+      port.on('close', onClose);
+      signal.addEventListener('abort', onAbort, { once: true });
+      if (signal.aborted) onAbort();
+      else if (probe.send !== '') port.write(probe.send);
+    });
+  } finally {
+    if (port.isOpen) await new Promise<void>((resolve) => port.close(() => resolve()));
+  }
+}
+
+/** Console bytes as one readable line for details: control characters escaped. */
+function printable(bytes: Buffer): string {
+  // eslint-disable-next-line no-control-regex -- escaping control characters is the point
+  return bytes.toString('latin1').replace(/[\x00-\x1f\x7f-\xff]/g, (c) => (c === '\n' ? '\\n' : c === '\r' ? '\\r' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
+}
