@@ -43,12 +43,15 @@ export function crossCheck(raw: unknown): RawIssue[] {
       }
       seenDevices.add(deviceName);
     }
+    const seenConflicts = new Set<string>();
     for (const [index, other] of stringsIn(slot['conflicts_with_slots'])) {
       const path = ['slots', slotName, 'conflicts_with_slots', index];
       if (other === slotName) issues.push({ path, message: 'a slot cannot conflict with itself' });
+      else if (seenConflicts.has(other)) issues.push({ path, message: `slot "${other}" is listed twice` });
       else if (!Object.hasOwn(slots, other)) {
         issues.push({ path, message: `unknown slot "${other}" (${knownList(Object.keys(slots))})` });
       }
+      seenConflicts.add(other);
     }
   }
 

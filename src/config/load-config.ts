@@ -5,14 +5,13 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { parse as parseToml } from 'toml';
-import type { z } from 'zod';
 import { ConfigError, formatKeyPath, type ConfigIssue } from './config-error.js';
 import { crossCheck } from './cross-check.js';
 import { buildLabModel, type LabModel } from './lab-model.js';
 import { KeyLocator } from './locate-key.js';
+import { describeSchemaIssue } from './describe-issue.js';
 import { configSchema, type ListenAddress } from './schema.js';
-import { keysAt } from './schema-keys.js';
-import { closest } from './suggest.js';
+import { DATE_TIME_MARKERS } from './toml-date-time.js';
 
 export interface ConfigOverrides {
   /** Relative paths are taken from the working directory (command line), not the config's directory. */
@@ -34,7 +33,11 @@ export function loadConfig(file: string, overrides: ConfigOverrides = {}): LabMo
   const issues: ConfigIssue[] = [];
 
   const parsed = configSchema.safeParse(raw);
-  if (!parsed.success) for (const issue of parsed.error.issues) issues.push(...describeSchemaIssue(file, issue, locator));
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      for (const described of describeSchemaIssue(issue, raw)) issues.push(located(file, described.path, described.message, locator));
+    }
+  }
   for (const issue of crossCheck(raw)) {
     issues.push(located(file, issue.path, issue.message, locator));
   }
@@ -75,7 +78,7 @@ interface TomlSyntaxError {
 
 function parseSource(file: string, source: string): unknown {
   try {
-    return parseToml(source) as unknown;
+    return parseToml(source, { useTemporal: true, temporal: DATE_TIME_MARKERS }) as unknown;
   } catch (error) {
     const e = error as TomlSyntaxError;
     const line = e.line ?? e.location?.start.line;
@@ -89,39 +92,6 @@ function parseSource(file: string, source: string): unknown {
 
 function located(file: string, path: readonly PropertyKey[], message: string, locator: KeyLocator): ConfigIssue {
   return { file, path: formatKeyPath(path), line: locator.lineOf(path), message };
-}
-
-function describeSchemaIssue(file: string, issue: z.core.$ZodIssue, locator: KeyLocator): ConfigIssue[] {
-  const path = issue.path;
-  switch (issue.code) {
-    case 'unrecognized_keys':
-      return issue.keys.map((key) => {
-        const hint = closest(key, keysAt(configSchema, path));
-        return located(file, [...path, key], `unknown key${hint ? ` (did you mean "${hint}"?)` : ''}`, locator);
-      });
-    case 'invalid_key': {
-      const key = path.at(-1);
-      const why = issue.issues[0]?.message ?? 'is not allowed';
-      return [located(file, path, `name "${String(key)}" ${why}`, locator)];
-    }
-    case 'invalid_union': {
-      const options = 'options' in issue && Array.isArray(issue.options) ? (issue.options as unknown[]) : [];
-      if (options.length > 0) return [located(file, path, `must be one of ${options.map((o) => JSON.stringify(o)).join(', ')}`, locator)];
-      return [located(file, path, issue.message, locator)];
-    }
-    case 'invalid_type': {
-      const received = /received (\w+)$/.exec(issue.message)?.[1];
-      if (received === 'undefined') return [located(file, path, `is required (${issue.expected})`, locator)];
-      return [located(file, path, `must be ${article(issue.expected)}${received ? `, not ${article(received)}` : ''}`, locator)];
-    }
-    default:
-      return [located(file, path, issue.message, locator)];
-  }
-}
-
-function article(type: string): string {
-  const words: Record<string, string> = { number: 'a number', string: 'a string', array: 'an array', object: 'a table', boolean: 'a boolean', int: 'an integer', date: 'a date' };
-  return words[type] ?? type;
 }
 
 function sortIssues(issues: ConfigIssue[]): ConfigIssue[] {

@@ -22,7 +22,8 @@ const unixName = z.string().regex(/^[a-z_][a-z0-9_-]*\$?$/, { error: 'is not a v
 export const duration = z.string().transform((text, ctx) => {
   const ms = parseDuration(text);
   if (ms === undefined || ms === 0) {
-    ctx.issues.push({ code: 'custom', input: text, message: `"${text}" is not a duration (use e.g. "500ms", "30s", "10m", "1h30m")` });
+    const message = ms === undefined ? `"${text}" is not a duration (use e.g. "500ms", "30s", "10m", "1h30m")` : 'must be longer than zero';
+    ctx.issues.push({ code: 'custom', input: text, message });
     return z.NEVER;
   }
   return ms;
@@ -31,7 +32,8 @@ export const duration = z.string().transform((text, ctx) => {
 export const size = z.string().transform((text, ctx) => {
   const bytes = parseSize(text);
   if (bytes === undefined || bytes <= 0) {
-    ctx.issues.push({ code: 'custom', input: text, message: `"${text}" is not a size (use e.g. "512MiB", "4GiB", "1GB")` });
+    const message = bytes === undefined ? `"${text}" is not a size (use e.g. "512MiB", "4GiB", "1GB")` : 'must be greater than zero';
+    ctx.issues.push({ code: 'custom', input: text, message });
     return z.NEVER;
   }
   return bytes;
@@ -228,7 +230,8 @@ function isValidRegExp(source: string): boolean {
 }
 
 export function isLinkLocal(address: string): boolean {
-  return /^fe[89ab][0-9a-f]:/i.test(address) && isIPv6(address);
+  // A zoned address is reported as such by the address check; do not pile a second error on it.
+  return /^fe[89ab][0-9a-f]:/i.test(address) && !address.includes('%') && isIPv6(address);
 }
 
 /** `allowAnyPort` accepts port 0 (the kernel picks one): fine on a command line, a mistake in a config. */
