@@ -5,7 +5,13 @@ import type { Server } from 'node:http';
 import type { LabModel } from './config/lab-model.js';
 import { recordEvent } from './db/event-log.js';
 import { openDatabase, type Db } from './db/open-database.js';
+import { DeviceChecker } from './devices/device-checker.js';
 import { IllegalStateError } from './errors.js';
+import { checkModeFor } from './health/check-mode.js';
+import { HealthMonitor } from './health/health-monitor.js';
+import { HealthStore } from './health/health-store.js';
+import type { HotplugSource } from './health/usb-hotplug.js';
+import { usbHotplug } from './health/usb-hotplug.js';
 import { createApp } from './http/app.js';
 import { closeServer, listen } from './http/listen.js';
 import type { Logger } from './log.js';
@@ -19,12 +25,14 @@ export interface AgentOptions {
   log: Logger;
   /** How long in-flight HTTP requests may take once a stop begins. */
   httpGraceMs?: number;
+  hotplug?: HotplugSource;
 }
 
 export class Agent {
   private state: AgentState = 'created';
   private db: Db | undefined;
   private server: Server | undefined;
+  private monitor: HealthMonitor | undefined;
   private stopping: Promise<void> | undefined;
   /** Port actually bound (differs from the config when it asks for port 0 in tests). */
   port: number | undefined;
@@ -43,7 +51,16 @@ export class Agent {
       const db = openDatabase({ stateDir: lab.stateDir });
       this.db = db;
       ensureSlotRows(db, [...lab.slots.keys()]);
-      const app = createApp({ lab, db, log, version: VERSION, startedAt: Date.now() });
+      const monitor = new HealthMonitor({
+        lab,
+        store: new HealthStore(db, lab),
+        checker: new DeviceChecker(lab),
+        log,
+        modeOf: (device) => checkModeFor(lab, db, device),
+        hotplug: this.options.hotplug ?? usbHotplug,
+      });
+      this.monitor = monitor;
+      const app = createApp({ lab, db, log, version: VERSION, startedAt: Date.now(), monitor });
       const { server, port } = await listen(app, lab.listen);
       this.server = server;
       this.port = port;
@@ -52,6 +69,7 @@ export class Agent {
         message: `agent ${lab.agentName} started with ${lab.slots.size} slots from ${lab.file}`,
         data: { version: VERSION, config: lab.file, listen: `${lab.listen.host}:${port}` },
       });
+      monitor.start();
       this.transition('running');
       log.info({ host: lab.listen.host, port, stateDir: lab.stateDir, slots: lab.slots.size }, 'agent listening');
     } catch (error) {
@@ -82,6 +100,8 @@ export class Agent {
     const server = this.server;
     this.server = undefined;
     if (server) await closeServer(server, this.options.httpGraceMs ?? 5_000);
+    await this.monitor?.stop();
+    this.monitor = undefined;
     this.db?.$client.close();
     this.db = undefined;
   }
@@ -91,3 +111,4 @@ export class Agent {
     this.state = next;
   }
 }
+

@@ -132,3 +132,43 @@ describe('labslot agent', () => {
     assert.match(result.stderr, /--listen: "localhost" is not host:port/);
   });
 });
+
+describe('slot health over HTTP', () => {
+  const operator = { authorization: 'Bearer demo-operator-token' };
+
+  it('runs a slot check for an operator and shows the results, counters and history', async (t) => {
+    const agent = await startAgent(t, { config: EXAMPLE, stateDir: tempDir(t) });
+    const response = await fetch(`${agent.url}/v1/slots/sidecar-1/check`, { method: 'POST', headers: operator, signal: AbortSignal.timeout(20_000) });
+    assert.equal(response.status, 200);
+    const body = (await response.json()) as { slot: string; healthy: boolean; results: { name: string; ok: boolean; reason: string }[] };
+    assert.equal(body.slot, 'sidecar-1');
+    // No Sidecar is attached to this machine: every device must say so, with its own reason.
+    assert.equal(body.healthy, false);
+    assert.deepEqual(
+      body.results.map((r) => r.name),
+      ['sidecar-1-sp-probe', 'sidecar-1-power', 'sidecar-1-mgmt', 'rack-a-console-mux'],
+    );
+    assert.match(body.results[0]?.reason ?? '', /usb 0483:374e serial 0029003F3431511237393330 not present/);
+
+    const slot = (await getJson(`${agent.url}/v1/slots/sidecar-1`)).body as { health: string; devices: { name: string; health: string; total_checks: number; history: { trigger: string; ok: boolean }[] }[] };
+    assert.equal(slot.health, 'unhealthy');
+    const probe = slot.devices.find((d) => d.name === 'sidecar-1-sp-probe');
+    assert.equal(probe?.health, 'unhealthy');
+    assert.ok(probe.total_checks >= 1);
+    assert.ok(probe.history.some((h) => h.trigger === 'manual' && !h.ok));
+    await agent.stop();
+  });
+
+  it('refuses a check without a token (401) and with a submitter token (403)', async (t) => {
+    const agent = await startAgent(t, { config: EXAMPLE, stateDir: tempDir(t) });
+    const none = await fetch(`${agent.url}/v1/slots/gimlet-1/check`, { method: 'POST' });
+    assert.equal(none.status, 401);
+    assert.equal(((await none.json()) as { error: { code: string } }).error.code, 'unauthorized');
+    const forged = await fetch(`${agent.url}/v1/slots/gimlet-1/check`, { method: 'POST', headers: { authorization: 'Bearer not-a-token' } });
+    assert.equal(forged.status, 401);
+    const submitter = await fetch(`${agent.url}/v1/slots/gimlet-1/check`, { method: 'POST', headers: { authorization: 'Bearer demo-submitter-token' } });
+    assert.equal(submitter.status, 403);
+    assert.equal(((await submitter.json()) as { error: { code: string } }).error.code, 'forbidden');
+    await agent.stop();
+  });
+});

@@ -14,6 +14,7 @@ export interface NewEvent {
   data?: Record<string, unknown>;
 }
 
-export function recordEvent(db: Db, event: NewEvent, at = Date.now()): void {
+/** Takes the database or a transaction, so events commit with the change they describe. */
+export function recordEvent(db: Pick<Db, 'insert'>, event: NewEvent, at = Date.now()): void {
   db.insert(events).values({ ...event, at }).run();
 }

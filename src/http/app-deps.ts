@@ -1,6 +1,7 @@
 // What the HTTP layer needs from the agent; tests build it from a real database.
 import type { LabModel } from '../config/lab-model.js';
 import type { Db } from '../db/open-database.js';
+import type { HealthMonitor } from '../health/health-monitor.js';
 import type { Logger } from '../log.js';
 
 export interface AppDeps {
@@ -9,4 +10,10 @@ export interface AppDeps {
   log: Logger;
   version: string;
   startedAt: number;
+  monitor: HealthMonitor;
+}
+
+/** Values middleware hands to routes. */
+export interface AppEnv {
+  Variables: { actor: string };
 }

@@ -2,12 +2,12 @@
 // mapped to JSON here and nowhere else.
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import type { AppDeps } from './app-deps.js';
+import type { AppDeps, AppEnv } from './app-deps.js';
 import { errorResponse, HttpError } from './http-error.js';
 import { slotRoutes } from './routes/slots.js';
 
-export function createApp(deps: AppDeps): Hono {
-  const app = new Hono();
+export function createApp(deps: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
 
   app.get('/healthz', (c) =>
     c.json({
@@ -15,6 +15,7 @@ export function createApp(deps: AppDeps): Hono {
       agent: deps.lab.agentName,
       version: deps.version,
       uptime_s: Math.round((Date.now() - deps.startedAt) / 1000),
+      host: deps.monitor.host === null ? null : { ok: deps.monitor.host.ok, reason: deps.monitor.host.reason },
     }),
   );
   app.route('/v1/slots', slotRoutes(deps));

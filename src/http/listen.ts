@@ -5,12 +5,13 @@ import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import type { Hono } from 'hono';
 import type { ListenAddress } from '../config/schema.js';
+import type { AppEnv } from './app-deps.js';
 
 export class ListenError extends Error {
   override readonly name = 'ListenError';
 }
 
-export async function listen(app: Hono, address: ListenAddress): Promise<{ server: Server; port: number }> {
+export async function listen(app: Hono<AppEnv>, address: ListenAddress): Promise<{ server: Server; port: number }> {
   const handle = getRequestListener(app.fetch);
   // The listener is async and reports its own failures through app.onError.
   const server = createServer((request, response) => void handle(request, response));

@@ -1,11 +1,12 @@
 // The JSON shape of a slot as the API and `labslot slots` show it: config,
 // derived conflicts and the persisted state, joined in one place.
+import { inArray } from 'drizzle-orm';
 import type { LabModel, SlotModel } from '../config/lab-model.js';
 import type { Db } from '../db/open-database.js';
 import { deviceHealth, type DeviceHealthState } from '../db/schema.js';
 import { describeDevice } from '../devices/describe-device.js';
+import { HealthStore, type StoredResult } from '../health/health-store.js';
 import { ensureSlotRows, readSlotStates, type SlotState } from './slot-states.js';
-import { inArray } from 'drizzle-orm';
 
 export interface DeviceView {
   name: string;
@@ -14,7 +15,14 @@ export interface DeviceView {
   summary: string;
   shared_with: string[];
   health: DeviceHealthState;
-  last_check: { ok: boolean; reason: string | null; duration_ms: number | null; at: string | null } | null;
+  health_since: string | null;
+  consecutive_failures: number;
+  consecutive_successes: number;
+  total_checks: number;
+  total_failures: number;
+  last_check: { ok: boolean; reason: string | null; detail: string | null; duration_ms: number | null; at: string | null } | null;
+  /** Newest first. */
+  history: { ok: boolean; reason: string; duration_ms: number; at: string; trigger: string }[];
 }
 
 export interface SlotView {
@@ -30,7 +38,13 @@ export interface SlotView {
   devices: DeviceView[];
 }
 
-export function slotViews(lab: LabModel, db: Db, only?: readonly string[]): SlotView[] {
+export interface SlotViewOptions {
+  only?: readonly string[];
+  /** Recent check results per device to include. */
+  historyLimit?: number;
+}
+
+export function slotViews(lab: LabModel, db: Db, { only, historyLimit = 0 }: SlotViewOptions = {}): SlotView[] {
   const slots = [...lab.slots.values()].filter((s) => only === undefined || only.includes(s.name));
   const names = slots.map((s) => s.name);
   let states = readSlotStates(db, names);
@@ -41,11 +55,13 @@ export function slotViews(lab: LabModel, db: Db, only?: readonly string[]): Slot
   const deviceNames = [...new Set(slots.flatMap((s) => s.devices))];
   const healthRows = deviceNames.length === 0 ? [] : db.select().from(deviceHealth).where(inArray(deviceHealth.device, deviceNames)).all();
   const health = new Map(healthRows.map((row) => [row.device, row]));
+  const store = new HealthStore(db, lab);
+  const history = new Map(deviceNames.map((d) => [d, historyLimit > 0 ? store.history(d, historyLimit) : []]));
 
   return slots.map((slot) => {
     const state = states.get(slot.name);
     if (!state) throw new Error(`slot row for ${slot.name} is missing after ensureSlotRows`);
-    const devices = slot.devices.map((name) => deviceView(lab, slot, name, health.get(name)));
+    const devices = slot.devices.map((name) => deviceView(lab, slot, name, health.get(name), history.get(name) ?? []));
     return {
       name: slot.name,
       target: slot.target,
@@ -73,7 +89,7 @@ export function combinedHealth(states: readonly DeviceHealthState[]): DeviceHeal
 
 type HealthRow = typeof deviceHealth.$inferSelect;
 
-function deviceView(lab: LabModel, slot: SlotModel, name: string, row: HealthRow | undefined): DeviceView {
+function deviceView(lab: LabModel, slot: SlotModel, name: string, row: HealthRow | undefined, history: readonly StoredResult[]): DeviceView {
   const device = lab.devices.get(name);
   if (!device) throw new Error(`device ${name} of slot ${slot.name} is not in the model`);
   return {
@@ -83,9 +99,19 @@ function deviceView(lab: LabModel, slot: SlotModel, name: string, row: HealthRow
     summary: describeDevice(device.spec),
     shared_with: device.usedBy.filter((s) => s !== slot.name),
     health: row?.state ?? 'unknown',
+    health_since: isoOrNull(row?.stateChangedAt),
+    consecutive_failures: row?.consecutiveFailures ?? 0,
+    consecutive_successes: row?.consecutiveSuccesses ?? 0,
+    total_checks: row?.totalChecks ?? 0,
+    total_failures: row?.totalFailures ?? 0,
     last_check:
       row?.lastOk === null || row?.lastOk === undefined
         ? null
-        : { ok: row.lastOk, reason: row.lastReason, duration_ms: row.lastDurationMs, at: row.lastCheckedAt === null ? null : new Date(row.lastCheckedAt).toISOString() },
+        : { ok: row.lastOk, reason: row.lastReason, detail: row.lastDetail, duration_ms: row.lastDurationMs, at: isoOrNull(row.lastCheckedAt) },
+    history: history.map((h) => ({ ok: h.ok, reason: h.reason, duration_ms: h.durationMs, at: new Date(h.at).toISOString(), trigger: h.trigger })),
   };
+}
+
+function isoOrNull(ms: number | null | undefined): string | null {
+  return ms === null || ms === undefined ? null : new Date(ms).toISOString();
 }

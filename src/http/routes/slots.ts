@@ -1,22 +1,49 @@
-// Read-only slot routes: GET /v1/slots and GET /v1/slots/:name.
+// Slot routes: GET /v1/slots, GET /v1/slots/:name, POST /v1/slots/:name/check.
 import { Hono } from 'hono';
+import { recordEvent } from '../../db/event-log.js';
 import { slotViews } from '../../slots/slot-view.js';
-import type { AppDeps } from '../app-deps.js';
+import type { AppDeps, AppEnv } from '../app-deps.js';
+import { requireRole } from '../auth.js';
 import { HttpError } from '../http-error.js';
 
-export function slotRoutes(deps: AppDeps): Hono {
-  const app = new Hono();
+export function slotRoutes(deps: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  const operator = requireRole('operator', deps.lab.config.auth);
 
-  app.get('/', (c) => c.json({ slots: slotViews(deps.lab, deps.db) }));
-
-  app.get('/:name', (c) => {
-    const name = c.req.param('name');
+  const slotNamed = (name: string): string => {
     if (!deps.lab.slots.has(name)) {
       throw new HttpError(404, 'slot_not_found', `no slot named "${name}" (slots: ${[...deps.lab.slots.keys()].join(', ')})`);
     }
-    const [view] = slotViews(deps.lab, deps.db, [name]);
+    return name;
+  };
+
+  app.get('/', (c) => c.json({ host: hostView(deps), slots: slotViews(deps.lab, deps.db, { historyLimit: 10 }) }));
+
+  app.get('/:name', (c) => {
+    const [view] = slotViews(deps.lab, deps.db, { only: [slotNamed(c.req.param('name'))], historyLimit: 50 });
     return c.json(view);
   });
 
+  app.post('/:name/check', operator, async (c) => {
+    const name = slotNamed(c.req.param('name'));
+    const slot = deps.lab.slots.get(name);
+    const results = await deps.monitor.checkNow(slot?.devices ?? [], 'manual');
+    recordEvent(deps.db, { type: 'slot.checked', slot: name, actor: c.get('actor'), message: `${name} checked on request` });
+    const devices = [...results].map(([device, r]) => ({
+      name: device,
+      ok: r?.ok ?? null,
+      reason: r?.reason ?? 'skipped: the slot is in use, active checks wait',
+      detail: r?.detail ?? null,
+      duration_ms: r?.durationMs ?? null,
+    }));
+    const [view] = slotViews(deps.lab, deps.db, { only: [name], historyLimit: 0 });
+    return c.json({ slot: name, healthy: devices.every((d) => d.ok !== false), health: view?.health, results: devices });
+  });
+
   return app;
+}
+
+function hostView(deps: AppDeps): { ok: boolean | null; reason: string; detail: string | null } {
+  const host = deps.monitor.host;
+  return host === null ? { ok: null, reason: 'not checked yet', detail: null } : { ok: host.ok, reason: host.reason, detail: host.detail ?? null };
 }

@@ -1,0 +1,165 @@
+// Checks every device continuously (DESIGN §2): each on its own jittered
+// timer so checks do not stampede, in parallel under one concurrency bound,
+// never two checks of one device at a time; USB hotplug triggers an immediate,
+// debounced re-check. Results go through the HealthStore.
+import { setMaxListeners } from 'node:events';
+import pLimit from 'p-limit';
+import type { LabModel } from '../config/lab-model.js';
+import { CHECK_CONCURRENCY } from '../devices/check-all.js';
+import type { CheckMode, CheckResult } from '../devices/check-result.js';
+import type { DeviceChecker, UsbSnapshot } from '../devices/device-checker.js';
+import { checkHost } from '../devices/host-check.js';
+import { runCheck } from '../devices/run-check.js';
+import { coerceError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { CheckTrigger, HealthStore, Transition } from './health-store.js';
+import type { HotplugSource } from './usb-hotplug.js';
+
+export interface HealthMonitorOptions {
+  lab: LabModel;
+  store: HealthStore;
+  checker: DeviceChecker;
+  log: Logger;
+  /** Active checks only on devices whose slots are all idle. */
+  modeOf: (device: string) => CheckMode;
+  onTransition?: (transition: Transition) => void;
+  hotplug?: HotplugSource;
+  /** Debounce of hotplug bursts (a hub re-enumerating fires many events). */
+  hotplugDebounceMs?: number;
+}
+
+/** Re-checks after a hotplug burst: at once, and again once udev has made the nodes. */
+const HOTPLUG_RECHECK_MS = [0, 1_500];
+
+export class HealthMonitor {
+  private readonly controller = new AbortController();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly inFlight = new Map<string, Promise<CheckResult | null>>();
+  private readonly limit = pLimit(CHECK_CONCURRENCY);
+  private unsubscribeHotplug: (() => void) | undefined;
+  private hotplugTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  /** The last host check: an unhealthy host leases nothing. */
+  host: CheckResult | null = null;
+
+  constructor(private readonly options: HealthMonitorOptions) {
+    setMaxListeners(0, this.controller.signal);
+  }
+
+  start(): void {
+    const { lab } = this.options;
+    // The first round is spread over at most a second, so a fresh agent knows its lab quickly.
+    const spread = Math.min(lab.config.health.interval, 1_000);
+    for (const device of lab.devices.keys()) this.after(Math.random() * spread, () => this.loop(device));
+    this.after(0, () => this.hostLoop());
+    this.unsubscribeHotplug = this.options.hotplug?.((event) => this.onHotplug(event));
+  }
+
+  /** Checks these devices now (after any check of them already running) and records the results. */
+  async checkNow(devices: readonly string[], trigger: CheckTrigger): Promise<Map<string, CheckResult | null>> {
+    const usb = this.options.checker.newUsbSnapshot();
+    const results = await Promise.all([...new Set(devices)].map(async (d) => [d, await this.checkDevice(d, trigger, usb)] as const));
+    return new Map(results);
+  }
+
+  async checkHostNow(): Promise<CheckResult> {
+    const { lab } = this.options;
+    const result = await runCheck(lab.config.health.timeout, this.controller.signal, () =>
+      checkHost({ stateDir: lab.stateDir, minFreeDisk: lab.config.health.min_free_disk, minAvailableMemory: lab.config.health.min_available_memory }),
+    );
+    if (this.host?.ok !== result.ok) this.options.log.warn({ ok: result.ok, reason: result.reason }, 'host health changed');
+    this.host = result;
+    return result;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.unsubscribeHotplug?.();
+    clearTimeout(this.hotplugTimer);
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    this.controller.abort(new Error('health monitor stopping'));
+    await Promise.allSettled([...this.inFlight.values()]);
+  }
+
+  private checkDevice(device: string, trigger: CheckTrigger, usb?: UsbSnapshot, presenceOnly = false): Promise<CheckResult | null> {
+    const before = this.inFlight.get(device) ?? Promise.resolve(null);
+    const next = before
+      .catch(() => null)
+      .then(() => this.limit(() => this.runOne(device, trigger, usb, presenceOnly)));
+    this.inFlight.set(device, next);
+    void next.finally(() => {
+      if (this.inFlight.get(device) === next) this.inFlight.delete(device);
+    });
+    return next;
+  }
+
+  /**
+   * `presenceOnly` (after a hotplug event) runs the passive check, which only
+   * asks whether the device is there; its failure is definitive: a probe that
+   * is not on the bus is gone, not flaky, so it skips the failure threshold.
+   */
+  private async runOne(device: string, trigger: CheckTrigger, usb: UsbSnapshot | undefined, presenceOnly: boolean): Promise<CheckResult | null> {
+    if (this.stopped) return null;
+    const { checker, store, modeOf, log, onTransition } = this.options;
+    const result = await checker.check(device, presenceOnly ? 'passive' : modeOf(device), this.controller.signal, usb);
+    // A check cut short by our own stop says nothing about the device.
+    if (result === null || this.controller.signal.aborted) return result;
+    const transition = store.record(device, result, trigger, { definitive: presenceOnly && !result.ok });
+    if (transition) {
+      log.info({ device, from: transition.from, to: transition.to, reason: result.reason, trigger }, 'device health changed');
+      try {
+        onTransition?.(transition);
+      } catch (error) {
+        log.error({ err: coerceError(error), device }, 'health transition handler failed');
+      }
+    }
+    return result;
+  }
+
+  private async loop(device: string): Promise<void> {
+    try {
+      await this.checkDevice(device, 'interval');
+    } catch (error) {
+      this.options.log.error({ err: coerceError(error), device }, 'device check failed unexpectedly');
+    }
+    this.after(this.jittered(), () => this.loop(device));
+  }
+
+  private async hostLoop(): Promise<void> {
+    try {
+      await this.checkHostNow();
+    } catch (error) {
+      this.options.log.error({ err: coerceError(error) }, 'host check failed unexpectedly');
+    }
+    this.after(this.jittered(), () => this.hostLoop());
+  }
+
+  private onHotplug(event: 'attach' | 'detach'): void {
+    clearTimeout(this.hotplugTimer);
+    this.hotplugTimer = setTimeout(() => {
+      const devices = [...this.options.lab.devices.values()].filter((d) => d.spec.kind === 'usb' || d.spec.kind === 'serial').map((d) => d.name);
+      this.options.log.debug({ event, devices: devices.length }, 'usb hotplug, re-checking');
+      for (const delay of HOTPLUG_RECHECK_MS) {
+        this.after(delay, async () => {
+          const usb = this.options.checker.newUsbSnapshot();
+          await Promise.all(devices.map((d) => this.checkDevice(d, 'hotplug', usb, true)));
+        });
+      }
+    }, this.options.hotplugDebounceMs ?? 100);
+  }
+
+  /** interval ± 10 %, so devices checked together at start drift apart. */
+  private jittered(): number {
+    return this.options.lab.config.health.interval * (0.9 + Math.random() * 0.2);
+  }
+
+  private after(ms: number, run: () => Promise<void>): void {
+    if (this.stopped) return;
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      if (!this.stopped) void run().catch((error: unknown) => this.options.log.error({ err: coerceError(error) }, 'health task failed'));
+    }, ms);
+    this.timers.add(timer);
+  }
+}

@@ -1,0 +1,82 @@
+// `labslot check` as an operator runs it on a lab host: a table or JSON, exit
+// 0 when everything is healthy, 1 when anything is not, 2 for usage errors.
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { hasStackTrace, runCli } from './helpers/cli.js';
+import { command, requires } from './helpers/prerequisites.js';
+import { ptyPair, responder } from './helpers/pty-pair.js';
+import { tempDir } from './helpers/temp-dir.js';
+
+interface CheckJson {
+  healthy: boolean;
+  host: { ok: boolean };
+  slots: { name: string; healthy: boolean; devices: { name: string; kind: string; ok: boolean; reason: string; detail: string | null; duration_ms: number }[] }[];
+}
+
+describe('labslot check', () => {
+  it('checks a small real lab: a console on a PTY and command checks', async (t) => {
+    if (!requires(t, command('socat', ['-V']))) return;
+    const dir = tempDir(t);
+    const pty = await ptyPair(t, dir);
+    await responder(t, pty.peer, () => 'hubris> ');
+    const config = join(dir, 'slots.toml');
+    writeFileSync(
+      config,
+      `[agent]\nstate_dir = "state"\n[health]\nmin_free_disk = "1MiB"\nmin_available_memory = "1MiB"\n` +
+        `[devices.console]\nkind = "serial"\npath = "${pty.device}"\nprobe = { send = "\\r\\n", expect = "hubris> ", timeout = "1s" }\n` +
+        `[devices.humility]\nkind = "command"\nargv = ["echo", "probe {tty} ok"]\n` +
+        `[devices.broken]\nkind = "command"\nargv = ["sh", "-c", "echo no probe >&2; exit 4"]\n` +
+        `[slots.good]\ntarget = "gimlet"\ndevices = ["console", "humility"]\n[slots.bad]\ntarget = "gimlet"\ndevices = ["broken"]\n`,
+    );
+
+    const good = await runCli(['check', '-c', config, '--slot', 'good']);
+    assert.equal(good.code, 0, good.stdout + good.stderr);
+    assert.match(good.stdout, /^SLOT\s+DEVICE\s+KIND\s+OK\s+REASON\s+MS$/m);
+    assert.match(good.stdout, /^good\s+console\s+serial\s+yes\s+serial \/dev\/pts\/\d+ answered\s+\d+$/m);
+    assert.match(good.stdout, /^good\s+humility\s+command\s+yes\s+command echo ok/m);
+
+    const all = await runCli(['check', '-c', config, '--json']);
+    assert.equal(all.code, 1);
+    const json = JSON.parse(all.stdout) as CheckJson;
+    assert.equal(json.healthy, false);
+    assert.equal(json.host.ok, true);
+    assert.deepEqual(json.slots.map((s) => [s.name, s.healthy]), [['bad', false], ['good', true]]);
+    const { duration_ms: durationMs, ...broken } = json.slots[0]?.devices[0] ?? {};
+    assert.deepEqual(broken, { name: 'broken', kind: 'command', ok: false, reason: 'command sh exited 4', detail: 'no probe' });
+    assert.equal(typeof durationMs, 'number');
+  });
+
+  it('fills placeholders from the slot without a shell', async (t) => {
+    if (!requires(t, command('socat', ['-V']))) return;
+    const dir = tempDir(t);
+    const pty = await ptyPair(t, dir);
+    const config = join(dir, 'slots.toml');
+    const evil = join(dir, 'pwned');
+    writeFileSync(
+      config,
+      `[devices.console]\nkind = "serial"\npath = "${pty.device}"\n` +
+        `[devices.show]\nkind = "command"\nargv = ["echo", "tty={tty}", "; touch ${evil}"]\n` +
+        `[slots.s]\ntarget = "t"\ndevices = ["console", "show"]\n`,
+    );
+    const result = await runCli(['check', '-c', config, '--slot', 's', '--json']);
+    const json = JSON.parse(result.stdout) as { slots: { devices: { name: string; detail: string }[] }[] };
+    const detail = json.slots[0]?.devices.find((d) => d.name === 'show')?.detail;
+    assert.match(detail ?? '', new RegExp(`^tty=/dev/pts/\\d+ ; touch ${evil}$`));
+  });
+
+  it('exits 2 for an unknown slot or a bad config, without a stack trace', async (t) => {
+    const dir = tempDir(t);
+    const config = join(dir, 'slots.toml');
+    writeFileSync(config, '[devices.c]\nkind = "command"\nargv = ["true"]\n[slots.s]\ntarget = "t"\ndevices = ["c"]\n');
+    const unknown = await runCli(['check', '-c', config, '--slot', 'nope']);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /no slot named "nope" \(slots: s\)/);
+    writeFileSync(config, '[slots.s]\ntarget = "t"\ndevices = ["c"]\n');
+    const bad = await runCli(['check', '-c', config]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /slots\.s\.devices\[0\]: unknown device "c"/);
+    assert.equal(hasStackTrace(bad.stderr + unknown.stderr), false);
+  });
+});
