@@ -61,7 +61,9 @@ export async function runProcess(argv: readonly string[], options: RunOptions): 
     killGroup();
   }, options.timeoutMs);
   const onAbort = (): void => {
-    aborted = true;
+    // A deadline passed in as AbortSignal.timeout() is a timeout, and says so.
+    if ((options.signal?.reason as Error | undefined)?.name === 'TimeoutError') timedOut = true;
+    else aborted = true;
     killGroup();
   };
   if (options.signal?.aborted) onAbort();
