@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync, chmodSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { checkPower, switchPower, type PowerSpec } from '../src/devices/power-check.js';
+import { checkPower, powerControl, switchPower, type PowerSpec } from '../src/devices/power-check.js';
 import { runCheck } from '../src/devices/run-check.js';
 import { startPdudaemon } from './helpers/pdudaemon.js';
 import { command, requires } from './helpers/prerequisites.js';
@@ -38,6 +38,8 @@ describe('pdudaemon driver', () => {
 
     await switchPower(spec, 'on', new AbortController().signal);
     await until('the outlet command', () => pdu.switched().includes('on 3'));
+    await powerControl(spec).cycle(new AbortController().signal);
+    await until('the power cycle', () => pdu.switched().slice(-2).join(',') === 'off 3,on 3');
 
     await pdu.stop();
     const down = await check(spec);
@@ -77,11 +79,11 @@ describe('command driver', () => {
     assert.equal(result.reason, 'power status command cannot run: ENOENT');
   });
 
-  it('switches with on, off and reboot (off then on)', async (t) => {
+  it('switches with on, off and cycle (off then on)', async (t) => {
     const dir = tempDir(t);
-    const spec = relay(dir, 0);
-    await switchPower(spec, 'reboot', new AbortController().signal);
-    await switchPower(spec, 'off', new AbortController().signal);
+    const outlet = powerControl(relay(dir, 0));
+    await outlet.cycle(new AbortController().signal);
+    await outlet.off(new AbortController().signal);
     assert.deepEqual(readFileSync(join(dir, 'relay.log'), 'utf8').trim().split('\n'), ['relay off', 'relay on', 'relay off']);
   });
 });
