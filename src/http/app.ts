@@ -4,6 +4,7 @@ import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { AppDeps, AppEnv } from './app-deps.js';
 import { errorResponse, HttpError } from './http-error.js';
+import { eventRoutes } from './routes/events.js';
 import { slotRoutes } from './routes/slots.js';
 
 export function createApp(deps: AppDeps): Hono<AppEnv> {
@@ -19,6 +20,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     }),
   );
   app.route('/v1/slots', slotRoutes(deps));
+  app.route('/v1/events', eventRoutes(deps));
 
   app.notFound((c) => errorResponse(c, 404, 'not_found', `no route ${c.req.method} ${c.req.path}`));
   app.onError((error, c) => {

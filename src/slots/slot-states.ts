@@ -21,7 +21,7 @@ export interface SlotState {
 }
 
 /** Creates a row for every configured slot that has none; rows of removed slots are kept for history. */
-export function ensureSlotRows(db: Db, names: readonly string[]): void {
+export function ensureSlotRows(db: Pick<Db, 'insert'>, names: readonly string[]): void {
   if (names.length === 0) return;
   db.insert(slots)
     .values(names.map((name) => ({ name })))
@@ -29,7 +29,7 @@ export function ensureSlotRows(db: Db, names: readonly string[]): void {
     .run();
 }
 
-export function readSlotStates(db: Db, names: readonly string[]): Map<string, SlotState> {
+export function readSlotStates(db: Pick<Db, 'select'>, names: readonly string[]): Map<string, SlotState> {
   const rows = names.length === 0 ? [] : db.select().from(slots).where(inArray(slots.name, [...names])).all();
   return new Map(
     rows.map((row) => [

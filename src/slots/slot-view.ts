@@ -6,7 +6,7 @@ import type { Db } from '../db/open-database.js';
 import { deviceHealth, type DeviceHealthState } from '../db/schema.js';
 import { describeDevice } from '../devices/describe-device.js';
 import { HealthStore, type StoredResult } from '../health/health-store.js';
-import { ensureSlotRows, readSlotStates, type SlotState } from './slot-states.js';
+import { ensureSlotRows, readSlotStates, type Hold, type SlotState } from './slot-states.js';
 
 export interface DeviceView {
   name: string;
@@ -32,10 +32,23 @@ export interface SlotView {
   usage: SlotState['usage'];
   usage_since: string;
   lease: { job_id: string } | null;
-  hold: { reason: string; source: string; by: string | null; at: string; job_id: string | null; worker_id: string | null } | null;
+  hold: HoldView | null;
   health: DeviceHealthState;
   conflicts_with: string[];
   devices: DeviceView[];
+}
+
+export interface HoldView {
+  reason: string;
+  source: string;
+  by: string | null;
+  at: string;
+  job_id: string | null;
+  worker_id: string | null;
+}
+
+export function holdView(hold: Hold): HoldView {
+  return { reason: hold.reason, source: hold.source, by: hold.by, at: new Date(hold.at).toISOString(), job_id: hold.jobId, worker_id: hold.workerId };
 }
 
 export interface SlotViewOptions {
@@ -69,10 +82,7 @@ export function slotViews(lab: LabModel, db: Db, { only, historyLimit = 0 }: Slo
       usage: state.usage,
       usage_since: new Date(state.usageChangedAt).toISOString(),
       lease: state.leaseJobId !== null ? { job_id: state.leaseJobId } : null,
-      hold:
-        state.hold === null
-          ? null
-          : { reason: state.hold.reason, source: state.hold.source, by: state.hold.by, at: new Date(state.hold.at).toISOString(), job_id: state.hold.jobId, worker_id: state.hold.workerId },
+      hold: state.hold === null ? null : holdView(state.hold),
       health: combinedHealth(devices.map((d) => d.health)),
       conflicts_with: [...slot.conflicts],
       devices,

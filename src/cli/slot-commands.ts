@@ -1,0 +1,56 @@
+// `labslot slots [--json]`, `labslot slot hold NAME -m REASON`,
+// `labslot slot release NAME [-m NOTE]`: thin clients of the agent's API.
+import { hostname, userInfo } from 'node:os';
+import type { Command } from 'commander';
+import type { SlotView } from '../slots/slot-view.js';
+import { addClientOptions, AgentClient, type ClientOptions } from './agent-client.js';
+import type { CommandResult } from './command-result.js';
+import { EXIT_OK } from './exit-codes.js';
+import { formatTable } from './format-table.js';
+
+/** Who is at the keyboard, for the hold's "by" (the token says which role). */
+function operatorName(): string {
+  let user = 'unknown';
+  try {
+    user = userInfo().username;
+  } catch {
+    // No passwd entry (containers): the token's hash prefix still identifies the caller.
+  }
+  return `${user}@${hostname()}`;
+}
+
+export function registerSlotCommands(program: Command, done: CommandResult): void {
+  addClientOptions(program.command('slots').description('list slots with health, usage and holds'))
+    .option('--json', 'print the API\'s JSON')
+    .action(async (options: ClientOptions & { json?: boolean }) => {
+      const { slots } = await AgentClient.from(options).request<{ slots: SlotView[] }>('GET', '/v1/slots');
+      if (options.json === true) process.stdout.write(`${JSON.stringify(slots, null, 2)}\n`);
+      else {
+        const rows = slots.map((s) => {
+          const sick = s.devices.filter((d) => d.health === 'unhealthy').map((d) => `${d.name}: ${d.last_check?.reason ?? 'unhealthy'}`);
+          const note = s.hold ? `held by ${s.hold.source} ${s.hold.by ?? ''}: ${s.hold.reason}` : sick.join('; ');
+          return [s.name, s.target, s.usage, s.hold ? 'HELD' : '-', s.health, s.conflicts_with.join(',') || '-', note];
+        });
+        process.stdout.write(formatTable([['SLOT', 'TARGET', 'USAGE', 'HOLD', 'HEALTH', 'CONFLICTS', 'NOTE'], ...rows]));
+      }
+      done.code = EXIT_OK;
+    });
+
+  const slot = program.command('slot').description('hold or release one slot');
+  addClientOptions(slot.command('hold').description('keep a slot out of rotation until released').argument('<name>'))
+    .requiredOption('-m, --message <reason>', 'why the slot is held')
+    .action(async (name: string, options: ClientOptions & { message: string }) => {
+      const client = AgentClient.from(options);
+      await client.request('POST', `/v1/slots/${encodeURIComponent(name)}/hold`, { reason: options.message, by: operatorName() });
+      process.stdout.write(`${name} is held: ${options.message}\n`);
+      done.code = EXIT_OK;
+    });
+  addClientOptions(slot.command('release').description('release a hold; the slot is checked before its next lease').argument('<name>'))
+    .option('-m, --message <note>', 'why it is fine again')
+    .action(async (name: string, options: ClientOptions & { message?: string }) => {
+      const client = AgentClient.from(options);
+      const result = await client.request<{ healthy: boolean }>('POST', `/v1/slots/${encodeURIComponent(name)}/release`, { note: options.message, by: operatorName() });
+      process.stdout.write(`${name} released; fresh check: ${result.healthy ? 'healthy' : 'not healthy yet, it stays out of rotation until it is'}\n`);
+      done.code = EXIT_OK;
+    });
+}

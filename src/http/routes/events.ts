@@ -1,0 +1,56 @@
+// GET /v1/events: the audit log, newest last, filtered by slot and time.
+import { and, desc, eq, gt, gte, type SQL } from 'drizzle-orm';
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { events } from '../../db/schema.js';
+import type { AppDeps, AppEnv } from '../app-deps.js';
+import { HttpError } from '../http-error.js';
+
+const query = z.strictObject({
+  slot: z.string().optional(),
+  since: z.string().optional(),
+  after_id: z.coerce.number().int().nonnegative().optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+
+export function eventRoutes(deps: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.get('/', (c) => {
+    const parsed = query.safeParse(c.req.query());
+    if (!parsed.success) throw new HttpError(400, 'invalid_request', parsed.error.issues.map((i) => `${i.path.join('.') || 'query'}: ${i.message}`).join('; '));
+    const { slot, since, after_id: afterId, limit } = parsed.data;
+    const conditions: SQL[] = [];
+    if (slot !== undefined) conditions.push(eq(events.slot, slot));
+    if (since !== undefined) {
+      const at = Date.parse(since);
+      if (Number.isNaN(at)) throw new HttpError(400, 'invalid_request', `since: "${since}" is not a time (use ISO 8601, e.g. 2026-11-25T10:00:00Z)`);
+      conditions.push(gte(events.at, at));
+    }
+    if (afterId !== undefined) conditions.push(gt(events.id, afterId));
+    // The newest `limit` events, returned oldest first so they read like a log.
+    const rows = deps.db
+      .select()
+      .from(events)
+      .where(conditions.length > 0 ? and(...conditions) : undefined)
+      .orderBy(desc(events.id))
+      .limit(limit)
+      .all()
+      .reverse();
+    return c.json({
+      events: rows.map((e) => ({
+        id: e.id,
+        at: new Date(e.at).toISOString(),
+        type: e.type,
+        slot: e.slot,
+        device: e.device,
+        job_id: e.jobId,
+        worker_id: e.workerId,
+        actor: e.actor,
+        message: e.message,
+        data: e.data,
+      })),
+    });
+  });
+  return app;
+}
+

@@ -1,0 +1,124 @@
+// Holds end to end: the CLI and the API of a real agent, persisted across a
+// restart, audited in /v1/events, and refused without an operator token.
+import assert from 'node:assert/strict';
+import { createServer, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { hasStackTrace, PROJECT_ROOT, runCli } from './helpers/cli.js';
+import { startAgent } from './helpers/agent-process.js';
+import { tempDir } from './helpers/temp-dir.js';
+
+const EXAMPLE = join(PROJECT_ROOT, 'slots.example.toml');
+const OPERATOR = 'demo-operator-token';
+
+interface EventJson {
+  id: number;
+  type: string;
+  slot: string | null;
+  actor: string | null;
+  message: string;
+  data: Record<string, unknown> | null;
+}
+
+/** A port nothing listens on: bound by us a moment ago, then released. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function post(url: string, body: string, token?: string): Promise<{ status: number; json: { error?: { code: string; message: string } } }> {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (token !== undefined) headers['authorization'] = `Bearer ${token}`;
+  const response = await fetch(url, { method: 'POST', headers, body, signal: AbortSignal.timeout(30_000) });
+  return { status: response.status, json: (await response.json()) as { error?: { code: string; message: string } } };
+}
+
+describe('holds', () => {
+  it('hold, list, restart, release: the whole loop through the CLI', async (t) => {
+    const stateDir = tempDir(t);
+    const agent = await startAgent(t, { config: EXAMPLE, stateDir });
+    const env = { LABSLOT_URL: agent.url, LABSLOT_TOKEN: OPERATOR };
+
+    const held = await runCli(['slot', 'hold', 'gimlet-1', '-m', 'SP probe drops off the hub'], { env });
+    assert.equal(held.code, 0, held.stderr);
+    assert.equal(held.stdout, 'gimlet-1 is held: SP probe drops off the hub\n');
+
+    const listed = await runCli(['slots'], { env: { LABSLOT_URL: agent.url } });
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stdout, /^gimlet-1\s+gimlet\s+idle\s+HELD\s+\S+\s+sidecar-1\s+held by operator \S+@\S+ \(operator:61112491\): SP probe drops off the hub$/m);
+    assert.match(listed.stdout, /^gimlet-2\s+gimlet\s+idle\s+-\s/m);
+
+    assert.equal(await agent.stop(), 0);
+    const again = await startAgent(t, { config: EXAMPLE, stateDir });
+    const slot = (await (await fetch(`${again.url}/v1/slots/gimlet-1`)).json()) as { hold: { reason: string; source: string } | null };
+    assert.deepEqual({ reason: slot.hold?.reason, source: slot.hold?.source }, { reason: 'SP probe drops off the hub', source: 'operator' });
+
+    const againEnv = { LABSLOT_URL: again.url, LABSLOT_TOKEN: OPERATOR };
+    const released = await runCli(['slot', 'release', 'gimlet-1', '-m', 'reseated the hub'], { env: againEnv });
+    assert.equal(released.code, 0, released.stderr);
+    // Nothing is attached to this machine, so the fresh check after release cannot pass.
+    assert.match(released.stdout, /^gimlet-1 released; fresh check: not healthy yet/);
+    const twice = await runCli(['slot', 'release', 'gimlet-1'], { env: againEnv });
+    assert.equal(twice.code, 1);
+    assert.equal(twice.stderr, 'labslot: slot gimlet-1 is not held\n');
+
+    const { events } = (await (await fetch(`${again.url}/v1/events?slot=gimlet-1`)).json()) as { events: EventJson[] };
+    const audit = events.filter((e) => e.type.startsWith('slot.'));
+    assert.deepEqual(audit.map((e) => e.type), ['slot.held', 'slot.released']);
+    assert.match(audit[1]?.message ?? '', /gimlet-1 released: reseated the hub \(was held by operator .*: SP probe drops off the hub\)/);
+    assert.equal(typeof audit[1]?.data?.['held_for_ms'], 'number');
+    assert.ok(events.every((e) => e.slot === 'gimlet-1'));
+    // The fresh check after release is in the history with its own trigger.
+    const after = (await (await fetch(`${again.url}/v1/slots/gimlet-1`)).json()) as { devices: { history: { trigger: string }[] }[] };
+    assert.ok(after.devices.every((d) => d.history.some((h) => h.trigger === 'release')));
+    await again.stop();
+  });
+
+  it('refuses holds without an operator token and explains bad requests', async (t) => {
+    const agent = await startAgent(t, { config: EXAMPLE, stateDir: tempDir(t) });
+    const anonymous = await runCli(['slot', 'hold', 'gimlet-2', '-m', 'x'], { env: { LABSLOT_URL: agent.url, LABSLOT_TOKEN: '' } });
+    assert.equal(anonymous.code, 1);
+    assert.match(anonymous.stderr, /this needs an operator token.*\(set LABSLOT_TOKEN or pass --token\)/);
+    const submitter = await post(`${agent.url}/v1/slots/gimlet-2/hold`, '{"reason":"x"}', 'demo-submitter-token');
+    assert.equal(submitter.status, 403);
+
+    const empty = await post(`${agent.url}/v1/slots/gimlet-2/hold`, '{"reason":"   "}', OPERATOR);
+    assert.deepEqual([empty.status, empty.json.error?.code, empty.json.error?.message], [400, 'invalid_request', 'reason: say why the slot is held']);
+    const garbage = await post(`${agent.url}/v1/slots/gimlet-2/hold`, '{reason:', OPERATOR);
+    assert.deepEqual([garbage.status, garbage.json.error?.code], [400, 'invalid_json']);
+    const extra = await post(`${agent.url}/v1/slots/gimlet-2/hold`, '{"reason":"x","reasn":"y"}', OPERATOR);
+    assert.equal(extra.status, 400);
+    const unknown = await post(`${agent.url}/v1/slots/gimlet-9/hold`, '{"reason":"x"}', OPERATOR);
+    assert.equal(unknown.status, 404);
+    const notHeld = await post(`${agent.url}/v1/slots/gimlet-2/release`, '{}', OPERATOR);
+    assert.deepEqual([notHeld.status, notHeld.json.error?.code], [409, 'not_held']);
+
+    const slot = (await (await fetch(`${agent.url}/v1/slots/gimlet-2`)).json()) as { hold: unknown };
+    assert.equal(slot.hold, null, 'no refused request may leave a hold behind');
+    await agent.stop();
+  });
+
+  it('filters events by time and rejects a bad filter', async (t) => {
+    const agent = await startAgent(t, { config: EXAMPLE, stateDir: tempDir(t) });
+    const future = new Date(Date.now() + 3_600_000).toISOString();
+    const none = (await (await fetch(`${agent.url}/v1/events?since=${future}`)).json()) as { events: unknown[] };
+    assert.deepEqual(none.events, []);
+    const all = (await (await fetch(`${agent.url}/v1/events`)).json()) as { events: EventJson[] };
+    assert.ok(all.events.some((e) => e.type === 'agent.started'));
+    const bad = await fetch(`${agent.url}/v1/events?since=yesterday`);
+    assert.equal(bad.status, 400);
+    assert.match(((await bad.json()) as { error: { message: string } }).error.message, /since: "yesterday" is not a time/);
+    await agent.stop();
+  });
+
+  it('says clearly when no agent is listening', async () => {
+    const port = await closedPort();
+    const result = await runCli(['slots'], { env: { LABSLOT_URL: `http://127.0.0.1:${port}` } });
+    assert.equal(result.code, 1);
+    assert.equal(result.stderr, `labslot: cannot reach the agent at http://127.0.0.1:${port}/: connection refused (is the agent running?)\n`);
+    assert.equal(hasStackTrace(result.stderr), false);
+  });
+});
