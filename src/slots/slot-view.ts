@@ -6,6 +6,7 @@ import type { Db } from '../db/open-database.js';
 import { deviceHealth, type DeviceHealthState } from '../db/schema.js';
 import { describeDevice } from '../devices/describe-device.js';
 import { HealthStore, type StoredResult } from '../health/health-store.js';
+import { slotAvailability, type HostState, type SlotAvailability, type Unavailable } from './availability.js';
 import { ensureSlotRows, readSlotStates, type Hold, type SlotState } from './slot-states.js';
 
 export interface DeviceView {
@@ -34,6 +35,9 @@ export interface SlotView {
   lease: { job_id: string } | null;
   hold: HoldView | null;
   health: DeviceHealthState;
+  /** Whether a job could be given this slot now (before its pre-lease check), and if not, why. */
+  available: boolean;
+  unavailable: Unavailable | null;
   conflicts_with: string[];
   devices: DeviceView[];
 }
@@ -55,9 +59,11 @@ export interface SlotViewOptions {
   only?: readonly string[];
   /** Recent check results per device to include. */
   historyLimit?: number;
+  /** The last host check; without one, no slot is available. */
+  host?: HostState;
 }
 
-export function slotViews(lab: LabModel, db: Db, { only, historyLimit = 0 }: SlotViewOptions = {}): SlotView[] {
+export function slotViews(lab: LabModel, db: Db, { only, historyLimit = 0, host = { ok: null, reason: 'host not checked yet' } }: SlotViewOptions = {}): SlotView[] {
   const slots = [...lab.slots.values()].filter((s) => only === undefined || only.includes(s.name));
   const names = slots.map((s) => s.name);
   let states = readSlotStates(db, names);
@@ -69,6 +75,7 @@ export function slotViews(lab: LabModel, db: Db, { only, historyLimit = 0 }: Slo
   const healthRows = deviceNames.length === 0 ? [] : db.select().from(deviceHealth).where(inArray(deviceHealth.device, deviceNames)).all();
   const health = new Map(healthRows.map((row) => [row.device, row]));
   const store = new HealthStore(db, lab);
+  const availability = slotAvailability(lab, db, host);
   const history = new Map(deviceNames.map((d) => [d, historyLimit > 0 ? store.history(d, historyLimit) : []]));
 
   return slots.map((slot) => {
@@ -84,10 +91,15 @@ export function slotViews(lab: LabModel, db: Db, { only, historyLimit = 0 }: Slo
       lease: state.leaseJobId !== null ? { job_id: state.leaseJobId } : null,
       hold: state.hold === null ? null : holdView(state.hold),
       health: combinedHealth(devices.map((d) => d.health)),
+      ...availabilityView(availability.get(slot.name)),
       conflicts_with: [...slot.conflicts],
       devices,
     };
   });
+}
+
+function availabilityView(a: SlotAvailability | undefined): { available: boolean; unavailable: Unavailable | null } {
+  return a === undefined || a.available ? { available: true, unavailable: null } : { available: false, unavailable: a.why };
 }
 
 /** A slot is healthy when all its devices are, unhealthy when any is, unknown otherwise. */

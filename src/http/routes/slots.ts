@@ -3,6 +3,7 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { recordEvent } from '../../db/event-log.js';
 import { holdSlot, NotHeldError, releaseSlot } from '../../slots/holds.js';
+import type { HostState } from '../../slots/availability.js';
 import { holdView, slotViews } from '../../slots/slot-view.js';
 import type { AppDeps, AppEnv } from '../app-deps.js';
 import { requireRole } from '../auth.js';
@@ -25,10 +26,13 @@ export function slotRoutes(deps: AppDeps): Hono<AppEnv> {
     return name;
   };
 
-  app.get('/', (c) => c.json({ host: hostView(deps), slots: slotViews(deps.lab, deps.db, { historyLimit: 10 }) }));
+  app.get('/', (c) => {
+    const host = hostView(deps);
+    return c.json({ host, slots: slotViews(deps.lab, deps.db, { historyLimit: 10, host }) });
+  });
 
   app.get('/:name', (c) => {
-    const [view] = slotViews(deps.lab, deps.db, { only: [slotNamed(c.req.param('name'))], historyLimit: 50 });
+    const [view] = slotViews(deps.lab, deps.db, { only: [slotNamed(c.req.param('name'))], historyLimit: 50, host: hostView(deps) });
     return c.json(view);
   });
 
@@ -79,7 +83,7 @@ function actorName(claimed: string | undefined, actor: string): string {
   return claimed === undefined ? actor : `${claimed} (${actor})`;
 }
 
-function hostView(deps: AppDeps): { ok: boolean | null; reason: string; detail: string | null } {
+function hostView(deps: AppDeps): HostState & { detail: string | null } {
   const host = deps.monitor.host;
   return host === null ? { ok: null, reason: 'not checked yet', detail: null } : { ok: host.ok, reason: host.reason, detail: host.detail ?? null };
 }

@@ -1,0 +1,78 @@
+// Which slots could take a job right now, and if not, why (DESIGN §2): idle,
+// no hold, every device healthy, no conflicting slot in use, host healthy.
+// The fresh pre-lease check comes after this, in the scheduler.
+import { inArray } from 'drizzle-orm';
+import type { LabModel } from '../config/lab-model.js';
+import type { Db } from '../db/open-database.js';
+import type { DeviceHealthState } from '../db/schema.js';
+import { deviceHealth } from '../db/schema.js';
+import { readSlotStates } from './slot-states.js';
+
+export type Unavailable =
+  | { kind: 'held'; detail: string }
+  | { kind: 'in-use'; detail: string }
+  | { kind: 'conflict'; detail: string }
+  | { kind: 'unhealthy'; detail: string }
+  | { kind: 'unknown-health'; detail: string }
+  | { kind: 'host'; detail: string };
+
+export type SlotAvailability = { available: true } | { available: false; why: Unavailable };
+
+export interface HostState {
+  ok: boolean | null;
+  reason: string;
+}
+
+export function slotAvailability(lab: LabModel, db: Db, host: HostState): Map<string, SlotAvailability> {
+  const names = [...lab.slots.keys()];
+  const states = readSlotStates(db, names);
+  const devices = [...lab.devices.keys()];
+  const rows = devices.length === 0 ? [] : db.select({ device: deviceHealth.device, state: deviceHealth.state, reason: deviceHealth.lastReason }).from(deviceHealth).where(inArray(deviceHealth.device, devices)).all();
+  const health = new Map<string, { state: DeviceHealthState; reason: string | null }>(rows.map((r) => [r.device, r]));
+
+  const out = new Map<string, SlotAvailability>();
+  for (const slot of lab.slots.values()) {
+    const state = states.get(slot.name);
+    const why = ((): Unavailable | undefined => {
+      // Lasting problems an operator must act on come before passing ones (another job running).
+      if (state?.hold) return { kind: 'held', detail: `${state.hold.source}: ${state.hold.reason}` };
+      const sick = slot.devices.filter((d) => health.get(d)?.state === 'unhealthy');
+      if (sick.length > 0) return { kind: 'unhealthy', detail: sick.map((d) => `${d}: ${health.get(d)?.reason ?? 'unhealthy'}`).join('; ') };
+      const unknown = slot.devices.filter((d) => (health.get(d)?.state ?? 'unknown') === 'unknown');
+      if (unknown.length > 0) return { kind: 'unknown-health', detail: `not checked yet: ${unknown.join(', ')}` };
+      if (state && state.usage !== 'idle') return { kind: 'in-use', detail: state.usage };
+      const busy = slot.conflicts.find((other) => (states.get(other)?.usage ?? 'idle') !== 'idle');
+      if (busy !== undefined) return { kind: 'conflict', detail: `${busy} is in use` };
+      if (host.ok !== true) return { kind: 'host', detail: host.reason };
+      return undefined;
+    })();
+    out.set(slot.name, why === undefined ? { available: true } : { available: false, why });
+  }
+  return out;
+}
+
+/** "gimlet: 1 held, 1 unhealthy (gimlet-2-sp: usb ... not present), 0 free" for a queued job. */
+export function waitingReason(lab: LabModel, target: string, availability: ReadonlyMap<string, SlotAvailability>): string {
+  const slots = lab.targets.get(target) ?? [];
+  const counts = new Map<Unavailable['kind'], string[]>();
+  let free = 0;
+  for (const name of slots) {
+    const a = availability.get(name);
+    if (!a || a.available) {
+      free += 1;
+      continue;
+    }
+    const list = counts.get(a.why.kind) ?? [];
+    list.push(a.why.kind === 'unhealthy' || a.why.kind === 'host' || a.why.kind === 'unknown-health' ? a.why.detail : name);
+    counts.set(a.why.kind, list);
+  }
+  const parts: string[] = [];
+  const order: [Unavailable['kind'], string][] = [['held', 'held'], ['unhealthy', 'unhealthy'], ['unknown-health', 'not checked yet'], ['in-use', 'in use'], ['conflict', 'blocked by a conflicting slot'], ['host', 'waiting for the host']];
+  for (const [kind, label] of order) {
+    const list = counts.get(kind);
+    if (!list) continue;
+    parts.push(kind === 'unhealthy' || kind === 'host' ? `${list.length} ${label} (${[...new Set(list)].join('; ')})` : `${list.length} ${label}`);
+  }
+  parts.push(`${free} free`);
+  return `${target}: ${parts.join(', ')}`;
+}
