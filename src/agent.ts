@@ -1,12 +1,12 @@
 // The agent: wires the config, database and HTTP server together and owns the
 // lifecycle. States move created → starting → running → stopping → stopped
-// (or failed); stop() is idempotent and safe from any state.
+// (or failed); stop() is idempotent, and a stop during start waits for it.
 import type { Server } from 'node:http';
 import type { LabModel } from './config/lab-model.js';
 import { recordEvent } from './db/event-log.js';
 import { openDatabase, type Db } from './db/open-database.js';
 import { DeviceChecker } from './devices/device-checker.js';
-import { IllegalStateError } from './errors.js';
+import { coerceError, IllegalStateError } from './errors.js';
 import { checkModeFor } from './health/check-mode.js';
 import { HealthMonitor } from './health/health-monitor.js';
 import { HealthStore } from './health/health-store.js';
@@ -33,6 +33,7 @@ export class Agent {
   private db: Db | undefined;
   private server: Server | undefined;
   private monitor: HealthMonitor | undefined;
+  private starting: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
   /** Port actually bound (differs from the config when it asks for port 0 in tests). */
   port: number | undefined;
@@ -43,8 +44,14 @@ export class Agent {
     return this.state;
   }
 
-  async start(): Promise<void> {
-    if (this.state !== 'created') throw new IllegalStateError(`cannot start an agent that is ${this.state}`);
+  /** Memoized like stop(): a stop that arrives during start waits for start to settle first. */
+  start(): Promise<void> {
+    if (this.state !== 'created') return Promise.reject(new IllegalStateError(`cannot start an agent that is ${this.state}`));
+    this.starting = this.doStart();
+    return this.starting;
+  }
+
+  private async doStart(): Promise<void> {
     const { lab, log } = this.options;
     this.transition('starting');
     try {
@@ -61,9 +68,10 @@ export class Agent {
       });
       this.monitor = monitor;
       const app = createApp({ lab, db, log, version: VERSION, startedAt: Date.now(), monitor });
-      const { server, port } = await listen(app, lab.listen);
+      const { server, port } = await listen(app, lab.listen, log);
       this.server = server;
       this.port = port;
+      if (this.stopping) return; // A signal arrived while binding: stop() releases what start made.
       recordEvent(db, {
         type: 'agent.started',
         message: `agent ${lab.agentName} started with ${lab.slots.size} slots from ${lab.file}`,
@@ -86,24 +94,36 @@ export class Agent {
   }
 
   private async doStop(): Promise<void> {
+    await this.starting?.catch(() => undefined);
     if (this.state === 'created' || this.state === 'failed') {
       this.transition('stopped');
       return;
     }
     this.transition('stopping');
-    if (this.db) recordEvent(this.db, { type: 'agent.stopping', message: `agent ${this.options.lab.agentName} stopping` });
+    try {
+      if (this.db) recordEvent(this.db, { type: 'agent.stopping', message: `agent ${this.options.lab.agentName} stopping` });
+    } catch (error) {
+      this.options.log.error({ err: coerceError(error) }, 'could not record the stop event');
+    }
     await this.release();
     this.transition('stopped');
   }
 
+  /** Releases everything start acquired, in reverse order; each step runs even if an earlier one failed. */
   private async release(): Promise<void> {
+    const failures: unknown[] = [];
     const server = this.server;
     this.server = undefined;
-    if (server) await closeServer(server, this.options.httpGraceMs ?? 5_000);
-    await this.monitor?.stop();
+    if (server) await closeServer(server, this.options.httpGraceMs ?? 5_000).catch((error: unknown) => failures.push(error));
+    await this.monitor?.stop().catch((error: unknown) => failures.push(error));
     this.monitor = undefined;
-    this.db?.$client.close();
+    try {
+      this.db?.$client.close();
+    } catch (error) {
+      failures.push(error);
+    }
     this.db = undefined;
+    if (failures.length > 0) throw new AggregateError(failures, 'the agent did not release everything cleanly');
   }
 
   private transition(next: AgentState): void {

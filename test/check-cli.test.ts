@@ -66,6 +66,18 @@ describe('labslot check', () => {
     assert.match(detail ?? '', new RegExp(`^tty=/dev/pts/\\d+ ; touch ${evil}$`));
   });
 
+  it('names every missing device of slots.example.toml on a machine without that lab, and exits 1', async () => {
+    const result = await runCli(['check', '-c', 'slots.example.toml']);
+    assert.equal(result.code, 1);
+    const rows = result.stdout.trim().split('\n').slice(2);
+    assert.equal(rows.length, 16, 'one row per device of each slot (6 + 6 + 4)');
+    assert.ok(rows.every((row) => /\sNO\s/.test(row)), 'nothing of that lab is attached here');
+    assert.match(result.stdout, /gimlet-1-sp-probe\s+usb\s+NO\s+usb 1fc9:0143 serial MKPNRQ1ZY3DVX not present \(no 1fc9:0143 device is present\)/);
+    assert.match(result.stdout, /gimlet-1-power\s+power\s+NO\s+pdudaemon at http:\/\/127\.0\.0\.1:16421 not answering/);
+    assert.match(result.stdout, /gimlet-2-console\s+serial\s+NO\s+serial adapter usb 0403:6001 serial A10KZP7Q has no tty/);
+    assert.equal(hasStackTrace(result.stderr), false);
+  });
+
   it('exits 2 for an unknown slot or a bad config, without a stack trace', async (t) => {
     const dir = tempDir(t);
     const config = join(dir, 'slots.toml');

@@ -89,3 +89,37 @@ describe('loading configs', () => {
     assert.equal(configPathFrom(undefined, {}), '/etc/labslot/slots.toml');
   });
 });
+
+describe('hardware shared under two names', () => {
+  it('makes slots conflict when a probe and a console are one USB device', (t) => {
+    const dir = tempDir(t);
+    const file = join(dir, 'slots.toml');
+    writeFileSync(
+      file,
+      '[devices.probe]\nkind = "usb"\nvid = 0x1fc9\npid = 0x0143\nserial = "MK1"\n' +
+        '[devices.vcom]\nkind = "serial"\nusb = { vid = 0x1fc9, pid = 0x0143, serial = "MK1" }\n' +
+        '[slots.a]\ntarget = "t"\ndevices = ["probe"]\n[slots.b]\ntarget = "t"\ndevices = ["vcom"]\n',
+    );
+    const lab = loadConfig(file);
+    assert.deepEqual(lab.slots.get('a')?.conflicts, ['b']);
+    assert.deepEqual(lab.slots.get('b')?.conflicts, ['a']);
+  });
+
+  it('rejects one outlet or one console path defined twice', (t) => {
+    const dir = tempDir(t);
+    const file = join(dir, 'slots.toml');
+    writeFileSync(
+      file,
+      '[devices.p1]\nkind = "power"\ndriver = "pdudaemon"\npdu = "rack"\nport = 3\n[devices.p2]\nkind = "power"\ndriver = "pdudaemon"\npdu = "rack"\nport = 3\n' +
+        '[devices.c1]\nkind = "serial"\npath = "/dev/ttyUSB0"\n[devices.c2]\nkind = "serial"\npath = "/dev/ttyUSB0"\n' +
+        '[slots.a]\ntarget = "t"\ndevices = ["p1", "c1"]\n[slots.b]\ntarget = "t"\ndevices = ["p2", "c2"]\n',
+    );
+    assert.throws(
+      () => loadConfig(file),
+      (error: unknown) =>
+        error instanceof ConfigError &&
+        error.issues.some((i) => i.path === 'devices.p2' && /outlet rack port 3 is already device "p1"/.test(i.message)) &&
+        error.issues.some((i) => i.path === 'devices.c2' && /console \/dev\/ttyUSB0 is already device "c1"/.test(i.message)),
+    );
+  });
+});

@@ -2,7 +2,6 @@
 // parallel, thresholds move devices in and out of health on their own, and a
 // leased slot's devices only get passive checks.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -15,7 +14,7 @@ import { HealthStore, type Transition } from '../src/health/health-store.js';
 import { createLogger } from '../src/log.js';
 import { labFixture, type LabFixture } from './helpers/lab-fixture.js';
 import { command, requires } from './helpers/prerequisites.js';
-import { ptyPair } from './helpers/pty-pair.js';
+import { holdLock, ptyPair } from './helpers/pty-pair.js';
 import { tempDir } from './helpers/temp-dir.js';
 
 const quietLog = createLogger(process.stderr);
@@ -99,9 +98,7 @@ describe('health monitor', () => {
         `[devices.humility]\nkind = "command"\nargv = ["false"]\n[slots.a]\ntarget = "t"\ndevices = ["console", "humility"]\n`,
     );
     // A job holds the console open and locked; an active check would report it busy.
-    const holder = spawn('flock', ['--exclusive', '--nonblock', pty.device, 'sleep', '30'], { stdio: 'ignore' });
-    t.after(() => holder.kill('SIGKILL'));
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await holdLock(t, pty.device);
     fx.db.update(slots).set({ usage: 'running' }).where(eq(slots.name, 'a')).run();
 
     const monitor = monitorFor(t, fx);
@@ -124,5 +121,16 @@ describe('health monitor', () => {
     const started = performance.now();
     await monitor.stop();
     assert.ok(performance.now() - started < 1_000, 'stop aborts running checks');
+  });
+});
+
+describe('health monitor failures', () => {
+  it('survives a database that fails under it: the check is logged, nothing is thrown', async (t) => {
+    const fx = labFixture(t, tempDir(t), `[devices.probe]\nkind = "command"\nargv = ["true"]\n[slots.a]\ntarget = "t"\ndevices = ["probe"]\n`);
+    const monitor = monitorFor(t, fx);
+    assert.equal((await monitor.checkNow(['probe'], 'manual')).get('probe')?.ok, true);
+    fx.db.$client.close();
+    const afterwards = await monitor.checkNow(['probe'], 'manual');
+    assert.equal(afterwards.get('probe'), null);
   });
 });

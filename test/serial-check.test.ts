@@ -9,7 +9,8 @@ import type { CheckContext } from '../src/devices/check-result.js';
 import { runCheck } from '../src/devices/run-check.js';
 import { checkSerial, type SerialSpec } from '../src/devices/serial-check.js';
 import { command, requires } from './helpers/prerequisites.js';
-import { ptyPair, responder } from './helpers/pty-pair.js';
+import { holdLock, ptyPair, responder } from './helpers/pty-pair.js';
+import { PROJECT_ROOT } from './helpers/cli.js';
 import { tempDir } from './helpers/temp-dir.js';
 
 const SOCAT = command('socat', ['-V']);
@@ -60,9 +61,7 @@ describe('serial checks on PTYs', () => {
     if (!requires(t, SOCAT, FLOCK)) return;
     const pty = await ptyPair(t, tempDir(t));
     await responder(t, pty.peer, () => 'hubris> ');
-    const holder = spawn('flock', ['--exclusive', '--nonblock', pty.device, 'sleep', '30'], { stdio: 'ignore' });
-    t.after(() => holder.kill('SIGKILL'));
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await holdLock(t, pty.device);
     const result = await check(spec(pty.device));
     assert.equal(result.ok, false);
     assert.match(result.reason, /busy \(locked by another process\)/);
@@ -78,7 +77,23 @@ describe('serial checks on PTYs', () => {
     assert.equal(result.reason, `serial ${pty.device} not present`);
   });
 
-  it('fails, within its timeout, when the console dies mid-check', async (t) => {
+  it('fails, within its timeout, when the responder is killed mid-check', async (t) => {
+    if (!requires(t, SOCAT)) return;
+    const pty = await ptyPair(t, tempDir(t));
+    // The SP console as its own process: it reads the probe and never answers, then dies.
+    const script = `const { SerialPort } = require('serialport'); const p = new SerialPort({ path: ${JSON.stringify(pty.peer)}, baudRate: 115200, lock: false }); p.on('open', () => console.log('up')); p.on('data', () => {});`;
+    const console_ = spawn(process.execPath, ['-e', script], { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    t.after(() => console_.kill('SIGKILL'));
+    await new Promise<void>((resolve) => console_.stdout.once('data', () => resolve()));
+    const pending = check({ ...spec(pty.device), probe: { send: '\r\n', expect: 'hubris>', timeout: 2_000 } });
+    setTimeout(() => console_.kill('SIGKILL'), 300);
+    const result = await pending;
+    assert.equal(result.ok, false);
+    assert.match(result.reason, /no answer within 2000 ms|disconnected during the check|failed during the check/);
+    assert.ok(result.durationMs < 2_600, `took ${result.durationMs} ms`);
+  });
+
+  it('fails, within its timeout, when the console node vanishes mid-check', async (t) => {
     if (!requires(t, SOCAT)) return;
     const pty = await ptyPair(t, tempDir(t));
     await responder(t, pty.peer, () => null);
@@ -94,9 +109,7 @@ describe('serial checks on PTYs', () => {
     if (!requires(t, SOCAT, FLOCK)) return;
     const pty = await ptyPair(t, tempDir(t));
     // The lock would make an active check fail; a passive one must not notice it.
-    const holder = spawn('flock', ['--exclusive', '--nonblock', pty.device, 'sleep', '30'], { stdio: 'ignore' });
-    t.after(() => holder.kill('SIGKILL'));
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await holdLock(t, pty.device);
     const result = await check(spec(pty.device), 'passive');
     assert.equal(result.ok, true, result.reason);
     assert.match(result.reason, /present$/);

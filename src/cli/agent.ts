@@ -69,6 +69,9 @@ export function registerAgent(program: Command, done: CommandResult): void {
       }
       done.code = await stopped;
       removeHandlers();
+      // Anything still holding the event loop after a stop (a socket that would not close) must not keep
+      // a stopped agent alive; the unref'd timer only fires if something does.
+      setTimeout(() => process.exit(done.code), 2_000).unref();
 
       function removeHandlers(): void {
         process.off('SIGTERM', onSignal);

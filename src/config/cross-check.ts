@@ -55,7 +55,30 @@ export function crossCheck(raw: unknown): RawIssue[] {
     }
   }
 
-  issues.push(...duplicateUsbIdentities(devices));
+  issues.push(...duplicateUsbIdentities(devices), ...duplicateEndpoints(devices));
+  return issues;
+}
+
+/** One outlet or one console path defined as two devices would let two slots switch or open it at once. */
+function duplicateEndpoints(devices: Table): RawIssue[] {
+  const issues: RawIssue[] = [];
+  const owners = new Map<string, string>();
+  for (const [deviceName, spec] of Object.entries(devices)) {
+    if (!isTable(spec)) continue;
+    let key: string | undefined;
+    let what = '';
+    if (spec['kind'] === 'power' && spec['driver'] === 'pdudaemon' && typeof spec['pdu'] === 'string' && typeof spec['port'] === 'number') {
+      key = `pdu ${typeof spec['url'] === 'string' ? spec['url'] : ''} ${spec['pdu']} ${spec['port']}`;
+      what = `outlet ${spec['pdu']} port ${spec['port']}`;
+    } else if (spec['kind'] === 'serial' && typeof spec['path'] === 'string') {
+      key = `serial ${spec['path']}`;
+      what = `console ${spec['path']}`;
+    }
+    if (key === undefined) continue;
+    const owner = owners.get(key);
+    if (owner === undefined) owners.set(key, deviceName);
+    else issues.push({ path: ['devices', deviceName], message: `${what} is already device "${owner}"; define it once and list it in every slot that uses it` });
+  }
   return issues;
 }
 

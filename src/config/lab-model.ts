@@ -55,7 +55,15 @@ export function buildLabModel(config: Config, options: ModelOptions): LabModel {
       getOrCreate(conflicts, other).add(slotName);
     }
   }
-  for (const users of usedBy.values()) {
+  // Devices that are one piece of hardware (an MCU-Link's probe and its VCOM console share a USB
+  // identity) count as shared too.
+  const byHardware = new Map<string, Set<string>>();
+  for (const [name, spec] of Object.entries(config.devices)) {
+    const identity = spec.kind === 'usb' ? spec : spec.kind === 'serial' ? spec.usb : undefined;
+    const key = identity ? `${identity.vid}:${identity.pid}:${identity.serial}` : `device:${name}`;
+    for (const slot of usedBy.get(name) ?? []) getOrCreate(byHardware, key).add(slot);
+  }
+  for (const users of byHardware.values()) {
     for (const a of users) for (const b of users) if (a !== b) getOrCreate(conflicts, a).add(b);
   }
 

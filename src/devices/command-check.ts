@@ -3,7 +3,7 @@
 // Placeholders are filled from the slot's devices, argument by argument, and
 // the program runs without a shell, so no value can inject a command.
 import { lastLines, runProcess } from '../platform/run-process.js';
-import { lookupUser } from '../platform/lookup-user.js';
+import { lookupUser, type UnixAccount } from '../platform/lookup-user.js';
 import { healthy, unhealthy, type CheckContext, type Verdict } from './check-result.js';
 
 export interface CommandSpec {
@@ -37,17 +37,29 @@ export async function checkCommand(spec: CommandSpec, ctx: CheckContext, resolve
   const expanded = await expandPlaceholders(spec.argv, resolve);
   if ('missing' in expanded) return unhealthy(`command placeholder has no value: ${expanded.missing}`);
   let argv = expanded.argv;
+  let account: UnixAccount | undefined;
   if (spec.user !== undefined) {
-    const account = await lookupUser(spec.user, ctx.signal);
+    account = await lookupUser(spec.user, ctx.signal);
     if (!account) return unhealthy(`command check user "${spec.user}" does not exist`);
     // setpriv applies the user's supplementary groups (initgroups) and drops every privilege.
     argv = ['setpriv', `--reuid=${account.uid}`, `--regid=${account.gid}`, '--init-groups', '--no-new-privs', '--inh-caps=-all', '--', ...argv];
   }
-  const result = await runProcess(argv, { timeoutMs: ctx.timeoutMs, signal: ctx.signal });
+  const result = await runProcess(argv, { timeoutMs: ctx.timeoutMs, signal: ctx.signal, env: account ? accountEnv(account) : undefined });
   const program = expanded.argv[0] ?? '';
   if (result.spawnError) return unhealthy(`command ${program} cannot run: ${result.spawnError.code ?? result.spawnError.message}`);
   if (result.aborted) return unhealthy(`command ${program} aborted`, lastLines(result.output));
   if (result.timedOut) return unhealthy(`command ${program} timed out after ${ctx.timeoutMs} ms`, lastLines(result.output));
   if (result.code !== 0) return unhealthy(`command ${program} exited ${result.code ?? result.signal ?? 'abnormally'}`, lastLines(result.output));
   return healthy(`command ${program} ok`, lastLines(result.output));
+}
+
+/** A check run as another user gets that user's environment, not the agent's (root's HOME, unit settings). */
+function accountEnv(account: UnixAccount): NodeJS.ProcessEnv {
+  return {
+    PATH: '/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin',
+    LANG: process.env['LANG'] ?? 'C.UTF-8',
+    HOME: account.home,
+    USER: account.name,
+    LOGNAME: account.name,
+  };
 }

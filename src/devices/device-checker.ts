@@ -15,7 +15,7 @@ import { checkUsb, findUsbDevice } from './usb-check.js';
 /** Enumerates the bus at most once per snapshot, and only when a check needs it. */
 export class UsbSnapshot {
   private devices: Promise<UsbDeviceInfo[]> | undefined;
-  constructor(private readonly list: () => Promise<UsbDeviceInfo[]> = () => listUsbDevices()) {}
+  constructor(private readonly list: () => Promise<UsbDeviceInfo[]>) {}
   get(): Promise<UsbDeviceInfo[]> {
     this.devices ??= this.list();
     return this.devices;
@@ -23,10 +23,16 @@ export class UsbSnapshot {
 }
 
 export class DeviceChecker {
+  private readonly listUsb: () => Promise<UsbDeviceInfo[]>;
+
   constructor(
     private readonly lab: LabModel,
-    private readonly listUsb: () => Promise<UsbDeviceInfo[]> = () => listUsbDevices(),
-  ) {}
+    listUsb?: () => Promise<UsbDeviceInfo[]>,
+  ) {
+    // Only configured probes' descriptors may be read; nothing else on the bus is opened.
+    const wanted = new Set([...lab.devices.values()].flatMap((d) => (d.spec.kind === 'usb' ? [`${d.spec.vid}:${d.spec.pid}`] : [])));
+    this.listUsb = listUsb ?? (() => listUsbDevices((vid, pid) => wanted.has(`${vid}:${pid}`)));
+  }
 
   newUsbSnapshot(): UsbSnapshot {
     return new UsbSnapshot(this.listUsb);

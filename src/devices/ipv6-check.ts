@@ -32,7 +32,8 @@ export async function checkIpv6(spec: Ipv6Spec, ctx: CheckContext): Promise<Verd
   const rtt = /time[=<]([\d.]+) ?ms/.exec(ping.output)?.[1];
   const rttText = rtt !== undefined ? `rtt ${rtt} ms` : 'replied';
   if (spec.tcp_port === undefined) return healthy(`ipv6 ${target} ${rttText}`);
-  const tcp = await tcpConnect(spec, ctx);
+  // The connect gets what is left of the check's budget, so a silently dropping firewall is reported as such.
+  const tcp = await tcpConnect(spec, { ...ctx, timeoutMs: Math.max(100, ctx.timeoutMs - ping.durationMs - 50) });
   if (!tcp.ok) return unhealthy(`ipv6 ${target} ${rttText}, but tcp/${spec.tcp_port} ${tcp.why}`);
   return healthy(`ipv6 ${target} ${rttText}, tcp/${spec.tcp_port} open in ${tcp.ms.toFixed(1)} ms`);
 }
@@ -47,7 +48,8 @@ async function tcpConnect(spec: Ipv6Spec, ctx: CheckContext): Promise<{ ok: true
       socket.destroy();
       resolve(result);
     };
-    const onAbort = (): void => done({ ok: false, why: 'check aborted' });
+    const onAbort = (): void =>
+      done({ ok: false, why: (ctx.signal.reason as Error | undefined)?.name === 'TimeoutError' ? `did not answer within ${ctx.timeoutMs} ms` : 'check aborted' });
     const timer = setTimeout(() => done({ ok: false, why: `did not answer within ${ctx.timeoutMs} ms` }), ctx.timeoutMs);
     ctx.signal.addEventListener('abort', onAbort, { once: true });
     socket.once('connect', () => done({ ok: true, ms: performance.now() - started }));

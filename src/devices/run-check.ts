@@ -6,16 +6,22 @@ import type { CheckResult, Verdict } from './check-result.js';
 export async function runCheck(timeoutMs: number, signal: AbortSignal, check: (signal: AbortSignal) => Promise<Verdict>): Promise<CheckResult> {
   const started = performance.now();
   const controller = new AbortController();
-  const onAbort = (): void => controller.abort(signal.reason);
-  signal.addEventListener('abort', onAbort, { once: true });
   let timer: NodeJS.Timeout | undefined;
+  let onAbort = (): void => undefined;
   // A small margin lets a check that watches its own signal report its own, more precise reason.
   const deadline = new Promise<Verdict>((resolve) => {
     timer = setTimeout(() => {
       controller.abort(new Error('timeout'));
       resolve({ ok: false, reason: `check timed out after ${timeoutMs} ms` });
     }, timeoutMs + 250);
+    // A caller's abort (the agent stopping) ends the wait at once, even for a check that ignores signals.
+    onAbort = (): void => {
+      controller.abort(signal.reason);
+      resolve({ ok: false, reason: 'check aborted' });
+    };
   });
+  if (signal.aborted) onAbort();
+  else signal.addEventListener('abort', onAbort, { once: true });
   try {
     const verdict = await Promise.race([
       check(AbortSignal.any([controller.signal, AbortSignal.timeout(timeoutMs)])).catch(

@@ -56,6 +56,12 @@ export async function checkSerial(spec: SerialSpec, ctx: CheckContext): Promise<
 async function exchangeProbe(tty: string, baud: number, probe: { send: string; expect: string; timeout: number }, signal: AbortSignal, where: string): Promise<Verdict> {
   const expect = new RegExp(probe.expect, 'm');
   const port = new SerialPort({ path: tty, baudRate: baud, autoOpen: false, lock: true });
+  // Without a listener, an I/O error (the console vanishing mid-write) would be an uncaught exception.
+  let ioError: Error | undefined;
+  const onError = (error: Error): void => {
+    ioError = error;
+  };
+  port.on('error', onError);
   const opened = await new Promise<Error | null>((resolve) => port.open((error) => resolve(error ?? null)));
   if (opened) {
     if (/Cannot lock port|EAGAIN|EWOULDBLOCK/i.test(opened.message)) return unhealthy(`serial ${tty} busy (locked by another process)`, where);
@@ -69,13 +75,15 @@ async function exchangeProbe(tty: string, baud: number, probe: { send: string; e
         signal.removeEventListener('abort', onAbort);
         port.off('data', onData);
         port.off('close', onClose);
+        port.off('error', onIoError);
         resolve(verdict);
       };
       const onData = (chunk: Buffer): void => {
         received = Buffer.concat([received, chunk]).subarray(-4096);
         if (expect.test(received.toString('latin1'))) finish(healthy(`serial ${tty} answered`, `${where}: ${printable(received)}`));
       };
-      const onClose = (): void => finish(unhealthy(`serial ${tty} disconnected during the check`, where));
+      const onClose = (): void => finish(unhealthy(`serial ${tty} disconnected during the check`, ioError ? `${where}: ${ioError.message}` : where));
+      const onIoError = (error: Error): void => finish(unhealthy(`serial ${tty} failed during the check: ${error.message}`, where));
       const onTimeout = (): void =>
         finish(
           received.length === 0
@@ -86,12 +94,14 @@ async function exchangeProbe(tty: string, baud: number, probe: { send: string; e
       const timer = setTimeout(onTimeout, probe.timeout);
       port.on('data', onData);
       port.on('close', onClose);
+      port.on('error', onIoError);
       signal.addEventListener('abort', onAbort, { once: true });
       if (signal.aborted) onAbort();
       else if (probe.send !== '') port.write(probe.send);
     });
   } finally {
     if (port.isOpen) await new Promise<void>((resolve) => port.close(() => resolve()));
+    port.off('error', onError);
   }
 }
 

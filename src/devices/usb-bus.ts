@@ -14,25 +14,27 @@ export interface UsbDeviceInfo {
   deviceAddress: number;
   /** The node a job opens: /dev/bus/usb/BBB/DDD. */
   node: string;
-  /** Kernel name under /sys/bus/usb/devices, e.g. "1-2.3"; null for root hubs. */
-  sysfsName: string | null;
+  /** Kernel name under /sys/bus/usb/devices, e.g. "1-2.3", or "usb1" for a root hub. */
+  sysfsName: string;
 }
 
 const SYSFS_USB = '/sys/bus/usb/devices';
+const DESCRIPTOR_TIMEOUT_MS = 1_000;
 
 export function usbNode(busNumber: number, deviceAddress: number): string {
   return `/dev/bus/usb/${String(busNumber).padStart(3, '0')}/${String(deviceAddress).padStart(3, '0')}`;
 }
 
-/** Enumerates the bus; `wanted` limits descriptor reads to the vid:pid pairs a caller cares about. */
+/** Enumerates the bus. Descriptors are read (opening the device) only for vid:pid pairs `wanted` accepts. */
 export async function listUsbDevices(wanted?: (vid: number, pid: number) => boolean): Promise<UsbDeviceInfo[]> {
   const devices = getDeviceList();
   const out: UsbDeviceInfo[] = [];
   for (const device of devices) {
     const { idVendor: vid, idProduct: pid } = device.deviceDescriptor;
-    const sysfsName = device.portNumbers.length > 0 ? `${device.busNumber}-${device.portNumbers.join('.')}` : null;
-    let serial = sysfsName ? readSysfs(join(SYSFS_USB, sysfsName, 'serial')) : null;
-    if (serial === null && device.deviceDescriptor.iSerialNumber !== 0 && (wanted?.(vid, pid) ?? true)) {
+    // Root hubs have no port numbers; sysfs names them usbN.
+    const sysfsName = device.portNumbers.length > 0 ? `${device.busNumber}-${device.portNumbers.join('.')}` : `usb${device.busNumber}`;
+    let serial = readSysfs(join(SYSFS_USB, sysfsName, 'serial'));
+    if (serial === null && device.deviceDescriptor.iSerialNumber !== 0 && wanted?.(vid, pid) === true) {
       serial = await readSerialDescriptor(device);
     }
     out.push({ vid, pid, serial, busNumber: device.busNumber, deviceAddress: device.deviceAddress, node: usbNode(device.busNumber, device.deviceAddress), sysfsName });
@@ -57,7 +59,12 @@ async function readSerialDescriptor(device: Device): Promise<string | null> {
   }
   try {
     return await new Promise<string | null>((resolve) => {
-      device.getStringDescriptor(device.deviceDescriptor.iSerialNumber, (error, value) => resolve(error || value === undefined ? null : value));
+      // A wedged device may never answer; its serial is then unknown, not worth a hung check.
+      const timer = setTimeout(() => resolve(null), DESCRIPTOR_TIMEOUT_MS);
+      device.getStringDescriptor(device.deviceDescriptor.iSerialNumber, (error, value) => {
+        clearTimeout(timer);
+        resolve(error || value === undefined ? null : value);
+      });
     });
   } finally {
     try {

@@ -24,7 +24,8 @@ export async function checkUsb(want: UsbIdentity, devices: readonly UsbDeviceInf
       sameModel.length === 0
         ? `no ${id} device is present`
         : `present with ${id}: ${sameModel.map((d) => (d.serial === null ? `unknown serial at ${d.node}` : `serial ${d.serial}`)).join(', ')}`;
-    return unhealthy(`usb ${id} serial ${want.serial} not present`, present);
+    // What *is* there belongs in the reason: "the other probe is plugged in" is often the whole story.
+    return unhealthy(`usb ${id} serial ${want.serial} not present (${present})`, `${devices.length} USB devices on the bus`);
   }
   try {
     const info = await stat(found.node);

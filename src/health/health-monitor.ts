@@ -67,8 +67,13 @@ export class HealthMonitor {
     const result = await runCheck(lab.config.health.timeout, this.controller.signal, () =>
       checkHost({ stateDir: lab.stateDir, minFreeDisk: lab.config.health.min_free_disk, minAvailableMemory: lab.config.health.min_available_memory }),
     );
-    if (this.host?.ok !== result.ok) this.options.log.warn({ ok: result.ok, reason: result.reason }, 'host health changed');
+    const previous = this.host;
     this.host = result;
+    if (previous?.ok !== result.ok && !this.controller.signal.aborted) {
+      // The first verdict is news only when it is bad; a healthy start is not worth a warning.
+      if (previous !== null || !result.ok) this.options.log.warn({ ok: result.ok, reason: result.reason }, 'host health changed');
+      this.options.store.recordHostChange(result.ok, result.reason);
+    }
     return result;
   }
 
@@ -82,39 +87,47 @@ export class HealthMonitor {
     await Promise.allSettled([...this.inFlight.values()]);
   }
 
+  /**
+   * Checks of one device run one after another, under the shared concurrency
+   * bound. A presence-only check (after a hotplug event) skips both: it is
+   * cheap, never opens a device, and must not wait behind slow active checks
+   * if an unplugged probe is to leave rotation within a second.
+   */
   private checkDevice(device: string, trigger: CheckTrigger, usb?: UsbSnapshot, presenceOnly = false): Promise<CheckResult | null> {
+    if (presenceOnly) return this.runOne(device, trigger, usb, true);
     const before = this.inFlight.get(device) ?? Promise.resolve(null);
-    const next = before
-      .catch(() => null)
-      .then(() => this.limit(() => this.runOne(device, trigger, usb, presenceOnly)));
+    const next = before.then(() => this.limit(() => this.runOne(device, trigger, usb, false)));
     this.inFlight.set(device, next);
-    void next.finally(() => {
+    const forget = (): void => {
       if (this.inFlight.get(device) === next) this.inFlight.delete(device);
-    });
+    };
+    next.then(forget, forget);
     return next;
   }
 
   /**
-   * `presenceOnly` (after a hotplug event) runs the passive check, which only
-   * asks whether the device is there; its failure is definitive: a probe that
-   * is not on the bus is gone, not flaky, so it skips the failure threshold.
+   * `presenceOnly` runs the passive check, which only asks whether the device
+   * is there; its failure is definitive: a probe that is not on the bus is gone,
+   * not flaky, so it skips the failure threshold. Never rejects: a check or a
+   * database write that fails is logged, and the agent goes on.
    */
   private async runOne(device: string, trigger: CheckTrigger, usb: UsbSnapshot | undefined, presenceOnly: boolean): Promise<CheckResult | null> {
     if (this.stopped) return null;
     const { checker, store, modeOf, log, onTransition } = this.options;
-    const result = await checker.check(device, presenceOnly ? 'passive' : modeOf(device), this.controller.signal, usb);
-    // A check cut short by our own stop says nothing about the device.
-    if (result === null || this.controller.signal.aborted) return result;
-    const transition = store.record(device, result, trigger, { definitive: presenceOnly && !result.ok });
-    if (transition) {
-      log.info({ device, from: transition.from, to: transition.to, reason: result.reason, trigger }, 'device health changed');
-      try {
+    try {
+      const result = await checker.check(device, presenceOnly ? 'passive' : modeOf(device), this.controller.signal, usb);
+      // A check cut short by our own stop says nothing about the device.
+      if (result === null || this.controller.signal.aborted) return result;
+      const transition = store.record(device, result, trigger, { definitive: presenceOnly && !result.ok });
+      if (transition) {
+        log.info({ device, from: transition.from, to: transition.to, reason: result.reason, trigger }, 'device health changed');
         onTransition?.(transition);
-      } catch (error) {
-        log.error({ err: coerceError(error), device }, 'health transition handler failed');
       }
+      return result;
+    } catch (error) {
+      log.error({ err: coerceError(error), device, trigger }, 'device check could not be recorded');
+      return null;
     }
-    return result;
   }
 
   private async loop(device: string): Promise<void> {

@@ -91,6 +91,11 @@ export class HealthStore {
     return row?.id ?? 0;
   }
 
+  /** The host's own health changed (disk or memory crossed a minimum): an event, since it stops all leasing. */
+  recordHostChange(ok: boolean, reason: string, at = Date.now()): void {
+    recordEvent(this.db, { type: 'host.changed', message: `host ${ok ? 'healthy' : 'unhealthy'}: ${reason}`, data: { ok, reason } }, at);
+  }
+
   history(device: string, limit: number): StoredResult[] {
     return this.db
       .select({ ok: checkResults.ok, reason: checkResults.reason, detail: checkResults.detail, durationMs: checkResults.durationMs, at: checkResults.at, trigger: checkResults.trigger })

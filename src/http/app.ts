@@ -3,6 +3,7 @@
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { AppDeps, AppEnv } from './app-deps.js';
+import { requireReader } from './auth.js';
 import { errorResponse, HttpError } from './http-error.js';
 import { eventRoutes } from './routes/events.js';
 import { slotRoutes } from './routes/slots.js';
@@ -19,13 +20,14 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       host: deps.monitor.host === null ? null : { ok: deps.monitor.host.ok, reason: deps.monitor.host.reason },
     }),
   );
+  app.use('/v1/*', requireReader(deps.lab.listen.host, deps.lab.config.auth));
   app.route('/v1/slots', slotRoutes(deps));
   app.route('/v1/events', eventRoutes(deps));
 
   app.notFound((c) => errorResponse(c, 404, 'not_found', `no route ${c.req.method} ${c.req.path}`));
   app.onError((error, c) => {
     if (error instanceof HttpError) return errorResponse(c, error.status, error.code, error.message);
-    if (error instanceof HTTPException) return errorResponse(c, error.status, 'bad_request', error.message);
+    if (error instanceof HTTPException) return errorResponse(c, error.status, error.status < 500 ? 'bad_request' : 'internal', error.message);
     deps.log.error({ err: error, method: c.req.method, path: c.req.path }, 'request failed');
     return errorResponse(c, 500, 'internal', 'internal error; the agent log has the details');
   });

@@ -50,3 +50,23 @@ export function requireRole(role: Role, hashes: TokenHashes): MiddlewareHandler<
     throw new HttpError(401, 'unauthorized', 'the token is not valid');
   };
 }
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/**
+ * Read-only routes are open on loopback (DESIGN §4); an agent listening on a
+ * network wants some token (operator or submitter) even to read.
+ */
+export function requireReader(listenHost: string, hashes: TokenHashes): MiddlewareHandler<AppEnv> {
+  const open = isLoopback(listenHost);
+  return async (c, next) => {
+    if (!open && c.req.method === 'GET') {
+      const token = bearerToken(c.req.header('authorization'));
+      if (token === undefined) throw new HttpError(401, 'unauthorized', 'this agent listens beyond loopback: reading needs a token ("Authorization: Bearer TOKEN")');
+      if (!matchesAny(token, hashes.operators) && !matchesAny(token, hashes.submitters)) throw new HttpError(401, 'unauthorized', 'the token is not valid');
+    }
+    await next();
+  };
+}

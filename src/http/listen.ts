@@ -5,13 +5,14 @@ import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import type { Hono } from 'hono';
 import type { ListenAddress } from '../config/schema.js';
+import type { Logger } from '../log.js';
 import type { AppEnv } from './app-deps.js';
 
 export class ListenError extends Error {
   override readonly name = 'ListenError';
 }
 
-export async function listen(app: Hono<AppEnv>, address: ListenAddress): Promise<{ server: Server; port: number }> {
+export async function listen(app: Hono<AppEnv>, address: ListenAddress, log: Logger): Promise<{ server: Server; port: number }> {
   const handle = getRequestListener(app.fetch);
   // The listener is async and reports its own failures through app.onError.
   const server = createServer((request, response) => void handle(request, response));
@@ -33,6 +34,8 @@ export async function listen(app: Hono<AppEnv>, address: ListenAddress): Promise
     server.once('error', onError);
     server.listen(address.port, address.host, () => {
       server.off('error', onError);
+      // Later errors (EMFILE on accept, ...) are logged; one bad moment must not stop the agent.
+      server.on('error', (error) => log.error({ err: error }, 'http server error'));
       resolve();
     });
   });

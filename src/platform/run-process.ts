@@ -74,15 +74,19 @@ export async function runProcess(argv: readonly string[], options: RunOptions): 
       child.once('error', (error: NodeJS.ErrnoException) => {
         resolve({ code: null, signal: null, output: '', timedOut, aborted, spawnError: error, durationMs: performance.now() - started });
       });
-      child.once('close', (code, signal) => {
-        const text = output.subarray(Math.max(0, output.length - keep)).toString('utf8');
-        resolve({ code, signal, output: text, timedOut, aborted, durationMs: performance.now() - started });
+      // The program's own exit decides the result. Children it left behind would hold the pipes
+      // open (and 'close' back) until the timeout, so they are killed with the group right away.
+      child.once('exit', (code, signal) => {
+        killGroup();
+        child.once('close', () => {
+          const text = output.subarray(Math.max(0, output.length - keep)).toString('utf8');
+          resolve({ code, signal, output: text, timedOut, aborted, durationMs: performance.now() - started });
+        });
       });
     });
   } finally {
     clearTimeout(timer);
     options.signal?.removeEventListener('abort', onAbort);
-    // A check's leftovers (a background child holding the pipes) must not outlive it.
     killGroup();
   }
 }

@@ -40,7 +40,12 @@ export async function startAgent(t: TestContext, options: { config: string; stat
       while ((newline = buffered.indexOf('\n')) >= 0) {
         const line = buffered.slice(0, newline);
         buffered = buffered.slice(newline + 1);
-        const entry = JSON.parse(line) as Record<string, unknown>;
+        let entry: Record<string, unknown>;
+        try {
+          entry = JSON.parse(line) as Record<string, unknown>;
+        } catch {
+          entry = { msg: 'NOT JSON', line };
+        }
         logs.push(entry);
         if (entry['msg'] === 'agent listening' && typeof entry['port'] === 'number') {
           clearTimeout(timer);

@@ -1,6 +1,6 @@
 // A real serial line without hardware: socat joins two pseudo-terminals, and
 // `responder` plays the SP console on the far end.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -51,4 +51,17 @@ export async function responder(t: TestContext, path: string, answer: (line: str
   port.on('error', () => undefined);
   t.after(() => new Promise<void>((resolve) => (port.isOpen ? port.close(() => resolve()) : resolve())));
   return port;
+}
+
+/** Another process holding the exclusive lock on `path`, as a job using the console would. */
+export async function holdLock(t: TestContext, path: string): Promise<void> {
+  // --no-fork: flock becomes the sleeping process, so killing it really releases the lock. It waits for
+  // the lock (no --nonblock), since the probe below holds it for a moment.
+  const holder = spawn('flock', ['--no-fork', '--exclusive', path, 'sleep', '60'], { stdio: 'ignore' });
+  t.after(() => holder.kill('SIGKILL'));
+  const deadline = Date.now() + 5_000;
+  while (spawnSync('flock', ['--nonblock', '--exclusive', path, 'true']).status === 0) {
+    if (Date.now() > deadline) throw new Error(`the lock on ${path} was not taken within 5 s`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
