@@ -1,9 +1,13 @@
 // `labslot check` as an operator runs it on a lab host: a table or JSON, exit
 // 0 when everything is healthy, 1 when anything is not, 2 for usage errors.
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { eq } from 'drizzle-orm';
+import { openDatabase } from '../src/db/open-database.js';
+import { slots } from '../src/db/schema.js';
+import { ensureSlotRows } from '../src/slots/slot-states.js';
 import { hasStackTrace, runCli } from './helpers/cli.js';
 import { command, requires } from './helpers/prerequisites.js';
 import { ptyPair, responder } from './helpers/pty-pair.js';
@@ -12,7 +16,7 @@ import { tempDir } from './helpers/temp-dir.js';
 interface CheckJson {
   healthy: boolean;
   host: { ok: boolean };
-  slots: { name: string; healthy: boolean; devices: { name: string; kind: string; ok: boolean; reason: string; detail: string | null; duration_ms: number }[] }[];
+  slots: { name: string; healthy: boolean; devices: { name: string; kind: string; ok: boolean | null; reason: string; detail: string | null; duration_ms: number }[] }[];
 }
 
 describe('labslot check', () => {
@@ -90,5 +94,28 @@ describe('labslot check', () => {
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /slots\.s\.devices\[0\]: unknown device "c"/);
     assert.equal(hasStackTrace(bad.stderr + unknown.stderr), false);
+  });
+});
+
+describe('labslot check next to a running agent', () => {
+  it('gives the slots the agent has leased passive checks only', async (t) => {
+    const dir = tempDir(t);
+    const config = join(dir, 'slots.toml');
+    const marker = join(dir, 'ran');
+    writeFileSync(
+      config,
+      `[agent]\nstate_dir = "state"\n[devices.probe]\nkind = "command"\nargv = ["touch", "${marker}"]\n[slots.busy]\ntarget = "t"\ndevices = ["probe"]\n`,
+    );
+    const db = openDatabase({ stateDir: join(dir, 'state') });
+    ensureSlotRows(db, ['busy']);
+    db.update(slots).set({ usage: 'running' }).where(eq(slots.name, 'busy')).run();
+    db.$client.close();
+
+    const result = await runCli(['check', '-c', config, '--json']);
+    const json = JSON.parse(result.stdout) as CheckJson;
+    const probe = json.slots[0]?.devices[0];
+    assert.equal(probe?.ok, null);
+    assert.match(probe.reason, /skipped: the slot is leased/);
+    assert.equal(existsSync(marker), false, 'the command check must not run on a leased slot');
   });
 });

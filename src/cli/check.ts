@@ -1,11 +1,16 @@
 // `labslot check [-c FILE] [--slot NAME] [--json]`: every check once, without
-// an agent. Exit 0 when everything is healthy, 1 when anything is not.
+// an agent. Exit 0 when everything is healthy, 1 when anything is not. On a lab
+// host whose agent has leased slots, those slots get passive checks only: a
+// job's console is never opened behind its back.
 import type { Command } from 'commander';
+import type { LabModel } from '../config/lab-model.js';
+import { DatabaseError, openDatabaseReadOnly } from '../db/open-database.js';
 import { checkDevices } from '../devices/check-all.js';
-import type { CheckResult } from '../devices/check-result.js';
+import type { CheckMode, CheckResult } from '../devices/check-result.js';
 import { DeviceChecker } from '../devices/device-checker.js';
-import { checkHost } from '../devices/host-check.js';
+import { checkHost, hostMinimums } from '../devices/host-check.js';
 import { runCheck } from '../devices/run-check.js';
+import { checkModeFor } from '../health/check-mode.js';
 import type { CommandResult } from './command-result.js';
 import { addConfigOption, loadLab } from './config-options.js';
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
@@ -27,19 +32,29 @@ export function registerCheck(program: Command, done: CommandResult): void {
         throw new CliError(`no slot named "${options.slot}" (slots: ${[...lab.slots.keys()].join(', ')})`, EXIT_USAGE);
       }
       const slots = [...lab.slots.values()].filter((s) => options.slot === undefined || s.name === options.slot);
-      const checker = new DeviceChecker(lab);
-      const signal = new AbortController().signal;
-      const [host, results] = await Promise.all([
-        runCheck(lab.config.health.timeout, signal, () =>
-          checkHost({ stateDir: lab.stateDir, minFreeDisk: lab.config.health.min_free_disk, minAvailableMemory: lab.config.health.min_available_memory }),
-        ),
-        checkDevices(checker, slots.flatMap((s) => s.devices), () => 'active', signal),
-      ]);
+      const modeOf = leaseAwareMode(lab);
+      // Ctrl-C ends the checks (and their programs, which run in their own process groups).
+      const controller = new AbortController();
+      const onSignal = (): void => controller.abort(new Error('interrupted'));
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      let host: CheckResult;
+      let results: Map<string, CheckResult | null>;
+      try {
+        [host, results] = await Promise.all([
+          runCheck(lab.config.health.timeout, controller.signal, () => checkHost(hostMinimums(lab))),
+          checkDevices(new DeviceChecker(lab), slots.flatMap((s) => s.devices), modeOf, controller.signal, lab.config.health.concurrency),
+        ]);
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+      if (controller.signal.aborted) throw new CliError('interrupted; checks stopped', EXIT_FAILURE);
+
       const rows = slots.flatMap((slot) =>
         slot.devices.map((device) => ({ slot: slot.name, device, kind: lab.devices.get(device)?.spec.kind ?? '?', result: results.get(device) ?? null })),
       );
       const allOk = host.ok && rows.every((r) => r.result?.ok !== false);
-
       if (options.json === true) {
         const json = {
           healthy: allOk,
@@ -56,7 +71,7 @@ export function registerCheck(program: Command, done: CommandResult): void {
         const table = [
           ['SLOT', 'DEVICE', 'KIND', 'OK', 'REASON', 'MS'],
           ['-', 'host', 'host', host.ok ? 'yes' : 'NO', host.reason, String(host.durationMs)],
-          ...rows.map((r) => [r.slot, r.device, r.kind, r.result === null ? '-' : r.result.ok ? 'yes' : 'NO', r.result?.reason ?? 'skipped', String(r.result?.durationMs ?? '')]),
+          ...rows.map((r) => [r.slot, r.device, r.kind, r.result === null ? '-' : r.result.ok ? 'yes' : 'NO', r.result?.reason ?? SKIPPED, String(r.result?.durationMs ?? '')]),
         ];
         process.stdout.write(formatTable(table));
       }
@@ -64,7 +79,21 @@ export function registerCheck(program: Command, done: CommandResult): void {
     });
 }
 
+const SKIPPED = 'skipped: the slot is leased, so only passive checks run';
+
+/** Active checks wherever the agent (if there is one on this host) has not leased the slot. */
+function leaseAwareMode(lab: LabModel): (device: string) => CheckMode {
+  try {
+    const db = openDatabaseReadOnly(lab.stateDir);
+    return db === undefined ? () => 'active' : (device) => checkModeFor(lab, db, device);
+  } catch (error) {
+    if (!(error instanceof DatabaseError)) throw error;
+    process.stderr.write(`labslot: warning: ${error.message}; leases unknown, so only passive checks run\n`);
+    return () => 'passive';
+  }
+}
+
 function resultJson(result: CheckResult | null): Record<string, unknown> {
-  if (result === null) return { ok: null, reason: 'skipped', detail: null, duration_ms: null };
+  if (result === null) return { ok: null, reason: SKIPPED, detail: null, duration_ms: null };
   return { ok: result.ok, reason: result.reason, detail: result.detail ?? null, duration_ms: result.durationMs };
 }

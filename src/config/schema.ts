@@ -195,6 +195,7 @@ export const configSchema = z.strictObject({
       failure_threshold: positiveInt.max(100).default(3),
       success_threshold: positiveInt.max(100).default(2),
       history: positiveInt.max(100_000).default(500),
+      concurrency: positiveInt.max(1024).default(64),
       min_free_disk: size.prefault('1GiB'),
       min_available_memory: size.prefault('256MiB'),
     })

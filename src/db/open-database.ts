@@ -1,6 +1,6 @@
 // Opens (or creates) the agent's SQLite database in the state directory and
 // brings its schema up to date with the committed migrations in drizzle/.
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
@@ -43,5 +43,20 @@ export function openDatabase({ stateDir, migrationsDir = MIGRATIONS_DIR }: OpenD
     client?.close();
     const reason = error instanceof Error ? error.message : String(error);
     throw new DatabaseError(`cannot open the database ${file}: ${reason}`, { cause: error });
+  }
+}
+
+/**
+ * The agent's database for a command that only reads it (`labslot check` on a
+ * lab host): undefined when there is none yet. Never migrates or creates.
+ */
+export function openDatabaseReadOnly(stateDir: string): Db | undefined {
+  const file = join(stateDir, DATABASE_FILE);
+  if (!existsSync(file)) return undefined;
+  try {
+    const client = new Database(file, { readonly: true, fileMustExist: true, timeout: 5_000 });
+    return drizzle(client, { schema });
+  } catch (error) {
+    throw new DatabaseError(`cannot read the database ${file}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
 }

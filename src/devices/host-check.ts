@@ -4,12 +4,17 @@ import { existsSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import si from 'systeminformation';
+import type { LabModel } from '../config/lab-model.js';
 import { healthy, unhealthy, type Verdict } from './check-result.js';
 
 export interface HostMinimums {
   stateDir: string;
   minFreeDisk: number;
   minAvailableMemory: number;
+}
+
+export function hostMinimums(lab: LabModel): HostMinimums {
+  return { stateDir: lab.stateDir, minFreeDisk: lab.config.health.min_free_disk, minAvailableMemory: lab.config.health.min_available_memory };
 }
 
 export async function checkHost(min: HostMinimums): Promise<Verdict> {

@@ -5,10 +5,9 @@
 import { setMaxListeners } from 'node:events';
 import pLimit from 'p-limit';
 import type { LabModel } from '../config/lab-model.js';
-import { CHECK_CONCURRENCY } from '../devices/check-all.js';
 import type { CheckMode, CheckResult } from '../devices/check-result.js';
 import type { DeviceChecker, UsbSnapshot } from '../devices/device-checker.js';
-import { checkHost } from '../devices/host-check.js';
+import { checkHost, hostMinimums } from '../devices/host-check.js';
 import { runCheck } from '../devices/run-check.js';
 import { coerceError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -35,7 +34,7 @@ export class HealthMonitor {
   private readonly controller = new AbortController();
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly inFlight = new Map<string, Promise<CheckResult | null>>();
-  private readonly limit = pLimit(CHECK_CONCURRENCY);
+  private readonly limit: ReturnType<typeof pLimit>;
   private unsubscribeHotplug: (() => void) | undefined;
   private hotplugTimer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -43,6 +42,7 @@ export class HealthMonitor {
   host: CheckResult | null = null;
 
   constructor(private readonly options: HealthMonitorOptions) {
+    this.limit = pLimit(options.lab.config.health.concurrency);
     setMaxListeners(0, this.controller.signal);
   }
 
@@ -64,9 +64,7 @@ export class HealthMonitor {
 
   async checkHostNow(): Promise<CheckResult> {
     const { lab } = this.options;
-    const result = await runCheck(lab.config.health.timeout, this.controller.signal, () =>
-      checkHost({ stateDir: lab.stateDir, minFreeDisk: lab.config.health.min_free_disk, minAvailableMemory: lab.config.health.min_available_memory }),
-    );
+    const result = await runCheck(lab.config.health.timeout, this.controller.signal, () => checkHost(hostMinimums(lab)));
     const previous = this.host;
     this.host = result;
     if (previous?.ok !== result.ok && !this.controller.signal.aborted) {
