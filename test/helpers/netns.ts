@@ -2,7 +2,7 @@
 // with a global and a link-local address on its side (DESIGN §6).
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import type { TestContext } from 'node:test';
+import type { Cleanup } from './cleanup.js';
 
 export interface Ipv6Target {
   namespace: string;
@@ -13,13 +13,15 @@ export interface Ipv6Target {
   /** Runs a command inside the target's namespace. */
   exec: (argv: string[]) => string;
   setHostLink: (up: boolean) => void;
+  /** Adds more global addresses to the target (prefix::N), for labs with many targets. */
+  addAddresses: (count: number) => string[];
 }
 
 function ip(...args: string[]): void {
   execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'], timeout: 10_000 });
 }
 
-export function ipv6Target(t: TestContext): Ipv6Target {
+export function ipv6Target(t: Cleanup): Ipv6Target {
   const id = randomBytes(3).toString('hex');
   const namespace = `lsns-${id}`;
   const hostInterface = `lsh${id}`;
@@ -46,5 +48,11 @@ export function ipv6Target(t: TestContext): Ipv6Target {
     linkLocalAddress: 'fe80::2',
     exec: (argv) => execFileSync('ip', ['netns', 'exec', namespace, ...argv], { encoding: 'utf8', timeout: 10_000 }),
     setHostLink: (up) => ip('link', 'set', hostInterface, up ? 'up' : 'down'),
+    addAddresses: (count) =>
+      Array.from({ length: count }, (_, i) => {
+        const address = `${prefix}${(0x100 + i).toString(16)}`;
+        ip('-n', namespace, '-6', 'addr', 'add', `${address}/64`, 'dev', targetInterface, 'nodad');
+        return address;
+      }),
   };
 }

@@ -3,7 +3,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { TestContext } from 'node:test';
+import type { Cleanup } from './cleanup.js';
 import { SerialPort } from 'serialport';
 
 export interface PtyPair {
@@ -15,7 +15,7 @@ export interface PtyPair {
   kill: () => Promise<void>;
 }
 
-export async function ptyPair(t: TestContext, dir: string, name = 'console'): Promise<PtyPair> {
+export async function ptyPair(t: Cleanup, dir: string, name = 'console'): Promise<PtyPair> {
   const device = join(dir, `${name}-dev`);
   const peer = join(dir, `${name}-peer`);
   const socat = spawn('socat', [`pty,raw,echo=0,link=${device}`, `pty,raw,echo=0,link=${peer}`], { stdio: 'ignore' });
@@ -34,7 +34,7 @@ export async function ptyPair(t: TestContext, dir: string, name = 'console'): Pr
 }
 
 /** Answers every line received on `path` with `answer(line)`; returns a function that closes it. */
-export async function responder(t: TestContext, path: string, answer: (line: string) => string | null): Promise<SerialPort> {
+export async function responder(t: Cleanup, path: string, answer: (line: string) => string | null): Promise<SerialPort> {
   const port = new SerialPort({ path, baudRate: 115_200, lock: false, autoOpen: false });
   await new Promise<void>((resolve, reject) => port.open((error) => (error ? reject(error) : resolve())));
   let buffer = '';
@@ -54,7 +54,7 @@ export async function responder(t: TestContext, path: string, answer: (line: str
 }
 
 /** Another process holding the exclusive lock on `path`, as a job using the console would. */
-export async function holdLock(t: TestContext, path: string): Promise<void> {
+export async function holdLock(t: Cleanup, path: string): Promise<void> {
   // --no-fork: flock becomes the sleeping process, so killing it really releases the lock. It waits for
   // the lock (no --nonblock), since the probe below holds it for a moment.
   const holder = spawn('flock', ['--no-fork', '--exclusive', path, 'sleep', '60'], { stdio: 'ignore' });
