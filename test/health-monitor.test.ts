@@ -16,6 +16,7 @@ import { labFixture, type LabFixture } from './helpers/lab-fixture.js';
 import { command, requires } from './helpers/prerequisites.js';
 import { holdLock, ptyPair } from './helpers/pty-pair.js';
 import { tempDir } from './helpers/temp-dir.js';
+import { until } from './helpers/until.js';
 
 const quietLog = createLogger(process.stderr);
 quietLog.level = 'warn';
@@ -33,14 +34,6 @@ function monitorFor(t: Parameters<typeof tempDir>[0], fx: LabFixture, onTransiti
   return monitor;
 }
 
-async function until(what: string, condition: () => boolean, timeoutMs: number): Promise<number> {
-  const started = Date.now();
-  while (!condition()) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return Date.now() - started;
-}
 
 describe('health monitor', () => {
   it('runs a sweep in parallel: it takes as long as the slowest check, not the sum', async (t) => {

@@ -4,11 +4,13 @@ import assert from 'node:assert/strict';
 import { writeFileSync, chmodSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { checkPower, powerControl, switchPower, type PowerSpec } from '../src/devices/power-check.js';
+import { checkPower, type PowerSpec } from '../src/devices/power-check.js';
+import { powerControl, switchPower } from '../src/devices/power-control.js';
 import { runCheck } from '../src/devices/run-check.js';
 import { startPdudaemon } from './helpers/pdudaemon.js';
 import { command, requires } from './helpers/prerequisites.js';
 import { tempDir } from './helpers/temp-dir.js';
+import { until } from './helpers/until.js';
 
 const PDUDAEMON = command('pdudaemon', ['--help']);
 
@@ -16,13 +18,6 @@ function check(spec: PowerSpec): ReturnType<typeof runCheck> {
   return runCheck(3_000, new AbortController().signal, (signal) => checkPower(spec, { mode: 'passive', signal, timeoutMs: 3_000 }));
 }
 
-async function until(what: string, condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 describe('pdudaemon driver', () => {
   it('is healthy while the daemon answers, without claiming to know the outlet state', async (t) => {

@@ -55,7 +55,51 @@ export function crossCheck(raw: unknown): RawIssue[] {
     }
   }
 
-  issues.push(...duplicateUsbIdentities(devices), ...duplicateEndpoints(devices));
+  issues.push(...duplicateUsbIdentities(devices), ...duplicateEndpoints(devices), ...placeholderIssues(devices, slots));
+  return issues;
+}
+
+const PLACEHOLDER = /\{(tty|usb_node|address)(?::([^}]*))?\}/g;
+const PLACEHOLDER_KIND = { tty: 'serial', usb_node: 'usb', address: 'ipv6' } as const;
+
+/**
+ * A command check's `{tty}`, `{usb_node}`, `{address}` must resolve to a device
+ * of the slots that use it. Otherwise the check could open another slot's
+ * console (perhaps one a job is using), or mean different devices per slot.
+ */
+function placeholderIssues(devices: Table, slots: Table): RawIssue[] {
+  const issues: RawIssue[] = [];
+  const slotDevices = new Map<string, string[]>();
+  for (const [slotName, slot] of Object.entries(slots)) {
+    if (isTable(slot)) slotDevices.set(slotName, stringsIn(slot['devices']).map(([, d]) => d));
+  }
+  for (const [deviceName, spec] of Object.entries(devices)) {
+    if (!isTable(spec) || spec['kind'] !== 'command') continue;
+    const users = [...slotDevices].filter(([, list]) => list.includes(deviceName)).map(([slot]) => slot);
+    for (const [index, arg] of stringsIn(spec['argv'])) {
+      for (const match of arg.matchAll(PLACEHOLDER)) {
+        const path = ['devices', deviceName, 'argv', index];
+        const placeholder = match[1] as keyof typeof PLACEHOLDER_KIND;
+        const kind = PLACEHOLDER_KIND[placeholder];
+        const named = match[2];
+        if (named === undefined) {
+          if (users.length > 1) issues.push({ path, message: `${match[0]} is ambiguous in a check shared by slots ${users.join(', ')}: name the device, as in {${placeholder}:DEVICE}` });
+          for (const slot of users) {
+            const candidates = (slotDevices.get(slot) ?? []).filter((d) => isTable(devices[d]) && devices[d]['kind'] === kind);
+            if (candidates.length === 0) issues.push({ path, message: `${match[0]} needs a ${kind} device, and slot ${slot} has none` });
+          }
+          continue;
+        }
+        const target = devices[named];
+        if (!isTable(target)) issues.push({ path, message: `${match[0]} names unknown device "${named}"` });
+        else if (target['kind'] !== kind) issues.push({ path, message: `${match[0]}: device "${named}" is not a ${kind} device` });
+        else {
+          const outside = users.filter((slot) => !(slotDevices.get(slot) ?? []).includes(named));
+          if (outside.length > 0) issues.push({ path, message: `${match[0]}: device "${named}" is not part of slot ${outside.join(', ')}, which runs this check` });
+        }
+      }
+    }
+  }
   return issues;
 }
 

@@ -158,7 +158,7 @@ const slot = z.strictObject({
   limits: limits.prefault({}),
 });
 
-const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, {
+const tokenHash = z.string().regex(/^[0-9a-f]{64}$/, {
   error: 'must be the SHA-256 of a token as 64 lowercase hex characters (printf %s TOKEN | sha256sum), never the token itself',
 });
 
@@ -184,8 +184,8 @@ export const configSchema = z.strictObject({
     .prefault({}),
   auth: z
     .strictObject({
-      operators: z.array(sha256Hex).default([]),
-      submitters: z.array(sha256Hex).default([]),
+      operators: z.array(tokenHash).default([]),
+      submitters: z.array(tokenHash).default([]),
     })
     .prefault({}),
   health: z

@@ -1,7 +1,7 @@
-// power outlets. pdudaemon has no status query and answers 200 even when the
-// outlet command failed, so its check can only say the daemon answers; the
-// `command` driver runs the configured status program. Both drivers offer
-// on/off/cycle for recovery.
+// power outlet checks. pdudaemon has no status query and answers 200 even when
+// the outlet command failed, so its check can only say the daemon answers; the
+// `command` driver runs the configured status program. Switching is in
+// power-control.ts.
 import { lastLines, runProcess } from '../platform/run-process.js';
 import { healthy, unhealthy, type CheckContext, type Verdict } from './check-result.js';
 
@@ -27,45 +27,4 @@ export async function checkPower(spec: PowerSpec, ctx: CheckContext): Promise<Ve
   if (result.timedOut) return unhealthy(`power status command timed out after ${ctx.timeoutMs} ms`, lastLines(result.output));
   if (result.code !== 0) return unhealthy(`power status command exited ${result.code ?? result.signal ?? 'abnormally'}`, lastLines(result.output));
   return healthy('power status ok', lastLines(result.output));
-}
-
-export class PowerControlError extends Error {
-  override readonly name = 'PowerControlError';
-}
-
-export type PowerAction = 'on' | 'off' | 'cycle';
-
-/** An outlet's switch, for recovery (power-cycling a wedged testbed). */
-export interface PowerControl {
-  on(signal: AbortSignal): Promise<void>;
-  off(signal: AbortSignal): Promise<void>;
-  cycle(signal: AbortSignal): Promise<void>;
-}
-
-export function powerControl(spec: PowerSpec): PowerControl {
-  return {
-    on: (signal) => switchPower(spec, 'on', signal),
-    off: (signal) => switchPower(spec, 'off', signal),
-    cycle: (signal) => switchPower(spec, 'cycle', signal),
-  };
-}
-
-/** Switches an outlet. pdudaemon's 200 only means "accepted": callers must verify the effect. */
-export async function switchPower(spec: PowerSpec, action: PowerAction, signal: AbortSignal, timeoutMs = 30_000): Promise<void> {
-  if (spec.driver === 'pdudaemon') {
-    // pdudaemon calls a power cycle "reboot".
-    const url = new URL(`/power/control/${action === 'cycle' ? 'reboot' : action}`, spec.url);
-    url.searchParams.set('hostname', spec.pdu);
-    url.searchParams.set('port', String(spec.port));
-    if (action === 'cycle' && spec.delay !== undefined) url.searchParams.set('delay', String(Math.ceil(spec.delay / 1000)));
-    const response = await fetch(url, { signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]) });
-    const body = await response.text();
-    if (!response.ok) throw new PowerControlError(`pdudaemon refused ${action} for ${spec.pdu}/${spec.port}: HTTP ${response.status} ${body.trim()}`);
-    return;
-  }
-  const steps = action === 'cycle' ? [spec.off, spec.on] : [action === 'on' ? spec.on : spec.off];
-  for (const argv of steps) {
-    const result = await runProcess(argv, { timeoutMs, signal });
-    if (result.code !== 0) throw new PowerControlError(`power ${action} command ${argv.join(' ')} failed: ${result.spawnError?.message ?? `exit ${result.code ?? result.signal}`} ${lastLines(result.output, 2)}`);
-  }
 }
