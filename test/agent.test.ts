@@ -172,3 +172,16 @@ describe('slot health over HTTP', () => {
     await agent.stop();
   });
 });
+
+describe('an agent listening beyond loopback', () => {
+  it('wants a token even to read, but keeps /healthz open for monitoring', async (t) => {
+    const agent = await startAgent(t, { config: EXAMPLE, stateDir: tempDir(t), listen: '0.0.0.0:0' });
+    assert.equal((await fetch(`${agent.url}/healthz`)).status, 200);
+    const anonymous = await fetch(`${agent.url}/v1/slots`);
+    assert.equal(anonymous.status, 401);
+    assert.match(((await anonymous.json()) as { error: { message: string } }).error.message, /listens beyond loopback/);
+    const reader = await fetch(`${agent.url}/v1/slots`, { headers: { authorization: 'Bearer demo-submitter-token' } });
+    assert.equal(reader.status, 200);
+    await agent.stop();
+  });
+});

@@ -15,11 +15,3 @@ export function parseDuration(text: string): number | undefined {
   }
   return Math.round(total);
 }
-
-/** The shortest readable form, for summaries and API output. */
-export function formatDuration(ms: number): string {
-  if (ms % 3_600_000 === 0 && ms > 0) return `${ms / 3_600_000}h`;
-  if (ms % 60_000 === 0 && ms > 0) return `${ms / 60_000}m`;
-  if (ms % 1_000 === 0 && ms > 0) return `${ms / 1_000}s`;
-  return `${ms}ms`;
-}
