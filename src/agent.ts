@@ -1,6 +1,7 @@
 // The agent: wires the config, database and HTTP server together and owns the
 // lifecycle. States move created → starting → running → stopping → stopped
 // (or failed); stop() is idempotent, and a stop during start waits for it.
+import { mkdirSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { LabModel } from './config/lab-model.js';
 import { recordEvent } from './db/event-log.js';
@@ -16,6 +17,7 @@ import { createApp } from './http/app.js';
 import { closeServer, listen } from './http/listen.js';
 import type { Logger } from './log.js';
 import { ensureSlotRows } from './slots/slot-states.js';
+import { lockStateDir } from './state-dir-lock.js';
 import { VERSION } from './version.js';
 
 export type AgentState = 'created' | 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
@@ -33,6 +35,7 @@ export class Agent {
   private db: Db | undefined;
   private server: Server | undefined;
   private monitor: HealthMonitor | undefined;
+  private unlock: (() => void) | undefined;
   private starting: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
   /** Port actually bound (differs from the config when it asks for port 0 in tests). */
@@ -55,6 +58,9 @@ export class Agent {
     const { lab, log } = this.options;
     this.transition('starting');
     try {
+      // The lock comes before the database: a second agent must not even migrate it.
+      mkdirSync(lab.stateDir, { recursive: true, mode: 0o750 });
+      this.unlock = lockStateDir(lab.stateDir);
       const db = openDatabase({ stateDir: lab.stateDir });
       this.db = db;
       ensureSlotRows(db, [...lab.slots.keys()]);
@@ -123,6 +129,8 @@ export class Agent {
       failures.push(error);
     }
     this.db = undefined;
+    this.unlock?.();
+    this.unlock = undefined;
     if (failures.length > 0) throw new AggregateError(failures, 'the agent did not release everything cleanly');
   }
 

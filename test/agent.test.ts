@@ -185,3 +185,18 @@ describe('an agent listening beyond loopback', () => {
     await agent.stop();
   });
 });
+
+describe('one agent per state directory', () => {
+  it('refuses a second agent, and takes over from one that was killed', async (t) => {
+    const stateDir = tempDir(t);
+    const first = await startAgent(t, { config: EXAMPLE, stateDir });
+    const second = await runCli(['agent', '-c', EXAMPLE, '--state-dir', stateDir, '--listen', '127.0.0.1:0']);
+    assert.equal(second.code, 1);
+    assert.equal(second.stderr, `labslot: another agent (pid ${first.child.pid ?? 0}) is using the state directory ${stateDir}\n`);
+    first.child.kill('SIGKILL');
+    await first.exited;
+    const third = await startAgent(t, { config: EXAMPLE, stateDir });
+    assert.equal((await fetch(`${third.url}/healthz`)).status, 200);
+    assert.equal(await third.stop(), 0);
+  });
+});

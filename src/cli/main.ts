@@ -5,6 +5,7 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError, formatIssue } from '../config/config-error.js';
 import { DatabaseError } from '../db/open-database.js';
 import { ListenError } from '../http/listen.js';
+import { StateDirLockedError } from '../state-dir-lock.js';
 import { VERSION } from '../version.js';
 import { registerAgent } from './agent.js';
 import { registerCheck } from './check.js';
@@ -55,7 +56,7 @@ function reportError(error: unknown): number {
     process.stderr.write(`labslot: ${error.message}\n`);
     return error.exitCode;
   }
-  if (error instanceof ListenError || error instanceof DatabaseError) {
+  if (error instanceof ListenError || error instanceof DatabaseError || error instanceof StateDirLockedError) {
     process.stderr.write(`labslot: ${error.message}\n`);
     return EXIT_FAILURE;
   }
