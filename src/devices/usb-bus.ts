@@ -31,8 +31,10 @@ export async function listUsbDevices(wanted?: (vid: number, pid: number) => bool
   const out: UsbDeviceInfo[] = [];
   for (const device of devices) {
     const { idVendor: vid, idProduct: pid } = device.deviceDescriptor;
-    // Root hubs have no port numbers; sysfs names them usbN.
-    const sysfsName = device.portNumbers.length > 0 ? `${device.busNumber}-${device.portNumbers.join('.')}` : `usb${device.busNumber}`;
+    // Root hubs have no port numbers (sysfs names them usbN); the usb package then leaves
+    // portNumbers undefined, whatever its type declaration says.
+    const ports = device.portNumbers as readonly number[] | undefined;
+    const sysfsName = ports !== undefined && ports.length > 0 ? `${device.busNumber}-${ports.join('.')}` : `usb${device.busNumber}`;
     let serial = readSysfs(join(SYSFS_USB, sysfsName, 'serial'));
     if (serial === null && device.deviceDescriptor.iSerialNumber !== 0 && wanted?.(vid, pid) === true) {
       serial = await readSerialDescriptor(device);

@@ -157,7 +157,7 @@ export class HealthMonitor {
           await Promise.all(devices.map((d) => this.checkDevice(d, 'hotplug', usb, true)));
         });
       }
-    }, this.options.hotplugDebounceMs ?? 100);
+    }, this.options.hotplugDebounceMs ?? 50);
   }
 
   /** interval ± 10 %, so devices checked together at start drift apart. */

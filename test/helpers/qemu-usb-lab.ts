@@ -1,0 +1,325 @@
+// A real USB bus for tests on machines that have none (DESIGN §6): a QEMU guest
+// (TCG, no KVM) with emulated USB devices that mounts the host's root
+// read-only over 9p, so it runs the host's own node, this project's
+// node_modules and its sources (through tsx) unchanged. Devices: FTDI
+// `usb-serial` adapters (0403:6001) with chosen serials on an xHCI controller,
+// which the host can hot-unplug and replug over QMP, and configfs gadgets on
+// dummy_hcd with any vid/pid/serial. Recipe: shared/notes/usb-emulation.md.
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Cleanup } from './cleanup.js';
+import { command, ROOT, type Prerequisite } from './prerequisites.js';
+import { findGuestKernel, guestImages, isStaticElf } from './qemu-initramfs.js';
+import { Qmp } from './qmp.js';
+
+export const USB_LAB_PREREQUISITES: readonly Prerequisite[] = [
+  ROOT,
+  command('qemu-system-x86_64'),
+  { what: 'a linux-image-amd64 kernel in /boot with its modules', met: () => findGuestKernel() !== undefined },
+  { what: 'a static /bin/busybox (busybox-static)', met: () => isStaticElf('/bin/busybox') },
+  command('cpio'),
+  command('xz'),
+  command('modprobe'),
+  command('udevadm'),
+];
+
+export interface UsbSerialSpec {
+  /** QMP device id, for unplug/replug. */
+  id: string;
+  serial: string;
+  /** xHCI root port, 1-8 (the USB 2 ports). */
+  port: number;
+}
+
+export interface GadgetSpec {
+  name: string;
+  vid: number;
+  pid: number;
+  serial: string;
+  manufacturer?: string;
+  product?: string;
+}
+
+/**
+ * A TypeScript file run with the host's node and tsx in `cwd`, or a shell
+ * command line. `warmTsxCache`: the host loads the script first (with
+ * WARM_ONLY_ENV set, on which it must exit at once) so that the guest finds
+ * its modules already transformed; only for scripts written for that.
+ */
+export type GuestProgram = { script: string; args?: readonly string[]; cwd: string; warmTsxCache?: boolean } | { shell: string; cwd?: string };
+
+export interface UsbLabOptions {
+  serials?: readonly UsbSerialSpec[];
+  gadgets?: readonly GadgetSpec[];
+  program: GuestProgram;
+  env?: Readonly<Record<string, string>>;
+  /** QEMU is killed after this long, whatever the guest is doing. */
+  timeoutMs: number;
+}
+
+export interface GuestResult {
+  /** The program's exit status; null when it never finished. */
+  exitCode: number | null;
+  stdout: string;
+  stderr: string;
+  /** The guest's serial console (boot markers, kernel errors). */
+  console: string;
+  timedOut: boolean;
+}
+
+export interface UsbLab {
+  readonly pid: number;
+  /** performance.now() when QEMU was started. */
+  readonly startedAt: number;
+  /** Host milliseconds from starting QEMU to the guest's stage 2 (host root mounted) and to the program's start (udev settled). */
+  readonly timings: { stage2Ms?: number; programMs?: number };
+  readonly finished: Promise<GuestResult>;
+  stdout(): string;
+  /** The first complete line of the program's stdout that matches. */
+  waitForLine(match: RegExp, timeoutMs: number): Promise<string>;
+  /** Hot-unplugs a usb-serial (QMP device_del) and waits until QEMU has removed it. */
+  unplug(id: string): Promise<void>;
+  /** Plugs it back in with the same properties (QMP device_add). */
+  replug(id: string): Promise<void>;
+  kill(): void;
+}
+
+/**
+ * TCG, as there is no usable KVM. One vCPU: with two (multi-threaded TCG,
+ * QEMU 7.2) node segfaulted in about one guest run in five; with one, never.
+ */
+const TCG_ARGS = ['-machine', 'q35', '-accel', 'tcg,tb-size=64', '-cpu', 'max', '-smp', '1', '-m', '256'];
+const SAFE = /^[A-Za-z0-9._+-]+$/;
+const GUEST_OUT = '/run/labslot/out';
+const HOST_UID = process.geteuid?.() ?? 0;
+
+function quote(value: string): string {
+  return `'${value.replaceAll("'", `'\\''`)}'`;
+}
+
+/** QEMU splits option values at commas: refuse anything that could be read as another property. */
+function qemuValue(value: string, what: string): string {
+  if (value.includes(',')) throw new Error(`${what} may not contain a comma: ${value}`);
+  return value;
+}
+
+function serialDeviceProps(spec: UsbSerialSpec): Record<string, string | number | boolean> {
+  if (!SAFE.test(spec.id) || !SAFE.test(spec.serial)) throw new Error(`usb-serial id and serial must match ${String(SAFE)}`);
+  return { driver: 'usb-serial', id: spec.id, bus: 'xhci.0', port: String(spec.port), chardev: `ch-${spec.id}`, serial: spec.serial, 'always-plugged': true };
+}
+
+function gadgetScript(gadgets: readonly GadgetSpec[]): string {
+  if (gadgets.length === 0) return '';
+  const lines = ['mount -t configfs configfs /sys/kernel/config || fail "mount configfs"'];
+  gadgets.forEach((g, udc) => {
+    if (!SAFE.test(g.name)) throw new Error(`gadget name must match ${String(SAFE)}`);
+    const dir = `/sys/kernel/config/usb_gadget/${g.name}`;
+    const hex = (n: number): string => `0x${n.toString(16).padStart(4, '0')}`;
+    lines.push(
+      `g=${dir}`,
+      'mkdir -p $g/strings/0x409 $g/configs/c.1 $g/functions/acm.usb0 || fail "gadget directories"',
+      `echo ${hex(g.vid)} > $g/idVendor; echo ${hex(g.pid)} > $g/idProduct`,
+      `echo ${quote(g.serial)} > $g/strings/0x409/serialnumber`,
+      `echo ${quote(g.manufacturer ?? 'labslot')} > $g/strings/0x409/manufacturer`,
+      `echo ${quote(g.product ?? g.name)} > $g/strings/0x409/product`,
+      'ln -s $g/functions/acm.usb0 $g/configs/c.1/',
+      `echo dummy_udc.${udc} > $g/UDC || fail "bind gadget ${g.name}"`,
+    );
+  });
+  return lines.join('\n');
+}
+
+/** Stage 2, run by the guest's PID 1 on the host's root: gadgets, udev, the program, power off. */
+function stage2Script(options: UsbLabOptions): string {
+  const { program } = options;
+  const run =
+    'script' in program
+      ? `cd ${quote(program.cwd)} && ${[process.execPath, '--import', 'tsx', program.script, ...(program.args ?? [])].map(quote).join(' ')}`
+      : `${program.cwd !== undefined ? `cd ${quote(program.cwd)} && ` : ''}${program.shell}`;
+  const env = Object.entries(options.env ?? {}).map(([k, v]) => `export ${k}=${quote(v)}`);
+  return `#!/bin/sh
+# labslot QEMU USB lab, stage 2 (PID 1 on the host's root, read-only).
+# The host's root is read-only here; the writable places are tmpfs under /run/labslot.
+export PATH=/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin HOME=/run/labslot/home TMPDIR=/run/labslot/tmp LANG=C.UTF-8
+out=${GUEST_OUT}
+mark() { read up _ < /proc/uptime; echo "LABSLOT-$1 $up" > /dev/console; }
+poweroff_now() { sync; echo o > /proc/sysrq-trigger; while :; do :; done; }
+fail() { echo "LABSLOT-STAGE2-FAILED $*" > /dev/console; poweroff_now; }
+mark STAGE2
+${gadgetScript(options.gadgets ?? [])}
+if [ -x /lib/systemd/systemd-udevd ]; then
+  /lib/systemd/systemd-udevd --daemon > $out/udevd.log 2>&1
+  udevadm trigger --action=add --subsystem-match=usb --subsystem-match=tty
+  udevadm settle --timeout=15
+fi
+# tsx caches its transforms under $TMPDIR/tsx-<euid>: keep them on the host between runs.
+mkdir -p /run/labslot/tsx-cache/tsx-${HOST_UID} && ln -s /run/labslot/tsx-cache/tsx-${HOST_UID} $TMPDIR/tsx-0
+${env.join('\n')}
+mark RUN
+# A watchdog of its own: the guest powers off even if the host test died and nobody kills QEMU.
+timeout -k 5 ${Math.ceil(options.timeoutMs / 1000)} sh -c ${quote(run)} > $out/stdout 2> $out/stderr < /dev/null
+echo $? > $out/rc
+mark DONE
+poweroff_now
+`;
+}
+
+/** Environment variable set when the host only loads a guest script to fill tsx's cache: the script must exit at once. */
+export const WARM_ONLY_ENV = 'LABSLOT_USB_LAB_WARM_ONLY';
+
+/** Loads the script on the host with the guest's tsx cache, so the guest finds its modules transformed. */
+function warmTsxCache(cleanup: Cleanup, program: { script: string; cwd: string }, tsxCache: string): void {
+  const warm = spawn(process.execPath, ['--import', 'tsx', program.script], {
+    cwd: program.cwd,
+    env: { ...process.env, TMPDIR: tsxCache, [WARM_ONLY_ENV]: '1' },
+    stdio: 'ignore',
+    timeout: 60_000,
+  });
+  cleanup.after(() => warm.kill('SIGKILL'));
+}
+
+/** Boots a guest running `options.program`; QEMU is killed in `cleanup.after` and after `options.timeoutMs`. */
+export async function startUsbLab(cleanup: Cleanup, options: UsbLabOptions): Promise<UsbLab> {
+  const kernel = findGuestKernel();
+  if (!kernel) throw new Error('no linux-image-amd64 kernel with modules installed');
+  const images = guestImages(kernel);
+  const dir = mkdtempSync(join(tmpdir(), 'labslot-usb-lab-'));
+  const out = join(dir, 'out');
+  const tsxCache = join(tmpdir(), 'labslot-qemu-usb-tsx-cache');
+  mkdirSync(out);
+  mkdirSync(tsxCache, { recursive: true });
+  writeFileSync(join(out, 'guest.sh'), stage2Script(options), { mode: 0o755 });
+  writeFileSync(join(out, 'stdout'), '');
+  const qmpPath = join(dir, 'qmp.sock');
+
+  const serials = new Map((options.serials ?? []).map((s) => [s.id, serialDeviceProps(s)]));
+  const gadgets = options.gadgets ?? [];
+  const args = [
+    ...TCG_ARGS,
+    ...['-vga', 'none', '-display', 'none', '-monitor', 'none', '-serial', 'stdio', '-no-reboot', '-nic', 'none'],
+    ...['-qmp', `unix:${qemuValue(qmpPath, 'QMP path')},server=on,wait=off`],
+    ...['-kernel', images.vmlinux, '-initrd', images.initramfs],
+    ...['-append', `console=ttyS0 quiet loglevel=3 panic=-1${gadgets.length > 0 ? ` labslot.dummy_hcd=${gadgets.length}` : ''}`],
+    ...['-virtfs', 'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap'],
+    ...['-virtfs', `local,path=${qemuValue(out, 'out dir')},mount_tag=out,security_model=none`],
+    ...['-virtfs', `local,path=${qemuValue(tsxCache, 'tsx cache dir')},mount_tag=tsxcache,security_model=none`],
+    ...['-device', 'qemu-xhci,id=xhci,p2=8,p3=8'],
+  ];
+  for (const props of serials.values()) {
+    const deviceArgs = Object.entries(props).map(([k, v]) => `${k}=${typeof v === 'boolean' ? (v ? 'on' : 'off') : v}`);
+    args.push('-chardev', `null,id=${String(props['chardev'])}`, '-device', `usb-serial,${deviceArgs.filter((a) => !a.startsWith('driver=')).join(',')}`);
+  }
+
+  // tsx's transforms are most of the guest's start-up time under TCG: the host makes them while the guest boots.
+  if ('script' in options.program && options.program.warmTsxCache === true) warmTsxCache(cleanup, options.program, tsxCache);
+
+  const started = performance.now();
+  const qemu = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const pid = qemu.pid;
+  if (pid === undefined) throw new Error('qemu-system-x86_64 did not start');
+  const kill = (): void => {
+    if (qemu.exitCode !== null || qemu.signalCode !== null) return;
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // It exited just now.
+    }
+  };
+  // Should the test process end without its cleanup running.
+  process.once('exit', kill);
+  let consoleText = '';
+  let qemuStderr = '';
+  const timings: { stage2Ms?: number; programMs?: number } = {};
+  qemu.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    consoleText += chunk;
+    if (timings.stage2Ms === undefined && consoleText.includes('LABSLOT-STAGE2 ')) timings.stage2Ms = performance.now() - started;
+    if (timings.programMs === undefined && consoleText.includes('LABSLOT-RUN ')) timings.programMs = performance.now() - started;
+  });
+  qemu.stderr.setEncoding('utf8').on('data', (chunk: string) => (qemuStderr += chunk));
+  let timedOut = false;
+  const hardTimeout = setTimeout(() => {
+    timedOut = true;
+    kill();
+  }, options.timeoutMs);
+
+  let qmp: Qmp | undefined;
+  const read = (name: string): string => {
+    try {
+      return readFileSync(join(out, name), 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  const finished = new Promise<GuestResult>((resolve) => {
+    qemu.once('close', () => {
+      clearTimeout(hardTimeout);
+      process.off('exit', kill);
+      qmp?.close();
+      const rc = read('rc').trim();
+      resolve({
+        exitCode: rc === '' ? null : Number(rc),
+        stdout: read('stdout'),
+        stderr: read('stderr'),
+        console: consoleText + (qemuStderr === '' ? '' : `\n[qemu stderr]\n${qemuStderr}`),
+        timedOut,
+      });
+    });
+  });
+  let exited = false;
+  void finished.then(() => (exited = true));
+  cleanup.after(async () => {
+    kill();
+    await finished;
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  try {
+    qmp = await Qmp.connect(qmpPath, 10_000);
+  } catch (error) {
+    kill();
+    const result = await finished;
+    throw new Error(`QEMU did not start: ${String(error)}\n${result.console}`, { cause: error });
+  }
+  const control = qmp;
+
+  const describe = (what: string): string => `${what}\n--- guest stdout ---\n${read('stdout')}\n--- guest stderr ---\n${read('stderr')}\n--- console ---\n${consoleText}\n${qemuStderr}`;
+  return {
+    pid,
+    startedAt: started,
+    timings,
+    finished,
+    stdout: () => read('stdout'),
+    async waitForLine(match, timeoutMs) {
+      const deadline = performance.now() + timeoutMs;
+      for (;;) {
+        const poweredOff = exited; // before reading: the file is complete once QEMU has exited
+        const text = read('stdout');
+        const line = text.slice(0, text.lastIndexOf('\n') + 1).split('\n').find((l) => match.test(l));
+        if (line !== undefined) return line;
+        if (poweredOff) throw new Error(describe(`the guest powered off before printing a line matching ${String(match)}`));
+        if (performance.now() > deadline) throw new Error(describe(`no line matching ${String(match)} within ${timeoutMs} ms`));
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    },
+    async unplug(id) {
+      if (!serials.has(id)) throw new Error(`no usb-serial ${id}`);
+      const from = control.eventCount;
+      await control.execute('device_del', { id });
+      await control.waitEvent('DEVICE_DELETED', (data) => data['device'] === id, from, 10_000);
+    },
+    async replug(id) {
+      const props = serials.get(id);
+      if (!props) throw new Error(`no usb-serial ${id}`);
+      await control.execute('device_add', props);
+    },
+    kill,
+  };
+}
+
+/** Boots a guest, runs the program to the end, returns what it printed. */
+export async function runInUsbLab(cleanup: Cleanup, options: UsbLabOptions): Promise<GuestResult> {
+  const lab = await startUsbLab(cleanup, options);
+  return lab.finished;
+}
