@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { scriptCleanup } from './helpers/cleanup.js';
 import { requires } from './helpers/prerequisites.js';
 import { startUsbLab, USB_LAB_PREREQUISITES, type UsbLab } from './helpers/qemu-usb-lab.js';
+import type { UsbDeviceInfo } from '../src/devices/usb-bus.js';
 import type { GuestPlan } from './helpers/usb-guest.js';
 
 // CI runs from another clone: the guest sees the host's root, so the same absolute paths work there.
@@ -31,16 +32,7 @@ interface Verdict {
   error?: string;
 }
 
-interface ListedDevice {
-  vid: number;
-  pid: number;
-  serial: string | null;
-  busNumber: number;
-  deviceAddress: number;
-  node: string;
-  sysfsName: string | null;
-  nodeIsCharDevice: boolean;
-}
+type ListedDevice = UsbDeviceInfo & { nodeIsCharDevice: boolean };
 
 interface StaticReport {
   phase: 'static';
