@@ -12,7 +12,7 @@ import { runCheck } from '../devices/run-check.js';
 import { coerceError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { CheckTrigger, HealthStore, Transition } from './health-store.js';
-import type { HotplugSource } from './usb-hotplug.js';
+import type { HotplugEvent, HotplugSource } from './usb-hotplug.js';
 
 export interface HealthMonitorOptions {
   lab: LabModel;
@@ -146,7 +146,7 @@ export class HealthMonitor {
     this.after(this.jittered(), () => this.hostLoop());
   }
 
-  private onHotplug(event: 'attach' | 'detach'): void {
+  private onHotplug(event: HotplugEvent): void {
     clearTimeout(this.hotplugTimer);
     this.hotplugTimer = setTimeout(() => {
       const devices = [...this.options.lab.devices.values()].filter((d) => d.spec.kind === 'usb' || d.spec.kind === 'serial').map((d) => d.name);
