@@ -2,7 +2,7 @@
 // parallel, thresholds move devices in and out of health on their own, and a
 // leased slot's devices only get passive checks.
 import assert from 'node:assert/strict';
-import { rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { eq } from 'drizzle-orm';
@@ -20,6 +20,20 @@ import { until } from './helpers/until.js';
 
 const quietLog = createLogger(process.stderr);
 quietLog.level = 'warn';
+
+/** Running `sleep 20.5` processes: the check program of the stop test. */
+function sleepers(): string[] {
+  return readdirSync('/proc')
+    .filter((pid) => /^\d+$/.test(pid))
+    .filter((pid) => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        return !/^\d+ \(.*\) [ZX] /.test(stat) && readFileSync(`/proc/${pid}/cmdline`, 'utf8') === 'sleep\u000020.5\u0000';
+      } catch {
+        return false;
+      }
+    });
+}
 
 function monitorFor(t: Parameters<typeof tempDir>[0], fx: LabFixture, onTransition?: (tr: Transition) => void): HealthMonitor {
   const monitor = new HealthMonitor({
@@ -106,14 +120,15 @@ describe('health monitor', () => {
     assert.equal(idle.get('humility')?.ok, false);
   });
 
-  it('stops promptly even with checks in flight', async (t) => {
-    const fx = labFixture(t, tempDir(t), `[devices.slow]\nkind = "command"\nargv = ["sleep", "20"]\n[slots.a]\ntarget = "t"\ndevices = ["slow"]\n`);
+  it('stops promptly even with checks in flight, and kills their programs', async (t) => {
+    const fx = labFixture(t, tempDir(t), `[devices.slow]\nkind = "command"\nargv = ["sleep", "20.5"]\n[slots.a]\ntarget = "t"\ndevices = ["slow"]\n`);
     const monitor = monitorFor(t, fx);
     monitor.start();
-    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    await until('the check program to run', () => sleepers().length > 0, 3_000);
     const started = performance.now();
     await monitor.stop();
     assert.ok(performance.now() - started < 1_000, 'stop aborts running checks');
+    await until('the check program to be gone', () => sleepers().length === 0, 2_000);
   });
 });
 

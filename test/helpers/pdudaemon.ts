@@ -2,7 +2,7 @@
 // commands append to a file, so tests can see what was switched.
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 
@@ -15,8 +15,17 @@ export interface Pdudaemon {
   stop: () => Promise<void>;
 }
 
+/** A port that was free a moment ago (pdudaemon cannot be told to pick one itself). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
 export async function startPdudaemon(t: TestContext, dir: string): Promise<Pdudaemon> {
-  const port = 20_000 + Math.floor(Math.random() * 20_000);
+  const port = await freePort();
   const log = join(dir, 'outlets.log');
   writeFileSync(log, '');
   const conf = join(dir, 'pdudaemon.json');
