@@ -1,11 +1,11 @@
 // Holds end to end: the CLI and the API of a real agent, persisted across a
 // restart, audited in /v1/events, and refused without an operator token.
 import assert from 'node:assert/strict';
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { hasStackTrace, PROJECT_ROOT, runCli } from './helpers/cli.js';
 import { startAgent } from './helpers/agent-process.js';
+import { freePort } from './helpers/free-port.js';
 import { tempDir } from './helpers/temp-dir.js';
 
 const EXAMPLE = join(PROJECT_ROOT, 'slots.example.toml');
@@ -18,15 +18,6 @@ interface EventJson {
   actor: string | null;
   message: string;
   data: Record<string, unknown> | null;
-}
-
-/** A port nothing listens on: bound by us a moment ago, then released. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 async function post(url: string, body: string, token?: string): Promise<{ status: number; json: { error?: { code: string; message: string } } }> {
@@ -115,7 +106,7 @@ describe('holds', () => {
   });
 
   it('says clearly when no agent is listening', async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const result = await runCli(['slots'], { env: { LABSLOT_URL: `http://127.0.0.1:${port}` } });
     assert.equal(result.code, 1);
     assert.equal(result.stderr, `labslot: cannot reach the agent at http://127.0.0.1:${port}/: connection refused (is the agent running?)\n`);

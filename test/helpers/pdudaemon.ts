@@ -2,9 +2,10 @@
 // commands append to a file, so tests can see what was switched.
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { connect, createServer, type AddressInfo } from 'node:net';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import { freePort } from './free-port.js';
 
 export interface Pdudaemon {
   url: string;
@@ -15,16 +16,8 @@ export interface Pdudaemon {
   stop: () => Promise<void>;
 }
 
-/** A port that was free a moment ago (pdudaemon cannot be told to pick one itself). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 export async function startPdudaemon(t: TestContext, dir: string): Promise<Pdudaemon> {
+  // pdudaemon cannot be told to pick a port itself.
   const port = await freePort();
   const log = join(dir, 'outlets.log');
   writeFileSync(log, '');
