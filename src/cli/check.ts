@@ -18,6 +18,7 @@ import { formatTable } from './format-table.js';
 
 interface CheckOptions {
   config?: string;
+  stateDir?: string;
   slot?: string;
   json?: boolean;
 }
@@ -25,6 +26,7 @@ interface CheckOptions {
 export function registerCheck(program: Command, done: CommandResult): void {
   addConfigOption(program.command('check').description('check every device once (no agent needed)'))
     .option('--slot <name>', 'only the devices of this slot')
+    .option('--state-dir <dir>', "the agent's state directory, when it runs with --state-dir (to see its leases)")
     .option('--json', 'print JSON instead of a table')
     .action(async (options: CheckOptions) => {
       const lab = loadLab(options);

@@ -2,7 +2,7 @@
 // Serial numbers come from sysfs on Linux so that no device is opened (opening
 // a probe can disturb a debugger attached to it); only where sysfs lacks the
 // string is the descriptor read, and only for devices with the wanted vid:pid.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { getDeviceList, type Device } from 'usb';
 
@@ -35,6 +35,9 @@ export async function listUsbDevices(wanted?: (vid: number, pid: number) => bool
     // portNumbers undefined, whatever its type declaration says.
     const ports = device.portNumbers as readonly number[] | undefined;
     const sysfsName = ports !== undefined && ports.length > 0 ? `${device.busNumber}-${ports.join('.')}` : `usb${device.busNumber}`;
+    // Right after an unplug libusb may still list the device while the kernel has dropped it:
+    // on Linux a device without its sysfs directory is gone, and is neither listed nor opened.
+    if (existsSync(SYSFS_USB) && !existsSync(join(SYSFS_USB, sysfsName))) continue;
     let serial = readSysfs(join(SYSFS_USB, sysfsName, 'serial'));
     if (serial === null && device.deviceDescriptor.iSerialNumber !== 0 && wanted?.(vid, pid) === true) {
       serial = await readSerialDescriptor(device);
