@@ -55,7 +55,7 @@ export function crossCheck(raw: unknown): RawIssue[] {
     }
   }
 
-  issues.push(...duplicateUsbIdentities(devices), ...duplicateEndpoints(devices), ...placeholderIssues(devices, slots));
+  issues.push(...duplicateHardware(devices), ...placeholderIssues(devices, slots));
   return issues;
 }
 
@@ -103,53 +103,49 @@ function placeholderIssues(devices: Table, slots: Table): RawIssue[] {
   return issues;
 }
 
-/** One outlet or one console path defined as two devices would let two slots switch or open it at once. */
-function duplicateEndpoints(devices: Table): RawIssue[] {
-  const issues: RawIssue[] = [];
-  const owners = new Map<string, string>();
-  for (const [deviceName, spec] of Object.entries(devices)) {
-    if (!isTable(spec)) continue;
-    let key: string | undefined;
-    let what = '';
-    if (spec['kind'] === 'power' && spec['driver'] === 'pdudaemon' && typeof spec['pdu'] === 'string' && typeof spec['port'] === 'number') {
-      key = `pdu ${typeof spec['url'] === 'string' ? spec['url'] : ''} ${spec['pdu']} ${spec['port']}`;
-      what = `outlet ${spec['pdu']} port ${spec['port']}`;
-    } else if (spec['kind'] === 'serial' && typeof spec['path'] === 'string') {
-      key = `serial ${spec['path']}`;
-      what = `console ${spec['path']}`;
-    }
-    if (key === undefined) continue;
-    const owner = owners.get(key);
-    if (owner === undefined) owners.set(key, deviceName);
-    else issues.push({ path: ['devices', deviceName], message: `${what} is already device "${owner}"; define it once and list it in every slot that uses it` });
+/** What identifies a device's hardware, how to name it, and where to point when it repeats. */
+interface HardwareKey {
+  key: string;
+  what: string;
+  path: PropertyKey[];
+}
+
+function hardwareKey(deviceName: string, spec: Table): HardwareKey | undefined {
+  const { kind } = spec;
+  if (kind === 'power' && spec['driver'] === 'pdudaemon' && typeof spec['pdu'] === 'string' && typeof spec['port'] === 'number') {
+    const url = typeof spec['url'] === 'string' ? spec['url'] : '';
+    return { key: `pdu ${url} ${spec['pdu']} ${spec['port']}`, what: `outlet ${spec['pdu']} port ${spec['port']}`, path: ['devices', deviceName] };
   }
-  return issues;
+  if (kind === 'serial' && typeof spec['path'] === 'string') {
+    return { key: `serial ${spec['path']}`, what: `console ${spec['path']}`, path: ['devices', deviceName] };
+  }
+  const identity = kind === 'usb' ? spec : kind === 'serial' && isTable(spec['usb']) ? spec['usb'] : undefined;
+  if (!identity) return undefined;
+  const { vid, pid, serial } = identity;
+  if (typeof vid !== 'number' || typeof pid !== 'number' || typeof serial !== 'string') return undefined;
+  // A probe and its own VCOM console share an identity legitimately (kind is part of the key);
+  // lab-model.ts makes their slots conflict instead.
+  const iface = typeof identity['interface'] === 'number' ? `/${identity['interface']}` : '';
+  return {
+    key: `${String(kind)} ${formatUsbId(vid, pid)} ${serial}${iface}`,
+    what: `USB ${formatUsbId(vid, pid)} serial "${serial}"`,
+    path: kind === 'usb' ? ['devices', deviceName] : ['devices', deviceName, 'usb'],
+  };
 }
 
 /**
- * One physical probe or adapter must be one device: two `usb` devices (or two
- * consoles resolved by USB identity) with the same vid/pid/serial would let two
- * slots believe they own it alone.
+ * One physical probe, adapter, outlet or console must be one device: defined
+ * twice, two slots would each believe they own it alone, and switch or open it at once.
  */
-function duplicateUsbIdentities(devices: Table): RawIssue[] {
+function duplicateHardware(devices: Table): RawIssue[] {
   const issues: RawIssue[] = [];
   const owners = new Map<string, string>();
   for (const [deviceName, spec] of Object.entries(devices)) {
-    if (!isTable(spec)) continue;
-    const identity = spec['kind'] === 'usb' ? spec : spec['kind'] === 'serial' && isTable(spec['usb']) ? spec['usb'] : undefined;
-    if (!identity) continue;
-    const { vid, pid, serial } = identity;
-    if (typeof vid !== 'number' || typeof pid !== 'number' || typeof serial !== 'string') continue;
-    const iface = typeof identity['interface'] === 'number' ? `/${identity['interface']}` : '';
-    const key = `${String(spec['kind'])} ${formatUsbId(vid, pid)} ${serial}${iface}`;
-    const owner = owners.get(key);
-    if (owner === undefined) owners.set(key, deviceName);
-    else {
-      issues.push({
-        path: spec['kind'] === 'usb' ? ['devices', deviceName] : ['devices', deviceName, 'usb'],
-        message: `USB ${formatUsbId(vid, pid)} serial "${serial}" is already device "${owner}"; one physical device must be defined once and shared by listing it in several slots`,
-      });
-    }
+    const hardware = isTable(spec) ? hardwareKey(deviceName, spec) : undefined;
+    if (!hardware) continue;
+    const owner = owners.get(hardware.key);
+    if (owner === undefined) owners.set(hardware.key, deviceName);
+    else issues.push({ path: hardware.path, message: `${hardware.what} is already device "${owner}"; define it once and list it in every slot that uses it` });
   }
   return issues;
 }
