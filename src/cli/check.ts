@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import type { LabModel } from '../config/lab-model.js';
 import { DatabaseError, openDatabaseReadOnly } from '../db/open-database.js';
 import { checkDevices } from '../devices/check-all.js';
-import type { CheckMode, CheckResult } from '../devices/check-result.js';
+import { checkResultJson, SKIPPED_ON_LEASED_SLOT, type CheckMode, type CheckResult } from '../devices/check-result.js';
 import { DeviceChecker } from '../devices/device-checker.js';
 import { checkHost, hostMinimums } from '../devices/host-check.js';
 import { runCheck } from '../devices/run-check.js';
@@ -60,12 +60,12 @@ export function registerCheck(program: Command, done: CommandResult): void {
       if (options.json === true) {
         const json = {
           healthy: allOk,
-          host: resultJson(host),
+          host: checkResultJson(host),
           slots: slots.map((slot) => ({
             name: slot.name,
             target: slot.target,
             healthy: slot.devices.every((d) => results.get(d)?.ok !== false),
-            devices: rows.filter((r) => r.slot === slot.name).map((r) => ({ name: r.device, kind: r.kind, ...resultJson(r.result) })),
+            devices: rows.filter((r) => r.slot === slot.name).map((r) => ({ name: r.device, kind: r.kind, ...checkResultJson(r.result) })),
           })),
         };
         process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
@@ -73,15 +73,13 @@ export function registerCheck(program: Command, done: CommandResult): void {
         const table = [
           ['SLOT', 'DEVICE', 'KIND', 'OK', 'REASON', 'MS'],
           ['-', 'host', 'host', host.ok ? 'yes' : 'NO', host.reason, String(host.durationMs)],
-          ...rows.map((r) => [r.slot, r.device, r.kind, r.result === null ? '-' : r.result.ok ? 'yes' : 'NO', r.result?.reason ?? SKIPPED, String(r.result?.durationMs ?? '')]),
+          ...rows.map((r) => [r.slot, r.device, r.kind, r.result === null ? '-' : r.result.ok ? 'yes' : 'NO', r.result?.reason ?? SKIPPED_ON_LEASED_SLOT, String(r.result?.durationMs ?? '')]),
         ];
         process.stdout.write(formatTable(table));
       }
       done.code = allOk ? EXIT_OK : EXIT_FAILURE;
     });
 }
-
-const SKIPPED = 'skipped: the slot is leased, so only passive checks run';
 
 /** Active checks wherever the agent (if there is one on this host) has not leased the slot. */
 function leaseAwareMode(lab: LabModel): (device: string) => CheckMode {
@@ -93,9 +91,4 @@ function leaseAwareMode(lab: LabModel): (device: string) => CheckMode {
     process.stderr.write(`labslot: warning: ${error.message}; leases unknown, so only passive checks run\n`);
     return () => 'passive';
   }
-}
-
-function resultJson(result: CheckResult | null): Record<string, unknown> {
-  if (result === null) return { ok: null, reason: SKIPPED, detail: null, duration_ms: null };
-  return { ok: result.ok, reason: result.reason, detail: result.detail ?? null, duration_ms: result.durationMs };
 }

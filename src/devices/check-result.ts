@@ -33,3 +33,19 @@ export function healthy(reason: string, detail?: string): Verdict {
 export function unhealthy(reason: string, detail?: string): Verdict {
   return detail === undefined ? { ok: false, reason } : { ok: false, reason, detail };
 }
+
+/** Why a check did not run: a slot in use gets passive checks only, and active ones wait. */
+export const SKIPPED_ON_LEASED_SLOT = 'skipped: the slot is leased, so only passive checks run';
+
+export interface CheckResultJson {
+  ok: boolean | null;
+  reason: string;
+  detail: string | null;
+  duration_ms: number | null;
+}
+
+/** A result as the API and `labslot check --json` show it; null (skipped) included. */
+export function checkResultJson(result: CheckResult | null): CheckResultJson {
+  if (result === null) return { ok: null, reason: SKIPPED_ON_LEASED_SLOT, detail: null, duration_ms: null };
+  return { ok: result.ok, reason: result.reason, detail: result.detail ?? null, duration_ms: result.durationMs };
+}

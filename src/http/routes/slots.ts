@@ -2,6 +2,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { recordEvent } from '../../db/event-log.js';
+import { checkResultJson } from '../../devices/check-result.js';
 import { holdSlot, NotHeldError, releaseSlot } from '../../slots/holds.js';
 import type { HostState } from '../../slots/availability.js';
 import { holdView, slotViews } from '../../slots/slot-view.js';
@@ -41,13 +42,7 @@ export function slotRoutes(deps: AppDeps): Hono<AppEnv> {
     const slot = deps.lab.slots.get(name);
     const results = await deps.monitor.checkNow(slot?.devices ?? [], 'manual');
     recordEvent(deps.db, { type: 'slot.checked', slot: name, actor: c.get('actor'), message: `${name} checked on request` });
-    const devices = [...results].map(([device, r]) => ({
-      name: device,
-      ok: r?.ok ?? null,
-      reason: r?.reason ?? 'skipped: the slot is in use, active checks wait',
-      detail: r?.detail ?? null,
-      duration_ms: r?.durationMs ?? null,
-    }));
+    const devices = [...results].map(([device, r]) => ({ name: device, ...checkResultJson(r) }));
     const [view] = slotViews(deps.lab, deps.db, { only: [name], historyLimit: 0 });
     return c.json({ slot: name, healthy: devices.every((d) => d.ok !== false), health: view?.health, results: devices });
   });
