@@ -6,7 +6,7 @@ import type { LabModel } from '../config/lab-model.js';
 import type { Db } from '../db/open-database.js';
 import type { DeviceHealthState } from '../db/schema.js';
 import { deviceHealth } from '../db/schema.js';
-import { readSlotStates } from './slot-states.js';
+import { readSlotStates, type SlotState } from './slot-states.js';
 
 export type Unavailable =
   | { kind: 'held'; detail: string }
@@ -23,13 +23,20 @@ export interface HostState {
   reason: string;
 }
 
-export function slotAvailability(lab: LabModel, db: Db, host: HostState): Map<string, SlotAvailability> {
-  const names = [...lab.slots.keys()];
-  const states = readSlotStates(db, names);
-  const devices = [...lab.devices.keys()];
-  const rows = devices.length === 0 ? [] : db.select({ device: deviceHealth.device, state: deviceHealth.state, reason: deviceHealth.lastReason }).from(deviceHealth).where(inArray(deviceHealth.device, devices)).all();
-  const health = new Map<string, { state: DeviceHealthState; reason: string | null }>(rows.map((r) => [r.device, r]));
+/** A device's health as availability needs it (a device_health row fits). */
+export interface DeviceHealthSummary {
+  state: DeviceHealthState;
+  lastReason: string | null;
+}
 
+export function slotAvailability(lab: LabModel, db: Db, host: HostState): Map<string, SlotAvailability> {
+  const devices = [...lab.devices.keys()];
+  const rows = devices.length === 0 ? [] : db.select({ device: deviceHealth.device, state: deviceHealth.state, lastReason: deviceHealth.lastReason }).from(deviceHealth).where(inArray(deviceHealth.device, devices)).all();
+  return availabilityOf(lab, readSlotStates(db, [...lab.slots.keys()]), new Map(rows.map((r) => [r.device, r])), host);
+}
+
+/** The same from state already read; `states` must cover every slot, since conflicts look at the others. */
+export function availabilityOf(lab: LabModel, states: ReadonlyMap<string, SlotState>, health: ReadonlyMap<string, DeviceHealthSummary>, host: HostState): Map<string, SlotAvailability> {
   const out = new Map<string, SlotAvailability>();
   for (const slot of lab.slots.values()) {
     const state = states.get(slot.name);
@@ -37,7 +44,7 @@ export function slotAvailability(lab: LabModel, db: Db, host: HostState): Map<st
       // Lasting problems an operator must act on come before passing ones (another job running).
       if (state?.hold) return { kind: 'held', detail: `${state.hold.source}: ${state.hold.reason}` };
       const sick = slot.devices.filter((d) => health.get(d)?.state === 'unhealthy');
-      if (sick.length > 0) return { kind: 'unhealthy', detail: sick.map((d) => `${d}: ${health.get(d)?.reason ?? 'unhealthy'}`).join('; ') };
+      if (sick.length > 0) return { kind: 'unhealthy', detail: sick.map((d) => `${d}: ${health.get(d)?.lastReason ?? 'unhealthy'}`).join('; ') };
       const unknown = slot.devices.filter((d) => (health.get(d)?.state ?? 'unknown') === 'unknown');
       if (unknown.length > 0) return { kind: 'unknown-health', detail: `not checked yet: ${unknown.join(', ')}` };
       if (state && state.usage !== 'idle') return { kind: 'in-use', detail: state.usage };

@@ -6,8 +6,8 @@ import type { Db } from '../db/open-database.js';
 import { deviceHealth, type DeviceHealthState } from '../db/schema.js';
 import { describeDevice } from '../devices/describe-device.js';
 import { HealthStore, type StoredResult } from '../health/health-store.js';
-import { slotAvailability, type HostState, type SlotAvailability, type Unavailable } from './availability.js';
-import { ensureSlotRows, readSlotStates, type Hold, type SlotState } from './slot-states.js';
+import { availabilityOf, type HostState, type SlotAvailability, type Unavailable } from './availability.js';
+import { readSlotStates, type Hold, type SlotState } from './slot-states.js';
 
 export interface DeviceView {
   name: string;
@@ -65,22 +65,20 @@ export interface SlotViewOptions {
 
 export function slotViews(lab: LabModel, db: Db, { only, historyLimit = 0, host = { ok: null, reason: 'host not checked yet' } }: SlotViewOptions = {}): SlotView[] {
   const slots = [...lab.slots.values()].filter((s) => only === undefined || only.includes(s.name));
-  const names = slots.map((s) => s.name);
-  let states = readSlotStates(db, names);
-  if (states.size < names.length) {
-    ensureSlotRows(db, names);
-    states = readSlotStates(db, names);
-  }
-  const deviceNames = [...new Set(slots.flatMap((s) => s.devices))];
-  const healthRows = deviceNames.length === 0 ? [] : db.select().from(deviceHealth).where(inArray(deviceHealth.device, deviceNames)).all();
+  // Every slot's state and every device's health, read once: availability needs the other slots too.
+  const states = readSlotStates(db, [...lab.slots.keys()]);
+  const allDevices = [...lab.devices.keys()];
+  const healthRows = allDevices.length === 0 ? [] : db.select().from(deviceHealth).where(inArray(deviceHealth.device, allDevices)).all();
   const health = new Map(healthRows.map((row) => [row.device, row]));
+  const availability = availabilityOf(lab, states, health, host);
   const store = new HealthStore(db, lab);
-  const availability = slotAvailability(lab, db, host);
-  const history = new Map(deviceNames.map((d) => [d, historyLimit > 0 ? store.history(d, historyLimit) : []]));
+  const shown = [...new Set(slots.flatMap((s) => s.devices))];
+  const history = new Map(shown.map((d) => [d, historyLimit > 0 ? store.history(d, historyLimit) : []]));
 
   return slots.map((slot) => {
     const state = states.get(slot.name);
-    if (!state) throw new Error(`slot row for ${slot.name} is missing after ensureSlotRows`);
+    // The agent creates a row for every configured slot before it serves anything.
+    if (!state) throw new Error(`slot ${slot.name} has no row in the database`);
     const devices = slot.devices.map((name) => deviceView(lab, slot, name, health.get(name), history.get(name) ?? []));
     return {
       name: slot.name,
