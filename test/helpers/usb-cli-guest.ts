@@ -12,9 +12,10 @@
 //                      leaving sysfs to GET /v1/slots/sp answering 'unhealthy'
 //   agent-stopped      the agent's exit status after SIGTERM
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, realpathSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { dirname, join } from 'node:path';
+import { emit, messageOf, readText, sleep, SYSFS_USB, waitFor } from './guest-util.js';
 
 export interface UsbId {
   vid: number;
@@ -36,22 +37,8 @@ export interface CliGuestPlan {
   rot: UsbId & { gadget: string; udc: string };
 }
 
-const SYSFS_USB = '/sys/bus/usb/devices';
 /** A long wait of the guest: the host's next action may follow a `labslot check` of its own. */
 const HOST_STEP_MS = 60_000;
-
-
-const emit = (message: Record<string, unknown>): void => void process.stdout.write(`${JSON.stringify(message)}\n`);
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
-
-function readText(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'utf8').trim();
-  } catch {
-    return undefined;
-  }
-}
 
 /** The kernel's name of the USB device with this identity (e.g. "1-1"), straight from sysfs. */
 function sysfsName(id: UsbId): string | undefined {
@@ -78,16 +65,6 @@ function ttyOf(serial: string): string | undefined {
     }
   }
   return undefined;
-}
-
-async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs: number, everyMs = 20): Promise<T> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
 }
 
 /** On the bus with its /dev/bus/usb node made. */

@@ -6,7 +6,7 @@
 //               the host then unplugs it over QMP
 //   detached:   ms from the kernel dropping the device (its sysfs dir gone) to 'unhealthy' in the HealthStore
 //   reattached: ms from the device's return to 'healthy' after the host's replug
-import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readlinkSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { usb } from 'usb';
@@ -23,6 +23,7 @@ import { HealthStore } from '../../src/health/health-store.js';
 import { usbHotplug } from '../../src/health/usb-hotplug.js';
 import { createLogger } from '../../src/log.js';
 import { ensureSlotRows } from '../../src/slots/slot-states.js';
+import { emit, messageOf, readText, SYSFS_USB, waitFor } from './guest-util.js';
 
 export interface GuestPlan {
   /** The usb-serial adapters (0403:6001) on the bus. */
@@ -35,20 +36,8 @@ export interface GuestPlan {
 }
 
 const FTDI = { vid: 0x0403, pid: 0x6001 };
-const SYSFS_USB = '/sys/bus/usb/devices';
 
-const emit = (message: Record<string, unknown>): void => void process.stdout.write(`${JSON.stringify(message)}\n`);
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const errorText = (error: unknown): string => (error instanceof Error ? (error.stack ?? error.message) : String(error));
-const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
-
-function readText(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'utf8').trim();
-  } catch {
-    return undefined;
-  }
-}
 
 /** Ground truth straight from sysfs, independent of the code under test: serial → kernel name (e.g. "1-2"). */
 function sysfsSerials(): Map<string, string> {
@@ -85,16 +74,6 @@ function byIdSerials(): Record<string, string> {
     if (serial !== undefined) out[serial] = `/dev/${basename(readlinkSync(join(dir, link)))}`;
   }
   return out;
-}
-
-async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs: number, everyMs = 20): Promise<T> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
 }
 
 async function staticPhase(plan: GuestPlan): Promise<void> {
