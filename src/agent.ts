@@ -1,24 +1,37 @@
 // The agent: wires the config, database and HTTP server together and owns the
 // lifecycle. States move created → starting → running → stopping → stopped
 // (or failed); stop() is idempotent, and a stop during start waits for it.
-import { mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import type { Server } from 'node:http';
 import type { LabModel } from './config/lab-model.js';
 import { recordEvent } from './db/event-log.js';
-import { openDatabase, type Db } from './db/open-database.js';
+import { DATABASE_FILE, openDatabase, type Db } from './db/open-database.js';
 import { DeviceChecker } from './devices/device-checker.js';
+import { listUsbDevices } from './devices/usb-bus.js';
 import { coerceError, IllegalStateError } from './errors.js';
 import { checkModeFor } from './health/check-mode.js';
 import { HealthMonitor } from './health/health-monitor.js';
 import { HealthStore } from './health/health-store.js';
 import type { HotplugSource } from './health/usb-hotplug.js';
 import { usbHotplug } from './health/usb-hotplug.js';
+import { agentUrl } from './http/agent-url.js';
 import { createApp } from './http/app.js';
 import { closeServer, listen } from './http/listen.js';
+import { writeCommandWrapper } from './jobs/command-wrapper.js';
+import { JobOutputs } from './jobs/job-output.js';
+import { commandDir, workersDir } from './jobs/job-paths.js';
+import { readJob } from './jobs/job-queue.js';
+import { isFinal } from './jobs/job-view.js';
+import { recoverAfterRestart, retryFailedCleanups } from './jobs/recovery.js';
+import { Scheduler } from './jobs/scheduler.js';
 import type { Logger } from './log.js';
 import { ensureSlotRows } from './slots/slot-states.js';
 import { lockStateDir } from './state-dir-lock.js';
 import { VERSION } from './version.js';
+
+/** How often cleanups that failed are tried again. */
+const CLEANUP_RETRY_MS = 30_000;
 
 export type AgentState = 'created' | 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
 
@@ -35,6 +48,8 @@ export class Agent {
   private db: Db | undefined;
   private server: Server | undefined;
   private monitor: HealthMonitor | undefined;
+  private scheduler: Scheduler | undefined;
+  private cleanupRetryTimer: NodeJS.Timeout | undefined;
   private unlock: (() => void) | undefined;
   private starting: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
@@ -59,21 +74,34 @@ export class Agent {
     this.transition('starting');
     try {
       // The lock comes before the database: a second agent must not even migrate it.
-      mkdirSync(lab.stateDir, { recursive: true, mode: 0o750 });
+      mkdirSync(lab.stateDir, { recursive: true, mode: 0o711 });
       this.unlock = lockStateDir(lab.stateDir);
       const db = openDatabase({ stateDir: lab.stateDir });
       this.db = db;
+      prepareStateDir(lab.stateDir, log);
       ensureSlotRows(db, [...lab.slots.keys()]);
+      // Before any slot is offered: finish what a crashed agent left (DESIGN §3.7).
+      await recoverAfterRestart(db, log);
+      const checker = new DeviceChecker(lab);
       const monitor = new HealthMonitor({
         lab,
         store: new HealthStore(db, lab),
-        checker: new DeviceChecker(lab),
+        checker,
         log,
         modeOf: (device) => checkModeFor(lab, db, device),
+        onTransition: () => this.scheduler?.poke(),
         hotplug: this.options.hotplug ?? usbHotplug,
       });
       this.monitor = monitor;
-      const app = createApp({ lab, db, log, version: VERSION, startedAt: Date.now(), monitor });
+      const scheduler = new Scheduler(
+        { lab, db, log, monitor, agentUrl: () => agentUrl(lab.listen.host, this.port ?? lab.listen.port), commandDir: commandDir(lab.stateDir), listUsb: () => listUsbDevices() },
+        () => (monitor.host === null ? { ok: null, reason: 'not checked yet' } : { ok: monitor.host.ok, reason: monitor.host.reason }),
+      );
+      this.scheduler = scheduler;
+      const outputs = new JobOutputs(lab.stateDir, { isDone: (id) => isFinal(readJob(db, id)?.state ?? 'failed') });
+      scheduler.onJobChange = (id) => outputs.notify(id);
+      await writeCommandWrapper(commandDir(lab.stateDir));
+      const app = createApp({ lab, db, log, version: VERSION, startedAt: Date.now(), monitor, scheduler, outputs });
       const { server, port } = await listen(app, lab.listen, log);
       this.server = server;
       this.port = port;
@@ -84,6 +112,9 @@ export class Agent {
         data: { version: VERSION, config: lab.file, listen: `${lab.listen.host}:${port}` },
       });
       monitor.start();
+      scheduler.start();
+      this.cleanupRetryTimer = setInterval(() => void retryFailedCleanups(db, log), CLEANUP_RETRY_MS);
+      this.cleanupRetryTimer.unref();
       this.transition('running');
       log.info({ host: lab.listen.host, port, stateDir: lab.stateDir, slots: lab.slots.size }, 'agent listening');
     } catch (error) {
@@ -118,6 +149,10 @@ export class Agent {
   /** Releases everything start acquired, in reverse order; each step runs even if an earlier one failed. */
   private async release(): Promise<void> {
     const failures: unknown[] = [];
+    clearInterval(this.cleanupRetryTimer);
+    // Jobs first, while the API still answers their mark-broken calls during the grace period.
+    await this.scheduler?.stop().catch((error: unknown) => failures.push(error));
+    this.scheduler = undefined;
     const server = this.server;
     this.server = undefined;
     if (server) await closeServer(server, this.options.httpGraceMs ?? 5_000).catch((error: unknown) => failures.push(error));
@@ -140,3 +175,28 @@ export class Agent {
   }
 }
 
+
+/**
+ * Workers must reach their own directories under the state directory, so it is
+ * traversable (0711) but not listable; the database and job outputs stay private.
+ */
+function prepareStateDir(stateDir: string, log: Logger): void {
+  chmodSync(stateDir, 0o711);
+  const closed = untraversableParent(resolve(stateDir));
+  if (closed !== undefined) log.warn({ dir: closed, stateDir }, 'job users cannot reach the state directory: a parent directory lacks o+x, so jobs will fail to start');
+  for (const suffix of ['', '-wal', '-shm']) {
+    const file = join(stateDir, `${DATABASE_FILE}${suffix}`);
+    if (existsSync(file)) chmodSync(file, 0o600);
+  }
+  mkdirSync(join(stateDir, 'jobs'), { recursive: true, mode: 0o700 });
+  mkdirSync(workersDir(stateDir), { recursive: true, mode: 0o711 });
+  chmodSync(workersDir(stateDir), 0o711);
+}
+
+
+function untraversableParent(dir: string): string | undefined {
+  for (let parent = dirname(dir); ; parent = dirname(parent)) {
+    if ((statSync(parent).mode & 0o001) === 0) return parent;
+    if (parent === dirname(parent)) return undefined;
+  }
+}

@@ -25,10 +25,12 @@ export function registerAgent(program: Command, done: CommandResult): void {
       let resolveStopped: (code: number) => void = () => undefined;
       const stopped = new Promise<number>((resolve) => (resolveStopped = resolve));
       const stop = (reason: string, code: number): void => {
+        // Running jobs get their stop_grace, and cleanup after it.
+        const timeoutMs = Math.max(STOP_WATCHDOG_MS, lab.config.jobs.stop_grace + 30_000);
         const watchdog = setTimeout(() => {
-          log.fatal({ timeoutMs: STOP_WATCHDOG_MS }, 'stop took too long, exiting');
+          log.fatal({ timeoutMs }, 'stop took too long, exiting');
           process.exit(EXIT_FAILURE);
-        }, STOP_WATCHDOG_MS);
+        }, timeoutMs);
         watchdog.unref();
         agent.stop().then(
           () => {

@@ -96,7 +96,10 @@ export const jobs = sqliteTable(
     startedAt: integer('started_at'),
     endedAt: integer('ended_at'),
     exitCode: integer('exit_code'),
+    signal: text('signal'),
     endReason: text('end_reason'),
+    /** The failure is the lab's (mark-broken, setup failure, agent restart), not the job's own. */
+    infrastructure: integer('infrastructure', { mode: 'boolean' }).notNull().default(false),
     /** Why a queued job has no slot yet, for `GET /v1/jobs/:id`. */
     waiting: text('waiting'),
   },

@@ -27,6 +27,13 @@ export interface HealthMonitorOptions {
   hotplugDebounceMs?: number;
 }
 
+export interface CheckNowOptions {
+  /** Overrides the device's mode from `modeOf`. */
+  mode?: CheckMode;
+  /** A failure makes the device unhealthy at once instead of counting toward the threshold. */
+  definitive?: boolean;
+}
+
 /** Re-checks after a hotplug burst: at once, and again once udev has made the nodes. */
 const HOTPLUG_RECHECK_MS = [0, 1_500];
 
@@ -55,10 +62,14 @@ export class HealthMonitor {
     this.unsubscribeHotplug = this.options.hotplug?.((event) => this.onHotplug(event));
   }
 
-  /** Checks these devices now (after any check of them already running) and records the results. */
-  async checkNow(devices: readonly string[], trigger: CheckTrigger): Promise<Map<string, CheckResult | null>> {
+  /**
+   * Checks these devices now (after any check of them already running) and records the results.
+   * The pre-lease check passes `mode: 'active'` (its slot is reserved for it, so nothing else uses
+   * the devices) and `definitive`, so one failure takes the device out of rotation at once.
+   */
+  async checkNow(devices: readonly string[], trigger: CheckTrigger, options: CheckNowOptions = {}): Promise<Map<string, CheckResult | null>> {
     const usb = this.options.checker.newUsbSnapshot();
-    const results = await Promise.all([...new Set(devices)].map(async (d) => [d, await this.checkDevice(d, trigger, usb)] as const));
+    const results = await Promise.all([...new Set(devices)].map(async (d) => [d, await this.checkDevice(d, trigger, usb, false, options)] as const));
     return new Map(results);
   }
 
@@ -91,10 +102,10 @@ export class HealthMonitor {
    * cheap, never opens a device, and must not wait behind slow active checks
    * if an unplugged probe is to leave rotation within a second.
    */
-  private checkDevice(device: string, trigger: CheckTrigger, usb?: UsbSnapshot, presenceOnly = false): Promise<CheckResult | null> {
-    if (presenceOnly) return this.runOne(device, trigger, usb, true);
+  private checkDevice(device: string, trigger: CheckTrigger, usb?: UsbSnapshot, presenceOnly = false, options: CheckNowOptions = {}): Promise<CheckResult | null> {
+    if (presenceOnly) return this.runOne(device, trigger, usb, true, {});
     const before = this.inFlight.get(device) ?? Promise.resolve(null);
-    const next = before.then(() => this.limit(() => this.runOne(device, trigger, usb, false)));
+    const next = before.then(() => this.limit(() => this.runOne(device, trigger, usb, false, options)));
     this.inFlight.set(device, next);
     const forget = (): void => {
       if (this.inFlight.get(device) === next) this.inFlight.delete(device);
@@ -109,14 +120,15 @@ export class HealthMonitor {
    * not flaky, so it skips the failure threshold. Never rejects: a check or a
    * database write that fails is logged, and the agent goes on.
    */
-  private async runOne(device: string, trigger: CheckTrigger, usb: UsbSnapshot | undefined, presenceOnly: boolean): Promise<CheckResult | null> {
+  private async runOne(device: string, trigger: CheckTrigger, usb: UsbSnapshot | undefined, presenceOnly: boolean, options: CheckNowOptions): Promise<CheckResult | null> {
     if (this.stopped) return null;
     const { checker, store, modeOf, log, onTransition } = this.options;
     try {
-      const result = await checker.check(device, presenceOnly ? 'passive' : modeOf(device), this.controller.signal, usb);
+      const mode = presenceOnly ? 'passive' : (options.mode ?? modeOf(device));
+      const result = await checker.check(device, mode, this.controller.signal, usb);
       // A check cut short by our own stop says nothing about the device.
       if (result === null || this.controller.signal.aborted) return result;
-      const transition = store.record(device, result, trigger, { definitive: presenceOnly && !result.ok });
+      const transition = store.record(device, result, trigger, { definitive: (presenceOnly || options.definitive === true) && !result.ok });
       if (transition) {
         log.info({ device, from: transition.from, to: transition.to, reason: result.reason, trigger }, 'device health changed');
         onTransition?.(transition);

@@ -2,6 +2,8 @@
 import type { LabModel } from '../config/lab-model.js';
 import type { Db } from '../db/open-database.js';
 import type { HealthMonitor } from '../health/health-monitor.js';
+import type { JobOutputs } from '../jobs/job-output.js';
+import type { Scheduler } from '../jobs/scheduler.js';
 import type { Logger } from '../log.js';
 
 export interface AppDeps {
@@ -11,6 +13,8 @@ export interface AppDeps {
   version: string;
   startedAt: number;
   monitor: HealthMonitor;
+  scheduler: Scheduler;
+  outputs: JobOutputs;
 }
 
 /** Values middleware hands to routes. */

@@ -6,7 +6,9 @@ import type { AppDeps, AppEnv } from './app-deps.js';
 import { requireReader } from './auth.js';
 import { errorResponse, HttpError } from './http-error.js';
 import { eventRoutes } from './routes/events.js';
+import { jobRoutes } from './routes/jobs.js';
 import { slotRoutes } from './routes/slots.js';
+import { workerRoutes } from './routes/worker.js';
 
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -23,6 +25,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.use('/v1/*', requireReader(deps.lab.listen.host, deps.lab.config.auth));
   app.route('/v1/slots', slotRoutes(deps));
   app.route('/v1/events', eventRoutes(deps));
+  app.route('/v1/jobs', jobRoutes(deps));
+  app.route('/v1/worker', workerRoutes(deps));
 
   app.notFound((c) => errorResponse(c, 404, 'not_found', `no route ${c.req.method} ${c.req.path}`));
   app.onError((error, c) => {

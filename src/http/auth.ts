@@ -33,20 +33,24 @@ export function bearerToken(header: string | undefined): string | undefined {
   return match?.[1];
 }
 
-/** Requires a token of `role`: 401 without a valid token, 403 with a token of another role. */
-export function requireRole(role: Role, hashes: TokenHashes): MiddlewareHandler<AppEnv> {
+/** Requires a token of one of `roles`: 401 without a valid token, 403 with a token of another role. */
+export function requireRole(roles: Role | readonly Role[], hashes: TokenHashes): MiddlewareHandler<AppEnv> {
+  const wanted: readonly Role[] = typeof roles === 'string' ? [roles] : roles;
+  const needs = wanted.map((r) => `an ${r}`).join(' or ');
   return async (c, next) => {
     const token = bearerToken(c.req.header('authorization'));
-    if (token === undefined) throw new HttpError(401, 'unauthorized', `this needs an ${role} token: send "Authorization: Bearer TOKEN"`);
-    const isOperator = matchesAny(token, hashes.operators);
-    const isSubmitter = matchesAny(token, hashes.submitters);
-    if ((role === 'operator' && isOperator) || (role === 'submitter' && isSubmitter)) {
+    if (token === undefined) throw new HttpError(401, 'unauthorized', `this needs ${needs} token: send "Authorization: Bearer TOKEN"`);
+    const held: Role[] = [];
+    if (matchesAny(token, hashes.operators)) held.push('operator');
+    if (matchesAny(token, hashes.submitters)) held.push('submitter');
+    const role = wanted.find((r) => held.includes(r));
+    if (role !== undefined) {
       // Who did it, for the audit log, without storing the token: the start of its hash.
       c.set('actor', `${role}:${sha256Hex(token).slice(0, 8)}`);
       await next();
       return;
     }
-    if (isOperator || isSubmitter) throw new HttpError(403, 'forbidden', `this needs an ${role} token`);
+    if (held.length > 0) throw new HttpError(403, 'forbidden', `this needs ${needs} token`);
     throw new HttpError(401, 'unauthorized', 'the token is not valid');
   };
 }

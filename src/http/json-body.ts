@@ -19,8 +19,14 @@ export async function jsonBody<T extends z.ZodType>(c: Context, schema: T): Prom
   }
   const parsed = schema.safeParse(value);
   if (!parsed.success) {
-    const message = parsed.error.issues.map((i) => `${i.path.length > 0 ? `${formatKeyPath(i.path)}: ` : ''}${i.message}`).join('; ');
+    const message = parsed.error.issues.map((i) => `${i.path.length > 0 ? `${formatKeyPath(i.path)}: ` : ''}${issueMessage(i)}`).join('; ');
     throw new HttpError(400, 'invalid_request', message);
   }
   return parsed.data;
+}
+
+/** zod wraps a refused record key ("env.LABSLOT_TOKEN") in an issue of its own; the inner one says why. */
+function issueMessage(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'invalid_key') return issue.issues[0]?.message ?? issue.message;
+  return issue.message;
 }

@@ -52,6 +52,7 @@ export function slotRoutes(deps: AppDeps): Hono<AppEnv> {
     const body = await jsonBody(c, holdBody);
     const hold = holdSlot(deps.db, name, { reason: body.reason, source: 'operator', by: actorName(body.by, c.get('actor')) });
     deps.log.info({ slot: name, actor: c.get('actor') }, 'slot held');
+    deps.scheduler.poke();
     return c.json({ slot: name, hold: holdView(hold) });
   });
 
@@ -68,6 +69,7 @@ export function slotRoutes(deps: AppDeps): Hono<AppEnv> {
     // A released slot proves itself again before its next lease (DESIGN §2).
     const slot = deps.lab.slots.get(name);
     const results = await deps.monitor.checkNow(slot?.devices ?? [], 'release');
+    deps.scheduler.poke();
     return c.json({ slot: name, released: true, healthy: [...results.values()].every((r) => r?.ok !== false) });
   });
 

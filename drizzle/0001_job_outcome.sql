@@ -1,0 +1,2 @@
+ALTER TABLE `jobs` ADD `signal` text;--> statement-breakpoint
+ALTER TABLE `jobs` ADD `infrastructure` integer DEFAULT false NOT NULL;

@@ -1,0 +1,6 @@
+// The URL that reaches an agent from its own host, given its listen address:
+// an agent listening on every address is reached on loopback.
+export function agentUrl(host: string, port: number): string {
+  const reachable = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+  return `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${port}/`;
+}

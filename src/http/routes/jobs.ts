@@ -1,0 +1,86 @@
+// Job routes: submit, list, show, stream output, cancel (DESIGN §4).
+import { Hono } from 'hono';
+import { z } from 'zod';
+import type { JobState } from '../../db/schema.js';
+import { listJobs, readJob, submitJob, UnknownTargetError } from '../../jobs/job-queue.js';
+import { jobRequestSchema } from '../../jobs/job-request.js';
+import { createOutputFile } from '../../jobs/job-paths.js';
+import { jobView } from '../../jobs/job-view.js';
+import { JobDoneError } from '../../jobs/scheduler.js';
+import type { AppDeps, AppEnv } from '../app-deps.js';
+import { requireRole } from '../auth.js';
+import { HttpError } from '../http-error.js';
+import { jsonBody } from '../json-body.js';
+
+const STATES = ['queued', 'leased', 'running', 'cleaning', 'succeeded', 'failed', 'cancelled'] as const satisfies readonly JobState[];
+
+const listQuery = z.strictObject({
+  state: z.enum(STATES).optional(),
+  target: z.string().optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+
+const outputQuery = z.strictObject({
+  offset: z.coerce.number().int().nonnegative().default(0),
+  follow: z.enum(['0', '1', 'true', 'false']).default('0'),
+});
+
+export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  const { db, lab } = deps;
+  const jobNamed = (id: string): NonNullable<ReturnType<typeof readJob>> => {
+    const job = readJob(db, id);
+    if (!job) throw new HttpError(404, 'job_not_found', `no job ${id}`);
+    return job;
+  };
+
+  app.post('/', requireRole('submitter', lab.config.auth), async (c) => {
+    const request = await jsonBody(c, jobRequestSchema);
+    let job;
+    try {
+      job = submitJob(db, lab, request, c.get('actor'));
+    } catch (error) {
+      if (error instanceof UnknownTargetError) throw new HttpError(400, 'unknown_target', error.message);
+      throw error;
+    }
+    await createOutputFile(lab.stateDir, job.id);
+    deps.scheduler.poke();
+    deps.log.info({ job: job.id, target: job.target, actor: c.get('actor') }, 'job submitted');
+    return c.json({ id: job.id, job: jobView(job, lab.stateDir) }, 201);
+  });
+
+  app.get('/', (c) => {
+    const query = parseQuery(listQuery, c.req.query());
+    return c.json({ jobs: listJobs(db, query).map((j) => jobView(j, lab.stateDir)) });
+  });
+
+  app.get('/:id', (c) => c.json(jobView(jobNamed(c.req.param('id')), lab.stateDir)));
+
+  app.get('/:id/output', (c) => {
+    const job = jobNamed(c.req.param('id'));
+    const query = parseQuery(outputQuery, c.req.query());
+    const follow = query.follow === '1' || query.follow === 'true';
+    const body = deps.outputs.stream(job.id, query.offset, follow, c.req.raw.signal);
+    return new Response(body, { headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' } });
+  });
+
+  app.post('/:id/cancel', requireRole(['operator', 'submitter'], lab.config.auth), (c) => {
+    const job = jobNamed(c.req.param('id'));
+    try {
+      deps.scheduler.cancel(job.id, c.get('actor'));
+    } catch (error) {
+      if (error instanceof JobDoneError) throw new HttpError(409, 'job_done', error.message);
+      throw error;
+    }
+    deps.log.info({ job: job.id, actor: c.get('actor') }, 'job cancel requested');
+    return c.json({ id: job.id, state: jobNamed(job.id).state });
+  });
+
+  return app;
+}
+
+function parseQuery<T extends z.ZodType>(schema: T, query: Record<string, string>): z.output<T> {
+  const parsed = schema.safeParse(query);
+  if (!parsed.success) throw new HttpError(400, 'invalid_request', parsed.error.issues.map((i) => `${i.path.join('.') || 'query'}: ${i.message}`).join('; '));
+  return parsed.data;
+}

@@ -1,0 +1,37 @@
+// POST /v1/worker/mark-broken: a job says its slot is broken. The slot is held
+// (source "job") until an operator releases it, and the job ends as an
+// infrastructure failure once it has had a moment to finish on its own.
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { recordEvent } from '../../db/event-log.js';
+import { holdSlot } from '../../slots/holds.js';
+import { holdView } from '../../slots/slot-view.js';
+import type { AppDeps } from '../app-deps.js';
+import { HttpError } from '../http-error.js';
+import { jsonBody } from '../json-body.js';
+import { requireWorker, type WorkerEnv } from '../worker-auth.js';
+
+const markBrokenBody = z.strictObject({
+  message: z.string().trim().min(1, { error: 'say what is broken' }).max(1000),
+  // What the job believes it is ($LABSLOT_SLOT, $LABSLOT_WORKER): a token used from another job is refused.
+  slot: z.string().optional(),
+  worker: z.string().optional(),
+});
+
+export function workerRoutes(deps: AppDeps): Hono<WorkerEnv> {
+  const app = new Hono<WorkerEnv>();
+  app.post('/mark-broken', requireWorker(deps.db, deps.lab.config.auth), async (c) => {
+    const worker = c.get('worker');
+    const body = await jsonBody(c, markBrokenBody);
+    if ((body.slot !== undefined && body.slot !== worker.slot) || (body.worker !== undefined && body.worker !== worker.id)) {
+      throw new HttpError(403, 'forbidden', `this token belongs to worker ${worker.id} in slot ${worker.slot}, not to ${body.worker ?? '?'} in ${body.slot ?? '?'}`);
+    }
+    const by = `job ${worker.jobId}`;
+    const hold = holdSlot(deps.db, worker.slot, { reason: body.message, source: 'job', by, jobId: worker.jobId, workerId: worker.id });
+    recordEvent(deps.db, { type: 'slot.marked-broken', slot: worker.slot, jobId: worker.jobId, workerId: worker.id, actor: by, message: `${worker.slot} marked broken by job ${worker.jobId}: ${body.message}` });
+    deps.scheduler.leaseOfWorker(worker.id)?.markBroken(body.message);
+    deps.log.warn({ slot: worker.slot, job: worker.jobId, worker: worker.id }, 'slot marked broken by its job');
+    return c.json({ slot: worker.slot, job_id: worker.jobId, worker_id: worker.id, hold: holdView(hold) });
+  });
+  return app;
+}

@@ -1,0 +1,26 @@
+// Short random identifiers: jobs and workers are named in logs, user names
+// (`ls-<worker>`, at most 32 characters) and URLs, so they stay short and
+// lowercase, with enough entropy that a guess never finds another's job.
+import { randomBytes } from 'node:crypto';
+
+const ALPHABET = 'abcdefghijkmnpqrstuvwxyz23456789';
+
+function randomName(length: number): string {
+  const bytes = randomBytes(length);
+  let out = '';
+  for (const byte of bytes) out += ALPHABET.charAt(byte % ALPHABET.length);
+  return out;
+}
+
+export function newJobId(): string {
+  return `j${randomName(11)}`;
+}
+
+export function newWorkerId(): string {
+  return `w${randomName(11)}`;
+}
+
+/** A worker's bearer token: 256 bits, shown once to the job and stored only as a hash. */
+export function newWorkerToken(): string {
+  return `lsw_${randomBytes(32).toString('base64url')}`;
+}

@@ -1,0 +1,73 @@
+// The environment a job starts with (DESIGN §3): who and where it is, its
+// devices, a HUMILITY_ENVIRONMENT file naming the slot's probes, the slot's
+// env table and the job's own, a PATH with `labslot` on it. Nothing from the
+// agent's own environment leaks in.
+import type { LabModel, SlotModel } from '../config/lab-model.js';
+import { formatUsbId } from '../config/usb-identity.js';
+import { deviceEnvName, deviceEnvValue } from '../devices/device-node.js';
+
+export interface WorkerIdentity {
+  workerId: string;
+  jobId: string;
+  username: string;
+  token: string;
+  home: string;
+  work: string;
+  tmp: string;
+  humilityFile: string;
+  /** Resolved node per device name (null for devices without one). */
+  nodes: ReadonlyMap<string, string | null>;
+}
+
+export interface EnvironmentContext {
+  lab: LabModel;
+  slot: SlotModel;
+  agentUrl: string;
+  commandDir: string;
+  jobEnv: Readonly<Record<string, string>>;
+}
+
+export function jobEnvironment(ctx: EnvironmentContext, worker: WorkerIdentity): Record<string, string> {
+  const devices: Record<string, string> = {};
+  for (const name of ctx.slot.devices) {
+    const spec = ctx.lab.devices.get(name)?.spec;
+    const value = spec ? deviceEnvValue(spec, worker.nodes.get(name) ?? null) : undefined;
+    if (value !== undefined) devices[deviceEnvName(name)] = value;
+  }
+  return {
+    // The slot's table, then the job's, then ours: the schema keeps the first two off our names.
+    ...ctx.slot.spec.env,
+    ...ctx.jobEnv,
+    ...devices,
+    LABSLOT_URL: ctx.agentUrl,
+    LABSLOT_TOKEN: worker.token,
+    LABSLOT_WORKER: worker.workerId,
+    LABSLOT_JOB: worker.jobId,
+    LABSLOT_SLOT: ctx.slot.name,
+    LABSLOT_TARGET: ctx.slot.target,
+    HUMILITY_ENVIRONMENT: worker.humilityFile,
+    HOME: worker.home,
+    USER: worker.username,
+    LOGNAME: worker.username,
+    SHELL: '/bin/sh',
+    TMPDIR: worker.tmp,
+    PATH: `${ctx.commandDir}:/usr/local/bin:/usr/bin:/bin`,
+    LANG: 'C.UTF-8',
+  };
+}
+
+/**
+ * Humility's environment file maps a target name to how to reach it. Each
+ * probe of the slot is one entry named by its role ("sp", "rot"), so a job runs
+ * `humility -t sp ...` without knowing serial numbers.
+ */
+export function humilityEnvironment(lab: LabModel, slot: SlotModel): Record<string, { probe: string; description: string }> {
+  const out: Record<string, { probe: string; description: string }> = {};
+  for (const name of slot.devices) {
+    const spec = lab.devices.get(name)?.spec;
+    if (spec?.kind !== 'usb' || spec.role === 'other') continue;
+    const key = spec.role === 'sp-probe' ? 'sp' : spec.role === 'rot-probe' ? 'rot' : name;
+    out[out[key] === undefined ? key : name] = { probe: `${formatUsbId(spec.vid, spec.pid)}:${spec.serial}`, description: `${slot.name} ${name}` };
+  }
+  return out;
+}

@@ -1,0 +1,45 @@
+// How a job ended, decided once from what happened to it, in order of who is
+// to blame: the lab (mark-broken, setup failure, agent restart or stop), the
+// person who cancelled, the clock, then the job's own exit status.
+import type { JobState } from '../db/schema.js';
+
+export interface JobOutcome {
+  state: Extract<JobState, 'succeeded' | 'failed' | 'cancelled'>;
+  exitCode: number | null;
+  signal: string | null;
+  reason: string;
+  /** The failure is the lab's, not the job's. */
+  infrastructure: boolean;
+}
+
+export type StopCause =
+  | { kind: 'timeout'; afterMs: number }
+  | { kind: 'cancel'; by: string }
+  | { kind: 'marked-broken'; message: string }
+  | { kind: 'agent-stopping' };
+
+export function infrastructureFailure(reason: string): JobOutcome {
+  return { state: 'failed', exitCode: null, signal: null, reason, infrastructure: true };
+}
+
+export function decideOutcome(exit: { code: number | null; signal: string | null }, cause: StopCause | undefined): JobOutcome {
+  const { code, signal } = exit;
+  switch (cause?.kind) {
+    case 'marked-broken':
+      return { state: 'failed', exitCode: code, signal, reason: `marked broken: ${cause.message}`, infrastructure: true };
+    case 'agent-stopping':
+      return { state: 'failed', exitCode: code, signal, reason: 'agent stopped while the job ran', infrastructure: true };
+    case 'cancel':
+      return { state: 'cancelled', exitCode: code, signal, reason: `cancelled by ${cause.by}`, infrastructure: false };
+    case 'timeout':
+      return { state: 'failed', exitCode: code, signal, reason: `timed out after ${formatSeconds(cause.afterMs)}`, infrastructure: false };
+    case undefined:
+      if (code === 0) return { state: 'succeeded', exitCode: 0, signal: null, reason: 'exit code 0', infrastructure: false };
+      if (code !== null) return { state: 'failed', exitCode: code, signal: null, reason: `exit code ${code}`, infrastructure: false };
+      return { state: 'failed', exitCode: null, signal, reason: `killed by ${signal ?? 'a signal'}`, infrastructure: false };
+  }
+}
+
+function formatSeconds(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${(ms / 1000).toFixed(1)}s`;
+}

@@ -1,0 +1,37 @@
+// Where a job's and a worker's files live under the state directory. Job
+// output outlives the worker (it is what people read after a failure); the
+// worker's directories go with its cleanup.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+export function jobDir(stateDir: string, jobId: string): string {
+  return join(stateDir, 'jobs', jobId);
+}
+
+export function jobOutputPath(stateDir: string, jobId: string): string {
+  return join(jobDir(stateDir, jobId), 'output.log');
+}
+
+export function workersDir(stateDir: string): string {
+  return join(stateDir, 'workers');
+}
+
+export function workerRoot(stateDir: string, workerId: string): string {
+  return join(workersDir(stateDir), workerId);
+}
+
+/** The writable directories of a worker, owned by its user with mode 0700. */
+export function workerDirs(root: string): { home: string; work: string; tmp: string } {
+  return { home: join(root, 'home'), work: join(root, 'work'), tmp: join(root, 'tmp') };
+}
+
+/** Where the agent puts the `labslot` command that jobs find on their PATH. */
+export function commandDir(stateDir: string): string {
+  return join(stateDir, 'bin');
+}
+
+/** Made at submission, so followers of a queued job have a file to wait on. */
+export async function createOutputFile(stateDir: string, jobId: string): Promise<void> {
+  await mkdir(jobDir(stateDir, jobId), { recursive: true, mode: 0o700 });
+  await writeFile(jobOutputPath(stateDir, jobId), '', { mode: 0o600, flag: 'a' });
+}

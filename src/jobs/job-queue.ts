@@ -1,0 +1,69 @@
+// The job queue in SQLite (DESIGN §3.1): submitted jobs wait here until the
+// scheduler leases them a slot. Order: per target, higher priority first,
+// then first come first served.
+import { and, asc, desc, eq, inArray, type SQL } from 'drizzle-orm';
+import type { LabModel } from '../config/lab-model.js';
+import { recordEvent } from '../db/event-log.js';
+import type { Db } from '../db/open-database.js';
+import { jobs, type JobState } from '../db/schema.js';
+import { newJobId } from './ids.js';
+import type { JobRequest } from './job-request.js';
+import type { JobRow } from './job-view.js';
+
+export class UnknownTargetError extends Error {
+  override readonly name = 'UnknownTargetError';
+}
+
+export function submitJob(db: Db, lab: LabModel, request: JobRequest, by: string, at = Date.now()): JobRow {
+  if (!lab.targets.has(request.target)) {
+    const known = [...lab.targets.keys()].sort();
+    throw new UnknownTargetError(`no slot serves target "${request.target}" on ${lab.agentName} (targets: ${known.join(', ')})`);
+  }
+  const id = newJobId();
+  return db.transaction((tx) => {
+    const row = tx
+      .insert(jobs)
+      .values({
+        id,
+        target: request.target,
+        argv: request.argv ?? null,
+        script: request.script ?? null,
+        env: request.env,
+        timeoutMs: request.timeout ?? lab.config.jobs.timeout,
+        priority: request.priority,
+        submittedBy: by,
+        submittedAt: at,
+      })
+      .returning()
+      .get();
+    recordEvent(tx, { type: 'job.submitted', jobId: id, actor: by, message: `job ${id} submitted for ${request.target}`, data: { target: request.target, priority: request.priority } }, at);
+    return row;
+  });
+}
+
+export function readJob(db: Pick<Db, 'select'>, id: string): JobRow | undefined {
+  return db.select().from(jobs).where(eq(jobs.id, id)).get();
+}
+
+/** Queued jobs in the order they should get slots: priority, then submission. */
+export function queuedJobs(db: Db): JobRow[] {
+  return db.select().from(jobs).where(eq(jobs.state, 'queued')).orderBy(desc(jobs.priority), asc(jobs.submittedAt), asc(jobs.id)).all();
+}
+
+export function listJobs(db: Db, filter: { state?: JobState | undefined; target?: string | undefined; limit: number }): JobRow[] {
+  const conditions: SQL[] = [];
+  if (filter.state !== undefined) conditions.push(eq(jobs.state, filter.state));
+  if (filter.target !== undefined) conditions.push(eq(jobs.target, filter.target));
+  return db
+    .select()
+    .from(jobs)
+    .where(conditions.length > 0 ? and(...conditions) : undefined)
+    .orderBy(desc(jobs.submittedAt), desc(jobs.id))
+    .limit(filter.limit)
+    .all();
+}
+
+/** Jobs past the queue but not finished: what a restarted agent must clean up after. */
+export function unfinishedJobs(db: Db): JobRow[] {
+  return db.select().from(jobs).where(inArray(jobs.state, ['leased', 'running', 'cleaning'])).all();
+}

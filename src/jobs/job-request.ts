@@ -1,0 +1,38 @@
+// The body of POST /v1/jobs, validated at the edge: exactly one of argv or
+// script, an env that cannot replace what labslot sets, a timeout as a
+// duration string or seconds.
+import { z } from 'zod';
+import { parseDuration } from '../config/duration.js';
+
+/** Longest job anyone may ask for; a typo of "10d" must not pin a slot for a month. */
+const MAX_TIMEOUT_MS = 7 * 86_400_000;
+
+/** Names labslot sets in every job; a submitter may not override them. */
+const RESERVED_ENV = new Set(['HUMILITY_ENVIRONMENT', 'PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'TMPDIR']);
+
+const envName = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'is not a valid environment variable name' })
+  .refine((k) => !k.startsWith('LABSLOT_') && !RESERVED_ENV.has(k), { error: 'is set by labslot itself' });
+
+const timeout = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const ms = typeof value === 'number' ? Math.round(value * 1000) : parseDuration(value);
+  if (ms === undefined || !Number.isFinite(ms) || ms <= 0 || ms > MAX_TIMEOUT_MS) {
+    ctx.issues.push({ code: 'custom', input: value, message: `"${String(value)}" is not a timeout between 1ms and 7d (a duration like "90s", "10m", or seconds)` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+export const jobRequestSchema = z
+  .strictObject({
+    target: z.string().trim().min(1, { error: 'name the target (e.g. "gimlet")' }),
+    argv: z.array(z.string().max(65_536)).min(1, { error: 'argv needs a program' }).max(4096).optional(),
+    script: z.string().min(1).max(1_000_000).optional(),
+    env: z.record(envName, z.string().max(65_536)).default({}),
+    timeout: timeout.optional(),
+    priority: z.number().int().min(-1000).max(1000).default(0),
+  })
+  .refine((r) => (r.argv === undefined) !== (r.script === undefined), { error: 'give exactly one of "argv" and "script"' });
+
+export type JobRequest = z.output<typeof jobRequestSchema>;

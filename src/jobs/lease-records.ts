@@ -1,0 +1,109 @@
+// Every persisted step of a lease, each one transaction with its audit event:
+// claim (idle → leased), back to the queue after a failed pre-lease check,
+// running, cleaning, and idle again once cleanup has finished (DESIGN §2).
+import { and, eq, inArray, sql } from 'drizzle-orm';
+import type { SlotModel } from '../config/lab-model.js';
+import { recordEvent } from '../db/event-log.js';
+import type { Db } from '../db/open-database.js';
+import { jobs, slots, workers } from '../db/schema.js';
+import { readSlotStates } from '../slots/slot-states.js';
+import type { JobOutcome } from './job-outcome.js';
+
+/**
+ * Leases `slot` to a queued job if, inside this transaction, the slot is idle
+ * and unheld, no conflicting slot is in use, and the job is still queued.
+ * One transaction per claim and one process writing: two jobs can never hold
+ * one slot, nor two conflicting slots run at once.
+ */
+export function claimSlot(db: Db, jobId: string, slot: SlotModel, at = Date.now()): boolean {
+  return db.transaction((tx) => {
+    const states = readSlotStates(tx, [slot.name, ...slot.conflicts]);
+    const own = states.get(slot.name);
+    if (!own || own.usage !== 'idle' || own.hold !== null) return false;
+    if (slot.conflicts.some((other) => (states.get(other)?.usage ?? 'idle') !== 'idle')) return false;
+    const claimed = tx.update(jobs).set({ state: 'leased', slot: slot.name, waiting: null }).where(and(eq(jobs.id, jobId), eq(jobs.state, 'queued'))).returning({ id: jobs.id }).all();
+    if (claimed.length === 0) return false;
+    tx.update(slots).set({ usage: 'leased', usageChangedAt: at, leaseJobId: jobId, leaseWorkerId: null }).where(eq(slots.name, slot.name)).run();
+    recordEvent(tx, { type: 'slot.leased', slot: slot.name, jobId, message: `${slot.name} leased to job ${jobId}`, data: { target: slot.target, conflicts: slot.conflicts } }, at);
+    return true;
+  });
+}
+
+/** The pre-lease check failed: the slot is free again and the job waits for another. */
+export function returnToQueue(db: Db, jobId: string, slot: string, why: string, at = Date.now()): void {
+  db.transaction((tx) => {
+    tx.update(jobs).set({ state: 'queued', slot: null, workerId: null }).where(and(eq(jobs.id, jobId), eq(jobs.state, 'leased'))).run();
+    tx.update(slots).set({ usage: 'idle', usageChangedAt: at, leaseJobId: null, leaseWorkerId: null }).where(eq(slots.name, slot)).run();
+    recordEvent(tx, { type: 'lease.check-failed', slot, jobId, message: `${slot} failed its pre-lease check; job ${jobId} stays queued: ${why}` }, at);
+  });
+}
+
+export interface NewWorkerRecord {
+  id: string;
+  jobId: string;
+  slot: string;
+  username: string;
+  tokenHash: string;
+  rootDir: string;
+}
+
+/** Recorded before anything is created, so a crash during setup leaves a worker to clean up. */
+export function recordWorker(db: Db, worker: NewWorkerRecord, at = Date.now()): void {
+  db.transaction((tx) => {
+    tx.insert(workers).values({ ...worker, uid: -1, gid: -1, createdAt: at }).run();
+    tx.update(jobs).set({ workerId: worker.id }).where(eq(jobs.id, worker.jobId)).run();
+    tx.update(slots).set({ leaseWorkerId: worker.id }).where(eq(slots.name, worker.slot)).run();
+  });
+}
+
+export function recordWorkerIds(db: Db, workerId: string, ids: { uid: number; gid: number }): void {
+  db.update(workers).set(ids).where(eq(workers.id, workerId)).run();
+}
+
+export function markRunning(db: Db, jobId: string, workerId: string, slot: string, at = Date.now()): void {
+  db.transaction((tx) => {
+    tx.update(jobs).set({ state: 'running', startedAt: at }).where(eq(jobs.id, jobId)).run();
+    tx.update(workers).set({ state: 'running' }).where(eq(workers.id, workerId)).run();
+    tx.update(slots).set({ usage: 'running', usageChangedAt: at }).where(eq(slots.name, slot)).run();
+    recordEvent(tx, { type: 'job.started', slot, jobId, workerId, message: `job ${jobId} started in ${slot} as worker ${workerId}` }, at);
+  });
+}
+
+/** The job is over (its outcome is known); the slot is not reusable until cleanup finishes. */
+export function markCleaning(db: Db, jobId: string, slot: string, outcome: JobOutcome, at = Date.now()): void {
+  db.transaction((tx) => {
+    tx.update(jobs)
+      .set({ state: 'cleaning', endedAt: at, exitCode: outcome.exitCode, signal: outcome.signal, endReason: outcome.reason, infrastructure: outcome.infrastructure })
+      .where(eq(jobs.id, jobId))
+      .run();
+    tx.update(slots).set({ usage: 'cleaning', usageChangedAt: at }).where(eq(slots.name, slot)).run();
+    recordEvent(tx, { type: 'job.ended', slot, jobId, message: `job ${jobId} ${outcome.state}: ${outcome.reason}`, data: { state: outcome.state, exit_code: outcome.exitCode, signal: outcome.signal, infrastructure: outcome.infrastructure } }, at);
+  });
+}
+
+/** Gives the job its final state (the client waiting on it is released) without freeing the slot. */
+export function finishJob(db: Pick<Db, 'update'>, jobId: string, outcome: JobOutcome, at = Date.now()): void {
+  db.update(jobs)
+    // The job ended when its process did (markCleaning), not when its cleanup finished.
+    .set({ state: outcome.state, endedAt: sql`coalesce(${jobs.endedAt}, ${at})`, exitCode: outcome.exitCode, signal: outcome.signal, endReason: outcome.reason, infrastructure: outcome.infrastructure })
+    .where(and(eq(jobs.id, jobId), inArray(jobs.state, ['queued', 'leased', 'running', 'cleaning'])))
+    .run();
+}
+
+/** Cleanup finished: the worker is destroyed, the slot is idle, the job has its final state. */
+export function completeLease(db: Db, lease: { jobId: string; workerId: string | null; slot: string }, outcome: JobOutcome, at = Date.now()): void {
+  db.transaction((tx) => {
+    if (lease.workerId !== null) tx.update(workers).set({ state: 'destroyed', destroyedAt: at, cleanupError: null }).where(eq(workers.id, lease.workerId)).run();
+    finishJob(tx, lease.jobId, outcome, at);
+    tx.update(slots).set({ usage: 'idle', usageChangedAt: at, leaseJobId: null, leaseWorkerId: null }).where(and(eq(slots.name, lease.slot), eq(slots.leaseJobId, lease.jobId))).run();
+    recordEvent(tx, { type: 'slot.idle', slot: lease.slot, jobId: lease.jobId, workerId: lease.workerId ?? undefined, message: `${lease.slot} cleaned up after job ${lease.jobId}, idle` }, at);
+  });
+}
+
+/** A restarted agent frees a slot left mid-lease with nothing to clean (no worker was created). */
+export function resetSlot(db: Db, slot: string, why: string, at = Date.now()): void {
+  db.transaction((tx) => {
+    tx.update(slots).set({ usage: 'idle', usageChangedAt: at, leaseJobId: null, leaseWorkerId: null }).where(eq(slots.name, slot)).run();
+    recordEvent(tx, { type: 'slot.idle', slot, message: `${slot} idle again: ${why}` }, at);
+  });
+}

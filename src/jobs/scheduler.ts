@@ -1,0 +1,146 @@
+// The scheduler (DESIGN §3.2): on every slot, health or job change, and on a
+// timer as a safety net, hands queued jobs the slots that can take them. Jobs
+// are taken in queue order (priority, then submission) and slots in name
+// order, and each claim is one transaction: concurrent submissions cannot give
+// one slot twice, run two conflicting slots at once, or deadlock.
+import { and, eq, ne } from 'drizzle-orm';
+import type { SlotModel } from '../config/lab-model.js';
+import { recordEvent } from '../db/event-log.js';
+import { jobs } from '../db/schema.js';
+import { coerceError, IllegalStateError } from '../errors.js';
+import { slotAvailability, waitingReason, type HostState, type SlotAvailability } from '../slots/availability.js';
+import { queuedJobs, readJob } from './job-queue.js';
+import { LeaseRun, type LeaseDeps } from './lease-run.js';
+import { isFinal } from './job-view.js';
+import { claimSlot } from './lease-records.js';
+
+/** The safety net: leases happen on events; this catches anything an event missed, and refreshes "waiting". */
+const SAFETY_TICK_MS = 1_000;
+
+export class JobNotFoundError extends Error {
+  override readonly name = 'JobNotFoundError';
+}
+
+export class JobDoneError extends Error {
+  override readonly name = 'JobDoneError';
+}
+
+export class Scheduler {
+  private readonly runs = new Map<string, { run: LeaseRun; done: Promise<void> }>();
+  private timer: NodeJS.Timeout | undefined;
+  private pending = false;
+  private stopped = false;
+  /** Called whenever a job's state may have changed, for output followers. */
+  onJobChange: ((jobId: string) => void) | undefined;
+
+  constructor(
+    private readonly deps: LeaseDeps,
+    private readonly host: () => HostState,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => this.poke(), SAFETY_TICK_MS);
+    this.timer.unref();
+    this.poke();
+  }
+
+  /** Schedules a pass soon; many pokes in one tick make one pass. */
+  poke(): void {
+    if (this.pending || this.stopped) return;
+    this.pending = true;
+    setImmediate(() => {
+      this.pending = false;
+      if (this.stopped) return;
+      try {
+        this.pass();
+      } catch (error) {
+        this.deps.log.error({ err: coerceError(error) }, 'scheduling pass failed');
+      }
+    });
+  }
+
+  /** The running lease of a worker, for mark-broken. */
+  leaseOfWorker(workerId: string): LeaseRun | undefined {
+    for (const { run } of this.runs.values()) if (run.workerId === workerId) return run;
+    return undefined;
+  }
+
+  /** Cancels a queued job at once, or stops a leased or running one; throws when it has ended. */
+  cancel(jobId: string, by: string): void {
+    const active = this.runs.get(jobId);
+    if (active) {
+      active.run.stop({ kind: 'cancel', by });
+      return;
+    }
+    const { db } = this.deps;
+    const cancelled = db.transaction((tx) => {
+      const at = Date.now();
+      const rows = tx
+        .update(jobs)
+        .set({ state: 'cancelled', endedAt: at, endReason: `cancelled by ${by}`, waiting: null })
+        .where(and(eq(jobs.id, jobId), eq(jobs.state, 'queued')))
+        .returning({ id: jobs.id })
+        .all();
+      if (rows.length > 0) recordEvent(tx, { type: 'job.cancelled', jobId, actor: by, message: `job ${jobId} cancelled while queued` }, at);
+      return rows.length > 0;
+    });
+    if (cancelled) {
+      this.onJobChange?.(jobId);
+      return;
+    }
+    const job = readJob(db, jobId);
+    if (!job) throw new JobNotFoundError(`no job ${jobId}`);
+    if (isFinal(job.state)) throw new JobDoneError(`job ${jobId} has already ended (${job.state})`);
+    // Leased or cleaning, but not ours: a lease from before a restart, already being cleaned up.
+    throw new JobDoneError(`job ${jobId} is ${job.state} and can no longer be cancelled`);
+  }
+
+  /** Stops every job (SIGTERM, grace, SIGKILL) and waits for their cleanups. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    for (const { run } of this.runs.values()) run.stop({ kind: 'agent-stopping' });
+    await Promise.allSettled([...this.runs.values()].map((r) => r.done));
+  }
+
+  get activeLeases(): number {
+    return this.runs.size;
+  }
+
+  private pass(): void {
+    const { lab, db } = this.deps;
+    const queued = queuedJobs(db);
+    if (queued.length === 0) return;
+    const availability = slotAvailability(lab, db, this.host());
+    for (const job of queued) {
+      const slot = (lab.targets.get(job.target) ?? []).map((name) => lab.slots.get(name)).find((s): s is SlotModel => s !== undefined && availability.get(s.name)?.available === true);
+      if (slot && claimSlot(db, job.id, slot)) {
+        markTaken(availability, slot);
+        this.launch(job.id, slot);
+        continue;
+      }
+      const waiting = waitingReason(lab, job.target, availability);
+      if (waiting !== job.waiting) db.update(jobs).set({ waiting }).where(and(eq(jobs.id, job.id), ne(jobs.state, 'cancelled'))).run();
+    }
+  }
+
+  private launch(jobId: string, slot: SlotModel): void {
+    if (this.stopped) throw new IllegalStateError('the scheduler is stopped');
+    const job = readJob(this.deps.db, jobId);
+    if (!job) return;
+    const run = new LeaseRun(this.deps, job, slot);
+    const done = run.execute().finally(() => {
+      this.runs.delete(jobId);
+      this.onJobChange?.(jobId);
+      this.poke();
+    });
+    this.runs.set(jobId, { run, done });
+    this.onJobChange?.(jobId);
+  }
+}
+
+/** After a claim in this pass, the slot and everything it conflicts with are taken for the rest of it. */
+function markTaken(availability: Map<string, SlotAvailability>, slot: SlotModel): void {
+  availability.set(slot.name, { available: false, why: { kind: 'in-use', detail: 'leased' } });
+  for (const other of slot.conflicts) availability.set(other, { available: false, why: { kind: 'conflict', detail: `${slot.name} is in use` } });
+}

@@ -1,0 +1,93 @@
+// Worker setup (DESIGN §3.3): an ephemeral user and group, a root-owned
+// worker root with the user's own home, work and tmp inside, the slot's
+// device nodes granted to the worker's group, and the job's environment.
+// The worker is in the database before any of it exists, so a crash at any
+// step leaves something cleanup can find.
+import { chmod, chown, mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { LabModel, SlotModel } from '../config/lab-model.js';
+import type { Db } from '../db/open-database.js';
+import { deviceNode } from '../devices/device-node.js';
+import type { UsbDeviceInfo } from '../devices/usb-bus.js';
+import { sha256Hex } from '../http/auth.js';
+import { createUser } from '../platform/unix-users.js';
+import { grantDevices, type NodeToGrant } from './device-grants.js';
+import { newWorkerToken } from './ids.js';
+import { humilityEnvironment, jobEnvironment } from './job-environment.js';
+import { workerDirs, workerRoot } from './job-paths.js';
+import type { JobRow } from './job-view.js';
+import { recordWorker, recordWorkerIds } from './lease-records.js';
+
+export class WorkerSetupError extends Error {
+  override readonly name = 'WorkerSetupError';
+}
+
+export interface SetupContext {
+  lab: LabModel;
+  db: Db;
+  slot: SlotModel;
+  job: JobRow;
+  workerId: string;
+  agentUrl: string;
+  commandDir: string;
+  listUsb: () => Promise<UsbDeviceInfo[]>;
+  signal?: AbortSignal;
+}
+
+export interface PreparedWorker {
+  workerId: string;
+  username: string;
+  uid: number;
+  gid: number;
+  root: string;
+  cwd: string;
+  env: Record<string, string>;
+  /** The job's own command: its argv, or /bin/sh with its script file. */
+  command: string[];
+}
+
+export async function setupWorker(ctx: SetupContext): Promise<PreparedWorker> {
+  const { lab, db, slot, job, workerId } = ctx;
+  const token = newWorkerToken();
+  const username = `ls-${workerId.slice(1)}`;
+  const root = workerRoot(lab.stateDir, workerId);
+  const dirs = workerDirs(root);
+  recordWorker(db, { id: workerId, jobId: job.id, slot: slot.name, username, tokenHash: sha256Hex(token), rootDir: root });
+
+  // Resolve the nodes first: a probe that vanished after the pre-lease check fails setup before a user exists.
+  const nodes = new Map<string, string | null>();
+  const grants: NodeToGrant[] = [];
+  for (const device of slot.devices) {
+    const spec = lab.devices.get(device)?.spec;
+    if (!spec) continue;
+    const found = await deviceNode(spec, ctx.listUsb);
+    if ('missing' in found) throw new WorkerSetupError(`device ${device} is gone: ${found.missing}`);
+    nodes.set(device, found.node);
+    if (found.node !== null && !grants.some((g) => g.path === found.node)) grants.push({ device, path: found.node });
+  }
+
+  const user = await createUser({ name: username, groups: slot.spec.add_to_groups, home: dirs.home }, (ids) => recordWorkerIds(db, workerId, ids), ctx.signal);
+
+  await mkdir(root, { mode: 0o755 });
+  await chmod(root, 0o755);
+  for (const dir of Object.values(dirs)) {
+    await mkdir(dir, { mode: 0o700 });
+    await chown(dir, user.uid, user.gid);
+  }
+  const humilityFile = join(root, 'humility-environment.json');
+  await writeFile(humilityFile, `${JSON.stringify(humilityEnvironment(lab, slot), null, 2)}\n`, { mode: 0o644 });
+  let command = job.argv ?? [];
+  if (job.script !== null) {
+    const scriptFile = join(root, 'job.sh');
+    await writeFile(scriptFile, job.script, { mode: 0o644 });
+    command = ['/bin/sh', scriptFile];
+  }
+
+  await grantDevices(db, workerId, user.gid, grants);
+
+  const env = jobEnvironment(
+    { lab, slot, agentUrl: ctx.agentUrl, commandDir: ctx.commandDir, jobEnv: job.env },
+    { workerId, jobId: job.id, username, token, home: dirs.home, work: dirs.work, tmp: dirs.tmp, humilityFile, nodes },
+  );
+  return { workerId, username, uid: user.uid, gid: user.gid, root, cwd: dirs.work, env, command };
+}

@@ -1,0 +1,124 @@
+// Ephemeral Unix users and groups for workers (DESIGN §3.3), made with the
+// shadow tools (useradd/groupadd/userdel) so /etc/passwd, /etc/shadow and
+// /etc/group stay consistent under their own locking.
+import { readFileSync } from 'node:fs';
+import { randomInt } from 'node:crypto';
+import { lastLines, runProcess } from './run-process.js';
+
+/** Worker UIDs and GIDs come from [2^20, 2^30): far above any human or system account. */
+export const WORKER_ID_MIN = 2 ** 20;
+export const WORKER_ID_MAX = 2 ** 30 - 1;
+
+const TOOL_TIMEOUT_MS = 15_000;
+
+/** useradd/groupadd exit codes (shadow-utils): 4 = the id is taken, 9 = the name is taken. */
+const EXIT_ID_TAKEN = 4;
+/** userdel/groupdel: 6 = no such user or group. */
+const EXIT_NOT_FOUND = 6;
+
+export class UserCommandError extends Error {
+  override readonly name = 'UserCommandError';
+}
+
+export interface NewUser {
+  name: string;
+  /** Supplementary groups (the slot's add_to_groups). */
+  groups: readonly string[];
+  home: string;
+}
+
+export interface CreatedUser {
+  name: string;
+  uid: number;
+  gid: number;
+}
+
+/**
+ * Creates the group and the user with one random id for both, retrying when
+ * the id turns out to be taken (a race with another tool, or an NSS account
+ * this host's files do not list). `reserve` runs before anything is created,
+ * so the caller can record the name and ids for crash cleanup first.
+ */
+export async function createUser(user: NewUser, reserve: (ids: { uid: number; gid: number }) => void, signal?: AbortSignal): Promise<CreatedUser> {
+  for (let attempt = 0; attempt < 5; attempt += 1) {
+    const id = freeId();
+    reserve({ uid: id, gid: id });
+    const group = await tool(['groupadd', '-g', String(id), '-K', `GID_MIN=${WORKER_ID_MIN}`, '-K', `GID_MAX=${WORKER_ID_MAX}`, user.name], signal);
+    if (group.code === EXIT_ID_TAKEN) continue;
+    if (group.code !== 0) throw new UserCommandError(`groupadd ${user.name} failed (exit ${String(group.code)}): ${lastLines(group.output, 2)}`);
+    const created = await tool(
+      [
+        'useradd',
+        '-u', String(id),
+        '-g', String(id),
+        ...(user.groups.length > 0 ? ['-G', user.groups.join(',')] : []),
+        '-M', '-N',
+        '-d', user.home,
+        '-s', '/bin/sh',
+        '-c', 'labslot worker',
+        // Quiet the range warning, and keep workers out of /etc/subuid and the mail spool.
+        '-K', `UID_MIN=${WORKER_ID_MIN}`, '-K', `UID_MAX=${WORKER_ID_MAX}`,
+        '-K', 'SUB_UID_COUNT=0', '-K', 'SUB_GID_COUNT=0', '-K', 'MAIL_DIR=/nonexistent',
+        user.name,
+      ],
+      signal,
+    );
+    if (created.code === EXIT_ID_TAKEN) {
+      await deleteGroup(user.name, signal);
+      continue;
+    }
+    if (created.code !== 0) throw new UserCommandError(`useradd ${user.name} failed (exit ${String(created.code)}): ${lastLines(created.output, 2)}`);
+    return { name: user.name, uid: id, gid: id };
+  }
+  throw new UserCommandError(`no free uid/gid for ${user.name} after 5 tries`);
+}
+
+/** Removes the user and its group; a user or group that is already gone is fine (cleanup is idempotent). */
+export async function deleteUser(name: string, signal?: AbortSignal): Promise<void> {
+  const result = await tool(['userdel', name], signal);
+  if (result.code !== 0 && result.code !== EXIT_NOT_FOUND) throw new UserCommandError(`userdel ${name} failed (exit ${String(result.code)}): ${lastLines(result.output, 2)}`);
+  // userdel takes the user's own group along (USERGROUPS_ENAB); remove it when it did not,
+  // or when a crash came between groupadd and useradd.
+  if (localGroupExists(name)) await deleteGroup(name, signal);
+}
+
+async function deleteGroup(name: string, signal?: AbortSignal): Promise<void> {
+  const result = await tool(['groupdel', name], signal);
+  if (result.code !== 0 && result.code !== EXIT_NOT_FOUND) throw new UserCommandError(`groupdel ${name} failed (exit ${String(result.code)}): ${lastLines(result.output, 2)}`);
+}
+
+function localGroupExists(name: string): boolean {
+  return namesIn('/etc/group').includes(name);
+}
+
+/** A random id that no local user or group has; useradd/groupadd catch the rest. */
+function freeId(): number {
+  const taken = new Set([...idsIn('/etc/passwd'), ...idsIn('/etc/group')]);
+  for (;;) {
+    const id = randomInt(WORKER_ID_MIN, WORKER_ID_MAX + 1);
+    if (!taken.has(id)) return id;
+  }
+}
+
+function namesIn(file: string): string[] {
+  return readLines(file).map((line) => line.split(':', 1)[0] ?? '');
+}
+
+function idsIn(file: string): number[] {
+  return readLines(file).map((line) => Number(line.split(':')[2]));
+}
+
+function readLines(file: string): string[] {
+  try {
+    return readFileSync(file, 'utf8').split('\n').filter((l) => l !== '' && !l.startsWith('#'));
+  } catch {
+    return [];
+  }
+}
+
+async function tool(argv: string[], signal?: AbortSignal): ReturnType<typeof runProcess> {
+  const result = await runProcess(argv, { timeoutMs: TOOL_TIMEOUT_MS, signal, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' } });
+  if (result.spawnError) throw new UserCommandError(`cannot run ${argv[0] ?? ''}: ${result.spawnError.message}`, { cause: result.spawnError });
+  if (result.timedOut) throw new UserCommandError(`${argv[0] ?? ''} did not finish within ${TOOL_TIMEOUT_MS / 1000} s`);
+  return result;
+}

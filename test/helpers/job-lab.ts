@@ -1,0 +1,145 @@
+// A real lab for job tests: slots whose consoles are PTY pairs, a real agent
+// process, and the API calls the tests make. Tokens are fixed so tests and
+// job scripts can use them; only their hashes are in the config.
+import { createHash } from 'node:crypto';
+import { chmodSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import { startAgent, type RunningAgent } from './agent-process.js';
+import { ptyPair, type PtyPair } from './pty-pair.js';
+import { tempDir } from './temp-dir.js';
+
+export const OPERATOR_TOKEN = 'job-lab-operator';
+export const SUBMITTER_TOKEN = 'job-lab-submitter';
+
+export interface JobJson {
+  id: string;
+  state: string;
+  slot: string | null;
+  worker_id: string | null;
+  exit_code: number | null;
+  end_reason: string | null;
+  infrastructure: boolean;
+  waiting: string | null;
+  done: boolean;
+}
+
+export interface EventJson {
+  id: number;
+  at: string;
+  type: string;
+  slot: string | null;
+  job_id: string | null;
+  worker_id: string | null;
+  message: string;
+}
+
+export interface JobLab {
+  dir: string;
+  config: string;
+  stateDir: string;
+  consoles: Map<string, PtyPair>;
+  agent: RunningAgent;
+  restart: () => Promise<RunningAgent>;
+  submit: (body: Record<string, unknown>) => Promise<string>;
+  job: (id: string) => Promise<JobJson>;
+  waitDone: (id: string, timeoutMs?: number) => Promise<JobJson>;
+  output: (id: string) => Promise<string>;
+  post: (path: string, body: unknown, token?: string) => Promise<{ status: number; json: Record<string, unknown> }>;
+  events: (query?: string) => Promise<EventJson[]>;
+}
+
+export interface SlotDef {
+  name: string;
+  target: string;
+  extra?: string;
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** `slots` each get a console device `<name>-con` on their own PTY; `extraToml` adds anything else. */
+export async function jobLab(t: TestContext, slots: readonly SlotDef[], extraToml = '', jobsToml = 'stop_grace = "1s"'): Promise<JobLab> {
+  const dir = tempDir(t);
+  // Workers reach their directories under the state dir, as under /var/lib on a lab host.
+  chmodSync(dir, 0o755);
+  const stateDir = join(dir, 'state');
+  const consoles = new Map<string, PtyPair>();
+  let toml = `[agent]\nname = "job-lab"\n[auth]\noperators = ["${sha256(OPERATOR_TOKEN)}"]\nsubmitters = ["${sha256(SUBMITTER_TOKEN)}"]\n`;
+  toml += `[health]\ninterval = "1h"\nfailure_threshold = 3\nsuccess_threshold = 1\n[jobs]\n${jobsToml}\n`;
+  for (const slot of slots) {
+    const pty = await ptyPair(t, dir, slot.name);
+    consoles.set(slot.name, pty);
+    toml += `[devices.${slot.name}-con]\nkind = "serial"\npath = "${pty.device}"\n`;
+  }
+  toml += extraToml;
+  for (const slot of slots) {
+    toml += `[slots.${slot.name}]\ntarget = "${slot.target}"\ndevices = ["${slot.name}-con"]\n${slot.extra ?? ''}\n`;
+  }
+  const config = join(dir, 'slots.toml');
+  writeFileSync(config, toml);
+
+  let agent = await startAgent(t, { config, stateDir });
+  const url = (): string => agent.url;
+  const api = async (method: string, path: string, body?: unknown, token = SUBMITTER_TOKEN): Promise<{ status: number; json: Record<string, unknown> }> => {
+    const response = await fetch(`${url()}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(30_000),
+    });
+    return { status: response.status, json: (await response.json()) as Record<string, unknown> };
+  };
+  const lab: JobLab = {
+    dir,
+    config,
+    stateDir,
+    consoles,
+    get agent() {
+      return agent;
+    },
+    restart: async () => {
+      agent = await startAgent(t, { config, stateDir });
+      return agent;
+    },
+    submit: async (body) => {
+      const { status, json } = await api('POST', '/v1/jobs', body);
+      if (status !== 201) throw new Error(`submit answered ${status}: ${JSON.stringify(json)}`);
+      return json['id'] as string;
+    },
+    job: async (id) => (await api('GET', `/v1/jobs/${id}`)).json as unknown as JobJson,
+    waitDone: async (id, timeoutMs = 20_000) => {
+      let last: JobJson | undefined;
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline) {
+        last = (await api('GET', `/v1/jobs/${id}`)).json as unknown as JobJson;
+        if (last.done) return last;
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      throw new Error(`job ${id} not done within ${timeoutMs} ms: ${JSON.stringify(last)}`);
+    },
+    output: async (id) => (await fetch(`${url()}/v1/jobs/${id}/output`, { signal: AbortSignal.timeout(10_000) })).text(),
+    post: (path, body, token) => api('POST', path, body, token),
+    events: async (query = '') => ((await api('GET', `/v1/events?limit=1000${query}`)).json['events'] as EventJson[]),
+  };
+  // Every slot healthy before a test submits, so a failure is the test's own.
+  for (const slot of slots) await waitHealthy(url(), slot.name);
+  return lab;
+}
+
+export async function waitHealthy(url: string, slot: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const view = (await (await fetch(`${url}/v1/slots/${slot}`, { signal: AbortSignal.timeout(5_000) })).json()) as { health: string };
+    if (view.health === 'healthy') return;
+    if (Date.now() > deadline) throw new Error(`slot ${slot} not healthy within ${timeoutMs} ms: ${JSON.stringify(view)}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** Owner, group and permission bits of a node, for "restored exactly" assertions. */
+export function ownership(path: string): { uid: number; gid: number; mode: string } {
+  const info = statSync(path);
+  return { uid: info.uid, gid: info.gid, mode: (info.mode & 0o7777).toString(8) };
+}
