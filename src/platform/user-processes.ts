@@ -5,6 +5,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
+/** Live processes of `uid`; zombies are already dead and only wait for their parent to reap them. */
 export function processesOf(uid: number): number[] {
   const pids: number[] = [];
   let entries: string[];
@@ -22,7 +23,7 @@ export function processesOf(uid: number): number[] {
       continue; // Exited while we looked.
     }
     const ids = /^Uid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)/m.exec(status);
-    if (ids && ids.slice(1).some((id) => Number(id) === uid)) pids.push(Number(entry));
+    if (ids && ids.slice(1).some((id) => Number(id) === uid) && !/^State:\s+Z/m.test(status)) pids.push(Number(entry));
   }
   return pids;
 }
@@ -47,7 +48,7 @@ export function signalUser(uid: number, signal: NodeJS.Signals): number {
 /**
  * SIGKILLs every process of `uid` until none is left or `timeoutMs` passes;
  * repeated because a process may fork between our listing and its kill.
- * Returns the PIDs still there (zombies whose parent has not reaped them count).
+ * Returns the PIDs still alive.
  */
 export async function killUser(uid: number, timeoutMs: number, signal?: AbortSignal): Promise<number[]> {
   const deadline = Date.now() + timeoutMs;
@@ -55,7 +56,7 @@ export async function killUser(uid: number, timeoutMs: number, signal?: AbortSig
   while (left.length > 0 && Date.now() < deadline && signal?.aborted !== true) {
     signalAll(left, 'SIGKILL');
     await sleep(20);
-    left = processesOf(uid).filter((pid) => !isZombie(pid));
+    left = processesOf(uid);
   }
   return left;
 }
@@ -64,16 +65,9 @@ export async function killUser(uid: number, timeoutMs: number, signal?: AbortSig
 export async function waitUserGone(uid: number, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (processesOf(uid).filter((pid) => !isZombie(pid)).length === 0) return true;
+    if (processesOf(uid).length === 0) return true;
     if (Date.now() >= deadline || signal?.aborted === true) return false;
     await sleep(50);
   }
 }
 
-function isZombie(pid: number): boolean {
-  try {
-    return /^State:\s+Z/m.test(readFileSync(`/proc/${String(pid)}/status`, 'latin1'));
-  } catch {
-    return true;
-  }
-}

@@ -52,6 +52,8 @@ export interface JobLab {
 export interface SlotDef {
   name: string;
   target: string;
+  /** Devices besides the slot's own console, defined in `extraToml`. */
+  devices?: string[];
   extra?: string;
 }
 
@@ -75,7 +77,7 @@ export async function jobLab(t: TestContext, slots: readonly SlotDef[], extraTom
   }
   toml += extraToml;
   for (const slot of slots) {
-    toml += `[slots.${slot.name}]\ntarget = "${slot.target}"\ndevices = ["${slot.name}-con"]\n${slot.extra ?? ''}\n`;
+    toml += `[slots.${slot.name}]\ntarget = "${slot.target}"\ndevices = ${JSON.stringify([`${slot.name}-con`, ...(slot.devices ?? [])])}\n${slot.extra ?? ''}\n`;
   }
   const config = join(dir, 'slots.toml');
   writeFileSync(config, toml);

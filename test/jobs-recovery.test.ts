@@ -1,0 +1,51 @@
+// The agent dies with kill -9 while a job runs. The restarted agent cleans the
+// worker up (processes, device grant, user, files) and fails the job with
+// "agent restarted" before it leases any slot again.
+import assert from 'node:assert/strict';
+import { readFileSync, realpathSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { processesOf } from '../src/platform/user-processes.js';
+import { jobLab, ownership } from './helpers/job-lab.js';
+import { command, requires, ROOT } from './helpers/prerequisites.js';
+
+describe('crash recovery', () => {
+  it('cleans up a worker left by kill -9 before leasing again', async (t) => {
+    if (!requires(t, ROOT, command('socat', ['-V']))) return;
+    const lab = await jobLab(t, [{ name: 's1', target: 'tb' }]);
+    const console = realpathSync(lab.consoles.get('s1')?.device ?? '');
+    const before = ownership(console);
+
+    const id = await lab.submit({ target: 'tb', script: 'echo "uid=$(id -u) user=$(id -un)"\nsleep 1000 &\nsleep 1000' });
+    let out = '';
+    const deadline = Date.now() + 10_000;
+    while (!/uid=\d+/.test(out) && Date.now() < deadline) {
+      out = await lab.output(id);
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    const [, uid = '', user = ''] = /uid=(\d+) user=(\S+)/.exec(out) ?? [];
+    assert.ok(processesOf(Number(uid)).length >= 2, out);
+    assert.notDeepEqual(ownership(console), before, 'the console is granted to the worker while the job runs');
+
+    await lab.agent.stop('SIGKILL');
+    // The job outlives its agent; only the next agent can clean it up.
+    assert.ok(processesOf(Number(uid)).length >= 2, 'job processes survive the agent');
+
+    const again = await lab.restart();
+    const next = await lab.submit({ target: 'tb', argv: ['true'] });
+    const job = await lab.job(id);
+    assert.equal(job.state, 'failed');
+    assert.equal(job.end_reason, 'agent restarted');
+    assert.equal(job.infrastructure, true);
+    assert.deepEqual(processesOf(Number(uid)), [], 'no process of the worker UID');
+    assert.ok(!readFileSync('/etc/passwd', 'utf8').includes(`\n${user}:`), 'worker user deleted');
+    assert.deepEqual(ownership(console), before, 'console owner and mode restored');
+
+    assert.equal((await lab.waitDone(next)).state, 'succeeded');
+    const events = await lab.events();
+    const ended = events.findIndex((e) => e.type === 'job.ended' && e.job_id === id && e.message.includes('agent restarted'));
+    const cleaned = events.findIndex((e) => e.type === 'slot.idle' && e.job_id === id);
+    const leasedAgain = events.findIndex((e) => e.type === 'slot.leased' && e.job_id === next);
+    assert.ok(ended >= 0 && cleaned > ended && leasedAgain > cleaned, `cleanup (${ended}, ${cleaned}) before the next lease (${leasedAgain})`);
+    assert.equal(await again.stop(), 0);
+  });
+});
