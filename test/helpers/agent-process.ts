@@ -1,7 +1,7 @@
 // Starts the real `labslot agent` as a child process on an ephemeral port and
 // stops it again; the test gets the URL, the child and its JSON log lines.
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { TestContext } from 'node:test';
+import type { Cleanup } from './cleanup.js';
 import { LABSLOT_BIN, PROJECT_ROOT } from './cli.js';
 
 export interface RunningAgent {
@@ -15,7 +15,7 @@ export interface RunningAgent {
   stop: (signal?: NodeJS.Signals) => Promise<number | null>;
 }
 
-export async function startAgent(t: TestContext, options: { config: string; stateDir: string; listen?: string; timeoutMs?: number }): Promise<RunningAgent> {
+export async function startAgent(t: Cleanup, options: { config: string; stateDir: string; listen?: string; timeoutMs?: number }): Promise<RunningAgent> {
   const child = spawn(process.execPath, [LABSLOT_BIN, 'agent', '-c', options.config, '--state-dir', options.stateDir, '--listen', options.listen ?? '127.0.0.1:0'], {
     cwd: PROJECT_ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
