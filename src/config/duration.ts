@@ -15,3 +15,18 @@ export function parseDuration(text: string): number | undefined {
   }
   return Math.round(total);
 }
+
+/** The other way: 3_600_000 → "1h", 90_000 → "1m30s", 1_500 → "1.5s", in the units parseDuration reads. */
+export function formatDuration(ms: number): string {
+  if (ms < 1_000) return `${ms}ms`;
+  const parts: string[] = [];
+  let rest = ms;
+  for (const [unit, size] of [['d', UNIT_MS.d], ['h', UNIT_MS.h], ['m', UNIT_MS.m]] as const) {
+    if (rest >= size) {
+      parts.push(`${Math.floor(rest / size)}${unit}`);
+      rest %= size;
+    }
+  }
+  if (rest > 0) parts.push(rest % 1_000 === 0 ? `${rest / 1_000}s` : `${Number((rest / 1_000).toFixed(3))}s`);
+  return parts.join('');
+}

@@ -1,6 +1,7 @@
 // How a job ended, decided once from what happened to it, in order of who is
 // to blame: the lab (mark-broken, setup failure, agent restart or stop), the
 // person who cancelled, the clock, then the job's own exit status.
+import { formatDuration } from '../config/duration.js';
 import type { JobState } from '../db/schema.js';
 
 export interface JobOutcome {
@@ -32,7 +33,7 @@ export function decideOutcome(exit: { code: number | null; signal: string | null
     case 'cancel':
       return { state: 'cancelled', exitCode: code, signal, reason: `cancelled by ${cause.by}`, infrastructure: false };
     case 'timeout':
-      return { state: 'failed', exitCode: code, signal, reason: `timed out after ${formatSeconds(cause.afterMs)}`, infrastructure: false };
+      return { state: 'failed', exitCode: code, signal, reason: `timed out after ${formatDuration(cause.afterMs)}`, infrastructure: false };
     case undefined:
       if (code === 0) return { state: 'succeeded', exitCode: 0, signal: null, reason: 'exit code 0', infrastructure: false };
       if (code !== null) return { state: 'failed', exitCode: code, signal: null, reason: `exit code ${code}`, infrastructure: false };
@@ -40,6 +41,3 @@ export function decideOutcome(exit: { code: number | null; signal: string | null
   }
 }
 
-function formatSeconds(ms: number): string {
-  return ms % 1000 === 0 ? `${ms / 1000}s` : `${(ms / 1000).toFixed(1)}s`;
-}

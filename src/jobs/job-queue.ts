@@ -2,6 +2,7 @@
 // scheduler leases them a slot. Order: per target, higher priority first,
 // then first come first served.
 import { and, asc, desc, eq, inArray, type SQL } from 'drizzle-orm';
+import { formatDuration } from '../config/duration.js';
 import type { LabModel } from '../config/lab-model.js';
 import { recordEvent } from '../db/event-log.js';
 import type { Db } from '../db/open-database.js';
@@ -14,10 +15,19 @@ export class UnknownTargetError extends Error {
   override readonly name = 'UnknownTargetError';
 }
 
+/** A submission this host refuses, though it is well-formed (a timeout over the host's limit). */
+export class JobRefusedError extends Error {
+  override readonly name = 'JobRefusedError';
+}
+
 export function submitJob(db: Db, lab: LabModel, request: JobRequest, by: string, at = Date.now()): JobRow {
   if (!lab.targets.has(request.target)) {
     const known = [...lab.targets.keys()].sort();
     throw new UnknownTargetError(`no slot serves target "${request.target}" on ${lab.agentName} (targets: ${known.join(', ')})`);
+  }
+  const limit = lab.config.jobs.timeout;
+  if (request.timeout !== undefined && request.timeout > limit) {
+    throw new JobRefusedError(`timeout ${formatDuration(request.timeout)} is over this host's limit of ${formatDuration(limit)} ([jobs] timeout)`);
   }
   const id = newJobId();
   return db.transaction((tx) => {

@@ -2,7 +2,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { JobState } from '../../db/schema.js';
-import { listJobs, readJob, submitJob, UnknownTargetError } from '../../jobs/job-queue.js';
+import { JobRefusedError, listJobs, readJob, submitJob, UnknownTargetError } from '../../jobs/job-queue.js';
 import { jobRequestSchema } from '../../jobs/job-request.js';
 import { createOutputFile } from '../../jobs/job-paths.js';
 import { jobView } from '../../jobs/job-view.js';
@@ -41,6 +41,7 @@ export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
       job = submitJob(db, lab, request, c.get('actor'));
     } catch (error) {
       if (error instanceof UnknownTargetError) throw new HttpError(400, 'unknown_target', error.message);
+      if (error instanceof JobRefusedError) throw new HttpError(400, 'invalid_request', `timeout: ${error.message}`);
       throw error;
     }
     await createOutputFile(lab.stateDir, job.id);
