@@ -4,7 +4,7 @@
 // worker users that the database does not know. Also retries cleanups that
 // failed, for as long as they keep failing.
 import { readFileSync } from 'node:fs';
-import { inArray, ne } from 'drizzle-orm';
+import { eq, inArray, ne } from 'drizzle-orm';
 import { recordEvent } from '../db/event-log.js';
 import type { Db } from '../db/open-database.js';
 import { jobs, slots, workers } from '../db/schema.js';
@@ -21,7 +21,8 @@ export const WORKER_USER_PREFIX = 'ls-';
 export async function recoverAfterRestart(db: Db, log: Logger): Promise<void> {
   const outcome = infrastructureFailure('agent restarted');
   const leftovers = db.select().from(workers).where(ne(workers.state, 'destroyed')).all();
-  for (const worker of leftovers.filter((w) => w.state !== 'cleanup-failed')) {
+  // Cleanups that failed before are tried again too: a restart is often how an operator says "try again".
+  for (const worker of leftovers) {
     await cleanUp(db, log, worker, () => {
       finishJob(db, worker.jobId, outcome);
       recordEvent(db, { type: 'job.ended', slot: worker.slot, jobId: worker.jobId, workerId: worker.id, message: `job ${worker.jobId} failed: agent restarted` });
@@ -33,7 +34,7 @@ export async function recoverAfterRestart(db: Db, log: Logger): Promise<void> {
     recordEvent(db, { type: 'job.ended', slot: job.slot ?? undefined, jobId: job.id, message: `job ${job.id} failed: agent restarted` });
   }
   const stuck = db.select().from(slots).where(ne(slots.usage, 'idle')).all();
-  const failing = new Set(db.select({ slot: workers.slot }).from(workers).where(inArray(workers.state, ['cleanup-failed'])).all().map((w) => w.slot));
+  const failing = new Set(db.select({ slot: workers.slot }).from(workers).where(eq(workers.state, 'cleanup-failed')).all().map((w) => w.slot));
   for (const slot of stuck.filter((s) => !failing.has(s.name))) {
     resetSlot(db, slot.name, `agent restarted while it was ${slot.usage}`);
     log.info({ slot: slot.name, was: slot.usage }, 'slot recovered after restart');
@@ -43,7 +44,7 @@ export async function recoverAfterRestart(db: Db, log: Logger): Promise<void> {
 
 /** Retries cleanups that failed before; a slot whose cleanup now succeeds becomes idle (its hold stays). */
 export async function retryFailedCleanups(db: Db, log: Logger): Promise<void> {
-  for (const worker of db.select().from(workers).where(inArray(workers.state, ['cleanup-failed'])).all()) {
+  for (const worker of db.select().from(workers).where(eq(workers.state, 'cleanup-failed')).all()) {
     await cleanUp(db, log, worker, () => undefined);
   }
 }

@@ -32,7 +32,7 @@ export async function cleanupWorker(db: Db, worker: WorkerRow, signal?: AbortSig
     if (left.length > 0) throw new CleanupError(`processes of uid ${worker.uid} survived SIGKILL: ${left.join(', ')}`);
   }
   await restoreGrants(db, worker.id);
-  await rm(worker.rootDir, { recursive: true, force: true, maxRetries: 3 });
+  await rm(worker.rootDir, { recursive: true, force: true });
   await deleteUser(worker.username, signal);
 }
 

@@ -17,6 +17,7 @@ export interface SlotState {
   usage: SlotUsage;
   usageChangedAt: number;
   leaseJobId: string | null;
+  leaseWorkerId: string | null;
   hold: Hold | null;
 }
 
@@ -39,6 +40,7 @@ export function readSlotStates(db: Pick<Db, 'select'>, names: readonly string[])
         usage: row.usage,
         usageChangedAt: row.usageChangedAt,
         leaseJobId: row.leaseJobId,
+        leaseWorkerId: row.leaseWorkerId,
         hold:
           row.holdReason !== null && row.holdSource !== null && row.holdAt !== null
             ? { reason: row.holdReason, source: row.holdSource, by: row.holdBy, at: row.holdAt, jobId: row.holdJobId, workerId: row.holdWorkerId }

@@ -32,7 +32,7 @@ export interface SlotView {
   description: string | null;
   usage: SlotState['usage'];
   usage_since: string;
-  lease: { job_id: string } | null;
+  lease: { job_id: string; worker_id: string | null } | null;
   hold: HoldView | null;
   health: DeviceHealthState;
   /** Whether a job could be given this slot now (before its pre-lease check), and if not, why. */
@@ -86,7 +86,7 @@ export function slotViews(lab: LabModel, db: Db, { only, historyLimit = 0, host 
       description: slot.spec.description ?? null,
       usage: state.usage,
       usage_since: new Date(state.usageChangedAt).toISOString(),
-      lease: state.leaseJobId !== null ? { job_id: state.leaseJobId } : null,
+      lease: state.leaseJobId !== null ? { job_id: state.leaseJobId, worker_id: state.leaseWorkerId } : null,
       hold: state.hold === null ? null : holdView(state.hold),
       health: combinedHealth(devices.map((d) => d.health)),
       ...availabilityView(availability.get(slot.name)),

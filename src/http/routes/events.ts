@@ -2,6 +2,7 @@
 import { and, desc, eq, gt, gte, type SQL } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { z } from 'zod';
+import { eventView } from '../../db/event-view.js';
 import { events } from '../../db/schema.js';
 import type { AppDeps, AppEnv } from '../app-deps.js';
 import { HttpError } from '../http-error.js';
@@ -37,18 +38,7 @@ export function eventRoutes(deps: AppDeps): Hono<AppEnv> {
       .all()
       .reverse();
     return c.json({
-      events: rows.map((e) => ({
-        id: e.id,
-        at: new Date(e.at).toISOString(),
-        type: e.type,
-        slot: e.slot,
-        device: e.device,
-        job_id: e.jobId,
-        worker_id: e.workerId,
-        actor: e.actor,
-        message: e.message,
-        data: e.data,
-      })),
+      events: rows.map(eventView),
     });
   });
   return app;

@@ -2,6 +2,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { recordEvent } from '../../db/event-log.js';
+import { recentSlotEvents } from '../../db/event-view.js';
 import { checkResultJson } from '../../devices/check-result.js';
 import { holdSlot, NotHeldError, releaseSlot } from '../../slots/holds.js';
 import type { HostState } from '../../slots/availability.js';
@@ -33,8 +34,10 @@ export function slotRoutes(deps: AppDeps): Hono<AppEnv> {
   });
 
   app.get('/:name', (c) => {
-    const [view] = slotViews(deps.lab, deps.db, { only: [slotNamed(c.req.param('name'))], historyLimit: 50, host: hostView(deps) });
-    return c.json(view);
+    const name = slotNamed(c.req.param('name'));
+    const [view] = slotViews(deps.lab, deps.db, { only: [name], historyLimit: 50, host: hostView(deps) });
+    // Leases, holds, mark-broken, health transitions, cleanup failures: the slot's recent story.
+    return c.json({ ...view, events: recentSlotEvents(deps.db, name, 20) });
   });
 
   app.post('/:name/check', operator, async (c) => {
