@@ -46,7 +46,13 @@ export class JobOutputs {
     return new ReadableStream<Uint8Array>(
       {
         start: async () => {
-          file = await open(path, 'r');
+          try {
+            file = await open(path, 'r');
+          } catch (error) {
+            // A job from before output files existed, or one whose output was removed: nothing to read.
+            if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+            throw error;
+          }
           if (follow) release = this.subscribe(jobId, path);
         },
         pull: async (controller) => {
