@@ -81,7 +81,7 @@ export class Agent {
       prepareStateDir(lab.stateDir, log);
       ensureSlotRows(db, [...lab.slots.keys()]);
       // Before any slot is offered: finish what a crashed agent left (DESIGN §3.7).
-      await recoverAfterRestart(db, log);
+      await recoverAfterRestart(db, lab.stateDir, log);
       const checker = new DeviceChecker(lab);
       const monitor = new HealthMonitor({
         lab,

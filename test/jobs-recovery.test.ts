@@ -2,11 +2,14 @@
 // worker up (processes, device grant, user, files) and fails the job with
 // "agent restarted" before it leases any slot again.
 import assert from 'node:assert/strict';
-import { readFileSync, realpathSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, realpathSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { processesOf } from '../src/platform/user-processes.js';
 import { jobLab, ownership } from './helpers/job-lab.js';
 import { command, requires, ROOT } from './helpers/prerequisites.js';
+import { until } from './helpers/until.js';
 
 describe('crash recovery', () => {
   it('cleans up a worker left by kill -9 before leasing again', async (t) => {
@@ -47,5 +50,27 @@ describe('crash recovery', () => {
     const leasedAgain = events.findIndex((e) => e.type === 'slot.leased' && e.job_id === next);
     assert.ok(ended >= 0 && cleaned > ended && leasedAgain > cleaned, `cleanup (${ended}, ${cleaned}) before the next lease (${leasedAgain})`);
     assert.equal(await again.stop(), 0);
+  });
+
+  it('removes worker users and directories the database does not know', async (t) => {
+    if (!requires(t, ROOT, command('socat', ['-V']), command('useradd', ['--help']))) return;
+    const lab = await jobLab(t, [{ name: 's1', target: 'tb' }]);
+    await lab.agent.stop();
+    // What a lost database leaves: a worker user with a process, and a worker directory.
+    const uid = 2 ** 20 + 4242;
+    execFileSync('groupadd', ['-g', String(uid), 'ls-orphan42']);
+    execFileSync('useradd', ['-u', String(uid), '-g', String(uid), '-M', '-N', '-d', '/nonexistent', '-K', 'UID_MAX=1073741823', 'ls-orphan42'], { stdio: 'ignore' });
+    t.after(() => spawnSync('userdel', ['ls-orphan42']));
+    const sleeper = spawn('setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', 'sleep', '1000'], { stdio: 'ignore', detached: true });
+    t.after(() => sleeper.kill('SIGKILL'));
+    mkdirSync(join(lab.stateDir, 'workers', 'wlost'), { recursive: true });
+    await until('the orphan process runs', () => processesOf(uid).length === 1);
+
+    await lab.restart();
+    assert.deepEqual(processesOf(uid), []);
+    assert.ok(!readFileSync('/etc/passwd', 'utf8').includes('ls-orphan42:'));
+    assert.ok(!readFileSync('/etc/group', 'utf8').includes('ls-orphan42:'));
+    assert.equal(existsSync(join(lab.stateDir, 'workers', 'wlost')), false);
+    assert.ok((await lab.events()).some((e) => e.type === 'worker.orphan-removed' && e.message.includes('ls-orphan42')));
   });
 });

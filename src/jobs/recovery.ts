@@ -4,6 +4,7 @@
 // worker users that the database does not know. Also retries cleanups that
 // failed, for as long as they keep failing.
 import { readFileSync } from 'node:fs';
+import { readdir, rm } from 'node:fs/promises';
 import { eq, inArray, ne } from 'drizzle-orm';
 import { recordEvent } from '../db/event-log.js';
 import type { Db } from '../db/open-database.js';
@@ -13,12 +14,13 @@ import type { Logger } from '../log.js';
 import { deleteUser, WORKER_ID_MAX, WORKER_ID_MIN } from '../platform/unix-users.js';
 import { killUser } from '../platform/user-processes.js';
 import { infrastructureFailure } from './job-outcome.js';
+import { workerRoot, workersDir } from './job-paths.js';
 import { completeLease, finishJob, resetSlot } from './lease-records.js';
 import { cleanupWithRetries, recordCleanupFailure, type WorkerRow } from './worker-cleanup.js';
 
 export const WORKER_USER_PREFIX = 'ls-';
 
-export async function recoverAfterRestart(db: Db, log: Logger): Promise<void> {
+export async function recoverAfterRestart(db: Db, stateDir: string, log: Logger): Promise<void> {
   const outcome = infrastructureFailure('agent restarted');
   const leftovers = db.select().from(workers).where(ne(workers.state, 'destroyed')).all();
   // Cleanups that failed before are tried again too: a restart is often how an operator says "try again".
@@ -40,6 +42,7 @@ export async function recoverAfterRestart(db: Db, log: Logger): Promise<void> {
     log.info({ slot: slot.name, was: slot.usage }, 'slot recovered after restart');
   }
   await sweepOrphanUsers(db, log);
+  await sweepOrphanDirs(db, stateDir, log);
 }
 
 /** Retries cleanups that failed before; a slot whose cleanup now succeeds becomes idle (its hold stays). */
@@ -75,6 +78,21 @@ async function sweepOrphanUsers(db: Db, log: Logger): Promise<void> {
     } catch (error) {
       log.error({ err: coerceError(error), user: name }, 'could not remove orphan worker user');
     }
+  }
+}
+
+/** Worker directories without a live worker row (a crash between mkdir and the row is impossible, but a lost database is not). */
+async function sweepOrphanDirs(db: Db, stateDir: string, log: Logger): Promise<void> {
+  let entries: string[];
+  try {
+    entries = await readdir(workersDir(stateDir));
+  } catch {
+    return;
+  }
+  const live = new Set(db.select({ id: workers.id }).from(workers).where(ne(workers.state, 'destroyed')).all().map((w) => w.id));
+  for (const entry of entries.filter((e) => !live.has(e))) {
+    await rm(workerRoot(stateDir, entry), { recursive: true, force: true }).catch((error: unknown) => log.error({ err: coerceError(error), dir: entry }, 'could not remove an orphan worker directory'));
+    log.warn({ dir: entry }, 'orphan worker directory removed');
   }
 }
 
