@@ -15,8 +15,8 @@ const lab = loadConfig(join(PROJECT_ROOT, 'slots.example.toml'));
 describe('job outcome', () => {
   it('blames the lab first, then the canceller, then the clock, then the exit status', () => {
     const killed = { code: null, signal: 'SIGKILL' };
-    assert.deepEqual(decideOutcome({ code: 0, signal: null }, undefined), { state: 'succeeded', exitCode: 0, signal: null, reason: 'exit code 0', infrastructure: false });
-    assert.deepEqual(decideOutcome({ code: 7, signal: null }, undefined), { state: 'failed', exitCode: 7, signal: null, reason: 'exit code 7', infrastructure: false });
+    assert.deepEqual(decideOutcome({ code: 0, signal: null }, undefined), { state: 'succeeded', exitCode: 0, signal: null, reason: 'exit code 0', endedBy: 'exit', infrastructure: false });
+    assert.deepEqual(decideOutcome({ code: 7, signal: null }, undefined), { state: 'failed', exitCode: 7, signal: null, reason: 'exit code 7', endedBy: 'exit', infrastructure: false });
     assert.equal(decideOutcome(killed, undefined).reason, 'killed by SIGKILL');
     assert.equal(decideOutcome(killed, { kind: 'timeout', afterMs: 90_000 }).reason, 'timed out after 1m30s');
     assert.deepEqual(decideOutcome(killed, { kind: 'cancel', by: 'operator:12345678' }).state, 'cancelled');

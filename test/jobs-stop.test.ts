@@ -37,6 +37,7 @@ describe('stopping jobs', () => {
     const took = Date.now() - started;
     assert.equal(job.state, 'failed');
     assert.equal(job.end_reason, 'timed out after 1s');
+    assert.equal(job.ended_by, 'timeout');
     assert.equal(job.infrastructure, false);
     assert.deepEqual(processesOf(uid), [], 'nothing of the worker UID survives');
     // About 1 s to the timeout, 1 s of grace ignored, then SIGKILL and cleanup.

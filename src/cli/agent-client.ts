@@ -4,6 +4,7 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { configPathFrom, loadConfig } from '../config/load-config.js';
+import { agentUrl } from '../http/agent-url.js';
 import { CliError, EXIT_FAILURE, EXIT_USAGE } from './exit-codes.js';
 
 export interface ClientOptions {
@@ -19,6 +20,27 @@ export function addClientOptions(command: Command): Command {
     .option('-c, --config <file>', 'slots.toml to take the listen address from');
 }
 
+/**
+ * A failed exchange with the agent. `status` is undefined when no answer came
+ * at all, so callers that retry (following job output) can tell "the agent is
+ * unreachable or broken" (worth retrying) from "the agent said no" (it will
+ * say no again).
+ */
+export class AgentError extends CliError {
+  constructor(
+    message: string,
+    exitCode: number,
+    readonly status: number | undefined,
+    options?: ErrorOptions,
+  ) {
+    super(message, exitCode, options);
+  }
+
+  get retryable(): boolean {
+    return this.status === undefined || this.status >= 500;
+  }
+}
+
 export class AgentClient {
   constructor(
     readonly baseUrl: string,
@@ -29,38 +51,77 @@ export class AgentClient {
     return new AgentClient(resolveUrl(options, env), options.token ?? (env['LABSLOT_TOKEN'] || undefined));
   }
 
-  async request<T>(method: 'GET' | 'POST', path: string, body?: unknown, timeoutMs = 60_000): Promise<T> {
-    const url = new URL(path, this.baseUrl);
-    const headers: Record<string, string> = { accept: 'application/json' };
-    if (this.token !== undefined) headers['authorization'] = `Bearer ${this.token}`;
+  async request<T>(method: 'GET' | 'POST', path: string, body?: unknown, timeoutMs = 60_000, signal?: AbortSignal): Promise<T> {
+    const headers = this.headers('application/json');
     if (body !== undefined) headers['content-type'] = 'application/json';
-    let response: Response;
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const response = await this.fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: signal ? AbortSignal.any([signal, timeout]) : timeout }, timeoutMs);
+    let text: string;
     try {
-      response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(timeoutMs) });
+      text = await response.text();
     } catch (error) {
-      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-      const why =
-        (error as Error).name === 'TimeoutError'
-          ? `no answer within ${timeoutMs / 1000} s`
-          : cause?.code === 'ECONNREFUSED'
-            ? 'connection refused (is the agent running?)'
-            : (cause?.code ?? cause?.message ?? (error as Error).message);
-      throw new CliError(`cannot reach the agent at ${this.baseUrl}: ${why}`, EXIT_FAILURE, { cause: error });
+      if (signal?.aborted === true) throw error;
+      throw new AgentError(`lost the connection to the agent at ${this.baseUrl}: ${describeFetchFailure(error, timeoutMs)}`, EXIT_FAILURE, undefined, { cause: error });
     }
-    const text = await response.text();
     let json: unknown;
     try {
       json = JSON.parse(text);
     } catch {
-      throw new CliError(`the agent at ${this.baseUrl} answered ${response.status} with something that is not JSON`);
+      throw new AgentError(`the agent at ${this.baseUrl} answered ${response.status} with something that is not JSON`, EXIT_FAILURE, response.status);
     }
-    if (!response.ok) {
-      const message = (json as { error?: { message?: string } }).error?.message ?? `HTTP ${response.status}`;
-      const hint = response.status === 401 && this.token === undefined ? ' (set LABSLOT_TOKEN or pass --token)' : '';
-      throw new CliError(`${message}${hint}`, response.status === 400 || response.status === 404 ? EXIT_USAGE : EXIT_FAILURE);
-    }
+    if (!response.ok) throw this.refusal(response.status, json);
     return json as T;
   }
+
+  /**
+   * GET a streamed body (job output). Resolves once the headers are in with a
+   * 2xx Response whose body the caller reads; errors as request(). No timeout of
+   * its own: a follow stream is legitimately silent while a job is quiet, so the
+   * caller's signal bounds it (and undici's own header/body timeouts end a dead
+   * connection, which the caller treats as a break).
+   */
+  async stream(path: string, signal: AbortSignal): Promise<Response> {
+    const response = await this.fetch(path, { method: 'GET', headers: this.headers('text/plain'), signal });
+    if (response.ok) return response;
+    const text = await response.text().catch(() => '');
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    throw this.refusal(response.status, json);
+  }
+
+  private headers(accept: string): Record<string, string> {
+    const headers: Record<string, string> = { accept };
+    if (this.token !== undefined) headers['authorization'] = `Bearer ${this.token}`;
+    return headers;
+  }
+
+  private async fetch(path: string, init: RequestInit, timeoutMs?: number): Promise<Response> {
+    try {
+      return await fetch(new URL(path, this.baseUrl), init);
+    } catch (error) {
+      // An abort we asked for is not the agent's failure; let the caller see its own reason.
+      if (init.signal?.aborted === true && (error as Error).name !== 'TimeoutError') throw error;
+      throw new AgentError(`cannot reach the agent at ${this.baseUrl}: ${describeFetchFailure(error, timeoutMs)}`, EXIT_FAILURE, undefined, { cause: error });
+    }
+  }
+
+  private refusal(status: number, json: unknown): AgentError {
+    const message = (json as { error?: { message?: string } } | undefined)?.error?.message ?? `HTTP ${status}`;
+    const hint = status === 401 && this.token === undefined ? ' (set LABSLOT_TOKEN or pass --token)' : '';
+    return new AgentError(`${message}${hint}`, status === 400 || status === 404 ? EXIT_USAGE : EXIT_FAILURE, status);
+  }
+}
+
+/** Why fetch failed, in the words an operator needs (the TypeError's own message is "fetch failed"). */
+export function describeFetchFailure(error: unknown, timeoutMs?: number): string {
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  if ((error as Error).name === 'TimeoutError' && timeoutMs !== undefined) return `no answer within ${timeoutMs / 1000} s`;
+  if (cause?.code === 'ECONNREFUSED') return 'connection refused (is the agent running?)';
+  return cause?.code ?? cause?.message ?? (error as Error).message;
 }
 
 function resolveUrl(options: ClientOptions, env: NodeJS.ProcessEnv): string {
@@ -77,7 +138,5 @@ function resolveUrl(options: ClientOptions, env: NodeJS.ProcessEnv): string {
     throw new CliError(`no agent to talk to: pass --url, set LABSLOT_URL, or point -c at the agent's config (${file} does not exist)`, EXIT_USAGE);
   }
   const { host, port } = loadConfig(file).listen;
-  // An agent listening on every address is reached on loopback from its own host.
-  const reachable = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
-  return `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${port}/`;
+  return agentUrl(host, port);
 }

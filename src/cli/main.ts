@@ -11,7 +11,9 @@ import { registerAgent } from './agent.js';
 import { registerCheck } from './check.js';
 import type { CommandResult } from './command-result.js';
 import { registerConfigValidate } from './config-validate.js';
+import { registerJobCommands } from './job-commands.js';
 import { registerSlotCommands } from './slot-commands.js';
+import { registerWorkerCommands } from './worker-commands.js';
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -26,6 +28,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerAgent(program, done);
   registerCheck(program, done);
   registerSlotCommands(program, done);
+  registerJobCommands(program, done);
+  registerWorkerCommands(program, done);
   registerConfigValidate(program.command('config').description('work with configuration files').exitOverride(), done);
   // Subcommands do not inherit exitOverride; without it commander calls process.exit itself.
   for (const command of allCommands(program)) command.exitOverride();

@@ -7,6 +7,8 @@ import { index, integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 export type SlotUsage = 'idle' | 'leased' | 'running' | 'cleaning';
 export type HoldSource = 'operator' | 'job' | 'system';
 export type DeviceHealthState = 'unknown' | 'healthy' | 'unhealthy';
+/** What ended a job: its own exit or signal, the clock, a cancel, or the lab. */
+export type JobEnd = 'exit' | 'signal' | 'timeout' | 'cancel' | 'infrastructure';
 export type JobState = 'queued' | 'leased' | 'running' | 'cleaning' | 'succeeded' | 'failed' | 'cancelled';
 export type WorkerState = 'creating' | 'running' | 'stopping' | 'cleaning' | 'destroyed' | 'cleanup-failed';
 
@@ -98,6 +100,7 @@ export const jobs = sqliteTable(
     exitCode: integer('exit_code'),
     signal: text('signal'),
     endReason: text('end_reason'),
+    endedBy: text('ended_by').$type<JobEnd>(),
     /** The failure is the lab's (mark-broken, setup failure, agent restart), not the job's own. */
     infrastructure: integer('infrastructure', { mode: 'boolean' }).notNull().default(false),
     /** Why a queued job has no slot yet, for `GET /v1/jobs/:id`. */

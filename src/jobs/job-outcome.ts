@@ -2,13 +2,14 @@
 // to blame: the lab (mark-broken, setup failure, agent restart or stop), the
 // person who cancelled, the clock, then the job's own exit status.
 import { formatDuration } from '../config/duration.js';
-import type { JobState } from '../db/schema.js';
+import type { JobEnd, JobState } from '../db/schema.js';
 
 export interface JobOutcome {
   state: Extract<JobState, 'succeeded' | 'failed' | 'cancelled'>;
   exitCode: number | null;
   signal: string | null;
   reason: string;
+  endedBy: JobEnd;
   /** The failure is the lab's, not the job's. */
   infrastructure: boolean;
 }
@@ -20,24 +21,24 @@ export type StopCause =
   | { kind: 'agent-stopping' };
 
 export function infrastructureFailure(reason: string): JobOutcome {
-  return { state: 'failed', exitCode: null, signal: null, reason, infrastructure: true };
+  return { state: 'failed', exitCode: null, signal: null, reason, endedBy: 'infrastructure', infrastructure: true };
 }
 
 export function decideOutcome(exit: { code: number | null; signal: string | null }, cause: StopCause | undefined): JobOutcome {
   const { code, signal } = exit;
   switch (cause?.kind) {
     case 'marked-broken':
-      return { state: 'failed', exitCode: code, signal, reason: `marked broken: ${cause.message}`, infrastructure: true };
+      return { state: 'failed', exitCode: code, signal, reason: `marked broken: ${cause.message}`, endedBy: 'infrastructure', infrastructure: true };
     case 'agent-stopping':
-      return { state: 'failed', exitCode: code, signal, reason: 'agent stopped while the job ran', infrastructure: true };
+      return { state: 'failed', exitCode: code, signal, reason: 'agent stopped while the job ran', endedBy: 'infrastructure', infrastructure: true };
     case 'cancel':
-      return { state: 'cancelled', exitCode: code, signal, reason: `cancelled by ${cause.by}`, infrastructure: false };
+      return { state: 'cancelled', exitCode: code, signal, reason: `cancelled by ${cause.by}`, endedBy: 'cancel', infrastructure: false };
     case 'timeout':
-      return { state: 'failed', exitCode: code, signal, reason: `timed out after ${formatDuration(cause.afterMs)}`, infrastructure: false };
+      return { state: 'failed', exitCode: code, signal, reason: `timed out after ${formatDuration(cause.afterMs)}`, endedBy: 'timeout', infrastructure: false };
     case undefined:
-      if (code === 0) return { state: 'succeeded', exitCode: 0, signal: null, reason: 'exit code 0', infrastructure: false };
-      if (code !== null) return { state: 'failed', exitCode: code, signal: null, reason: `exit code ${code}`, infrastructure: false };
-      return { state: 'failed', exitCode: null, signal, reason: `killed by ${signal ?? 'a signal'}`, infrastructure: false };
+      if (code === 0) return { state: 'succeeded', exitCode: 0, signal: null, reason: 'exit code 0', endedBy: 'exit', infrastructure: false };
+      if (code !== null) return { state: 'failed', exitCode: code, signal: null, reason: `exit code ${code}`, endedBy: 'exit', infrastructure: false };
+      return { state: 'failed', exitCode: null, signal, reason: `killed by ${signal ?? 'a signal'}`, endedBy: 'signal', infrastructure: false };
   }
 }
 

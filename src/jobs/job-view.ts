@@ -1,6 +1,6 @@
 // The JSON shape of a job as the API and `labslot job status` show it.
 import { statSync } from 'node:fs';
-import type { jobs, JobState } from '../db/schema.js';
+import type { JobEnd, jobs, JobState } from '../db/schema.js';
 import { jobOutputPath } from './job-paths.js';
 
 export type JobRow = typeof jobs.$inferSelect;
@@ -29,6 +29,8 @@ export interface JobView {
   exit_code: number | null;
   signal: string | null;
   end_reason: string | null;
+  /** What ended it: exit, signal, timeout, cancel or infrastructure; null while it runs. */
+  ended_by: JobEnd | null;
   infrastructure: boolean;
   waiting: string | null;
   done: boolean;
@@ -54,6 +56,7 @@ export function jobView(row: JobRow, stateDir: string): JobView {
     exit_code: row.exitCode,
     signal: row.signal,
     end_reason: row.endReason,
+    ended_by: row.endedBy,
     infrastructure: row.infrastructure,
     waiting: row.state === 'queued' ? row.waiting : null,
     done: isFinal(row.state),

@@ -73,7 +73,7 @@ export function markRunning(db: Db, jobId: string, workerId: string, slot: strin
 export function markCleaning(db: Db, jobId: string, slot: string, outcome: JobOutcome, at = Date.now()): void {
   db.transaction((tx) => {
     tx.update(jobs)
-      .set({ state: 'cleaning', endedAt: at, exitCode: outcome.exitCode, signal: outcome.signal, endReason: outcome.reason, infrastructure: outcome.infrastructure })
+      .set({ state: 'cleaning', endedAt: at, exitCode: outcome.exitCode, signal: outcome.signal, endReason: outcome.reason, endedBy: outcome.endedBy, infrastructure: outcome.infrastructure })
       .where(eq(jobs.id, jobId))
       .run();
     tx.update(slots).set({ usage: 'cleaning', usageChangedAt: at }).where(eq(slots.name, slot)).run();
@@ -85,7 +85,7 @@ export function markCleaning(db: Db, jobId: string, slot: string, outcome: JobOu
 export function finishJob(db: Pick<Db, 'update'>, jobId: string, outcome: JobOutcome, at = Date.now()): void {
   db.update(jobs)
     // The job ended when its process did (markCleaning), not when its cleanup finished.
-    .set({ state: outcome.state, endedAt: sql`coalesce(${jobs.endedAt}, ${at})`, exitCode: outcome.exitCode, signal: outcome.signal, endReason: outcome.reason, infrastructure: outcome.infrastructure })
+    .set({ state: outcome.state, endedAt: sql`coalesce(${jobs.endedAt}, ${at})`, exitCode: outcome.exitCode, signal: outcome.signal, endReason: outcome.reason, endedBy: outcome.endedBy, infrastructure: outcome.infrastructure })
     .where(and(eq(jobs.id, jobId), inArray(jobs.state, ['queued', 'leased', 'running', 'cleaning'])))
     .run();
 }

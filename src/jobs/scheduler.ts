@@ -77,7 +77,7 @@ export class Scheduler {
       const at = Date.now();
       const rows = tx
         .update(jobs)
-        .set({ state: 'cancelled', endedAt: at, endReason: `cancelled by ${by}`, waiting: null })
+        .set({ state: 'cancelled', endedAt: at, endReason: `cancelled by ${by}`, endedBy: 'cancel', waiting: null })
         .where(and(eq(jobs.id, jobId), eq(jobs.state, 'queued')))
         .returning({ id: jobs.id })
         .all();

@@ -19,6 +19,7 @@ export interface JobJson {
   worker_id: string | null;
   exit_code: number | null;
   end_reason: string | null;
+  ended_by: string | null;
   infrastructure: boolean;
   waiting: string | null;
   done: boolean;

@@ -1,0 +1,76 @@
+// Jobs for people: the summary of `labslot job status` and the rows of
+// `labslot job list`. The JSON forms print the API's own objects instead.
+import { formatTable } from './format-table.js';
+import type { JobJson } from './job-json.js';
+
+const COMMAND_WIDTH = 48;
+
+export function formatJobSummary(job: JobJson): string {
+  const rows: [string, string][] = [
+    ['job', job.id],
+    ['target', job.target],
+    ['state', job.infrastructure ? `${job.state} (infrastructure failure)` : job.state],
+    ['slot', job.slot ?? '-'],
+    ['command', describeCommand(job)],
+    ['exit code', exitText(job)],
+    ['reason', job.end_reason ?? '-'],
+  ];
+  if (job.state === 'queued') rows.push(['waiting', job.waiting ?? '-']);
+  rows.push(
+    ['priority', String(job.priority)],
+    ['timeout', formatMs(job.timeout_ms)],
+    ['submitted', `${shortTime(job.submitted_at)}${job.submitted_by === null ? '' : ` by ${job.submitted_by}`}`],
+    ['started', job.started_at === null ? '-' : shortTime(job.started_at)],
+    ['ended', job.ended_at === null ? '-' : shortTime(job.ended_at)],
+    ['output', `${job.output_bytes} bytes`],
+  );
+  return formatTable(rows);
+}
+
+export function formatJobTable(jobs: readonly JobJson[]): string {
+  const rows = jobs.map((job) => [job.id, job.target, job.state, job.slot ?? '-', exitText(job), shortTime(job.submitted_at), truncate(describeCommand(job), COMMAND_WIDTH), noteFor(job)]);
+  return formatTable([['ID', 'TARGET', 'STATE', 'SLOT', 'EXIT', 'SUBMITTED', 'COMMAND', 'NOTE'], ...rows]);
+}
+
+/** What the reader most wants to know next to the state: why it waits, or why it ended. */
+function noteFor(job: JobJson): string {
+  if (job.state === 'queued') return job.waiting ?? '';
+  if (job.done && job.state !== 'succeeded') return job.end_reason ?? '';
+  return '';
+}
+
+function exitText(job: JobJson): string {
+  if (job.exit_code !== null) return String(job.exit_code);
+  return job.signal ?? '-';
+}
+
+function describeCommand(job: JobJson): string {
+  if (job.argv !== null) return job.argv.map(shellQuote).join(' ');
+  if (job.script !== null) {
+    const lines = job.script.trimEnd().split('\n').length;
+    return `script (${lines} ${lines === 1 ? 'line' : 'lines'})`;
+  }
+  return '-';
+}
+
+/** Quoted the way a shell would need it, so a command can be copied and pasted. */
+function shellQuote(arg: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+function truncate(text: string, width: number): string {
+  return text.length <= width ? text : `${text.slice(0, width - 1)}…`;
+}
+
+/** ISO time to the second: milliseconds add width, not information, in a table. */
+function shortTime(iso: string): string {
+  return iso.replace(/\.\d+Z$/, 'Z');
+}
+
+/** 600000 → "10m": the unit the timeout was most likely written in. */
+function formatMs(ms: number): string {
+  for (const [unit, size] of [['h', 3_600_000], ['m', 60_000], ['s', 1_000]] as const) {
+    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}

@@ -1,0 +1,101 @@
+// The options `job run` and `job submit` share, checked once here and turned
+// into the body of POST /v1/jobs. Mistakes are usage errors (exit 2) before
+// anything is sent: a CI pipeline with a typo should fail at once, not after
+// waiting in the queue for a slot.
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { parseDuration } from '../config/duration.js';
+import { CliError, EXIT_USAGE } from './exit-codes.js';
+
+/** What commander hands over, unchecked. */
+export interface RawSubmissionOptions {
+  target: string;
+  timeout?: string;
+  priority?: string;
+  env?: string[];
+  script?: string;
+}
+
+/** The body of POST /v1/jobs. */
+export interface JobSubmission {
+  target: string;
+  argv?: string[];
+  script?: string;
+  env?: Record<string, string>;
+  /** Sent as the user wrote it ("90s"); the agent caps it at its own [jobs] timeout. */
+  timeout?: string;
+  priority?: number;
+}
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const PRIORITY_LIMIT = 1000;
+
+export function addSubmissionOptions(command: Command): Command {
+  return command
+    .requiredOption('--target <target>', 'the kind of testbed to run on (a slot\'s target)')
+    .option('--timeout <duration>', 'stop the job after this long, e.g. 90s, 10m, 1h30m (default: the agent\'s [jobs] timeout)')
+    .option('--priority <n>', `higher runs first, from -${PRIORITY_LIMIT} to ${PRIORITY_LIMIT} (default 0)`)
+    // No default array: commander would print "(default: [])" in the help.
+    .option('--env <name=value>', 'set a variable in the job\'s environment (repeatable)', (value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
+}
+
+/** Checks the shared options and builds the request; `argv` empty means "no command given". */
+export function compileSubmission(raw: RawSubmissionOptions, argv: readonly string[]): JobSubmission {
+  const submission: JobSubmission = { target: raw.target };
+  if (raw.target.trim() === '') throw new CliError('--target: name the kind of testbed, e.g. --target gimlet', EXIT_USAGE);
+
+  if (raw.script !== undefined && argv.length > 0) throw new CliError('give either --script FILE or -- CMD [ARG]..., not both', EXIT_USAGE);
+  if (raw.script !== undefined) submission.script = readScript(raw.script);
+  else if (argv.length > 0) {
+    if (argv[0] === '') throw new CliError('the command is empty: put the program after --, e.g. -- make test', EXIT_USAGE);
+    submission.argv = [...argv];
+  } else throw new CliError('nothing to run: give -- CMD [ARG]... or --script FILE', EXIT_USAGE);
+
+  if (raw.env !== undefined) submission.env = parseEnv(raw.env);
+  if (raw.timeout !== undefined) submission.timeout = checkTimeout(raw.timeout);
+  if (raw.priority !== undefined) submission.priority = parsePriority(raw.priority);
+  return submission;
+}
+
+/** NAME=VALUE pairs; the value may be empty or contain "=", and a later --env for a name wins (as with docker run). */
+export function parseEnv(pairs: readonly string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const pair of pairs) {
+    const equals = pair.indexOf('=');
+    if (equals < 0) throw new CliError(`--env "${pair}": expected NAME=VALUE, e.g. --env BOARD_REV=b`, EXIT_USAGE);
+    const name = pair.slice(0, equals);
+    if (!ENV_NAME.test(name)) {
+      throw new CliError(`--env "${pair}": "${name}" is not an environment variable name (letters, digits and _, not starting with a digit)`, EXIT_USAGE);
+    }
+    env[name] = pair.slice(equals + 1);
+  }
+  return env;
+}
+
+function checkTimeout(text: string): string {
+  const ms = parseDuration(text);
+  if (ms === undefined) throw new CliError(`--timeout "${text}" is not a duration (e.g. 90s, 10m, 1h30m)`, EXIT_USAGE);
+  if (ms <= 0) throw new CliError(`--timeout "${text}": a job needs more than no time at all`, EXIT_USAGE);
+  return text;
+}
+
+function parsePriority(text: string): number {
+  const value = /^[+-]?\d+$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(value) || Math.abs(value) > PRIORITY_LIMIT) {
+    throw new CliError(`--priority "${text}": expected a whole number from -${PRIORITY_LIMIT} to ${PRIORITY_LIMIT}`, EXIT_USAGE);
+  }
+  return value;
+}
+
+function readScript(file: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
+    throw new CliError(`--script ${file}: cannot read it (${why})`, EXIT_USAGE);
+  }
+  if (text.trim() === '') throw new CliError(`--script ${file} is empty`, EXIT_USAGE);
+  return text;
+}

@@ -1,0 +1,46 @@
+// `labslot worker mark-broken -m MESSAGE`: run by a job that found its testbed
+// broken (a probe that will not attach, a board that will not boot). The agent
+// holds the job's slot until a person releases it, and the job counts as an
+// infrastructure failure rather than a failed test. Inside a job the agent sets
+// LABSLOT_URL, LABSLOT_TOKEN (a worker token, good for this one slot only),
+// LABSLOT_WORKER and LABSLOT_SLOT; without them there is nothing to mark.
+import type { Command } from 'commander';
+import { AgentClient } from './agent-client.js';
+import type { CommandResult } from './command-result.js';
+import { CliError, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
+
+const MAX_MESSAGE = 1000;
+
+interface MarkBrokenAnswer {
+  slot: string;
+  job_id: string;
+  worker_id: string;
+  hold: { reason: string };
+}
+
+export function registerWorkerCommands(program: Command, done: CommandResult): void {
+  const worker = program.command('worker').description('commands for a job to talk to its own agent');
+  worker
+    .command('mark-broken')
+    .description('inside a job: hold this job\'s slot as broken until an operator releases it')
+    .requiredOption('-m, --message <message>', 'what is wrong with the testbed')
+    .action(async (options: { message: string }) => {
+      done.code = await markBroken(options.message, process.env);
+    });
+}
+
+async function markBroken(message: string, env: NodeJS.ProcessEnv): Promise<number> {
+  const missing = ['LABSLOT_URL', 'LABSLOT_TOKEN', 'LABSLOT_WORKER'].filter((name) => !env[name]);
+  if (missing.length > 0) {
+    throw new CliError(`worker mark-broken only works inside a labslot job (${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not set)`, EXIT_USAGE);
+  }
+  if (message.trim() === '') throw new CliError('-m: say what is wrong with the testbed', EXIT_USAGE);
+  if (message.length > MAX_MESSAGE) throw new CliError(`-m: the message is ${message.length} characters; at most ${MAX_MESSAGE} fit`, EXIT_USAGE);
+  // Only the job's own variables: a --url or --token here could only point the worker token somewhere it does not belong.
+  const client = AgentClient.from({}, env);
+  // The agent checks slot and worker against the token, so a job cannot hold somebody else's slot.
+  const body = { message, slot: env['LABSLOT_SLOT'] || undefined, worker: env['LABSLOT_WORKER'] };
+  const answer = await client.request<MarkBrokenAnswer>('POST', '/v1/worker/mark-broken', body);
+  process.stderr.write(`labslot: slot ${answer.slot} is held: ${answer.hold.reason}; this job ends as an infrastructure failure\n`);
+  return EXIT_OK;
+}
