@@ -113,7 +113,15 @@ export class Agent {
       });
       monitor.start();
       scheduler.start();
-      this.cleanupRetryTimer = setInterval(() => void retryFailedCleanups(db, log), CLEANUP_RETRY_MS);
+      let retrying = false;
+      this.cleanupRetryTimer = setInterval(() => {
+        // One retry round at a time: a round with stubborn processes can outlast the interval.
+        if (retrying) return;
+        retrying = true;
+        void retryFailedCleanups(db, log)
+          .catch((error: unknown) => log.error({ err: coerceError(error) }, 'cleanup retry failed'))
+          .finally(() => (retrying = false));
+      }, CLEANUP_RETRY_MS);
       this.cleanupRetryTimer.unref();
       this.transition('running');
       log.info({ host: lab.listen.host, port, stateDir: lab.stateDir, slots: lab.slots.size }, 'agent listening');

@@ -15,6 +15,9 @@ const envName = z
   .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'is not a valid environment variable name' })
   .refine((k) => !k.startsWith('LABSLOT_') && !RESERVED_ENV.has(k), { error: 'is set by labslot itself' });
 
+/** A NUL cannot pass through execve; refuse it here rather than fail the job later. */
+const text = (max: number): z.ZodString => z.string().max(max).refine((v) => !v.includes('\0'), { error: 'must not contain NUL characters' });
+
 const timeout = z.union([z.string(), z.number()]).transform((value, ctx) => {
   const ms = typeof value === 'number' ? Math.round(value * 1000) : parseDuration(value);
   if (ms === undefined || !Number.isFinite(ms) || ms <= 0 || ms > MAX_TIMEOUT_MS) {
@@ -27,9 +30,9 @@ const timeout = z.union([z.string(), z.number()]).transform((value, ctx) => {
 export const jobRequestSchema = z
   .strictObject({
     target: z.string().trim().min(1, { error: 'name the target (e.g. "gimlet")' }),
-    argv: z.array(z.string().max(65_536)).min(1, { error: 'argv needs a program' }).max(4096).optional(),
+    argv: z.array(text(65_536)).min(1, { error: 'argv needs a program' }).max(4096).optional(),
     script: z.string().min(1).max(1_000_000).optional(),
-    env: z.record(envName, z.string().max(65_536)).default({}),
+    env: z.record(envName, text(65_536)).default({}),
     timeout: timeout.optional(),
     priority: z.number().int().min(-1000).max(1000).default(0),
   })

@@ -122,7 +122,12 @@ export class LeaseRun {
     }
     if (this.cause) return decideOutcome({ code: null, signal: null }, this.cause);
 
-    const started = startJobProcess(this.worker, jobOutputPath(lab.stateDir, this.job.id));
+    let started;
+    try {
+      started = startJobProcess(this.worker, jobOutputPath(lab.stateDir, this.job.id));
+    } catch (error) {
+      return infrastructureFailure(`could not start the job: ${coerceError(error).message}`);
+    }
     this.running = started.exited;
     markRunning(db, this.job.id, this.workerId, this.slot.name);
     this.log.info({ pid: started.pid, uid: this.worker.uid }, 'job started');

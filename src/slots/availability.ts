@@ -60,7 +60,8 @@ export function availabilityOf(lab: LabModel, states: ReadonlyMap<string, SlotSt
 
 /** "gimlet: 1 held, 1 unhealthy (gimlet-2-sp: usb ... not present), 0 free" for a queued job. */
 export function waitingReason(lab: LabModel, target: string, availability: ReadonlyMap<string, SlotAvailability>): string {
-  const slots = lab.targets.get(target) ?? [];
+  const slots = lab.targets.get(target);
+  if (slots === undefined) return `${target}: no slot on this host serves this target any more`;
   const counts = new Map<Unavailable['kind'], string[]>();
   let free = 0;
   for (const name of slots) {
