@@ -77,6 +77,12 @@ describe('workers', () => {
     const reserved = await lab.post('/v1/jobs', { target: 'gimlet', argv: ['true'], env: { LABSLOT_TOKEN: 'x' } });
     assert.equal(reserved.status, 400);
     assert.match(JSON.stringify(reserved.json), /env\.LABSLOT_TOKEN.*set by labslot itself/);
+    const nul = await lab.post('/v1/jobs', { target: 'gimlet', argv: ['echo', 'a\0b'] });
+    assert.equal(nul.status, 400);
+    assert.match(JSON.stringify(nul.json), /argv\[1\]: must not contain NUL/);
+    const tooLong = await lab.post('/v1/jobs', { target: 'gimlet', argv: ['true'], timeout: '2h' });
+    assert.equal(tooLong.status, 400);
+    assert.match(JSON.stringify(tooLong.json), /timeout 2h is over this host's limit of 1h/);
     const timeout = await lab.post('/v1/jobs', { target: 'gimlet', argv: ['true'], timeout: '10 min' });
     assert.equal(timeout.status, 400);
     const operator = await lab.post('/v1/jobs', { target: 'gimlet', argv: ['true'] }, 'job-lab-operator');
