@@ -77,6 +77,10 @@ describe('workers', () => {
     const reserved = await lab.post('/v1/jobs', { target: 'gimlet', argv: ['true'], env: { LABSLOT_TOKEN: 'x' } });
     assert.equal(reserved.status, 400);
     assert.match(JSON.stringify(reserved.json), /env\.LABSLOT_TOKEN.*set by labslot itself/);
+    // A root program (setpriv) runs before the job's own: a preload must never reach it.
+    const preload = await lab.post('/v1/jobs', { target: 'gimlet', argv: ['true'], env: { LD_PRELOAD: '/tmp/x.so' } });
+    assert.equal(preload.status, 400);
+    assert.match(JSON.stringify(preload.json), /env\.LD_PRELOAD: changes how programs are loaded/);
     const nul = await lab.post('/v1/jobs', { target: 'gimlet', argv: ['echo', 'a\0b'] });
     assert.equal(nul.status, 400);
     assert.match(JSON.stringify(nul.json), /argv\[1\]: must not contain NUL/);

@@ -6,6 +6,7 @@ import { isIPv6 } from 'node:net';
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
 import { parseSize } from './size.js';
+import { envName } from './env-names.js';
 
 export const NAME_PATTERN = /^[a-z0-9][a-z0-9-]*$/;
 const NAME_MAX = 48;
@@ -133,11 +134,6 @@ const limits = z.strictObject({
   cpu: z.number().positive().max(1024).optional(),
 });
 
-const envName = z
-  .string()
-  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'is not a valid environment variable name' })
-  .refine((k) => !k.startsWith('LABSLOT_') && !RESERVED_ENV.has(k), { error: 'is set by labslot itself' });
-
 // Job-wide defaults: each limit defaults on its own, so setting one keeps the others.
 const jobLimits = z.strictObject({
   memory: size.prefault('2GiB'),
@@ -145,8 +141,6 @@ const jobLimits = z.strictObject({
   cpu: z.number().positive().max(1024).optional(),
 });
 
-/** Variables labslot sets for every job; a slot's env may not replace them. */
-const RESERVED_ENV = new Set(['HUMILITY_ENVIRONMENT', 'PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL']);
 
 const slot = z.strictObject({
   target: name,

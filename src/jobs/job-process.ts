@@ -1,7 +1,8 @@
 // Starts a job's command as its worker: `setpriv` switches to the worker's
 // UID and GID and applies its supplementary groups with initgroups (Node's
 // spawn({uid, gid}) would drop them), sets no_new_privs and drops every
-// capability. stdout and stderr go straight to the output file, so the job's
+// capability. Only then does `env -i` give the job its environment: setpriv
+// runs as root, and a job-chosen variable must never reach a root process. stdout and stderr go straight to the output file, so the job's
 // output does not depend on the agent staying up.
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
@@ -23,14 +24,22 @@ export function privilegeDrop(worker: Pick<PreparedWorker, 'uid' | 'gid'>): stri
   return ['setpriv', `--reuid=${worker.uid}`, `--regid=${worker.gid}`, '--init-groups', '--no-new-privs', '--inh-caps=-all', '--bounding-set=-all', '--'];
 }
 
+/** What the privileged part of the chain runs with: nothing from the job. */
+const PRIVILEGED_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' };
+
+/** `env -i NAME=VALUE... COMMAND...`, run after the privilege drop. */
+export function withJobEnvironment(env: Readonly<Record<string, string>>, command: readonly string[]): string[] {
+  return ['/usr/bin/env', '-i', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...command];
+}
+
 export function startJobProcess(worker: PreparedWorker, outputPath: string): StartedJob {
-  const [program, ...args] = [...privilegeDrop(worker), ...worker.command];
+  const [program, ...args] = [...privilegeDrop(worker), ...withJobEnvironment(worker.env, worker.command)];
   if (program === undefined) throw new TypeError('no command');
   const out = openSync(outputPath, 'a', 0o600);
   try {
     const child = spawn(program, args, {
       cwd: worker.cwd,
-      env: worker.env,
+      env: PRIVILEGED_ENV,
       stdio: ['ignore', out, out],
       // Its own process group: the agent's terminal signals do not reach it, and a stop can signal the group.
       detached: true,

@@ -3,17 +3,11 @@
 // duration string or seconds.
 import { z } from 'zod';
 import { parseDuration } from '../config/duration.js';
+import { envName } from '../config/env-names.js';
 
 /** Longest job anyone may ask for; a typo of "10d" must not pin a slot for a month. */
 const MAX_TIMEOUT_MS = 7 * 86_400_000;
 
-/** Names labslot sets in every job; a submitter may not override them. */
-const RESERVED_ENV = new Set(['HUMILITY_ENVIRONMENT', 'PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'TMPDIR']);
-
-const envName = z
-  .string()
-  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'is not a valid environment variable name' })
-  .refine((k) => !k.startsWith('LABSLOT_') && !RESERVED_ENV.has(k), { error: 'is set by labslot itself' });
 
 /** A NUL cannot pass through execve; refuse it here rather than fail the job later. */
 const text = (max: number): z.ZodString => z.string().max(max).refine((v) => !v.includes('\0'), { error: 'must not contain NUL characters' });
@@ -30,7 +24,13 @@ const timeout = z.union([z.string(), z.number()]).transform((value, ctx) => {
 export const jobRequestSchema = z
   .strictObject({
     target: z.string().trim().min(1, { error: 'name the target (e.g. "gimlet")' }),
-    argv: z.array(text(65_536)).min(1, { error: 'argv needs a program' }).max(4096).optional(),
+    argv: z
+      .array(text(65_536))
+      .min(1, { error: 'argv needs a program' })
+      .max(4096)
+      // The job's environment is applied by env(1), which would read "A=B" as a variable, not a program.
+      .refine((argv) => !(argv[0] ?? '').includes('='), { error: 'the program (argv[0]) must not contain "="' })
+      .optional(),
     script: z.string().min(1).max(1_000_000).optional(),
     env: z.record(envName, text(65_536)).default({}),
     timeout: timeout.optional(),
