@@ -83,7 +83,7 @@ async function measure(slots: number): Promise<{ slots: number; p50: number; p99
     for (let i = 0; i < LATENCY_SAMPLES + 3; i += 1) {
       const started = performance.now();
       const { id } = await api<{ id: string }>(`${base}/v1/jobs`, 'POST', { target: 'tb', argv: ['echo', 'first byte'] });
-      const response = await fetch(`${base}/v1/jobs/${id}/output?follow=1`, { signal: AbortSignal.timeout(30_000) });
+      const response = await fetch(`${base}/v1/jobs/${id}/output?follow=1`, { headers: { authorization: `Bearer ${SUBMITTER}` }, signal: AbortSignal.timeout(30_000) });
       const reader = response.body?.getReader();
       const first = await reader?.read();
       const took = performance.now() - started;

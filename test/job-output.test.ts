@@ -5,7 +5,9 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { jobLab, OPERATOR_TOKEN } from './helpers/job-lab.js';
+import { jobLab, OPERATOR_TOKEN, SUBMITTER_TOKEN } from './helpers/job-lab.js';
+
+const auth = { authorization: `Bearer ${SUBMITTER_TOKEN}` };
 import { command, requires, ROOT } from './helpers/prerequisites.js';
 
 function rssMiB(pid: number): number {
@@ -26,7 +28,7 @@ describe('job output', () => {
     const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(pid))), 20);
     const offsets = Array.from({ length: 20 }, (_, i) => i * 1_000_003);
     const followers = offsets.map(async (offset, i) => {
-      const response = await fetch(`${lab.agent.url}/v1/jobs/${id}/output?offset=${offset}&follow=1`, { signal: AbortSignal.timeout(90_000) });
+      const response = await fetch(`${lab.agent.url}/v1/jobs/${id}/output?offset=${offset}&follow=1`, { headers: auth, signal: AbortSignal.timeout(90_000) });
       assert.equal(response.headers.get('content-type'), 'text/plain; charset=utf-8');
       const hash = createHash('sha256');
       let bytes = 0;
@@ -57,9 +59,13 @@ describe('job output', () => {
     assert.ok(peak - rssBefore < 150, `agent RSS grew by ${(peak - rssBefore).toFixed(0)} MiB`);
 
     // Without follow: what exists now, from the offset, then the end.
-    const tail = await (await fetch(`${lab.agent.url}/v1/jobs/${id}/output?offset=${whole.length - 10}`)).text();
+    const tail = await (await fetch(`${lab.agent.url}/v1/jobs/${id}/output?offset=${whole.length - 10}`, { headers: auth })).text();
     assert.equal(tail, whole.subarray(whole.length - 10).toString());
-    assert.equal((await fetch(`${lab.agent.url}/v1/jobs/${id}/output?offset=-1`)).status, 400);
+    assert.equal((await fetch(`${lab.agent.url}/v1/jobs/${id}/output?offset=-1`, { headers: auth })).status, 400);
+    // A job's output is its submitter's business: no token, no output, even on loopback.
+    assert.equal((await fetch(`${lab.agent.url}/v1/jobs/${id}/output`)).status, 401);
+    assert.equal((await fetch(`${lab.agent.url}/v1/jobs/${id}`)).status, 401);
+    assert.equal((await fetch(`${lab.agent.url}/v1/jobs`)).status, 401);
   });
 
   it('gives slots to higher priority first, then in submission order', async (t) => {

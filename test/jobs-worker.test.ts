@@ -91,7 +91,7 @@ describe('workers', () => {
     assert.equal(timeout.status, 400);
     const operator = await lab.post('/v1/jobs', { target: 'gimlet', argv: ['true'] }, 'job-lab-operator');
     assert.equal(operator.status, 403);
-    const missing = await fetch(`${lab.agent.url}/v1/jobs/jnope`);
+    const missing = await fetch(`${lab.agent.url}/v1/jobs/jnope`, { headers: { authorization: 'Bearer job-lab-submitter' } });
     assert.equal(missing.status, 404);
   });
 });

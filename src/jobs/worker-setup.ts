@@ -79,7 +79,9 @@ export async function setupWorker(ctx: SetupContext): Promise<PreparedWorker> {
   let command = job.argv ?? [];
   if (job.script !== null) {
     const scriptFile = join(root, 'job.sh');
-    await writeFile(scriptFile, job.script, { mode: 0o644 });
+    // Readable by this worker's group only: a script may hold the submitter's secrets.
+    await writeFile(scriptFile, job.script, { mode: 0o640 });
+    await chown(scriptFile, 0, user.gid);
     command = ['/bin/sh', scriptFile];
   }
 

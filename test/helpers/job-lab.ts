@@ -122,7 +122,7 @@ export async function jobLab(t: TestContext, slots: readonly SlotDef[], extraTom
       }
       throw new Error(`job ${id} not done within ${timeoutMs} ms: ${JSON.stringify(last)}`);
     },
-    output: async (id) => (await fetch(`${url()}/v1/jobs/${id}/output`, { signal: AbortSignal.timeout(10_000) })).text(),
+    output: async (id) => (await fetch(`${url()}/v1/jobs/${id}/output`, { headers: { authorization: `Bearer ${SUBMITTER_TOKEN}` }, signal: AbortSignal.timeout(10_000) })).text(),
     post: (path, body, token) => api('POST', path, body, token),
     events: async (query = '') => ((await api('GET', `/v1/events?limit=1000${query}`)).json['events'] as EventJson[]),
   };

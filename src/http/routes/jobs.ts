@@ -34,6 +34,10 @@ export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
     return job;
   };
 
+  // Jobs carry their submitters' env and output; jobs run on this host, so loopback is no trust
+  // boundary here: reading them always takes an operator or submitter token.
+  const reader = requireRole(['operator', 'submitter'], lab.config.auth);
+
   app.post('/', requireRole('submitter', lab.config.auth), async (c) => {
     const request = await jsonBody(c, jobRequestSchema);
     let job;
@@ -50,14 +54,14 @@ export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
     return c.json({ id: job.id, job: jobView(job, lab.stateDir) }, 201);
   });
 
-  app.get('/', (c) => {
+  app.get('/', reader, (c) => {
     const query = parseQuery(listQuery, c.req.query());
     return c.json({ jobs: listJobs(db, query).map((j) => jobView(j, lab.stateDir)) });
   });
 
-  app.get('/:id', (c) => c.json(jobView(jobNamed(c.req.param('id')), lab.stateDir)));
+  app.get('/:id', reader, (c) => c.json(jobView(jobNamed(c.req.param('id')), lab.stateDir)));
 
-  app.get('/:id/output', (c) => {
+  app.get('/:id/output', reader, (c) => {
     const job = jobNamed(c.req.param('id'));
     const query = parseQuery(outputQuery, c.req.query());
     const follow = query.follow === '1' || query.follow === 'true';
@@ -65,7 +69,7 @@ export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
     return new Response(body, { headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' } });
   });
 
-  app.post('/:id/cancel', requireRole(['operator', 'submitter'], lab.config.auth), (c) => {
+  app.post('/:id/cancel', reader, (c) => {
     const job = jobNamed(c.req.param('id'));
     try {
       deps.scheduler.cancel(job.id, c.get('actor'));
