@@ -23,15 +23,16 @@ import { JobOutputs } from './jobs/job-output.js';
 import { commandDir, workersDir } from './jobs/job-paths.js';
 import { readJob } from './jobs/job-queue.js';
 import { isFinal } from './jobs/job-view.js';
-import { recoverAfterRestart, retryFailedCleanups } from './jobs/recovery.js';
+import { reconcile } from './jobs/reconcile.js';
+import { recoverAfterRestart } from './jobs/recovery.js';
 import { Scheduler } from './jobs/scheduler.js';
 import type { Logger } from './log.js';
 import { ensureSlotRows } from './slots/slot-states.js';
 import { lockStateDir } from './state-dir-lock.js';
 import { VERSION } from './version.js';
 
-/** How often cleanups that failed are tried again. */
-const CLEANUP_RETRY_MS = 30_000;
+/** How often failed cleanups and leases whose bookkeeping failed are finished. */
+const RECONCILE_MS = 10_000;
 
 export type AgentState = 'created' | 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
 
@@ -115,13 +116,13 @@ export class Agent {
       scheduler.start();
       let retrying = false;
       this.cleanupRetryTimer = setInterval(() => {
-        // One retry round at a time: a round with stubborn processes can outlast the interval.
+        // One round at a time: a round with stubborn processes can outlast the interval.
         if (retrying) return;
         retrying = true;
-        void retryFailedCleanups(db, log)
-          .catch((error: unknown) => log.error({ err: coerceError(error) }, 'cleanup retry failed'))
+        void reconcile(db, log, () => scheduler.active(), 'the agent lost track of the job')
+          .catch((error: unknown) => log.error({ err: coerceError(error) }, 'reconciling failed'))
           .finally(() => (retrying = false));
-      }, CLEANUP_RETRY_MS);
+      }, RECONCILE_MS);
       this.cleanupRetryTimer.unref();
       this.transition('running');
       log.info({ host: lab.listen.host, port, stateDir: lab.stateDir, slots: lab.slots.size }, 'agent listening');

@@ -43,7 +43,7 @@ describe('job environment', () => {
       ['gimlet-1-console', '/dev/ttyUSB0'],
     ]);
     const env = jobEnvironment(
-      { lab, slot, agentUrl: 'http://127.0.0.1:8421/', commandDir: '/var/lib/labslot/bin', jobEnv: { HUBRIS_IMAGE: 'x.zip' } },
+      { lab, slot, agentUrl: 'http://127.0.0.1:8421', commandDir: '/var/lib/labslot/bin', jobEnv: { HUBRIS_IMAGE: 'x.zip' } },
       { workerId: 'w1', jobId: 'j1', username: 'ls-1', token: 'lsw_t', home: '/w/home', work: '/w/work', tmp: '/w/tmp', humilityFile: '/w/h.json', nodes },
     );
     assert.equal(env['LABSLOT_DEVICE_GIMLET_1_SP_PROBE'], '/dev/bus/usb/001/004');
@@ -54,7 +54,7 @@ describe('job environment', () => {
     assert.equal(env['PATH'], '/var/lib/labslot/bin:/usr/local/bin:/usr/bin:/bin');
     assert.deepEqual(
       [env['LABSLOT_URL'], env['LABSLOT_TOKEN'], env['LABSLOT_WORKER'], env['LABSLOT_JOB'], env['LABSLOT_SLOT'], env['LABSLOT_TARGET'], env['HUMILITY_ENVIRONMENT'], env['HOME'], env['USER']],
-      ['http://127.0.0.1:8421/', 'lsw_t', 'w1', 'j1', 'gimlet-1', 'gimlet', '/w/h.json', '/w/home', 'ls-1'],
+      ['http://127.0.0.1:8421', 'lsw_t', 'w1', 'j1', 'gimlet-1', 'gimlet', '/w/h.json', '/w/home', 'ls-1'],
     );
     assert.equal(env['LABSLOT_DEVICE_GIMLET_1_HUMILITY'], undefined, 'command checks have no value for a job');
     assert.equal(Object.keys(env).filter((k) => k in process.env && !['PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'LANG', 'TMPDIR'].includes(k)).length, 0);

@@ -59,16 +59,24 @@ describe('crash recovery', () => {
     // What a lost database leaves: a worker user with a process, and a worker directory.
     const uid = 2 ** 20 + 4242;
     execFileSync('groupadd', ['-g', String(uid), 'ls-orphan42']);
-    execFileSync('useradd', ['-u', String(uid), '-g', String(uid), '-M', '-N', '-d', '/nonexistent', '-K', 'UID_MAX=1073741823', 'ls-orphan42'], { stdio: 'ignore' });
-    t.after(() => spawnSync('userdel', ['ls-orphan42']));
+    execFileSync('useradd', ['-u', String(uid), '-g', String(uid), '-M', '-N', '-d', join(lab.stateDir, 'workers', 'wlost', 'home'), '-K', 'UID_MAX=1073741823', 'ls-orphan42'], { stdio: 'ignore' });
+    // A worker user of another agent on this host (its home elsewhere) is not this agent's to remove.
+    execFileSync('useradd', ['-u', String(uid + 1), '-M', '-d', '/var/lib/other-agent/workers/w1/home', '-K', 'UID_MAX=1073741823', 'ls-neighbour1'], { stdio: 'ignore' });
     const sleeper = spawn('setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', 'sleep', '1000'], { stdio: 'ignore', detached: true });
-    t.after(() => sleeper.kill('SIGKILL'));
+    // One hook, in this order: userdel refuses a user that still has a process.
+    t.after(() => {
+      sleeper.kill('SIGKILL');
+      spawnSync('userdel', ['ls-orphan42']);
+      spawnSync('groupdel', ['ls-orphan42']);
+      spawnSync('userdel', ['ls-neighbour1']);
+    });
     mkdirSync(join(lab.stateDir, 'workers', 'wlost'), { recursive: true });
     await until('the orphan process runs', () => processesOf(uid).length === 1);
 
     await lab.restart();
     assert.deepEqual(processesOf(uid), []);
     assert.ok(!readFileSync('/etc/passwd', 'utf8').includes('ls-orphan42:'));
+    assert.ok(readFileSync('/etc/passwd', 'utf8').includes('ls-neighbour1:'), 'another agent\'s worker is left alone');
     assert.ok(!readFileSync('/etc/group', 'utf8').includes('ls-orphan42:'));
     assert.equal(existsSync(join(lab.stateDir, 'workers', 'wlost')), false);
     assert.ok((await lab.events()).some((e) => e.type === 'worker.orphan-removed' && e.message.includes('ls-orphan42')));

@@ -25,7 +25,7 @@ export interface JobJson {
   signal: string | null;
   end_reason: string | null;
   /** What ended it; the job's own exit code is its verdict only when this is "exit". */
-  ended_by: 'exit' | 'signal' | 'timeout' | 'cancel' | 'infrastructure' | null;
+  ended_by: 'exit' | 'signal' | 'timeout' | 'limit' | 'cancel' | 'infrastructure' | null;
   /** The failure is the lab's (mark-broken, setup failure, agent restart), not the job's. */
   infrastructure: boolean;
   /** For a queued job: why no slot has been leased to it yet. */

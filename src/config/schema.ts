@@ -196,8 +196,10 @@ export const configSchema = z.strictObject({
     .prefault({}),
   jobs: z
     .strictObject({
-      timeout: duration.prefault('1h'),
+      // Timers hold at most 24.8 days; a week is more than any lab job needs.
+      timeout: duration.refine((ms) => ms <= 7 * 86_400_000, { error: 'must be at most 7d' }).prefault('1h'),
       stop_grace: duration.prefault('10s'),
+      max_output: size.prefault('1GiB'),
       limits: jobLimits.prefault({}),
     })
     .prefault({}),

@@ -26,3 +26,12 @@ export function parseSize(text: string): number | undefined {
   const bytes = Math.round(Number(amount) * factor);
   return Number.isSafeInteger(bytes) ? bytes : undefined;
 }
+
+/** The other way, in binary units: 1073741824 → "1GiB", 1536 → "1.5KiB", 100 → "100B". */
+export function formatSize(bytes: number): string {
+  for (const unit of ['TiB', 'GiB', 'MiB', 'KiB'] as const) {
+    const factor = UNIT_BYTES[unit] ?? 1;
+    if (bytes >= factor) return `${Number((bytes / factor).toFixed(2))}${unit}`;
+  }
+  return `${bytes}B`;
+}

@@ -7,8 +7,8 @@ import { index, integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 export type SlotUsage = 'idle' | 'leased' | 'running' | 'cleaning';
 export type HoldSource = 'operator' | 'job' | 'system';
 export type DeviceHealthState = 'unknown' | 'healthy' | 'unhealthy';
-/** What ended a job: its own exit or signal, the clock, a cancel, or the lab. */
-export type JobEnd = 'exit' | 'signal' | 'timeout' | 'cancel' | 'infrastructure';
+/** What ended a job: its own exit or signal, the clock, a limit, a cancel, or the lab. */
+export type JobEnd = 'exit' | 'signal' | 'timeout' | 'limit' | 'cancel' | 'infrastructure';
 export type JobState = 'queued' | 'leased' | 'running' | 'cleaning' | 'succeeded' | 'failed' | 'cancelled';
 export type WorkerState = 'creating' | 'running' | 'stopping' | 'cleaning' | 'destroyed' | 'cleanup-failed';
 

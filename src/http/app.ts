@@ -1,10 +1,12 @@
 // The hono application: routes are thin and call the library; errors are
 // mapped to JSON here and nowhere else.
 import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import type { AppDeps, AppEnv } from './app-deps.js';
 import { requireReader } from './auth.js';
 import { errorResponse, HttpError } from './http-error.js';
+import { MAX_BODY_BYTES } from './json-body.js';
 import { eventRoutes } from './routes/events.js';
 import { jobRoutes } from './routes/jobs.js';
 import { slotRoutes } from './routes/slots.js';
@@ -22,6 +24,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       host: deps.monitor.host === null ? null : { ok: deps.monitor.host.ok, reason: deps.monitor.host.reason },
     }),
   );
+  // Every JSON body is small; a job on this host must not make the agent buffer gigabytes to find out.
+  app.use('/v1/*', bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => errorResponse(c, 413, 'body_too_large', `the request body is over ${MAX_BODY_BYTES} bytes`) }));
   app.use('/v1/*', requireReader(deps.lab.listen.host, deps.lab.config.auth));
   app.route('/v1/slots', slotRoutes(deps));
   app.route('/v1/events', eventRoutes(deps));

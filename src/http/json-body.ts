@@ -6,7 +6,7 @@ import { formatKeyPath } from '../config/config-error.js';
 import { HttpError } from './http-error.js';
 
 /** Bodies are small JSON documents; anything bigger is a mistake or an attack. */
-const MAX_BODY_BYTES = 64 * 1024;
+export const MAX_BODY_BYTES = 64 * 1024;
 
 export async function jsonBody<T extends z.ZodType>(c: Context, schema: T): Promise<z.output<T>> {
   const text = await c.req.text();

@@ -12,12 +12,16 @@ export interface JobOutcome {
   endedBy: JobEnd;
   /** The failure is the lab's, not the job's. */
   infrastructure: boolean;
+  /** The slot itself is suspect (workers cannot be set up there): hold it once cleanup is done. */
+  holdSlot?: boolean;
 }
 
 export type StopCause =
   | { kind: 'timeout'; afterMs: number }
   | { kind: 'cancel'; by: string }
   | { kind: 'marked-broken'; message: string }
+  | { kind: 'limit'; reason: string }
+  | { kind: 'agent-error'; message: string }
   | { kind: 'agent-stopping' };
 
 export function infrastructureFailure(reason: string): JobOutcome {
@@ -29,6 +33,10 @@ export function decideOutcome(exit: { code: number | null; signal: string | null
   switch (cause?.kind) {
     case 'marked-broken':
       return { state: 'failed', exitCode: code, signal, reason: `marked broken: ${cause.message}`, endedBy: 'infrastructure', infrastructure: true };
+    case 'agent-error':
+      return { state: 'failed', exitCode: code, signal, reason: `agent error: ${cause.message}`, endedBy: 'infrastructure', infrastructure: true };
+    case 'limit':
+      return { state: 'failed', exitCode: code, signal, reason: cause.reason, endedBy: 'limit', infrastructure: false };
     case 'agent-stopping':
       return { state: 'failed', exitCode: code, signal, reason: 'agent stopped while the job ran', endedBy: 'infrastructure', infrastructure: true };
     case 'cancel':

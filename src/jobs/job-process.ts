@@ -13,6 +13,8 @@ export interface JobExit {
   signal: NodeJS.Signals | null;
   /** setpriv itself could not start: the lab's problem, not the job's. */
   spawnError?: string;
+  /** The job's processes survived SIGKILL; the run stopped waiting for them. */
+  abandoned?: boolean;
 }
 
 export interface StartedJob {

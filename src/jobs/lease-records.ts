@@ -1,7 +1,7 @@
 // Every persisted step of a lease, each one transaction with its audit event:
 // claim (idle → leased), back to the queue after a failed pre-lease check,
 // running, cleaning, and idle again once cleanup has finished (DESIGN §2).
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { and, eq, inArray, ne, sql } from 'drizzle-orm';
 import type { SlotModel } from '../config/lab-model.js';
 import { recordEvent } from '../db/event-log.js';
 import type { Db } from '../db/open-database.js';
@@ -69,9 +69,11 @@ export function markRunning(db: Db, jobId: string, workerId: string, slot: strin
   });
 }
 
-/** The job is over (its outcome is known); the slot is not reusable until cleanup finishes. */
-export function markCleaning(db: Db, jobId: string, slot: string, outcome: JobOutcome, at = Date.now()): void {
+/** The job is over (its outcome is known); the slot is not reusable until cleanup finishes, and the worker's token stops working. */
+export function markCleaning(db: Db, lease: { jobId: string; workerId: string; slot: string }, outcome: JobOutcome, at = Date.now()): void {
+  const { jobId, slot } = lease;
   db.transaction((tx) => {
+    tx.update(workers).set({ state: 'cleaning' }).where(and(eq(workers.id, lease.workerId), ne(workers.state, 'destroyed'))).run();
     tx.update(jobs)
       .set({ state: 'cleaning', endedAt: at, exitCode: outcome.exitCode, signal: outcome.signal, endReason: outcome.reason, endedBy: outcome.endedBy, infrastructure: outcome.infrastructure })
       .where(eq(jobs.id, jobId))
@@ -81,13 +83,15 @@ export function markCleaning(db: Db, jobId: string, slot: string, outcome: JobOu
   });
 }
 
-/** Gives the job its final state (the client waiting on it is released) without freeing the slot. */
-export function finishJob(db: Pick<Db, 'update'>, jobId: string, outcome: JobOutcome, at = Date.now()): void {
-  db.update(jobs)
+/** Gives the job its final state (the client waiting on it is released) without freeing the slot; false if it had one already. */
+export function finishJob(db: Pick<Db, 'update'>, jobId: string, outcome: JobOutcome, at = Date.now()): boolean {
+  const changed = db
+    .update(jobs)
     // The job ended when its process did (markCleaning), not when its cleanup finished.
     .set({ state: outcome.state, endedAt: sql`coalesce(${jobs.endedAt}, ${at})`, exitCode: outcome.exitCode, signal: outcome.signal, endReason: outcome.reason, endedBy: outcome.endedBy, infrastructure: outcome.infrastructure })
     .where(and(eq(jobs.id, jobId), inArray(jobs.state, ['queued', 'leased', 'running', 'cleaning'])))
     .run();
+  return changed.changes > 0;
 }
 
 /** Cleanup finished: the worker is destroyed, the slot is idle, the job has its final state. */

@@ -1,24 +1,31 @@
 // One lease from claim to idle (DESIGN §3): the fresh pre-lease check, worker
-// setup, the job's run with its timeout, the stop sequence (SIGTERM, grace,
-// SIGKILL of everything the worker's UID owns), and cleanup, which always
-// runs. The slot is idle again only when cleanup has finished.
+// setup, the job's run with its timeout and output cap, the stop sequence
+// (SIGTERM, grace, SIGKILL of everything the worker's UID owns), and cleanup,
+// which always runs. The slot is idle again only when cleanup has finished.
+// When a step cannot even be recorded (the database is locked or the disk
+// full), the run still stops its job and cleans up what it can; the agent's
+// reconciler finishes the bookkeeping later.
+import { stat } from 'node:fs/promises';
+import { eq } from 'drizzle-orm';
 import type { LabModel, SlotModel } from '../config/lab-model.js';
+import { formatSize } from '../config/size.js';
 import type { Db } from '../db/open-database.js';
+import { workers } from '../db/schema.js';
 import type { UsbDeviceInfo } from '../devices/usb-bus.js';
 import { coerceError } from '../errors.js';
 import type { HealthMonitor } from '../health/health-monitor.js';
 import type { Logger } from '../log.js';
 import { killUser, signalUser, waitUserGone } from '../platform/user-processes.js';
+import { holdSlot } from '../slots/holds.js';
 import { newWorkerId } from './ids.js';
 import { jobOutputPath } from './job-paths.js';
 import { decideOutcome, infrastructureFailure, type JobOutcome, type StopCause } from './job-outcome.js';
 import { startJobProcess, type JobExit } from './job-process.js';
 import type { JobRow } from './job-view.js';
 import { completeLease, markCleaning, markRunning, returnToQueue } from './lease-records.js';
-import { cleanupWithRetries, recordCleanupFailure, type WorkerRow } from './worker-cleanup.js';
+import { retryWrite } from './retry-write.js';
+import { cleanupWithRetries, recordCleanupFailure } from './worker-cleanup.js';
 import { setupWorker, type PreparedWorker } from './worker-setup.js';
-import { eq } from 'drizzle-orm';
-import { workers } from '../db/schema.js';
 
 export interface LeaseDeps {
   lab: LabModel;
@@ -32,6 +39,9 @@ export interface LeaseDeps {
 
 /** How long a job that marked its slot broken may take to finish on its own before it is stopped. */
 const MARK_BROKEN_STOP_DELAY_MS = 1_000;
+/** After SIGKILL, how long a process stuck in the kernel (a hung USB ioctl) may take before the run gives up on it. */
+const KILL_DEADLINE_MS = 10_000;
+const OUTPUT_POLL_MS = 1_000;
 
 export class LeaseRun {
   readonly workerId = newWorkerId();
@@ -40,6 +50,10 @@ export class LeaseRun {
   private running: Promise<JobExit> | undefined;
   private stopping: Promise<void> | undefined;
   private stopTimer: NodeJS.Timeout | undefined;
+  private finished = false;
+  private giveUp: () => void = () => undefined;
+  /** Resolves when the job's processes survived every SIGKILL: the run goes on to cleanup without their exit. */
+  private readonly abandoned = new Promise<void>((resolve) => (this.giveUp = resolve));
   private readonly log: Logger;
 
   constructor(
@@ -50,16 +64,23 @@ export class LeaseRun {
     this.log = deps.log.child({ job: job.id, slot: slot.name, worker: this.workerId });
   }
 
-  /** Runs the whole lease; never rejects. Resolves once the slot is idle (or held after a failed cleanup). */
+  /** Runs the whole lease; never rejects. Resolves once the slot is idle, or held after a failed cleanup. */
   async execute(): Promise<void> {
     try {
       if (!(await this.preLeaseCheck())) return;
-      const outcome = await this.setupAndRun();
-      await this.cleanup(outcome);
     } catch (error) {
-      // Only a database failure gets here; the agent log is all that is left to tell.
-      this.log.error({ err: coerceError(error) }, 'lease failed unexpectedly');
+      this.log.error({ err: coerceError(error) }, 'pre-lease step could not be recorded; the reconciler frees the slot');
+      return;
     }
+    let outcome: JobOutcome;
+    try {
+      outcome = await this.setupAndRun();
+    } catch (error) {
+      this.log.error({ err: coerceError(error) }, 'lease failed unexpectedly; stopping the job and cleaning up');
+      outcome = infrastructureFailure(`agent error: ${coerceError(error).message}`);
+      if (this.worker) await killUser(this.worker.uid, KILL_DEADLINE_MS);
+    }
+    await this.cleanup(outcome);
   }
 
   /**
@@ -68,6 +89,7 @@ export class LeaseRun {
    * marked its slot broken print and exit on its own first.
    */
   stop(cause: StopCause, delayMs = 0): void {
+    if (this.finished) return;
     this.cause ??= cause;
     if (delayMs > 0) {
       this.stopTimer ??= setTimeout(() => this.stop(cause), delayMs);
@@ -77,13 +99,13 @@ export class LeaseRun {
     if (this.worker && this.running) this.stopping ??= this.stopSequence(this.worker);
   }
 
+  markBroken(message: string): void {
+    this.stop({ kind: 'marked-broken', message }, MARK_BROKEN_STOP_DELAY_MS);
+  }
+
   /** Read through a method: a stop may arrive while an await is pending, which TypeScript's narrowing cannot see. */
   private stopCause(): StopCause | undefined {
     return this.cause;
-  }
-
-  markBroken(message: string): void {
-    this.stop({ kind: 'marked-broken', message }, MARK_BROKEN_STOP_DELAY_MS);
   }
 
   private async preLeaseCheck(): Promise<boolean> {
@@ -93,12 +115,14 @@ export class LeaseRun {
     if (failed.length === 0) return true;
     const why = failed.map(([device, r]) => `${device}: ${r?.reason ?? 'not checked (agent stopping)'}`).join('; ');
     this.log.warn({ why }, 'pre-lease check failed');
-    if (this.cause?.kind === 'cancel') {
+    const cause = this.stopCause();
+    if (cause?.kind === 'cancel') {
       // Cancelled while its check ran: nothing was set up, the slot goes straight back.
-      completeLease(db, { jobId: this.job.id, workerId: null, slot: this.slot.name }, decideOutcome({ code: null, signal: null }, this.cause));
+      await retryWrite(() => completeLease(db, { jobId: this.job.id, workerId: null, slot: this.slot.name }, decideOutcome({ code: null, signal: null }, cause)));
     } else {
-      returnToQueue(db, this.job.id, this.slot.name, why);
+      await retryWrite(() => returnToQueue(db, this.job.id, this.slot.name, why));
     }
+    this.finished = true;
     return false;
   }
 
@@ -116,31 +140,49 @@ export class LeaseRun {
         listUsb: this.deps.listUsb,
       });
     } catch (error) {
-      const message = coerceError(error).message;
       this.log.error({ err: coerceError(error) }, 'worker setup failed');
-      return infrastructureFailure(`worker setup failed: ${message}`);
+      return { ...infrastructureFailure(`worker setup failed: ${coerceError(error).message}`), holdSlot: true };
     }
-    if (this.cause) return decideOutcome({ code: null, signal: null }, this.cause);
+    const early = this.stopCause();
+    if (early) return decideOutcome({ code: null, signal: null }, early);
 
     let started;
     try {
       started = startJobProcess(this.worker, jobOutputPath(lab.stateDir, this.job.id));
     } catch (error) {
-      return infrastructureFailure(`could not start the job: ${coerceError(error).message}`);
+      return { ...infrastructureFailure(`could not start the job: ${coerceError(error).message}`), holdSlot: true };
     }
     this.running = started.exited;
-    markRunning(db, this.job.id, this.workerId, this.slot.name);
     this.log.info({ pid: started.pid, uid: this.worker.uid }, 'job started');
     const timeout = setTimeout(() => this.stop({ kind: 'timeout', afterMs: this.job.timeoutMs }), this.job.timeoutMs);
+    const outputWatch = setInterval(() => void this.checkOutputSize(), OUTPUT_POLL_MS);
     try {
-      const exit = await started.exited;
-      if (exit.spawnError !== undefined) return infrastructureFailure(`could not start the job: ${exit.spawnError}`);
+      // A failure to record the start must not leave a job running unrecorded: it is stopped at once.
+      try {
+        markRunning(db, this.job.id, this.workerId, this.slot.name);
+      } catch (error) {
+        this.stop({ kind: 'agent-error', message: `could not record the job's start: ${coerceError(error).message}` });
+      }
+      const exit = await Promise.race([started.exited, this.abandoned.then((): JobExit => ({ code: null, signal: null, abandoned: true }))]);
+      if (exit.spawnError !== undefined) return { ...infrastructureFailure(`could not start the job: ${exit.spawnError}`), holdSlot: true };
       const cause = this.stopCause();
-      this.log.info({ code: exit.code, signal: exit.signal, cause: cause?.kind }, 'job exited');
+      this.log.info({ code: exit.code, signal: exit.signal, cause: cause?.kind, abandoned: exit.abandoned === true }, 'job exited');
       return decideOutcome(exit, cause);
     } finally {
       clearTimeout(timeout);
+      clearInterval(outputWatch);
       clearTimeout(this.stopTimer);
+    }
+  }
+
+  /** A job may not fill the state directory's disk with output: past the cap it is stopped. */
+  private async checkOutputSize(): Promise<void> {
+    const limit = this.deps.lab.config.jobs.max_output;
+    try {
+      const { size } = await stat(jobOutputPath(this.deps.lab.stateDir, this.job.id));
+      if (size > limit) this.stop({ kind: 'limit', reason: `output exceeded the limit of ${formatSize(limit)} ([jobs] max_output)` });
+    } catch {
+      // The file is made at submission; if it is gone there is nothing to cap.
     }
   }
 
@@ -149,25 +191,37 @@ export class LeaseRun {
     const grace = this.deps.lab.config.jobs.stop_grace;
     this.log.info({ cause: this.cause?.kind, graceMs: grace }, 'stopping job');
     signalUser(worker.uid, 'SIGTERM');
-    if (!(await waitUserGone(worker.uid, grace))) {
-      const left = await killUser(worker.uid, 10_000);
-      this.log.info({ left: left.length }, 'job killed after its grace period');
-    }
+    if (await waitUserGone(worker.uid, grace)) return;
+    const left = await killUser(worker.uid, KILL_DEADLINE_MS);
+    if (left.length === 0) return;
+    this.log.error({ pids: left }, 'job processes survived SIGKILL; cleaning up without them');
+    this.giveUp();
   }
 
   private async cleanup(outcome: JobOutcome): Promise<void> {
     const { db } = this.deps;
     const lease = { jobId: this.job.id, workerId: this.workerId, slot: this.slot.name };
-    markCleaning(db, this.job.id, this.slot.name, outcome);
-    await this.stopping;
-    const row: WorkerRow | undefined = db.select().from(workers).where(eq(workers.id, this.workerId)).get();
     try {
-      if (row) await cleanupWithRetries(db, row);
-      completeLease(db, row ? lease : { ...lease, workerId: null }, outcome);
+      await retryWrite(() => markCleaning(db, lease, outcome));
+      await this.stopping;
+      const row = db.select().from(workers).where(eq(workers.id, this.workerId)).get();
+      try {
+        if (row) await cleanupWithRetries(db, row);
+      } catch (error) {
+        this.log.error({ err: coerceError(error) }, 'worker cleanup failed; slot held');
+        await retryWrite(() => recordCleanupFailure(db, lease, outcome, error));
+        return;
+      }
+      await retryWrite(() => completeLease(db, row ? lease : { ...lease, workerId: null }, outcome));
+      if (outcome.holdSlot === true) {
+        // A slot where workers cannot even be set up would fail every job sent to it (DESIGN §2: a system hold).
+        await retryWrite(() => holdSlot(db, this.slot.name, { reason: outcome.reason, source: 'system', by: 'labslot', jobId: this.job.id, workerId: this.workerId }));
+      }
       this.log.info({ state: outcome.state, reason: outcome.reason }, 'lease complete, slot idle');
     } catch (error) {
-      this.log.error({ err: coerceError(error) }, 'worker cleanup failed; slot held');
-      recordCleanupFailure(db, lease, outcome, error);
+      this.log.error({ err: coerceError(error) }, 'lease could not be recorded; the reconciler finishes it');
+    } finally {
+      this.finished = true;
     }
   }
 }

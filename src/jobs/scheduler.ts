@@ -13,6 +13,7 @@ import { queuedJobs, readJob } from './job-queue.js';
 import { LeaseRun, type LeaseDeps } from './lease-run.js';
 import { isFinal } from './job-view.js';
 import { claimSlot } from './lease-records.js';
+import type { ActiveLeases } from './reconcile.js';
 
 /** The safety net: leases happen on events; this catches anything an event missed, and refreshes "waiting". */
 const SAFETY_TICK_MS = 1_000;
@@ -103,8 +104,10 @@ export class Scheduler {
     await Promise.allSettled([...this.runs.values()].map((r) => r.done));
   }
 
-  get activeLeases(): number {
-    return this.runs.size;
+  /** What this agent is working on now; the reconciler leaves it alone. */
+  active(): ActiveLeases {
+    const runs = [...this.runs.values()].map((r) => r.run);
+    return { jobs: new Set(runs.map((r) => r.job.id)), workers: new Set(runs.map((r) => r.workerId)) };
   }
 
   private pass(): void {

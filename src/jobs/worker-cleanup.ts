@@ -2,13 +2,13 @@
 // device nodes, remove its files, delete its user and group. Every step is
 // idempotent, so the same function finishes a cleanup that a crash or an
 // error interrupted, as often as needed.
-import { rm } from 'node:fs/promises';
 import { eq } from 'drizzle-orm';
 import { recordEvent } from '../db/event-log.js';
 import type { Db } from '../db/open-database.js';
 import { workers } from '../db/schema.js';
 import { coerceError } from '../errors.js';
-import { deleteUser } from '../platform/unix-users.js';
+import { removeTree } from '../platform/remove-tree.js';
+import { accountOfUid, deleteUser } from '../platform/unix-users.js';
 import { killUser } from '../platform/user-processes.js';
 import { holdSlot } from '../slots/holds.js';
 import { restoreGrants } from './device-grants.js';
@@ -26,14 +26,16 @@ export class CleanupError extends Error {
 
 export async function cleanupWorker(db: Db, worker: WorkerRow, signal?: AbortSignal): Promise<void> {
   db.update(workers).set({ state: 'cleaning' }).where(eq(workers.id, worker.id)).run();
-  // uid -1: the crash came before the user existed; only files and grants can be left.
-  if (worker.uid > 0) {
+  // uid -1: the crash came before the user existed; only files and grants can be left. A uid that
+  // turned out to belong to another account (useradd refused it) is not ours to kill.
+  const owner = worker.uid > 0 ? await accountOfUid(worker.uid, signal) : undefined;
+  if (worker.uid > 0 && (owner === undefined || owner === worker.username)) {
     const left = await killUser(worker.uid, KILL_TIMEOUT_MS, signal);
     if (left.length > 0) throw new CleanupError(`processes of uid ${worker.uid} survived SIGKILL: ${left.join(', ')}`);
   }
   await restoreGrants(db, worker.id);
-  await rm(worker.rootDir, { recursive: true, force: true });
   await deleteUser(worker.username, signal);
+  await removeTree(worker.rootDir, signal);
 }
 
 /** Cleanup retries, with a short pause: a process may still be exiting, a tool may be busy. */

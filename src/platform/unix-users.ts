@@ -87,6 +87,13 @@ async function deleteGroup(name: string, signal?: AbortSignal): Promise<void> {
   if (result.code !== 0 && result.code !== EXIT_NOT_FOUND) throw new UserCommandError(`groupdel ${name} failed (exit ${String(result.code)}): ${lastLines(result.output, 2)}`);
 }
 
+/** The account name of a uid through NSS (getent), or undefined when no account has it. */
+export async function accountOfUid(uid: number, signal?: AbortSignal): Promise<string | undefined> {
+  const result = await tool(['getent', 'passwd', String(uid)], signal);
+  if (result.code !== 0) return undefined;
+  return result.output.split(':', 1)[0] || undefined;
+}
+
 function localGroupExists(name: string): boolean {
   return namesIn('/etc/group').includes(name);
 }

@@ -1,0 +1,70 @@
+// The reconciler: whatever the database says is in use but nothing in this
+// agent is working on gets finished. At start that is everything a crashed
+// agent left (DESIGN §3.7); while running, it is a cleanup that failed, or a
+// lease whose database write failed mid-way (a locked or full disk). Workers
+// are cleaned up (kill, restore devices, remove files and user), their jobs
+// failed as infrastructure failures, and their slots freed: idle only once
+// cleanup has succeeded.
+import { inArray, ne } from 'drizzle-orm';
+import { recordEvent } from '../db/event-log.js';
+import type { Db } from '../db/open-database.js';
+import { jobs, slots, workers } from '../db/schema.js';
+import { coerceError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { infrastructureFailure } from './job-outcome.js';
+import { completeLease, finishJob, resetSlot } from './lease-records.js';
+import { cleanupWithRetries, recordCleanupFailure } from './worker-cleanup.js';
+
+export interface ActiveLeases {
+  jobs: ReadonlySet<string>;
+  workers: ReadonlySet<string>;
+}
+
+export const NOTHING_ACTIVE = (): ActiveLeases => ({ jobs: new Set(), workers: new Set() });
+
+/**
+ * `reason` ends the jobs found unfinished: "agent restarted" at start. `activeNow` is asked again
+ * before each decision, since the scheduler keeps leasing while this awaits cleanups.
+ */
+export async function reconcile(db: Db, log: Logger, activeNow: () => ActiveLeases, reason: string): Promise<void> {
+  const outcome = infrastructureFailure(reason);
+  const endJob = (jobId: string, slot: string | null, workerId?: string): void => {
+    if (!finishJob(db, jobId, outcome)) return; // Already final: nothing new to say.
+    recordEvent(db, { type: 'job.ended', slot: slot ?? undefined, jobId, workerId, message: `job ${jobId} failed: ${reason}` });
+  };
+
+  const leftovers = db.select().from(workers).where(ne(workers.state, 'destroyed')).all();
+  for (const worker of leftovers) {
+    if (activeNow().workers.has(worker.id)) continue;
+    const lease = { jobId: worker.jobId, workerId: worker.id, slot: worker.slot };
+    try {
+      await cleanupWithRetries(db, worker, 2);
+      endJob(worker.jobId, worker.slot, worker.id);
+      completeLease(db, lease, outcome);
+      log.info({ worker: worker.id, slot: worker.slot, job: worker.jobId, reason }, 'leftover worker cleaned up');
+    } catch (error) {
+      // Said once per distinct error: a cleanup retried every few seconds must not flood the audit log.
+      if (worker.state === 'cleanup-failed' && worker.cleanupError === coerceError(error).message) continue;
+      log.error({ err: coerceError(error), worker: worker.id, slot: worker.slot }, 'worker cleanup failed; slot held');
+      recordCleanupFailure(db, lease, outcome, error);
+    }
+  }
+
+  // Jobs past the queue with neither a run nor a worker (caught in their pre-lease check) have nothing
+  // to clean. From here on nothing awaits, so no lease can start between this look and the writes.
+  const active = activeNow();
+  const live = new Set(db.select({ jobId: workers.jobId }).from(workers).where(ne(workers.state, 'destroyed')).all().map((w) => w.jobId));
+  for (const job of db.select().from(jobs).where(inArray(jobs.state, ['leased', 'running', 'cleaning'])).all()) {
+    if (!active.jobs.has(job.id) && !live.has(job.id)) endJob(job.id, job.slot);
+  }
+  const stuck = db
+    .select()
+    .from(slots)
+    .where(ne(slots.usage, 'idle'))
+    .all()
+    .filter((s) => s.leaseJobId === null || (!active.jobs.has(s.leaseJobId) && !live.has(s.leaseJobId)));
+  for (const slot of stuck) {
+    resetSlot(db, slot.name, `${reason} while it was ${slot.usage}`);
+    log.info({ slot: slot.name, was: slot.usage }, 'slot freed: nothing was left to clean');
+  }
+}

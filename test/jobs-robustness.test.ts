@@ -1,0 +1,95 @@
+// What a hostile or unlucky job does to the agent, and what the agent does
+// about it: a slot where workers cannot be set up is held, output past the cap
+// stops the job, a directory tree deeper than PATH_MAX is still removed, a huge
+// request body is refused before it is read, and a database locked by another
+// process while a job ends delays the bookkeeping without losing it.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { jobLab, type JobLab } from './helpers/job-lab.js';
+import { command, requires, ROOT } from './helpers/prerequisites.js';
+
+interface SlotJson {
+  usage: string;
+  hold: { reason: string; source: string } | null;
+}
+
+async function slotView(lab: JobLab, name: string): Promise<SlotJson> {
+  return (await (await fetch(`${lab.agent.url}/v1/slots/${name}`)).json()) as SlotJson;
+}
+
+describe('robustness', () => {
+  it('holds a slot whose workers cannot be set up, so the queue goes elsewhere', async (t) => {
+    if (!requires(t, ROOT, command('socat', ['-V']))) return;
+    const lab = await jobLab(t, [
+      { name: 'a1', target: 'tb', extra: 'add_to_groups = ["no-such-group-here"]' },
+      { name: 'b2', target: 'tb' },
+    ]);
+    const ids = [];
+    for (let i = 0; i < 4; i += 1) ids.push(await lab.submit({ target: 'tb', argv: ['true'] }));
+    const jobs = [];
+    for (const id of ids) jobs.push(await lab.waitDone(id));
+    const [first] = jobs;
+    assert.ok(first);
+    assert.equal(first.slot, 'a1');
+    assert.equal(first.infrastructure, true);
+    assert.match(first.end_reason ?? '', /^worker setup failed: useradd .*no-such-group-here/);
+    assert.deepEqual(jobs.slice(1).map((j) => [j.slot, j.state]), [['b2', 'succeeded'], ['b2', 'succeeded'], ['b2', 'succeeded']]);
+    const a1 = await slotView(lab, 'a1');
+    assert.deepEqual({ usage: a1.usage, source: a1.hold?.source }, { usage: 'idle', source: 'system' });
+    assert.match(a1.hold?.reason ?? '', /^worker setup failed/);
+  });
+
+  it('stops a job whose output passes [jobs] max_output', async (t) => {
+    if (!requires(t, ROOT, command('socat', ['-V']))) return;
+    const lab = await jobLab(t, [{ name: 's1', target: 'tb' }], '', 'stop_grace = "1s"\nmax_output = "1MiB"');
+    const id = await lab.submit({ target: 'tb', script: 'while :; do head -c 65536 /dev/zero | tr "\\0" x; sleep 0.05; done' });
+    const job = await lab.waitDone(id, 20_000);
+    assert.deepEqual({ state: job.state, ended_by: job.ended_by, reason: job.end_reason }, { state: 'failed', ended_by: 'limit', reason: 'output exceeded the limit of 1MiB ([jobs] max_output)' });
+  });
+
+  it('removes a worker directory deeper than PATH_MAX', async (t) => {
+    if (!requires(t, ROOT, command('socat', ['-V']))) return;
+    const lab = await jobLab(t, [{ name: 's1', target: 'tb' }]);
+    // 40 levels of 200 characters: 8000 bytes of path, twice PATH_MAX; relative chdir makes it possible.
+    const deep = "import os; os.chdir(os.environ['HOME'])\nfor _ in range(40):\n    os.mkdir('d' * 200)\n    os.chdir('d' * 200)\nprint('deep')";
+    const id = await lab.submit({ target: 'tb', argv: ['python3', '-c', deep] });
+    const job = await lab.waitDone(id);
+    assert.equal(job.state, 'succeeded', await lab.output(id));
+    const slot = await slotView(lab, 's1');
+    assert.deepEqual({ usage: slot.usage, hold: slot.hold }, { usage: 'idle', hold: null });
+  });
+
+  it('refuses a huge request body without reading it', async (t) => {
+    if (!requires(t, ROOT, command('socat', ['-V']))) return;
+    const lab = await jobLab(t, [{ name: 's1', target: 'tb' }]);
+    const huge = JSON.stringify({ message: 'x'.repeat(8 * 1024 * 1024) });
+    const response = await fetch(`${lab.agent.url}/v1/worker/mark-broken`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer x' }, body: huge });
+    assert.equal(response.status, 413);
+    assert.equal(((await response.json()) as { error: { code: string } }).error.code, 'body_too_large');
+  });
+
+  it('finishes a lease whose end was written while another process held the database', async (t) => {
+    if (!requires(t, ROOT, command('socat', ['-V']))) return;
+    const lab = await jobLab(t, [{ name: 's1', target: 'tb' }]);
+    const id = await lab.submit({ target: 'tb', script: 'echo "user=$(id -un)"; sleep 1' });
+    let user = '';
+    while (user === '') {
+      user = /user=(\S+)/.exec(await lab.output(id))?.[1] ?? '';
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    // Another process takes the write lock for longer than the agent's busy timeout, across the job's end.
+    const blocker = new Database(join(lab.stateDir, 'labslot.db'));
+    t.after(() => blocker.close());
+    blocker.exec('BEGIN IMMEDIATE');
+    await new Promise((resolve) => setTimeout(resolve, 8_000));
+    blocker.exec('COMMIT');
+    const job = await lab.waitDone(id, 30_000);
+    assert.equal(job.state, 'succeeded');
+    const slot = await slotView(lab, 's1');
+    assert.deepEqual({ usage: slot.usage, hold: slot.hold }, { usage: 'idle', hold: null });
+    assert.ok(!readFileSync('/etc/passwd', 'utf8').includes(`\n${user}:`), 'worker user deleted');
+  });
+});
