@@ -1,0 +1,101 @@
+// What running jobs needs from the operating system, as one interface with an
+// implementation per platform (linux.ts, illumos.ts). The job runner
+// (src/jobs/) only talks to this: users and groups, starting a job as its
+// worker inside a sandbox with limits, stopping everything the worker runs,
+// and finding what a crash left behind.
+
+/** A worker as the platform sees it. */
+export interface WorkerAccount {
+  workerId: string;
+  username: string;
+  uid: number;
+  gid: number;
+}
+
+export interface NewWorkerUser {
+  name: string;
+  /** Supplementary groups (the slot's add_to_groups), applied with initgroups when the job starts. */
+  groups: readonly string[];
+  home: string;
+}
+
+/** Resource limits of one job; undefined means no limit. */
+export interface JobLimits {
+  memoryBytes?: number | undefined;
+  pids?: number | undefined;
+  /** CPU in cores; 1.5 is one and a half. */
+  cpus?: number | undefined;
+}
+
+/** A path on the host and where the job sees it. */
+export interface Mapping {
+  host: string;
+  inJob: string;
+}
+
+export interface JobLaunch {
+  worker: WorkerAccount;
+  /** The job's program and arguments; the program is looked up on the job's PATH. */
+  command: readonly string[];
+  /** The job's whole environment; nothing else is inherited. */
+  env: Readonly<Record<string, string>>;
+  /** Working directory as the job sees it. */
+  cwd: string;
+  /** Host file that receives stdout and stderr, appended. */
+  outputFile: string;
+  /** Writable directories of the worker (home, work, tmp, var/tmp), owned by it. */
+  writable: readonly Mapping[];
+  /** Read-only extras (the worker root with its script and humility file, an input archive). */
+  readOnly: readonly Mapping[];
+  /** Device nodes of the slot, granted to the worker's group. */
+  devices: readonly Mapping[];
+  limits: JobLimits;
+}
+
+export interface JobExit {
+  code: number | null;
+  signal: string | null;
+  /** The platform could not start the job at all: the lab's problem, not the job's. */
+  spawnError?: string;
+  /** The job's processes survived every kill; the runner stopped waiting for them. */
+  abandoned?: boolean;
+}
+
+export interface StartedJob {
+  /** The first process of the job (for logs only: processes are found through the worker). */
+  pid: number;
+  exited: Promise<JobExit>;
+}
+
+/** Which limit, if any, ended a job: "memory limit of 256MiB reached (out of memory)". */
+export type LimitVerdict = string | undefined;
+
+export interface Platform {
+  readonly name: string;
+
+  /** Creates the user and its own group with a random id from the worker range; `reserve` runs first, so the ids are on record before anything exists. */
+  createUser(user: NewWorkerUser, reserve: (ids: { uid: number; gid: number }) => void, signal?: AbortSignal): Promise<WorkerAccount>;
+  /** Removes the user and its group; already gone is fine. */
+  deleteUser(name: string, signal?: AbortSignal): Promise<void>;
+  /** The account that owns a uid, through the name service; undefined when none does. */
+  accountOfUid(uid: number, signal?: AbortSignal): Promise<string | undefined>;
+
+  /** Starts the job as its worker: supplementary groups applied, no privileges, sandboxed, limited. */
+  startJob(launch: JobLaunch): Promise<StartedJob>;
+  /** Sends a signal to every process of the worker. Returns how many there were. */
+  signalWorker(worker: WorkerAccount, signal: NodeJS.Signals): Promise<number>;
+  /** True once the worker has no live process, or false after `timeoutMs`. */
+  waitWorkerGone(worker: WorkerAccount, timeoutMs: number, signal?: AbortSignal): Promise<boolean>;
+  /** Kills every process of the worker until none is left; returns the survivors after `timeoutMs`. */
+  killWorker(worker: WorkerAccount, timeoutMs: number, signal?: AbortSignal): Promise<number[]>;
+  /** After the job ended: whether a limit ended it, said for people. */
+  limitVerdict(worker: WorkerAccount, limits: JobLimits): Promise<LimitVerdict>;
+  /** Removes what startJob made for the worker besides its user (cgroups, service instances). Idempotent. */
+  releaseWorker(worker: WorkerAccount, signal?: AbortSignal): Promise<void>;
+
+  /**
+   * What a crash left that the database does not know: resources of workers
+   * not in `known` (worker ids). Removes them and says what it removed.
+   */
+  sweepOrphans(known: ReadonlySet<string>, signal?: AbortSignal): Promise<string[]>;
+}
