@@ -27,6 +27,8 @@ import { reconcile } from './jobs/reconcile.js';
 import { recoverAfterRestart } from './jobs/recovery.js';
 import { Scheduler } from './jobs/scheduler.js';
 import type { Logger } from './log.js';
+import { currentPlatform } from './platform/current-platform.js';
+import type { Platform } from './platform/platform.js';
 import { ensureSlotRows } from './slots/slot-states.js';
 import { lockStateDir } from './state-dir-lock.js';
 import { VERSION } from './version.js';
@@ -42,6 +44,8 @@ export interface AgentOptions {
   /** How long in-flight HTTP requests may take once a stop begins. */
   httpGraceMs?: number;
   hotplug?: HotplugSource;
+  /** How jobs are run; the one for this operating system by default. */
+  platform?: Platform;
 }
 
 export class Agent {
@@ -82,7 +86,9 @@ export class Agent {
       prepareStateDir(lab.stateDir, log);
       ensureSlotRows(db, [...lab.slots.keys()]);
       // Before any slot is offered: finish what a crashed agent left (DESIGN §3.7).
-      await recoverAfterRestart(db, lab.stateDir, log);
+      const platform = this.options.platform ?? currentPlatform();
+      const listUsb = (): ReturnType<typeof listUsbDevices> => listUsbDevices();
+      await recoverAfterRestart({ db, lab, platform, log, listUsb });
       const checker = new DeviceChecker(lab);
       const monitor = new HealthMonitor({
         lab,
@@ -95,7 +101,7 @@ export class Agent {
       });
       this.monitor = monitor;
       const scheduler = new Scheduler(
-        { lab, db, log, monitor, agentUrl: () => agentUrl(lab.listen.host, this.port ?? lab.listen.port), commandDir: commandDir(lab.stateDir), listUsb: () => listUsbDevices() },
+        { lab, db, log, monitor, agentUrl: () => agentUrl(lab.listen.host, this.port ?? lab.listen.port), commandDir: commandDir(lab.stateDir), listUsb, platform },
         () => (monitor.host === null ? { ok: null, reason: 'not checked yet' } : { ok: monitor.host.ok, reason: monitor.host.reason }),
       );
       this.scheduler = scheduler;
@@ -119,7 +125,7 @@ export class Agent {
         // One round at a time: a round with stubborn processes can outlast the interval.
         if (retrying) return;
         retrying = true;
-        void reconcile(db, log, () => scheduler.active(), 'the agent lost track of the job')
+        void reconcile(db, platform, log, () => scheduler.active(), 'the agent lost track of the job')
           .catch((error: unknown) => log.error({ err: coerceError(error) }, 'reconciling failed'))
           .finally(() => (retrying = false));
       }, RECONCILE_MS);

@@ -43,11 +43,11 @@ describe('workers', () => {
     const [, username = '', uid = '', groups = ''] = user;
     assert.ok(Number(uid) >= 2 ** 20 && Number(uid) < 2 ** 30, `uid ${uid} in the worker range`);
     assert.deepEqual(groups.split(' ').sort(), [username, 'dialout', 'plugdev'].sort(), 'supplementary groups applied by initgroups');
-    assert.match(out, new RegExp(`^console=${own}$`, 'm'));
+    assert.match(out, /^console=\/dev\/labslot\/gimlet-1-con$/m, 'a PTY shows up under /dev/labslot: the sandbox has its own /dev/pts');
     assert.match(out, /^own=ok$/m);
     assert.match(out, /^other=Permission denied$/m);
     assert.match(out, new RegExp(`^slot=gimlet-1 target=gimlet job=${id} worker=${job.worker_id ?? ''} rack=A3$`, 'm'));
-    assert.match(out, /^token=lsw home=\S+\/home pwd=\S+\/work$/m);
+    assert.match(out, /^token=lsw home=\S+\/home pwd=\/work$/m);
     assert.match(out, /^writable=yes$/m);
     assert.match(out, /\/bin\/labslot$/m);
     assert.match(out, /^\{\}$/m, 'no probes in this slot: an empty humility environment');

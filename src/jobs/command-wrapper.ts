@@ -3,10 +3,13 @@
 // same Node. The paths are the agent's own, never a job's, and are quoted for
 // sh anyway.
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ENTRY_POINT = fileURLToPath(new URL('../../bin/labslot.js', import.meta.url));
+
+/** The installation the wrapper runs: jobs need it readable even where their sandbox puts /work. */
+export const INSTALL_ROOT = dirname(dirname(ENTRY_POINT));
 
 export async function writeCommandWrapper(dir: string): Promise<string> {
   await mkdir(dir, { recursive: true, mode: 0o755 });

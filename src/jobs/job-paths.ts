@@ -21,8 +21,8 @@ export function workerRoot(stateDir: string, workerId: string): string {
 }
 
 /** The writable directories of a worker, owned by its user with mode 0700. */
-export function workerDirs(root: string): { home: string; work: string; tmp: string } {
-  return { home: join(root, 'home'), work: join(root, 'work'), tmp: join(root, 'tmp') };
+export function workerDirs(root: string): { home: string; work: string; tmp: string; varTmp: string } {
+  return { home: join(root, 'home'), work: join(root, 'work'), tmp: join(root, 'tmp'), varTmp: join(root, 'var-tmp') };
 }
 
 /** Where the agent puts the `labslot` command that jobs find on their PATH. */

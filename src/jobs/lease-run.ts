@@ -15,12 +15,11 @@ import type { UsbDeviceInfo } from '../devices/usb-bus.js';
 import { coerceError } from '../errors.js';
 import type { HealthMonitor } from '../health/health-monitor.js';
 import type { Logger } from '../log.js';
-import { killUser, signalUser, waitUserGone } from '../platform/user-processes.js';
+import type { JobExit, Platform } from '../platform/platform.js';
 import { holdSlot } from '../slots/holds.js';
 import { newWorkerId } from './ids.js';
 import { jobOutputPath } from './job-paths.js';
 import { decideOutcome, infrastructureFailure, type JobOutcome, type StopCause } from './job-outcome.js';
-import { startJobProcess, type JobExit } from './job-process.js';
 import type { JobRow } from './job-view.js';
 import { completeLease, markCleaning, markRunning, returnToQueue } from './lease-records.js';
 import { retryWrite } from './retry-write.js';
@@ -35,6 +34,7 @@ export interface LeaseDeps {
   agentUrl: () => string;
   commandDir: string;
   listUsb: () => Promise<UsbDeviceInfo[]>;
+  platform: Platform;
 }
 
 /** How long a job that marked its slot broken may take to finish on its own before it is stopped. */
@@ -78,7 +78,7 @@ export class LeaseRun {
     } catch (error) {
       this.log.error({ err: coerceError(error) }, 'lease failed unexpectedly; stopping the job and cleaning up');
       outcome = infrastructureFailure(`agent error: ${coerceError(error).message}`);
-      if (this.worker) await killUser(this.worker.uid, KILL_DEADLINE_MS);
+      if (this.worker) await this.deps.platform.killWorker(this.worker.account, KILL_DEADLINE_MS);
     }
     await this.cleanup(outcome);
   }
@@ -138,6 +138,7 @@ export class LeaseRun {
         agentUrl: this.deps.agentUrl(),
         commandDir: this.deps.commandDir,
         listUsb: this.deps.listUsb,
+        platform: this.deps.platform,
       });
     } catch (error) {
       this.log.error({ err: coerceError(error) }, 'worker setup failed');
@@ -148,12 +149,12 @@ export class LeaseRun {
 
     let started;
     try {
-      started = startJobProcess(this.worker, jobOutputPath(lab.stateDir, this.job.id));
+      started = await this.deps.platform.startJob(this.worker.launch);
     } catch (error) {
       return { ...infrastructureFailure(`could not start the job: ${coerceError(error).message}`), holdSlot: true };
     }
     this.running = started.exited;
-    this.log.info({ pid: started.pid, uid: this.worker.uid }, 'job started');
+    this.log.info({ pid: started.pid, uid: this.worker.account.uid }, 'job started');
     const timeout = setTimeout(() => this.stop({ kind: 'timeout', afterMs: this.job.timeoutMs }), this.job.timeoutMs);
     const outputWatch = setInterval(() => void this.checkOutputSize(), OUTPUT_POLL_MS);
     try {
@@ -165,7 +166,10 @@ export class LeaseRun {
       }
       const exit = await Promise.race([started.exited, this.abandoned.then((): JobExit => ({ code: null, signal: null, abandoned: true }))]);
       if (exit.spawnError !== undefined) return { ...infrastructureFailure(`could not start the job: ${exit.spawnError}`), holdSlot: true };
-      const cause = this.stopCause();
+      let cause = this.stopCause();
+      // A limit the kernel enforced (OOM kill, failed forks) is the reason a failed job failed, even past its timeout.
+      const verdict = await this.deps.platform.limitVerdict(this.worker.account, this.worker.launch.limits);
+      if (verdict !== undefined && exit.code !== 0 && (cause === undefined || cause.kind === 'timeout')) cause = { kind: 'limit', reason: verdict };
       this.log.info({ code: exit.code, signal: exit.signal, cause: cause?.kind, abandoned: exit.abandoned === true }, 'job exited');
       return decideOutcome(exit, cause);
     } finally {
@@ -187,12 +191,13 @@ export class LeaseRun {
   }
 
   /** SIGTERM to everything the worker's UID runs, `stop_grace` to finish, then SIGKILL until none is left. */
-  private async stopSequence(worker: PreparedWorker): Promise<void> {
-    const grace = this.deps.lab.config.jobs.stop_grace;
+  private async stopSequence({ account }: PreparedWorker): Promise<void> {
+    const { lab, platform } = this.deps;
+    const grace = lab.config.jobs.stop_grace;
     this.log.info({ cause: this.cause?.kind, graceMs: grace }, 'stopping job');
-    signalUser(worker.uid, 'SIGTERM');
-    if (await waitUserGone(worker.uid, grace)) return;
-    const left = await killUser(worker.uid, KILL_DEADLINE_MS);
+    await platform.signalWorker(account, 'SIGTERM');
+    if (await platform.waitWorkerGone(account, grace)) return;
+    const left = await platform.killWorker(account, KILL_DEADLINE_MS);
     if (left.length === 0) return;
     this.log.error({ pids: left }, 'job processes survived SIGKILL; cleaning up without them');
     this.giveUp();
@@ -206,7 +211,7 @@ export class LeaseRun {
       await this.stopping;
       const row = db.select().from(workers).where(eq(workers.id, this.workerId)).get();
       try {
-        if (row) await cleanupWithRetries(db, row);
+        if (row) await cleanupWithRetries(db, this.deps.platform, row);
       } catch (error) {
         this.log.error({ err: coerceError(error) }, 'worker cleanup failed; slot held');
         await retryWrite(() => recordCleanupFailure(db, lease, outcome, error));

@@ -3,36 +3,83 @@
 // fails their jobs with "agent restarted", frees their slots), then removes
 // worker users and directories of this agent that the database does not know.
 import { readFileSync } from 'node:fs';
-import { readdir, rm } from 'node:fs/promises';
+import { chmod, chown, readdir, rm, stat } from 'node:fs/promises';
 import { ne } from 'drizzle-orm';
 import { recordEvent } from '../db/event-log.js';
 import type { Db } from '../db/open-database.js';
 import { workers } from '../db/schema.js';
 import { coerceError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { deleteUser, WORKER_ID_MAX, WORKER_ID_MIN } from '../platform/unix-users.js';
-import { killUser } from '../platform/user-processes.js';
+import type { Platform } from '../platform/platform.js';
+import { WORKER_ID_MAX, WORKER_ID_MIN } from '../platform/unix-users.js';
+import type { LabModel } from '../config/lab-model.js';
+import { deviceNode } from '../devices/device-node.js';
+import type { UsbDeviceInfo } from '../devices/usb-bus.js';
 import { workerRoot, workersDir } from './job-paths.js';
 import { NOTHING_ACTIVE, reconcile } from './reconcile.js';
 
 export const WORKER_USER_PREFIX = 'ls-';
 
-export async function recoverAfterRestart(db: Db, stateDir: string, log: Logger): Promise<void> {
-  await reconcile(db, log, NOTHING_ACTIVE, 'agent restarted');
-  await sweepOrphanUsers(db, stateDir, log);
-  await sweepOrphanDirs(db, stateDir, log);
+export interface RecoveryContext {
+  db: Db;
+  lab: LabModel;
+  platform: Platform;
+  log: Logger;
+  listUsb: () => Promise<UsbDeviceInfo[]>;
+}
+
+export async function recoverAfterRestart(ctx: RecoveryContext): Promise<void> {
+  const { db, lab, platform, log } = ctx;
+  await reconcile(db, platform, log, NOTHING_ACTIVE, 'agent restarted');
+  await sweepOrphanUsers(ctx);
+  await sweepOrphanDirs(db, lab.stateDir, log);
+  const live = new Set(db.select({ id: workers.id }).from(workers).where(ne(workers.state, 'destroyed')).all().map((w) => w.id));
+  for (const what of await platform.sweepOrphans(live).catch((error: unknown) => {
+    log.error({ err: coerceError(error) }, 'could not sweep orphan worker resources');
+    return [];
+  })) {
+    orphanRemoved(db, log, `removed orphan ${what}`, { what });
+  }
+  await sweepOrphanGrants(ctx);
+}
+
+function orphanRemoved(db: Db, log: Logger, message: string, data: Record<string, unknown>): void {
+  recordEvent(db, { type: 'worker.orphan-removed', message, data });
+  log.warn(data, 'orphan removed');
+}
+
+/**
+ * A device node of this lab whose group is a worker group no live worker has
+ * (the grant's row was lost with the database): nobody knows its original
+ * owner, so it gets the safe default, root only, until udev or an operator
+ * says otherwise.
+ */
+async function sweepOrphanGrants({ db, lab, log, listUsb }: RecoveryContext): Promise<void> {
+  const liveGids = new Set(db.select({ gid: workers.gid }).from(workers).where(ne(workers.state, 'destroyed')).all().map((w) => w.gid));
+  for (const device of lab.devices.values()) {
+    const found = await deviceNode(device.spec, listUsb).catch(() => ({ node: null }));
+    if (!('node' in found) || found.node === null) continue;
+    try {
+      const info = await stat(found.node);
+      if (info.gid < WORKER_ID_MIN || info.gid > WORKER_ID_MAX || liveGids.has(info.gid)) continue;
+      await chown(found.node, 0, 0);
+      await chmod(found.node, 0o600);
+      orphanRemoved(db, log, `device ${device.name} (${found.node}) was still owned by worker group ${info.gid}; reset to root 0600`, { device: device.name, node: found.node, gid: info.gid });
+    } catch (error) {
+      log.error({ err: coerceError(error), device: device.name }, 'could not check a device node for an orphan grant');
+    }
+  }
 }
 
 /** This agent's worker users that no live worker row accounts for: a lost database. */
-async function sweepOrphanUsers(db: Db, stateDir: string, log: Logger): Promise<void> {
+async function sweepOrphanUsers({ db, lab, platform, log }: RecoveryContext): Promise<void> {
   const known = new Set(db.select({ username: workers.username }).from(workers).where(ne(workers.state, 'destroyed')).all().map((w) => w.username));
-  for (const { name, uid } of localWorkerUsers(workersDir(stateDir))) {
+  for (const { name, uid } of localWorkerUsers(workersDir(lab.stateDir))) {
     if (known.has(name)) continue;
     try {
-      await killUser(uid, 10_000);
-      await deleteUser(name);
-      recordEvent(db, { type: 'worker.orphan-removed', message: `removed orphan worker user ${name} (uid ${uid})`, data: { user: name, uid } });
-      log.warn({ user: name, uid }, 'orphan worker user removed');
+      await platform.killWorker({ workerId: `w${name.slice(WORKER_USER_PREFIX.length)}`, username: name, uid, gid: uid }, 10_000);
+      await platform.deleteUser(name);
+      orphanRemoved(db, log, `removed orphan worker user ${name} (uid ${uid})`, { user: name, uid });
     } catch (error) {
       log.error({ err: coerceError(error), user: name }, 'could not remove orphan worker user');
     }

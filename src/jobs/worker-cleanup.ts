@@ -8,8 +8,7 @@ import type { Db } from '../db/open-database.js';
 import { workers } from '../db/schema.js';
 import { coerceError } from '../errors.js';
 import { removeTree } from '../platform/remove-tree.js';
-import { accountOfUid, deleteUser } from '../platform/unix-users.js';
-import { killUser } from '../platform/user-processes.js';
+import type { Platform } from '../platform/platform.js';
 import { holdSlot } from '../slots/holds.js';
 import { restoreGrants } from './device-grants.js';
 import type { JobOutcome } from './job-outcome.js';
@@ -24,26 +23,27 @@ export class CleanupError extends Error {
   override readonly name = 'CleanupError';
 }
 
-export async function cleanupWorker(db: Db, worker: WorkerRow, signal?: AbortSignal): Promise<void> {
+export async function cleanupWorker(db: Db, platform: Platform, worker: WorkerRow, signal?: AbortSignal): Promise<void> {
   db.update(workers).set({ state: 'cleaning' }).where(eq(workers.id, worker.id)).run();
-  // uid -1: the crash came before the user existed; only files and grants can be left. A uid that
-  // turned out to belong to another account (useradd refused it) is not ours to kill.
-  const owner = worker.uid > 0 ? await accountOfUid(worker.uid, signal) : undefined;
-  if (worker.uid > 0 && (owner === undefined || owner === worker.username)) {
-    const left = await killUser(worker.uid, KILL_TIMEOUT_MS, signal);
-    if (left.length > 0) throw new CleanupError(`processes of uid ${worker.uid} survived SIGKILL: ${left.join(', ')}`);
-  }
+  // uid -1: the crash came before the user existed; only its cgroup, files and grants can be left.
+  // A uid that turned out to belong to another account (useradd refused it) is not ours to kill.
+  const owner = worker.uid > 0 ? await platform.accountOfUid(worker.uid, signal) : undefined;
+  const ours = worker.uid > 0 && (owner === undefined || owner === worker.username);
+  const account = { workerId: worker.id, username: worker.username, uid: ours ? worker.uid : -1, gid: worker.gid };
+  const left = await platform.killWorker(account, KILL_TIMEOUT_MS, signal);
+  if (left.length > 0) throw new CleanupError(`processes of worker ${worker.id} (uid ${worker.uid}) survived SIGKILL: ${left.join(', ')}`);
+  await platform.releaseWorker(account, signal);
   await restoreGrants(db, worker.id);
-  await deleteUser(worker.username, signal);
+  await platform.deleteUser(worker.username, signal);
   await removeTree(worker.rootDir, signal);
 }
 
 /** Cleanup retries, with a short pause: a process may still be exiting, a tool may be busy. */
-export async function cleanupWithRetries(db: Db, worker: WorkerRow, attempts = 3, signal?: AbortSignal): Promise<void> {
+export async function cleanupWithRetries(db: Db, platform: Platform, worker: WorkerRow, attempts = 3, signal?: AbortSignal): Promise<void> {
   let last: unknown;
   for (let attempt = 1; attempt <= attempts; attempt += 1) {
     try {
-      await cleanupWorker(db, worker, signal);
+      await cleanupWorker(db, platform, worker, signal);
       return;
     } catch (error) {
       last = error;

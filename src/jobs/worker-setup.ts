@@ -10,11 +10,12 @@ import type { Db } from '../db/open-database.js';
 import { deviceNode } from '../devices/device-node.js';
 import type { UsbDeviceInfo } from '../devices/usb-bus.js';
 import { sha256Hex } from '../http/auth.js';
-import { createUser } from '../platform/unix-users.js';
+import type { JobLaunch, Platform, WorkerAccount } from '../platform/platform.js';
+import { INSTALL_ROOT } from './command-wrapper.js';
 import { grantDevices, type NodeToGrant } from './device-grants.js';
 import { newWorkerToken } from './ids.js';
 import { humilityEnvironment, jobEnvironment } from './job-environment.js';
-import { workerDirs, workerRoot } from './job-paths.js';
+import { jobOutputPath, workerDirs, workerRoot } from './job-paths.js';
 import type { JobRow } from './job-view.js';
 import { recordWorker, recordWorkerIds } from './lease-records.js';
 
@@ -31,19 +32,18 @@ export interface SetupContext {
   agentUrl: string;
   commandDir: string;
   listUsb: () => Promise<UsbDeviceInfo[]>;
+  platform: Platform;
   signal?: AbortSignal;
 }
 
 export interface PreparedWorker {
-  workerId: string;
-  username: string;
-  uid: number;
-  gid: number;
-  root: string;
-  cwd: string;
-  env: Record<string, string>;
-  /** The job's own command: its argv, or /bin/sh with its script file. */
-  command: string[];
+  account: WorkerAccount;
+  launch: JobLaunch;
+}
+
+/** Where the job sees a device node: its own path, except PTYs, since the sandbox has its own /dev/pts. */
+export function nodeInJob(device: string, node: string): string {
+  return node.startsWith('/dev/pts/') ? `/dev/labslot/${device}` : node;
 }
 
 export async function setupWorker(ctx: SetupContext): Promise<PreparedWorker> {
@@ -62,11 +62,11 @@ export async function setupWorker(ctx: SetupContext): Promise<PreparedWorker> {
     if (!spec) continue;
     const found = await deviceNode(spec, ctx.listUsb);
     if ('missing' in found) throw new WorkerSetupError(`device ${device} is gone: ${found.missing}`);
-    nodes.set(device, found.node);
+    nodes.set(device, found.node === null ? null : nodeInJob(device, found.node));
     if (found.node !== null && !grants.some((g) => g.path === found.node)) grants.push({ device, path: found.node });
   }
 
-  const user = await createUser({ name: username, groups: slot.spec.add_to_groups, home: dirs.home }, (ids) => recordWorkerIds(db, workerId, ids), ctx.signal);
+  const user = await ctx.platform.createUser({ workerId, name: username, groups: slot.spec.add_to_groups, home: dirs.home }, (ids) => recordWorkerIds(db, workerId, ids), ctx.signal);
 
   await mkdir(root, { mode: 0o755 });
   await chmod(root, 0o755);
@@ -89,7 +89,30 @@ export async function setupWorker(ctx: SetupContext): Promise<PreparedWorker> {
 
   const env = jobEnvironment(
     { lab, slot, agentUrl: ctx.agentUrl, commandDir: ctx.commandDir, jobEnv: job.env },
-    { workerId, jobId: job.id, username, token, home: dirs.home, work: dirs.work, tmp: dirs.tmp, humilityFile, nodes },
+    { workerId, jobId: job.id, username, token, home: dirs.home, work: '/work', tmp: '/tmp', humilityFile, nodes },
   );
-  return { workerId, username, uid: user.uid, gid: user.gid, root, cwd: dirs.work, env, command };
+  const launch: JobLaunch = {
+    worker: user,
+    command,
+    env,
+    cwd: '/work',
+    outputFile: jobOutputPath(lab.stateDir, job.id),
+    // Nothing hidden: the state directory is 0711 with private files, other workers' directories are
+    // 0700, and re-exposing parts of a hidden tree would need every parent remade by hand.
+    hidden: [],
+    readOnly: [
+      { host: root, inJob: root },
+      { host: ctx.commandDir, inJob: ctx.commandDir },
+      { host: INSTALL_ROOT, inJob: INSTALL_ROOT },
+    ],
+    writable: [
+      { host: dirs.home, inJob: dirs.home },
+      { host: dirs.work, inJob: '/work' },
+      { host: dirs.tmp, inJob: '/tmp' },
+      { host: dirs.varTmp, inJob: '/var/tmp' },
+    ],
+    devices: grants.map((g) => ({ host: g.path, inJob: nodeInJob(g.device, g.path) })),
+    limits: { memoryBytes: slot.limits.memory, pids: slot.limits.pids, cpus: slot.limits.cpu },
+  };
+  return { account: user, launch };
 }

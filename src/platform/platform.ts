@@ -13,6 +13,7 @@ export interface WorkerAccount {
 }
 
 export interface NewWorkerUser {
+  workerId: string;
   name: string;
   /** Supplementary groups (the slot's add_to_groups), applied with initgroups when the job starts. */
   groups: readonly string[];
@@ -49,6 +50,8 @@ export interface JobLaunch {
   readOnly: readonly Mapping[];
   /** Device nodes of the slot, granted to the worker's group. */
   devices: readonly Mapping[];
+  /** Host directories the job must not see at all (the agent's state directory). */
+  hidden: readonly string[];
   limits: JobLimits;
 }
 

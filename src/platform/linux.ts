@@ -1,0 +1,95 @@
+// The Linux platform: shadow-utils users, the bwrap sandbox of
+// linux-sandbox.ts, cgroups v1 or v2 for limits and for killing a job whole,
+// and /proc for finding what a worker's uid still runs.
+import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { WorkerCgroups } from './linux-cgroups.js';
+import { sandboxCommand } from './linux-sandbox.js';
+import type { JobExit, JobLaunch, JobLimits, LimitVerdict, NewWorkerUser, Platform, StartedJob, WorkerAccount } from './platform.js';
+import { accountOfUid, createUser, deleteUser } from './unix-users.js';
+import { killUser, processesOf, signalAll, waitUserGone } from './user-processes.js';
+
+/** The privileged part of the chain runs with this and nothing from the job. */
+const PRIVILEGED_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' };
+
+export class LinuxPlatform implements Platform {
+  readonly name = 'linux';
+
+  constructor(private readonly cgroups = new WorkerCgroups()) {}
+
+  async createUser(user: NewWorkerUser, reserve: (ids: { uid: number; gid: number }) => void, signal?: AbortSignal): Promise<WorkerAccount> {
+    const created = await createUser(user, reserve, signal);
+    return { workerId: user.workerId, username: created.name, uid: created.uid, gid: created.gid };
+  }
+
+  deleteUser(name: string, signal?: AbortSignal): Promise<void> {
+    return deleteUser(name, signal);
+  }
+
+  accountOfUid(uid: number, signal?: AbortSignal): Promise<string | undefined> {
+    return accountOfUid(uid, signal);
+  }
+
+  async startJob(launch: JobLaunch): Promise<StartedJob> {
+    await this.cgroups.create(launch.worker.workerId, launch.limits);
+    const [program, ...args] = sandboxCommand(launch, this.cgroups.procsFiles(launch.worker.workerId));
+    if (program === undefined) throw new TypeError('no command');
+    const out = openSync(launch.outputFile, 'a', 0o600);
+    try {
+      const child = spawn(program, args, {
+        env: PRIVILEGED_ENV,
+        stdio: ['ignore', out, out],
+        // Its own process group: the agent's terminal signals do not reach it.
+        detached: true,
+      });
+      const exited = new Promise<JobExit>((resolve) => {
+        child.once('error', (error) => resolve({ code: null, signal: null, spawnError: error.message }));
+        child.once('exit', (code, signal) => resolve({ code, signal }));
+      });
+      return { pid: child.pid ?? -1, exited };
+    } finally {
+      closeSync(out);
+    }
+  }
+
+  /**
+   * The job's own processes, by uid: the cgroup also holds bwrap, which runs as root and would take
+   * the whole sandbox down at once on a SIGTERM, leaving the job no grace.
+   */
+  signalWorker(worker: WorkerAccount, signal: NodeJS.Signals): Promise<number> {
+    const pids = worker.uid > 0 ? processesOf(worker.uid) : [];
+    signalAll(pids, signal);
+    return Promise.resolve(pids.length);
+  }
+
+  async waitWorkerGone(worker: WorkerAccount, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    const gone = await waitUserGone(worker.uid, timeoutMs, signal);
+    return gone && this.cgroups.pids(worker.workerId).length === 0;
+  }
+
+  /** The whole cgroup first (nothing in it can fork away), then anything of the uid outside it. */
+  async killWorker(worker: WorkerAccount, timeoutMs: number, signal?: AbortSignal): Promise<number[]> {
+    const inCgroup = await this.cgroups.kill(worker.workerId, timeoutMs);
+    const ofUid = worker.uid > 0 ? await killUser(worker.uid, timeoutMs, signal) : [];
+    return [...new Set([...inCgroup, ...ofUid])];
+  }
+
+  limitVerdict(worker: WorkerAccount, limits: JobLimits): Promise<LimitVerdict> {
+    return Promise.resolve(this.cgroups.verdict(worker.workerId, limits));
+  }
+
+  releaseWorker(worker: WorkerAccount): Promise<void> {
+    return this.cgroups.remove(worker.workerId);
+  }
+
+  async sweepOrphans(known: ReadonlySet<string>): Promise<string[]> {
+    const removed: string[] = [];
+    for (const workerId of this.cgroups.existing().filter((id) => !known.has(id))) {
+      await this.cgroups.kill(workerId, 10_000);
+      await this.cgroups.remove(workerId);
+      removed.push(`cgroup labslot/${workerId}`);
+    }
+    return removed;
+  }
+
+}
