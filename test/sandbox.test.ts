@@ -1,0 +1,131 @@
+// Escape attempts from inside a job (DESIGN §3.4), each one asserted to fail:
+// writing outside its own directories, seeing or signalling another job,
+// another slot's device, setuid-root, outliving the job, a fork bomb, a memory
+// hog; and four concurrent sandboxes leave the host's mount table as it was.
+import assert from 'node:assert/strict';
+import { copyFileSync, chmodSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { WorkerCgroups } from '../src/platform/linux-cgroups.js';
+import { processesOf } from '../src/platform/user-processes.js';
+import { jobLab, type JobLab } from './helpers/job-lab.js';
+import { command, requires, ROOT } from './helpers/prerequisites.js';
+
+const NEEDS = [ROOT, command('socat', ['-V']), command('bwrap', ['--version'])];
+
+async function waitOutput(lab: JobLab, id: string, pattern: RegExp): Promise<RegExpExecArray> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const match = pattern.exec(await lab.output(id));
+    if (match) return match;
+    if (Date.now() > deadline) throw new Error(`job ${id} never printed ${String(pattern)}: ${await lab.output(id)}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+function mountTable(): string[] {
+  // Mount ids and targets; a leaked or propagated sandbox mount shows up as a new line.
+  return readFileSync('/proc/self/mountinfo', 'utf8').trim().split('\n').map((l) => l.split(' ').slice(0, 5).join(' ')).sort();
+}
+
+describe('sandbox', () => {
+  it('lets a job write only its own directories', async (t) => {
+    if (!requires(t, ...NEEDS)) return;
+    const lab = await jobLab(t, [{ name: 's1', target: 'tb' }]);
+    const script = [
+      'for f in /etc/labslot-escape /usr/labslot-escape /labslot-escape /var/lib/labslot-escape "$HUMILITY_ENVIRONMENT"; do',
+      '  (echo x > "$f") 2>/dev/null && echo "WROTE $f" || echo "refused $f"',
+      'done',
+      'for d in "$HOME" /work /tmp /var/tmp; do echo x > "$d/ok" && echo "wrote $d"; done',
+      // Where the test's state directory sits under /tmp, the sandbox has its mount point there too.
+      'ls /tmp | grep -v "^labslot-test-" | wc -l | sed "s/^/tmp-entries=/"',
+    ].join('\n');
+    const id = await lab.submit({ target: 'tb', script });
+    assert.equal((await lab.waitDone(id)).state, 'succeeded');
+    const out = await lab.output(id);
+    assert.doesNotMatch(out, /WROTE/, out);
+    assert.equal((out.match(/^refused /gm) ?? []).length, 5, out);
+    assert.equal((out.match(/^wrote /gm) ?? []).length, 4, out);
+    assert.match(out, /^tmp-entries=1$/m, 'a fresh /tmp with only what the job wrote');
+  });
+
+  it('hides other jobs and other slots\' devices, and ignores setuid-root', async (t) => {
+    if (!requires(t, ...NEEDS)) return;
+    const lab = await jobLab(t, [
+      { name: 's1', target: 'a' },
+      { name: 's2', target: 'b' },
+    ]);
+    // A setuid-root program the job can reach: no_new_privs and nosuid must both keep it the worker's.
+    const dir = mkdtempSync('/opt/labslot-suid-');
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    chmodSync(dir, 0o755);
+    copyFileSync('/usr/bin/id', `${dir}/id`);
+    chmodSync(`${dir}/id`, 0o4755);
+
+    const victim = await lab.submit({ target: 'a', script: 'echo "victim uid=$(id -u)"; sleep 1000' });
+    const [, victimUid = ''] = await waitOutput(lab, victim, /victim uid=(\d+)/);
+    const [victimPid] = processesOf(Number(victimUid));
+    assert.ok(victimPid !== undefined);
+    const other = realpathSync(lab.consoles.get('s1')?.device ?? '');
+    const script = [
+      `ls /proc | grep -c '^[0-9]' | sed 's/^/visible-processes=/'`,
+      `kill -9 ${victimPid} 2>/dev/null && echo "KILLED victim" || echo "cannot signal victim"`,
+      `[ -e ${other} ] && echo "SEES other console" || echo "no other console"`,
+      `ls /dev/labslot`,
+      `echo "euid=$(${dir}/id -u)"`,
+    ].join('\n');
+    const attacker = await lab.submit({ target: 'b', script });
+    assert.equal((await lab.waitDone(attacker)).state, 'succeeded');
+    const out = await lab.output(attacker);
+    const visible = Number(/visible-processes=(\d+)/.exec(out)?.[1]);
+    assert.ok(visible > 0 && visible < 8, `a PID namespace of its own: ${visible} processes visible`);
+    assert.match(out, /^cannot signal victim$/m);
+    assert.match(out, /^no other console$/m);
+    assert.match(out, /^s2-con$/m, 'its own console only');
+    assert.doesNotMatch(out, /euid=0$/m, out);
+    assert.equal((await lab.job(victim)).state, 'running', 'the victim is untouched');
+    await lab.post(`/v1/jobs/${victim}/cancel`, {});
+    await lab.waitDone(victim);
+  });
+
+  it('kills what a job double-forked or setsid-ed away, with its cgroup', async (t) => {
+    if (!requires(t, ...NEEDS, command('setsid', ['--version']))) return;
+    const lab = await jobLab(t, [{ name: 's1', target: 'tb' }]);
+    const script = "echo uid=$(id -u)\nsetsid sh -c 'sleep 1000' &\n(sh -c 'sleep 1000 &' &)\nsleep 0.2\nexit 0";
+    const id = await lab.submit({ target: 'tb', script });
+    const [, uid = ''] = await waitOutput(lab, id, /uid=(\d+)/);
+    const job = await lab.waitDone(id);
+    assert.equal(job.state, 'succeeded');
+    assert.deepEqual(processesOf(Number(uid)), []);
+    assert.deepEqual(new WorkerCgroups().existing(), [], 'the worker cgroup is removed');
+  });
+
+  it('stops a fork bomb at the pids limit and a memory hog at the memory limit, and says so', async (t) => {
+    if (!requires(t, ...NEEDS, command('python3', ['--version']))) return;
+    const lab = await jobLab(t, [
+      { name: 'bomb', target: 'bomb', extra: '[slots.bomb.limits]\npids = 64' },
+      { name: 'hog', target: 'hog', extra: '[slots.hog.limits]\nmemory = "64MiB"' },
+    ]);
+    const bomb = await lab.submit({ target: 'bomb', script: 'b() { b | b & }; b; sleep 5', timeout: '4s' });
+    const hog = await lab.submit({ target: 'hog', argv: ['python3', '-c', 'x = []\nwhile True: x.append(bytearray(16 * 1024 * 1024))'] });
+    const [bombJob, hogJob] = [await lab.waitDone(bomb, 30_000), await lab.waitDone(hog, 30_000)];
+    assert.equal(bombJob.ended_by, 'limit');
+    assert.match(bombJob.end_reason ?? '', /^process limit of 64 reached: \d+ forks failed$/);
+    assert.equal(hogJob.ended_by, 'limit');
+    assert.equal(hogJob.end_reason, 'memory limit of 64MiB reached: the kernel killed the job (out of memory)');
+    // The host is fine: the agent answers and nothing of either job is left.
+    assert.equal((await fetch(`${lab.agent.url}/healthz`)).status, 200);
+    assert.deepEqual(new WorkerCgroups().existing(), []);
+  });
+
+  it('leaves the host mount table as it was, with four sandboxes at once', async (t) => {
+    if (!requires(t, ...NEEDS)) return;
+    const lab = await jobLab(t, ['s1', 's2', 's3', 's4'].map((name) => ({ name, target: 'tb' })));
+    const before = mountTable();
+    const ids = await Promise.all(Array.from({ length: 4 }, () => lab.submit({ target: 'tb', script: 'echo running; sleep 1' })));
+    for (const id of ids) await waitOutput(lab, id, /running/);
+    const during = mountTable();
+    for (const id of ids) assert.equal((await lab.waitDone(id)).state, 'succeeded');
+    assert.deepEqual(during, before, 'no sandbox mount reached the host');
+    assert.deepEqual(mountTable(), before);
+  });
+});
