@@ -1,0 +1,72 @@
+// kill -9 of the agent at a random point of a lease (pre-lease check, worker
+// setup, the run, the stop, cleanup), 20 times, each followed by a restart:
+// every time, nothing of the worker is left once the new agent listens
+// (users, groups, processes, cgroups, mounts, device ownership, directories).
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, realpathSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { WorkerCgroups } from '../src/platform/linux-cgroups.js';
+import { jobLab, ownership } from './helpers/job-lab.js';
+import { command, requires, ROOT } from './helpers/prerequisites.js';
+
+const ITERATIONS = 20;
+
+function mountTable(): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8').trim().split('\n').map((l) => l.split(' ').slice(0, 5).join(' ')).sort();
+}
+
+/** Accounts whose home is under this lab's workers directory: what a crash could leave. */
+function workerAccounts(stateDir: string, file: string): string[] {
+  const workers = join(stateDir, 'workers');
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((line) => line.startsWith('ls-') && (file !== '/etc/passwd' || line.includes(`:${workers}/`)))
+    .map((line) => line.split(':')[0] ?? '');
+}
+
+function processesOfWorkers(): number[] {
+  // Every process whose uid is in the worker range.
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
+    try {
+      const uid = Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${entry}/status`, 'utf8'))?.[1]);
+      if (uid >= 2 ** 20 && uid < 2 ** 30 && !/^State:\s+Z/m.test(readFileSync(`/proc/${entry}/status`, 'utf8'))) pids.push(Number(entry));
+    } catch {
+      // Exited while we looked.
+    }
+  }
+  return pids;
+}
+
+describe('crash anywhere', () => {
+  it(`leaves nothing after kill -9 at a random point, ${ITERATIONS} times`, async (t) => {
+    if (!requires(t, ROOT, command('socat', ['-V']), command('bwrap', ['--version']))) return;
+    const lab = await jobLab(t, [{ name: 's1', target: 'tb', extra: '[slots.s1.limits]\npids = 256' }], '', 'stop_grace = "1s"');
+    const console = realpathSync(lab.consoles.get('s1')?.device ?? '');
+    const before = { mounts: mountTable(), console: ownership(console) };
+    const groupsBefore = workerAccounts(lab.stateDir, '/etc/group');
+    const points: number[] = [];
+    for (let i = 0; i < ITERATIONS; i += 1) {
+      // A short job, so the kill lands in setup, run, stop or cleanup alike; half of them get a cancel.
+      const id = await lab.submit({ target: 'tb', script: 'sleep 0.1 & echo started; sleep 0.2' });
+      if (i % 2 === 1) setTimeout(() => void lab.post(`/v1/jobs/${id}/cancel`, {}).catch(() => undefined), 40);
+      const delay = Math.floor(Math.random() * 500);
+      points.push(delay);
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      await lab.agent.stop('SIGKILL');
+      await lab.restart();
+      const state = `iteration ${i}, killed ${delay} ms after submitting (job now ${(await lab.job(id)).state})`;
+      assert.deepEqual(workerAccounts(lab.stateDir, '/etc/passwd'), [], `${state}: worker users`);
+      assert.deepEqual(workerAccounts(lab.stateDir, '/etc/group').filter((g) => !groupsBefore.includes(g)), [], `${state}: worker groups`);
+      assert.deepEqual(processesOfWorkers(), [], `${state}: worker processes`);
+      assert.deepEqual(new WorkerCgroups().existing(), [], `${state}: cgroups`);
+      assert.deepEqual(mountTable(), before.mounts, `${state}: mounts`);
+      assert.deepEqual(ownership(console), before.console, `${state}: console owner and mode`);
+      assert.deepEqual(readdirSync(join(lab.stateDir, 'workers')), [], `${state}: worker directories`);
+      const job = await lab.waitDone(id);
+      assert.ok(job.done, state);
+    }
+    t.diagnostic(`kill points (ms after submit): ${points.join(', ')}`);
+  });
+});
