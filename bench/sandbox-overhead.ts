@@ -1,0 +1,90 @@
+// What the sandbox adds to every job: the same trivial job (`true`) as the
+// same worker user, started once through the Linux platform (cgroups, a
+// private mount namespace, bwrap, setpriv, env -i; then killing the cgroup
+// and removing it) and once with setpriv alone, as before the sandbox.
+// Prints p50/p99 of each and of the difference. Needs root and bubblewrap.
+//
+//   npx tsx bench/sandbox-overhead.ts
+import { spawn } from 'node:child_process';
+import { chownSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LinuxPlatform } from '../src/platform/linux.js';
+import { privilegeDrop, withJobEnvironment } from '../src/platform/linux-sandbox.js';
+import type { JobLaunch } from '../src/platform/platform.js';
+
+const RUNS = 60;
+
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
+}
+
+function run(argv: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const [program, ...args] = argv;
+    const child = spawn(program ?? 'false', args, { stdio: 'ignore', env: { PATH: '/usr/bin:/bin' } });
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${argv.join(' ')} exited ${String(code)}`))));
+  });
+}
+
+const platform = new LinuxPlatform();
+const dir = mkdtempSync(join(tmpdir(), 'labslot-bench-sandbox-'));
+const workerId = 'wbenchsandbox';
+const account = await platform.createUser({ workerId, name: 'ls-benchsandbox', groups: [], home: join(dir, 'home') }, () => undefined);
+try {
+  const dirs = ['home', 'work', 'tmp', 'var-tmp'].map((d) => join(dir, d));
+  for (const d of dirs) {
+    mkdirSync(d);
+    chownSync(d, account.uid, account.gid);
+  }
+  const env = { PATH: '/usr/bin:/bin', HOME: join(dir, 'home') };
+  const launch: JobLaunch = {
+    worker: account,
+    command: ['true'],
+    env,
+    cwd: '/work',
+    outputFile: join(dir, 'output.log'),
+    hidden: [],
+    readOnly: [],
+    writable: [
+      { host: join(dir, 'home'), inJob: join(dir, 'home') },
+      { host: join(dir, 'work'), inJob: '/work' },
+      { host: join(dir, 'tmp'), inJob: '/tmp' },
+      { host: join(dir, 'var-tmp'), inJob: '/var/tmp' },
+    ],
+    devices: [],
+    limits: { memoryBytes: 2 ** 30, pids: 1024, cpus: 1 },
+  };
+  const sandboxed: number[] = [];
+  const plain: number[] = [];
+  for (let i = 0; i < RUNS + 5; i += 1) {
+    let started = performance.now();
+    const job = await platform.startJob(launch);
+    const exit = await job.exited;
+    if (exit.code !== 0) throw new Error(`sandboxed job exited ${String(exit.code)}`);
+    await platform.killWorker(account, 5_000);
+    await platform.releaseWorker(account);
+    const sandboxMs = performance.now() - started;
+    started = performance.now();
+    await run([...privilegeDrop(account), ...withJobEnvironment(env, ['true'])]);
+    const plainMs = performance.now() - started;
+    if (i >= 5) {
+      sandboxed.push(sandboxMs);
+      plain.push(plainMs);
+    }
+  }
+  const added = sandboxed.map((s, i) => s - (plain[i] ?? 0)).sort((a, b) => a - b);
+  sandboxed.sort((a, b) => a - b);
+  plain.sort((a, b) => a - b);
+  console.log(`labslot sandbox overhead: ${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}, ${RUNS} runs of \`true\``);
+  console.log('                                   p50 ms   p99 ms');
+  console.log(`setpriv + env only               ${percentile(plain, 50).toFixed(1).padStart(7)}  ${percentile(plain, 99).toFixed(1).padStart(7)}`);
+  console.log(`cgroups + unshare + bwrap + ...  ${percentile(sandboxed, 50).toFixed(1).padStart(7)}  ${percentile(sandboxed, 99).toFixed(1).padStart(7)}`);
+  console.log(`added by the sandbox             ${percentile(added, 50).toFixed(1).padStart(7)}  ${percentile(added, 99).toFixed(1).padStart(7)}`);
+} finally {
+  await platform.killWorker(account, 5_000);
+  await platform.releaseWorker(account);
+  await platform.deleteUser(account.username);
+  rmSync(dir, { recursive: true, force: true });
+}
