@@ -24,6 +24,7 @@ import { commandDir, workersDir } from './jobs/job-paths.js';
 import { readJob } from './jobs/job-queue.js';
 import { isFinal } from './jobs/job-view.js';
 import { reconcile } from './jobs/reconcile.js';
+import { outputsPolicy } from './jobs/worker-cleanup.js';
 import { recoverAfterRestart } from './jobs/recovery.js';
 import { Scheduler } from './jobs/scheduler.js';
 import type { Logger } from './log.js';
@@ -125,7 +126,7 @@ export class Agent {
         // One round at a time: a round with stubborn processes can outlast the interval.
         if (retrying) return;
         retrying = true;
-        void reconcile(db, platform, log, () => scheduler.active(), 'the agent lost track of the job')
+        void reconcile(db, platform, outputsPolicy(lab), log, () => scheduler.active(), 'the agent lost track of the job')
           .catch((error: unknown) => log.error({ err: coerceError(error) }, 'reconciling failed'))
           .finally(() => (retrying = false));
       }, RECONCILE_MS);

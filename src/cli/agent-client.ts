@@ -93,6 +93,22 @@ export class AgentClient {
     throw this.refusal(response.status, json);
   }
 
+  /** PUT a streamed body (an input archive); answers as request(). */
+  async upload<T>(path: string, body: ReadableStream<Uint8Array>, contentType: string, timeoutMs = 600_000): Promise<T> {
+    const headers = { ...this.headers('application/json'), 'content-type': contentType };
+    const init = { method: 'PUT', headers, body, duplex: 'half', signal: AbortSignal.timeout(timeoutMs) } as RequestInit;
+    const response = await this.fetch(path, init, timeoutMs);
+    const text = await response.text().catch(() => '');
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    if (!response.ok) throw this.refusal(response.status, json);
+    return json as T;
+  }
+
   private headers(accept: string): Record<string, string> {
     const headers: Record<string, string> = { accept };
     if (this.token !== undefined) headers['authorization'] = `Bearer ${this.token}`;

@@ -11,6 +11,7 @@ import { JOB_STATES, jobPath, type JobJson, type JobState } from './job-json.js'
 import { copyOutput, followOutput, reportRetryOnStderr, streamWriter } from './job-output.js';
 import { registerJobRun } from './job-run.js';
 import { addSubmissionOptions, compileSubmission, type RawSubmissionOptions } from './job-submission.js';
+import { downloadOutputs, sendInput } from './job-archive-transfer.js';
 
 export function registerJobCommands(program: Command, done: CommandResult): void {
   const job = program.command('job').description('submit, follow and manage jobs');
@@ -23,7 +24,9 @@ export function registerJobCommands(program: Command, done: CommandResult): void
     .option('--script <file>', 'run this script instead of a command');
   addClientOptions(addSubmissionOptions(submit)).action(async (command: string[], options: RawSubmissionOptions & ClientOptions) => {
     const submission = compileSubmission(options, command);
-    const created = await AgentClient.from(options).request<{ id: string }>('POST', '/v1/jobs', submission);
+    const client = AgentClient.from(options);
+    const created = await client.request<{ id: string }>('POST', '/v1/jobs', submission);
+    if (options.input !== undefined) await sendInput(client, created.id, options.input);
     process.stdout.write(`${created.id}\n`);
     done.code = EXIT_OK;
   });
@@ -44,6 +47,14 @@ export function registerJobCommands(program: Command, done: CommandResult): void
       const output = { write: streamWriter(process.stdout), signal: new AbortController().signal, onRetry: reportRetryOnStderr(id) };
       if (options.follow === true) await followOutput(client, id, output);
       else await copyOutput(client, id, output);
+      done.code = EXIT_OK;
+    });
+
+  addClientOptions(job.command('outputs').description('download the files a job kept under $LABSLOT_OUTPUT').argument('<id>'))
+    .requiredOption('-o, --output <dir>', 'unpack them here (made if missing)')
+    .action(async (id: string, options: ClientOptions & { output: string }) => {
+      const files = await downloadOutputs(AgentClient.from(options), id, options.output);
+      process.stderr.write(`labslot: ${files} files of job ${id} in ${options.output}\n`);
       done.code = EXIT_OK;
     });
 

@@ -12,6 +12,7 @@ import type { CommandResult } from './command-result.js';
 import { EXIT_FAILURE } from './exit-codes.js';
 import { jobPath, type JobJson } from './job-json.js';
 import { jobOutcome } from './job-outcome.js';
+import { sendInput } from './job-archive-transfer.js';
 import { followOutput, reportRetryOnStderr, streamWriter } from './job-output.js';
 import { reportWhileQueued } from './job-queue-watch.js';
 import { addSubmissionOptions, compileSubmission, type JobSubmission, type RawSubmissionOptions } from './job-submission.js';
@@ -25,7 +26,7 @@ export function registerJobRun(job: Command, done: CommandResult): void {
     .argument('<command...>', 'the program and its arguments (put them after --)');
   addClientOptions(addSubmissionOptions(run)).action(async (command: string[], options: RawSubmissionOptions & ClientOptions) => {
     const submission = compileSubmission(options, command);
-    done.code = await runJob(AgentClient.from(options), submission);
+    done.code = await runJob(AgentClient.from(options), submission, options.input);
   });
 }
 
@@ -33,7 +34,7 @@ function say(line: string): void {
   process.stderr.write(`labslot: ${line}\n`);
 }
 
-async function runJob(client: AgentClient, submission: JobSubmission): Promise<number> {
+async function runJob(client: AgentClient, submission: JobSubmission, inputDir: string | undefined): Promise<number> {
   let id: string | undefined;
   let interrupts = 0;
   const cancel = (jobId: string): void => {
@@ -64,6 +65,10 @@ async function runJob(client: AgentClient, submission: JobSubmission): Promise<n
     const created = await client.request<{ id: string; job: JobJson }>('POST', '/v1/jobs', submission);
     id = created.id;
     say(`job ${id} queued for ${submission.target}`);
+    if (inputDir !== undefined) {
+      const sent = await sendInput(client, id, inputDir);
+      say(`job ${id} got its input: ${sent.files} files, ${sent.bytes} bytes`);
+    }
     if (interrupts > 0) cancel(id);
     const watching = reportWhileQueued(client, created.job, running.signal, say);
     const job = await followOutput(client, id, { write: streamWriter(process.stdout), signal: running.signal, retryFirstAttempt: true, onRetry: reportRetryOnStderr(id) });

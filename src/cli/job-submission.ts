@@ -2,7 +2,7 @@
 // into the body of POST /v1/jobs. Mistakes are usage errors (exit 2) before
 // anything is sent: a CI pipeline with a typo should fail at once, not after
 // waiting in the queue for a slot.
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { parseDuration } from '../config/duration.js';
 import { CliError, EXIT_USAGE } from './exit-codes.js';
@@ -14,6 +14,7 @@ export interface RawSubmissionOptions {
   priority?: string;
   env?: string[];
   script?: string;
+  input?: string;
 }
 
 /** The body of POST /v1/jobs. */
@@ -25,6 +26,8 @@ export interface JobSubmission {
   /** Sent as the user wrote it ("90s"); the agent caps it at its own [jobs] timeout. */
   timeout?: string;
   priority?: number;
+  /** An input archive follows (PUT /v1/jobs/:id/input). */
+  input?: boolean;
 }
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -34,6 +37,7 @@ export function addSubmissionOptions(command: Command): Command {
   return command
     .requiredOption('--target <target>', 'the kind of testbed to run on (a slot\'s target)')
     .option('--timeout <duration>', 'stop the job after this long, e.g. 90s, 10m, 1h30m (default: the agent\'s [jobs] timeout)')
+    .option('--input <dir>', 'send this directory along; the job sees it read-only at /input')
     .option('--priority <n>', `higher runs first, from -${PRIORITY_LIMIT} to ${PRIORITY_LIMIT} (default 0)`)
     // No default array: commander would print "(default: [])" in the help.
     .option('--env <name=value>', 'set a variable in the job\'s environment (repeatable)', (value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
@@ -54,7 +58,21 @@ export function compileSubmission(raw: RawSubmissionOptions, argv: readonly stri
   if (raw.env !== undefined) submission.env = parseEnv(raw.env);
   if (raw.timeout !== undefined) submission.timeout = checkTimeout(raw.timeout);
   if (raw.priority !== undefined) submission.priority = parsePriority(raw.priority);
+  if (raw.input !== undefined) {
+    checkInputDir(raw.input);
+    submission.input = true;
+  }
   return submission;
+}
+
+function checkInputDir(dir: string): void {
+  let isDir = false;
+  try {
+    isDir = statSync(dir).isDirectory();
+  } catch {
+    // Reported below.
+  }
+  if (!isDir) throw new CliError(`--input: ${dir} is not a directory`, EXIT_USAGE);
 }
 
 /** NAME=VALUE pairs; the value may be empty or contain "=", and a later --env for a name wins (as with docker run). */

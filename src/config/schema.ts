@@ -200,6 +200,8 @@ export const configSchema = z.strictObject({
       timeout: duration.refine((ms) => ms <= 7 * 86_400_000, { error: 'must be at most 7d' }).prefault('1h'),
       stop_grace: duration.prefault('10s'),
       max_output: size.prefault('1GiB'),
+      max_input: size.prefault('1GiB'),
+      max_outputs: size.prefault('1GiB'),
       limits: jobLimits.prefault({}),
     })
     .prefault({}),

@@ -9,6 +9,8 @@ export type HoldSource = 'operator' | 'job' | 'system';
 export type DeviceHealthState = 'unknown' | 'healthy' | 'unhealthy';
 /** What ended a job: its own exit or signal, the clock, a limit, a cancel, or the lab. */
 export type JobEnd = 'exit' | 'signal' | 'timeout' | 'limit' | 'cancel' | 'infrastructure';
+/** A job's input archive: none asked for, asked for and not uploaded yet, or extracted. */
+export type JobInput = 'none' | 'awaiting' | 'ready';
 export type JobState = 'queued' | 'leased' | 'running' | 'cleaning' | 'succeeded' | 'failed' | 'cancelled';
 export type WorkerState = 'creating' | 'running' | 'stopping' | 'cleaning' | 'destroyed' | 'cleanup-failed';
 
@@ -103,6 +105,9 @@ export const jobs = sqliteTable(
     endedBy: text('ended_by').$type<JobEnd>(),
     /** The failure is the lab's (mark-broken, setup failure, agent restart), not the job's own. */
     infrastructure: integer('infrastructure', { mode: 'boolean' }).notNull().default(false),
+    input: text('input').$type<JobInput>().notNull().default('none'),
+    /** Bytes kept from $LABSLOT_OUTPUT (null: nothing kept). */
+    outputsBytes: integer('outputs_bytes'),
     /** Why a queued job has no slot yet, for `GET /v1/jobs/:id`. */
     waiting: text('waiting'),
   },

@@ -8,6 +8,7 @@ import { requireReader } from './auth.js';
 import { errorResponse, HttpError } from './http-error.js';
 import { MAX_BODY_BYTES } from './json-body.js';
 import { eventRoutes } from './routes/events.js';
+import { jobInputRoutes } from './routes/job-input.js';
 import { jobRoutes } from './routes/jobs.js';
 import { slotRoutes } from './routes/slots.js';
 import { workerRoutes } from './routes/worker.js';
@@ -25,6 +26,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     }),
   );
   // Every JSON body is small; a job on this host must not make the agent buffer gigabytes to find out.
+  // Input archives are the one large body: their route comes first and streams them under its own cap.
+  app.route('/v1/jobs', jobInputRoutes(deps));
   app.use('/v1/*', bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => errorResponse(c, 413, 'body_too_large', `the request body is over ${MAX_BODY_BYTES} bytes`) }));
   app.use('/v1/*', requireReader(deps.lab.listen.host, deps.lab.config.auth));
   app.route('/v1/slots', slotRoutes(deps));

@@ -45,6 +45,8 @@ export function jobEnvironment(ctx: EnvironmentContext, worker: WorkerIdentity):
     LABSLOT_JOB: worker.jobId,
     LABSLOT_SLOT: ctx.slot.name,
     LABSLOT_TARGET: ctx.slot.target,
+    // Files written here survive cleanup: GET /v1/jobs/:id/outputs.
+    LABSLOT_OUTPUT: '/output',
     HUMILITY_ENVIRONMENT: worker.humilityFile,
     HOME: worker.home,
     USER: worker.username,

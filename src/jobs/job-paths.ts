@@ -21,13 +21,23 @@ export function workerRoot(stateDir: string, workerId: string): string {
 }
 
 /** The writable directories of a worker, owned by its user with mode 0700. */
-export function workerDirs(root: string): { home: string; work: string; tmp: string; varTmp: string } {
-  return { home: join(root, 'home'), work: join(root, 'work'), tmp: join(root, 'tmp'), varTmp: join(root, 'var-tmp') };
+export function workerDirs(root: string): { home: string; work: string; tmp: string; varTmp: string; output: string } {
+  return { home: join(root, 'home'), work: join(root, 'work'), tmp: join(root, 'tmp'), varTmp: join(root, 'var-tmp'), output: join(root, 'output') };
 }
 
 /** Where the agent puts the `labslot` command that jobs find on their PATH. */
 export function commandDir(stateDir: string): string {
   return join(stateDir, 'bin');
+}
+
+/** The extracted input archive, bound read-only at /input. */
+export function jobInputDir(stateDir: string, jobId: string): string {
+  return join(jobDir(stateDir, jobId), 'input');
+}
+
+/** What a job left under $LABSLOT_OUTPUT, kept after cleanup. */
+export function jobOutputsArchive(stateDir: string, jobId: string): string {
+  return join(jobDir(stateDir, jobId), 'outputs.tar');
 }
 
 /** Made at submission, so followers of a queued job have a file to wait on. */

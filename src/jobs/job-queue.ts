@@ -41,6 +41,7 @@ export function submitJob(db: Db, lab: LabModel, request: JobRequest, by: string
         env: request.env,
         timeoutMs: request.timeout ?? lab.config.jobs.timeout,
         priority: request.priority,
+        input: request.input ? 'awaiting' : 'none',
         submittedBy: by,
         submittedAt: at,
       })

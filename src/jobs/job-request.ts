@@ -35,6 +35,8 @@ export const jobRequestSchema = z
     env: z.record(envName, text(65_536)).default({}),
     timeout: timeout.optional(),
     priority: z.number().int().min(-1000).max(1000).default(0),
+    /** An input archive follows with PUT /v1/jobs/:id/input; the job waits for it. */
+    input: z.boolean().default(false),
   })
   .refine((r) => (r.argv === undefined) !== (r.script === undefined), { error: 'give exactly one of "argv" and "script"' });
 

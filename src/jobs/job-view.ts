@@ -33,6 +33,10 @@ export interface JobView {
   ended_by: JobEnd | null;
   infrastructure: boolean;
   waiting: string | null;
+  /** none, awaiting (PUT /v1/jobs/:id/input) or ready. */
+  input: string;
+  /** Bytes kept from $LABSLOT_OUTPUT, downloadable from /v1/jobs/:id/outputs; null when nothing was kept. */
+  outputs_bytes: number | null;
   done: boolean;
   output_bytes: number;
 }
@@ -59,6 +63,8 @@ export function jobView(row: JobRow, stateDir: string): JobView {
     ended_by: row.endedBy,
     infrastructure: row.infrastructure,
     waiting: row.state === 'queued' ? row.waiting : null,
+    input: row.input,
+    outputs_bytes: row.outputsBytes,
     done: isFinal(row.state),
     output_bytes: outputBytes(stateDir, row.id),
   };

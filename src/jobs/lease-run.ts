@@ -23,7 +23,7 @@ import { decideOutcome, infrastructureFailure, type JobOutcome, type StopCause }
 import type { JobRow } from './job-view.js';
 import { completeLease, markCleaning, markRunning, returnToQueue } from './lease-records.js';
 import { retryWrite } from './retry-write.js';
-import { cleanupWithRetries, recordCleanupFailure } from './worker-cleanup.js';
+import { cleanupWithRetries, outputsPolicy, recordCleanupFailure } from './worker-cleanup.js';
 import { setupWorker, type PreparedWorker } from './worker-setup.js';
 
 export interface LeaseDeps {
@@ -211,7 +211,7 @@ export class LeaseRun {
       await this.stopping;
       const row = db.select().from(workers).where(eq(workers.id, this.workerId)).get();
       try {
-        if (row) await cleanupWithRetries(db, this.deps.platform, row);
+        if (row) await cleanupWithRetries(db, this.deps.platform, row, outputsPolicy(this.deps.lab));
       } catch (error) {
         this.log.error({ err: coerceError(error) }, 'worker cleanup failed; slot held');
         await retryWrite(() => recordCleanupFailure(db, lease, outcome, error));

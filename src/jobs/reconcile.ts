@@ -14,7 +14,7 @@ import type { Logger } from '../log.js';
 import type { Platform } from '../platform/platform.js';
 import { infrastructureFailure } from './job-outcome.js';
 import { completeLease, finishJob, resetSlot } from './lease-records.js';
-import { cleanupWithRetries, recordCleanupFailure } from './worker-cleanup.js';
+import { cleanupWithRetries, recordCleanupFailure, type OutputsPolicy } from './worker-cleanup.js';
 
 export interface ActiveLeases {
   jobs: ReadonlySet<string>;
@@ -27,7 +27,7 @@ export const NOTHING_ACTIVE = (): ActiveLeases => ({ jobs: new Set(), workers: n
  * `reason` ends the jobs found unfinished: "agent restarted" at start. `activeNow` is asked again
  * before each decision, since the scheduler keeps leasing while this awaits cleanups.
  */
-export async function reconcile(db: Db, platform: Platform, log: Logger, activeNow: () => ActiveLeases, reason: string): Promise<void> {
+export async function reconcile(db: Db, platform: Platform, outputs: OutputsPolicy, log: Logger, activeNow: () => ActiveLeases, reason: string): Promise<void> {
   const outcome = infrastructureFailure(reason);
   const endJob = (jobId: string, slot: string | null, workerId?: string): void => {
     if (!finishJob(db, jobId, outcome)) return; // Already final: nothing new to say.
@@ -39,7 +39,7 @@ export async function reconcile(db: Db, platform: Platform, log: Logger, activeN
     if (activeNow().workers.has(worker.id)) continue;
     const lease = { jobId: worker.jobId, workerId: worker.id, slot: worker.slot };
     try {
-      await cleanupWithRetries(db, platform, worker, 2);
+      await cleanupWithRetries(db, platform, worker, outputs, 2);
       endJob(worker.jobId, worker.slot, worker.id);
       completeLease(db, lease, outcome);
       log.info({ worker: worker.id, slot: worker.slot, job: worker.jobId, reason }, 'leftover worker cleaned up');

@@ -17,6 +17,7 @@ import { deviceNode } from '../devices/device-node.js';
 import type { UsbDeviceInfo } from '../devices/usb-bus.js';
 import { workerRoot, workersDir } from './job-paths.js';
 import { NOTHING_ACTIVE, reconcile } from './reconcile.js';
+import { outputsPolicy } from './worker-cleanup.js';
 
 export const WORKER_USER_PREFIX = 'ls-';
 
@@ -30,7 +31,7 @@ export interface RecoveryContext {
 
 export async function recoverAfterRestart(ctx: RecoveryContext): Promise<void> {
   const { db, lab, platform, log } = ctx;
-  await reconcile(db, platform, log, NOTHING_ACTIVE, 'agent restarted');
+  await reconcile(db, platform, outputsPolicy(lab), log, NOTHING_ACTIVE, 'agent restarted');
   await sweepOrphanUsers(ctx);
   await sweepOrphanDirs(db, lab.stateDir, log);
   const live = new Set(db.select({ id: workers.id }).from(workers).where(ne(workers.state, 'destroyed')).all().map((w) => w.id));

@@ -116,6 +116,11 @@ export class Scheduler {
     if (queued.length === 0) return;
     const availability = slotAvailability(lab, db, this.host());
     for (const job of queued) {
+      if (job.input === 'awaiting') {
+        const waiting = 'waiting for its input archive (PUT /v1/jobs/:id/input)';
+        if (job.waiting !== waiting) db.update(jobs).set({ waiting }).where(eq(jobs.id, job.id)).run();
+        continue;
+      }
       const slot = (lab.targets.get(job.target) ?? []).map((name) => lab.slots.get(name)).find((s): s is SlotModel => s !== undefined && availability.get(s.name)?.available === true);
       if (slot && claimSlot(db, job.id, slot)) {
         markTaken(availability, slot);

@@ -2,13 +2,18 @@
 // device nodes, remove its files, delete its user and group. Every step is
 // idempotent, so the same function finishes a cleanup that a crash or an
 // error interrupted, as often as needed.
+import { existsSync } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
 import { eq } from 'drizzle-orm';
 import { recordEvent } from '../db/event-log.js';
 import type { Db } from '../db/open-database.js';
-import { workers } from '../db/schema.js';
+import { jobs, workers } from '../db/schema.js';
 import { coerceError } from '../errors.js';
 import { removeTree } from '../platform/remove-tree.js';
+import type { LabModel } from '../config/lab-model.js';
 import type { Platform } from '../platform/platform.js';
+import { createArchive } from './job-archives.js';
+import { jobOutputsArchive, workerDirs } from './job-paths.js';
 import { holdSlot } from '../slots/holds.js';
 import { restoreGrants } from './device-grants.js';
 import type { JobOutcome } from './job-outcome.js';
@@ -23,7 +28,17 @@ export class CleanupError extends Error {
   override readonly name = 'CleanupError';
 }
 
-export async function cleanupWorker(db: Db, platform: Platform, worker: WorkerRow, signal?: AbortSignal): Promise<void> {
+/** What cleanup keeps of a worker's $LABSLOT_OUTPUT, and where. */
+export interface OutputsPolicy {
+  stateDir: string;
+  maxBytes: number;
+}
+
+export function outputsPolicy(lab: LabModel): OutputsPolicy {
+  return { stateDir: lab.stateDir, maxBytes: lab.config.jobs.max_outputs };
+}
+
+export async function cleanupWorker(db: Db, platform: Platform, worker: WorkerRow, outputs: OutputsPolicy, signal?: AbortSignal): Promise<void> {
   db.update(workers).set({ state: 'cleaning' }).where(eq(workers.id, worker.id)).run();
   // uid -1: the crash came before the user existed; only its cgroup, files and grants can be left.
   // A uid that turned out to belong to another account (useradd refused it) is not ours to kill.
@@ -32,6 +47,8 @@ export async function cleanupWorker(db: Db, platform: Platform, worker: WorkerRo
   const account = { workerId: worker.id, username: worker.username, uid: ours ? worker.uid : -1, gid: worker.gid };
   const left = await platform.killWorker(account, KILL_TIMEOUT_MS, signal);
   if (left.length > 0) throw new CleanupError(`processes of worker ${worker.id} (uid ${worker.uid}) survived SIGKILL: ${left.join(', ')}`);
+  // Only now that nothing of the job runs can its outputs be read without it changing them underneath.
+  await keepOutputs(db, worker, outputs);
   await platform.releaseWorker(account, signal);
   await restoreGrants(db, worker.id);
   await platform.deleteUser(worker.username, signal);
@@ -39,11 +56,11 @@ export async function cleanupWorker(db: Db, platform: Platform, worker: WorkerRo
 }
 
 /** Cleanup retries, with a short pause: a process may still be exiting, a tool may be busy. */
-export async function cleanupWithRetries(db: Db, platform: Platform, worker: WorkerRow, attempts = 3, signal?: AbortSignal): Promise<void> {
+export async function cleanupWithRetries(db: Db, platform: Platform, worker: WorkerRow, outputs: OutputsPolicy, attempts = 3, signal?: AbortSignal): Promise<void> {
   let last: unknown;
   for (let attempt = 1; attempt <= attempts; attempt += 1) {
     try {
-      await cleanupWorker(db, platform, worker, signal);
+      await cleanupWorker(db, platform, worker, outputs, signal);
       return;
     } catch (error) {
       last = error;
@@ -66,4 +83,34 @@ export function recordCleanupFailure(db: Db, lease: { jobId: string; workerId: s
     recordEvent(tx, { type: 'worker.cleanup-failed', slot: lease.slot, jobId: lease.jobId, workerId: lease.workerId, message: `cleanup of worker ${lease.workerId} in ${lease.slot} failed: ${message}` }, at);
   });
   holdSlot(db, lease.slot, { reason: `cleanup of worker ${lease.workerId} failed: ${message}`, source: 'system', by: 'labslot', jobId: lease.jobId, workerId: lease.workerId }, at);
+}
+
+/**
+ * Archives what the job left under $LABSLOT_OUTPUT into the job's directory,
+ * once (a repeated cleanup finds the archive made). Outputs over the cap, or
+ * a tree the archiver cannot read, are discarded with an event saying why:
+ * that must not keep the slot from being cleaned.
+ */
+async function keepOutputs(db: Db, worker: WorkerRow, policy: OutputsPolicy): Promise<void> {
+  const dir = workerDirs(worker.rootDir).output;
+  const archive = jobOutputsArchive(policy.stateDir, worker.jobId);
+  if (!existsSync(dir) || existsSync(archive)) return;
+  const discard = (why: string): void =>
+    recordEvent(db, { type: 'job.outputs-discarded', slot: worker.slot, jobId: worker.jobId, workerId: worker.id, message: `outputs of job ${worker.jobId} not kept: ${why}` });
+  let result;
+  try {
+    result = await createArchive(dir, `${archive}.part`, policy.maxBytes);
+  } catch (error) {
+    await rm(`${archive}.part`, { force: true });
+    discard(coerceError(error).message);
+    return;
+  }
+  if (!result.ok) {
+    discard(`${result.reason} ([jobs] max_outputs)`);
+    return;
+  }
+  if (result.summary.files === 0 && !existsSync(`${archive}.part`)) return;
+  await rename(`${archive}.part`, archive);
+  db.update(jobs).set({ outputsBytes: result.summary.bytes }).where(eq(jobs.id, worker.jobId)).run();
+  if (result.skipped.length > 0) discard(`left out (not regular files): ${result.skipped.slice(0, 10).join(', ')}`);
 }

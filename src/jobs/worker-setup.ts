@@ -15,7 +15,7 @@ import { INSTALL_ROOT } from './command-wrapper.js';
 import { grantDevices, type NodeToGrant } from './device-grants.js';
 import { newWorkerToken } from './ids.js';
 import { humilityEnvironment, jobEnvironment } from './job-environment.js';
-import { jobOutputPath, workerDirs, workerRoot } from './job-paths.js';
+import { jobInputDir, jobOutputPath, workerDirs, workerRoot } from './job-paths.js';
 import type { JobRow } from './job-view.js';
 import { recordWorker, recordWorkerIds } from './lease-records.js';
 
@@ -35,6 +35,9 @@ export interface SetupContext {
   platform: Platform;
   signal?: AbortSignal;
 }
+
+/** Where the job writes files to keep ($LABSLOT_OUTPUT). */
+export const OUTPUT_IN_JOB = '/output';
 
 export interface PreparedWorker {
   account: WorkerAccount;
@@ -104,12 +107,14 @@ export async function setupWorker(ctx: SetupContext): Promise<PreparedWorker> {
       { host: root, inJob: root },
       { host: ctx.commandDir, inJob: ctx.commandDir },
       { host: INSTALL_ROOT, inJob: INSTALL_ROOT },
+      ...(job.input === 'ready' ? [{ host: jobInputDir(lab.stateDir, job.id), inJob: '/input' }] : []),
     ],
     writable: [
       { host: dirs.home, inJob: dirs.home },
       { host: dirs.work, inJob: '/work' },
       { host: dirs.tmp, inJob: '/tmp' },
       { host: dirs.varTmp, inJob: '/var/tmp' },
+      { host: dirs.output, inJob: OUTPUT_IN_JOB },
     ],
     devices: grants.map((g) => ({ host: g.path, inJob: nodeInJob(g.device, g.path) })),
     limits: { memoryBytes: slot.limits.memory, pids: slot.limits.pids, cpus: slot.limits.cpu },

@@ -14,6 +14,7 @@
 //   env -i  the job's environment, only now that nothing runs as root.
 // Everything is an argv element; the only shell script is fixed, and it
 // takes the cgroup files and the rest as "$@", never as code.
+import { readdirSync, readlinkSync } from 'node:fs';
 import type { JobLaunch, WorkerAccount } from './platform.js';
 
 const ENTER_CGROUPS = 'while [ "$#" -gt 0 ] && [ "$1" != -- ]; do echo "$$" > "$1" || exit 125; shift; done; shift; exec "$@"';
@@ -27,9 +28,40 @@ export function withJobEnvironment(env: Readonly<Record<string, string>>, comman
   return ['/usr/bin/env', '-i', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...command];
 }
 
-export function bwrapArguments(launch: JobLaunch): string[] {
+/** An entry of the host's `/`, as the sandbox rebuilds it. */
+export interface RootEntry {
+  name: string;
+  kind: 'directory' | 'file' | 'symlink' | 'other';
+  /** For symlinks. */
+  target?: string;
+}
+
+export function hostRoot(): RootEntry[] {
+  return readdirSync('/', { withFileTypes: true }).map((entry) => {
+    if (entry.isSymbolicLink()) return { name: entry.name, kind: 'symlink' as const, target: readlinkSync(`/${entry.name}`) };
+    return { name: entry.name, kind: entry.isDirectory() ? ('directory' as const) : entry.isFile() ? ('file' as const) : ('other' as const) };
+  });
+}
+
+/** Top-level places the sandbox provides itself instead of the host's. */
+const PROVIDED = new Set(['proc', 'dev', 'tmp']);
+
+/**
+ * The root is a tmpfs rebuilt from the host's top-level entries, each bound
+ * read-only, so the job's own top-level directories (/work, /input, /output)
+ * can be made in it; it is remounted read-only once everything is in place.
+ */
+export function bwrapArguments(launch: JobLaunch, root: readonly RootEntry[] = hostRoot()): string[] {
   const args = ['bwrap', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try', '--die-with-parent', '--new-session'];
-  args.push('--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc');
+  // Top-level directories that are the job's own (/work, /input, /output, /tmp) replace the host's.
+  const ownTopLevel = new Set([...launch.writable, ...launch.readOnly].map((m) => m.inJob).filter((p) => /^\/[^/]+$/.test(p)).map((p) => p.slice(1)));
+  args.push('--tmpfs', '/');
+  for (const entry of root) {
+    if (PROVIDED.has(entry.name) || ownTopLevel.has(entry.name)) continue;
+    if (entry.kind === 'symlink' && entry.target !== undefined) args.push('--symlink', entry.target, `/${entry.name}`);
+    else if (entry.kind === 'directory' || entry.kind === 'file') args.push('--ro-bind', `/${entry.name}`, `/${entry.name}`);
+  }
+  args.push('--dev', '/dev', '--proc', '/proc');
   // Mounts apply in order, each on top of the ones before: outer paths first, or a bind of /tmp would
   // cover a state directory under /tmp that was hidden and partly re-exposed before it.
   const mounts = [
@@ -52,7 +84,7 @@ export function bwrapArguments(launch: JobLaunch): string[] {
     args.push(...mount);
     targets.push(target);
   }
-  args.push('--chdir', launch.cwd, '--');
+  args.push('--remount-ro', '/', '--chdir', launch.cwd, '--');
   return args;
 }
 

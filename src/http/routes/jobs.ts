@@ -1,11 +1,14 @@
 // Job routes: submit, list, show, stream output, cancel (DESIGN §4).
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { Readable } from 'node:stream';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { JobState } from '../../db/schema.js';
 import { JobRefusedError, listJobs, readJob, submitJob, UnknownTargetError } from '../../jobs/job-queue.js';
 import { jobRequestSchema } from '../../jobs/job-request.js';
-import { createOutputFile } from '../../jobs/job-paths.js';
-import { jobView } from '../../jobs/job-view.js';
+import { createOutputFile, jobOutputsArchive } from '../../jobs/job-paths.js';
+import { isFinal, jobView } from '../../jobs/job-view.js';
 import { JobDoneError } from '../../jobs/scheduler.js';
 import type { AppDeps, AppEnv } from '../app-deps.js';
 import { requireRole } from '../auth.js';
@@ -67,6 +70,19 @@ export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
     const follow = query.follow === '1' || query.follow === 'true';
     const body = deps.outputs.stream(job.id, query.offset, follow, c.req.raw.signal);
     return new Response(body, { headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' } });
+  });
+
+  app.get('/:id/outputs', reader, async (c) => {
+    const job = jobNamed(c.req.param('id'));
+    const archive = jobOutputsArchive(lab.stateDir, job.id);
+    let size;
+    try {
+      size = (await stat(archive)).size;
+    } catch {
+      throw new HttpError(404, 'no_outputs', isFinal(job.state) ? `job ${job.id} kept no outputs (nothing under $LABSLOT_OUTPUT, or over [jobs] max_outputs: see its events)` : `job ${job.id} has not finished; outputs are kept at cleanup`);
+    }
+    const stream = Readable.toWeb(createReadStream(archive)) as unknown as ReadableStream<Uint8Array>;
+    return new Response(stream, { headers: { 'content-type': 'application/x-tar', 'content-length': String(size), 'content-disposition': `attachment; filename="${job.id}-outputs.tar"` } });
   });
 
   app.post('/:id/cancel', reader, (c) => {

@@ -1,0 +1,47 @@
+// A job's input archive: streamed from the request to disk under a size cap,
+// checked entry by entry, extracted, and only then does the job become
+// leasable. A refused archive leaves the job waiting for a better one.
+import { createWriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { and, eq } from 'drizzle-orm';
+import { formatSize } from '../config/size.js';
+import { recordEvent } from '../db/event-log.js';
+import type { Db } from '../db/open-database.js';
+import { jobs } from '../db/schema.js';
+import { ArchiveError, extractArchive, type ArchiveSummary } from './job-archives.js';
+import { jobDir, jobInputDir } from './job-paths.js';
+
+export class InputTooLargeError extends Error {
+  override readonly name = 'InputTooLargeError';
+}
+
+export async function receiveInput(db: Db, stateDir: string, jobId: string, body: WebReadableStream<Uint8Array>, maxBytes: number, by: string): Promise<ArchiveSummary> {
+  const file = join(jobDir(stateDir, jobId), 'input.tar');
+  let received = 0;
+  const cap = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      received += chunk.length;
+      if (received > maxBytes) done(new InputTooLargeError(`the input archive is over the limit of ${formatSize(maxBytes)} ([jobs] max_input)`));
+      else done(null, chunk);
+    },
+  });
+  try {
+    await pipeline(Readable.fromWeb(body), cap, createWriteStream(file, { mode: 0o600 }));
+    const summary = await extractArchive(file, jobInputDir(stateDir, jobId));
+    db.transaction((tx) => {
+      tx.update(jobs).set({ input: 'ready', waiting: null }).where(and(eq(jobs.id, jobId), eq(jobs.input, 'awaiting'))).run();
+      recordEvent(tx, { type: 'job.input', jobId, actor: by, message: `job ${jobId} got its input: ${summary.files} files, ${summary.bytes} bytes` });
+    });
+    return summary;
+  } catch (error) {
+    await rm(jobInputDir(stateDir, jobId), { recursive: true, force: true });
+    if (error instanceof ArchiveError || error instanceof InputTooLargeError) throw error;
+    throw new ArchiveError(`the input archive could not be received: ${(error as Error).message}`, { cause: error });
+  } finally {
+    await rm(file, { force: true });
+  }
+}
