@@ -1,0 +1,61 @@
+// The Linux sandbox command line, as built: what runs as root sees nothing
+// the job chose, mounts go outer to inner, the root ends read-only, and the
+// job's top-level directories replace the host's.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { bwrapArguments, sandboxCommand, type RootEntry } from '../src/platform/linux-sandbox.js';
+import type { JobLaunch } from '../src/platform/platform.js';
+
+const ROOT: RootEntry[] = [
+  { name: 'bin', kind: 'symlink', target: 'usr/bin' },
+  { name: 'usr', kind: 'directory' },
+  { name: 'etc', kind: 'directory' },
+  { name: 'work', kind: 'directory' },
+  { name: 'tmp', kind: 'directory' },
+  { name: 'proc', kind: 'directory' },
+  { name: 'dev', kind: 'directory' },
+];
+
+const LAUNCH: JobLaunch = {
+  worker: { workerId: 'w1', username: 'ls-1', uid: 1_048_577, gid: 1_048_577 },
+  command: ['make', 'test'],
+  env: { LD_PRELOAD_LOOKALIKE: 'x', PATH: '/usr/bin' },
+  cwd: '/work',
+  outputFile: '/var/lib/labslot/jobs/j1/output.log',
+  hidden: [],
+  readOnly: [{ host: '/opt/labslot', inJob: '/opt/labslot' }, { host: '/var/lib/labslot/jobs/j1/input', inJob: '/input' }],
+  writable: [
+    { host: '/var/lib/labslot/workers/w1/work', inJob: '/work' },
+    { host: '/var/lib/labslot/workers/w1/tmp', inJob: '/tmp' },
+    { host: '/var/lib/labslot/workers/w1/var-tmp', inJob: '/var/tmp' },
+  ],
+  devices: [{ host: '/dev/pts/3', inJob: '/dev/labslot/s1-con' }],
+  limits: {},
+};
+
+describe('linux sandbox command', () => {
+  it('joins the cgroups, makes mounts private, then bwrap, then drops privileges, and only then sets the job env', () => {
+    const argv = sandboxCommand(LAUNCH, ['/sys/fs/cgroup/memory/labslot/w1/cgroup.procs']);
+    const at = (word: string): number => argv.indexOf(word);
+    assert.deepEqual(argv.slice(0, 2), ['/bin/sh', '-c']);
+    assert.ok(at('unshare') < at('bwrap') && at('bwrap') < at('setpriv') && at('setpriv') < at('/usr/bin/env'));
+    assert.deepEqual(argv.slice(at('unshare'), at('unshare') + 5), ['unshare', '--mount', '--propagation', 'private', '--']);
+    assert.ok(argv.includes('--init-groups') && argv.includes('--no-new-privs') && argv.includes('--bounding-set=-all'));
+    const firstJobValue = argv.findIndex((a) => a.startsWith('LD_PRELOAD_LOOKALIKE='));
+    assert.ok(firstJobValue > at('/usr/bin/env'), 'job variables appear only after env -i');
+    assert.deepEqual(argv.slice(-2), ['make', 'test']);
+  });
+
+  it('rebuilds a read-only root around the job\'s own /work, /tmp and /input, outer mounts first', () => {
+    const args = bwrapArguments(LAUNCH, ROOT);
+    const text = args.join(' ');
+    assert.match(text, /--tmpfs \/ --symlink usr\/bin \/bin --ro-bind \/usr \/usr --ro-bind \/etc \/etc --dev \/dev --proc \/proc /);
+    assert.doesNotMatch(text, /--ro-bind \/work \/work|--ro-bind \/tmp \/tmp|--ro-bind \/proc/, 'the host\'s /work, /tmp and /proc are not shown');
+    assert.match(text, /--bind \/var\/lib\/labslot\/workers\/w1\/work \/work/);
+    assert.match(text, /--ro-bind \/var\/lib\/labslot\/jobs\/j1\/input \/input/);
+    assert.match(text, /--perms 0755 --dir \/dev\/labslot --dev-bind \/dev\/pts\/3 \/dev\/labslot\/s1-con/);
+    assert.ok(text.indexOf('/var/tmp') > text.indexOf(' /tmp '), 'deeper mounts after shallower ones');
+    assert.deepEqual(args.slice(-5), ['--remount-ro', '/', '--chdir', '/work', '--']);
+    assert.ok(args.includes('--die-with-parent') && args.includes('--unshare-pid') && !args.includes('--unshare-net'), 'own PIDs, the host\'s network');
+  });
+});
