@@ -4,19 +4,16 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { Hono } from 'hono';
 import { ArchiveError } from '../../jobs/job-archives.js';
 import { InputTooLargeError, receiveInput } from '../../jobs/job-input.js';
-import { readJob } from '../../jobs/job-queue.js';
+import type { JobRow } from '../../jobs/job-view.js';
 import type { AppDeps, AppEnv } from '../app-deps.js';
 import { requireRole } from '../auth.js';
 import { HttpError } from '../http-error.js';
+import { jobNamed as jobNamedIn } from '../job-named.js';
 
 export function jobInputRoutes(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const { db, lab } = deps;
-  const jobNamed = (id: string): NonNullable<ReturnType<typeof readJob>> => {
-    const job = readJob(db, id);
-    if (!job) throw new HttpError(404, 'job_not_found', `no job ${id}`);
-    return job;
-  };
+  const jobNamed = (id: string): JobRow => jobNamedIn(db, id);
 
   app.put('/:id/input', requireRole('submitter', lab.config.auth), async (c) => {
     const job = jobNamed(c.req.param('id'));

@@ -5,14 +5,16 @@ import { Readable } from 'node:stream';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { JobState } from '../../db/schema.js';
-import { JobRefusedError, listJobs, readJob, submitJob, UnknownTargetError } from '../../jobs/job-queue.js';
+import { JobRefusedError, listJobs, submitJob, UnknownTargetError } from '../../jobs/job-queue.js';
 import { jobRequestSchema } from '../../jobs/job-request.js';
 import { createOutputFile, jobOutputsArchive } from '../../jobs/job-paths.js';
 import { isFinal, jobView } from '../../jobs/job-view.js';
 import { JobDoneError } from '../../jobs/scheduler.js';
+import type { JobRow } from '../../jobs/job-view.js';
 import type { AppDeps, AppEnv } from '../app-deps.js';
 import { requireRole } from '../auth.js';
 import { HttpError } from '../http-error.js';
+import { jobNamed as jobNamedIn } from '../job-named.js';
 import { jsonBody } from '../json-body.js';
 
 const STATES = ['queued', 'leased', 'running', 'cleaning', 'succeeded', 'failed', 'cancelled'] as const satisfies readonly JobState[];
@@ -31,11 +33,7 @@ const outputQuery = z.strictObject({
 export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const { db, lab } = deps;
-  const jobNamed = (id: string): NonNullable<ReturnType<typeof readJob>> => {
-    const job = readJob(db, id);
-    if (!job) throw new HttpError(404, 'job_not_found', `no job ${id}`);
-    return job;
-  };
+  const jobNamed = (id: string): JobRow => jobNamedIn(db, id);
 
   // Jobs carry their submitters' env and output; jobs run on this host, so loopback is no trust
   // boundary here: reading them always takes an operator or submitter token.
