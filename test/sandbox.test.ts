@@ -36,8 +36,9 @@ describe('sandbox', () => {
       '  (echo x > "$f") 2>/dev/null && echo "WROTE $f" || echo "refused $f"',
       'done',
       'for d in "$HOME" /work /tmp /var/tmp; do echo x > "$d/ok" && echo "wrote $d"; done',
-      // Where the test's state directory sits under /tmp, the sandbox has its mount point there too.
-      'ls /tmp | grep -v "^labslot-test-" | wc -l | sed "s/^/tmp-entries=/"',
+      // Only what the job wrote: mount points for paths the host keeps under /tmp (this test's state
+      // directory, a checkout in /tmp) are root's, and are not counted.
+      'find /tmp -mindepth 1 -maxdepth 1 -user "$(id -u)" | wc -l | sed "s/^/tmp-entries=/"',
     ].join('\n');
     const id = await lab.submit({ target: 'tb', script });
     assert.equal((await lab.waitDone(id)).state, 'succeeded');
