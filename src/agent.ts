@@ -87,7 +87,7 @@ export class Agent {
       prepareStateDir(lab.stateDir, log);
       ensureSlotRows(db, [...lab.slots.keys()]);
       // Before any slot is offered: finish what a crashed agent left (DESIGN §3.7).
-      const platform = this.options.platform ?? currentPlatform();
+      const platform = this.options.platform ?? currentPlatform(workersDir(lab.stateDir));
       const listUsb = (): ReturnType<typeof listUsbDevices> => listUsbDevices();
       await recoverAfterRestart({ db, lab, platform, log, listUsb });
       const checker = new DeviceChecker(lab);
