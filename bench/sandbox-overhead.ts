@@ -45,7 +45,6 @@ try {
     env,
     cwd: '/work',
     outputFile: join(dir, 'output.log'),
-    hidden: [],
     readOnly: [],
     writable: [
       { host: join(dir, 'home'), inJob: join(dir, 'home') },

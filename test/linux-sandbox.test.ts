@@ -22,7 +22,6 @@ const LAUNCH: JobLaunch = {
   env: { LD_PRELOAD_LOOKALIKE: 'x', PATH: '/usr/bin' },
   cwd: '/work',
   outputFile: '/var/lib/labslot/jobs/j1/output.log',
-  hidden: [],
   readOnly: [{ host: '/opt/labslot', inJob: '/opt/labslot' }, { host: '/var/lib/labslot/jobs/j1/input', inJob: '/input' }],
   writable: [
     { host: '/var/lib/labslot/workers/w1/work', inJob: '/work' },

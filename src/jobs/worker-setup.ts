@@ -100,9 +100,6 @@ export async function setupWorker(ctx: SetupContext): Promise<PreparedWorker> {
     env,
     cwd: '/work',
     outputFile: jobOutputPath(lab.stateDir, job.id),
-    // Nothing hidden: the state directory is 0711 with private files, other workers' directories are
-    // 0700, and re-exposing parts of a hidden tree would need every parent remade by hand.
-    hidden: [],
     readOnly: [
       { host: root, inJob: root },
       { host: ctx.commandDir, inJob: ctx.commandDir },

@@ -5,8 +5,8 @@
 //           `/` is shared (systemd), the sandbox's mounts would otherwise
 //           propagate back and multiply with every concurrent job;
 //   bwrap   root read-only, a fresh /dev with only the slot's devices added, a
-//           PID namespace with its own /proc, the state directory hidden, the
-//           worker's own directories writable; the network stays the host's,
+//           PID namespace with its own /proc, the worker's own directories
+//           writable; the network stays the host's,
 //           since jobs reach their SP over IPv6; dies with the agent;
 //   setpriv the worker's uid and gid with initgroups (bwrap's own --uid would
 //           drop supplementary groups), no_new_privs, no capabilities, an
@@ -63,9 +63,8 @@ export function bwrapArguments(launch: JobLaunch, root: readonly RootEntry[] = h
   }
   args.push('--dev', '/dev', '--proc', '/proc');
   // Mounts apply in order, each on top of the ones before: outer paths first, or a bind of /tmp would
-  // cover a state directory under /tmp that was hidden and partly re-exposed before it.
+  // cover the worker's directories of a state directory that lives under /tmp.
   const mounts = [
-    ...launch.hidden.map((dir) => ['--tmpfs', dir]),
     ...launch.readOnly.map(({ host, inJob }) => ['--ro-bind', host, inJob]),
     ...launch.writable.map(({ host, inJob }) => ['--bind', host, inJob]),
     ...launch.devices.map(({ host, inJob }) => ['--dev-bind', host, inJob]),

@@ -50,8 +50,6 @@ export interface JobLaunch {
   readOnly: readonly Mapping[];
   /** Device nodes of the slot, granted to the worker's group. */
   devices: readonly Mapping[];
-  /** Host directories the job must not see at all (the agent's state directory). */
-  hidden: readonly string[];
   limits: JobLimits;
 }
 

@@ -38,13 +38,6 @@ export function signalAll(pids: readonly number[], signal: NodeJS.Signals): void
   }
 }
 
-/** Sends `signal` to every process of `uid`; returns how many there were. */
-export function signalUser(uid: number, signal: NodeJS.Signals): number {
-  const pids = processesOf(uid);
-  signalAll(pids, signal);
-  return pids.length;
-}
-
 /**
  * SIGKILLs every process of `uid` until none is left or `timeoutMs` passes;
  * repeated because a process may fork between our listing and its kill.
