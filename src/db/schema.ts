@@ -11,7 +11,8 @@ export type DeviceHealthState = 'unknown' | 'healthy' | 'unhealthy';
 export type JobEnd = 'exit' | 'signal' | 'timeout' | 'limit' | 'cancel' | 'infrastructure';
 /** A job's input archive: none asked for, asked for and not uploaded yet, or extracted. */
 export type JobInput = 'none' | 'awaiting' | 'ready';
-export type JobState = 'queued' | 'leased' | 'running' | 'cleaning' | 'succeeded' | 'failed' | 'cancelled';
+export const JOB_STATES = ['queued', 'leased', 'running', 'cleaning', 'succeeded', 'failed', 'cancelled'] as const;
+export type JobState = (typeof JOB_STATES)[number];
 export type WorkerState = 'creating' | 'running' | 'stopping' | 'cleaning' | 'destroyed' | 'cleanup-failed';
 
 const now = sql`(CAST(unixepoch('subsec') * 1000 AS INTEGER))`;

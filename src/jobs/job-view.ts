@@ -1,6 +1,6 @@
 // The JSON shape of a job as the API and `labslot job status` show it.
 import { statSync } from 'node:fs';
-import type { JobEnd, jobs, JobState } from '../db/schema.js';
+import type { JobEnd, JobInput, jobs, JobState } from '../db/schema.js';
 import { jobOutputPath } from './job-paths.js';
 
 export type JobRow = typeof jobs.$inferSelect;
@@ -34,7 +34,7 @@ export interface JobView {
   infrastructure: boolean;
   waiting: string | null;
   /** none, awaiting (PUT /v1/jobs/:id/input) or ready. */
-  input: string;
+  input: JobInput;
   /** Bytes kept from $LABSLOT_OUTPUT, downloadable from /v1/jobs/:id/outputs; null when nothing was kept. */
   outputs_bytes: number | null;
   done: boolean;

@@ -95,6 +95,8 @@ export function jobJson(overrides: Partial<JobJson> = {}): JobJson {
     ended_by: null,
     infrastructure: false,
     waiting: null,
+    input: 'none',
+    outputs_bytes: null,
     done: state === 'succeeded' || state === 'failed' || state === 'cancelled',
     output_bytes: 0,
     ...overrides,

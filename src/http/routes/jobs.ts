@@ -4,7 +4,7 @@ import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { Hono } from 'hono';
 import { z } from 'zod';
-import type { JobState } from '../../db/schema.js';
+import { JOB_STATES } from '../../db/schema.js';
 import { JobRefusedError, listJobs, submitJob, UnknownTargetError } from '../../jobs/job-queue.js';
 import { jobRequestSchema } from '../../jobs/job-request.js';
 import { createOutputFile, jobOutputsArchive } from '../../jobs/job-paths.js';
@@ -17,10 +17,8 @@ import { HttpError } from '../http-error.js';
 import { jobNamed as jobNamedIn } from '../job-named.js';
 import { jsonBody } from '../json-body.js';
 
-const STATES = ['queued', 'leased', 'running', 'cleaning', 'succeeded', 'failed', 'cancelled'] as const satisfies readonly JobState[];
-
 const listQuery = z.strictObject({
-  state: z.enum(STATES).optional(),
+  state: z.enum(JOB_STATES).optional(),
   target: z.string().optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
