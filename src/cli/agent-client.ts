@@ -56,21 +56,7 @@ export class AgentClient {
     if (body !== undefined) headers['content-type'] = 'application/json';
     const timeout = AbortSignal.timeout(timeoutMs);
     const response = await this.fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: signal ? AbortSignal.any([signal, timeout]) : timeout }, timeoutMs);
-    let text: string;
-    try {
-      text = await response.text();
-    } catch (error) {
-      if (signal?.aborted === true) throw error;
-      throw new AgentError(`lost the connection to the agent at ${this.baseUrl}: ${describeFetchFailure(error, timeoutMs)}`, EXIT_FAILURE, undefined, { cause: error });
-    }
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      throw new AgentError(`the agent at ${this.baseUrl} answered ${response.status} with something that is not JSON`, EXIT_FAILURE, response.status);
-    }
-    if (!response.ok) throw this.refusal(response.status, json);
-    return json as T;
+    return this.answer<T>(response, timeoutMs, signal);
   }
 
   /**
@@ -84,26 +70,30 @@ export class AgentClient {
     const response = await this.fetch(path, { method: 'GET', headers: this.headers('text/plain'), signal });
     if (response.ok) return response;
     const text = await response.text().catch(() => '');
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = undefined;
-    }
-    throw this.refusal(response.status, json);
+    throw this.refusal(response.status, parseOrUndefined(text));
   }
 
   /** PUT a streamed body (an input archive); answers as request(). */
   async upload<T>(path: string, body: ReadableStream<Uint8Array>, contentType: string, timeoutMs = 600_000): Promise<T> {
     const headers = { ...this.headers('application/json'), 'content-type': contentType };
     const init = { method: 'PUT', headers, body, duplex: 'half', signal: AbortSignal.timeout(timeoutMs) } as RequestInit;
-    const response = await this.fetch(path, init, timeoutMs);
-    const text = await response.text().catch(() => '');
+    return this.answer<T>(await this.fetch(path, init, timeoutMs), timeoutMs);
+  }
+
+  /** The JSON of an answer, or the agent's refusal as an error; a dropped connection or non-JSON is one too. */
+  private async answer<T>(response: Response, timeoutMs: number, signal?: AbortSignal): Promise<T> {
+    let text: string;
+    try {
+      text = await response.text();
+    } catch (error) {
+      if (signal?.aborted === true) throw error;
+      throw new AgentError(`lost the connection to the agent at ${this.baseUrl}: ${describeFetchFailure(error, timeoutMs)}`, EXIT_FAILURE, undefined, { cause: error });
+    }
     let json: unknown;
     try {
       json = JSON.parse(text);
     } catch {
-      json = undefined;
+      throw new AgentError(`the agent at ${this.baseUrl} answered ${response.status} with something that is not JSON`, EXIT_FAILURE, response.status);
     }
     if (!response.ok) throw this.refusal(response.status, json);
     return json as T;
@@ -155,4 +145,12 @@ function resolveUrl(options: ClientOptions, env: NodeJS.ProcessEnv): string {
   }
   const { host, port } = loadConfig(file).listen;
   return agentUrl(host, port);
+}
+
+function parseOrUndefined(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }
