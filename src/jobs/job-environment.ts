@@ -5,6 +5,7 @@
 import type { LabModel, SlotModel } from '../config/lab-model.js';
 import { formatUsbId } from '../config/usb-identity.js';
 import { deviceEnvName, deviceEnvValue } from '../devices/device-node.js';
+import { OUTPUT_IN_JOB } from './job-paths.js';
 
 export interface WorkerIdentity {
   workerId: string;
@@ -46,7 +47,7 @@ export function jobEnvironment(ctx: EnvironmentContext, worker: WorkerIdentity):
     LABSLOT_SLOT: ctx.slot.name,
     LABSLOT_TARGET: ctx.slot.target,
     // Files written here survive cleanup: GET /v1/jobs/:id/outputs.
-    LABSLOT_OUTPUT: '/output',
+    LABSLOT_OUTPUT: OUTPUT_IN_JOB,
     HUMILITY_ENVIRONMENT: worker.humilityFile,
     HOME: worker.home,
     USER: worker.username,

@@ -30,6 +30,9 @@ export function commandDir(stateDir: string): string {
   return join(stateDir, 'bin');
 }
 
+/** Where the job writes files to keep ($LABSLOT_OUTPUT). */
+export const OUTPUT_IN_JOB = '/output';
+
 /** The extracted input archive, bound read-only at /input. */
 export function jobInputDir(stateDir: string, jobId: string): string {
   return join(jobDir(stateDir, jobId), 'input');

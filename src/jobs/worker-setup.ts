@@ -15,7 +15,7 @@ import { INSTALL_ROOT } from './command-wrapper.js';
 import { grantDevices, type NodeToGrant } from './device-grants.js';
 import { newWorkerToken } from './ids.js';
 import { humilityEnvironment, jobEnvironment } from './job-environment.js';
-import { jobInputDir, jobOutputPath, workerDirs, workerRoot } from './job-paths.js';
+import { jobInputDir, jobOutputPath, OUTPUT_IN_JOB, workerDirs, workerRoot } from './job-paths.js';
 import type { JobRow } from './job-view.js';
 import { recordWorker, recordWorkerIds } from './lease-records.js';
 
@@ -35,9 +35,6 @@ export interface SetupContext {
   platform: Platform;
   signal?: AbortSignal;
 }
-
-/** Where the job writes files to keep ($LABSLOT_OUTPUT). */
-export const OUTPUT_IN_JOB = '/output';
 
 export interface PreparedWorker {
   account: WorkerAccount;
