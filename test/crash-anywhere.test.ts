@@ -8,13 +8,10 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { WorkerCgroups } from '../src/platform/linux-cgroups.js';
 import { jobLab, ownership } from './helpers/job-lab.js';
+import { mountTable } from './helpers/mount-table.js';
 import { command, requires, ROOT } from './helpers/prerequisites.js';
 
 const ITERATIONS = 20;
-
-function mountTable(): string[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8').trim().split('\n').map((l) => l.split(' ').slice(0, 5).join(' ')).sort();
-}
 
 /** Accounts whose home is under this lab's workers directory: what a crash could leave. */
 function workerAccounts(stateDir: string, file: string): string[] {

@@ -5,42 +5,21 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { processesOf } from '../src/platform/user-processes.js';
-import { jobLab, OPERATOR_TOKEN, type JobLab } from './helpers/job-lab.js';
+import { jobLab, OPERATOR_TOKEN } from './helpers/job-lab.js';
 import { command, requires, ROOT } from './helpers/prerequisites.js';
-
-interface SlotJson {
-  usage: string;
-  hold: { reason: string; source: string } | null;
-  lease: { job_id: string; worker_id: string | null } | null;
-  events: { type: string; message: string }[];
-}
-
-async function slotView(lab: JobLab, name: string): Promise<SlotJson> {
-  return (await (await fetch(`${lab.agent.url}/v1/slots/${name}`)).json()) as SlotJson;
-}
-
-async function waitOutput(lab: JobLab, id: string, pattern: RegExp): Promise<RegExpExecArray> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const match = pattern.exec(await lab.output(id));
-    if (match) return match;
-    if (Date.now() > deadline) throw new Error(`job ${id} never printed ${String(pattern)}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
 
 describe('lease edges', () => {
   it('a hold on a running slot lets the job finish, then keeps the slot out', async (t) => {
     if (!requires(t, ROOT, command('socat', ['-V']))) return;
     const lab = await jobLab(t, [{ name: 's1', target: 'tb' }]);
     const id = await lab.submit({ target: 'tb', script: 'echo started\nsleep 0.5\necho finished' });
-    await waitOutput(lab, id, /started/);
+    await lab.waitOutput(id, /started/);
     assert.equal((await lab.post('/v1/slots/s1/hold', { reason: 'scope attached' }, OPERATOR_TOKEN)).status, 200);
-    const during = await slotView(lab, 's1');
+    const during = await lab.slot('s1');
     assert.equal(during.lease?.job_id, id);
     const job = await lab.waitDone(id);
     assert.equal(job.state, 'succeeded', 'the hold did not kill the job');
-    const after = await slotView(lab, 's1');
+    const after = await lab.slot('s1');
     assert.deepEqual({ usage: after.usage, hold: after.hold?.reason, lease: after.lease }, { usage: 'idle', hold: 'scope attached', lease: null });
     const types = after.events.map((e) => e.type);
     assert.deepEqual(types.slice(types.indexOf('slot.leased')), ['slot.leased', 'job.started', 'slot.held', 'job.ended', 'slot.idle']);
@@ -53,7 +32,7 @@ describe('lease edges', () => {
     if (!requires(t, ROOT, command('socat', ['-V']))) return;
     const lab = await jobLab(t, [{ name: 's1', target: 'tb' }]);
     const id = await lab.submit({ target: 'tb', script: "trap 'echo got TERM; exit 143' TERM\necho uid=$(id -u)\nwhile :; do sleep 0.1; done" });
-    const [, uid = ''] = await waitOutput(lab, id, /uid=(\d+)/);
+    const [, uid = ''] = await lab.waitOutput(id, /uid=(\d+)/);
     assert.equal(await lab.agent.stop('SIGTERM'), 0);
     assert.deepEqual(processesOf(Number(uid)), []);
     assert.ok(!readFileSync('/etc/passwd', 'utf8').split('\n').some((l) => l.split(':')[2] === uid), 'worker user deleted');
@@ -67,7 +46,7 @@ describe('lease edges', () => {
     if (!requires(t, ROOT, command('socat', ['-V']), command('lsattr', ['-V']))) return;
     const lab = await jobLab(t, [{ name: 's1', target: 'tb' }]);
     const id = await lab.submit({ target: 'tb', script: 'echo "home=$HOME"\nsleep 0.3' });
-    const [, home = ''] = await waitOutput(lab, id, /home=(\S+)/);
+    const [, home = ''] = await lab.waitOutput(id, /home=(\S+)/);
     // An immutable directory: cleanup cannot remove the worker's files.
     execFileSync('chattr', ['+i', home]);
     t.after(() => {
@@ -79,7 +58,7 @@ describe('lease edges', () => {
     });
     const job = await lab.waitDone(id, 30_000);
     assert.equal(job.state, 'succeeded', 'the job itself is over and says how it ended');
-    const held = await slotView(lab, 's1');
+    const held = await lab.slot('s1');
     assert.equal(held.usage, 'cleaning', 'never idle before cleanup has finished');
     assert.equal(held.hold?.source, 'system');
     assert.match(held.hold.reason, /^cleanup of worker w\S+ failed: .*(EPERM|not permitted)/);
@@ -88,7 +67,7 @@ describe('lease edges', () => {
     execFileSync('chattr', ['-i', home]);
     await lab.agent.stop();
     await lab.restart();
-    const after = await slotView(lab, 's1');
+    const after = await lab.slot('s1');
     assert.equal(after.usage, 'idle', 'the restart finished the cleanup');
     assert.equal(after.hold?.source, 'system', 'the hold stays until an operator releases it');
   });

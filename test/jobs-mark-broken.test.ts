@@ -8,16 +8,6 @@ import { runCli } from './helpers/cli.js';
 import { jobLab, OPERATOR_TOKEN, SUBMITTER_TOKEN, type JobLab } from './helpers/job-lab.js';
 import { command, requires, ROOT } from './helpers/prerequisites.js';
 
-async function outputMatching(lab: JobLab, id: string, pattern: RegExp): Promise<RegExpExecArray> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const match = pattern.exec(await lab.output(id));
-    if (match) return match;
-    if (Date.now() > deadline) throw new Error(`job ${id} never printed ${String(pattern)}: ${JSON.stringify(await lab.job(id))}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
 describe('mark-broken', () => {
   it('holds the slot, fails the job as infrastructure, and keeps the slot out until released', async (t) => {
     if (!requires(t, ROOT, command('socat', ['-V']))) return;
@@ -73,8 +63,8 @@ describe('mark-broken', () => {
     const script = 'echo "token=$LABSLOT_TOKEN worker=$LABSLOT_WORKER"\nsleep 1000';
     const a = await lab.submit({ target: 'tb', script });
     const b = await lab.submit({ target: 'tb', script });
-    const [, tokenA = '', workerA = ''] = await outputMatching(lab, a, /token=(\S+) worker=(\S+)/);
-    const [, , workerB = ''] = await outputMatching(lab, b, /token=(\S+) worker=(\S+)/);
+    const [, tokenA = '', workerA = ''] = await lab.waitOutput(a, /token=(\S+) worker=(\S+)/);
+    const [, , workerB = ''] = await lab.waitOutput(b, /token=(\S+) worker=(\S+)/);
     const markBroken = (token: string, body: Record<string, unknown>): ReturnType<JobLab['post']> => lab.post('/v1/worker/mark-broken', { message: 'x', ...body }, token);
 
     const forged = await markBroken('lsw_forged-token-that-no-worker-has', {});

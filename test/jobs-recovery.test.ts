@@ -19,13 +19,7 @@ describe('crash recovery', () => {
     const before = ownership(console);
 
     const id = await lab.submit({ target: 'tb', script: 'echo "uid=$(id -u) user=$(id -un)"\nsleep 1000 &\nsleep 1000' });
-    let out = '';
-    const deadline = Date.now() + 10_000;
-    while (!/uid=\d+/.test(out) && Date.now() < deadline) {
-      out = await lab.output(id);
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-    const [, uid = '', user = ''] = /uid=(\d+) user=(\S+)/.exec(out) ?? [];
+    const [out, uid = '', user = ''] = await lab.waitOutput(id, /uid=(\d+) user=(\S+)/);
     assert.ok(processesOf(Number(uid)).length >= 2, out);
     assert.notDeepEqual(ownership(console), before, 'the console is granted to the worker while the job runs');
 

@@ -8,17 +8,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { jobLab, type JobLab } from './helpers/job-lab.js';
+import { jobLab } from './helpers/job-lab.js';
 import { command, requires, ROOT } from './helpers/prerequisites.js';
-
-interface SlotJson {
-  usage: string;
-  hold: { reason: string; source: string } | null;
-}
-
-async function slotView(lab: JobLab, name: string): Promise<SlotJson> {
-  return (await (await fetch(`${lab.agent.url}/v1/slots/${name}`)).json()) as SlotJson;
-}
 
 describe('robustness', () => {
   it('holds a slot whose workers cannot be set up, so the queue goes elsewhere', async (t) => {
@@ -37,7 +28,7 @@ describe('robustness', () => {
     assert.equal(first.infrastructure, true);
     assert.match(first.end_reason ?? '', /^worker setup failed: useradd .*no-such-group-here/);
     assert.deepEqual(jobs.slice(1).map((j) => [j.slot, j.state]), [['b2', 'succeeded'], ['b2', 'succeeded'], ['b2', 'succeeded']]);
-    const a1 = await slotView(lab, 'a1');
+    const a1 = await lab.slot('a1');
     assert.deepEqual({ usage: a1.usage, source: a1.hold?.source }, { usage: 'idle', source: 'system' });
     assert.match(a1.hold?.reason ?? '', /^worker setup failed/);
   });
@@ -58,7 +49,7 @@ describe('robustness', () => {
     const id = await lab.submit({ target: 'tb', argv: ['python3', '-c', deep] });
     const job = await lab.waitDone(id);
     assert.equal(job.state, 'succeeded', await lab.output(id));
-    const slot = await slotView(lab, 's1');
+    const slot = await lab.slot('s1');
     assert.deepEqual({ usage: slot.usage, hold: slot.hold }, { usage: 'idle', hold: null });
   });
 
@@ -75,11 +66,7 @@ describe('robustness', () => {
     if (!requires(t, ROOT, command('socat', ['-V']))) return;
     const lab = await jobLab(t, [{ name: 's1', target: 'tb' }]);
     const id = await lab.submit({ target: 'tb', script: 'echo "user=$(id -un)"; sleep 1' });
-    let user = '';
-    while (user === '') {
-      user = /user=(\S+)/.exec(await lab.output(id))?.[1] ?? '';
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
+    const [, user = ''] = await lab.waitOutput(id, /user=(\S+)/);
     // Another process takes the write lock for longer than the agent's busy timeout, across the job's end.
     const blocker = new Database(join(lab.stateDir, 'labslot.db'));
     t.after(() => blocker.close());
@@ -88,7 +75,7 @@ describe('robustness', () => {
     blocker.exec('COMMIT');
     const job = await lab.waitDone(id, 30_000);
     assert.equal(job.state, 'succeeded');
-    const slot = await slotView(lab, 's1');
+    const slot = await lab.slot('s1');
     assert.deepEqual({ usage: slot.usage, hold: slot.hold }, { usage: 'idle', hold: null });
     assert.ok(!readFileSync('/etc/passwd', 'utf8').includes(`\n${user}:`), 'worker user deleted');
   });

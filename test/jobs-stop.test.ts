@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { processesOf } from '../src/platform/user-processes.js';
-import { jobLab, type JobLab } from './helpers/job-lab.js';
+import { jobLab } from './helpers/job-lab.js';
 import { command, requires, ROOT } from './helpers/prerequisites.js';
 
 const STUBBORN = [
@@ -15,22 +15,12 @@ const STUBBORN = [
   'sleep 1000',
 ].join('\n');
 
-async function startedUid(lab: JobLab, id: string): Promise<number> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const match = /uid=(\d+)/.exec(await lab.output(id));
-    if (match) return Number(match[1]);
-    if (Date.now() > deadline) throw new Error(`job ${id} did not start: ${JSON.stringify(await lab.job(id))}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
 describe('stopping jobs', () => {
   it('a timeout ends a job that ignores SIGTERM, with its children, after stop_grace', async (t) => {
     if (!requires(t, ROOT, command('socat', ['-V']), command('setsid', ['--version']))) return;
     const lab = await jobLab(t, [{ name: 's1', target: 'tb' }], '', 'stop_grace = "1s"');
     const id = await lab.submit({ target: 'tb', script: STUBBORN, timeout: '1s' });
-    const uid = await startedUid(lab, id);
+    const uid = Number((await lab.waitOutput(id, /uid=(\d+)/))[1]);
     assert.ok(processesOf(uid).length >= 3, 'the job and its two children run');
     const started = Date.now();
     const job = await lab.waitDone(id, 15_000);
@@ -48,7 +38,7 @@ describe('stopping jobs', () => {
     if (!requires(t, ROOT, command('socat', ['-V']), command('setsid', ['--version']))) return;
     const lab = await jobLab(t, [{ name: 's1', target: 'tb' }], '', 'stop_grace = "1s"');
     const id = await lab.submit({ target: 'tb', script: STUBBORN });
-    const uid = await startedUid(lab, id);
+    const uid = Number((await lab.waitOutput(id, /uid=(\d+)/))[1]);
     const cancelledAt = Date.now();
     const cancel = await lab.post(`/v1/jobs/${id}/cancel`, {});
     assert.equal(cancel.status, 200, JSON.stringify(cancel.json));

@@ -3,29 +3,15 @@
 // another slot's device, setuid-root, outliving the job, a fork bomb, a memory
 // hog; and four concurrent sandboxes leave the host's mount table as it was.
 import assert from 'node:assert/strict';
-import { copyFileSync, chmodSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { copyFileSync, chmodSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { WorkerCgroups } from '../src/platform/linux-cgroups.js';
 import { processesOf } from '../src/platform/user-processes.js';
-import { jobLab, type JobLab } from './helpers/job-lab.js';
+import { jobLab } from './helpers/job-lab.js';
+import { mountTable } from './helpers/mount-table.js';
 import { command, requires, ROOT } from './helpers/prerequisites.js';
 
 const NEEDS = [ROOT, command('socat', ['-V']), command('bwrap', ['--version'])];
-
-async function waitOutput(lab: JobLab, id: string, pattern: RegExp): Promise<RegExpExecArray> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const match = pattern.exec(await lab.output(id));
-    if (match) return match;
-    if (Date.now() > deadline) throw new Error(`job ${id} never printed ${String(pattern)}: ${await lab.output(id)}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
-function mountTable(): string[] {
-  // Mount ids and targets; a leaked or propagated sandbox mount shows up as a new line.
-  return readFileSync('/proc/self/mountinfo', 'utf8').trim().split('\n').map((l) => l.split(' ').slice(0, 5).join(' ')).sort();
-}
 
 describe('sandbox', () => {
   it('lets a job write only its own directories', async (t) => {
@@ -63,7 +49,7 @@ describe('sandbox', () => {
     chmodSync(`${dir}/id`, 0o4755);
 
     const victim = await lab.submit({ target: 'a', script: 'echo "victim uid=$(id -u)"; sleep 1000' });
-    const [, victimUid = ''] = await waitOutput(lab, victim, /victim uid=(\d+)/);
+    const [, victimUid = ''] = await lab.waitOutput(victim, /victim uid=(\d+)/);
     const [victimPid] = processesOf(Number(victimUid));
     assert.ok(victimPid !== undefined);
     const other = realpathSync(lab.consoles.get('s1')?.device ?? '');
@@ -93,7 +79,7 @@ describe('sandbox', () => {
     const lab = await jobLab(t, [{ name: 's1', target: 'tb' }]);
     const script = "echo uid=$(id -u)\nsetsid sh -c 'sleep 1000' &\n(sh -c 'sleep 1000 &' &)\nsleep 0.2\nexit 0";
     const id = await lab.submit({ target: 'tb', script });
-    const [, uid = ''] = await waitOutput(lab, id, /uid=(\d+)/);
+    const [, uid = ''] = await lab.waitOutput(id, /uid=(\d+)/);
     const job = await lab.waitDone(id);
     assert.equal(job.state, 'succeeded');
     assert.deepEqual(processesOf(Number(uid)), []);
@@ -123,7 +109,7 @@ describe('sandbox', () => {
     const lab = await jobLab(t, ['s1', 's2', 's3', 's4'].map((name) => ({ name, target: 'tb' })));
     const before = mountTable();
     const ids = await Promise.all(Array.from({ length: 4 }, () => lab.submit({ target: 'tb', script: 'echo running; sleep 1' })));
-    for (const id of ids) await waitOutput(lab, id, /running/);
+    for (const id of ids) await lab.waitOutput(id, /running/);
     const during = mountTable();
     for (const id of ids) assert.equal((await lab.waitDone(id)).state, 'succeeded');
     assert.deepEqual(during, before, 'no sandbox mount reached the host');

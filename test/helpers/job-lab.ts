@@ -46,8 +46,20 @@ export interface JobLab {
   job: (id: string) => Promise<JobJson>;
   waitDone: (id: string, timeoutMs?: number) => Promise<JobJson>;
   output: (id: string) => Promise<string>;
+  /** Waits until the job's output matches (15 s at most); the match, for its groups. */
+  waitOutput: (id: string, pattern: RegExp, timeoutMs?: number) => Promise<RegExpExecArray>;
+  /** GET /v1/slots/:name, as the tests read it. */
+  slot: (name: string) => Promise<SlotJson>;
   post: (path: string, body: unknown, token?: string) => Promise<{ status: number; json: Record<string, unknown> }>;
   events: (query?: string) => Promise<EventJson[]>;
+}
+
+export interface SlotJson {
+  usage: string;
+  health: string;
+  hold: { reason: string; source: string } | null;
+  lease: { job_id: string; worker_id: string | null } | null;
+  events: { type: string; message: string }[];
 }
 
 export interface SlotDef {
@@ -123,6 +135,17 @@ export async function jobLab(t: TestContext, slots: readonly SlotDef[], extraTom
       throw new Error(`job ${id} not done within ${timeoutMs} ms: ${JSON.stringify(last)}`);
     },
     output: async (id) => (await fetch(`${url()}/v1/jobs/${id}/output`, { headers: { authorization: `Bearer ${SUBMITTER_TOKEN}` }, signal: AbortSignal.timeout(10_000) })).text(),
+    waitOutput: async (id, pattern, timeoutMs = 15_000) => {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const output = await lab.output(id);
+        const match = pattern.exec(output);
+        if (match) return match;
+        if (Date.now() > deadline) throw new Error(`job ${id} never printed ${String(pattern)}: ${JSON.stringify(await lab.job(id))}, output ${JSON.stringify(output)}`);
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+    },
+    slot: async (name) => (await (await fetch(`${url()}/v1/slots/${name}`, { signal: AbortSignal.timeout(10_000) })).json()) as SlotJson,
     post: (path, body, token) => api('POST', path, body, token),
     events: async (query = '') => ((await api('GET', `/v1/events?limit=1000${query}`)).json['events'] as EventJson[]),
   };
