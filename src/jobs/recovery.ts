@@ -13,6 +13,7 @@ import type { Logger } from '../log.js';
 import type { Platform } from '../platform/platform.js';
 import { WORKER_ID_MAX, WORKER_ID_MIN } from '../platform/unix-users.js';
 import type { LabModel } from '../config/lab-model.js';
+import { UsbSnapshot } from '../devices/device-checker.js';
 import { deviceNode } from '../devices/device-node.js';
 import type { UsbDeviceInfo } from '../devices/usb-bus.js';
 import { workerRoot, workersDir } from './job-paths.js';
@@ -57,8 +58,9 @@ function orphanRemoved(db: Db, log: Logger, message: string, data: Record<string
  */
 async function sweepOrphanGrants({ db, lab, log, listUsb }: RecoveryContext): Promise<void> {
   const liveGids = new Set(db.select({ gid: workers.gid }).from(workers).where(ne(workers.state, 'destroyed')).all().map((w) => w.gid));
+  const usb = new UsbSnapshot(listUsb);
   for (const device of lab.devices.values()) {
-    const found = await deviceNode(device.spec, listUsb).catch(() => ({ node: null }));
+    const found = await deviceNode(device.spec, () => usb.get()).catch(() => ({ node: null }));
     if (!('node' in found) || found.node === null) continue;
     try {
       const info = await stat(found.node);

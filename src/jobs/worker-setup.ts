@@ -7,6 +7,7 @@ import { chmod, chown, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { LabModel, SlotModel } from '../config/lab-model.js';
 import type { Db } from '../db/open-database.js';
+import { UsbSnapshot } from '../devices/device-checker.js';
 import { deviceNode } from '../devices/device-node.js';
 import type { UsbDeviceInfo } from '../devices/usb-bus.js';
 import { sha256Hex } from '../http/auth.js';
@@ -57,10 +58,12 @@ export async function setupWorker(ctx: SetupContext): Promise<PreparedWorker> {
   // Resolve the nodes first: a probe that vanished after the pre-lease check fails setup before a user exists.
   const nodes = new Map<string, string | null>();
   const grants: NodeToGrant[] = [];
+  // One bus enumeration for all of the slot's probes.
+  const usb = new UsbSnapshot(ctx.listUsb);
   for (const device of slot.devices) {
     const spec = lab.devices.get(device)?.spec;
     if (!spec) continue;
-    const found = await deviceNode(spec, ctx.listUsb);
+    const found = await deviceNode(spec, () => usb.get());
     if ('missing' in found) throw new WorkerSetupError(`device ${device} is gone: ${found.missing}`);
     nodes.set(device, found.node === null ? null : nodeInJob(device, found.node));
     if (found.node !== null && !grants.some((g) => g.path === found.node)) grants.push({ device, path: found.node });
