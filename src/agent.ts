@@ -7,8 +7,7 @@ import type { Server } from 'node:http';
 import type { LabModel } from './config/lab-model.js';
 import { recordEvent } from './db/event-log.js';
 import { DATABASE_FILE, openDatabase, type Db } from './db/open-database.js';
-import { DeviceChecker } from './devices/device-checker.js';
-import { listUsbDevices } from './devices/usb-bus.js';
+import { DeviceChecker, type UsbSnapshot } from './devices/device-checker.js';
 import { coerceError, IllegalStateError } from './errors.js';
 import { checkModeFor } from './health/check-mode.js';
 import { HealthMonitor } from './health/health-monitor.js';
@@ -88,9 +87,10 @@ export class Agent {
       ensureSlotRows(db, [...lab.slots.keys()]);
       // Before any slot is offered: finish what a crashed agent left (DESIGN §3.7).
       const platform = this.options.platform ?? currentPlatform(workersDir(lab.stateDir));
-      const listUsb = (): ReturnType<typeof listUsbDevices> => listUsbDevices();
-      await recoverAfterRestart({ db, lab, platform, log, listUsb });
       const checker = new DeviceChecker(lab);
+      // The checker's enumeration: it reads descriptors of configured probes only, where sysfs has no serials.
+      const listUsb = (): ReturnType<UsbSnapshot['get']> => checker.newUsbSnapshot().get();
+      await recoverAfterRestart({ db, lab, platform, log, listUsb });
       const monitor = new HealthMonitor({
         lab,
         store: new HealthStore(db, lab),
