@@ -1,7 +1,7 @@
 // Persists check results: the per-device counters and last result, a bounded
 // history, and an event for every health transition, in one transaction so a
 // crash never leaves counters and history disagreeing.
-import { and, desc, eq, inArray, lt } from 'drizzle-orm';
+import { and, desc, eq, gte, inArray, lt } from 'drizzle-orm';
 import type { LabModel } from '../config/lab-model.js';
 import { recordEvent } from '../db/event-log.js';
 import type { Db } from '../db/open-database.js';
@@ -96,11 +96,12 @@ export class HealthStore {
     recordEvent(this.db, { type: 'host.changed', message: `host ${ok ? 'healthy' : 'unhealthy'}: ${reason}`, data: { ok, reason } }, at);
   }
 
-  history(device: string, limit: number): StoredResult[] {
+  /** The newest `limit` results of a device, newest first; with `since`, only those checked at or after it. */
+  history(device: string, limit: number, since?: number): StoredResult[] {
     return this.db
       .select({ ok: checkResults.ok, reason: checkResults.reason, detail: checkResults.detail, durationMs: checkResults.durationMs, at: checkResults.at, trigger: checkResults.trigger })
       .from(checkResults)
-      .where(eq(checkResults.device, device))
+      .where(since === undefined ? eq(checkResults.device, device) : and(eq(checkResults.device, device), gte(checkResults.at, since)))
       .orderBy(desc(checkResults.id))
       .limit(limit)
       .all();

@@ -9,6 +9,7 @@ import { errorResponse, HttpError } from './http-error.js';
 import { MAX_BODY_BYTES } from './json-body.js';
 import { eventRoutes } from './routes/events.js';
 import { jobInputRoutes } from './routes/job-input.js';
+import { pageRoutes } from './pages/page-routes.js';
 import { jobRoutes } from './routes/jobs.js';
 import { slotRoutes } from './routes/slots.js';
 import { workerRoutes } from './routes/worker.js';
@@ -34,6 +35,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/v1/events', eventRoutes(deps));
   app.route('/v1/jobs', jobRoutes(deps));
   app.route('/v1/worker', workerRoutes(deps));
+  app.route('/', pageRoutes(deps));
 
   app.notFound((c) => errorResponse(c, 404, 'not_found', `no route ${c.req.method} ${c.req.path}`));
   app.onError((error, c) => {

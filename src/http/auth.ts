@@ -33,6 +33,11 @@ export function bearerToken(header: string | undefined): string | undefined {
   return match?.[1];
 }
 
+/** Who did it, for the audit log, without storing the token: the role and the start of the token's hash. */
+export function actorOf(role: Role, token: string): string {
+  return `${role}:${sha256Hex(token).slice(0, 8)}`;
+}
+
 /** Requires a token of one of `roles`: 401 without a valid token, 403 with a token of another role. */
 export function requireRole(roles: Role | readonly Role[], hashes: TokenHashes): MiddlewareHandler<AppEnv> {
   const wanted: readonly Role[] = typeof roles === 'string' ? [roles] : roles;
@@ -45,8 +50,7 @@ export function requireRole(roles: Role | readonly Role[], hashes: TokenHashes):
     if (matchesAny(token, hashes.submitters)) held.push('submitter');
     const role = wanted.find((r) => held.includes(r));
     if (role !== undefined) {
-      // Who did it, for the audit log, without storing the token: the start of its hash.
-      c.set('actor', `${role}:${sha256Hex(token).slice(0, 8)}`);
+      c.set('actor', actorOf(role, token));
       await next();
       return;
     }
@@ -60,16 +64,39 @@ export function isLoopback(host: string): boolean {
 }
 
 /**
- * Read-only routes are open on loopback (DESIGN §4); an agent listening on a
- * network wants some token (operator or submitter) even to read.
+ * The token a request presents: a bearer token, or the password of HTTP Basic
+ * auth (the user name is ignored), which is what a browser's login prompt and
+ * Prometheus' basic_auth send.
  */
+export function presentedToken(header: string | undefined): string | undefined {
+  const bearer = bearerToken(header);
+  if (bearer !== undefined) return bearer;
+  const basic = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header ?? '')?.[1];
+  if (basic === undefined) return undefined;
+  const decoded = Buffer.from(basic, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  return colon < 0 || colon === decoded.length - 1 ? undefined : decoded.slice(colon + 1);
+}
+
+/**
+ * Why a read is refused, or null when it may go on. Reads are open on loopback
+ * (DESIGN §4); an agent listening on a network wants some token (operator or
+ * submitter) even to read.
+ */
+export function readRefusal(listenHost: string, hashes: TokenHashes, header: string | undefined): string | null {
+  if (isLoopback(listenHost)) return null;
+  const token = presentedToken(header);
+  if (token === undefined) return 'this agent listens beyond loopback: reading needs a token ("Authorization: Bearer TOKEN", or the token as the password of basic auth)';
+  if (!matchesAny(token, hashes.operators) && !matchesAny(token, hashes.submitters)) return 'the token is not valid';
+  return null;
+}
+
+/** Read-only API routes: see readRefusal. Only GETs are guarded here; writes have their own roles. */
 export function requireReader(listenHost: string, hashes: TokenHashes): MiddlewareHandler<AppEnv> {
-  const open = isLoopback(listenHost);
   return async (c, next) => {
-    if (!open && c.req.method === 'GET') {
-      const token = bearerToken(c.req.header('authorization'));
-      if (token === undefined) throw new HttpError(401, 'unauthorized', 'this agent listens beyond loopback: reading needs a token ("Authorization: Bearer TOKEN")');
-      if (!matchesAny(token, hashes.operators) && !matchesAny(token, hashes.submitters)) throw new HttpError(401, 'unauthorized', 'the token is not valid');
+    if (c.req.method === 'GET') {
+      const refusal = readRefusal(listenHost, hashes, c.req.header('authorization'));
+      if (refusal !== null) throw new HttpError(401, 'unauthorized', refusal);
     }
     await next();
   };

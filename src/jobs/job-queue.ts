@@ -61,8 +61,9 @@ export function queuedJobs(db: Db): JobRow[] {
   return db.select().from(jobs).where(eq(jobs.state, 'queued')).orderBy(desc(jobs.priority), asc(jobs.submittedAt), asc(jobs.id)).all();
 }
 
-export function listJobs(db: Db, filter: { state?: JobState | undefined; target?: string | undefined; limit: number }): JobRow[] {
+export function listJobs(db: Db, filter: { state?: JobState | undefined; target?: string | undefined; slot?: string | undefined; limit: number }): JobRow[] {
   const conditions: SQL[] = [];
+  if (filter.slot !== undefined) conditions.push(eq(jobs.slot, filter.slot));
   if (filter.state !== undefined) conditions.push(eq(jobs.state, filter.state));
   if (filter.target !== undefined) conditions.push(eq(jobs.target, filter.target));
   return db

@@ -1,0 +1,1 @@
+CREATE INDEX `jobs_slot` ON `jobs` (`slot`,`submitted_at`);

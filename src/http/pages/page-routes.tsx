@@ -1,0 +1,133 @@
+// The status page for people (DESIGN §4 `GET /`): server-rendered HTML that
+// reads the same library the JSON API does, with hold and release forms.
+// Reads follow the API's rule (open on loopback, a token otherwise; a browser
+// sends it through its basic-auth prompt). Writes need the operator token in
+// the form itself.
+import type { Context, MiddlewareHandler } from 'hono';
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { Child } from 'hono/jsx';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { z } from 'zod';
+import { recentSlotEvents } from '../../db/event-view.js';
+import { HealthStore } from '../../health/health-store.js';
+import { listJobs } from '../../jobs/job-queue.js';
+import { jobView } from '../../jobs/job-view.js';
+import { queueByTarget } from '../../jobs/queue-summary.js';
+import { slotViews, type SlotView } from '../../slots/slot-view.js';
+import type { AppDeps, AppEnv } from '../app-deps.js';
+import { actorOf, matchesAny, readRefusal } from '../auth.js';
+import { hostView } from '../host-view.js';
+import { HttpError } from '../http-error.js';
+import { holdRequest, operatorHold, operatorRelease, releaseRequest } from '../slot-actions.js';
+import { Layout } from './page-layout.js';
+import { SlotActionForm, type SlotAction } from './slot-action-forms.js';
+import { SlotPage } from './slot-page.js';
+import { StatusPage } from './status-page.js';
+import { TIMELINE_WINDOW_MS } from './health-timeline.js';
+
+/** Long enough to notice a change soon, short enough not to load the agent from a wall of monitors. */
+const REFRESH_SECONDS = 10;
+const FORM_MAX_BYTES = 16 * 1024;
+
+const NOTICES: Record<string, string> = { held: 'The slot is held.', released: 'The slot is released and was checked again.', 'released-unhealthy': 'The slot is released, but its fresh check failed: it takes no jobs until its devices are healthy.' };
+
+const formFields = z.object({ text: z.string().default(''), by: z.string().default(''), token: z.string().default('') });
+
+export function pageRoutes(deps: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  const { lab, db } = deps;
+
+  const page = (c: Context<AppEnv>, title: string, body: Child, options: { status?: ContentfulStatusCode; refresh?: boolean } = {}): Response | Promise<Response> =>
+    c.html(
+      <Layout title={title} agent={lab.agentName} version={deps.version} host={hostView(deps)} refresh={options.refresh === true ? REFRESH_SECONDS : undefined}>
+        {body}
+      </Layout>,
+      options.status ?? 200,
+    );
+  const problem = (c: Context<AppEnv>, status: ContentfulStatusCode, message: string): Response | Promise<Response> =>
+    page(c, 'Error', <p class="banner bad" role="alert">{message}</p>, { status });
+
+  // Per route, not '*': this app is mounted at '/', and the API's paths keep their JSON answers.
+  const reader: MiddlewareHandler<AppEnv> = async (c, next) => {
+    const refusal = readRefusal(lab.listen.host, lab.config.auth, c.req.header('authorization'));
+    if (refusal !== null) {
+      // Any user name; the password is an operator or submitter token.
+      c.header('WWW-Authenticate', 'Basic realm="labslot", charset="UTF-8"');
+      return problem(c, 401, refusal);
+    }
+    await next();
+  };
+  const formLimit = bodyLimit({ maxSize: FORM_MAX_BYTES, onError: (c: Context<AppEnv>) => problem(c, 413, `the form is over ${FORM_MAX_BYTES} bytes`) });
+
+  const viewOf = (name: string): SlotView | undefined => (lab.slots.has(name) ? slotViews(lab, db, { only: [name], host: hostView(deps) })[0] : undefined);
+  const noSlot = (c: Context<AppEnv>, name: string): Response | Promise<Response> => problem(c, 404, `No slot named "${name}". Slots: ${[...lab.slots.keys()].join(', ')}.`);
+
+  app.get('/', reader, (c) => {
+    const now = Date.now();
+    const slots = slotViews(lab, db, { host: hostView(deps) });
+    return page(c, 'Slots', <StatusPage slots={slots} queues={queueByTarget(db)} now={now} />, { refresh: true });
+  });
+
+  app.get('/slots/:name', reader, (c) => {
+    const name = c.req.param('name');
+    const slot = viewOf(name);
+    if (slot === undefined) return noSlot(c, name);
+    const now = Date.now();
+    const store = new HealthStore(db, lab);
+    const kept = lab.config.health.history;
+    const histories = new Map(slot.devices.map((d) => [d.name, store.history(d.name, kept, now - TIMELINE_WINDOW_MS)]));
+    const jobs = listJobs(db, { slot: name, limit: 20 }).map((j) => jobView(j, lab.stateDir));
+    const events = recentSlotEvents(db, name, 50).reverse();
+    const notice = NOTICES[c.req.query('done') ?? ''] ?? null;
+    return page(
+      c,
+      name,
+      <SlotPage slot={slot} histories={histories} events={events} jobs={jobs} now={now} checkTimeoutMs={lab.config.health.timeout} historyKept={kept} notice={notice} />,
+      { refresh: true },
+    );
+  });
+
+  for (const action of ['hold', 'release'] as const satisfies readonly SlotAction[]) {
+    app.get(`/slots/:name/${action}`, reader, (c) => {
+      const name = c.req.param('name');
+      const slot = viewOf(name);
+      if (slot === undefined) return noSlot(c, name);
+      return page(c, `${action} ${name}`, <SlotActionForm action={action} slot={slot} now={Date.now()} values={{ text: '', by: '' }} error={null} />);
+    });
+
+    app.post(`/slots/:name/${action}`, formLimit, async (c) => {
+      const name = c.req.param('name');
+      const slot = viewOf(name);
+      if (slot === undefined) return noSlot(c, name);
+      const fields = formFields.parse(await c.req.parseBody());
+      const refuse = (status: ContentfulStatusCode, error: string): Response | Promise<Response> =>
+        page(c, `${action} ${name}`, <SlotActionForm action={action} slot={slot} now={Date.now()} values={{ text: fields.text, by: fields.by }} error={error} />, { status });
+
+      const token = fields.token.trim();
+      if (token === '') return refuse(401, 'Enter an operator token.');
+      if (!matchesAny(token, lab.config.auth.operators)) {
+        return matchesAny(token, lab.config.auth.submitters) ? refuse(403, 'That is a submitter token: holding and releasing needs an operator token.') : refuse(401, 'That token is not valid.');
+      }
+      const by = fields.by.trim() === '' ? undefined : fields.by;
+      const common = { slot: name, actor: actorOf('operator', token) };
+      try {
+        if (action === 'hold') {
+          const request = holdRequest.safeParse({ reason: fields.text, by });
+          if (!request.success) return await refuse(400, `Say why the slot is held (1 to 1000 characters): ${request.error.issues[0]?.message ?? ''}`);
+          operatorHold(deps, { ...common, by: request.data.by, reason: request.data.reason });
+          return c.redirect(`/slots/${name}?done=held`, 303);
+        }
+        const request = releaseRequest.safeParse({ note: fields.text.trim() === '' ? undefined : fields.text, by });
+        if (!request.success) return await refuse(400, `The note is too long: ${request.error.issues[0]?.message ?? ''}`);
+        const healthy = await operatorRelease(deps, { ...common, by: request.data.by, note: request.data.note });
+        return c.redirect(`/slots/${name}?done=${healthy ? 'released' : 'released-unhealthy'}`, 303);
+      } catch (error) {
+        if (error instanceof HttpError && error.status < 500) return await refuse(error.status, error.message);
+        throw error;
+      }
+    });
+  }
+
+  return app;
+}

@@ -1,0 +1,46 @@
+// Operator hold and release, shared by the JSON API and the status page's
+// forms, so both log, re-check and wake the scheduler the same way.
+import { z } from 'zod';
+import { holdSlot, NotHeldError, releaseSlot } from '../slots/holds.js';
+import type { Hold } from '../slots/slot-states.js';
+import type { AppDeps } from './app-deps.js';
+import { HttpError } from './http-error.js';
+
+/** `by` names the person (the CLI sends user@host); the token's hash prefix is recorded as the actor too. */
+const by = z.string().trim().min(1).max(100).optional();
+export const holdRequest = z.strictObject({ reason: z.string().trim().min(1, { error: 'say why the slot is held' }).max(1000), by });
+export const releaseRequest = z.strictObject({ note: z.string().trim().max(1000).optional(), by });
+
+export interface OperatorAction {
+  slot: string;
+  /** The token's role and hash prefix (`operator:1a2b3c4d`), from the auth middleware. */
+  actor: string;
+  /** The name the person gave, if any; recorded beside the actor. */
+  by: string | undefined;
+}
+
+export function operatorHold(deps: AppDeps, action: OperatorAction & { reason: string }): Hold {
+  const hold = holdSlot(deps.db, action.slot, { reason: action.reason, source: 'operator', by: actorName(action) });
+  deps.log.info({ slot: action.slot, actor: action.actor }, 'slot held');
+  deps.scheduler.poke();
+  return hold;
+}
+
+/** Releases the hold and checks the slot at once; resolves to whether the fresh check passed. */
+export async function operatorRelease(deps: AppDeps, action: OperatorAction & { note: string | undefined }): Promise<boolean> {
+  try {
+    releaseSlot(deps.db, action.slot, { by: actorName(action), note: action.note });
+  } catch (error) {
+    if (error instanceof NotHeldError) throw new HttpError(409, 'not_held', error.message);
+    throw error;
+  }
+  deps.log.info({ slot: action.slot, actor: action.actor }, 'slot released');
+  // A released slot proves itself again before its next lease (DESIGN §2).
+  const results = await deps.monitor.checkNow(deps.lab.slots.get(action.slot)?.devices ?? [], 'release');
+  deps.scheduler.poke();
+  return [...results.values()].every((r) => r?.ok !== false);
+}
+
+function actorName({ by, actor }: OperatorAction): string {
+  return by === undefined ? actor : `${by} (${actor})`;
+}
