@@ -1,8 +1,10 @@
 // A device's last 24 hours as a small inline SVG: one column per time bucket,
 // green when every check in it passed and red when any failed, with the
 // slowest check's latency drawn above on a log scale up to the check timeout.
-// Buckets keep the drawing the same size however many results are kept, and
-// each bucket's <title> tells what happened in it on hover, without JavaScript.
+// Buckets keep the drawing the same size however many results are kept;
+// neighbouring buckets of one colour are drawn as one bar, so a quiet day is a
+// few elements, and each bar's <title> tells what happened on hover, without
+// JavaScript.
 import type { FC } from 'hono/jsx';
 import type { StoredResult } from '../../health/health-store.js';
 import { clock } from './page-format.js';
@@ -59,13 +61,11 @@ export const HealthTimeline: FC<{ device: string; results: readonly StoredResult
         return <line x1={x} x2={x} y1={PLOT_TOP} y2={BAND_TOP + BAND_HEIGHT} stroke="#d0d7de" stroke-width="1" />;
       })}
       {points.length > 1 ? <polyline points={points.join(' ')} fill="none" stroke="#0969da" stroke-width="1.2" /> : null}
-      {buckets.map((b, i) =>
-        b.checks === 0 ? null : (
-          <rect x={(i * column).toFixed(2)} y={BAND_TOP} width={Math.max(1, column - 0.3).toFixed(2)} height={BAND_HEIGHT} fill={b.failures > 0 ? '#cf222e' : '#2da44e'} class={b.failures > 0 ? 'failed' : 'passed'}>
-            <title>{bucketTitle(b)}</title>
-          </rect>
-        ),
-      )}
+      {bars(buckets).map((bar) => (
+        <rect x={(bar.first * column).toFixed(2)} y={BAND_TOP} width={Math.max(1, (bar.last - bar.first + 1) * column - 0.3).toFixed(2)} height={BAND_HEIGHT} fill={bar.failed ? '#cf222e' : '#2da44e'} class={bar.failed ? 'failed' : 'passed'}>
+          <title>{barTitle(bar, buckets)}</title>
+        </rect>
+      ))}
       <text x="0" y={HEIGHT - 2} font-size="9" fill="#57606a">-24h</text>
       <text x={WIDTH / 4} y={HEIGHT - 2} font-size="9" fill="#57606a" text-anchor="middle">-18h</text>
       <text x={WIDTH / 2} y={HEIGHT - 2} font-size="9" fill="#57606a" text-anchor="middle">-12h</text>
@@ -77,7 +77,32 @@ export const HealthTimeline: FC<{ device: string; results: readonly StoredResult
   );
 };
 
-function bucketTitle(b: Bucket): string {
-  const what = b.failures === 0 ? `${b.checks} passed` : `${b.failures} of ${b.checks} failed: ${b.firstFailure ?? ''}`;
-  return `${clock(b.start)}: ${what}; slowest ${b.slowestMs} ms`;
+interface Bar {
+  first: number;
+  last: number;
+  failed: boolean;
+}
+
+/** Runs of neighbouring checked buckets with the same verdict; a gap without checks ends a run. */
+function bars(buckets: readonly Bucket[]): Bar[] {
+  const out: Bar[] = [];
+  buckets.forEach((b, i) => {
+    if (b.checks === 0) return;
+    const failed = b.failures > 0;
+    const open = out.at(-1);
+    if (open !== undefined && open.last === i - 1 && open.failed === failed) open.last = i;
+    else out.push({ first: i, last: i, failed });
+  });
+  return out;
+}
+
+function barTitle(bar: Bar, buckets: readonly Bucket[]): string {
+  const run = buckets.slice(bar.first, bar.last + 1);
+  const checks = run.reduce((n, b) => n + b.checks, 0);
+  const failures = run.reduce((n, b) => n + b.failures, 0);
+  const slowest = Math.max(...run.map((b) => b.slowestMs));
+  const firstFailure = run.find((b) => b.firstFailure !== null)?.firstFailure ?? '';
+  const end = (run.at(-1)?.start ?? 0) + TIMELINE_WINDOW_MS / BUCKETS;
+  const what = failures === 0 ? `${checks} passed` : `${failures} of ${checks} failed, first: ${firstFailure}`;
+  return `${clock(run[0]?.start ?? 0)} to ${clock(end)}: ${what}; slowest ${slowest} ms`;
 }
