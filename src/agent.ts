@@ -77,6 +77,8 @@ export class Agent {
   private async doStart(): Promise<void> {
     const { lab, log } = this.options;
     this.transition('starting');
+    // Before recovery: what recovery records (jobs a crash ended) belongs to this start's metrics.
+    const startedAt = Date.now();
     try {
       // The lock comes before the database: a second agent must not even migrate it.
       mkdirSync(lab.stateDir, { recursive: true, mode: 0o711 });
@@ -109,7 +111,7 @@ export class Agent {
       const outputs = new JobOutputs(lab.stateDir, { isDone: (id) => isFinal(readJob(db, id)?.state ?? 'failed') });
       scheduler.onJobChange = (id) => outputs.notify(id);
       await writeCommandWrapper(commandDir(lab.stateDir));
-      const app = createApp({ lab, db, log, version: VERSION, startedAt: Date.now(), monitor, scheduler, outputs });
+      const app = createApp({ lab, db, log, version: VERSION, startedAt, monitor, scheduler, outputs });
       const { server, port } = await listen(app, lab.listen, log);
       this.server = server;
       this.port = port;
@@ -210,7 +212,7 @@ function prepareStateDir(stateDir: string, log: Logger): void {
 }
 
 
-function untraversableParent(dir: string): string | undefined {
+export function untraversableParent(dir: string): string | undefined {
   for (let parent = dirname(dir); ; parent = dirname(parent)) {
     if ((statSync(parent).mode & 0o001) === 0) return parent;
     if (parent === dirname(parent)) return undefined;

@@ -1,12 +1,27 @@
 // What every device check returns. Failure is a normal outcome for hardware,
 // so checks return results instead of throwing (DESIGN §5).
 
+/**
+ * What kind of failure a failed check was, decided where the check knows it,
+ * so /metrics can count failures by class without parsing reasons.
+ * timeout: no verdict within the check's deadline; not-present: the device,
+ * its node or tty is not there; no-answer: there but silent (no echo reply,
+ * no console output); unreachable: no route to it; busy: another process
+ * holds it; unexpected-answer: it answered, wrongly; refused: a connection was
+ * refused; command-failed: a check program said no (non-zero exit); error:
+ * anything else (cannot open or run, I/O error, a check that threw).
+ */
+export const FAILURE_CLASSES = ['timeout', 'not-present', 'no-answer', 'unreachable', 'busy', 'unexpected-answer', 'refused', 'command-failed', 'error'] as const;
+export type FailureClass = (typeof FAILURE_CLASSES)[number];
+
 export interface CheckResult {
   ok: boolean;
   /** One short sentence an operator can act on: "usb 1fc9:0143 serial X not present". */
   reason: string;
   /** Supporting facts: device node, RTT, last lines of output. */
   detail?: string;
+  /** Set on failures; a result without one (built by hand, e.g. in tests) counts as `error`. */
+  failure?: FailureClass;
   durationMs: number;
 }
 
@@ -30,8 +45,13 @@ export function healthy(reason: string, detail?: string): Verdict {
   return detail === undefined ? { ok: true, reason } : { ok: true, reason, detail };
 }
 
-export function unhealthy(reason: string, detail?: string): Verdict {
-  return detail === undefined ? { ok: false, reason } : { ok: false, reason, detail };
+export function unhealthy(failure: FailureClass, reason: string, detail?: string): Verdict {
+  return detail === undefined ? { ok: false, reason, failure } : { ok: false, reason, detail, failure };
+}
+
+/** The class of a result's failure; null for a success. */
+export function failureClass(result: Pick<CheckResult, 'ok' | 'failure'>): FailureClass | null {
+  return result.ok ? null : (result.failure ?? 'error');
 }
 
 /** Why a check did not run: a slot in use gets passive checks only, and active ones wait. */

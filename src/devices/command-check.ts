@@ -35,21 +35,21 @@ export async function expandPlaceholders(argv: readonly string[], resolve: Place
 
 export async function checkCommand(spec: CommandSpec, ctx: CheckContext, resolve: PlaceholderResolver): Promise<Verdict> {
   const expanded = await expandPlaceholders(spec.argv, resolve);
-  if ('missing' in expanded) return unhealthy(`command placeholder has no value: ${expanded.missing}`);
+  if ('missing' in expanded) return unhealthy('not-present', `command placeholder has no value: ${expanded.missing}`);
   let argv = expanded.argv;
   let account: UnixAccount | undefined;
   if (spec.user !== undefined) {
     account = await lookupUser(spec.user, ctx.signal);
-    if (!account) return unhealthy(`command check user "${spec.user}" does not exist`);
+    if (!account) return unhealthy('error', `command check user "${spec.user}" does not exist`);
     // setpriv applies the user's supplementary groups (initgroups) and drops every privilege.
     argv = ['setpriv', `--reuid=${account.uid}`, `--regid=${account.gid}`, '--init-groups', '--no-new-privs', '--inh-caps=-all', '--', ...argv];
   }
   const result = await runProcess(argv, { timeoutMs: ctx.timeoutMs, signal: ctx.signal, env: account ? accountEnv(account) : undefined });
   const program = expanded.argv[0] ?? '';
-  if (result.spawnError) return unhealthy(`command ${program} cannot run: ${result.spawnError.code ?? result.spawnError.message}`);
-  if (result.aborted) return unhealthy(`command ${program} aborted`, lastLines(result.output));
-  if (result.timedOut) return unhealthy(`command ${program} timed out after ${ctx.timeoutMs} ms`, lastLines(result.output));
-  if (result.code !== 0) return unhealthy(`command ${program} exited ${result.code ?? result.signal ?? 'abnormally'}`, lastLines(result.output));
+  if (result.spawnError) return unhealthy('error', `command ${program} cannot run: ${result.spawnError.code ?? result.spawnError.message}`);
+  if (result.aborted) return unhealthy('error', `command ${program} aborted`, lastLines(result.output));
+  if (result.timedOut) return unhealthy('timeout', `command ${program} timed out after ${ctx.timeoutMs} ms`, lastLines(result.output));
+  if (result.code !== 0) return unhealthy('command-failed', `command ${program} exited ${result.code ?? result.signal ?? 'abnormally'}`, lastLines(result.output));
   return healthy(`command ${program} ok`, lastLines(result.output));
 }
 

@@ -49,9 +49,7 @@ export class DeviceChecker {
   }
 
   timeoutOf(spec: DeviceSpec): number {
-    const base = spec.kind === 'command' ? (spec.timeout ?? this.lab.config.health.timeout) : this.lab.config.health.timeout;
-    // An active console probe waits for its own answer on top of opening the port.
-    return spec.kind === 'serial' && spec.probe ? base + spec.probe.timeout : base;
+    return checkTimeoutMs(this.lab, spec);
   }
 
   private async verdict(name: string, spec: DeviceSpec, ctx: { mode: CheckMode; signal: AbortSignal; timeoutMs: number }, usb: UsbSnapshot): Promise<Verdict> {
@@ -97,4 +95,11 @@ export class DeviceChecker {
     const spec = this.lab.devices.get(device)?.spec;
     return spec?.kind === 'usb' ? spec.role : undefined;
   }
+}
+
+/** How long a check of this device may take before it counts as timed out. */
+export function checkTimeoutMs(lab: LabModel, spec: DeviceSpec): number {
+  const base = spec.kind === 'command' ? (spec.timeout ?? lab.config.health.timeout) : lab.config.health.timeout;
+  // An active console probe waits for its own answer on top of opening the port.
+  return spec.kind === 'serial' && spec.probe ? base + spec.probe.timeout : base;
 }

@@ -26,7 +26,7 @@ export async function checkHost(min: HostMinimums): Promise<Verdict> {
   if (freeDisk < min.minFreeDisk) problems.push(`free disk in ${min.stateDir} ${gib(freeDisk)} below ${gib(min.minFreeDisk)}`);
   if (memory.available < min.minAvailableMemory) problems.push(`available memory ${gib(memory.available)} below ${gib(min.minAvailableMemory)}`);
   const detail = `free disk ${gib(freeDisk)}, available memory ${gib(memory.available)}`;
-  return problems.length > 0 ? unhealthy(`host ${problems.join('; ')}`, detail) : healthy('host has enough disk and memory', detail);
+  return problems.length > 0 ? unhealthy('error', `host ${problems.join('; ')}`, detail) : healthy('host has enough disk and memory', detail);
 }
 
 function gib(bytes: number): string {

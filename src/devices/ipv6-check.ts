@@ -3,7 +3,7 @@
 // Both are passive: they never disturb a job that talks to the same SP.
 import { connect } from 'node:net';
 import { runProcess, lastLines } from '../platform/run-process.js';
-import { healthy, unhealthy, type CheckContext, type Verdict } from './check-result.js';
+import { healthy, unhealthy, type CheckContext, type FailureClass, type Verdict } from './check-result.js';
 
 export interface Ipv6Spec {
   address: string;
@@ -23,39 +23,44 @@ export async function checkIpv6(spec: Ipv6Spec, ctx: CheckContext): Promise<Verd
   if (spec.interface !== undefined) argv.push('-I', spec.interface);
   argv.push(spec.address);
   const ping = await runProcess(argv, { timeoutMs: ctx.timeoutMs, signal: ctx.signal, env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', LC_ALL: 'C' } });
-  if (ping.spawnError) return unhealthy(`ping not available: ${ping.spawnError.message}`);
+  if (ping.spawnError) return unhealthy('error', `ping not available: ${ping.spawnError.message}`);
   if (ping.code !== 0) {
     const output = lastLines(ping.output, 2);
-    if (ping.code === 1 || ping.timedOut) return unhealthy(`ipv6 ${target} no echo reply`, output);
-    return unhealthy(`ipv6 ${target} unreachable: ${lastLines(ping.output, 1) || `ping exited ${ping.code}`}`, output);
+    if (ping.code === 1 || ping.timedOut) return unhealthy('no-answer', `ipv6 ${target} no echo reply`, output);
+    return unhealthy('unreachable', `ipv6 ${target} unreachable: ${lastLines(ping.output, 1) || `ping exited ${ping.code}`}`, output);
   }
   const rtt = /time[=<]([\d.]+) ?ms/.exec(ping.output)?.[1];
   const rttText = rtt !== undefined ? `rtt ${rtt} ms` : 'replied';
   if (spec.tcp_port === undefined) return healthy(`ipv6 ${target} ${rttText}`);
   // The connect gets what is left of the check's budget, so a silently dropping firewall is reported as such.
   const tcp = await tcpConnect(spec, { ...ctx, timeoutMs: Math.max(100, ctx.timeoutMs - ping.durationMs - 50) });
-  if (!tcp.ok) return unhealthy(`ipv6 ${target} ${rttText}, but tcp/${spec.tcp_port} ${tcp.why}`);
+  if (!tcp.ok) return unhealthy(tcp.failure, `ipv6 ${target} ${rttText}, but tcp/${spec.tcp_port} ${tcp.why}`);
   return healthy(`ipv6 ${target} ${rttText}, tcp/${spec.tcp_port} open in ${tcp.ms.toFixed(1)} ms`);
 }
 
-async function tcpConnect(spec: Ipv6Spec, ctx: CheckContext): Promise<{ ok: true; ms: number } | { ok: false; why: string }> {
+type TcpResult = { ok: true; ms: number } | { ok: false; why: string; failure: FailureClass };
+
+async function tcpConnect(spec: Ipv6Spec, ctx: CheckContext): Promise<TcpResult> {
   const started = performance.now();
   return new Promise((resolve) => {
     const socket = connect({ host: scopedAddress(spec), port: spec.tcp_port ?? 0, family: 6 });
-    const done = (result: { ok: true; ms: number } | { ok: false; why: string }): void => {
+    const done = (result: TcpResult): void => {
       clearTimeout(timer);
       ctx.signal.removeEventListener('abort', onAbort);
       socket.destroy();
       resolve(result);
     };
     const onAbort = (): void =>
-      done({ ok: false, why: (ctx.signal.reason as Error | undefined)?.name === 'TimeoutError' ? `did not answer within ${ctx.timeoutMs} ms` : 'check aborted' });
-    const timer = setTimeout(() => done({ ok: false, why: `did not answer within ${ctx.timeoutMs} ms` }), ctx.timeoutMs);
+      (ctx.signal.reason as Error | undefined)?.name === 'TimeoutError'
+        ? done({ ok: false, why: `did not answer within ${ctx.timeoutMs} ms`, failure: 'timeout' })
+        : done({ ok: false, why: 'check aborted', failure: 'error' });
+    const timer = setTimeout(() => done({ ok: false, why: `did not answer within ${ctx.timeoutMs} ms`, failure: 'timeout' }), ctx.timeoutMs);
     ctx.signal.addEventListener('abort', onAbort, { once: true });
     socket.once('connect', () => done({ ok: true, ms: performance.now() - started }));
     socket.once('error', (error: NodeJS.ErrnoException) => {
-      const why = error.code === 'ECONNREFUSED' ? 'closed (connection refused)' : error.code === 'EHOSTUNREACH' || error.code === 'ENETUNREACH' ? 'unreachable' : `failed (${error.code ?? error.message})`;
-      done({ ok: false, why });
+      if (error.code === 'ECONNREFUSED') done({ ok: false, why: 'closed (connection refused)', failure: 'refused' });
+      else if (error.code === 'EHOSTUNREACH' || error.code === 'ENETUNREACH') done({ ok: false, why: 'unreachable', failure: 'unreachable' });
+      else done({ ok: false, why: `failed (${error.code ?? error.message})`, failure: 'error' });
     });
   });
 }

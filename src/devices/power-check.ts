@@ -18,13 +18,15 @@ export async function checkPower(spec: PowerSpec, ctx: CheckContext): Promise<Ve
       return healthy(`pdudaemon at ${spec.url} answering`, `HTTP ${response.status}; outlet ${spec.pdu}/${spec.port} state is not observable through pdudaemon`);
     } catch (error) {
       const cause = (error as { cause?: { code?: string } }).cause?.code;
-      const why = cause === 'ECONNREFUSED' ? 'connection refused' : (error as Error).name === 'TimeoutError' ? `no answer within ${ctx.timeoutMs} ms` : (cause ?? (error as Error).message);
-      return unhealthy(`pdudaemon at ${spec.url} not answering: ${why}`);
+      if (cause === 'ECONNREFUSED') return unhealthy('refused', `pdudaemon at ${spec.url} not answering: connection refused`);
+      if ((error as Error).name === 'TimeoutError') return unhealthy('timeout', `pdudaemon at ${spec.url} not answering: no answer within ${ctx.timeoutMs} ms`);
+      const failure = cause === 'EHOSTUNREACH' || cause === 'ENETUNREACH' ? 'unreachable' : 'error';
+      return unhealthy(failure, `pdudaemon at ${spec.url} not answering: ${cause ?? (error as Error).message}`);
     }
   }
   const result = await runProcess(spec.status, { timeoutMs: ctx.timeoutMs, signal: ctx.signal });
-  if (result.spawnError) return unhealthy(`power status command cannot run: ${result.spawnError.code ?? result.spawnError.message}`, spec.status.join(' '));
-  if (result.timedOut) return unhealthy(`power status command timed out after ${ctx.timeoutMs} ms`, lastLines(result.output));
-  if (result.code !== 0) return unhealthy(`power status command exited ${result.code ?? result.signal ?? 'abnormally'}`, lastLines(result.output));
+  if (result.spawnError) return unhealthy('error', `power status command cannot run: ${result.spawnError.code ?? result.spawnError.message}`, spec.status.join(' '));
+  if (result.timedOut) return unhealthy('timeout', `power status command timed out after ${ctx.timeoutMs} ms`, lastLines(result.output));
+  if (result.code !== 0) return unhealthy('command-failed', `power status command exited ${result.code ?? result.signal ?? 'abnormally'}`, lastLines(result.output));
   return healthy('power status ok', lastLines(result.output));
 }

@@ -12,12 +12,12 @@ export async function runCheck(timeoutMs: number, signal: AbortSignal, check: (s
   const deadline = new Promise<Verdict>((resolve) => {
     timer = setTimeout(() => {
       controller.abort(new Error('timeout'));
-      resolve({ ok: false, reason: `check timed out after ${timeoutMs} ms` });
+      resolve({ ok: false, reason: `check timed out after ${timeoutMs} ms`, failure: 'timeout' });
     }, timeoutMs + 250);
     // A caller's abort (the agent stopping) ends the wait at once, even for a check that ignores signals.
     onAbort = (): void => {
       controller.abort(signal.reason);
-      resolve({ ok: false, reason: 'check aborted' });
+      resolve({ ok: false, reason: 'check aborted', failure: 'error' });
     };
   });
   if (signal.aborted) onAbort();
@@ -25,7 +25,7 @@ export async function runCheck(timeoutMs: number, signal: AbortSignal, check: (s
   try {
     const verdict = await Promise.race([
       check(AbortSignal.any([controller.signal, AbortSignal.timeout(timeoutMs)])).catch(
-        (error: unknown): Verdict => ({ ok: false, reason: `check failed: ${coerceError(error).message}` }),
+        (error: unknown): Verdict => ({ ok: false, reason: `check failed: ${coerceError(error).message}`, failure: 'error' }),
       ),
       deadline,
     ]);

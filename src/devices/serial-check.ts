@@ -24,21 +24,21 @@ export async function resolveTty(spec: SerialSpec): Promise<ResolvedTty> {
       tty = await realpath(spec.path);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      return { ok: false, verdict: unhealthy(`serial ${spec.path} not present${code === 'ENOENT' ? '' : ` (${code ?? 'error'})`}`) };
+      return { ok: false, verdict: unhealthy(code === 'ENOENT' ? 'not-present' : 'error', `serial ${spec.path} not present${code === 'ENOENT' ? '' : ` (${code ?? 'error'})`}`) };
     }
   } else if (spec.usb !== undefined) {
     const found = findTtyByUsb(spec.usb);
     const id = `${formatUsbId(spec.usb.vid, spec.usb.pid)} serial ${spec.usb.serial}`;
-    if (found === undefined) return { ok: false, verdict: unhealthy(`serial adapter usb ${id} has no tty`, 'the adapter is unplugged or its driver is not loaded') };
+    if (found === undefined) return { ok: false, verdict: unhealthy('not-present', `serial adapter usb ${id} has no tty`, 'the adapter is unplugged or its driver is not loaded') };
     tty = found;
   } else {
-    return { ok: false, verdict: unhealthy('serial device has neither path nor usb identity') };
+    return { ok: false, verdict: unhealthy('error', 'serial device has neither path nor usb identity') };
   }
   try {
     const info = await stat(tty);
-    if (!info.isCharacterDevice()) return { ok: false, verdict: unhealthy(`serial ${tty} is not a character device`) };
+    if (!info.isCharacterDevice()) return { ok: false, verdict: unhealthy('error', `serial ${tty} is not a character device`) };
   } catch {
-    return { ok: false, verdict: unhealthy(`serial ${tty} vanished`) };
+    return { ok: false, verdict: unhealthy('not-present', `serial ${tty} vanished`) };
   }
   return { ok: true, tty };
 }
@@ -64,8 +64,8 @@ async function exchangeProbe(tty: string, baud: number, probe: { send: string; e
   port.on('error', onError);
   const opened = await new Promise<Error | null>((resolve) => port.open((error) => resolve(error ?? null)));
   if (opened) {
-    if (/Cannot lock port|EAGAIN|EWOULDBLOCK/i.test(opened.message)) return unhealthy(`serial ${tty} busy (locked by another process)`, where);
-    return unhealthy(`serial ${tty} cannot be opened: ${opened.message}`, where);
+    if (/Cannot lock port|EAGAIN|EWOULDBLOCK/i.test(opened.message)) return unhealthy('busy', `serial ${tty} busy (locked by another process)`, where);
+    return unhealthy('error', `serial ${tty} cannot be opened: ${opened.message}`, where);
   }
   let received = Buffer.alloc(0);
   try {
@@ -82,15 +82,16 @@ async function exchangeProbe(tty: string, baud: number, probe: { send: string; e
         received = Buffer.concat([received, chunk]).subarray(-4096);
         if (expect.test(received.toString('latin1'))) finish(healthy(`serial ${tty} answered`, `${where}: ${printable(received)}`));
       };
-      const onClose = (): void => finish(unhealthy(`serial ${tty} disconnected during the check`, ioError ? `${where}: ${ioError.message}` : where));
-      const onIoError = (error: Error): void => finish(unhealthy(`serial ${tty} failed during the check: ${error.message}`, where));
+      const onClose = (): void => finish(unhealthy('error', `serial ${tty} disconnected during the check`, ioError ? `${where}: ${ioError.message}` : where));
+      const onIoError = (error: Error): void => finish(unhealthy('error', `serial ${tty} failed during the check: ${error.message}`, where));
       const onTimeout = (): void =>
         finish(
           received.length === 0
-            ? unhealthy(`serial ${tty} no answer within ${probe.timeout} ms`, where)
-            : unhealthy(`serial ${tty} unexpected answer (first bytes ${JSON.stringify(printable(received.subarray(0, 32)))})`, `${where}: expected /${probe.expect}/, got ${printable(received)}`),
+            ? unhealthy('no-answer', `serial ${tty} no answer within ${probe.timeout} ms`, where)
+            : unhealthy('unexpected-answer', `serial ${tty} unexpected answer (first bytes ${JSON.stringify(printable(received.subarray(0, 32)))})`, `${where}: expected /${probe.expect}/, got ${printable(received)}`),
         );
-      const onAbort = (): void => finish(unhealthy(`serial ${tty} check aborted`, where));
+      // The check's own deadline aborts with a TimeoutError; any other abort is the agent stopping.
+      const onAbort = (): void => finish(unhealthy((signal.reason as Error | undefined)?.name === 'TimeoutError' ? 'timeout' : 'error', `serial ${tty} check aborted`, where));
       const timer = setTimeout(onTimeout, probe.timeout);
       port.on('data', onData);
       port.on('close', onClose);

@@ -34,6 +34,9 @@ export interface CheckNowOptions {
   definitive?: boolean;
 }
 
+/** Sees every device check result the monitor records (for /metrics); must not throw. */
+export type CheckResultListener = (device: string, result: CheckResult, trigger: CheckTrigger) => void;
+
 /** Re-checks after a hotplug burst: at once, and again once udev has made the nodes. */
 const HOTPLUG_RECHECK_MS = [0, 1_500];
 
@@ -41,6 +44,7 @@ export class HealthMonitor {
   private readonly controller = new AbortController();
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly inFlight = new Map<string, Promise<CheckResult | null>>();
+  private readonly resultListeners = new Set<CheckResultListener>();
   private readonly limit: ReturnType<typeof pLimit>;
   private unsubscribeHotplug: (() => void) | undefined;
   private hotplugTimer: NodeJS.Timeout | undefined;
@@ -86,6 +90,12 @@ export class HealthMonitor {
     return result;
   }
 
+  /** Calls `listener` with every result a check of a device produced; returns the unsubscribe. */
+  onResult(listener: CheckResultListener): () => void {
+    this.resultListeners.add(listener);
+    return () => this.resultListeners.delete(listener);
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     this.unsubscribeHotplug?.();
@@ -128,6 +138,7 @@ export class HealthMonitor {
       const result = await checker.check(device, mode, this.controller.signal, usb);
       // A check cut short by our own stop says nothing about the device.
       if (result === null || this.controller.signal.aborted) return result;
+      this.notifyResult(device, result, trigger);
       const transition = store.record(device, result, trigger, { definitive: (presenceOnly || options.definitive === true) && !result.ok });
       if (transition) {
         log.info({ device, from: transition.from, to: transition.to, reason: result.reason, trigger }, 'device health changed');
@@ -137,6 +148,17 @@ export class HealthMonitor {
     } catch (error) {
       log.error({ err: coerceError(error), device, trigger }, 'device check could not be recorded');
       return null;
+    }
+  }
+
+  /** A listener that throws is logged; it must not keep the result from being recorded. */
+  private notifyResult(device: string, result: CheckResult, trigger: CheckTrigger): void {
+    for (const listener of this.resultListeners) {
+      try {
+        listener(device, result, trigger);
+      } catch (error) {
+        this.options.log.error({ err: coerceError(error), device }, 'check result listener failed');
+      }
     }
   }
 

@@ -11,6 +11,7 @@ import { eventRoutes } from './routes/events.js';
 import { jobInputRoutes } from './routes/job-input.js';
 import { pageRoutes } from './pages/page-routes.js';
 import { jobRoutes } from './routes/jobs.js';
+import { metricsHandler } from './routes/metrics.js';
 import { slotRoutes } from './routes/slots.js';
 import { workerRoutes } from './routes/worker.js';
 
@@ -35,6 +36,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/v1/events', eventRoutes(deps));
   app.route('/v1/jobs', jobRoutes(deps));
   app.route('/v1/worker', workerRoutes(deps));
+  app.get('/metrics', requireReader(deps.lab.listen.host, deps.lab.config.auth), metricsHandler(deps));
   app.route('/', pageRoutes(deps));
 
   app.notFound((c) => errorResponse(c, 404, 'not_found', `no route ${c.req.method} ${c.req.path}`));

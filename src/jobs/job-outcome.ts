@@ -24,6 +24,14 @@ export type StopCause =
   | { kind: 'agent-error'; message: string }
   | { kind: 'agent-stopping' };
 
+/**
+ * What the audit event that gave a job its final state says about it, so
+ * /v1/events shows how it ended and /metrics counts each job once.
+ */
+export function jobEndData(outcome: Pick<JobOutcome, 'state' | 'endedBy'>): { job_end: { state: JobOutcome['state']; ended_by: JobEnd } } {
+  return { job_end: { state: outcome.state, ended_by: outcome.endedBy } };
+}
+
 export function infrastructureFailure(reason: string): JobOutcome {
   return { state: 'failed', exitCode: null, signal: null, reason, endedBy: 'infrastructure', infrastructure: true };
 }

@@ -7,7 +7,7 @@ import { recordEvent } from '../db/event-log.js';
 import type { Db } from '../db/open-database.js';
 import { jobs, slots, workers } from '../db/schema.js';
 import { readSlotStates } from '../slots/slot-states.js';
-import type { JobOutcome } from './job-outcome.js';
+import { jobEndData, type JobOutcome } from './job-outcome.js';
 
 /**
  * Leases `slot` to a queued job if, inside this transaction, the slot is idle
@@ -98,9 +98,13 @@ export function finishJob(db: Pick<Db, 'update'>, jobId: string, outcome: JobOut
 export function completeLease(db: Db, lease: { jobId: string; workerId: string | null; slot: string }, outcome: JobOutcome, at = Date.now()): void {
   db.transaction((tx) => {
     if (lease.workerId !== null) tx.update(workers).set({ state: 'destroyed', destroyedAt: at, cleanupError: null }).where(eq(workers.id, lease.workerId)).run();
-    finishJob(tx, lease.jobId, outcome, at);
+    const ended = finishJob(tx, lease.jobId, outcome, at);
     tx.update(slots).set({ usage: 'idle', usageChangedAt: at, leaseJobId: null, leaseWorkerId: null }).where(and(eq(slots.name, lease.slot), eq(slots.leaseJobId, lease.jobId))).run();
-    recordEvent(tx, { type: 'slot.idle', slot: lease.slot, jobId: lease.jobId, workerId: lease.workerId ?? undefined, message: `${lease.slot} cleaned up after job ${lease.jobId}, idle` }, at);
+    recordEvent(
+      tx,
+      { type: 'slot.idle', slot: lease.slot, jobId: lease.jobId, workerId: lease.workerId ?? undefined, message: `${lease.slot} cleaned up after job ${lease.jobId}, idle`, ...(ended ? { data: jobEndData(outcome) } : {}) },
+      at,
+    );
   });
 }
 

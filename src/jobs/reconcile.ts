@@ -12,7 +12,7 @@ import { jobs, slots, workers } from '../db/schema.js';
 import { coerceError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Platform } from '../platform/platform.js';
-import { infrastructureFailure } from './job-outcome.js';
+import { infrastructureFailure, jobEndData } from './job-outcome.js';
 import { completeLease, finishJob, resetSlot } from './lease-records.js';
 import { cleanupWithRetries, recordCleanupFailure, type OutputsPolicy } from './worker-cleanup.js';
 
@@ -31,7 +31,7 @@ export async function reconcile(db: Db, platform: Platform, outputs: OutputsPoli
   const outcome = infrastructureFailure(reason);
   const endJob = (jobId: string, slot: string | null, workerId?: string): void => {
     if (!finishJob(db, jobId, outcome)) return; // Already final: nothing new to say.
-    recordEvent(db, { type: 'job.ended', slot: slot ?? undefined, jobId, workerId, message: `job ${jobId} failed: ${reason}` });
+    recordEvent(db, { type: 'job.ended', slot: slot ?? undefined, jobId, workerId, message: `job ${jobId} failed: ${reason}`, data: jobEndData(outcome) });
   };
 
   const leftovers = db.select().from(workers).where(ne(workers.state, 'destroyed')).all();

@@ -11,6 +11,7 @@ import { coerceError, IllegalStateError } from '../errors.js';
 import { slotAvailability, waitingReason, type HostState, type SlotAvailability } from '../slots/availability.js';
 import { queuedJobs, readJob } from './job-queue.js';
 import { LeaseRun, type LeaseDeps } from './lease-run.js';
+import { jobEndData } from './job-outcome.js';
 import { isFinal } from './job-view.js';
 import { claimSlot } from './lease-records.js';
 import type { ActiveLeases } from './reconcile.js';
@@ -82,7 +83,7 @@ export class Scheduler {
         .where(and(eq(jobs.id, jobId), eq(jobs.state, 'queued')))
         .returning({ id: jobs.id })
         .all();
-      if (rows.length > 0) recordEvent(tx, { type: 'job.cancelled', jobId, actor: by, message: `job ${jobId} cancelled while queued` }, at);
+      if (rows.length > 0) recordEvent(tx, { type: 'job.cancelled', jobId, actor: by, message: `job ${jobId} cancelled while queued`, data: jobEndData({ state: 'cancelled', endedBy: 'cancel' }) }, at);
       return rows.length > 0;
     });
     if (cancelled) {

@@ -16,7 +16,7 @@ import { createArchive } from './job-archives.js';
 import { jobOutputsArchive, workerDirs } from './job-paths.js';
 import { holdSlot } from '../slots/holds.js';
 import { restoreGrants } from './device-grants.js';
-import type { JobOutcome } from './job-outcome.js';
+import { jobEndData, type JobOutcome } from './job-outcome.js';
 import { finishJob } from './lease-records.js';
 
 export type WorkerRow = typeof workers.$inferSelect;
@@ -79,8 +79,12 @@ export function recordCleanupFailure(db: Db, lease: { jobId: string; workerId: s
   const message = coerceError(error).message;
   db.transaction((tx) => {
     tx.update(workers).set({ state: 'cleanup-failed', cleanupError: message }).where(eq(workers.id, lease.workerId)).run();
-    finishJob(tx, lease.jobId, outcome, at);
-    recordEvent(tx, { type: 'worker.cleanup-failed', slot: lease.slot, jobId: lease.jobId, workerId: lease.workerId, message: `cleanup of worker ${lease.workerId} in ${lease.slot} failed: ${message}` }, at);
+    const ended = finishJob(tx, lease.jobId, outcome, at);
+    recordEvent(
+      tx,
+      { type: 'worker.cleanup-failed', slot: lease.slot, jobId: lease.jobId, workerId: lease.workerId, message: `cleanup of worker ${lease.workerId} in ${lease.slot} failed: ${message}`, ...(ended ? { data: jobEndData(outcome) } : {}) },
+      at,
+    );
   });
   holdSlot(db, lease.slot, { reason: `cleanup of worker ${lease.workerId} failed: ${message}`, source: 'system', by: 'labslot', jobId: lease.jobId, workerId: lease.workerId }, at);
 }
