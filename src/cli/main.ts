@@ -13,6 +13,7 @@ import type { CommandResult } from './command-result.js';
 import { registerConfigValidate } from './config-validate.js';
 import { registerJobCommands } from './job-commands.js';
 import { registerSlotCommands } from './slot-commands.js';
+import { registerUdevRules } from './udev-rules.js';
 import { registerWorkerCommands } from './worker-commands.js';
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
 
@@ -30,6 +31,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerSlotCommands(program, done);
   registerJobCommands(program, done);
   registerWorkerCommands(program, done);
+  registerUdevRules(program, done);
   registerConfigValidate(program.command('config').description('work with configuration files').exitOverride(), done);
   // Subcommands do not inherit exitOverride; without it commander calls process.exit itself.
   for (const command of allCommands(program)) command.exitOverride();
