@@ -11,6 +11,7 @@ import { registerAgent } from './agent.js';
 import { registerCheck } from './check.js';
 import type { CommandResult } from './command-result.js';
 import { registerConfigValidate } from './config-validate.js';
+import { registerDemo } from './demo.js';
 import { registerJobCommands } from './job-commands.js';
 import { registerSlotCommands } from './slot-commands.js';
 import { registerUdevRules } from './udev-rules.js';
@@ -32,6 +33,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerJobCommands(program, done);
   registerWorkerCommands(program, done);
   registerUdevRules(program, done);
+  registerDemo(program, done);
   registerConfigValidate(program.command('config').description('work with configuration files').exitOverride(), done);
   // Subcommands do not inherit exitOverride; without it commander calls process.exit itself.
   for (const command of allCommands(program)) command.exitOverride();

@@ -1,0 +1,73 @@
+// A real pdudaemon on 127.0.0.1 with one `localcmdline` PDU whose outlet
+// commands append to a file, so whoever switched an outlet can be seen.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startBackground, type BackgroundProcess } from './background-process.js';
+import { freePort } from './free-port.js';
+import { LabPartError } from './lab-part-error.js';
+
+export interface PdudaemonProcess {
+  url: string;
+  port: number;
+  pdu: string;
+  /** The file the outlet commands append "on N" / "off N" to. */
+  outletLog: string;
+  /** Lines the outlet commands wrote ("on 1", "off 2"). */
+  switched: () => string[];
+  daemon: BackgroundProcess;
+  /** Stops pdudaemon; idempotent. */
+  stop: () => Promise<void>;
+}
+
+/** Writes its config, outlet log and own log into `dir`. */
+export async function startPdudaemon(dir: string, { pdu = 'lab-pdu', timeoutMs = 15_000 } = {}): Promise<PdudaemonProcess> {
+  // pdudaemon cannot be told to pick a port itself.
+  const port = await freePort();
+  const outletLog = join(dir, 'outlets.log');
+  writeFileSync(outletLog, '');
+  const conf = join(dir, 'pdudaemon.json');
+  // Its packaged config listens on 0.0.0.0 without authentication: always our own, on loopback.
+  writeFileSync(
+    conf,
+    JSON.stringify({
+      daemon: { hostname: '127.0.0.1', port, listener: 'http', logging_level: 'INFO' },
+      pdus: { [pdu]: { driver: 'localcmdline', cmd_on: `echo on %s >> ${outletLog}`, cmd_off: `echo off %s >> ${outletLog}` } },
+    }),
+  );
+  const daemon = await startBackground(['pdudaemon', `--conf=${conf}`, `--logfile=${join(dir, 'pdudaemon.log')}`]);
+  const deadline = Date.now() + timeoutMs;
+  while (!(await portOpen(port))) {
+    if (!daemon.running() || Date.now() > deadline) {
+      const why = daemon.running() ? `did not listen on 127.0.0.1:${port} within ${timeoutMs} ms` : `exited with ${daemon.child.exitCode ?? daemon.child.signalCode ?? '?'}`;
+      await daemon.stop();
+      throw new LabPartError(`pdudaemon ${why} (its log: ${join(dir, 'pdudaemon.log')})`);
+    }
+    await sleep(100);
+  }
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    pdu,
+    outletLog,
+    switched: () => readFileSync(outletLog, 'utf8').split('\n').filter(Boolean),
+    daemon,
+    stop: daemon.stop,
+  };
+}
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.setTimeout(2_000, () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
