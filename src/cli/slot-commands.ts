@@ -2,7 +2,7 @@
 // `labslot slot release NAME [-m NOTE]`: thin clients of the agent's API.
 import { hostname, userInfo } from 'node:os';
 import type { Command } from 'commander';
-import type { SlotView } from '../slots/slot-view.js';
+import { holder, type SlotView } from '../slots/slot-view.js';
 import { addClientOptions, AgentClient, type ClientOptions } from './agent-client.js';
 import type { CommandResult } from './command-result.js';
 import { EXIT_OK } from './exit-codes.js';
@@ -28,7 +28,7 @@ export function registerSlotCommands(program: Command, done: CommandResult): voi
       else {
         const rows = slots.map((s) => {
           const sick = s.devices.filter((d) => d.health === 'unhealthy').map((d) => `${d.name}: ${d.last_check?.reason ?? 'unhealthy'}`);
-          const note = s.hold ? `held by ${s.hold.source} ${s.hold.by ?? ''}: ${s.hold.reason}` : sick.join('; ');
+          const note = s.hold ? `held by ${holder(s.hold)}: ${s.hold.reason}` : sick.join('; ');
           return [s.name, s.target, s.usage, s.hold ? 'HELD' : '-', s.health, s.conflicts_with.join(',') || '-', note];
         });
         process.stdout.write(formatTable([['SLOT', 'TARGET', 'USAGE', 'HOLD', 'HEALTH', 'CONFLICTS', 'NOTE'], ...rows]));

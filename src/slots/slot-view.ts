@@ -55,6 +55,12 @@ export function holdView(hold: Hold): HoldView {
   return { reason: hold.reason, source: hold.source, by: hold.by, at: new Date(hold.at).toISOString(), job_id: hold.jobId, worker_id: hold.workerId };
 }
 
+/** Who holds it, for people: "operator alice@host (operator:1a2b3c4d)", "job jmp9gt37n78q" (the source once). */
+export function holder(hold: HoldView): string {
+  if (hold.by === null) return hold.source;
+  return hold.by.startsWith(`${hold.source} `) ? hold.by : `${hold.source} ${hold.by}`;
+}
+
 export interface SlotViewOptions {
   only?: readonly string[];
   /** Recent check results per device to include. */

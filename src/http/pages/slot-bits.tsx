@@ -3,7 +3,7 @@
 import type { FC } from 'hono/jsx';
 import type { DeviceHealthState } from '../../db/schema.js';
 import type { Unavailable } from '../../slots/availability.js';
-import type { DeviceView, HoldView, SlotView } from '../../slots/slot-view.js';
+import { holder, type DeviceView, type HoldView, type SlotView } from '../../slots/slot-view.js';
 import { ago, clock } from './page-format.js';
 
 export const HealthBadge: FC<{ health: DeviceHealthState }> = ({ health }) => <span class={`badge ${health}`}>{health}</span>;
@@ -32,9 +32,7 @@ export const HoldText: FC<{ hold: HoldView; now: number }> = ({ hold, now }) => 
     <span class="badge held">held</span> <strong>{hold.reason}</strong>
     <br />
     <small title={clock(hold.at)}>
-      by {hold.source}
-      {hold.by === null ? '' : ` ${hold.by}`}
-      {hold.job_id === null ? '' : ` (job ${hold.job_id})`}, {ago(hold.at, now)}
+      by {holder(hold)}, {ago(hold.at, now)}
     </small>
   </span>
 );
