@@ -406,7 +406,7 @@ describe('smf/ manifests', () => {
     assert.ok(privs.includes('basic') && privs.includes('proc_owner') && privs.includes('file_chown'));
     assert.ok(!privs.includes('all') && !privs.some((p) => p.startsWith('sys_')), 'not all of root');
     const methods = new Map(allElements(root).filter((e) => e.name === 'exec_method').map((e) => [e.attrs.get('name'), e.attrs]));
-    assert.match(methods.get('start')?.get('exec') ?? '', /^\/opt\/labslot\/bin\/labslot agent -c \/etc\/opt\/labslot\/slots\.toml &$/);
+    assert.match(methods.get('start')?.get('exec') ?? '', /^\/opt\/labslot\/bin\/labslot agent -c %\{config\/file\} --state-dir %\{config\/state_dir\} &$/);
     assert.equal(methods.get('stop')?.get('exec'), ':kill');
     assert.ok(Number(methods.get('stop')?.get('timeout_seconds')) >= 60 + 30, 'longer than the agent stop watchdog');
     const duration = allElements(root).find((e) => e.name === 'propval' && e.attrs.get('name') === 'duration');
