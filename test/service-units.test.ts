@@ -13,7 +13,7 @@ import { chmodSync, closeSync, createReadStream, mkdirSync, mkdtempSync, openSyn
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import { LABSLOT_BIN } from './helpers/cli.js';
+import { LABSLOT_BIN, PROJECT_ROOT } from './helpers/cli.js';
 import { waitHealthy } from './helpers/job-lab.js';
 import { command, requires, ROOT } from './helpers/prerequisites.js';
 import { ptyPair } from './helpers/pty-pair.js';
@@ -151,10 +151,13 @@ async function hardenedRun(t: TestContext, service: Map<string, string[]>): Prom
     '[slots.unit-1]\ntarget = "unit"\ndevices = ["con", "check", "net"]\n',
   ].join('\n'));
 
+  const projectStash = join(dir, 'project');
+  mkdirSync(projectStash);
   const mountPoints = readText(new URL('file:///proc/self/mountinfo')).split('\n').filter(Boolean).map((l) => (l.split(' ')[4] ?? '').replace(/\\040/g, ' '));
   const argv = emulation(service, {
     stateDirectory,
     program: LABSLOT_BIN,
+    project: { root: PROJECT_ROOT.replace(/\/$/, ''), stash: projectStash },
     config,
     extraArgs: ['--listen', '127.0.0.1:0'],
     inaccessibleFile,

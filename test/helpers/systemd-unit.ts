@@ -68,6 +68,12 @@ export interface EmulationOptions {
   stateDirectory: string;
   /** Replaces ExecStart's program (the npm bin) with this checkout's. */
   program: string;
+  /**
+   * This checkout, and an empty directory outside /tmp. A package installed as the unit expects lives in
+   * /usr/local, but a checkout may sit under /tmp (CI clones there), where PrivateTmp= would hide it: it is
+   * parked in `stash` first and put back at its own path, read-only, inside the private /tmp.
+   */
+  project: { root: string; stash: string };
   /** Replaces `-c FILE`. */
   config: string;
   /** Appended to the ExecStart argv (the test's --listen 127.0.0.1:0). */
@@ -89,6 +95,10 @@ const under = (path: string, dir: string): boolean => path === dir || path.start
 export function emulation(service: UnitSection, options: EmulationOptions): string[] {
   const lines = ['set -eu'];
   const yes = (key: string): boolean => ['yes', 'true', '1', 'on'].includes(last(service, key) ?? 'no');
+  const { root, stash } = options.project;
+  const hiddenByPrivateTmp = yes('PrivateTmp') && ['/tmp', '/var/tmp'].some((tmp) => under(root, tmp));
+  if (['/home', '/root', '/run/user'].some((home) => under(root, home))) throw new Error(`the emulation cannot run a checkout under ${root}: ProtectHome= hides it; clone it elsewhere`);
+  if (hiddenByPrivateTmp) lines.push(`mount --bind ${quote(root)} ${quote(stash)}`);
   const protectSystem = last(service, 'ProtectSystem');
   if (protectSystem !== 'strict') throw new Error(`the emulation knows ProtectSystem=strict only, not ${String(protectSystem)}`);
   const writable = [...list(service, 'ReadWritePaths'), options.stateDirectory];
@@ -104,6 +114,7 @@ export function emulation(service: UnitSection, options: EmulationOptions): stri
   if (last(service, 'ProtectHome') !== 'yes') throw new Error('the emulation knows ProtectHome=yes only');
   for (const home of ['/home', '/root', '/run/user']) lines.push(inaccessible(home));
   if (yes('PrivateTmp')) for (const tmp of ['/tmp', '/var/tmp']) lines.push(`mount -t tmpfs -o mode=1777 tmpfs ${tmp}`);
+  if (hiddenByPrivateTmp) lines.push(`mkdir -p ${quote(root)}`, `mount --bind ${quote(stash)} ${quote(root)}`, `mount -o remount,bind,ro ${quote(root)}`);
   if (yes('ProtectKernelTunables')) {
     // /sys and its mounts read-only except /sys/fs/cgroup (systemd's protect_kernel_tunables_sys_table), /proc/sys read-only.
     for (const point of [...new Set(options.mountPoints)].filter((p) => under(p, '/sys') && !under(p, '/sys/fs/cgroup')).sort()) lines.push(`mount -o remount,bind,ro ${quote(point)}`);
