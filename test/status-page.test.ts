@@ -3,6 +3,7 @@
 // JavaScript is off in every context: the page must work without it.
 import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { startAgent } from './helpers/agent-process.js';
@@ -45,7 +46,11 @@ test('the status page shows every slot at a glance, and hold and release work fr
   await t.test('the overview marks held and unhealthy slots and shows queues', async () => {
     const response = await page.goto(`${lab.agent.url}/`);
     assert.equal(response?.status(), 200);
-    assert.equal(await page.locator('meta[http-equiv="refresh"]').getAttribute('content'), '10');
+    assert.equal(await page.locator('meta[http-equiv="refresh"]').getAttribute('content'), '10; url=/');
+    // Standards mode, and no framing: a hostile page must not overlay the forms.
+    assert.match(await response.text(), /^<!DOCTYPE html>/);
+    assert.equal(response.headers()['x-frame-options'], 'DENY');
+    assert.match(response.headers()['content-security-policy'] ?? '', /frame-ancestors 'none'/);
 
     const heldRow = page.locator(`tr[data-slot="${other}"]`);
     assert.match((await heldRow.getAttribute('class')) ?? '', /\bheld\b/);
@@ -105,6 +110,8 @@ test('the status page shows every slot at a glance, and hold and release work fr
     await page.fill('input[name="token"]', OPERATOR_TOKEN);
     await Promise.all([page.waitForURL(`**/slots/${ranOn}?done=held`), page.click('button[type="submit"]')]);
     assert.match(await page.locator('[role="status"]').innerText(), /held/);
+    // The next reload shows the slot as it is then, not this one-off notice.
+    assert.equal(await page.locator('meta[http-equiv="refresh"]').getAttribute('content'), `10; url=/slots/${ranOn}`);
     assert.match(await page.locator('#hold').innerText(), /RoT probe flaky, reseating/);
     const hold = (await lab.slot(ranOn)).hold as { reason: string; source: string; by: string } | null;
     assert.ok(hold !== null);
@@ -132,6 +139,27 @@ test('the status page shows every slot at a glance, and hold and release work fr
     assert.equal(view.devices[0]?.history[0]?.trigger, 'release', 'the release ran a fresh check');
   });
 
+  await t.test('a form sent from another site, or a malformed one, changes nothing', async () => {
+    const form = new URLSearchParams({ text: 'from elsewhere', by: '', token: OPERATOR_TOKEN });
+    const crossSite = await fetch(`${lab.agent.url}/slots/${ranOn}/hold`, { method: 'POST', body: form, headers: { 'sec-fetch-site': 'cross-site' }, signal: AbortSignal.timeout(10_000) });
+    assert.equal(crossSite.status, 403);
+    const foreignOrigin = await fetch(`${lab.agent.url}/slots/${ranOn}/hold`, { method: 'POST', body: form, headers: { origin: 'http://evil.example' }, signal: AbortSignal.timeout(10_000) });
+    assert.equal(foreignOrigin.status, 403);
+    const multipart = new FormData();
+    multipart.append('text', new Blob(['x']), 'file.txt');
+    multipart.append('token', OPERATOR_TOKEN);
+    const withFile = await fetch(`${lab.agent.url}/slots/${ranOn}/hold`, { method: 'POST', body: multipart, signal: AbortSignal.timeout(10_000) });
+    assert.equal(withFile.status, 400);
+    assert.equal((await lab.slot(ranOn)).hold, null);
+  });
+
+  await t.test('a request that names another host (DNS rebinding) is refused on a loopback agent', async () => {
+    const rebound = await rawGet(lab.agent.port, '/v1/slots', 'evil.example:8421');
+    assert.equal(rebound.status, 403);
+    assert.match(rebound.body, /"code":"bad_host"/);
+    assert.equal((await rawGet(lab.agent.port, '/', `localhost:${lab.agent.port}`)).status, 200);
+  });
+
   await t.test('an unknown slot is a 404 page, and a queued job is still waiting for the unhealthy slot', async () => {
     const response = await page.goto(`${lab.agent.url}/slots/nope`);
     assert.equal(response?.status(), 404);
@@ -147,6 +175,10 @@ test('beyond loopback the page asks the browser for a token', async (t) => {
   // A second agent on the same config, listening on every address: reads need a token there.
   const agent = await startAgent(t, { config: lab.config, stateDir: join(dir, 'state'), listen: '0.0.0.0:0' });
 
+  for (const path of ['/', '/metrics', '/v1/slots']) {
+    const head = await fetch(`${agent.url}${path}`, { method: 'HEAD', signal: AbortSignal.timeout(10_000) });
+    assert.equal(head.status, 401, `HEAD ${path} is a read too`);
+  }
   const anonymous = await fetch(`${agent.url}/`, { signal: AbortSignal.timeout(10_000) });
   assert.equal(anonymous.status, 401);
   assert.match(anonymous.headers.get('www-authenticate') ?? '', /^Basic realm="labslot"/);
@@ -163,3 +195,17 @@ test('beyond loopback the page asks the browser for a token', async (t) => {
   const refused = await (await wrong.newPage()).goto(`${agent.url}/slots/n1`, { timeout: 15_000 });
   assert.equal(refused?.status(), 401);
 });
+
+/** A GET with a Host header of our choosing (fetch will not send one it did not derive from the URL). */
+function rawGet(port: number, path: string, host: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest({ host: '127.0.0.1', port, path, headers: { host }, timeout: 10_000 }, (response) => {
+      let body = '';
+      response.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+    });
+    request.on('timeout', () => request.destroy(new Error('no answer within 10 s')));
+    request.on('error', reject);
+    request.end();
+  });
+}

@@ -7,6 +7,7 @@ import type { AppDeps, AppEnv } from './app-deps.js';
 import { requireReader } from './auth.js';
 import { errorResponse, HttpError } from './http-error.js';
 import { MAX_BODY_BYTES } from './json-body.js';
+import { requireLoopbackHost } from './loopback-host.js';
 import { eventRoutes } from './routes/events.js';
 import { jobInputRoutes } from './routes/job-input.js';
 import { pageRoutes } from './pages/page-routes.js';
@@ -17,6 +18,7 @@ import { workerRoutes } from './routes/worker.js';
 
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
+  app.use('*', requireLoopbackHost(deps.lab.listen.host));
 
   app.get('/healthz', (c) =>
     c.json({

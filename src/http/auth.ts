@@ -94,7 +94,8 @@ export function readRefusal(listenHost: string, hashes: TokenHashes, header: str
 /** Read-only API routes: see readRefusal. Only GETs are guarded here; writes have their own roles. */
 export function requireReader(listenHost: string, hashes: TokenHashes): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    if (c.req.method === 'GET') {
+    // HEAD runs the GET handler (hono answers it that way), so it is a read too.
+    if (c.req.method === 'GET' || c.req.method === 'HEAD') {
       const refusal = readRefusal(listenHost, hashes, c.req.header('authorization'));
       if (refusal !== null) throw new HttpError(401, 'unauthorized', refusal);
     }

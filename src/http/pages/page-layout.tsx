@@ -11,8 +11,8 @@ export interface LayoutProps {
   agent: string;
   version: string;
   host: HostView;
-  /** Seconds between reloads; absent on pages with a form. */
-  refresh?: number;
+  /** Seconds between reloads and the address reloaded; absent on pages with a form. */
+  refresh?: { seconds: number; url: string } | undefined;
   children?: Child;
 }
 
@@ -21,7 +21,7 @@ export const Layout: FC<LayoutProps> = ({ title, agent, version, host, refresh, 
     <head>
       <meta charset="utf-8" />
       <meta name="viewport" content="width=device-width, initial-scale=1" />
-      {refresh === undefined ? null : <meta http-equiv="refresh" content={String(refresh)} />}
+      {refresh === undefined ? null : <meta http-equiv="refresh" content={`${refresh.seconds}; url=${refresh.url}`} />}
       <title>{`${title} · labslot ${agent}`}</title>
       <style>{raw(PAGE_CSS)}</style>
     </head>
@@ -42,7 +42,7 @@ export const Layout: FC<LayoutProps> = ({ title, agent, version, host, refresh, 
         </span>
         <span class="muted">
           <a href="/metrics">metrics</a> · <a href="/v1/slots">JSON</a> · v{version}
-          {refresh === undefined ? null : ` · refreshes every ${refresh}s`}
+          {refresh === undefined ? null : ` · refreshes every ${refresh.seconds}s`}
         </span>
       </header>
       {host.ok === false ? (

@@ -6,10 +6,12 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { html } from 'hono/html';
 import type { Child } from 'hono/jsx';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { z } from 'zod';
 import { recentSlotEvents } from '../../db/event-view.js';
+import { checkTimeoutMs } from '../../devices/device-checker.js';
 import { HealthStore } from '../../health/health-store.js';
 import { listJobs } from '../../jobs/job-queue.js';
 import { jobView } from '../../jobs/job-view.js';
@@ -34,17 +36,43 @@ const NOTICES: Record<string, string> = { held: 'The slot is held.', released: '
 
 const formFields = z.object({ text: z.string().default(''), by: z.string().default(''), token: z.string().default('') });
 
+/**
+ * No framing (a hostile page could overlay the forms and borrow a password
+ * manager's autofill for one click), nothing loaded from anywhere, forms only
+ * to this agent.
+ */
+const PAGE_HEADERS = {
+  'X-Frame-Options': 'DENY',
+  'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'no-referrer',
+};
+
+/** A browser says where a form came from; only this agent's own pages may post one. */
+function crossSite(c: Context<AppEnv>): boolean {
+  const site = c.req.header('sec-fetch-site');
+  if (site !== undefined) return site !== 'same-origin' && site !== 'none';
+  const origin = c.req.header('origin');
+  return origin !== undefined && origin !== 'null' && new URL(c.req.url).origin !== origin;
+}
+
 export function pageRoutes(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const { lab, db } = deps;
 
-  const page = (c: Context<AppEnv>, title: string, body: Child, options: { status?: ContentfulStatusCode; refresh?: boolean } = {}): Response | Promise<Response> =>
-    c.html(
-      <Layout title={title} agent={lab.agentName} version={deps.version} host={hostView(deps)} refresh={options.refresh === true ? REFRESH_SECONDS : undefined}>
-        {body}
-      </Layout>,
+  const page = (c: Context<AppEnv>, title: string, body: Child, options: { status?: ContentfulStatusCode; refresh?: boolean } = {}): Response | Promise<Response> => {
+    for (const [name, value] of Object.entries(PAGE_HEADERS)) c.header(name, value);
+    // The reload goes to the page itself, without a one-off notice such as ?done=held.
+    const refresh = options.refresh === true ? { seconds: REFRESH_SECONDS, url: c.req.path } : undefined;
+    return c.html(
+      html`<!DOCTYPE html>${(
+        <Layout title={title} agent={lab.agentName} version={deps.version} host={hostView(deps)} refresh={refresh}>
+          {body}
+        </Layout>
+      )}`,
       options.status ?? 200,
     );
+  };
   const problem = (c: Context<AppEnv>, status: ContentfulStatusCode, message: string): Response | Promise<Response> =>
     page(c, 'Error', <p class="banner bad" role="alert">{message}</p>, { status });
 
@@ -77,13 +105,18 @@ export function pageRoutes(deps: AppDeps): Hono<AppEnv> {
     const store = new HealthStore(db, lab);
     const kept = lab.config.health.history;
     const histories = new Map(slot.devices.map((d) => [d.name, store.history(d.name, kept, now - TIMELINE_WINDOW_MS)]));
+    const timeoutOf = (device: string): number => {
+      const spec = lab.devices.get(device)?.spec;
+      return spec === undefined ? lab.config.health.timeout : checkTimeoutMs(lab, spec);
+    };
+    const timeouts = new Map(slot.devices.map((d) => [d.name, timeoutOf(d.name)]));
     const jobs = listJobs(db, { slot: name, limit: 20 }).map((j) => jobView(j, lab.stateDir));
     const events = recentSlotEvents(db, name, 50).reverse();
     const notice = NOTICES[c.req.query('done') ?? ''] ?? null;
     return page(
       c,
       name,
-      <SlotPage slot={slot} histories={histories} events={events} jobs={jobs} now={now} checkTimeoutMs={lab.config.health.timeout} historyKept={kept} notice={notice} />,
+      <SlotPage slot={slot} histories={histories} timeouts={timeouts} events={events} jobs={jobs} now={now} historyKept={kept} notice={notice} />,
       { refresh: true },
     );
   });
@@ -100,7 +133,16 @@ export function pageRoutes(deps: AppDeps): Hono<AppEnv> {
       const name = c.req.param('name');
       const slot = viewOf(name);
       if (slot === undefined) return noSlot(c, name);
-      const fields = formFields.parse(await c.req.parseBody());
+      if (crossSite(c)) return problem(c, 403, 'This form was sent from another site; open the slot page here and send it from there.');
+      let body: unknown;
+      try {
+        body = await c.req.parseBody();
+      } catch {
+        return problem(c, 400, 'The form could not be read.');
+      }
+      const parsed = formFields.safeParse(body);
+      if (!parsed.success) return problem(c, 400, 'The form has fields of the wrong kind: reason, name and token are text.');
+      const fields = parsed.data;
       const refuse = (status: ContentfulStatusCode, error: string): Response | Promise<Response> =>
         page(c, `${action} ${name}`, <SlotActionForm action={action} slot={slot} now={Date.now()} values={{ text: fields.text, by: fields.by }} error={error} />, { status });
 

@@ -16,12 +16,13 @@ export interface SlotPageProps {
   events: readonly EventView[];
   jobs: readonly JobView[];
   now: number;
-  checkTimeoutMs: number;
+  /** Each device's own check timeout (command checks and serial probes have their own), the top of its timeline. */
+  timeouts: ReadonlyMap<string, number>;
   historyKept: number;
   notice: string | null;
 }
 
-export const SlotPage: FC<SlotPageProps> = ({ slot, histories, events, jobs, now, checkTimeoutMs, historyKept, notice }) => (
+export const SlotPage: FC<SlotPageProps> = ({ slot, histories, events, jobs, now, timeouts, historyKept, notice }) => (
   <>
     <h2 style="margin-top:0">
       {slot.name} <span class="muted">· target {slot.target}</span> <HealthBadge health={slot.health} />
@@ -114,7 +115,7 @@ export const SlotPage: FC<SlotPageProps> = ({ slot, histories, events, jobs, now
           <figcaption>
             <strong>{d.name}</strong> <span class="muted">{d.kind}</span>
           </figcaption>
-          <HealthTimeline device={d.name} results={histories.get(d.name) ?? []} now={now} timeoutMs={checkTimeoutMs} />
+          <HealthTimeline device={d.name} results={histories.get(d.name) ?? []} now={now} timeoutMs={timeouts.get(d.name) ?? 10_000} />
         </figure>
       ))}
     </div>
