@@ -7,7 +7,15 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
+import { Registry } from 'prom-client';
+import { EventMetrics } from '../src/http/metrics/event-metrics.js';
+import { decideOutcome } from '../src/jobs/job-outcome.js';
+import { submitJob } from '../src/jobs/job-queue.js';
+import { jobRequestSchema } from '../src/jobs/job-request.js';
+import { claimSlot, completeLease, markCleaning, markRunning, recordWorker } from '../src/jobs/lease-records.js';
+import { recordCleanupFailure } from '../src/jobs/worker-cleanup.js';
 import { PROJECT_ROOT } from './helpers/cli.js';
+import { labFixture } from './helpers/lab-fixture.js';
 import { startAgent } from './helpers/agent-process.js';
 import { jobLab, OPERATOR_TOKEN, type JobLab } from './helpers/job-lab.js';
 import { command, requires, ROOT } from './helpers/prerequisites.js';
@@ -136,6 +144,32 @@ describe('GET /metrics', () => {
     const ours = families.filter((f) => f.name.startsWith('labslot_'));
     assert.ok(ours.length >= 15);
     for (const family of ours) assert.ok(family.help.length > 20, `${family.name} has HELP text`);
+  });
+
+  it('counts a lease whose cleanup failed twice before it completed as one lease ended and two cleanup failures', async (t) => {
+    if (!requires(t, PROMETHEUS_PARSER)) return;
+    const { lab, db } = labFixture(t, tempDir(t), '[devices.c]\nkind = "command"\nargv = ["true"]\n[slots.s1]\ntarget = "tb"\ndevices = ["c"]\n');
+    const registry = new Registry();
+    const metrics = new EventMetrics(lab, db, registry, Date.now() - 1);
+    const job = submitJob(db, lab, jobRequestSchema.parse({ target: 'tb', argv: ['true'] }), 'test');
+    const slot = lab.slots.get('s1');
+    assert.ok(slot !== undefined && claimSlot(db, job.id, slot));
+    const lease = { jobId: job.id, workerId: 'w1', slot: 's1' };
+    recordWorker(db, { id: 'w1', jobId: job.id, slot: 's1', username: 'ls-w1', tokenHash: 'x', rootDir: '/nonexistent' });
+    markRunning(db, job.id, 'w1', 's1');
+    const outcome = decideOutcome({ code: 0, signal: null }, undefined);
+    markCleaning(db, lease, outcome);
+    // The reconciler records each distinct cleanup error, then a retry succeeds.
+    recordCleanupFailure(db, lease, outcome, new Error('userdel: user ls-w1 is currently used by process 123'));
+    recordCleanupFailure(db, lease, outcome, new Error('userdel: user ls-w1 is currently used by process 456'));
+    completeLease(db, lease, outcome);
+    metrics.refresh();
+    const families = parsePrometheusText(await registry.metrics());
+    assert.equal(value(families, 'labslot_leases_started_total', { slot: 's1' }), 1);
+    assert.equal(value(families, 'labslot_leases_ended_total', { slot: 's1', result: 'completed' }), 1);
+    assert.equal(sampleValue(families, 'labslot_leases_ended_total', { slot: 's1', result: 'cleanup-failed' }), undefined);
+    assert.equal(value(families, 'labslot_cleanup_failures_total', { slot: 's1' }), 2);
+    assert.equal(value(families, 'labslot_jobs_ended_total', { target: 'tb', state: 'succeeded', ended_by: 'exit' }), 1);
   });
 
   it('wants a token beyond loopback, as the read-only API does', async (t) => {

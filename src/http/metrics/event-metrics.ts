@@ -26,6 +26,7 @@ export class EventMetrics implements ScrapeCollector {
   private readonly jobsEnded: Counter<'target' | 'state' | 'ended_by'>;
   private readonly leasesStarted: Counter<'slot' | 'target'>;
   private readonly leasesEnded: Counter<'slot' | 'target' | 'result'>;
+  private readonly cleanupFailures: Counter<'slot' | 'target'>;
   private readonly holds: Counter<'slot' | 'target' | 'source'>;
   private readonly holdDuration: Histogram<'slot' | 'target' | 'source'>;
 
@@ -46,8 +47,16 @@ export class EventMetrics implements ScrapeCollector {
     this.leasesStarted = new Counter({ name: 'labslot_leases_started_total', help: 'Slots leased to a job (before its pre-lease check).', labelNames: ['slot', 'target'], registers });
     this.leasesEnded = new Counter({
       name: 'labslot_leases_ended_total',
-      help: 'Leases that ended, by result: completed (cleaned up, slot idle), check-failed (the pre-lease check failed; the job went back to the queue), cleanup-failed (cleanup failed; the slot was held).',
+      help: 'Leases that ended, by result: completed (cleaned up, slot idle), check-failed (the pre-lease check failed; the job went back to the queue). A lease whose cleanup keeps failing has not ended.',
       labelNames: ['slot', 'target', 'result'],
+      registers,
+    });
+    // Separate from lease ends: a failed cleanup is retried, and each distinct error is an event of its own, so
+    // counting them as ends would count one lease several times (and again when the retry completes it).
+    this.cleanupFailures = new Counter({
+      name: 'labslot_cleanup_failures_total',
+      help: 'Worker cleanups that failed (each distinct error once); the slot stays held and cleanup is retried.',
+      labelNames: ['slot', 'target'],
       registers,
     });
     this.holds = new Counter({ name: 'labslot_holds_total', help: 'Holds placed (or replaced) on a slot, by who placed them: operator, job (mark-broken) or system.', labelNames: ['slot', 'target', 'source'], registers });
@@ -89,7 +98,7 @@ export class EventMetrics implements ScrapeCollector {
           this.leasesEnded.inc({ ...slotLabels, result: 'check-failed' });
           break;
         case 'worker.cleanup-failed':
-          this.leasesEnded.inc({ ...slotLabels, result: 'cleanup-failed' });
+          this.cleanupFailures.inc(slotLabels);
           break;
         case 'slot.held':
           this.holds.inc({ ...slotLabels, source: text(event.data?.['source']) ?? '' });
