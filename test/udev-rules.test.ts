@@ -92,6 +92,13 @@ describe('udev/72-labslot.rules', () => {
     assert.ok(has(rules[lock + 1] ?? { line: 0, tokens: [] }, ...LOCK), 'the rule after LABEL="labslot_lock" makes nodes root-only');
   });
 
+  it('lets a rule sorting earlier exempt a device the host needs (ENV{LABSLOT_UNLOCKED}) before any vendor is locked', () => {
+    const exempt = rules.findIndex((r) => has(r, 'ENV{LABSLOT_UNLOCKED}=="1"', 'GOTO="labslot_end"'));
+    const firstVendor = rules.findIndex((r) => r.tokens.some((t) => t.key === 'ENV' && t.attr === 'ID_VENDOR_ID'));
+    assert.ok(exempt >= 0 && exempt < firstVendor, 'the exemption comes before the first vendor match');
+    assert.match(readFileSync(STATIC_FILE, 'utf8'), /ENV\{LABSLOT_UNLOCKED\}="1"/, 'the header shows how to set it');
+  });
+
   it('covers the probe and adapter vendors, each with a comment saying which', () => {
     const vendors = new Map<string, UdevRule>();
     for (const rule of rules) {

@@ -99,7 +99,8 @@ function hardwareRules({ identity, probe, consoles }: Hardware): string[] {
   ];
   for (const console of consoles) {
     if (console.iface === undefined) {
-      if (consoles.length > 1) lines.push(`# devices.${console.name} sets no usb.interface: every tty of this adapter claims its link.`);
+      // The adapter's port count is not in the config, so the warning is always written.
+      lines.push(`# devices.${console.name} sets no usb.interface: every tty of this adapter claims the link, while the agent uses the lowest-numbered one; set usb.interface on a multi-port adapter.`);
       lines.push(`SUBSYSTEM=="tty", ${parent}, ${link(console.name)}`);
     } else {
       // The interface is on another ancestor than vid/pid/serial, so it comes from usb_id (as for /dev/serial/by-id's -ifNN).
