@@ -84,8 +84,8 @@ function stillRunning(pid: number, cmdline: string): boolean {
   }
 }
 
-function startDemo(t: TestContext, port: number, args: string[] = []): { pid: number; output: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, [LABSLOT_BIN, 'demo', '--listen', `127.0.0.1:${port}`, ...args], { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+function startDemo(t: TestContext, port: number, args: string[] = [], host = '127.0.0.1'): { pid: number; output: () => string; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, [LABSLOT_BIN, 'demo', '--listen', `${host}:${port}`, ...args], { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
@@ -262,6 +262,29 @@ describe('labslot demo', () => {
     process.kill(second.pid, 'SIGINT');
     assert.equal(await within(second.exited, 30_000), 0, second.output());
     assert.deepEqual(labProcessesIn(dir), []);
+  });
+
+  it('comes up on a non-loopback --listen too, and closing the terminal (SIGHUP) takes the lab down like Ctrl-C', async (t) => {
+    if (!requires(t, ...PREREQUISITES)) return;
+    const demo = startDemo(t, await freePort(), [], '0.0.0.0');
+    await waitFor('ready block', () => /^Ctrl-C stops/m.test(demo.output()), 30_000, demo.output);
+    const dir = /building the lab in (\S+)/.exec(demo.output())?.[1] ?? 'none';
+    const namespace = /network namespace (labslot-demo-[0-9a-f]+)/.exec(demo.output())?.[1] ?? 'none';
+    assert.ok(labProcessesIn(dir).length > 0, 'the lab runs');
+    process.kill(demo.pid, 'SIGHUP');
+    assert.equal(await within(demo.exited, 30_000), 0, demo.output());
+    assert.equal(existsSync(dir), false, `${dir} was not removed`);
+    assert.deepEqual(labProcessesIn(dir), [], 'socat or pdudaemon outlived the hang-up');
+    assert.equal(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).includes(namespace), false);
+  });
+
+  it('refuses a --dir that socat or the shell would misread, before building anything', async (t) => {
+    if (!requires(t, ROOT)) return;
+    const odd = join(tempDir(t), 'my lab,v2');
+    const result = await paste(`${process.execPath} ${LABSLOT_BIN} demo --dir '${odd}'`, {});
+    assert.equal(result.code, 2, result.stdout + result.stderr);
+    assert.match(result.stderr, /--dir ".*my lab,v2": use a path of letters, digits/);
+    assert.equal(existsSync(odd), false);
   });
 
   it('refuses to run without root, with one line and exit 2', async (t) => {

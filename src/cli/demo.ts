@@ -1,5 +1,5 @@
 // `labslot demo [--listen HOST:PORT] [--dir DIR]`: an emulated lab on this
-// machine with the agent running on it, until SIGINT or SIGTERM. The first
+// machine with the agent running on it, until SIGINT, SIGTERM or SIGHUP. The first
 // signal tears it all down in order; a second one kills the lab's processes
 // and deletes its namespace at once.
 import { fileURLToPath } from 'node:url';
@@ -34,8 +34,10 @@ export function registerDemo(program: Command, done: CommandResult): void {
         process.stderr.write(`labslot demo: forced: the lab's processes are killed and its namespace is deleted${left.length > 0 ? `; not cleaned up: ${left.join('; ')}` : ''}\n`);
         process.exit(EXIT_FAILURE);
       };
+      // SIGHUP too: closing the terminal must take the lab down, not leave it running without its agent.
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
+      process.on('SIGHUP', onSignal);
       try {
         await demo.run(stop.signal);
         done.code = EXIT_OK;
@@ -49,6 +51,7 @@ export function registerDemo(program: Command, done: CommandResult): void {
       } finally {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
+        process.off('SIGHUP', onSignal);
       }
     });
 }

@@ -20,6 +20,8 @@ import { formatInstructions, labslotCommand } from './demo-instructions.js';
 import { ResourceStack } from './resource-stack.js';
 import { waitSlotsAvailable } from './wait-ready.js';
 
+const SAFE_DIR = /^[A-Za-z0-9._/+@=-]+$/;
+
 export interface DemoOptions {
   listen: ListenAddress;
   /** Build the lab here and keep the directory at exit; a fresh temporary directory, removed at exit, otherwise. */
@@ -101,7 +103,7 @@ export class Demo {
     const url = agentUrl(lab.listen.host, agent.port ?? lab.listen.port);
 
     this.say('waiting for the first health checks');
-    const slots = await waitSlotsAvailable(url, this.options.readyTimeoutMs ?? 30_000, stop);
+    const slots = await waitSlotsAvailable(url, operatorToken, this.options.readyTimeoutMs ?? 30_000, stop);
     this.options.write(
       `\n${formatInstructions({
         url,
@@ -125,12 +127,15 @@ export class Demo {
   private makeDir(): string {
     if (this.options.dir !== undefined) {
       const dir = resolve(this.options.dir);
+      // The path goes into socat addresses and pdudaemon's outlet commands (run by a shell): plain characters only.
+      if (!SAFE_DIR.test(dir)) throw new DemoError(`--dir ${JSON.stringify(dir)}: use a path of letters, digits and . _ - / + @ = only (it goes into socat addresses and shell commands)`, 'prerequisite');
       if (!existsSync(dir)) {
         mkdirSync(dir, { recursive: true });
         chmodSync(dir, 0o755);
       }
       return dir;
     }
+    if (!SAFE_DIR.test(tmpdir())) throw new DemoError(`the temporary directory ${JSON.stringify(tmpdir())} has characters socat and the shell would misread: give --dir`, 'prerequisite');
     const dir = mkdtempSync(join(tmpdir(), 'labslot-demo-'));
     const remove = (): void => rmSync(dir, { recursive: true, force: true });
     this.stack.defer({ what: `directory ${dir}`, run: remove, force: remove });

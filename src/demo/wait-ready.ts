@@ -6,14 +6,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { SlotView } from '../slots/slot-view.js';
 import { DemoError } from './demo-error.js';
 
-export async function waitSlotsAvailable(url: string, timeoutMs: number, signal: AbortSignal): Promise<SlotView[]> {
+/** The token makes this work on any --listen: beyond loopback, reads need one. */
+export async function waitSlotsAvailable(url: string, token: string, timeoutMs: number, signal: AbortSignal): Promise<SlotView[]> {
   const deadline = Date.now() + timeoutMs;
   let slots: SlotView[] = [];
   for (;;) {
     signal.throwIfAborted();
     try {
-      const response = await fetch(`${url}/v1/slots`, { signal: AbortSignal.any([signal, AbortSignal.timeout(5_000)]) });
-      slots = ((await response.json()) as { slots: SlotView[] }).slots;
+      const response = await fetch(`${url}/v1/slots`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.any([signal, AbortSignal.timeout(5_000)]) });
+      const body = (await response.json()) as { slots?: unknown };
+      if (response.ok && Array.isArray(body.slots)) slots = body.slots as SlotView[];
       if (slots.length > 0 && slots.every(ready)) return slots;
     } catch (error) {
       if (signal.aborted) throw error;
