@@ -44,12 +44,8 @@ export class DeviceChecker {
     if (!device) throw new Error(`no device named ${name}`);
     const spec = device.spec;
     if (spec.kind === 'command' && mode === 'passive') return null;
-    const timeoutMs = this.timeoutOf(spec);
+    const timeoutMs = checkTimeoutMs(this.lab, spec);
     return runCheck(timeoutMs, signal, (checkSignal) => this.verdict(name, spec, { mode, signal: checkSignal, timeoutMs }, usb));
-  }
-
-  timeoutOf(spec: DeviceSpec): number {
-    return checkTimeoutMs(this.lab, spec);
   }
 
   private async verdict(name: string, spec: DeviceSpec, ctx: { mode: CheckMode; signal: AbortSignal; timeoutMs: number }, usb: UsbSnapshot): Promise<Verdict> {

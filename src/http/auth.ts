@@ -33,6 +33,14 @@ export function bearerToken(header: string | undefined): string | undefined {
   return match?.[1];
 }
 
+/** The roles a token holds (none for a token that is not configured); every hash is compared, in constant time. */
+export function rolesOf(token: string, hashes: TokenHashes): Role[] {
+  const roles: Role[] = [];
+  if (matchesAny(token, hashes.operators)) roles.push('operator');
+  if (matchesAny(token, hashes.submitters)) roles.push('submitter');
+  return roles;
+}
+
 /** Who did it, for the audit log, without storing the token: the role and the start of the token's hash. */
 export function actorOf(role: Role, token: string): string {
   return `${role}:${sha256Hex(token).slice(0, 8)}`;
@@ -45,9 +53,7 @@ export function requireRole(roles: Role | readonly Role[], hashes: TokenHashes):
   return async (c, next) => {
     const token = bearerToken(c.req.header('authorization'));
     if (token === undefined) throw new HttpError(401, 'unauthorized', `this needs ${needs} token: send "Authorization: Bearer TOKEN"`);
-    const held: Role[] = [];
-    if (matchesAny(token, hashes.operators)) held.push('operator');
-    if (matchesAny(token, hashes.submitters)) held.push('submitter');
+    const held = rolesOf(token, hashes);
     const role = wanted.find((r) => held.includes(r));
     if (role !== undefined) {
       c.set('actor', actorOf(role, token));
@@ -87,7 +93,7 @@ export function readRefusal(listenHost: string, hashes: TokenHashes, header: str
   if (isLoopback(listenHost)) return null;
   const token = presentedToken(header);
   if (token === undefined) return 'this agent listens beyond loopback: reading needs a token ("Authorization: Bearer TOKEN", or the token as the password of basic auth)';
-  if (!matchesAny(token, hashes.operators) && !matchesAny(token, hashes.submitters)) return 'the token is not valid';
+  if (rolesOf(token, hashes).length === 0) return 'the token is not valid';
   return null;
 }
 

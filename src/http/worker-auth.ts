@@ -8,7 +8,7 @@ import type { MiddlewareHandler } from 'hono';
 import type { Db } from '../db/open-database.js';
 import { workers } from '../db/schema.js';
 import type { AppEnv } from './app-deps.js';
-import { bearerToken, matchesAny, sha256Hex, type TokenHashes } from './auth.js';
+import { bearerToken, rolesOf, sha256Hex, type TokenHashes } from './auth.js';
 import { HttpError } from './http-error.js';
 
 export interface AuthenticatedWorker {
@@ -36,7 +36,7 @@ export function requireWorker(db: Db, hashes: TokenHashes): MiddlewareHandler<Wo
       await next();
       return;
     }
-    if (matchesAny(token, hashes.operators) || matchesAny(token, hashes.submitters)) {
+    if (rolesOf(token, hashes).length > 0) {
       throw new HttpError(403, 'forbidden', 'this needs a worker token; operator and submitter tokens cannot act for a job');
     }
     const expired = db.select({ id: workers.id }).from(workers).where(eq(workers.tokenHash, presented.toString('hex'))).get();

@@ -18,7 +18,7 @@ import { jobView } from '../../jobs/job-view.js';
 import { queueByTarget } from '../../jobs/queue-summary.js';
 import { slotViews, type SlotView } from '../../slots/slot-view.js';
 import type { AppDeps, AppEnv } from '../app-deps.js';
-import { actorOf, matchesAny, readRefusal } from '../auth.js';
+import { actorOf, readRefusal, rolesOf } from '../auth.js';
 import { hostView } from '../host-view.js';
 import { HttpError } from '../http-error.js';
 import { holdRequest, operatorHold, operatorRelease, releaseRequest } from '../slot-actions.js';
@@ -148,8 +148,9 @@ export function pageRoutes(deps: AppDeps): Hono<AppEnv> {
 
       const token = fields.token.trim();
       if (token === '') return refuse(401, 'Enter an operator token.');
-      if (!matchesAny(token, lab.config.auth.operators)) {
-        return matchesAny(token, lab.config.auth.submitters) ? refuse(403, 'That is a submitter token: holding and releasing needs an operator token.') : refuse(401, 'That token is not valid.');
+      const roles = rolesOf(token, lab.config.auth);
+      if (!roles.includes('operator')) {
+        return roles.length > 0 ? refuse(403, 'That is a submitter token: holding and releasing needs an operator token.') : refuse(401, 'That token is not valid.');
       }
       const by = fields.by.trim() === '' ? undefined : fields.by;
       const common = { slot: name, actor: actorOf('operator', token) };
