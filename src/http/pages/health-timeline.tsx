@@ -26,7 +26,7 @@ interface Bucket {
   firstFailure: string | null;
 }
 
-export function bucketResults(results: readonly StoredResult[], now: number): Bucket[] {
+function bucketResults(results: readonly StoredResult[], now: number): Bucket[] {
   const size = TIMELINE_WINDOW_MS / BUCKETS;
   const start = now - TIMELINE_WINDOW_MS;
   const buckets: Bucket[] = Array.from({ length: BUCKETS }, (_, i) => ({ start: start + i * size, checks: 0, failures: 0, slowestMs: 0, firstFailure: null }));

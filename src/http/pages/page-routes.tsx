@@ -104,19 +104,18 @@ export function pageRoutes(deps: AppDeps): Hono<AppEnv> {
     const now = Date.now();
     const store = new HealthStore(db, lab);
     const kept = lab.config.health.history;
-    const histories = new Map(slot.devices.map((d) => [d.name, store.history(d.name, kept, now - TIMELINE_WINDOW_MS)]));
-    const timeoutOf = (device: string): number => {
+    // The slot's devices are in the model: slotViews would not have listed them otherwise.
+    const timelines = (lab.slots.get(name)?.devices ?? []).flatMap((device) => {
       const spec = lab.devices.get(device)?.spec;
-      return spec === undefined ? lab.config.health.timeout : checkTimeoutMs(lab, spec);
-    };
-    const timeouts = new Map(slot.devices.map((d) => [d.name, timeoutOf(d.name)]));
+      return spec === undefined ? [] : [{ device, kind: spec.kind, results: store.history(device, kept, now - TIMELINE_WINDOW_MS), timeoutMs: checkTimeoutMs(lab, spec) }];
+    });
     const jobs = listJobs(db, { slot: name, limit: 20 }).map((j) => jobView(j, lab.stateDir));
     const events = recentSlotEvents(db, name, 50).reverse();
     const notice = NOTICES[c.req.query('done') ?? ''] ?? null;
     return page(
       c,
       name,
-      <SlotPage slot={slot} histories={histories} timeouts={timeouts} events={events} jobs={jobs} now={now} historyKept={kept} notice={notice} />,
+      <SlotPage slot={slot} timelines={timelines} events={events} jobs={jobs} now={now} historyKept={kept} notice={notice} />,
       { refresh: true },
     );
   });

@@ -10,19 +10,25 @@ import { HealthTimeline } from './health-timeline.js';
 import { ago, clock, roughDuration } from './page-format.js';
 import { HealthBadge, HoldText, LastResult, troubleClass, unavailableText, UsageText } from './slot-bits.js';
 
+export interface DeviceTimeline {
+  device: string;
+  kind: string;
+  results: readonly StoredResult[];
+  timeoutMs: number;
+}
+
 export interface SlotPageProps {
   slot: SlotView;
-  histories: ReadonlyMap<string, readonly StoredResult[]>;
+  /** Per device of the slot, in its order: its last 24 h of results and its own check timeout (the top of its scale). */
+  timelines: readonly DeviceTimeline[];
   events: readonly EventView[];
   jobs: readonly JobView[];
   now: number;
-  /** Each device's own check timeout (command checks and serial probes have their own), the top of its timeline. */
-  timeouts: ReadonlyMap<string, number>;
   historyKept: number;
   notice: string | null;
 }
 
-export const SlotPage: FC<SlotPageProps> = ({ slot, histories, events, jobs, now, timeouts, historyKept, notice }) => (
+export const SlotPage: FC<SlotPageProps> = ({ slot, timelines, events, jobs, now, historyKept, notice }) => (
   <>
     <h2 style="margin-top:0">
       {slot.name} <span class="muted">· target {slot.target}</span> <HealthBadge health={slot.health} />
@@ -110,12 +116,12 @@ export const SlotPage: FC<SlotPageProps> = ({ slot, histories, events, jobs, now
 
     <h2>Last 24 hours</h2>
     <div id="timelines">
-      {slot.devices.map((d) => (
+      {timelines.map((t) => (
         <figure class="timeline">
           <figcaption>
-            <strong>{d.name}</strong> <span class="muted">{d.kind}</span>
+            <strong>{t.device}</strong> <span class="muted">{t.kind}</span>
           </figcaption>
-          <HealthTimeline device={d.name} results={histories.get(d.name) ?? []} now={now} timeoutMs={timeouts.get(d.name) ?? 10_000} />
+          <HealthTimeline device={t.device} results={t.results} now={now} timeoutMs={t.timeoutMs} />
         </figure>
       ))}
     </div>
