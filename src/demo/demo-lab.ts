@@ -16,14 +16,6 @@ export type EmulatedParts = Omit<DemoConfigParts, 'operatorHash' | 'submitterHas
 /** Prefix of the demo's network namespaces in `ip netns list`. */
 export const DEMO_NAMESPACE_PREFIX = 'labslot-demo-';
 
-function killGroup(pid: number): void {
-  try {
-    process.kill(-pid, 'SIGKILL');
-  } catch {
-    // Gone already.
-  }
-}
-
 /** The emulated SP console: a prompt for every line, as Hubris answers a bare return. */
 function answerConsole(line: string): string {
   return line.trim() === '' ? `\r\n${DEMO_PROMPT}` : `\r\n${line.trim()}: this SP console is emulated by labslot demo\r\n${DEMO_PROMPT}`;
@@ -36,7 +28,7 @@ export async function buildEmulatedLab(dir: string, stack: ResourceStack, signal
   for (const slot of DEMO_SLOTS) {
     signal.throwIfAborted();
     const pair = await startPtyPair(consoleDir, slot);
-    stack.defer({ what: `console of ${slot} (socat ${pair.socat.pid})`, run: pair.stop, force: () => killGroup(pair.socat.pid) });
+    stack.defer({ what: `console of ${slot} (socat ${pair.socat.pid})`, run: pair.stop, force: pair.socat.kill });
     const responder = await startResponder(pair.peer, answerConsole);
     // The responder is a port this process has open: it closes with the process.
     stack.defer({ what: `console responder of ${slot}`, run: responder.stop, force: () => undefined });
@@ -56,7 +48,7 @@ export async function buildEmulatedLab(dir: string, stack: ResourceStack, signal
   const pduDir = join(dir, 'pdu');
   mkdirSync(pduDir, { recursive: true, mode: 0o755 });
   const pdu = await startPdudaemon(pduDir, { pdu: 'demo-pdu' });
-  stack.defer({ what: `pdudaemon (${pdu.daemon.pid})`, run: pdu.stop, force: () => killGroup(pdu.daemon.pid) });
+  stack.defer({ what: `pdudaemon (${pdu.daemon.pid})`, run: pdu.stop, force: pdu.daemon.kill });
 
   return {
     consoles,

@@ -2,7 +2,7 @@
 // on it in this process, prints what to try, and on stop tears it all down in
 // reverse: agent (which stops and cleans up its jobs' workers) first, then the
 // consoles, the namespace, pdudaemon and the directory.
-import { randomBytes, createHash } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -11,6 +11,7 @@ import { loadConfig } from '../config/load-config.js';
 import type { ListenAddress } from '../config/schema.js';
 import { coerceError } from '../errors.js';
 import { agentUrl } from '../http/agent-url.js';
+import { sha256Hex } from '../http/auth.js';
 import { createLogger } from '../log.js';
 import { demoConfigToml } from './demo-config.js';
 import { DemoError } from './demo-error.js';
@@ -32,8 +33,6 @@ export interface DemoOptions {
   write: (text: string) => void;
   readyTimeoutMs?: number;
 }
-
-const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
 
 export class Demo {
   private readonly stack = new ResourceStack();
@@ -85,7 +84,7 @@ export class Demo {
     const operatorToken = `demo-operator-${randomBytes(12).toString('hex')}`;
     const submitterToken = `demo-submitter-${randomBytes(12).toString('hex')}`;
     const configFile = join(dir, 'slots.toml');
-    writeFileSync(configFile, demoConfigToml({ ...parts, operatorHash: sha256(operatorToken), submitterHash: sha256(submitterToken), listen: this.options.listen }), { mode: 0o644 });
+    writeFileSync(configFile, demoConfigToml({ ...parts, operatorHash: sha256Hex(operatorToken), submitterHash: sha256Hex(submitterToken), listen: this.options.listen }), { mode: 0o644 });
     // Loaded like `labslot agent -c` loads it: the demo's config is real config.
     const lab = loadConfig(configFile, { listen: this.options.listen });
 

@@ -13,6 +13,8 @@ export interface BackgroundProcess {
   running: () => boolean;
   /** SIGTERM to the group, SIGKILL after `killAfterMs`; idempotent, resolves once the program is gone. */
   stop: () => Promise<void>;
+  /** SIGKILL to the group at once, without waiting: for a forced stop. */
+  kill: () => void;
 }
 
 export async function startBackground(argv: readonly string[], { killAfterMs = 3_000 } = {}): Promise<BackgroundProcess> {
@@ -47,5 +49,5 @@ export async function startBackground(argv: readonly string[], { killAfterMs = 3
       // Whatever the program forked and left behind goes with it.
       signalGroup('SIGKILL');
     })());
-  return { child, pid, exited, running, stop };
+  return { child, pid, exited, running, stop, kill: () => signalGroup('SIGKILL') };
 }
