@@ -8,6 +8,7 @@ import { ConfigError, type ConfigIssue } from '../config/config-error.js';
 import type { LabModel } from '../config/lab-model.js';
 import { NAME_PATTERN } from '../config/schema.js';
 import { formatUsbId, hex4 } from '../config/usb-identity.js';
+import type { UsbIdentity } from './usb-check.js';
 
 /** Where operators install the output; it sorts right next to udev/72-labslot.rules (see there why 72). */
 export const GENERATED_RULES_FILE = '72-labslot-slots.rules';
@@ -19,12 +20,6 @@ export const LINK_DIR = 'labslot';
 // (99-platformio-udev.rules sets MODE:="0666") cannot open the node up again.
 // uaccess must go before systemd's 73-seat-late.rules turns it into ACLs.
 const ROOT_ONLY = 'OWNER:="root", GROUP:="root", MODE:="0600", TAG-="uaccess"';
-
-interface UsbIdentity {
-  vid: number;
-  pid: number;
-  serial: string;
-}
 
 interface Hardware {
   identity: UsbIdentity;
