@@ -16,7 +16,6 @@ export class AgentMetrics {
   private readonly collectors: ScrapeCollector[];
   private readonly collectorErrors: Counter<'collector'>;
   private readonly hostHealthy: Gauge;
-  private readonly checks: CheckMetrics;
 
   constructor(private readonly deps: Pick<AppDeps, 'lab' | 'db' | 'log' | 'monitor' | 'version' | 'startedAt'>) {
     const { lab, db, monitor } = deps;
@@ -37,7 +36,7 @@ export class AgentMetrics {
     });
     this.collectors = [new SlotMetrics(lab, db, registry), new QueueMetrics(lab, db, registry), new EventMetrics(lab, db, registry, deps.startedAt)];
     for (const collector of this.collectors) this.collectorErrors.inc({ collector: collector.name }, 0);
-    this.checks = new CheckMetrics(lab, monitor, registry);
+    new CheckMetrics(lab, monitor, registry);
   }
 
   get contentType(): string {
@@ -59,10 +58,5 @@ export class AgentMetrics {
       }
     }
     return this.registry.metrics();
-  }
-
-  /** Stops observing the health monitor. */
-  close(): void {
-    this.checks.close();
   }
 }

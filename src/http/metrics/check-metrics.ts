@@ -31,7 +31,6 @@ export function checkDurationBuckets(timeoutsMs: Iterable<number>): number[] {
 export class CheckMetrics {
   private readonly duration: Histogram<'device' | 'kind'>;
   private readonly failures: Counter<'device' | 'kind' | 'class'>;
-  private readonly unsubscribe: () => void;
 
   constructor(
     private readonly lab: LabModel,
@@ -54,7 +53,8 @@ export class CheckMetrics {
     });
     // Every class starts at 0, so the first failure of a kind shows up as an increase.
     for (const device of devices) for (const cls of FAILURE_CLASSES) this.failures.inc({ device: device.name, kind: device.spec.kind, class: cls }, 0);
-    this.unsubscribe = monitor.onResult((device, result) => this.observe(device, result));
+    // The monitor and these metrics live and end with the same agent: nothing to unsubscribe.
+    monitor.onResult((device, result) => this.observe(device, result));
   }
 
   observe(device: string, result: CheckResult): void {
@@ -62,9 +62,5 @@ export class CheckMetrics {
     this.duration.observe({ device, kind }, Math.max(0, result.durationMs) / 1000);
     const cls = failureClass(result);
     if (cls !== null) this.failures.inc({ device, kind, class: cls });
-  }
-
-  close(): void {
-    this.unsubscribe();
   }
 }
