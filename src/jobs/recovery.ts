@@ -3,7 +3,7 @@
 // fails their jobs with "agent restarted", frees their slots), then removes
 // worker users and directories of this agent that the database does not know.
 import { readFileSync } from 'node:fs';
-import { chmod, chown, readdir, rm, stat } from 'node:fs/promises';
+import { chmod, chown, readdir, stat } from 'node:fs/promises';
 import { ne } from 'drizzle-orm';
 import { recordEvent } from '../db/event-log.js';
 import type { Db } from '../db/open-database.js';
@@ -11,6 +11,8 @@ import { workers } from '../db/schema.js';
 import { coerceError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Platform } from '../platform/platform.js';
+import { removeTree } from '../platform/remove-tree.js';
+import { WORKER_USER_PREFIX, workerIdOfUsername } from '../platform/worker-names.js';
 import { WORKER_ID_MAX, WORKER_ID_MIN } from '../platform/unix-users.js';
 import type { LabModel } from '../config/lab-model.js';
 import { UsbSnapshot } from '../devices/device-checker.js';
@@ -19,8 +21,6 @@ import type { UsbDeviceInfo } from '../devices/usb-bus.js';
 import { workerRoot, workersDir } from './job-paths.js';
 import { NOTHING_ACTIVE, reconcile } from './reconcile.js';
 import { outputsPolicy } from './worker-cleanup.js';
-
-export const WORKER_USER_PREFIX = 'ls-';
 
 export interface RecoveryContext {
   db: Db;
@@ -33,16 +33,17 @@ export interface RecoveryContext {
 export async function recoverAfterRestart(ctx: RecoveryContext): Promise<void> {
   const { db, lab, platform, log } = ctx;
   await reconcile(db, platform, outputsPolicy(lab), log, NOTHING_ACTIVE, 'agent restarted');
-  await sweepOrphanUsers(ctx);
-  await sweepOrphanDirs(db, lab.stateDir, log);
-  const live = new Set(db.select({ id: workers.id }).from(workers).where(ne(workers.state, 'destroyed')).all().map((w) => w.id));
-  for (const what of await platform.sweepOrphans(live).catch((error: unknown) => {
+  // The workers reconcile could not clean up; nothing below writes worker rows, so one read serves every sweep.
+  const live = db.select({ id: workers.id, username: workers.username, gid: workers.gid }).from(workers).where(ne(workers.state, 'destroyed')).all();
+  await sweepOrphanUsers(ctx, new Set(live.map((w) => w.username)));
+  await sweepOrphanDirs(ctx, new Set(live.map((w) => w.id)));
+  for (const what of await platform.sweepOrphans(new Set(live.map((w) => w.id))).catch((error: unknown) => {
     log.error({ err: coerceError(error) }, 'could not sweep orphan worker resources');
     return [];
   })) {
     orphanRemoved(db, log, `removed orphan ${what}`, { what });
   }
-  await sweepOrphanGrants(ctx);
+  await sweepOrphanGrants(ctx, new Set(live.map((w) => w.gid)));
 }
 
 function orphanRemoved(db: Db, log: Logger, message: string, data: Record<string, unknown>): void {
@@ -56,8 +57,7 @@ function orphanRemoved(db: Db, log: Logger, message: string, data: Record<string
  * owner, so it gets the safe default, root only, until udev or an operator
  * says otherwise.
  */
-async function sweepOrphanGrants({ db, lab, log, listUsb }: RecoveryContext): Promise<void> {
-  const liveGids = new Set(db.select({ gid: workers.gid }).from(workers).where(ne(workers.state, 'destroyed')).all().map((w) => w.gid));
+async function sweepOrphanGrants({ db, lab, log, listUsb }: RecoveryContext, liveGids: ReadonlySet<number>): Promise<void> {
   const usb = new UsbSnapshot(listUsb);
   for (const device of lab.devices.values()) {
     const found = await deviceNode(device.spec, () => usb.get()).catch(() => ({ node: null }));
@@ -75,12 +75,11 @@ async function sweepOrphanGrants({ db, lab, log, listUsb }: RecoveryContext): Pr
 }
 
 /** This agent's worker users that no live worker row accounts for: a lost database. */
-async function sweepOrphanUsers({ db, lab, platform, log }: RecoveryContext): Promise<void> {
-  const known = new Set(db.select({ username: workers.username }).from(workers).where(ne(workers.state, 'destroyed')).all().map((w) => w.username));
+async function sweepOrphanUsers({ db, lab, platform, log }: RecoveryContext, known: ReadonlySet<string>): Promise<void> {
   for (const { name, uid } of localWorkerUsers(workersDir(lab.stateDir))) {
     if (known.has(name)) continue;
     try {
-      await platform.killWorker({ workerId: `w${name.slice(WORKER_USER_PREFIX.length)}`, username: name, uid, gid: uid }, 10_000);
+      await platform.killWorker({ workerId: workerIdOfUsername(name), username: name, uid, gid: uid }, 10_000);
       await platform.deleteUser(name);
       orphanRemoved(db, log, `removed orphan worker user ${name} (uid ${uid})`, { user: name, uid });
     } catch (error) {
@@ -90,17 +89,22 @@ async function sweepOrphanUsers({ db, lab, platform, log }: RecoveryContext): Pr
 }
 
 /** Worker directories without a live worker row (a crash between mkdir and the row is impossible, but a lost database is not). */
-async function sweepOrphanDirs(db: Db, stateDir: string, log: Logger): Promise<void> {
+async function sweepOrphanDirs({ db, lab, log }: RecoveryContext, live: ReadonlySet<string>): Promise<void> {
   let entries: string[];
   try {
-    entries = await readdir(workersDir(stateDir));
+    entries = await readdir(workersDir(lab.stateDir));
   } catch {
     return;
   }
-  const live = new Set(db.select({ id: workers.id }).from(workers).where(ne(workers.state, 'destroyed')).all().map((w) => w.id));
   for (const entry of entries.filter((e) => !live.has(e))) {
-    await rm(workerRoot(stateDir, entry), { recursive: true, force: true }).catch((error: unknown) => log.error({ err: coerceError(error), dir: entry }, 'could not remove an orphan worker directory'));
-    log.warn({ dir: entry }, 'orphan worker directory removed');
+    // removeTree, as cleanup uses: a job may have shaped its tree to resist fs.rm (deeper than PATH_MAX, a mount in it).
+    const dir = workerRoot(lab.stateDir, entry);
+    try {
+      await removeTree(dir);
+      orphanRemoved(db, log, `removed orphan worker directory ${dir}`, { dir });
+    } catch (error) {
+      log.error({ err: coerceError(error), dir }, 'could not remove an orphan worker directory');
+    }
   }
 }
 

@@ -12,6 +12,7 @@ import { deviceNode } from '../devices/device-node.js';
 import type { UsbDeviceInfo } from '../devices/usb-bus.js';
 import { sha256Hex } from '../http/auth.js';
 import type { JobLaunch, Platform, WorkerAccount } from '../platform/platform.js';
+import { workerUsername } from '../platform/worker-names.js';
 import { INSTALL_ROOT } from './command-wrapper.js';
 import { grantDevices, type NodeToGrant } from './device-grants.js';
 import { newWorkerToken } from './ids.js';
@@ -50,7 +51,7 @@ export function nodeInJob(device: string, node: string): string {
 export async function setupWorker(ctx: SetupContext): Promise<PreparedWorker> {
   const { lab, db, slot, job, workerId } = ctx;
   const token = newWorkerToken();
-  const username = `ls-${workerId.slice(1)}`;
+  const username = workerUsername(workerId);
   const root = workerRoot(lab.stateDir, workerId);
   const dirs = workerDirs(root);
   recordWorker(db, { id: workerId, jobId: job.id, slot: slot.name, username, tokenHash: sha256Hex(token), rootDir: root });

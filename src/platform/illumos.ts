@@ -39,6 +39,7 @@ import { accountOfUid, createWorkerUser, deleteWorkerUser, orphanWorkerUsers, pa
 import { LAUNCH_FILE, launchScript, OUTPUT_FIFO, workerStartMethod } from './illumos-worker-method.js';
 import type { JobLaunch, JobLimits, LimitVerdict, NewWorkerUser, Platform, StartedJob, WorkerAccount } from './platform.js';
 import { lastLines } from './run-process.js';
+import { workerUsername } from './worker-names.js';
 
 export class IllumosPlatformError extends Error {
   override readonly name = 'IllumosPlatformError';
@@ -203,7 +204,7 @@ export class IllumosPlatform implements Platform {
       const workerId = fmri.slice(WORKER_SERVICE.length + 1);
       if (known.has(workerId)) continue;
       await attempt(`SMF instance ${fmri}`, async () => {
-        const username = `ls-${workerId.slice(1)}`;
+        const username = workerUsername(workerId);
         const uid = (await uidOf(username, signal)) ?? -1;
         const account = { workerId, username, uid, gid: uid };
         const left = await this.killWorker(account, 10_000, signal);
