@@ -5,14 +5,15 @@
 // are cleaned up (kill, restore devices, remove files and user), their jobs
 // failed as infrastructure failures, and their slots freed: idle only once
 // cleanup has succeeded.
-import { inArray, ne } from 'drizzle-orm';
+import { ne } from 'drizzle-orm';
 import { recordEvent } from '../db/event-log.js';
 import type { Db } from '../db/open-database.js';
-import { jobs, slots, workers } from '../db/schema.js';
+import { slots, workers } from '../db/schema.js';
 import { coerceError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Platform } from '../platform/platform.js';
 import { infrastructureFailure, jobEndData } from './job-outcome.js';
+import { unfinishedJobs } from './job-queue.js';
 import { completeLease, finishJob, resetSlot } from './lease-records.js';
 import { cleanupWithRetries, recordCleanupFailure, type OutputsPolicy } from './worker-cleanup.js';
 
@@ -55,7 +56,7 @@ export async function reconcile(db: Db, platform: Platform, outputs: OutputsPoli
   // to clean. From here on nothing awaits, so no lease can start between this look and the writes.
   const active = activeNow();
   const live = new Set(db.select({ jobId: workers.jobId }).from(workers).where(ne(workers.state, 'destroyed')).all().map((w) => w.jobId));
-  for (const job of db.select().from(jobs).where(inArray(jobs.state, ['leased', 'running', 'cleaning'])).all()) {
+  for (const job of unfinishedJobs(db)) {
     if (!active.jobs.has(job.id) && !live.has(job.id)) endJob(job.id, job.slot);
   }
   const stuck = db

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { formatSize } from '../config/size.js';
 import type { JobLimits, LimitVerdict } from './platform.js';
+import { signalAll } from './user-processes.js';
 
 const ROOT = '/sys/fs/cgroup';
 const PARENT = 'labslot';
@@ -99,7 +100,7 @@ export class WorkerCgroups {
       } else if (this.layout.kind === 'v1') {
         const freezer = join(this.layout.freezer, PARENT, workerId);
         writeIfExists(freezer, 'freezer.state', 'FROZEN');
-        for (const pid of pids) signal(pid);
+        signalAll(pids, 'SIGKILL');
         writeIfExists(freezer, 'freezer.state', 'THAWED');
       }
       await sleep(20);
@@ -190,12 +191,4 @@ function readOr(path: string, fallback: string): string {
 function counter(text: string, name: string): number {
   const match = new RegExp(`^${name} (\\d+)$`, 'm').exec(text);
   return match ? Number(match[1]) : 0;
-}
-
-function signal(pid: number): void {
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    // Gone already.
-  }
 }
