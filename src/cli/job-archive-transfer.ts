@@ -9,8 +9,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import * as tar from 'tar';
-import { ArchiveError, checkArchive, entryProblem, listTree, packEntries } from '../jobs/job-archives.js';
+import { ArchiveError, checkArchive, listTree, packEntries, unpackArchive } from '../jobs/job-archives.js';
 import type { AgentClient } from './agent-client.js';
 import { CliError, EXIT_FAILURE, EXIT_USAGE } from './exit-codes.js';
 import { jobPath } from './job-json.js';
@@ -50,7 +49,7 @@ export async function downloadOutputs(client: AgentClient, id: string, dir: stri
       throw error;
     }
     await mkdir(dir, { recursive: true });
-    await tar.x({ file, cwd: dir, strict: true, preserveOwner: false, filter: (path, entry) => 'type' in entry && entryProblem(path, entry.type) === undefined });
+    await unpackArchive(file, dir);
     return summary.files;
   } finally {
     await rm(scratch, { recursive: true, force: true });

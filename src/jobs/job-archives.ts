@@ -54,12 +54,21 @@ export async function checkArchive(file: string): Promise<ArchiveSummary> {
   return summary;
 }
 
+/**
+ * Unpacks an archive that checkArchive accepted into the existing `dir`. The
+ * agent (job input) and the client (job outputs) both unpack through here; the
+ * filter drops any entry the check would have refused, should one slip by.
+ */
+export async function unpackArchive(file: string, dir: string): Promise<void> {
+  await tar.x({ file, cwd: dir, strict: true, preserveOwner: false, filter: (path, entry) => 'type' in entry && entryProblem(path, entry.type) === undefined });
+}
+
 /** Checks, then extracts into `dir` (made fresh), readable by everyone and owned by root. */
 export async function extractArchive(file: string, dir: string): Promise<ArchiveSummary> {
   const summary = await checkArchive(file);
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true, mode: 0o755 });
-  await tar.x({ file, cwd: dir, strict: true, preserveOwner: false, filter: (path, entry) => 'type' in entry && entryProblem(path, entry.type) === undefined });
+  await unpackArchive(file, dir);
   await makeReadable(dir);
   return summary;
 }
@@ -95,9 +104,12 @@ export async function listTree(dir: string): Promise<TreeListing> {
   return listing;
 }
 
-/** A tar stream of exactly these entries of `dir`: one entry per path, no recursion, no link followed. */
+/** Exactly the listed entries: one per path, no recursion, no link followed, no owner or time noise. */
+const PACK_OPTIONS = { portable: true, follow: false, noDirRecurse: true, strict: true } as const;
+
+/** A tar stream of exactly these entries of `dir`. */
 export function packEntries(dir: string, entries: readonly string[]): AsyncIterable<Buffer> {
-  return tar.c({ cwd: dir, portable: true, follow: false, noDirRecurse: true, strict: true }, [...entries]);
+  return tar.c({ ...PACK_OPTIONS, cwd: dir }, [...entries]);
 }
 
 /**
@@ -109,7 +121,7 @@ export async function createArchive(dir: string, file: string, maxBytes: number)
   const { entries, skipped, summary } = await listTree(dir);
   if (summary.bytes > maxBytes) return { ok: false, reason: `${summary.bytes} bytes in ${summary.files} files, over the limit of ${maxBytes}` };
   if (entries.length === 0) return { ok: true, summary, skipped };
-  await tar.c({ file, cwd: dir, portable: true, follow: false, noDirRecurse: true, strict: true }, entries);
+  await tar.c({ ...PACK_OPTIONS, file, cwd: dir }, entries);
   return { ok: true, summary, skipped };
 }
 
