@@ -69,6 +69,8 @@ describe('job and worker commands: usage errors', () => {
       [['job', 'run', '--target', 'gimlet', '--env', 'NOEQUALS', '--', 'true'], /^labslot: --env "NOEQUALS": expected NAME=VALUE, e.g. --env BOARD_REV=b\n$/],
       [['job', 'run', '--target', 'gimlet', '--env', 'A=1', '--env', '1BAD=x', '--', 'true'], /^labslot: --env "1BAD=x": "1BAD" is not an environment variable name/],
       [['job', 'run', '--target', 'gimlet', '--env', '=x', '--', 'true'], /^labslot: --env "=x": "" is not an environment variable name/],
+      [['job', 'run', '--target', 'gimlet', '--env', 'LD_PRELOAD=/tmp/x.so', '--', 'true'], /^labslot: --env "LD_PRELOAD=\/tmp\/x\.so": "LD_PRELOAD" changes how programs are loaded, and jobs may not set it\n$/],
+      [['job', 'run', '--target', 'gimlet', '--env', 'LABSLOT_SLOT=other', '--', 'true'], /^labslot: --env "LABSLOT_SLOT=other": "LABSLOT_SLOT" is set by labslot itself\n$/],
       [['job', 'run', '--target', 'gimlet', '--timeout', '10 min', '--', 'true'], /^labslot: --timeout "10 min" is not a duration \(e\.g\. 90s, 10m, 1h30m\)\n$/],
       [['job', 'run', '--target', 'gimlet', '--timeout', '10', '--', 'true'], /^labslot: --timeout "10" is not a duration/],
       [['job', 'run', '--target', 'gimlet', '--timeout', '0s', '--', 'true'], /^labslot: --timeout "0s": a job needs more than no time at all\n$/],

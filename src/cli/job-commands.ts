@@ -7,7 +7,7 @@ import { addClientOptions, AgentClient, type ClientOptions } from './agent-clien
 import type { CommandResult } from './command-result.js';
 import { CliError, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
 import { formatJobSummary, formatJobTable } from './job-format.js';
-import { JOB_STATES, jobPath, type JobJson, type JobState } from './job-json.js';
+import { isFinal, JOB_STATES, jobPath, type JobJson, type JobState } from './job-json.js';
 import { copyOutput, followOutput, reportRetryOnStderr, streamWriter } from './job-output.js';
 import { registerJobRun } from './job-run.js';
 import { addSubmissionOptions, compileSubmission, type RawSubmissionOptions } from './job-submission.js';
@@ -60,7 +60,7 @@ export function registerJobCommands(program: Command, done: CommandResult): void
 
   addClientOptions(job.command('cancel').description('cancel a queued or running job').argument('<id>')).action(async (id: string, options: ClientOptions) => {
     const { state } = await AgentClient.from(options).request<{ id: string; state: JobState }>('POST', jobPath(id, '/cancel'), {});
-    const ended = state === 'cancelled' || state === 'succeeded' || state === 'failed';
+    const ended = isFinal(state);
     process.stdout.write(ended ? `job ${id} ${state}\n` : `job ${id} ${state}: cancel requested; it is stopped, cleaned up, and then ends as cancelled\n`);
     done.code = EXIT_OK;
   });

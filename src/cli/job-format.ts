@@ -2,6 +2,7 @@
 // `labslot job list`. The JSON forms print the API's own objects instead.
 import { formatTable } from './format-table.js';
 import type { JobJson } from './job-json.js';
+import { formatDuration } from '../config/duration.js';
 
 const COMMAND_WIDTH = 48;
 
@@ -18,7 +19,7 @@ export function formatJobSummary(job: JobJson): string {
   if (job.state === 'queued') rows.push(['waiting', job.waiting ?? '-']);
   rows.push(
     ['priority', String(job.priority)],
-    ['timeout', formatMs(job.timeout_ms)],
+    ['timeout', formatDuration(job.timeout_ms)],
     ['submitted', `${shortTime(job.submitted_at)}${job.submitted_by === null ? '' : ` by ${job.submitted_by}`}`],
     ['started', job.started_at === null ? '-' : shortTime(job.started_at)],
     ['ended', job.ended_at === null ? '-' : shortTime(job.ended_at)],
@@ -65,12 +66,4 @@ function truncate(text: string, width: number): string {
 /** ISO time to the second: milliseconds add width, not information, in a table. */
 function shortTime(iso: string): string {
   return iso.replace(/\.\d+Z$/, 'Z');
-}
-
-/** 600000 → "10m": the unit the timeout was most likely written in. */
-function formatMs(ms: number): string {
-  for (const [unit, size] of [['h', 3_600_000], ['m', 60_000], ['s', 1_000]] as const) {
-    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
-  }
-  return `${ms}ms`;
 }

@@ -1,7 +1,6 @@
 // What the client reads from the job API (GET /v1/jobs/:id and friends): the
-// server's own view type, so client and server cannot drift apart. Type-only
-// on the server side; the client needs none of its code.
-export type { JobView as JobJson } from '../jobs/job-view.js';
+// server's own view type and final states, so client and server cannot drift apart.
+export { isFinal, type JobView as JobJson } from '../jobs/job-view.js';
 export { JOB_STATES, type JobState } from '../db/schema.js';
 
 export function jobPath(id: string, rest = ''): string {

@@ -6,6 +6,7 @@ import { readFileSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { parseDuration } from '../config/duration.js';
 import { CliError, EXIT_USAGE } from './exit-codes.js';
+import { ENV_NAME_SYNTAX, envName } from '../config/env-names.js';
 
 /** What commander hands over, unchecked. */
 export interface RawSubmissionOptions {
@@ -30,7 +31,6 @@ export interface JobSubmission {
   input?: boolean;
 }
 
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const PRIORITY_LIMIT = 1000;
 
 export function addSubmissionOptions(command: Command): Command {
@@ -82,9 +82,12 @@ export function parseEnv(pairs: readonly string[]): Record<string, string> {
     const equals = pair.indexOf('=');
     if (equals < 0) throw new CliError(`--env "${pair}": expected NAME=VALUE, e.g. --env BOARD_REV=b`, EXIT_USAGE);
     const name = pair.slice(0, equals);
-    if (!ENV_NAME.test(name)) {
+    if (!ENV_NAME_SYNTAX.test(name)) {
       throw new CliError(`--env "${pair}": "${name}" is not an environment variable name (letters, digits and _, not starting with a digit)`, EXIT_USAGE);
     }
+    // The agent's own rule, here too, so a name it would refuse (PATH, LD_PRELOAD, LABSLOT_*) never leaves this host.
+    const allowed = envName.safeParse(name);
+    if (!allowed.success) throw new CliError(`--env "${pair}": "${name}" ${allowed.error.issues[0]?.message ?? 'is refused'}`, EXIT_USAGE);
     env[name] = pair.slice(equals + 1);
   }
   return env;

@@ -10,8 +10,11 @@ const RESERVED = new Set(['HUMILITY_ENVIRONMENT', 'PATH', 'HOME', 'USER', 'LOGNA
 /** The dynamic loader's and libc's own variables: a preloaded library runs in every program. */
 const LOADER = /^(?:LD_|MALLOC_|GLIBC_TUNABLES$|GCONV_PATH$|NLSPATH$|LOCPATH$|HOSTALIASES$|RESOLV_HOST_CONF$|RES_OPTIONS$|TZDIR$)/;
 
+/** What a shell accepts as a variable name. */
+export const ENV_NAME_SYNTAX = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
 export const envName = z
   .string()
-  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'is not a valid environment variable name' })
+  .regex(ENV_NAME_SYNTAX, { error: 'is not a valid environment variable name' })
   .refine((k) => !k.startsWith('LABSLOT_') && !RESERVED.has(k), { error: 'is set by labslot itself' })
   .refine((k) => !LOADER.test(k), { error: 'changes how programs are loaded, and jobs may not set it' });
