@@ -20,7 +20,7 @@ import { closeServer, listen } from './http/listen.js';
 import { writeCommandWrapper } from './jobs/command-wrapper.js';
 import { JobOutputs } from './jobs/job-output.js';
 import { commandDir, workersDir } from './jobs/job-paths.js';
-import { readJob } from './jobs/job-queue.js';
+import { jobState } from './jobs/job-queue.js';
 import { isFinal } from './jobs/job-view.js';
 import { reconcile } from './jobs/reconcile.js';
 import { outputsPolicy } from './jobs/worker-cleanup.js';
@@ -108,7 +108,7 @@ export class Agent {
         () => (monitor.host === null ? { ok: null, reason: 'not checked yet' } : { ok: monitor.host.ok, reason: monitor.host.reason }),
       );
       this.scheduler = scheduler;
-      const outputs = new JobOutputs(lab.stateDir, { isDone: (id) => isFinal(readJob(db, id)?.state ?? 'failed') });
+      const outputs = new JobOutputs(lab.stateDir, { isDone: (id) => isFinal(jobState(db, id) ?? 'failed') });
       scheduler.onJobChange = (id) => outputs.notify(id);
       await writeCommandWrapper(commandDir(lab.stateDir));
       const app = createApp({ lab, db, log, version: VERSION, startedAt, monitor, scheduler, outputs });

@@ -35,6 +35,7 @@ export class JobOutputs {
   stream(jobId: string, offset: number, follow: boolean, signal: AbortSignal): ReadableStream<Uint8Array> {
     const path = jobOutputPath(this.stateDir, jobId);
     let position = offset;
+    let done = false;
     let file: FileHandle | undefined;
     let release: (() => void) | undefined;
     const close = async (): Promise<void> => {
@@ -63,7 +64,8 @@ export class JobOutputs {
               return;
             }
             // Read "done" before the bytes: output written before the job ended is then always seen.
-            const done = !follow || this.source.isDone(jobId);
+            // A final state never changes back, so once done it is not asked again.
+            done ||= !follow || this.source.isDone(jobId);
             const buffer = Buffer.allocUnsafe(CHUNK_BYTES);
             const { bytesRead } = await file.read(buffer, 0, CHUNK_BYTES, position);
             if (bytesRead > 0) {

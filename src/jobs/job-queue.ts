@@ -56,9 +56,22 @@ export function readJob(db: Pick<Db, 'select'>, id: string): JobRow | undefined 
   return db.select().from(jobs).where(eq(jobs.id, id)).get();
 }
 
+/** What a scheduler pass needs of a queued job; the full row (script, env) is read only for the one that gets a slot. */
+export type QueuedJob = Pick<JobRow, 'id' | 'target' | 'input' | 'waiting'>;
+
 /** Queued jobs in the order they should get slots: priority, then submission. */
-export function queuedJobs(db: Db): JobRow[] {
-  return db.select().from(jobs).where(eq(jobs.state, 'queued')).orderBy(desc(jobs.priority), asc(jobs.submittedAt), asc(jobs.id)).all();
+export function queuedJobs(db: Db): QueuedJob[] {
+  return db
+    .select({ id: jobs.id, target: jobs.target, input: jobs.input, waiting: jobs.waiting })
+    .from(jobs)
+    .where(eq(jobs.state, 'queued'))
+    .orderBy(desc(jobs.priority), asc(jobs.submittedAt), asc(jobs.id))
+    .all();
+}
+
+/** Only the state: what an output follower asks again and again. */
+export function jobState(db: Pick<Db, 'select'>, id: string): JobState | undefined {
+  return db.select({ state: jobs.state }).from(jobs).where(eq(jobs.id, id)).get()?.state;
 }
 
 export function listJobs(db: Db, filter: { state?: JobState | undefined; target?: string | undefined; slot?: string | undefined; limit: number }): JobRow[] {
