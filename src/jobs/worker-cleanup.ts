@@ -38,29 +38,30 @@ export function outputsPolicy(lab: LabModel): OutputsPolicy {
   return { stateDir: lab.stateDir, maxBytes: lab.config.jobs.max_outputs };
 }
 
-export async function cleanupWorker(db: Db, platform: Platform, worker: WorkerRow, outputs: OutputsPolicy, signal?: AbortSignal): Promise<void> {
+/** No AbortSignal on purpose: cleanup is never cut short (each step has its own timeout), since the slot is idle only after it. */
+export async function cleanupWorker(db: Db, platform: Platform, worker: WorkerRow, outputs: OutputsPolicy): Promise<void> {
   db.update(workers).set({ state: 'cleaning' }).where(eq(workers.id, worker.id)).run();
   // uid -1: the crash came before the user existed; only its cgroup, files and grants can be left.
   // A uid that turned out to belong to another account (useradd refused it) is not ours to kill.
-  const owner = worker.uid > 0 ? await platform.accountOfUid(worker.uid, signal) : undefined;
+  const owner = worker.uid > 0 ? await platform.accountOfUid(worker.uid) : undefined;
   const ours = worker.uid > 0 && (owner === undefined || owner === worker.username);
   const account = { workerId: worker.id, username: worker.username, uid: ours ? worker.uid : -1, gid: worker.gid };
-  const left = await platform.killWorker(account, KILL_TIMEOUT_MS, signal);
+  const left = await platform.killWorker(account, KILL_TIMEOUT_MS);
   if (left.length > 0) throw new CleanupError(`processes of worker ${worker.id} (uid ${worker.uid}) survived SIGKILL: ${left.join(', ')}`);
   // Only now that nothing of the job runs can its outputs be read without it changing them underneath.
   await keepOutputs(db, worker, outputs);
-  await platform.releaseWorker(account, signal);
+  await platform.releaseWorker(account);
   await restoreGrants(db, worker.id);
-  await platform.deleteUser(worker.username, signal);
-  await removeTree(worker.rootDir, signal);
+  await platform.deleteUser(worker.username);
+  await removeTree(worker.rootDir);
 }
 
 /** Cleanup retries, with a short pause: a process may still be exiting, a tool may be busy. */
-export async function cleanupWithRetries(db: Db, platform: Platform, worker: WorkerRow, outputs: OutputsPolicy, attempts = 3, signal?: AbortSignal): Promise<void> {
+export async function cleanupWithRetries(db: Db, platform: Platform, worker: WorkerRow, outputs: OutputsPolicy, attempts = 3): Promise<void> {
   let last: unknown;
   for (let attempt = 1; attempt <= attempts; attempt += 1) {
     try {
-      await cleanupWorker(db, platform, worker, outputs, signal);
+      await cleanupWorker(db, platform, worker, outputs);
       return;
     } catch (error) {
       last = error;

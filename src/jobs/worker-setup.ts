@@ -35,7 +35,6 @@ export interface SetupContext {
   commandDir: string;
   listUsb: () => Promise<UsbDeviceInfo[]>;
   platform: Platform;
-  signal?: AbortSignal;
 }
 
 export interface PreparedWorker {
@@ -70,7 +69,7 @@ export async function setupWorker(ctx: SetupContext): Promise<PreparedWorker> {
     if (found.node !== null && !grants.some((g) => g.path === found.node)) grants.push({ device, path: found.node });
   }
 
-  const user = await ctx.platform.createUser({ workerId, name: username, groups: slot.spec.add_to_groups, home: dirs.home }, (ids) => recordWorkerIds(db, workerId, ids), ctx.signal);
+  const user = await ctx.platform.createUser({ workerId, name: username, groups: slot.spec.add_to_groups, home: dirs.home }, (ids) => recordWorkerIds(db, workerId, ids));
 
   await mkdir(root, { mode: 0o755 });
   await chmod(root, 0o755);
