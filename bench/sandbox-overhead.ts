@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import { chownSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { agentScope } from '../src/platform/agent-scope.js';
 import { LinuxPlatform } from '../src/platform/linux.js';
 import { privilegeDrop, withJobEnvironment } from '../src/platform/linux-sandbox.js';
 import type { JobLaunch } from '../src/platform/platform.js';
@@ -28,8 +29,8 @@ function run(argv: string[]): Promise<void> {
   });
 }
 
-const platform = new LinuxPlatform();
 const dir = mkdtempSync(join(tmpdir(), 'labslot-bench-sandbox-'));
+const platform = new LinuxPlatform(agentScope(dir));
 const workerId = 'wbenchsandbox';
 const account = await platform.createUser({ workerId, name: 'ls-benchsandbox', groups: [], home: join(dir, 'home') }, () => undefined);
 try {

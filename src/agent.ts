@@ -27,6 +27,7 @@ import { outputsPolicy } from './jobs/worker-cleanup.js';
 import { recoverAfterRestart } from './jobs/recovery.js';
 import { Scheduler } from './jobs/scheduler.js';
 import type { Logger } from './log.js';
+import { agentScope } from './platform/agent-scope.js';
 import { currentPlatform } from './platform/current-platform.js';
 import type { Platform } from './platform/platform.js';
 import { ensureSlotRows } from './slots/slot-states.js';
@@ -88,7 +89,7 @@ export class Agent {
       prepareStateDir(lab.stateDir, log);
       ensureSlotRows(db, [...lab.slots.keys()]);
       // Before any slot is offered: finish what a crashed agent left (DESIGN §3.7).
-      const platform = this.options.platform ?? currentPlatform(workersDir(lab.stateDir));
+      const platform = this.options.platform ?? currentPlatform(lab.stateDir);
       const checker = new DeviceChecker(lab);
       // The checker's enumeration: it reads descriptors of configured probes only, where sysfs has no serials.
       const listUsb = (): ReturnType<UsbSnapshot['get']> => checker.newUsbSnapshot().get();
@@ -134,7 +135,7 @@ export class Agent {
       }, RECONCILE_MS);
       this.cleanupRetryTimer.unref();
       this.transition('running');
-      log.info({ host: lab.listen.host, port, stateDir: lab.stateDir, slots: lab.slots.size }, 'agent listening');
+      log.info({ host: lab.listen.host, port, stateDir: lab.stateDir, scope: agentScope(lab.stateDir), slots: lab.slots.size }, 'agent listening');
     } catch (error) {
       this.transition('failed');
       await this.release();

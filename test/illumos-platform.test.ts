@@ -18,7 +18,7 @@ import { watchInstance, type InstanceProbe } from '../src/platform/illumos-insta
 import { JOB_PRIVILEGES, methodExec, smfLogPath, WorkerIdError, workerFmri, workerInstanceManifest, workerProject } from '../src/platform/illumos-manifest.js';
 import { OutputPipe } from '../src/platform/illumos-output-pipe.js';
 import { LimitValueError, lwpsVerdict, parsePrctlUsage, projaddArgv, projectAttributes } from '../src/platform/illumos-rctl.js';
-import { orphanWorkerUsers, pickWorkerId } from '../src/platform/illumos-users.js';
+import { orphanWorkerUsers, ownWorkerIds, pickWorkerId } from '../src/platform/illumos-users.js';
 import { exitFromRecords, LaunchError, launchScript, parseWorkerRecords, workerStartMethod } from '../src/platform/illumos-worker-method.js';
 import { xmlAttr, XmlValueError } from '../src/platform/illumos-xml.js';
 import { WORKER_ID_MAX, WORKER_ID_MIN } from '../src/platform/unix-users.js';
@@ -198,6 +198,14 @@ describe('illumos command lines', () => {
     const passwd = ['root:x:0:0::/root:/bin/sh', 'ls-aaa:x:1048577:1048577:labslot worker:/var/opt/labslot/workers/waaa/home:/bin/sh', 'ls-bbb:x:1048578:1048578::/var/opt/labslot/workers/wbbb/home:/bin/sh', 'ls-ccc:x:1048579:1048579::/var/opt/labslot/workers-other/wccc/home:/bin/sh', 'ls-ddd:x:500:500::/var/opt/labslot/workers/wddd/home:/bin/sh', 'garbage line'].join('\n');
     const found = orphanWorkerUsers(passwd, '/var/opt/labslot/workers/', new Set(['wbbb']));
     assert.deepEqual(found.map((u) => [u.name, u.uid, u.workerId]), [['ls-aaa', 1048577, 'waaa']]);
+  });
+
+  it('takes instances, projects and logs only of workers whose user is this agent\'s: never another agent\'s, never one without a user', () => {
+    const passwd = ['ls-aaa:x:1048577:1048577::/var/opt/labslot/workers/waaa/home:/bin/sh', 'ls-ccc:x:1048579:1048579::/var/opt/other-agent/workers/wccc/home:/bin/sh'].join('\n');
+    const ours = ownWorkerIds(passwd, '/var/opt/labslot/workers');
+    assert.deepEqual([...ours], ['waaa']);
+    assert.equal(ours.has('wccc'), false, 'another agent\'s worker');
+    assert.equal(ours.has('wgone'), false, 'a worker whose user is gone is nobody\'s to sweep');
   });
 });
 
@@ -424,7 +432,7 @@ describe('smf/ manifests', () => {
 
 describe('platform choice', () => {
   it('runs jobs through SMF on illumos and through the Linux sandbox elsewhere', () => {
-    assert.equal(currentPlatform('/var/lib/labslot/workers', 'sunos').name, 'illumos');
-    assert.equal(currentPlatform('/var/lib/labslot/workers', 'linux').name, 'linux');
+    assert.equal(currentPlatform('/var/lib/labslot', 'sunos').name, 'illumos');
+    assert.equal(currentPlatform('/var/lib/labslot', 'linux').name, 'linux');
   });
 });

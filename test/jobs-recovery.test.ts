@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { processesOf } from '../src/platform/user-processes.js';
-import { jobLab, ownership } from './helpers/job-lab.js';
+import { jobLab, OPERATOR_TOKEN, ownership } from './helpers/job-lab.js';
 import { command, requires, ROOT } from './helpers/prerequisites.js';
 import { until } from './helpers/until.js';
 
@@ -77,5 +77,30 @@ describe('crash recovery', () => {
     assert.ok(!readFileSync('/etc/group', 'utf8').includes('ls-orphan42:'));
     assert.equal(existsSync(join(lab.stateDir, 'workers', 'wlost')), false);
     assert.ok((await lab.events()).some((e) => e.type === 'worker.orphan-removed' && e.message.includes('ls-orphan42')));
+  });
+
+  it('a second agent on the host leaves the first one\'s running job, cgroup and device grant alone', async (t) => {
+    if (!requires(t, ROOT, command('socat', ['-V']), command('bwrap', ['--version']))) return;
+    const first = await jobLab(t, [{ name: 's1', target: 'tb' }]);
+    const console = realpathSync(first.consoles.get('s1')?.device ?? '');
+    const id = await first.submit({ target: 'tb', script: 'echo started\nsleep 1000' });
+    await first.waitOutput(id, /started/);
+    const granted = ownership(console);
+    const cgroups = first.cgroups();
+    assert.equal(cgroups.length, 1, 'the job runs in its cgroup');
+
+    // Another agent, another state directory; its configuration even names the first one's console
+    // (two configs sharing a device by mistake). Its start sweeps orphans before it listens.
+    const second = await jobLab(t, [{ name: 'o1', target: 'other', devices: ['shared-con'] }], `[devices.shared-con]\nkind = "serial"\npath = "${console}"\n`);
+    assert.deepEqual(second.cgroups(), [], 'the second agent has no cgroup of its own');
+    assert.deepEqual(first.cgroups(), cgroups, 'the first agent\'s job cgroup is still there');
+    assert.deepEqual(ownership(console), granted, 'the first job\'s device grant is untouched');
+    assert.equal((await first.job(id)).state, 'running', 'the first agent\'s job still runs');
+    assert.ok(!(await second.events()).some((e) => e.type === 'worker.orphan-removed'), 'the second agent removed nothing');
+
+    // And it ends as its own agent says, not as SIGKILL from the other one.
+    assert.equal((await first.post(`/v1/jobs/${id}/cancel`, {}, OPERATOR_TOKEN)).status, 200);
+    const job = await first.waitDone(id);
+    assert.equal(job.state, 'cancelled', JSON.stringify(job));
   });
 });

@@ -5,7 +5,6 @@
 import assert from 'node:assert/strict';
 import { copyFileSync, chmodSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { WorkerCgroups } from '../src/platform/linux-cgroups.js';
 import { processesOf } from '../src/platform/user-processes.js';
 import { jobLab } from './helpers/job-lab.js';
 import { mountTable } from './helpers/mount-table.js';
@@ -83,7 +82,7 @@ describe('sandbox', () => {
     const job = await lab.waitDone(id);
     assert.equal(job.state, 'succeeded');
     assert.deepEqual(processesOf(Number(uid)), []);
-    assert.deepEqual(new WorkerCgroups().existing(), [], 'the worker cgroup is removed');
+    assert.deepEqual(lab.cgroups(), [], 'the worker cgroup is removed');
   });
 
   it('stops a fork bomb at the pids limit and a memory hog at the memory limit, and says so', async (t) => {
@@ -101,7 +100,7 @@ describe('sandbox', () => {
     assert.equal(hogJob.end_reason, 'memory limit of 64MiB reached: the kernel killed the job (out of memory)');
     // The host is fine: the agent answers and nothing of either job is left.
     assert.equal((await fetch(`${lab.agent.url}/healthz`)).status, 200);
-    assert.deepEqual(new WorkerCgroups().existing(), []);
+    assert.deepEqual(lab.cgroups(), []);
   });
 
   it('leaves the host mount table as it was, with four sandboxes at once', async (t) => {

@@ -13,7 +13,7 @@ import type { Logger } from '../log.js';
 import type { Platform } from '../platform/platform.js';
 import { removeTree } from '../platform/remove-tree.js';
 import { WORKER_USER_PREFIX, workerIdOfUsername } from '../platform/worker-names.js';
-import { WORKER_ID_MAX, WORKER_ID_MIN } from '../platform/unix-users.js';
+import { idsIn, WORKER_ID_MAX, WORKER_ID_MIN } from '../platform/unix-users.js';
 import type { LabModel } from '../config/lab-model.js';
 import { UsbSnapshot } from '../devices/device-checker.js';
 import { deviceNode } from '../devices/device-node.js';
@@ -52,19 +52,22 @@ function orphanRemoved(db: Db, log: Logger, message: string, data: Record<string
 }
 
 /**
- * A device node of this lab whose group is a worker group no live worker has
- * (the grant's row was lost with the database): nobody knows its original
+ * A device node of this lab whose group is a worker gid that no group has any
+ * more (the grant's row was lost with the database): nobody knows its original
  * owner, so it gets the safe default, root only, until udev or an operator
- * says otherwise.
+ * says otherwise. A gid whose group still exists belongs to a live worker, of
+ * this agent or of another one on the host sharing the device: that grant is
+ * not ours to take (our own orphan users and groups are gone by now).
  */
 async function sweepOrphanGrants({ db, lab, log, listUsb }: RecoveryContext, liveGids: ReadonlySet<number>): Promise<void> {
+  const groups = new Set(idsIn('/etc/group'));
   const usb = new UsbSnapshot(listUsb);
   for (const device of lab.devices.values()) {
     const found = await deviceNode(device.spec, () => usb.get()).catch(() => ({ node: null }));
     if (!('node' in found) || found.node === null) continue;
     try {
       const info = await stat(found.node);
-      if (info.gid < WORKER_ID_MIN || info.gid > WORKER_ID_MAX || liveGids.has(info.gid)) continue;
+      if (info.gid < WORKER_ID_MIN || info.gid > WORKER_ID_MAX || liveGids.has(info.gid) || groups.has(info.gid)) continue;
       await chown(found.node, 0, 0);
       await chmod(found.node, 0o600);
       orphanRemoved(db, log, `device ${device.name} (${found.node}) was still owned by worker group ${info.gid}; reset to root 0600`, { device: device.name, node: found.node, gid: info.gid });

@@ -64,6 +64,17 @@ export function pickWorkerId(taken: ReadonlySet<number>, random: (min: number, m
  * directory (another agent on the host has its own). The worker id is the
  * name's tail after `ls-`, with the `w` the user name drops.
  */
+/**
+ * Worker ids whose user belongs to this agent (home under its workers
+ * directory). A worker's instance, project and log exist only while its user
+ * does (cleanup removes them first), so they are this agent's exactly when
+ * the user is: another agent's on the host, or a user already gone, are not
+ * swept.
+ */
+export function ownWorkerIds(passwd: string, workersDir: string): Set<string> {
+  return new Set(orphanWorkerUsers(passwd, workersDir, new Set()).map((user) => user.workerId));
+}
+
 export function orphanWorkerUsers(passwd: string, workersDir: string, known: ReadonlySet<string>): (PasswdEntry & { workerId: string })[] {
   const prefix = `${workersDir.replace(/\/+$/, '')}/`;
   return parsePasswd(passwd)

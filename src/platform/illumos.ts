@@ -11,7 +11,8 @@
 //   stopping      signals and SIGKILL by uid (pgrep -U), sparing the start
 //                 method until the job is gone so it can report the end;
 //   releaseWorker svccfg delete, projdel, the instance log;
-//   sweepOrphans  instances, projects and ls-* users no known worker has.
+//   sweepOrphans  instances, projects and ls-* users no known worker has, of
+//                 this agent only (users with a home under its workers dir).
 import { chmod, chown, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -35,7 +36,7 @@ import { OutputPipe } from './illumos-output-pipe.js';
 import { WorkerProcesses } from './illumos-processes.js';
 import { lwpsVerdict, parsePrctlUsage, parseProjectNames, prctlLwpsArgv, projaddArgv, projdelArgv } from './illumos-rctl.js';
 import { IllumosToolError, runTool, runToolOk } from './illumos-tool.js';
-import { accountOfUid, createWorkerUser, deleteWorkerUser, orphanWorkerUsers, parsePasswd } from './illumos-users.js';
+import { accountOfUid, createWorkerUser, deleteWorkerUser, orphanWorkerUsers, ownWorkerIds, parsePasswd } from './illumos-users.js';
 import { LAUNCH_FILE, launchScript, OUTPUT_FIFO, workerStartMethod } from './illumos-worker-method.js';
 import type { JobLaunch, JobLimits, LimitVerdict, NewWorkerUser, Platform, StartedJob, WorkerAccount } from './platform.js';
 import { lastLines } from './run-process.js';
@@ -198,11 +199,13 @@ export class IllumosPlatform implements Platform {
       }
     };
 
+    // Read once, before any user is removed: what the sweeps below may take.
+    const ours = ownWorkerIds(readLocal('/etc/passwd'), this.workersDir);
     const listed = await runTool(svcsWorkerInstancesArgv(), { signal, keepBytes: 1 << 20 });
     if (listed.code !== 0 && !isNoMatch(listed.output)) throw new IllumosPlatformError(`svcs ${WORKER_SERVICE} failed: ${lastLines(listed.output, 2)}`);
     for (const fmri of listed.code === 0 ? parseWorkerFmris(listed.output) : []) {
       const workerId = fmri.slice(WORKER_SERVICE.length + 1);
-      if (known.has(workerId)) continue;
+      if (known.has(workerId) || !ours.has(workerId)) continue;
       await attempt(`SMF instance ${fmri}`, async () => {
         const username = workerUsername(workerId);
         const uid = (await uidOf(username, signal)) ?? -1;
@@ -214,7 +217,7 @@ export class IllumosPlatform implements Platform {
     }
     for (const project of parseProjectNames(readLocal('/etc/project'))) {
       const workerId = /^labslot\.(w[a-z0-9]+)$/.exec(project)?.[1];
-      if (workerId === undefined || known.has(workerId)) continue;
+      if (workerId === undefined || known.has(workerId) || !ours.has(workerId)) continue;
       await attempt(`project ${project}`, () => this.deleteProject(project, signal));
     }
     for (const user of orphanWorkerUsers(readLocal('/etc/passwd'), this.workersDir, known)) {
@@ -227,7 +230,7 @@ export class IllumosPlatform implements Platform {
     const logDir = dirname(smfLogPath(WORKER_SERVICE));
     for (const entry of await readdir(logDir).catch((): string[] => [])) {
       const workerId = /^application-labslot-worker:(w[a-z0-9]+)\.log$/.exec(entry)?.[1];
-      if (workerId === undefined || known.has(workerId)) continue;
+      if (workerId === undefined || known.has(workerId) || !ours.has(workerId)) continue;
       await attempt(`SMF log ${join(logDir, entry)}`, () => rm(join(logDir, entry), { force: true }));
     }
     if (failures.length > 0) throw new AggregateError(failures, `orphan sweep: ${failures.length} failed, ${removed.length} removed (${removed.join('; ')})`);

@@ -1,4 +1,4 @@
-// One cgroup per worker, under a `labslot` parent, on cgroup v2 where it has
+// One cgroup per worker, under `labslot/<agent scope>` (agent-scope.ts), on cgroup v2 where it has
 // the memory, pids and cpu controllers, and on cgroup v1 otherwise (with a v2
 // child too when the unified hierarchy is mounted beside v1, for its
 // cgroup.kill). The job joins every hierarchy before it execs, so nothing it
@@ -13,7 +13,8 @@ import type { JobLimits, LimitVerdict } from './platform.js';
 import { signalAll } from './user-processes.js';
 
 const ROOT = '/sys/fs/cgroup';
-const PARENT = 'labslot';
+/** Every agent's cgroups are below this; each agent's below its own scope in it. */
+const LABSLOT = 'labslot';
 const CPU_PERIOD_US = 100_000;
 
 export type CgroupLayout =
@@ -33,7 +34,15 @@ export function detectCgroups(root = ROOT): CgroupLayout {
 }
 
 export class WorkerCgroups {
-  constructor(private readonly layout: CgroupLayout = detectCgroups()) {}
+  /** `labslot/<scope>`: the parent of this agent's worker cgroups in every hierarchy. */
+  private readonly parent: string;
+
+  constructor(
+    scope: string,
+    private readonly layout: CgroupLayout = detectCgroups(),
+  ) {
+    this.parent = join(LABSLOT, scope);
+  }
 
   /** The directories of one worker's cgroup, one per hierarchy. */
   dirs(workerId: string): string[] {
@@ -52,7 +61,7 @@ export class WorkerCgroups {
     const memory = limits.memoryBytes;
     const cpuQuota = limits.cpus === undefined ? undefined : Math.max(1_000, Math.round(limits.cpus * CPU_PERIOD_US));
     if (layout.kind === 'v2') {
-      const dir = join(layout.root, PARENT, workerId);
+      const dir = join(layout.root, this.parent, workerId);
       if (memory !== undefined) {
         write(dir, 'memory.max', String(memory));
         // No swap: a memory limit that spills into swap is not a limit.
@@ -63,13 +72,13 @@ export class WorkerCgroups {
       return;
     }
     if (memory !== undefined) {
-      const dir = join(layout.memory, PARENT, workerId);
+      const dir = join(layout.memory, this.parent, workerId);
       write(dir, 'memory.limit_in_bytes', String(memory));
       writeIfExists(dir, 'memory.memsw.limit_in_bytes', String(memory));
     }
-    if (limits.pids !== undefined) write(join(layout.pids, PARENT, workerId), 'pids.max', String(limits.pids));
+    if (limits.pids !== undefined) write(join(layout.pids, this.parent, workerId), 'pids.max', String(limits.pids));
     if (cpuQuota !== undefined) {
-      const dir = join(layout.cpu, PARENT, workerId);
+      const dir = join(layout.cpu, this.parent, workerId);
       write(dir, 'cpu.cfs_period_us', String(CPU_PERIOD_US));
       write(dir, 'cpu.cfs_quota_us', String(cpuQuota));
     }
@@ -98,7 +107,7 @@ export class WorkerCgroups {
       if (killFile !== undefined) {
         writeFileSync(killFile, '1');
       } else if (this.layout.kind === 'v1') {
-        const freezer = join(this.layout.freezer, PARENT, workerId);
+        const freezer = join(this.layout.freezer, this.parent, workerId);
         writeIfExists(freezer, 'freezer.state', 'FROZEN');
         signalAll(pids, 'SIGKILL');
         writeIfExists(freezer, 'freezer.state', 'THAWED');
@@ -110,8 +119,8 @@ export class WorkerCgroups {
   /** Which limit ended the job, read from the kernel's event counters. */
   verdict(workerId: string, limits: JobLimits): LimitVerdict {
     const { layout } = this;
-    const memoryDir = layout.kind === 'v2' ? join(layout.root, PARENT, workerId) : join(layout.memory, PARENT, workerId);
-    const pidsDir = layout.kind === 'v2' ? memoryDir : join(layout.pids, PARENT, workerId);
+    const memoryDir = layout.kind === 'v2' ? join(layout.root, this.parent, workerId) : join(layout.memory, this.parent, workerId);
+    const pidsDir = layout.kind === 'v2' ? memoryDir : join(layout.pids, this.parent, workerId);
     const oomKills = counter(readOr(join(memoryDir, layout.kind === 'v2' ? 'memory.events' : 'memory.oom_control'), ''), 'oom_kill');
     if (oomKills > 0 && limits.memoryBytes !== undefined) return `memory limit of ${formatSize(limits.memoryBytes)} reached: the kernel killed the job (out of memory)`;
     const forkFailures = counter(readOr(join(pidsDir, 'pids.events'), ''), 'max');
@@ -137,7 +146,7 @@ export class WorkerCgroups {
     }
   }
 
-  /** Worker cgroups present in any hierarchy. */
+  /** This agent's worker cgroups present in any hierarchy (another agent's scope is not looked at). */
   existing(): string[] {
     const names = new Set<string>();
     for (const parent of this.parents()) {
@@ -152,16 +161,17 @@ export class WorkerCgroups {
 
   private parents(): string[] {
     const { layout } = this;
-    if (layout.kind === 'v2') return [join(layout.root, PARENT)];
-    return [layout.memory, layout.pids, layout.cpu, layout.freezer, ...(layout.unified ? [layout.unified] : [])].map((h) => join(h, PARENT));
+    if (layout.kind === 'v2') return [join(layout.root, this.parent)];
+    return [layout.memory, layout.pids, layout.cpu, layout.freezer, ...(layout.unified ? [layout.unified] : [])].map((h) => join(h, this.parent));
   }
 
   private async ensureParents(): Promise<void> {
     for (const parent of this.parents()) await mkdir(parent, { recursive: true });
     if (this.layout.kind === 'v2') {
       // Controllers must be enabled from the root down to the parent of the worker cgroups.
-      writeIfExists(this.layout.root, 'cgroup.subtree_control', '+memory +pids +cpu');
-      writeIfExists(join(this.layout.root, PARENT), 'cgroup.subtree_control', '+memory +pids +cpu');
+      for (const dir of [this.layout.root, join(this.layout.root, LABSLOT), join(this.layout.root, this.parent)]) {
+        writeIfExists(dir, 'cgroup.subtree_control', '+memory +pids +cpu');
+      }
     }
   }
 }

@@ -15,7 +15,8 @@ const PRIVILEGED_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' };
 export class LinuxPlatform implements Platform {
   readonly name = 'linux';
 
-  constructor(private readonly cgroups = new WorkerCgroups()) {}
+  /** `scope` (agent-scope.ts) keeps this agent's cgroups apart from another agent's on the host. */
+  constructor(scope: string, private readonly cgroups = new WorkerCgroups(scope)) {}
 
   async createUser(user: NewWorkerUser, reserve: (ids: { uid: number; gid: number }) => void, signal?: AbortSignal): Promise<WorkerAccount> {
     const created = await createUser(user, reserve, signal);
@@ -87,7 +88,7 @@ export class LinuxPlatform implements Platform {
     for (const workerId of this.cgroups.existing().filter((id) => !known.has(id))) {
       await this.cgroups.kill(workerId, 10_000);
       await this.cgroups.remove(workerId);
-      removed.push(`cgroup labslot/${workerId}`);
+      removed.push(`cgroup ${this.cgroups.dirs(workerId)[0] ?? workerId}`);
     }
     return removed;
   }

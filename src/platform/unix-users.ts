@@ -111,7 +111,8 @@ function namesIn(file: string): string[] {
   return readLines(file).map((line) => line.split(':', 1)[0] ?? '');
 }
 
-function idsIn(file: string): number[] {
+/** Ids (third field) of every entry of a passwd or group file; [] when it cannot be read. */
+export function idsIn(file: string): number[] {
   return readLines(file).map((line) => Number(line.split(':')[2]));
 }
 

@@ -2,9 +2,14 @@
 // process, and the API calls the tests make. Tokens are fixed so tests and
 // job scripts can use them; only their hashes are in the config.
 import { createHash } from 'node:crypto';
-import { chmodSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import Database from 'better-sqlite3';
+import { DATABASE_FILE } from '../../src/db/open-database.js';
+import { agentScope } from '../../src/platform/agent-scope.js';
+import { WorkerCgroups } from '../../src/platform/linux-cgroups.js';
+import { processesOf } from '../../src/platform/user-processes.js';
 import { startAgent, type RunningAgent } from './agent-process.js';
 import { ptyPair, type PtyPair } from './pty-pair.js';
 import { tempDir } from './temp-dir.js';
@@ -52,6 +57,12 @@ export interface JobLab {
   slot: (name: string) => Promise<SlotJson>;
   post: (path: string, body: unknown, token?: string) => Promise<{ status: number; json: Record<string, unknown> }>;
   events: (query?: string) => Promise<EventJson[]>;
+  /** This lab's worker cgroups; another agent's on the host (a demo, a second test) are not this test's business. */
+  cgroups: () => string[];
+  /** Every worker this lab's agent ever made, as its database recorded them (names and ids are on record before they exist). */
+  workers: () => { username: string; uid: number }[];
+  /** Live processes of any of those workers. */
+  workerProcesses: () => number[];
 }
 
 export interface SlotJson {
@@ -148,6 +159,9 @@ export async function jobLab(t: TestContext, slots: readonly SlotDef[], extraTom
     slot: async (name) => (await (await fetch(`${url()}/v1/slots/${name}`, { signal: AbortSignal.timeout(10_000) })).json()) as SlotJson,
     post: (path, body, token) => api('POST', path, body, token),
     events: async (query = '') => ((await api('GET', `/v1/events?limit=1000${query}`)).json['events'] as EventJson[]),
+    cgroups: () => new WorkerCgroups(agentScope(stateDir)).existing(),
+    workers: () => recordedWorkers(stateDir),
+    workerProcesses: () => recordedWorkers(stateDir).flatMap(({ uid }) => (uid > 0 ? processesOf(uid) : [])),
   };
   // Every slot healthy before a test submits, so a failure is the test's own.
   for (const slot of slots) await waitHealthy(url(), slot.name);
@@ -161,6 +175,17 @@ export async function waitHealthy(url: string, slot: string, timeoutMs = 10_000)
     if (view.health === 'healthy') return;
     if (Date.now() > deadline) throw new Error(`slot ${slot} not healthy within ${timeoutMs} ms: ${JSON.stringify(view)}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+function recordedWorkers(stateDir: string): { username: string; uid: number }[] {
+  const file = join(stateDir, DATABASE_FILE);
+  if (!existsSync(file)) return [];
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    return db.prepare('SELECT username, uid FROM workers').all() as { username: string; uid: number }[];
+  } finally {
+    db.close();
   }
 }
 
