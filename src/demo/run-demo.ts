@@ -52,7 +52,8 @@ export class Demo {
     }
     this.say(failure === undefined ? 'stopping: the agent first, then the lab (Ctrl-C again to force)' : 'cleaning up');
     try {
-      await this.stack.dispose();
+      // Each part by name, so a person (or a test beside another demo) knows exactly what went.
+      await this.stack.dispose((what) => this.say(`removing ${what}`));
     } catch (error) {
       if (failure !== undefined) this.say(`cleanup after the failure failed too: ${(error as Error).message}`);
       failure ??= error;
@@ -152,5 +153,5 @@ function assertNoWorkerUsers(stateDir: string): void {
     .map((line) => line.split(':'))
     .filter((fields) => fields[0]?.startsWith('ls-') === true && fields[5]?.startsWith(prefix) === true)
     .map((fields) => fields[0]);
-  if (left.length > 0) throw new Error(`left behind: ${left.join(', ')} (remove each with userdel and groupdel, and its cgroups labslot/w<id> under /sys/fs/cgroup)`);
+  if (left.length > 0) throw new Error(`left behind: ${left.join(', ')} (remove each with userdel and groupdel, and its cgroups labslot/<scope>/w<id> under /sys/fs/cgroup)`);
 }
