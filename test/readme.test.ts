@@ -110,17 +110,27 @@ describe('README.md quick start', () => {
   const packageJson = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { scripts?: Record<string, string> };
   const scripts = packageJson.scripts ?? {};
 
-  it('is exactly two commands: npm ci && npm start, and npm test', () => {
+  it('is exactly two commands: npm ci && npm start, and sudo npm run test:all', () => {
     const blocks = fences(section('Quick start'));
     assert.deepEqual(
       blocks.map((b) => b.body),
-      ['npm ci && npm start', 'npm test'],
+      ['npm ci && npm start', 'sudo npm run test:all'],
     );
   });
 
   it('is backed by start and test scripts in package.json', () => {
     assert.equal(typeof scripts['start'], 'string', 'package.json has no "start" script');
     assert.equal(typeof scripts['test'], 'string', 'package.json has no "test" script');
+    assert.equal(typeof scripts['test:all'], 'string', 'package.json has no "test:all" script');
+  });
+
+  it('runs, as test:all, what CI runs: .ci/run calls it, and it installs the packages and runs the suite with CI=true', () => {
+    assert.match(readFileSync(new URL('.ci/run', root), 'utf8'), /^npm run test:all$/m);
+    const testAll = readFileSync(new URL(scripts['test:all']?.replace(/^bash /, '') ?? 'missing', root), 'utf8');
+    assert.match(testAll, /^bash scripts\/install-test-packages\.sh$/m);
+    assert.match(testAll, /^npm ci\b/m);
+    assert.match(testAll, /^CI=true npm test$/m);
+    assert.match(readFileSync(new URL('scripts/install-test-packages.sh', root), 'utf8'), /^apt-get update/m);
   });
 
   it('starts the agent on slots.example.toml with its state in .labslot', () => {

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs, from Debian, every system package the test suite uses. The one
+# list: `npm run test:all` (the README's test command) and .ci/run both call
+# this, so a newcomer's machine gets exactly what CI gets. Needs root.
+set -euo pipefail
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-test-packages: needs root to install Debian packages (try: sudo npm run test:all)" >&2
+  exit 2
+fi
+if ! command -v apt-get >/dev/null; then
+  echo "install-test-packages: needs apt-get (a Debian or Ubuntu host); install the packages listed in $0 by hand" >&2
+  exit 2
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# g++/make/python3: better-sqlite3 is compiled from source (its prebuilt download is unreachable).
+# socat: PTY pairs standing in for serial consoles; util-linux: flock, setpriv, setsid, unshare;
+# bubblewrap: the job sandbox; passwd: useradd/userdel for workers; e2fsprogs: chattr (a cleanup that fails); procps: ps in jobs.
+# iproute2 + iputils-ping: network namespaces with IPv6 targets; pdudaemon: a real PDU daemon.
+# python3-prometheus-client: the official exposition-format parser reads /metrics in its test.
+# qemu-system-x86, linux-image-amd64, busybox-static, cpio, udev, kmod, xz-utils: the QEMU guest with emulated USB devices.
+# chromium: the status page test drives Debian's browser with playwright-core (no browser download).
+# libxml2-utils: xmllint checks smf/*.xml; systemd: systemd-analyze verify checks the unit (a fresh machine may lack it);
+# strace + libcap2-bin (capsh): the service unit test traces the hardened agent and checks capability names.
+apt-get install -y -qq --no-install-recommends \
+  ca-certificates g++ make python3 \
+  socat util-linux passwd e2fsprogs procps bubblewrap iproute2 iputils-ping pdudaemon python3-prometheus-client \
+  qemu-system-x86 linux-image-amd64 busybox-static cpio udev kmod xz-utils \
+  chromium libxml2-utils systemd strace libcap2-bin >/dev/null
