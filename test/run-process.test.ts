@@ -1,6 +1,7 @@
 // Running check programs: timeouts kill the whole process group, output is
 // bounded, and a program that cannot start is reported, not thrown.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -18,6 +19,29 @@ function alive(pid: number): boolean {
 }
 
 describe('runProcess', () => {
+  it('reports a spawn that fails for want of file descriptors (EMFILE) as a result, never an exception', () => {
+    // A process whose every descriptor is taken, as a client holding thousands of connections leaves the agent.
+    const module = new URL('../src/platform/run-process.ts', import.meta.url).href;
+    const script = `
+      import { openSync } from 'node:fs';
+      const { runProcess } = await import(${JSON.stringify(module)});
+      process.on('uncaughtException', (error) => { console.log(JSON.stringify({ uncaught: error.message })); process.exit(3); });
+      let taken = 0;
+      try { for (;;) { openSync('/dev/null', 'r'); taken += 1; } } catch {}
+      const result = await runProcess(['true'], { timeoutMs: 5000 }).catch((error) => ({ threw: error.message }));
+      console.log(JSON.stringify({ taken, code: result.code, threw: result.threw, spawnError: result.spawnError?.code }));
+      // A tick later, an 'error' nobody listened to would still arrive.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    `;
+    const child = spawnSync('prlimit', ['--nofile=64', process.execPath, '--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(child.status, 0, `the process survived: ${child.stdout}${child.stderr}`);
+    const report = JSON.parse(child.stdout.trim().split('\n').at(-1) ?? '{}') as { taken: number; code: unknown; threw?: string; spawnError?: string };
+    assert.ok(report.taken > 0, 'the descriptors were exhausted first');
+    assert.equal(report.threw, undefined, 'runProcess did not throw');
+    assert.equal(report.spawnError, 'EMFILE');
+    assert.equal(report.code, null);
+  });
+
   it('kills the grandchildren of a program that times out', async (t) => {
     const dir = tempDir(t);
     const pidFile = join(dir, 'grandchild.pid');

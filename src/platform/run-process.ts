@@ -36,13 +36,24 @@ export async function runProcess(argv: readonly string[], options: RunOptions): 
     if (output.length > keep * 2) output = output.subarray(output.length - keep);
   };
 
-  const child = spawn(program, args, {
-    env: options.env ?? process.env,
-    cwd: options.cwd,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    // Its own process group, so a timeout kills the grandchildren a check script forks too.
-    detached: true,
-  });
+  const failed = (error: NodeJS.ErrnoException): RunResult => ({ code: null, signal: null, output: '', timedOut: false, aborted: false, spawnError: error, durationMs: performance.now() - started });
+  let child: ReturnType<typeof spawn>;
+  try {
+    child = spawn(program, args, {
+      env: options.env ?? process.env,
+      cwd: options.cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own process group, so a timeout kills the grandchildren a check script forks too.
+      detached: true,
+    });
+  } catch (error) {
+    return failed(error as NodeJS.ErrnoException);
+  }
+  // Attached before anything else can throw: a spawn that fails (EMFILE when a client has taken every
+  // file descriptor, EAGAIN) emits 'error' on the next tick, and an unheard 'error' stops the agent.
+  const spawnFailed = new Promise<NodeJS.ErrnoException>((resolve) => child.once('error', resolve));
+  // Without a process there are no pipes either (undefined, whatever the types say).
+  if (!child.stdout || !child.stderr) return failed(await spawnFailed);
   child.stdout.on('data', append);
   child.stderr.on('data', append);
 
@@ -71,9 +82,7 @@ export async function runProcess(argv: readonly string[], options: RunOptions): 
 
   try {
     return await new Promise<RunResult>((resolve) => {
-      child.once('error', (error: NodeJS.ErrnoException) => {
-        resolve({ code: null, signal: null, output: '', timedOut, aborted, spawnError: error, durationMs: performance.now() - started });
-      });
+      void spawnFailed.then((error) => resolve({ ...failed(error), timedOut, aborted }));
       // The program's own exit decides the result. Children it left behind would hold the pipes
       // open (and 'close' back) until the timeout, so they are killed with the group right away.
       child.once('exit', (code, signal) => {
