@@ -1,7 +1,8 @@
 // The SQLite database on a real file: first start, restart, a later migration,
 // pragmas, and the errors an operator sees when the state directory is wrong.
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, openSync, readFileSync, statSync, writeFileSync, writeSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { eq } from 'drizzle-orm';
@@ -92,5 +93,43 @@ describe('database', () => {
     assert.throws(() => openDatabase({ stateDir: notADir }), (e: unknown) => e instanceof DatabaseError && e.message.includes(notADir));
     writeFileSync(join(dir, DATABASE_FILE), 'this is not sqlite, just text long enough to be read as a header........');
     assert.throws(() => openDatabase({ stateDir: dir }), (e: unknown) => e instanceof DatabaseError && /not a database/.test(e.message));
+  });
+
+  it('refuses an empty database file instead of taking it for a new one, and leaves it as it was', (t) => {
+    const dir = tempDir(t);
+    const file = join(dir, DATABASE_FILE);
+    writeFileSync(file, '');
+    assert.throws(
+      () => openDatabase({ stateDir: dir }),
+      (e: unknown) => e instanceof DatabaseError && e.message.includes(file) && /is empty \(0 bytes\)/.test(e.message) && e.message.includes(`mv ${file} ${file}.empty`),
+    );
+    assert.equal(statSync(file).size, 0, 'not turned into a new database');
+  });
+
+  it('refuses a database with a damaged page at start, names the file and how to recover, and never writes to it', (t) => {
+    const dir = tempDir(t);
+    const db = openDatabase({ stateDir: dir });
+    // Enough rows for an index and a table over many pages, then a checkpoint so they are in the file itself.
+    const insert = db.$client.prepare('INSERT INTO jobs (id, target, argv, timeout_ms) VALUES (?, ?, ?, ?)');
+    db.$client.transaction(() => {
+      for (let i = 0; i < 2000; i += 1) insert.run(`j${i}`, 'gimlet', JSON.stringify(['echo', 'x'.repeat(200)]), 1000);
+    })();
+    db.$client.pragma('wal_checkpoint(TRUNCATE)');
+    db.$client.close();
+    const file = join(dir, DATABASE_FILE);
+    const pageSize = 4096;
+    const pages = statSync(file).size / pageSize;
+    assert.ok(pages > 20, `${pages} pages`);
+    // Garbage over the middle of an interior page: the header (page 1) is intact, so the file still opens.
+    const fd = openSync(file, 'r+');
+    writeSync(fd, Buffer.alloc(2048, 0xa5), 0, 2048, Math.floor(pages / 2) * pageSize + 512);
+    closeSync(fd);
+    const digest = (): string => createHash('sha256').update(readFileSync(file)).digest('hex');
+    const before = digest();
+    assert.throws(
+      () => openDatabase({ stateDir: dir }),
+      (e: unknown) => e instanceof DatabaseError && e.message.includes(`the database ${file} is damaged`) && e.message.includes('.recover'),
+    );
+    assert.equal(digest(), before, 'the damaged file is left exactly as it was');
   });
 });
