@@ -75,6 +75,53 @@ describe('loading configs', () => {
     );
   });
 
+  it('suggests only keys the device\'s own kind (and driver) allows', (t) => {
+    const file = join(tempDir(t), 'slots.toml');
+    writeFileSync(
+      file,
+      [
+        '[devices.sp]',
+        'kind = "usb"',
+        'vid = 0x1fc9',
+        'pid = 0x0143',
+        'serial = "A"',
+        'baudrate = 115200',
+        'rol = "sp-probe"',
+        '[devices.console]',
+        'kind = "serial"',
+        'path = "/dev/ttyUSB0"',
+        'baudrate = 115200',
+        '[devices.outlet]',
+        'kind = "power"',
+        'driver = "command"',
+        'on = ["true"]',
+        'off = ["true"]',
+        'status = ["true"]',
+        'prot = 3',
+        '[slots.one]',
+        'target = "gimlet"',
+        'devices = ["sp", "console", "outlet"]',
+      ].join('\n'),
+    );
+    assert.throws(
+      () => loadConfig(file),
+      (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
+        assert.deepEqual(
+          error.issues.map((i) => `${i.path ?? ''}: ${i.message}`),
+          [
+            // "baud" is a serial console's key, and "port" a pdudaemon outlet's: neither is offered where it is not valid either.
+            'devices.sp.baudrate: unknown key',
+            'devices.sp.rol: unknown key (did you mean "role"?)',
+            'devices.console.baudrate: unknown key (did you mean "baud"?)',
+            'devices.outlet.prot: unknown key',
+          ],
+        );
+        return true;
+      },
+    );
+  });
+
   it('takes a relative state_dir from the config file, and --state-dir from the working directory', (t) => {
     const dir = tempDir(t);
     const file = join(dir, 'slots.toml');

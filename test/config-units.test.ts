@@ -85,5 +85,8 @@ describe('suggestions', () => {
     assert.equal(closest('devcies', ['devices', 'target', 'env']), 'devices');
     assert.equal(closest('baudrate', ['baud', 'path', 'probe']), 'baud');
     assert.equal(closest('zzzzzzzz', ['baud', 'path']), undefined);
+    // Three edits away from a two-letter key is no near miss.
+    assert.equal(closest('prot', ['on', 'off', 'status']), undefined);
+    assert.equal(closest('prot', ['port', 'pdu']), 'port');
   });
 });

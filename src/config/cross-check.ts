@@ -2,6 +2,7 @@
 // devices, self-conflicts, one physical USB device claimed twice. They run on the
 // raw TOML value next to the schema (not after it), so that a file with a type
 // error in one device still gets its broken references reported in the same run.
+import { withArticle } from '../words.js';
 import { formatUsbId } from './usb-identity.js';
 
 export interface RawIssue {
@@ -86,13 +87,13 @@ function placeholderIssues(devices: Table, slots: Table): RawIssue[] {
           if (users.length > 1) issues.push({ path, message: `${match[0]} is ambiguous in a check shared by slots ${users.join(', ')}: name the device, as in {${placeholder}:DEVICE}` });
           for (const slot of users) {
             const candidates = (slotDevices.get(slot) ?? []).filter((d) => isTable(devices[d]) && devices[d]['kind'] === kind);
-            if (candidates.length === 0) issues.push({ path, message: `${match[0]} needs a ${kind} device, and slot ${slot} has none` });
+            if (candidates.length === 0) issues.push({ path, message: `${match[0]} needs ${withArticle(kind)} device, and slot ${slot} has none` });
           }
           continue;
         }
         const target = devices[named];
         if (!isTable(target)) issues.push({ path, message: `${match[0]} names unknown device "${named}"` });
-        else if (target['kind'] !== kind) issues.push({ path, message: `${match[0]}: device "${named}" is not a ${kind} device` });
+        else if (target['kind'] !== kind) issues.push({ path, message: `${match[0]}: device "${named}" is not ${withArticle(kind)} device` });
         else {
           const outside = users.filter((slot) => !(slotDevices.get(slot) ?? []).includes(named));
           if (outside.length > 0) issues.push({ path, message: `${match[0]}: device "${named}" is not part of slot ${outside.join(', ')}, which runs this check` });

@@ -2,6 +2,7 @@
 // ("record", "Too small: expected number to be >0"), and the value's TOML
 // type named when it is the wrong one.
 import type { z } from 'zod';
+import { plural } from '../words.js';
 import { configSchema } from './schema.js';
 import { keysAt } from './schema-keys.js';
 import { closest } from './suggest.js';
@@ -18,7 +19,8 @@ export function describeSchemaIssue(issue: z.core.$ZodIssue, raw: unknown): Desc
   switch (issue.code) {
     case 'unrecognized_keys':
       return issue.keys.map((key) => {
-        const hint = closest(key, keysAt(configSchema, path));
+        // Only keys this very table may have: a usb device is not offered a serial console's "baud".
+        const hint = closest(key, keysAt(configSchema, path, valueAt(raw, path)));
         return { path: [...path, key], message: `unknown key${hint ? ` (did you mean "${hint}"?)` : ''}` };
       });
     case 'invalid_key':
@@ -36,7 +38,7 @@ export function describeSchemaIssue(issue: z.core.$ZodIssue, raw: unknown): Desc
     // Only zod's own wording is replaced; the schema's custom messages say more.
     case 'too_small':
       if (!issue.message.startsWith('Too small')) return one(issue.message);
-      return one(issue.origin === 'string' ? 'must not be empty' : issue.origin === 'array' ? `must have at least ${String(issue.minimum)} item(s)` : issue.minimum === 0 && !issue.inclusive ? 'must be greater than 0' : `must be at least ${String(issue.minimum)}`);
+      return one(issue.origin === 'string' ? 'must not be empty' : issue.origin === 'array' ? `must have at least ${plural(Number(issue.minimum), 'item')}` : issue.minimum === 0 && !issue.inclusive ? 'must be greater than 0' : `must be at least ${String(issue.minimum)}`);
     case 'too_big':
       if (!issue.message.startsWith('Too big')) return one(issue.message);
       return one(issue.origin === 'string' ? `must be at most ${String(issue.maximum)} characters` : `must be at most ${String(issue.maximum)}`);

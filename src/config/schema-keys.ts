@@ -11,6 +11,7 @@ interface Def {
   valueType?: z.ZodType;
   element?: z.ZodType;
   options?: z.ZodType[];
+  values?: unknown[];
 }
 
 function defOf(schema: z.ZodType): Def {
@@ -42,8 +43,12 @@ function unwrap(schema: z.ZodType): z.ZodType {
   return inner && def.type !== 'object' ? unwrap(inner) : schema;
 }
 
-/** Allowed keys of the table at `path` (record and array steps match any key or index). */
-export function keysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
+/**
+ * Allowed keys of the table at `path` (record and array steps match any key or
+ * index). Given the table itself, a union keeps only the options its
+ * discriminators select: a usb device's keys, not a serial console's `baud`.
+ */
+export function keysAt(schema: z.ZodType, path: readonly PropertyKey[], table?: unknown): string[] {
   let current: z.ZodType[] = [schema];
   for (const part of path) {
     current = current.flatMap((s) =>
@@ -52,7 +57,17 @@ export function keysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[
         .map((c) => c.schema),
     );
   }
-  return [...new Set(current.flatMap((s) => objectShapes(s).flatMap((shape) => Object.keys(shape))))].sort();
+  const shapes = current.flatMap(objectShapes).filter((shape) => selects(shape, table));
+  return [...new Set(shapes.flatMap((shape) => Object.keys(shape)))].sort();
+}
+
+/** Whether the table matches every literal key of the shape (`kind = "usb"`, `driver = "command"`); any shape matches no table. */
+function selects(shape: Record<string, z.ZodType>, table: unknown): boolean {
+  if (typeof table !== 'object' || table === null) return true;
+  return Object.entries(shape).every(([key, child]) => {
+    const def = defOf(child);
+    return def.type !== 'literal' || (def.values ?? []).includes((table as Record<string, unknown>)[key]);
+  });
 }
 
 /** Every key path the schema accepts, records and arrays written as `<name>`: `devices.<name>.vid`. */

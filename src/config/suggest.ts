@@ -8,6 +8,8 @@ export function closest(word: string, candidates: readonly string[], maxDistance
     const c = candidate.toLowerCase();
     // "baudrate" for "baud", "dev" for "devices": a prefix is as telling as a small edit.
     const d = c.length >= 3 && (lower.startsWith(c) || c.startsWith(lower)) ? 1 : editDistance(lower, c);
+    // Three edits turn "prot" into "on": a short key is only suggested for a near miss.
+    if (d > Math.max(1, Math.floor(c.length / 2))) continue;
     if (d < bestDistance) {
       best = candidate;
       bestDistance = d;

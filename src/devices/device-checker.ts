@@ -3,6 +3,7 @@
 // that uses it. One USB enumeration is shared by all checks of a sweep.
 import type { LabModel } from '../config/lab-model.js';
 import type { DeviceSpec } from '../config/schema.js';
+import { withArticle } from '../words.js';
 import type { CheckMode, CheckResult, Verdict } from './check-result.js';
 import { checkCommand, type PlaceholderResolver } from './command-check.js';
 import { checkIpv6, scopedAddress } from './ipv6-check.js';
@@ -76,7 +77,7 @@ export class DeviceChecker {
       if (kind === 'usb_node') candidates.sort((a, b) => Number(this.roleOf(b) === 'sp-probe') - Number(this.roleOf(a) === 'sp-probe'));
       const deviceName = candidates[0];
       const spec = deviceName !== undefined ? this.lab.devices.get(deviceName)?.spec : undefined;
-      if (!spec || spec.kind !== wantedKind) return { missing: named !== undefined ? `"${named}" is not a ${wantedKind} device` : `slot ${slotName ?? '(none)'} has no ${wantedKind} device` };
+      if (!spec || spec.kind !== wantedKind) return { missing: named !== undefined ? `"${named}" is not ${withArticle(wantedKind)} device` : `slot ${slotName ?? '(none)'} has no ${wantedKind} device` };
       if (spec.kind === 'ipv6') return { value: scopedAddress(spec) };
       if (spec.kind === 'serial') {
         const tty = await resolveTty(spec);
