@@ -43,7 +43,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
 
   app.notFound((c) => errorResponse(c, 404, 'not_found', `no route ${c.req.method} ${c.req.path}`));
   app.onError((error, c) => {
-    if (error instanceof HttpError) return errorResponse(c, error.status, error.code, error.message);
+    if (error instanceof HttpError) return errorResponse(c, error.status, error.code, error.message, error.details);
     if (error instanceof HTTPException) return errorResponse(c, error.status, error.status < 500 ? 'bad_request' : 'internal', error.message);
     deps.log.error({ err: error, method: c.req.method, path: c.req.path }, 'request failed');
     return errorResponse(c, 500, 'internal', 'internal error; the agent log has the details');

@@ -5,6 +5,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
 import type { AppEnv } from './app-deps.js';
+import { withArticle } from '../words.js';
 import { HttpError } from './http-error.js';
 
 export type Role = 'operator' | 'submitter';
@@ -49,10 +50,11 @@ export function actorOf(role: Role, token: string): string {
 /** Requires a token of one of `roles`: 401 without a valid token, 403 with a token of another role. */
 export function requireRole(roles: Role | readonly Role[], hashes: TokenHashes): MiddlewareHandler<AppEnv> {
   const wanted: readonly Role[] = typeof roles === 'string' ? [roles] : roles;
-  const needs = wanted.map((r) => `an ${r}`).join(' or ');
+  const needs = wanted.map(withArticle).join(' or ');
   return async (c, next) => {
     const token = bearerToken(c.req.header('authorization'));
-    if (token === undefined) throw new HttpError(401, 'unauthorized', `this needs ${needs} token: send "Authorization: Bearer TOKEN"`);
+    // `needs` lets a client say it in its own words ("pass --token") rather than in HTTP's.
+    if (token === undefined) throw new HttpError(401, 'unauthorized', `this needs ${needs} token: send "Authorization: Bearer TOKEN"`, { details: { needs: wanted } });
     const held = rolesOf(token, hashes);
     const role = wanted.find((r) => held.includes(r));
     if (role !== undefined) {
