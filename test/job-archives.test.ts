@@ -7,23 +7,25 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { ArchiveError, checkArchive, extractArchive } from '../src/jobs/job-archives.js';
+import { ArchiveError, checkArchive, createArchive, extractArchive } from '../src/jobs/job-archives.js';
 import { runCli } from './helpers/cli.js';
 import { jobLab, SUBMITTER_TOKEN } from './helpers/job-lab.js';
 import { command, requires, ROOT } from './helpers/prerequisites.js';
 import { tempDir } from './helpers/temp-dir.js';
 
 /** A tar with one hostile entry, made by Python's tarfile, which writes whatever it is told. */
-function hostileTar(dir: string, kind: 'dotdot' | 'absolute' | 'symlink' | 'hardlink'): string {
+function hostileTar(dir: string, kind: 'dotdot' | 'absolute' | 'symlink' | 'hardlink' | 'chardev' | 'fifo'): string {
   const file = join(dir, `${kind}.tar`);
   const script = [
     'import io, sys, tarfile',
     'kind, out = sys.argv[1], sys.argv[2]',
     'with tarfile.open(out, "w") as t:',
     '    ok = tarfile.TarInfo("fine.txt"); data = b"fine"; ok.size = len(data); t.addfile(ok, io.BytesIO(data))',
-    '    bad = tarfile.TarInfo({"dotdot": "../../etc/evil", "absolute": "/etc/evil", "symlink": "link", "hardlink": "hard"}[kind])',
+    '    bad = tarfile.TarInfo({"dotdot": "../../etc/evil", "absolute": "/etc/evil", "symlink": "link", "hardlink": "hard", "chardev": "tty", "fifo": "pipe"}[kind])',
     '    if kind == "symlink": bad.type = tarfile.SYMTYPE; bad.linkname = "/etc/shadow"',
     '    elif kind == "hardlink": bad.type = tarfile.LNKTYPE; bad.linkname = "/etc/shadow"',
+    '    elif kind == "chardev": bad.type = tarfile.CHRTYPE; bad.devmajor = 5; bad.devminor = 0',
+    '    elif kind == "fifo": bad.type = tarfile.FIFOTYPE',
     '    else: bad.size = 4',
     '    t.addfile(bad, io.BytesIO(b"evil") if bad.isfile() else None)',
   ].join('\n');
@@ -35,7 +37,15 @@ describe('archives', () => {
   it('refuses hostile entries by name and extracts nothing of them', async (t) => {
     if (!requires(t, command('python3', ['--version']))) return;
     const dir = tempDir(t);
-    const expected = { dotdot: '"../../etc/evil" climbs out with ".."', absolute: '"/etc/evil" is an absolute path', symlink: '"link" is a symbolic link', hardlink: '"hard" is a hard link' };
+    const expected = {
+      dotdot: '"../../etc/evil" climbs out with ".."',
+      absolute: '"/etc/evil" is an absolute path',
+      symlink: '"link" is a symbolic link',
+      hardlink: '"hard" is a hard link',
+      // In words, not node-tar's type names ("is a CharacterDevice").
+      chardev: '"tty" is a character device, not a file or directory',
+      fifo: '"pipe" is a named pipe, not a file or directory',
+    };
     for (const [kind, why] of Object.entries(expected) as [keyof typeof expected, string][]) {
       const file = hostileTar(dir, kind);
       await assert.rejects(checkArchive(file), (error: Error) => error instanceof ArchiveError && error.message === `archive refused: ${why}`);
@@ -44,6 +54,15 @@ describe('archives', () => {
       assert.equal(existsSync(join(into, 'fine.txt')), false, 'a refused archive extracts nothing at all');
     }
     assert.equal(existsSync('/etc/evil'), false);
+  });
+
+  it('says how far over the limit outputs are, in words', async (t) => {
+    const dir = tempDir(t);
+    mkdirSync(join(dir, 'out'));
+    writeFileSync(join(dir, 'out', 'log.txt'), 'x'.repeat(2048));
+    assert.deepEqual(await createArchive(join(dir, 'out'), join(dir, 'out.tar'), 1024), { ok: false, reason: '2048 bytes in 1 file, over the limit of 1KiB' });
+    writeFileSync(join(dir, 'out', 'more.txt'), 'y');
+    assert.deepEqual(await createArchive(join(dir, 'out'), join(dir, 'out.tar'), 1024), { ok: false, reason: '2049 bytes in 2 files, over the limit of 1KiB' });
   });
 
   it('--input appears read-only at /input, and $LABSLOT_OUTPUT comes back with job outputs', async (t) => {
@@ -95,7 +114,7 @@ describe('archives', () => {
     assert.match(big.json.error?.message ?? '', /over the limit of 64KiB \(\[jobs\] max_input\)/);
     await new Promise((resolve) => setTimeout(resolve, 200));
     const waiting = await lab.job(id);
-    assert.deepEqual({ state: waiting.state, waiting: waiting.waiting }, { state: 'queued', waiting: 'waiting for its input archive (PUT /v1/jobs/:id/input)' });
+    assert.deepEqual({ state: waiting.state, waiting: waiting.waiting }, { state: 'queued', waiting: 'waiting for its input archive' });
 
     const good = join(lab.dir, 'good');
     mkdirSync(good);
@@ -107,6 +126,7 @@ describe('archives', () => {
     const job = await lab.waitDone(id);
     assert.equal(job.state, 'succeeded');
     assert.equal(await lab.output(id), 'only.txt\n');
+    assert.ok((await lab.events()).some((e) => e.type === 'job.input' && e.message === `job ${id} got its input: 1 file, 1 byte`), 'one file, not "1 files"');
     assert.equal((await put(readFileSync(archive))).status, 409, 'one input per job');
   });
 });

@@ -6,12 +6,23 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { HealthTimeline } from '../src/http/pages/health-timeline.js';
 import { startAgent } from './helpers/agent-process.js';
 import type { Response } from 'playwright-core';
 import { CHROMIUM, launchChromium } from './helpers/browser.js';
 import { jobLab, OPERATOR_TOKEN, SUBMITTER_TOKEN } from './helpers/job-lab.js';
 import { ROOT, requires } from './helpers/prerequisites.js';
 import { tempDir } from './helpers/temp-dir.js';
+
+test('a timeline counts its checks in words: "1 check", "2 checks"', async () => {
+  const now = Date.now();
+  const result = { ok: true, reason: 'present', detail: null, durationMs: 3, at: now - 60_000, trigger: 'interval' };
+  const title = async (results: (typeof result)[]): Promise<string | undefined> =>
+    // A JSX node, which renders itself to HTML through toString.
+    /<title>([^<]*)<\/title>/.exec(((await HealthTimeline({ device: 'sp', results, now, timeoutMs: 1_000 })) as { toString(): string }).toString())?.[1];
+  assert.equal(await title([result]), 'sp: 1 check in the last 24 h, 0 failed');
+  assert.equal(await title([result, { ...result, at: now - 30_000 }]), 'sp: 2 checks in the last 24 h, 0 failed');
+});
 
 test('the status page shows every slot at a glance, and hold and release work from it', async (t) => {
   if (!requires(t, ROOT, CHROMIUM)) return;

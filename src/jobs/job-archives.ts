@@ -7,6 +7,8 @@
 import { chmod, lstat, mkdir, readdir, rm } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import * as tar from 'tar';
+import { formatSize } from '../config/size.js';
+import { plural } from '../words.js';
 
 export class ArchiveError extends Error {
   override readonly name = 'ArchiveError';
@@ -18,6 +20,8 @@ export interface ArchiveSummary {
 }
 
 const PLAIN_TYPES = new Set(['File', 'OldFile', 'ContiguousFile', 'Directory']);
+/** node-tar's names of the special entry types, in words ("CharacterDevice" is how tar says it, not a person). */
+const ENTRY_KINDS: Readonly<Record<string, string>> = { CharacterDevice: 'a character device', BlockDevice: 'a block device', FIFO: 'a named pipe' };
 
 /** Why an entry may not be in an archive, or undefined when it may. */
 export function entryProblem(path: string, type: string): string | undefined {
@@ -26,7 +30,7 @@ export function entryProblem(path: string, type: string): string | undefined {
   if (path.split('/').includes('..')) return 'climbs out with ".."';
   if (type === 'SymbolicLink') return 'is a symbolic link';
   if (type === 'Link') return 'is a hard link';
-  if (!PLAIN_TYPES.has(type)) return `is a ${type}, not a file or directory`;
+  if (!PLAIN_TYPES.has(type)) return `is ${ENTRY_KINDS[type] ?? `an entry of tar type ${type}`}, not a file or directory`;
   return undefined;
 }
 
@@ -119,7 +123,7 @@ export function packEntries(dir: string, entries: readonly string[]): AsyncItera
  */
 export async function createArchive(dir: string, file: string, maxBytes: number): Promise<{ ok: true; summary: ArchiveSummary; skipped: string[] } | { ok: false; reason: string }> {
   const { entries, skipped, summary } = await listTree(dir);
-  if (summary.bytes > maxBytes) return { ok: false, reason: `${summary.bytes} bytes in ${summary.files} files, over the limit of ${maxBytes}` };
+  if (summary.bytes > maxBytes) return { ok: false, reason: `${plural(summary.bytes, 'byte')} in ${plural(summary.files, 'file')}, over the limit of ${formatSize(maxBytes)}` };
   if (entries.length === 0) return { ok: true, summary, skipped };
   await tar.c({ ...PACK_OPTIONS, file, cwd: dir }, entries);
   return { ok: true, summary, skipped };

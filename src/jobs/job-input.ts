@@ -12,6 +12,7 @@ import { formatSize } from '../config/size.js';
 import { recordEvent } from '../db/event-log.js';
 import type { Db } from '../db/open-database.js';
 import { jobs } from '../db/schema.js';
+import { plural } from '../words.js';
 import { ArchiveError, extractArchive, type ArchiveSummary } from './job-archives.js';
 import { jobDir, jobInputDir } from './job-paths.js';
 
@@ -34,7 +35,7 @@ export async function receiveInput(db: Db, stateDir: string, jobId: string, body
     const summary = await extractArchive(file, jobInputDir(stateDir, jobId));
     db.transaction((tx) => {
       tx.update(jobs).set({ input: 'ready', waiting: null }).where(and(eq(jobs.id, jobId), eq(jobs.input, 'awaiting'))).run();
-      recordEvent(tx, { type: 'job.input', jobId, actor: by, message: `job ${jobId} got its input: ${summary.files} files, ${summary.bytes} bytes` });
+      recordEvent(tx, { type: 'job.input', jobId, actor: by, message: `job ${jobId} got its input: ${plural(summary.files, 'file')}, ${plural(summary.bytes, 'byte')}` });
     });
     return summary;
   } catch (error) {

@@ -118,7 +118,8 @@ export class Scheduler {
     const availability = slotAvailability(lab, db, this.host());
     for (const job of queued) {
       if (job.input === 'awaiting') {
-        const waiting = 'waiting for its input archive (PUT /v1/jobs/:id/input)';
+        // Shown by `labslot job status` too: the sentence, not the route that delivers the archive.
+        const waiting = 'waiting for its input archive';
         if (job.waiting !== waiting) db.update(jobs).set({ waiting }).where(eq(jobs.id, job.id)).run();
         continue;
       }

@@ -7,6 +7,7 @@
 // JavaScript.
 import type { FC } from 'hono/jsx';
 import type { StoredResult } from '../../health/health-store.js';
+import { plural } from '../../words.js';
 import { clock } from './page-format.js';
 
 export const TIMELINE_WINDOW_MS = 24 * 3_600_000;
@@ -54,7 +55,7 @@ export const HealthTimeline: FC<{ device: string; results: readonly StoredResult
   const failures = buckets.reduce((n, b) => n + b.failures, 0);
   return (
     <svg class="timeline" role="img" viewBox={`0 0 ${WIDTH} ${HEIGHT}`} width={WIDTH} height={HEIGHT} data-device={device} data-checks={checks} data-failures={failures}>
-      <title>{`${device}: ${checks} checks in the last 24 h, ${failures} failed`}</title>
+      <title>{`${device}: ${plural(checks, 'check')} in the last 24 h, ${failures} failed`}</title>
       <rect x="0" y={PLOT_TOP} width={WIDTH} height={PLOT_HEIGHT} fill="#f6f8fa" />
       {[6, 12, 18].map((h) => {
         const x = (WIDTH * h) / 24;
