@@ -4,7 +4,7 @@
 // Checks that relate several parts of the file live in cross-check.ts.
 import { isIPv6 } from 'node:net';
 import { z } from 'zod';
-import { parseDuration } from './duration.js';
+import { formatDuration, parseDuration } from './duration.js';
 import { parseSize } from './size.js';
 import { envName } from './env-names.js';
 
@@ -20,15 +20,31 @@ export const name = z
 // Unix user and group names as useradd accepts them by default.
 const unixName = z.string().regex(/^[a-z_][a-z0-9_-]*\$?$/, { error: 'is not a valid Unix user or group name' }).max(32);
 
-export const duration = z.string().transform((text, ctx) => {
-  const ms = parseDuration(text);
-  if (ms === undefined || ms === 0) {
-    const message = ms === undefined ? `"${text}" is not a duration (use e.g. "500ms", "30s", "10m", "1h30m")` : 'must be longer than zero';
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+/**
+ * A duration with an upper bound, named in the error. Every duration has one: Node's timers hold at most
+ * 2^31-1 ms (about 24.8 days) and fire after 1 ms beyond it, so "25d" would make a check fail at once or
+ * a stop skip its grace.
+ */
+export function durationUpTo(maxMs: number): z.ZodPipe<z.ZodString, z.ZodTransform<number, string>> {
+  if (maxMs >= 2 ** 31) throw new RangeError(`${maxMs} ms is more than a timer holds`);
+  return z.string().transform((text, ctx) => {
+    const ms = parseDuration(text);
+    let message: string | undefined;
+    if (ms === undefined) message = `"${text}" is not a duration (use e.g. "500ms", "30s", "10m", "1h30m")`;
+    else if (ms === 0) message = 'must be longer than zero';
+    else if (!(ms <= maxMs)) message = `"${text}" is too long: at most ${formatDuration(maxMs)}`;
+    if (message === undefined) return ms as number;
     ctx.issues.push({ code: 'custom', input: text, message });
     return z.NEVER;
-  }
-  return ms;
-});
+  });
+}
+
+/** Device check and probe timeouts: a check that needs longer is hung. */
+export const duration = durationUpTo(HOUR);
 
 export const size = z.string().transform((text, ctx) => {
   const bytes = parseSize(text);
@@ -184,7 +200,7 @@ export const configSchema = z.strictObject({
     .prefault({}),
   health: z
     .strictObject({
-      interval: duration.prefault('30s'),
+      interval: durationUpTo(DAY).prefault('30s'),
       timeout: duration.prefault('10s'),
       failure_threshold: positiveInt.max(100).default(3),
       success_threshold: positiveInt.max(100).default(2),
@@ -196,8 +212,8 @@ export const configSchema = z.strictObject({
     .prefault({}),
   jobs: z
     .strictObject({
-      // Timers hold at most 24.8 days; a week is more than any lab job needs.
-      timeout: duration.refine((ms) => ms <= 7 * 86_400_000, { error: 'must be at most 7d' }).prefault('1h'),
+      // A week is more than any lab job needs (and timers hold at most 24.8 days).
+      timeout: durationUpTo(7 * DAY).prefault('1h'),
       stop_grace: duration.prefault('10s'),
       max_output: size.prefault('1GiB'),
       max_input: size.prefault('1GiB'),
