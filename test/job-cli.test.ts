@@ -64,8 +64,8 @@ describe('job and worker commands: usage errors', () => {
     // Nothing listens here: a command that got as far as the network would exit 1, not 2.
     const env = { LABSLOT_URL: `http://127.0.0.1:${await freePort()}`, LABSLOT_TOKEN: SUBMITTER };
     const cases: [string[], RegExp][] = [
-      [['job', 'run', '--', 'true'], /^error: required option '--target <target>' not specified$/m],
-      [['job', 'run', '--target', 'gimlet'], /^error: missing required argument 'command'$/m],
+      [['job', 'run', '--', 'true'], /^labslot: required option '--target <target>' not specified\nlabslot: see 'labslot job run --help'\n$/],
+      [['job', 'run', '--target', 'gimlet'], /^labslot: missing required argument 'command'$/m],
       [['job', 'run', '--target', 'gimlet', '--env', 'NOEQUALS', '--', 'true'], /^labslot: --env "NOEQUALS": expected NAME=VALUE, e.g. --env BOARD_REV=b\n$/],
       [['job', 'run', '--target', 'gimlet', '--env', 'A=1', '--env', '1BAD=x', '--', 'true'], /^labslot: --env "1BAD=x": "1BAD" is not an environment variable name/],
       [['job', 'run', '--target', 'gimlet', '--env', '=x', '--', 'true'], /^labslot: --env "=x": "" is not an environment variable name/],
@@ -84,8 +84,9 @@ describe('job and worker commands: usage errors', () => {
       [['job', 'submit', '--target', 'gimlet', '--script', LABSLOT_BIN, '--', 'true'], /^labslot: give either --script FILE or -- CMD \[ARG\]\.\.\., not both\n$/],
       [['job', 'list', '--state', 'done'], /^labslot: --state "done": expected one of queued, leased, running, cleaning, succeeded, failed, cancelled\n$/],
       [['job', 'list', '--limit', '0'], /^labslot: --limit "0": expected a whole number above 0\n$/],
-      [['job', 'status'], /^error: missing required argument 'id'$/m],
-      [['worker', 'mark-broken'], /^error: required option '-m, --message <message>' not specified$/m],
+      [['job', 'status'], /^labslot: missing required argument 'id'$/m],
+      [['worker', 'mark-broken'], /^labslot: required option '-m, --message <message>' not specified$/m],
+      [['job', 'list', '--jsn'], /^labslot: unknown option '--jsn'\nlabslot: did you mean --json\?\nlabslot: see 'labslot job list --help'\n$/],
     ];
     const results = await Promise.all(cases.map(([args]) => cli(args, env)));
     for (const [index, [args, expected]] of cases.entries()) {
@@ -95,6 +96,8 @@ describe('job and worker commands: usage errors', () => {
       assert.match(result.stderr, expected, args.join(' '));
       assert.equal(result.stdout, '', args.join(' '));
       assert.equal(hasStackTrace(result.stderr), false, args.join(' '));
+      // Commander's own errors too: every line has the one prefix.
+      assert.deepEqual(lines(result.stderr).filter((line) => !line.startsWith('labslot: ')), [], args.join(' '));
     }
   });
 
@@ -406,7 +409,7 @@ describe('job output streaming (unit)', () => {
       res.end();
     });
     const client = new AgentClient(agent.url, undefined);
-    await assert.rejects(followOutput(client, 'nope', { write: collect().write, signal: AbortSignal.timeout(10_000), retry: quick }), (error: unknown) => error instanceof CliError && error.exitCode === 2 && error.message === 'no job nope');
+    await assert.rejects(followOutput(client, 'nope', { write: collect().write, signal: AbortSignal.timeout(10_000), retry: quick }), (error: unknown) => error instanceof CliError && error.exitCode === 1 && error.message === 'no job nope');
     assert.equal(agent.requests.length, 1);
     const sink = collect();
     assert.equal(await copyOutput(client, 'j0001', { write: sink.write, signal: AbortSignal.timeout(10_000) }), 6);
@@ -423,6 +426,7 @@ describe('job submit, status, logs, cancel, list against a stand-in of the job A
     worker_id: 'w0001',
     exit_code: 0,
     end_reason: 'marked broken: SP probe does not attach',
+    ended_by: 'infrastructure',
     infrastructure: true,
     started_at: '2026-11-25T02:33:00.000Z',
     ended_at: '2026-11-25T02:34:10.500Z',
@@ -477,8 +481,9 @@ describe('job submit, status, logs, cancel, list against a stand-in of the job A
     const json = await cli(['job', 'status', 'j0002', '--json'], env);
     assert.equal(json.code, 0);
     assert.deepEqual(JSON.parse(json.stdout), failedJob);
+    // Not found is the agent's "no" (exit 1), like a job that failed; only the command line's own mistakes are 2.
     const unknown = await cli(['job', 'status', 'j9999'], env);
-    assert.deepEqual([unknown.code, unknown.stderr], [2, 'labslot: no job j9999\n']);
+    assert.deepEqual([unknown.code, unknown.stderr], [1, 'labslot: no job j9999\n']);
   });
 
   it('logs prints the output as raw bytes, with or without -f', async (t) => {
@@ -516,7 +521,8 @@ describe('job submit, status, logs, cancel, list against a stand-in of the job A
     const [header, first, second] = table.stdout.split('\n');
     assert.match(header ?? '', /^ID\s+TARGET\s+STATE\s+SLOT\s+EXIT\s+SUBMITTED\s+COMMAND\s+NOTE$/);
     assert.match(first ?? '', /^j0003\s+gimlet\s+queued\s+-\s+-\s+2026-11-25T02:32:23Z\s+make test\s+gimlet: 0 free$/);
-    assert.match(second ?? '', /^j0002\s+gimlet\s+failed\s+gimlet-1\s+0\s+2026-11-25T02:32:23Z\s+make test\s+marked broken: SP probe does not attach$/);
+    // The job's process exited 0 after marking its slot broken: that is not its verdict, so EXIT shows none.
+    assert.match(second ?? '', /^j0002\s+gimlet\s+failed\s+gimlet-1\s+-\s+2026-11-25T02:32:23Z\s+make test\s+marked broken: SP probe does not attach$/);
     const json = await cli(['job', 'list', '--json'], env);
     assert.equal((JSON.parse(json.stdout) as unknown[]).length, 2);
   });

@@ -1,11 +1,15 @@
 // How client commands reach the agent (DESIGN §4): --url, then $LABSLOT_URL,
 // then the config's `listen`; the token from --token or $LABSLOT_TOKEN.
 // Every failure becomes one line for the operator, never a stack trace.
+//
+// Every labslot call in a job script loads this module, so it imports only
+// what a request needs; the config loader (zod, TOML) is loaded only when the
+// URL has to come from a config file.
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { configPathFrom, loadConfig } from '../config/load-config.js';
 import { agentUrl } from '../http/agent-url.js';
 import { CliError, EXIT_FAILURE, EXIT_USAGE } from './exit-codes.js';
+import { exchange, ExchangeFailure } from './http-exchange.js';
 
 export interface ClientOptions {
   url?: string;
@@ -47,16 +51,25 @@ export class AgentClient {
     private readonly token: string | undefined,
   ) {}
 
-  static from(options: ClientOptions, env: NodeJS.ProcessEnv = process.env): AgentClient {
-    return new AgentClient(resolveUrl(options, env), options.token ?? (env['LABSLOT_TOKEN'] || undefined));
+  static async from(options: ClientOptions, env: NodeJS.ProcessEnv = process.env): Promise<AgentClient> {
+    return new AgentClient(await resolveUrl(options, env), options.token ?? (env['LABSLOT_TOKEN'] || undefined));
   }
 
   async request<T>(method: 'GET' | 'POST', path: string, body?: unknown, timeoutMs = 60_000, signal?: AbortSignal): Promise<T> {
     const headers = this.headers('application/json');
     if (body !== undefined) headers['content-type'] = 'application/json';
     const timeout = AbortSignal.timeout(timeoutMs);
-    const response = await this.fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: signal ? AbortSignal.any([signal, timeout]) : timeout }, timeoutMs);
-    return this.answer<T>(response, timeoutMs, signal);
+    let answer: { status: number; text: string };
+    try {
+      answer = await exchange(new URL(path, this.baseUrl), { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
+    } catch (error) {
+      // An abort we asked for is not the agent's failure; let the caller see its own reason.
+      if (signal?.aborted === true) throw error;
+      const lost = error instanceof ExchangeFailure && error.answered;
+      const why = timeout.aborted ? `no answer within ${timeoutMs / 1000} s` : describeFetchFailure(error instanceof ExchangeFailure ? error.cause : error);
+      throw new AgentError(`${lost ? 'lost the connection to' : 'cannot reach'} the agent at ${this.baseUrl}: ${why}`, EXIT_FAILURE, undefined, { cause: error });
+    }
+    return this.parse(answer.status, answer.text) as T;
   }
 
   /**
@@ -80,23 +93,27 @@ export class AgentClient {
     return this.answer<T>(await this.fetch(path, init, timeoutMs), timeoutMs);
   }
 
-  /** The JSON of an answer, or the agent's refusal as an error; a dropped connection or non-JSON is one too. */
-  private async answer<T>(response: Response, timeoutMs: number, signal?: AbortSignal): Promise<T> {
+  /** The JSON of a fetched answer, as parse(); a connection dropped while reading it is an error too. */
+  private async answer<T>(response: Response, timeoutMs: number): Promise<T> {
     let text: string;
     try {
       text = await response.text();
     } catch (error) {
-      if (signal?.aborted === true) throw error;
       throw new AgentError(`lost the connection to the agent at ${this.baseUrl}: ${describeFetchFailure(error, timeoutMs)}`, EXIT_FAILURE, undefined, { cause: error });
     }
+    return this.parse(response.status, text) as T;
+  }
+
+  /** The JSON of an answer, or the agent's refusal as an error; an answer that is not JSON is one too. */
+  private parse(status: number, text: string): unknown {
     let json: unknown;
     try {
       json = JSON.parse(text);
     } catch {
-      throw new AgentError(`the agent at ${this.baseUrl} answered ${response.status} with something that is not JSON`, EXIT_FAILURE, response.status);
+      throw new AgentError(`the agent at ${this.baseUrl} answered ${status} with something that is not JSON`, EXIT_FAILURE, status);
     }
-    if (!response.ok) throw this.refusal(response.status, json);
-    return json as T;
+    if (status < 200 || status > 299) throw this.refusal(status, json);
+    return json;
   }
 
   private headers(accept: string): Record<string, string> {
@@ -116,21 +133,37 @@ export class AgentClient {
   }
 
   private refusal(status: number, json: unknown): AgentError {
-    const message = (json as { error?: { message?: string } } | undefined)?.error?.message ?? `HTTP ${status}`;
+    const error = (json as { error?: { code?: string; message?: string } } | undefined)?.error;
+    const message = error?.message ?? `HTTP ${status}`;
     const hint = status === 401 && this.token === undefined ? ' (set LABSLOT_TOKEN or pass --token)' : '';
-    return new AgentError(`${message}${hint}`, status === 400 || status === 404 ? EXIT_USAGE : EXIT_FAILURE, status);
+    return new AgentError(`${message}${hint}`, refusalExitCode(status, error?.code), status);
   }
 }
 
-/** Why fetch failed, in the words an operator needs (the TypeError's own message is "fetch failed"). */
-export function describeFetchFailure(error: unknown, timeoutMs?: number): string {
-  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-  if ((error as Error).name === 'TimeoutError' && timeoutMs !== undefined) return `no answer within ${timeoutMs / 1000} s`;
-  if (cause?.code === 'ECONNREFUSED') return 'connection refused (is the agent running?)';
-  return cause?.code ?? cause?.message ?? (error as Error).message;
+/**
+ * Exit 2 when the agent says the command line was wrong: a malformed request
+ * (400, which includes an unknown target) or a slot name it does not know.
+ * Every other refusal is the agent's "no" (exit 1): a job id that does not
+ * exist (or no longer does), a job with no outputs, a slot that is not held,
+ * a token it refuses, a job that is already done.
+ */
+export function refusalExitCode(status: number, code: string | undefined): number {
+  return status === 400 || code === 'slot_not_found' ? EXIT_USAGE : EXIT_FAILURE;
 }
 
-function resolveUrl(options: ClientOptions, env: NodeJS.ProcessEnv): string {
+/**
+ * Why a request failed, in the words an operator needs: fetch's TypeError says
+ * only "fetch failed" and keeps the socket error as its cause; node:http's
+ * error is the socket error itself.
+ */
+export function describeFetchFailure(error: unknown, timeoutMs?: number): string {
+  const { cause, code } = error as { cause?: { code?: string; message?: string }; code?: string };
+  if ((error as Error).name === 'TimeoutError' && timeoutMs !== undefined) return `no answer within ${timeoutMs / 1000} s`;
+  if ((cause?.code ?? code) === 'ECONNREFUSED') return 'connection refused (is the agent running?)';
+  return cause?.code ?? cause?.message ?? code ?? (error as Error).message;
+}
+
+async function resolveUrl(options: ClientOptions, env: NodeJS.ProcessEnv): Promise<string> {
   const explicit = options.url ?? (env['LABSLOT_URL'] || undefined);
   if (explicit !== undefined) {
     try {
@@ -139,6 +172,7 @@ function resolveUrl(options: ClientOptions, env: NodeJS.ProcessEnv): string {
       throw new CliError(`"${explicit}" is not a URL (e.g. http://127.0.0.1:8421)`, EXIT_USAGE);
     }
   }
+  const { configPathFrom, loadConfig } = await import('../config/load-config.js');
   const file = configPathFrom(options.config, env);
   if (options.config === undefined && !existsSync(file)) {
     throw new CliError(`no agent to talk to: pass --url, set LABSLOT_URL, or point -c at the agent's config (${file} does not exist)`, EXIT_USAGE);

@@ -1,9 +1,7 @@
-// Loading the config for a command, with the command line layered over the file.
+// The -c option of every command that reads a config. Loading the config
+// (load-lab.ts) is the action's business, so registering a command loads no
+// TOML parser or schema.
 import type { Command } from 'commander';
-import { configPathFrom, loadConfig } from '../config/load-config.js';
-import type { LabModel } from '../config/lab-model.js';
-import { parseListen } from '../config/schema.js';
-import { CliError, EXIT_USAGE } from './exit-codes.js';
 
 export function addConfigOption(command: Command): Command {
   return command.option('-c, --config <file>', 'slots.toml to use (default: $LABSLOT_CONFIG, then /etc/labslot/slots.toml)');
@@ -13,13 +11,4 @@ export interface LoadOptions {
   config?: string;
   stateDir?: string;
   listen?: string;
-}
-
-export function loadLab(options: LoadOptions): LabModel {
-  let listen;
-  if (options.listen !== undefined) {
-    listen = parseListen(options.listen, { allowAnyPort: true });
-    if (!listen) throw new CliError(`--listen: "${options.listen}" is not host:port (e.g. 127.0.0.1:8421)`, EXIT_USAGE);
-  }
-  return loadConfig(configPathFrom(options.config), { stateDir: options.stateDir, listen });
 }

@@ -1,16 +1,15 @@
 // `labslot demo [--listen HOST:PORT] [--dir DIR]`: an emulated lab on this
-// machine with the agent running on it, until SIGINT, SIGTERM or SIGHUP. The first
-// signal tears it all down in order; a second one kills the lab's processes
-// and deletes its namespace at once.
-import { fileURLToPath } from 'node:url';
+// machine with the agent running on it, until SIGINT, SIGTERM or SIGHUP
+// (demo-run.ts, loaded only when this command runs). The first signal tears it
+// all down in order; a second one kills the lab's processes and deletes its
+// namespace at once.
 import type { Command } from 'commander';
-import { parseListen } from '../config/schema.js';
-import { Demo } from '../demo/run-demo.js';
-import { DemoError } from '../demo/demo-error.js';
 import type { CommandResult } from './command-result.js';
-import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
 
-const LABSLOT_BIN = fileURLToPath(new URL('../../bin/labslot.js', import.meta.url));
+export interface DemoOptions {
+  listen: string;
+  dir?: string;
+}
 
 export function registerDemo(program: Command, done: CommandResult): void {
   program
@@ -18,40 +17,8 @@ export function registerDemo(program: Command, done: CommandResult): void {
     .description('run the agent on an emulated lab on this machine (needs root); Ctrl-C removes it all')
     .option('--listen <host:port>', 'address of the agent (8422, so it can run next to npm start on 8421)', '127.0.0.1:8422')
     .option('--dir <dir>', 'build the lab in DIR and keep DIR at exit (default: a temporary directory, removed)')
-    .action(async (options: { listen: string; dir?: string }) => {
-      const listen = parseListen(options.listen, { allowAnyPort: true });
-      if (!listen) throw new CliError(`--listen: "${options.listen}" is not host:port (e.g. 127.0.0.1:8422)`, EXIT_USAGE);
-      const demo = new Demo({ listen, dir: options.dir, script: LABSLOT_BIN, cwd: process.cwd(), write: (text) => process.stdout.write(text) });
-      const stop = new AbortController();
-      let signals = 0;
-      const onSignal = (): void => {
-        signals += 1;
-        if (signals === 1) {
-          stop.abort();
-          return;
-        }
-        const left = demo.forceStop();
-        process.stderr.write(`labslot demo: forced: the lab's processes are killed and its namespace is deleted${left.length > 0 ? `; not cleaned up: ${left.join('; ')}` : ''}\n`);
-        process.exit(EXIT_FAILURE);
-      };
-      // SIGHUP too: closing the terminal must take the lab down, not leave it running without its agent.
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
-      process.on('SIGHUP', onSignal);
-      try {
-        await demo.run(stop.signal);
-        done.code = EXIT_OK;
-      } catch (error) {
-        if (error instanceof DemoError) throw new CliError(error.message, error.kind === 'prerequisite' ? EXIT_USAGE : EXIT_FAILURE, { cause: error });
-        if (error instanceof AggregateError) {
-          const steps = (error.errors as unknown[]).map((e) => (e instanceof Error ? e.message : String(e)));
-          throw new CliError(`${error.message}: ${steps.join('; ')}`, EXIT_FAILURE, { cause: error });
-        }
-        throw error;
-      } finally {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
-        process.off('SIGHUP', onSignal);
-      }
+    .action(async (options: DemoOptions) => {
+      const { runDemo } = await import('./demo-run.js');
+      done.code = await runDemo(options);
     });
 }

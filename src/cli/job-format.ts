@@ -29,7 +29,7 @@ export function formatJobSummary(job: JobJson): string {
 }
 
 export function formatJobTable(jobs: readonly JobJson[]): string {
-  const rows = jobs.map((job) => [job.id, job.target, job.state, job.slot ?? '-', exitText(job), shortTime(job.submitted_at), truncate(describeCommand(job), COMMAND_WIDTH), noteFor(job)]);
+  const rows = jobs.map((job) => [job.id, job.target, job.state, job.slot ?? '-', exitColumn(job), shortTime(job.submitted_at), truncate(describeCommand(job), COMMAND_WIDTH), noteFor(job)]);
   return formatTable([['ID', 'TARGET', 'STATE', 'SLOT', 'EXIT', 'SUBMITTED', 'COMMAND', 'NOTE'], ...rows]);
 }
 
@@ -38,6 +38,18 @@ function noteFor(job: JobJson): string {
   if (job.state === 'queued') return job.waiting ?? '';
   if (job.done && job.state !== 'succeeded') return job.end_reason ?? '';
   return '';
+}
+
+/**
+ * The list's EXIT: the job's own verdict only. A job that was cancelled, timed
+ * out or marked its slot broken may still have a process exit code (0 after
+ * mark-broken, 143 after SIGTERM); showing it would read as the job's answer,
+ * so those show "-" and the NOTE column says why they ended.
+ */
+function exitColumn(job: JobJson): string {
+  if (job.ended_by === 'exit') return String(job.exit_code ?? '-');
+  if (job.ended_by === 'signal') return job.signal ?? '-';
+  return '-';
 }
 
 function exitText(job: JobJson): string {

@@ -12,7 +12,6 @@ import type { CommandResult } from './command-result.js';
 import { EXIT_FAILURE } from './exit-codes.js';
 import { jobPath, type JobJson } from './job-json.js';
 import { jobOutcome } from './job-outcome.js';
-import { sendInput } from './job-archive-transfer.js';
 import { followOutput, reportRetryOnStderr, streamWriter } from './job-output.js';
 import { reportWhileQueued } from './job-queue-watch.js';
 import { addSubmissionOptions, compileSubmission, type JobSubmission, type RawSubmissionOptions } from './job-submission.js';
@@ -25,8 +24,8 @@ export function registerJobRun(job: Command, done: CommandResult): void {
     .description('submit a job, stream its output, and exit with its exit code')
     .argument('<command...>', 'the program and its arguments (put them after --)');
   addClientOptions(addSubmissionOptions(run)).action(async (command: string[], options: RawSubmissionOptions & ClientOptions) => {
-    const submission = compileSubmission(options, command);
-    done.code = await runJob(AgentClient.from(options), submission, options.input);
+    const submission = await compileSubmission(options, command);
+    done.code = await runJob(await AgentClient.from(options), submission, options.input);
   });
 }
 
@@ -66,6 +65,8 @@ async function runJob(client: AgentClient, submission: JobSubmission, inputDir: 
     id = created.id;
     say(`job ${id} queued for ${submission.target}`);
     if (inputDir !== undefined) {
+      // tar is loaded only for a job that sends a directory.
+      const { sendInput } = await import('./job-archive-transfer.js');
       const sent = await sendInput(client, id, inputDir);
       say(`job ${id} got its input: ${sent.files} files, ${sent.bytes} bytes`);
     }

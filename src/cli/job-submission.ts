@@ -1,12 +1,12 @@
 // The options `job run` and `job submit` share, checked once here and turned
 // into the body of POST /v1/jobs. Mistakes are usage errors (exit 2) before
 // anything is sent: a CI pipeline with a typo should fail at once, not after
-// waiting in the queue for a slot.
+// waiting in the queue for a slot. Registering the options loads nothing
+// heavy; the agent's --env rules (a zod schema) load only when --env is given.
 import { readFileSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { parseDuration } from '../config/duration.js';
 import { CliError, EXIT_USAGE } from './exit-codes.js';
-import { ENV_NAME_SYNTAX, envName } from '../config/env-names.js';
 
 /** What commander hands over, unchecked. */
 export interface RawSubmissionOptions {
@@ -44,7 +44,7 @@ export function addSubmissionOptions(command: Command): Command {
 }
 
 /** Checks the shared options and builds the request; `argv` empty means "no command given". */
-export function compileSubmission(raw: RawSubmissionOptions, argv: readonly string[]): JobSubmission {
+export async function compileSubmission(raw: RawSubmissionOptions, argv: readonly string[]): Promise<JobSubmission> {
   const submission: JobSubmission = { target: raw.target };
   if (raw.target.trim() === '') throw new CliError('--target: name the kind of testbed, e.g. --target gimlet', EXIT_USAGE);
 
@@ -55,7 +55,7 @@ export function compileSubmission(raw: RawSubmissionOptions, argv: readonly stri
     submission.argv = [...argv];
   } else throw new CliError('nothing to run: give -- CMD [ARG]... or --script FILE', EXIT_USAGE);
 
-  if (raw.env !== undefined) submission.env = parseEnv(raw.env);
+  if (raw.env !== undefined) submission.env = await parseEnv(raw.env);
   if (raw.timeout !== undefined) submission.timeout = checkTimeout(raw.timeout);
   if (raw.priority !== undefined) submission.priority = parsePriority(raw.priority);
   if (raw.input !== undefined) {
@@ -76,7 +76,8 @@ function checkInputDir(dir: string): void {
 }
 
 /** NAME=VALUE pairs; the value may be empty or contain "=", and a later --env for a name wins (as with docker run). */
-export function parseEnv(pairs: readonly string[]): Record<string, string> {
+export async function parseEnv(pairs: readonly string[]): Promise<Record<string, string>> {
+  const { ENV_NAME_SYNTAX, envName } = await import('../config/env-names.js');
   const env: Record<string, string> = {};
   for (const pair of pairs) {
     const equals = pair.indexOf('=');

@@ -2,7 +2,8 @@
 // `labslot slot release NAME [-m NOTE]`: thin clients of the agent's API.
 import { hostname, userInfo } from 'node:os';
 import type { Command } from 'commander';
-import { holder, type SlotView } from '../slots/slot-view.js';
+import { holder } from '../slots/holder.js';
+import type { SlotView } from '../slots/slot-view.js';
 import { addClientOptions, AgentClient, type ClientOptions } from './agent-client.js';
 import type { CommandResult } from './command-result.js';
 import { EXIT_OK } from './exit-codes.js';
@@ -23,7 +24,7 @@ export function registerSlotCommands(program: Command, done: CommandResult): voi
   addClientOptions(program.command('slots').description('list slots with health, usage and holds'))
     .option('--json', 'print the API\'s JSON')
     .action(async (options: ClientOptions & { json?: boolean }) => {
-      const { slots } = await AgentClient.from(options).request<{ slots: SlotView[] }>('GET', '/v1/slots');
+      const { slots } = await (await AgentClient.from(options)).request<{ slots: SlotView[] }>('GET', '/v1/slots');
       if (options.json === true) process.stdout.write(`${JSON.stringify(slots, null, 2)}\n`);
       else {
         const rows = slots.map((s) => {
@@ -39,18 +40,22 @@ export function registerSlotCommands(program: Command, done: CommandResult): voi
   const slot = program.command('slot').description('hold or release one slot');
   addClientOptions(slot.command('hold').description('keep a slot out of rotation until released').argument('<name>'))
     .requiredOption('-m, --message <reason>', 'why the slot is held')
-    .action(async (name: string, options: ClientOptions & { message: string }) => {
-      const client = AgentClient.from(options);
-      await client.request('POST', `/v1/slots/${encodeURIComponent(name)}/hold`, { reason: options.message, by: operatorName() });
-      process.stdout.write(`${name} is held: ${options.message}\n`);
+    .option('--json', 'print the agent\'s answer (the slot and its hold)')
+    .action(async (name: string, options: ClientOptions & { message: string; json?: boolean }) => {
+      const client = await AgentClient.from(options);
+      const answer = await client.request('POST', `/v1/slots/${encodeURIComponent(name)}/hold`, { reason: options.message, by: operatorName() });
+      if (options.json === true) process.stdout.write(`${JSON.stringify(answer, null, 2)}\n`);
+      else process.stdout.write(`${name} is held: ${options.message}\n`);
       done.code = EXIT_OK;
     });
   addClientOptions(slot.command('release').description('release a hold; the slot is checked before its next lease').argument('<name>'))
     .option('-m, --message <note>', 'why it is fine again')
-    .action(async (name: string, options: ClientOptions & { message?: string }) => {
-      const client = AgentClient.from(options);
+    .option('--json', 'print the agent\'s answer (released, and whether the fresh check passed)')
+    .action(async (name: string, options: ClientOptions & { message?: string; json?: boolean }) => {
+      const client = await AgentClient.from(options);
       const result = await client.request<{ healthy: boolean }>('POST', `/v1/slots/${encodeURIComponent(name)}/release`, { note: options.message, by: operatorName() });
-      process.stdout.write(`${name} released; fresh check: ${result.healthy ? 'healthy' : 'not healthy yet, it stays out of rotation until it is'}\n`);
+      if (options.json === true) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+      else process.stdout.write(`${name} released; fresh check: ${result.healthy ? 'healthy' : 'not healthy yet, it stays out of rotation until it is'}\n`);
       done.code = EXIT_OK;
     });
 }

@@ -2,14 +2,14 @@
 // probes and console adapters (root-only, with /dev/labslot/<device> links).
 // A config it cannot express in udev exits 2, like any bad config.
 import type { Command } from 'commander';
-import { udevRules } from '../devices/udev-rules.js';
 import type { CommandResult } from './command-result.js';
-import { addConfigOption, loadLab } from './config-options.js';
+import { addConfigOption } from './config-options.js';
 import { EXIT_OK } from './exit-codes.js';
 
 export function registerUdevRules(program: Command, done: CommandResult): void {
   addConfigOption(program.command('udev-rules').description('print udev rules for the configured USB devices (root-only, /dev/labslot/<device> links)'))
-    .action((options: { config?: string }) => {
+    .action(async (options: { config?: string }) => {
+      const [{ udevRules }, { loadLab }] = await Promise.all([import('../devices/udev-rules.js'), import('./load-lab.js')]);
       process.stdout.write(udevRules(loadLab(options)));
       done.code = EXIT_OK;
     });

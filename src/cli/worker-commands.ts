@@ -24,12 +24,13 @@ export function registerWorkerCommands(program: Command, done: CommandResult): v
     .command('mark-broken')
     .description('inside a job: hold this job\'s slot as broken until an operator releases it')
     .requiredOption('-m, --message <message>', 'what is wrong with the testbed')
-    .action(async (options: { message: string }) => {
-      done.code = await markBroken(options.message, process.env);
+    .option('--json', 'print the agent\'s answer (slot, job, worker and the hold) on stdout')
+    .action(async (options: { message: string; json?: boolean }) => {
+      done.code = await markBroken(options.message, options.json === true, process.env);
     });
 }
 
-async function markBroken(message: string, env: NodeJS.ProcessEnv): Promise<number> {
+async function markBroken(message: string, json: boolean, env: NodeJS.ProcessEnv): Promise<number> {
   const missing = ['LABSLOT_URL', 'LABSLOT_TOKEN', 'LABSLOT_WORKER'].filter((name) => !env[name]);
   if (missing.length > 0) {
     throw new CliError(`worker mark-broken only works inside a labslot job (${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not set)`, EXIT_USAGE);
@@ -37,10 +38,11 @@ async function markBroken(message: string, env: NodeJS.ProcessEnv): Promise<numb
   if (message.trim() === '') throw new CliError('-m: say what is wrong with the testbed', EXIT_USAGE);
   if (message.length > MAX_MESSAGE) throw new CliError(`-m: the message is ${message.length} characters; at most ${MAX_MESSAGE} fit`, EXIT_USAGE);
   // Only the job's own variables: a --url or --token here could only point the worker token somewhere it does not belong.
-  const client = AgentClient.from({}, env);
+  const client = await AgentClient.from({}, env);
   // The agent checks slot and worker against the token, so a job cannot hold somebody else's slot.
   const body = { message, slot: env['LABSLOT_SLOT'] || undefined, worker: env['LABSLOT_WORKER'] };
   const answer = await client.request<MarkBrokenAnswer>('POST', '/v1/worker/mark-broken', body);
-  process.stderr.write(`labslot: slot ${answer.slot} is held: ${answer.hold.reason}; this job ends as an infrastructure failure\n`);
+  if (json) process.stdout.write(`${JSON.stringify(answer, null, 2)}\n`);
+  else process.stderr.write(`labslot: slot ${answer.slot} is held: ${answer.hold.reason}; this job ends as an infrastructure failure\n`);
   return EXIT_OK;
 }

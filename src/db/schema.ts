@@ -3,6 +3,7 @@
 // Times are integer milliseconds since the epoch; JSON columns hold text.
 import { sql } from 'drizzle-orm';
 import { index, integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+import type { JobState } from './job-states.js';
 
 export type SlotUsage = 'idle' | 'leased' | 'running' | 'cleaning';
 export type HoldSource = 'operator' | 'job' | 'system';
@@ -11,8 +12,7 @@ export type DeviceHealthState = 'unknown' | 'healthy' | 'unhealthy';
 export type JobEnd = 'exit' | 'signal' | 'timeout' | 'limit' | 'cancel' | 'infrastructure';
 /** A job's input archive: none asked for, asked for and not uploaded yet, or extracted. */
 export type JobInput = 'none' | 'awaiting' | 'ready';
-export const JOB_STATES = ['queued', 'leased', 'running', 'cleaning', 'succeeded', 'failed', 'cancelled'] as const;
-export type JobState = (typeof JOB_STATES)[number];
+export { JOB_STATES, type JobState } from './job-states.js';
 export type WorkerState = 'creating' | 'running' | 'stopping' | 'cleaning' | 'destroyed' | 'cleanup-failed';
 
 const now = sql`(CAST(unixepoch('subsec') * 1000 AS INTEGER))`;

@@ -15,16 +15,18 @@ export class UnknownTargetError extends Error {
   override readonly name = 'UnknownTargetError';
 }
 
+/** "no slot serves target "x" on lab-1 (targets: gimlet, sidecar)": the same words for a submission and a job list filter. */
+export function unknownTargetMessage(lab: LabModel, target: string): string {
+  return `no slot serves target "${target}" on ${lab.agentName} (targets: ${[...lab.targets.keys()].sort().join(', ')})`;
+}
+
 /** A submission this host refuses, though it is well-formed (a timeout over the host's limit). */
 export class JobRefusedError extends Error {
   override readonly name = 'JobRefusedError';
 }
 
 export function submitJob(db: Db, lab: LabModel, request: JobRequest, by: string, at = Date.now()): JobRow {
-  if (!lab.targets.has(request.target)) {
-    const known = [...lab.targets.keys()].sort();
-    throw new UnknownTargetError(`no slot serves target "${request.target}" on ${lab.agentName} (targets: ${known.join(', ')})`);
-  }
+  if (!lab.targets.has(request.target)) throw new UnknownTargetError(unknownTargetMessage(lab, request.target));
   const limit = lab.config.jobs.timeout;
   if (request.timeout !== undefined && request.timeout > limit) {
     throw new JobRefusedError(`timeout ${formatDuration(request.timeout)} is over this host's limit of ${formatDuration(limit)} ([jobs] timeout)`);

@@ -8,6 +8,7 @@ import { describeDevice } from '../devices/describe-device.js';
 import { HealthStore, type StoredResult } from '../health/health-store.js';
 import { availabilityOf, type HostState, type SlotAvailability, type Unavailable } from './availability.js';
 import { readSlotStates, type Hold, type SlotState } from './slot-states.js';
+import type { HoldView } from './holder.js';
 
 export interface DeviceView {
   name: string;
@@ -42,23 +43,10 @@ export interface SlotView {
   devices: DeviceView[];
 }
 
-export interface HoldView {
-  reason: string;
-  source: string;
-  by: string | null;
-  at: string;
-  job_id: string | null;
-  worker_id: string | null;
-}
+export { holder, type HoldView } from './holder.js';
 
 export function holdView(hold: Hold): HoldView {
   return { reason: hold.reason, source: hold.source, by: hold.by, at: new Date(hold.at).toISOString(), job_id: hold.jobId, worker_id: hold.workerId };
-}
-
-/** Who holds it, for people: "operator alice@host (operator:1a2b3c4d)", "job jmp9gt37n78q" (the source once). */
-export function holder(hold: HoldView): string {
-  if (hold.by === null) return hold.source;
-  return hold.by.startsWith(`${hold.source} `) ? hold.by : `${hold.source} ${hold.by}`;
 }
 
 export interface SlotViewOptions {

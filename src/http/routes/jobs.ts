@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { JOB_STATES } from '../../db/schema.js';
-import { JobRefusedError, listJobs, submitJob, UnknownTargetError } from '../../jobs/job-queue.js';
+import { JobRefusedError, listJobs, submitJob, UnknownTargetError, unknownTargetMessage } from '../../jobs/job-queue.js';
 import { jobRequestSchema } from '../../jobs/job-request.js';
 import { createOutputFile, jobOutputsArchive } from '../../jobs/job-paths.js';
 import { isFinal, jobView } from '../../jobs/job-view.js';
@@ -55,7 +55,12 @@ export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
 
   app.get('/', reader, (c) => {
     const query = parseQuery(listQuery, c.req.query());
-    return c.json({ jobs: listJobs(db, query).map((j) => jobView(j, lab.stateDir)) });
+    const found = listJobs(db, query);
+    // A target no slot serves and no job ever had is a typo, as in a submission, not an empty list.
+    if (query.target !== undefined && found.length === 0 && !lab.targets.has(query.target) && listJobs(db, { target: query.target, limit: 1 }).length === 0) {
+      throw new HttpError(400, 'unknown_target', unknownTargetMessage(lab, query.target));
+    }
+    return c.json({ jobs: found.map((j) => jobView(j, lab.stateDir)) });
   });
 
   app.get('/:id', reader, (c) => c.json(jobView(jobNamed(c.req.param('id')), lab.stateDir)));
