@@ -3,9 +3,13 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { recentSlotEvents } from '../src/db/event-view.js';
+import { holdSlot, SlotHeldError } from '../src/slots/holds.js';
+import { readSlotStates } from '../src/slots/slot-states.js';
 import { hasStackTrace, PROJECT_ROOT, runCli } from './helpers/cli.js';
 import { startAgent } from './helpers/agent-process.js';
 import { freePort } from './helpers/free-port.js';
+import { labFixture } from './helpers/lab-fixture.js';
 import { tempDir } from './helpers/temp-dir.js';
 
 const EXAMPLE = join(PROJECT_ROOT, 'slots.example.toml');
@@ -68,6 +72,52 @@ describe('holds', () => {
     await again.stop();
   });
 
+  it('a second hold is a 409 naming the first and changes nothing; "replace" replaces it, audited; the page form does the same', async (t) => {
+    const agent = await startAgent(t, { config: EXAMPLE, stateDir: tempDir(t) });
+    const slotHold = async (): Promise<{ reason: string; source: string; by: string; at: string }> =>
+      ((await (await fetch(`${agent.url}/v1/slots/gimlet-1`)).json()) as { hold: { reason: string; source: string; by: string; at: string } }).hold;
+
+    assert.equal((await post(`${agent.url}/v1/slots/gimlet-1/hold`, '{"reason":"reflashing RoT","by":"alice"}', OPERATOR)).status, 200);
+    const first = await slotHold();
+    assert.equal(first.by, 'alice (operator:61112491)');
+    const since = first.at.replace(/\.\d{3}Z$/, 'Z');
+    const named = `slot gimlet-1 is already held by operator alice (operator:61112491) since ${since}: reflashing RoT`;
+
+    // 409: the message names reason, source, who and since when, and the body carries the hold.
+    const second = await post(`${agent.url}/v1/slots/gimlet-1/hold`, '{"reason":"second reason","by":"bob"}', OPERATOR);
+    assert.equal(second.status, 409);
+    assert.deepEqual(second.json.error, { code: 'slot_held', message: `${named}; send "replace": true to replace it`, hold: { ...first, job_id: null, worker_id: null } });
+    assert.deepEqual(await slotHold(), first, 'the first hold, its time included, is unchanged');
+
+    // The page form: refused with the same words and a box to tick, which the held slot's form offers.
+    const form = (fields: Record<string, string>): Promise<Response> =>
+      fetch(`${agent.url}/slots/gimlet-1/hold`, { method: 'POST', body: new URLSearchParams({ text: 'from the page', token: OPERATOR, ...fields }), redirect: 'manual', signal: AbortSignal.timeout(10_000) });
+    const refused = await form({});
+    assert.equal(refused.status, 409);
+    const html = await refused.text();
+    assert.ok(html.includes(`${named}; tick &quot;Replace the current hold&quot; to replace it`), html);
+    assert.match(html, /<input type="checkbox" name="replace"\/?> Replace the current hold/);
+    assert.deepEqual(await slotHold(), first);
+
+    // Replaced: the new hold has its own who and time; the answer and the event name the one it replaced.
+    const replaced = await post(`${agent.url}/v1/slots/gimlet-1/hold`, '{"reason":"second reason","by":"bob","replace":true}', OPERATOR);
+    assert.equal(replaced.status, 200);
+    const now = await slotHold();
+    assert.deepEqual({ reason: now.reason, by: now.by }, { reason: 'second reason', by: 'bob (operator:61112491)' });
+    assert.ok(Date.parse(now.at) >= Date.parse(first.at));
+    assert.deepEqual((replaced.json as unknown as { replaced: unknown }).replaced, { ...first, job_id: null, worker_id: null });
+    const ticked = await form({ replace: 'on' });
+    assert.deepEqual([ticked.status, ticked.headers.get('location')], [303, '/slots/gimlet-1?done=replaced']);
+    assert.equal((await slotHold()).reason, 'from the page');
+
+    const { events } = (await (await fetch(`${agent.url}/v1/events?slot=gimlet-1`)).json()) as { events: EventJson[] };
+    const audit = events.filter((e) => e.type.startsWith('slot.'));
+    assert.deepEqual(audit.map((e) => e.type), ['slot.held', 'slot.hold-replaced', 'slot.hold-replaced']);
+    assert.equal(audit[1]?.message, `gimlet-1 hold replaced by operator bob (operator:61112491): second reason (was held by operator alice (operator:61112491) since ${since}: reflashing RoT)`);
+    assert.deepEqual(audit[1].data, { source: 'operator', reason: 'second reason', replaced: { reason: 'reflashing RoT', source: 'operator', by: first.by, at: first.at, job_id: null } });
+    await agent.stop();
+  });
+
   it('refuses holds without an operator token and explains bad requests', async (t) => {
     const agent = await startAgent(t, { config: EXAMPLE, stateDir: tempDir(t) });
     const anonymous = await runCli(['slot', 'hold', 'gimlet-2', '-m', 'x'], { env: { LABSLOT_URL: agent.url, LABSLOT_TOKEN: '' } });
@@ -103,6 +153,30 @@ describe('holds', () => {
     assert.equal(bad.status, 400);
     assert.match(((await bad.json()) as { error: { message: string } }).error.message, /since: "yesterday" is not a time/);
     await agent.stop();
+  });
+
+  it('a job or system hold on a held slot keeps the hold there and says so in the events', (t) => {
+    const fx = labFixture(t, tempDir(t), '[devices.c]\nkind = "command"\nargv = ["true"]\n[slots.s1]\ntarget = "t"\ndevices = ["c"]\n');
+    const first = holdSlot(fx.db, 's1', { reason: 'reflashing RoT', source: 'operator', by: 'alice' }, 1_000);
+    assert.deepEqual([first.outcome, first.previous], ['held', null]);
+    const operatorHold = readSlotStates(fx.db, ['s1']).get('s1')?.hold;
+
+    assert.throws(
+      () => holdSlot(fx.db, 's1', { reason: 'second reason', source: 'operator', by: 'bob' }, 2_000),
+      (error: unknown) => error instanceof SlotHeldError && error.hold.reason === 'reflashing RoT' && error.message === 'slot s1 is already held by operator alice since 1970-01-01T00:00:01Z: reflashing RoT',
+    );
+    const job = holdSlot(fx.db, 's1', { reason: 'SP probe does not attach', source: 'job', by: 'job j1', jobId: 'j1', workerId: 'w1' }, 3_000);
+    const system = holdSlot(fx.db, 's1', { reason: 'cleanup of worker w1 failed: EBUSY', source: 'system', by: 'labslot' }, 4_000);
+    assert.deepEqual([job.outcome, system.outcome], ['kept', 'kept']);
+    assert.deepEqual(readSlotStates(fx.db, ['s1']).get('s1')?.hold, operatorHold, 'the operator\'s hold, its time included, is unchanged');
+
+    const events = recentSlotEvents(fx.db, 's1', 10);
+    assert.deepEqual(events.map((e) => e.type), ['slot.held', 'slot.hold-kept', 'slot.hold-kept']);
+    assert.equal(events[1]?.message, 's1 stays held by operator alice: reflashing RoT (not replaced by the job hold: SP probe does not attach)');
+    assert.deepEqual(events[2]?.data, { source: 'system', reason: 'cleanup of worker w1 failed: EBUSY', hold: { reason: 'reflashing RoT', source: 'operator', by: 'alice', at: '1970-01-01T00:00:01.000Z', job_id: null } });
+
+    const replaced = holdSlot(fx.db, 's1', { reason: 'waiting for a new RoT', source: 'operator', by: 'bob', replace: true }, 5_000);
+    assert.deepEqual([replaced.outcome, replaced.hold.at, replaced.previous?.reason], ['replaced', 5_000, 'reflashing RoT']);
   });
 
   it('says clearly when no agent is listening', async () => {

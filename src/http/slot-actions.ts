@@ -1,14 +1,14 @@
 // Operator hold and release, shared by the JSON API and the status page's
 // forms, so both log, re-check and wake the scheduler the same way.
 import { z } from 'zod';
-import { holdSlot, NotHeldError, releaseSlot } from '../slots/holds.js';
-import type { Hold } from '../slots/slot-states.js';
+import { holdSlot, NotHeldError, releaseSlot, SlotHeldError, type HoldResult } from '../slots/holds.js';
+import { holdView } from '../slots/slot-view.js';
 import type { AppDeps } from './app-deps.js';
 import { HttpError } from './http-error.js';
 
 /** `by` names the person (the CLI sends user@host); the token's hash prefix is recorded as the actor too. */
 const by = z.string().trim().min(1).max(100).optional();
-export const holdRequest = z.strictObject({ reason: z.string().trim().min(1, { error: 'say why the slot is held' }).max(1000), by });
+export const holdRequest = z.strictObject({ reason: z.string().trim().min(1, { error: 'say why the slot is held' }).max(1000), by, replace: z.boolean().optional() });
 export const releaseRequest = z.strictObject({ note: z.string().trim().max(1000).optional(), by });
 
 export interface OperatorAction {
@@ -19,11 +19,24 @@ export interface OperatorAction {
   by: string | undefined;
 }
 
-export function operatorHold(deps: AppDeps, action: OperatorAction & { reason: string }): Hold {
-  const hold = holdSlot(deps.db, action.slot, { reason: action.reason, source: 'operator', by: actorName(action) });
-  deps.log.info({ slot: action.slot, actor: action.actor }, 'slot held');
+/**
+ * Holds the slot. A held slot is refused with a 409 `slot_held` whose body
+ * carries the current hold, unless `replace` is set; `howToReplace` ends the
+ * message in the words of the caller's form ("send \"replace\": true").
+ */
+export function operatorHold(deps: AppDeps, action: OperatorAction & { reason: string; replace: boolean; howToReplace: string }): HoldResult {
+  let result: HoldResult;
+  try {
+    result = holdSlot(deps.db, action.slot, { reason: action.reason, source: 'operator', by: actorName(action), replace: action.replace });
+  } catch (error) {
+    if (error instanceof SlotHeldError) {
+      throw new HttpError(409, 'slot_held', `${error.message}; ${action.howToReplace}`, { cause: error, details: { hold: holdView(error.hold) } });
+    }
+    throw error;
+  }
+  deps.log.info({ slot: action.slot, actor: action.actor, replaced: result.outcome === 'replaced' }, 'slot held');
   deps.scheduler.poke();
-  return hold;
+  return result;
 }
 
 /** Releases the hold and checks the slot at once; resolves to whether the fresh check passed. */

@@ -1,14 +1,32 @@
 // Holds (DESIGN §2): a sticky, persisted "keep this slot out of rotation",
 // set by an operator, a job (mark-broken) or the system, cleared only by an
 // operator's release. Each change and its audit event commit together.
+//
+// One hold per slot, and the first one stays: a second operator hold is
+// refused (SlotHeldError) unless the operator asks to replace it, and a job's
+// or the system's hold never replaces one (the operator's "reflashing RoT"
+// must not turn into a job's message); it is recorded as an event instead.
 import { eq } from 'drizzle-orm';
 import { recordEvent } from '../db/event-log.js';
 import type { Db } from '../db/open-database.js';
 import { slots, type HoldSource } from '../db/schema.js';
 import { readSlotStates, type Hold } from './slot-states.js';
+import { heldMessage, holdSummary } from './hold-message.js';
+import { holder, holdView } from './slot-view.js';
 
 export class NotHeldError extends Error {
   override readonly name = 'NotHeldError';
+}
+
+/** An operator tried to hold a held slot without asking to replace the hold. */
+export class SlotHeldError extends Error {
+  override readonly name = 'SlotHeldError';
+  constructor(
+    readonly slot: string,
+    readonly hold: Hold,
+  ) {
+    super(heldMessage(slot, holdView(hold)));
+  }
 }
 
 export interface HoldRequest {
@@ -17,30 +35,61 @@ export interface HoldRequest {
   by: string;
   jobId?: string;
   workerId?: string;
+  /** Operator holds only: replace the slot's current hold rather than be refused. */
+  replace?: boolean;
 }
 
-/** Holds a slot; holding a held slot replaces the reason and says what it replaced. Returns the hold. */
-export function holdSlot(db: Db, slot: string, request: HoldRequest, at = Date.now()): Hold {
+export interface HoldResult {
+  /** The slot's hold now. */
+  hold: Hold;
+  /** A new hold, an operator's explicit replacement, or the current hold kept (a job or system hold on a held slot). */
+  outcome: 'held' | 'replaced' | 'kept';
+  /** The hold the slot had before, if any. */
+  previous: Hold | null;
+}
+
+/**
+ * Holds a slot. On a held slot: an operator's hold throws SlotHeldError unless
+ * `replace` is set; a job's or the system's keeps the current hold and records
+ * a `slot.hold-kept` event. A replacement is a new hold (its `at` is now) and
+ * its `slot.hold-replaced` event carries the hold it replaced.
+ */
+export function holdSlot(db: Db, slot: string, request: HoldRequest, at = Date.now()): HoldResult {
   return db.transaction((tx) => {
     const previous = readSlotStates(tx, [slot]).get(slot)?.hold ?? null;
+    const wanted: Hold = { reason: request.reason, source: request.source, by: request.by, at, jobId: request.jobId ?? null, workerId: request.workerId ?? null };
+    const ids = { slot, jobId: request.jobId, workerId: request.workerId, actor: request.by };
+    if (previous !== null && (request.source !== 'operator' || request.replace !== true)) {
+      if (request.source === 'operator') throw new SlotHeldError(slot, previous);
+      recordEvent(
+        tx,
+        {
+          type: 'slot.hold-kept',
+          ...ids,
+          message: `${slot} stays held by ${holder(holdView(previous))}: ${previous.reason} (not replaced by the ${request.source} hold: ${request.reason})`,
+          data: { source: request.source, reason: request.reason, hold: auditHold(previous) },
+        },
+        at,
+      );
+      return { hold: previous, outcome: 'kept', previous };
+    }
     tx.update(slots)
-      .set({ holdReason: request.reason, holdSource: request.source, holdBy: request.by, holdAt: at, holdJobId: request.jobId ?? null, holdWorkerId: request.workerId ?? null })
+      .set({ holdReason: wanted.reason, holdSource: wanted.source, holdBy: wanted.by, holdAt: at, holdJobId: wanted.jobId, holdWorkerId: wanted.workerId })
       .where(eq(slots.name, slot))
       .run();
     recordEvent(
       tx,
-      {
-        type: 'slot.held',
-        slot,
-        jobId: request.jobId,
-        workerId: request.workerId,
-        actor: request.by,
-        message: previous ? `${slot} hold replaced (${request.source}): ${request.reason}` : `${slot} held (${request.source}): ${request.reason}`,
-        data: { source: request.source, reason: request.reason, ...(previous ? { replaced: { reason: previous.reason, source: previous.source, by: previous.by } } : {}) },
-      },
+      previous === null
+        ? { type: 'slot.held', ...ids, message: `${slot} held (${request.source}): ${request.reason}`, data: { source: request.source, reason: request.reason } }
+        : {
+            type: 'slot.hold-replaced',
+            ...ids,
+            message: `${slot} hold replaced by ${holder(holdView(wanted))}: ${request.reason} (was held by ${holdSummary(holdView(previous))})`,
+            data: { source: request.source, reason: request.reason, replaced: auditHold(previous) },
+          },
       at,
     );
-    return { reason: request.reason, source: request.source, by: request.by, at, jobId: request.jobId ?? null, workerId: request.workerId ?? null };
+    return { hold: wanted, outcome: previous === null ? 'held' : 'replaced', previous };
   });
 }
 
@@ -63,4 +112,9 @@ export function releaseSlot(db: Db, slot: string, release: { by: string; note?: 
     );
     return hold;
   });
+}
+
+/** A hold as events record it: enough to tell later who held the slot, why and since when. */
+function auditHold(hold: Hold): Record<string, unknown> {
+  return { reason: hold.reason, source: hold.source, by: hold.by, at: new Date(hold.at).toISOString(), job_id: hold.jobId };
 }

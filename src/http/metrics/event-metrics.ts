@@ -15,7 +15,7 @@ import type { ScrapeCollector } from './scrape-collector.js';
 const BATCH = 5_000;
 const MAX_PER_SCRAPE = 50_000;
 
-const EVENT_TYPES = ['slot.leased', 'slot.idle', 'lease.check-failed', 'worker.cleanup-failed', 'job.ended', 'job.cancelled', 'slot.held', 'slot.released'];
+const EVENT_TYPES = ['slot.leased', 'slot.idle', 'lease.check-failed', 'worker.cleanup-failed', 'job.ended', 'job.cancelled', 'slot.held', 'slot.hold-replaced', 'slot.released'];
 
 /** From a minute to a month: holds last as long as it takes a person to look. */
 const HOLD_BUCKETS_S = [60, 300, 900, 1_800, 3_600, 3 * 3_600, 6 * 3_600, 12 * 3_600, 86_400, 2 * 86_400, 4 * 86_400, 7 * 86_400, 14 * 86_400, 30 * 86_400];
@@ -101,6 +101,7 @@ export class EventMetrics implements ScrapeCollector {
           this.cleanupFailures.inc(slotLabels);
           break;
         case 'slot.held':
+        case 'slot.hold-replaced':
           this.holds.inc({ ...slotLabels, source: text(event.data?.['source']) ?? '' });
           break;
         case 'slot.released': {

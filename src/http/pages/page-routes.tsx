@@ -32,9 +32,10 @@ import { TIMELINE_WINDOW_MS } from './health-timeline.js';
 const REFRESH_SECONDS = 10;
 const FORM_MAX_BYTES = 16 * 1024;
 
-const NOTICES: Record<string, string> = { held: 'The slot is held.', released: 'The slot is released and was checked again.', 'released-unhealthy': 'The slot is released, but its fresh check failed: it takes no jobs until its devices are healthy.' };
+const NOTICES: Record<string, string> = { held: 'The slot is held.', replaced: 'The slot\'s hold is replaced.', released: 'The slot is released and was checked again.', 'released-unhealthy': 'The slot is released, but its fresh check failed: it takes no jobs until its devices are healthy.' };
 
-const formFields = z.object({ text: z.string().default(''), by: z.string().default(''), token: z.string().default('') });
+/** `replace` is the hold form's checkbox: "on" when ticked, absent otherwise. */
+const formFields = z.object({ text: z.string().default(''), by: z.string().default(''), token: z.string().default(''), replace: z.string().optional() });
 
 /**
  * No framing (a hostile page could overlay the forms and borrow a password
@@ -157,8 +158,9 @@ export function pageRoutes(deps: AppDeps): Hono<AppEnv> {
         if (action === 'hold') {
           const request = holdRequest.safeParse({ reason: fields.text, by });
           if (!request.success) return await refuse(400, `Say why the slot is held (1 to 1000 characters): ${request.error.issues[0]?.message ?? ''}`);
-          operatorHold(deps, { ...common, by: request.data.by, reason: request.data.reason });
-          return c.redirect(`/slots/${name}?done=held`, 303);
+          const replace = fields.replace !== undefined;
+          const held = operatorHold(deps, { ...common, by: request.data.by, reason: request.data.reason, replace, howToReplace: 'tick "Replace the current hold" to replace it' });
+          return c.redirect(`/slots/${name}?done=${held.outcome === 'replaced' ? 'replaced' : 'held'}`, 303);
         }
         const request = releaseRequest.safeParse({ note: fields.text.trim() === '' ? undefined : fields.text, by });
         if (!request.success) return await refuse(400, `The note is too long: ${request.error.issues[0]?.message ?? ''}`);

@@ -32,6 +32,7 @@ ul.devices li { color: inherit; }
 .summary b { font-size: 1.2rem; }
 form.action { max-width: 34rem; display: grid; gap: .6rem; }
 form.action label { display: grid; gap: .2rem; font-weight: 600; }
+form.action label.check { display: flex; align-items: center; gap: .4rem; }
 form.action input, form.action textarea { font: inherit; padding: .35rem .5rem; border: 1px solid var(--line); border-radius: 6px; }
 button, .button { font: inherit; padding: .35rem .9rem; border-radius: 6px; border: 1px solid var(--line); background: #f6f8fa; cursor: pointer; color: inherit; text-decoration: none; display: inline-block; white-space: nowrap; }
 svg.timeline { display: block; max-width: 100%; height: auto; }

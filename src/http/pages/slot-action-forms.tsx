@@ -51,6 +51,12 @@ export const SlotActionForm: FC<SlotActionFormProps> = ({ action, slot, now, val
         Your name (optional)
         <input name="by" value={values.by} maxlength={100} />
       </label>
+      {/* Holding a held slot is refused unless the operator says they mean to replace the hold. */}
+      {action === 'hold' && slot.hold !== null ? (
+        <label class="check">
+          <input type="checkbox" name="replace" /> Replace the current hold
+        </label>
+      ) : null}
       <label>
         Operator token
         <input type="password" name="token" required autocomplete="current-password" />

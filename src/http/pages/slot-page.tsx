@@ -54,7 +54,10 @@ export const SlotPage: FC<SlotPageProps> = ({ slot, timelines, events, jobs, now
               </>
             ) : (
               <>
-                <HoldText hold={slot.hold} now={now} /> <a class="button" href={`/slots/${slot.name}/release`}>Release…</a>
+                <HoldText hold={slot.hold} now={now} /> <a class="button" href={`/slots/${slot.name}/release`}>Release…</a>{' '}
+                <a class="button" href={`/slots/${slot.name}/hold`}>
+                  Replace hold…
+                </a>
               </>
             )}
           </td>

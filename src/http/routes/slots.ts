@@ -47,8 +47,8 @@ export function slotRoutes(deps: AppDeps): Hono<AppEnv> {
   app.post('/:name/hold', operator, async (c) => {
     const name = slotNamed(c.req.param('name'));
     const body = await jsonBody(c, holdRequest);
-    const hold = operatorHold(deps, { slot: name, actor: c.get('actor'), by: body.by, reason: body.reason });
-    return c.json({ slot: name, hold: holdView(hold) });
+    const held = operatorHold(deps, { slot: name, actor: c.get('actor'), by: body.by, reason: body.reason, replace: body.replace === true, howToReplace: 'send "replace": true to replace it' });
+    return c.json({ slot: name, hold: holdView(held.hold), replaced: held.previous === null ? null : holdView(held.previous) });
   });
 
   app.post('/:name/release', operator, async (c) => {

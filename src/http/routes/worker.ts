@@ -1,6 +1,8 @@
 // POST /v1/worker/mark-broken: a job says its slot is broken. The slot is held
 // (source "job") until an operator releases it, and the job ends as an
-// infrastructure failure once it has had a moment to finish on its own.
+// infrastructure failure once it has had a moment to finish on its own. A
+// slot that is already held keeps its hold (an operator's "reflashing RoT"
+// is not replaced by the job's message); the message is in the events.
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { recordEvent } from '../../db/event-log.js';
@@ -27,11 +29,11 @@ export function workerRoutes(deps: AppDeps): Hono<WorkerEnv> {
       throw new HttpError(403, 'forbidden', `this token belongs to worker ${worker.id} in slot ${worker.slot}, not to ${body.worker ?? '?'} in ${body.slot ?? '?'}`);
     }
     const by = `job ${worker.jobId}`;
-    const hold = holdSlot(deps.db, worker.slot, { reason: body.message, source: 'job', by, jobId: worker.jobId, workerId: worker.id });
+    const held = holdSlot(deps.db, worker.slot, { reason: body.message, source: 'job', by, jobId: worker.jobId, workerId: worker.id });
     recordEvent(deps.db, { type: 'slot.marked-broken', slot: worker.slot, jobId: worker.jobId, workerId: worker.id, actor: by, message: `${worker.slot} marked broken by job ${worker.jobId}: ${body.message}` });
     deps.scheduler.leaseOfWorker(worker.id)?.markBroken(body.message);
     deps.log.warn({ slot: worker.slot, job: worker.jobId, worker: worker.id }, 'slot marked broken by its job');
-    return c.json({ slot: worker.slot, job_id: worker.jobId, worker_id: worker.id, hold: holdView(hold) });
+    return c.json({ slot: worker.slot, job_id: worker.jobId, worker_id: worker.id, hold: holdView(held.hold), already_held: held.outcome === 'kept' });
   });
   return app;
 }
