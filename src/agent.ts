@@ -30,6 +30,7 @@ import type { Logger } from './log.js';
 import { agentScope } from './platform/agent-scope.js';
 import { currentPlatform } from './platform/current-platform.js';
 import type { Platform } from './platform/platform.js';
+import { closeInheritedDescriptors, raiseFileLimit } from './platform/process-hygiene.js';
 import { ensureSlotRows } from './slots/slot-states.js';
 import { lockStateDir } from './state-dir-lock.js';
 import { VERSION } from './version.js';
@@ -84,6 +85,11 @@ export class Agent {
       // The lock comes before the database: a second agent must not even migrate it.
       mkdirSync(lab.stateDir, { recursive: true, mode: 0o711 });
       this.unlock = lockStateDir(lab.stateDir);
+      // First, before this process opens anything: nothing it inherited may reach a job.
+      const closed = closeInheritedDescriptors();
+      if (closed.length > 0) log.warn({ fds: closed }, 'closed inherited file descriptors');
+      const files = await raiseFileLimit();
+      if (files !== undefined && Number.isFinite(files.hard) && files.soft < files.hard) log.warn({ ...files }, 'could not raise the open-file limit to its hard limit');
       const db = openDatabase({ stateDir: lab.stateDir });
       this.db = db;
       prepareStateDir(lab.stateDir, log);

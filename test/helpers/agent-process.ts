@@ -15,11 +15,28 @@ export interface RunningAgent {
   stop: (signal?: NodeJS.Signals) => Promise<number | null>;
 }
 
-export async function startAgent(t: Cleanup, options: { config: string; stateDir: string; listen?: string; timeoutMs?: number }): Promise<RunningAgent> {
-  const child = spawn(process.execPath, [LABSLOT_BIN, 'agent', '-c', options.config, '--state-dir', options.stateDir, '--listen', options.listen ?? '127.0.0.1:0'], {
-    cwd: PROJECT_ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+/** How the agent process is started, beyond its config: what a service manager or a shell might hand it. */
+export interface AgentSpawnOptions {
+  /** A descriptor the agent inherits, at this number (as `50<file` in a shell would give it). */
+  inheritFd?: { fd: number; from: number };
+  /** A command line the agent runs under (e.g. prlimit with its options). */
+  wrapper?: readonly string[];
+}
+
+export async function startAgent(
+  t: Cleanup,
+  options: { config: string; stateDir: string; listen?: string; timeoutMs?: number } & AgentSpawnOptions,
+): Promise<RunningAgent> {
+  const stdio: (number | 'ignore' | 'pipe')[] = ['ignore', 'pipe', 'pipe'];
+  if (options.inheritFd) {
+    while (stdio.length < options.inheritFd.fd) stdio.push('ignore');
+    stdio[options.inheritFd.fd] = options.inheritFd.from;
+  }
+  const argv = [process.execPath, LABSLOT_BIN, 'agent', '-c', options.config, '--state-dir', options.stateDir, '--listen', options.listen ?? '127.0.0.1:0'];
+  const [program = '', ...args] = [...(options.wrapper ?? []), ...argv];
+  const child = spawn(program, args, { cwd: PROJECT_ROOT, stdio });
+  const { stdout, stderr: stderrPipe } = child;
+  if (stdout === null || stderrPipe === null) throw new Error('the agent has no stdout or stderr pipe');
   const logs: Record<string, unknown>[] = [];
   let stderr = '';
   let buffered = '';
@@ -30,11 +47,11 @@ export async function startAgent(t: Cleanup, options: { config: string; stateDir
       await exited;
     }
   });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  stderrPipe.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
 
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`agent did not start listening within ${options.timeoutMs ?? 15_000} ms; stderr: ${stderr}`)), options.timeoutMs ?? 15_000);
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout.setEncoding('utf8').on('data', (chunk: string) => {
       buffered += chunk;
       let newline;
       while ((newline = buffered.indexOf('\n')) >= 0) {

@@ -10,7 +10,7 @@ import { DATABASE_FILE } from '../../src/db/open-database.js';
 import { agentScope } from '../../src/platform/agent-scope.js';
 import { WorkerCgroups } from '../../src/platform/linux-cgroups.js';
 import { processesOf } from '../../src/platform/user-processes.js';
-import { startAgent, type RunningAgent } from './agent-process.js';
+import { startAgent, type AgentSpawnOptions, type RunningAgent } from './agent-process.js';
 import { ptyPair, type PtyPair } from './pty-pair.js';
 import { tempDir } from './temp-dir.js';
 
@@ -86,7 +86,7 @@ function sha256(text: string): string {
 }
 
 /** `slots` each get a console device `<name>-con` on their own PTY; `extraToml` adds anything else. */
-export async function jobLab(t: TestContext, slots: readonly SlotDef[], extraToml = '', jobsToml = 'stop_grace = "1s"'): Promise<JobLab> {
+export async function jobLab(t: TestContext, slots: readonly SlotDef[], extraToml = '', jobsToml = 'stop_grace = "1s"', spawnOptions: AgentSpawnOptions = {}): Promise<JobLab> {
   const dir = tempDir(t);
   // Workers reach their directories under the state dir, as under /var/lib on a lab host.
   chmodSync(dir, 0o755);
@@ -106,7 +106,7 @@ export async function jobLab(t: TestContext, slots: readonly SlotDef[], extraTom
   const config = join(dir, 'slots.toml');
   writeFileSync(config, toml);
 
-  let agent = await startAgent(t, { config, stateDir });
+  let agent = await startAgent(t, { config, stateDir, ...spawnOptions });
   const url = (): string => agent.url;
   const api = async (method: string, path: string, body?: unknown, token = SUBMITTER_TOKEN): Promise<{ status: number; json: Record<string, unknown> }> => {
     const response = await fetch(`${url()}${path}`, {
@@ -126,7 +126,7 @@ export async function jobLab(t: TestContext, slots: readonly SlotDef[], extraTom
       return agent;
     },
     restart: async () => {
-      agent = await startAgent(t, { config, stateDir });
+      agent = await startAgent(t, { config, stateDir, ...spawnOptions });
       return agent;
     },
     submit: async (body) => {
