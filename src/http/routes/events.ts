@@ -1,5 +1,5 @@
-// GET /v1/events: the audit log, newest last, filtered by slot and time.
-import { and, desc, eq, gt, gte, type SQL } from 'drizzle-orm';
+// GET /v1/events: the audit log, oldest first, filtered by slot and time, read forward from after_id.
+import { and, asc, desc, eq, gt, gte, type SQL } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { eventView } from '../../db/event-view.js';
@@ -28,15 +28,18 @@ export function eventRoutes(deps: AppDeps): Hono<AppEnv> {
       conditions.push(gte(events.at, at));
     }
     if (afterId !== undefined) conditions.push(gt(events.id, afterId));
-    // The newest `limit` events, returned oldest first so they read like a log.
+    // A starting point (after_id, since) reads forward from it: the next `limit` events, so a client
+    // tailing with after_id = the last id it saw misses none. Without one: the newest `limit`.
+    // Either way they come oldest first, so they read like a log.
+    const forward = afterId !== undefined || since !== undefined;
     const rows = deps.db
       .select()
       .from(events)
       .where(conditions.length > 0 ? and(...conditions) : undefined)
-      .orderBy(desc(events.id))
+      .orderBy(forward ? asc(events.id) : desc(events.id))
       .limit(limit)
-      .all()
-      .reverse();
+      .all();
+    if (!forward) rows.reverse();
     return c.json({
       events: rows.map(eventView),
     });
