@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { formatDuration, parseDuration } from './duration.js';
 import { parseSize } from './size.js';
 import { envName } from './env-names.js';
+import { parseArchive } from './humility-archive.js';
 
 export const NAME_PATTERN = /^[a-z0-9][a-z0-9-]*$/;
 const NAME_MAX = 48;
@@ -68,12 +69,26 @@ export const usbIdentity = {
   serial: z.string().min(1, { error: 'must not be empty: without a serial, two probes of one model cannot be told apart' }),
 };
 
-const usbDevice = z.strictObject({
-  kind: z.literal('usb'),
-  description,
-  ...usbIdentity,
-  role: z.enum(['sp-probe', 'rot-probe', 'probe', 'other']).default('probe'),
+/** A probe's Hubris archive for HUMILITY_ENVIRONMENT: one host path, or named host paths (humility-archive.ts). */
+const hostArchive = z.unknown().transform((value, ctx) => {
+  const parsed = parseArchive(value, 'host');
+  if (parsed.ok) return parsed.archive;
+  for (const issue of parsed.issues) ctx.issues.push({ code: 'custom', input: value, path: issue.path, message: issue.message });
+  return z.NEVER;
 });
+
+const usbDevice = z
+  .strictObject({
+    kind: z.literal('usb'),
+    description,
+    ...usbIdentity,
+    role: z.enum(['sp-probe', 'rot-probe', 'probe', 'other']).default('probe'),
+    archive: hostArchive.optional(),
+  })
+  .refine((d) => d.role !== 'other' || d.archive === undefined, {
+    error: 'a device with role "other" is not in HUMILITY_ENVIRONMENT, so it has no archive: make it a probe or drop the archive',
+    path: ['archive'],
+  });
 
 const serialProbe = z.strictObject({
   send: z.string().default(''),
