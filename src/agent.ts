@@ -8,6 +8,7 @@ import type { LabModel } from './config/lab-model.js';
 import { recordEvent } from './db/event-log.js';
 import { DATABASE_FILE, openDatabase, type Db } from './db/open-database.js';
 import { DeviceChecker, type UsbSnapshot } from './devices/device-checker.js';
+import type { UsbDeviceInfo } from './devices/usb-bus.js';
 import { coerceError, IllegalStateError } from './errors.js';
 import { checkModeFor } from './health/check-mode.js';
 import { HealthMonitor } from './health/health-monitor.js';
@@ -48,6 +49,8 @@ export interface AgentOptions {
   hotplug?: HotplugSource;
   /** How jobs are run; the one for this operating system by default. */
   platform?: Platform;
+  /** What is on the USB bus; libusb's enumeration by default (a test on a machine without a bus brings its own). */
+  listUsb?: () => Promise<UsbDeviceInfo[]>;
 }
 
 export class Agent {
@@ -96,7 +99,7 @@ export class Agent {
       ensureSlotRows(db, [...lab.slots.keys()]);
       // Before any slot is offered: finish what a crashed agent left (DESIGN §3.7).
       const platform = this.options.platform ?? currentPlatform(lab.stateDir);
-      const checker = new DeviceChecker(lab);
+      const checker = new DeviceChecker(lab, this.options.listUsb);
       // The checker's enumeration: it reads descriptors of configured probes only, where sysfs has no serials.
       const listUsb = (): ReturnType<UsbSnapshot['get']> => checker.newUsbSnapshot().get();
       await recoverAfterRestart({ db, lab, platform, log, listUsb });

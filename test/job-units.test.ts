@@ -1,12 +1,13 @@
 // The pure parts of running a job: how an outcome is decided, what a job's
-// environment and humility file contain, durations in messages.
+// environment contains, durations in messages. The humility file has its own
+// test (humility-environment.test.ts).
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { formatDuration, parseDuration } from '../src/config/duration.js';
 import { loadConfig } from '../src/config/load-config.js';
 import { deviceEnvName } from '../src/devices/device-node.js';
-import { humilityEnvironment, jobEnvironment } from '../src/jobs/job-environment.js';
+import { jobEnvironment } from '../src/jobs/job-environment.js';
 import { decideOutcome } from '../src/jobs/job-outcome.js';
 import { PROJECT_ROOT } from './helpers/cli.js';
 
@@ -29,13 +30,6 @@ describe('job outcome', () => {
 describe('job environment', () => {
   const slot = lab.slots.get('gimlet-1');
   assert.ok(slot);
-
-  it('names the slot\'s probes for humility by role', () => {
-    assert.deepEqual(humilityEnvironment(lab, slot), {
-      sp: { probe: '1fc9:0143:MKPNRQ1ZY3DVX', description: 'gimlet-1 gimlet-1-sp-probe' },
-      rot: { probe: '1fc9:0143:GHZ4GAXHQJ1W3', description: 'gimlet-1 gimlet-1-rot-probe' },
-    });
-  });
 
   it('carries identity, devices, slot env and job env, and never the agent\'s own environment', () => {
     const nodes = new Map<string, string | null>([

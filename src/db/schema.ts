@@ -3,6 +3,7 @@
 // Times are integer milliseconds since the epoch; JSON columns hold text.
 import { sql } from 'drizzle-orm';
 import { index, integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+import type { HumilityArchive } from '../config/humility-archive.js';
 import type { JobState } from './job-states.js';
 
 export type SlotUsage = 'idle' | 'leased' | 'running' | 'cleaning';
@@ -107,6 +108,8 @@ export const jobs = sqliteTable(
     /** The failure is the lab's (mark-broken, setup failure, agent restart), not the job's own. */
     infrastructure: integer('infrastructure', { mode: 'boolean' }).notNull().default(false),
     input: text('input').$type<JobInput>().notNull().default('none'),
+    /** Hubris archives the submitter named for HUMILITY_ENVIRONMENT, by humility target; paths inside the input. */
+    archives: text('archives', { mode: 'json' }).$type<Record<string, HumilityArchive>>(),
     /** Bytes kept from $LABSLOT_OUTPUT (null: nothing kept). */
     outputsBytes: integer('outputs_bytes'),
     /** Why a queued job has no slot yet, for `GET /v1/jobs/:id`. */

@@ -3,7 +3,6 @@
 // env table and the job's own, a PATH with `labslot` on it. Nothing from the
 // agent's own environment leaks in.
 import type { LabModel, SlotModel } from '../config/lab-model.js';
-import { formatUsbId } from '../config/usb-identity.js';
 import { deviceEnvName, deviceEnvValue } from '../devices/device-node.js';
 import { OUTPUT_IN_JOB } from './job-paths.js';
 
@@ -59,18 +58,3 @@ export function jobEnvironment(ctx: EnvironmentContext, worker: WorkerIdentity):
   };
 }
 
-/**
- * Humility's environment file maps a target name to how to reach it. Each
- * probe of the slot is one entry named by its role ("sp", "rot"), so a job runs
- * `humility -t sp ...` without knowing serial numbers.
- */
-export function humilityEnvironment(lab: LabModel, slot: SlotModel): Record<string, { probe: string; description: string }> {
-  const out: Record<string, { probe: string; description: string }> = {};
-  for (const name of slot.devices) {
-    const spec = lab.devices.get(name)?.spec;
-    if (spec?.kind !== 'usb' || spec.role === 'other') continue;
-    const key = spec.role === 'sp-probe' ? 'sp' : spec.role === 'rot-probe' ? 'rot' : name;
-    out[out[key] === undefined ? key : name] = { probe: `${formatUsbId(spec.vid, spec.pid)}:${spec.serial}`, description: `${slot.name} ${name}` };
-  }
-  return out;
-}

@@ -13,6 +13,7 @@ import { recordEvent } from '../db/event-log.js';
 import type { Db } from '../db/open-database.js';
 import { jobs } from '../db/schema.js';
 import { plural } from '../words.js';
+import { archivesMissingFromInput, type JobArchives } from './humility-environment.js';
 import { ArchiveError, extractArchive, type ArchiveSummary } from './job-archives.js';
 import { jobDir, jobInputDir } from './job-paths.js';
 
@@ -20,7 +21,8 @@ export class InputTooLargeError extends Error {
   override readonly name = 'InputTooLargeError';
 }
 
-export async function receiveInput(db: Db, stateDir: string, jobId: string, body: WebReadableStream<Uint8Array>, maxBytes: number, by: string): Promise<ArchiveSummary> {
+/** `archives` are what the job named for HUMILITY_ENVIRONMENT: an input without them is refused like a bad archive. */
+export async function receiveInput(db: Db, stateDir: string, jobId: string, body: WebReadableStream<Uint8Array>, maxBytes: number, by: string, archives: JobArchives | null = null): Promise<ArchiveSummary> {
   const file = join(jobDir(stateDir, jobId), 'input.tar');
   let received = 0;
   const cap = new Transform({
@@ -33,6 +35,9 @@ export async function receiveInput(db: Db, stateDir: string, jobId: string, body
   try {
     await pipeline(Readable.fromWeb(body), cap, createWriteStream(file, { mode: 0o600 }));
     const summary = await extractArchive(file, jobInputDir(stateDir, jobId));
+    // Checked here, not at worker setup: the submitter is still there to hear it, and no slot waits on a typo.
+    const missing = await archivesMissingFromInput(jobInputDir(stateDir, jobId), archives);
+    if (missing.length > 0) throw new ArchiveError(`the input lacks the Hubris archives the job names: ${missing.join('; ')}`);
     db.transaction((tx) => {
       tx.update(jobs).set({ input: 'ready', waiting: null }).where(and(eq(jobs.id, jobId), eq(jobs.input, 'awaiting'))).run();
       recordEvent(tx, { type: 'job.input', jobId, actor: by, message: `job ${jobId} got its input: ${plural(summary.files, 'file')}, ${plural(summary.bytes, 'byte')}` });

@@ -33,6 +33,9 @@ export function commandDir(stateDir: string): string {
 /** Where the job writes files to keep ($LABSLOT_OUTPUT). */
 export const OUTPUT_IN_JOB = '/output';
 
+/** Where the job sees its input: read-only, extracted from the archive it was sent. */
+export const INPUT_IN_JOB = '/input';
+
 /** The extracted input archive, bound read-only at /input. */
 export function jobInputDir(stateDir: string, jobId: string): string {
   return join(jobDir(stateDir, jobId), 'input');

@@ -8,6 +8,7 @@ import { recordEvent } from '../db/event-log.js';
 import type { Db } from '../db/open-database.js';
 import { jobs, type JobState } from '../db/schema.js';
 import { newJobId } from './ids.js';
+import { humilityNames } from './humility-environment.js';
 import type { JobRequest } from './job-request.js';
 import type { JobRow } from './job-view.js';
 
@@ -20,16 +21,29 @@ export function unknownTargetMessage(lab: LabModel, target: string): string {
   return `no slot serves target "${target}" on ${lab.agentName} (targets: ${[...lab.targets.keys()].sort().join(', ')})`;
 }
 
-/** A submission this host refuses, though it is well-formed (a timeout over the host's limit). */
+/** A submission this host refuses, though it is well-formed (a timeout over the host's limit); `field` is the request's key at fault. */
 export class JobRefusedError extends Error {
   override readonly name = 'JobRefusedError';
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 export function submitJob(db: Db, lab: LabModel, request: JobRequest, by: string, at = Date.now()): JobRow {
   if (!lab.targets.has(request.target)) throw new UnknownTargetError(unknownTargetMessage(lab, request.target));
   const limit = lab.config.jobs.timeout;
   if (request.timeout !== undefined && request.timeout > limit) {
-    throw new JobRefusedError(`timeout ${formatDuration(request.timeout)} is over this host's limit of ${formatDuration(limit)} ([jobs] timeout)`);
+    throw new JobRefusedError('timeout', `timeout ${formatDuration(request.timeout)} is over this host's limit of ${formatDuration(limit)} ([jobs] timeout)`);
+  }
+  const probes = humilityNames(lab, request.target);
+  for (const name of Object.keys(request.archives ?? {})) {
+    if (!probes.includes(name)) {
+      const known = probes.length === 0 ? 'its slots have no probes' : `its probes: ${probes.join(', ')}`;
+      throw new JobRefusedError(`archives.${name}`, `no slot of target "${request.target}" has a probe named "${name}" in HUMILITY_ENVIRONMENT (${known})`);
+    }
   }
   const id = newJobId();
   return db.transaction((tx) => {
@@ -44,6 +58,7 @@ export function submitJob(db: Db, lab: LabModel, request: JobRequest, by: string
         timeoutMs: request.timeout ?? lab.config.jobs.timeout,
         priority: request.priority,
         input: request.input ? 'awaiting' : 'none',
+        archives: Object.keys(request.archives ?? {}).length > 0 ? request.archives : null,
         submittedBy: by,
         submittedAt: at,
       })

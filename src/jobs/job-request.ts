@@ -1,9 +1,11 @@
 // The body of POST /v1/jobs, validated at the edge: exactly one of argv or
 // script, an env that cannot replace what labslot sets, a timeout as a
-// duration string or seconds.
+// duration string or seconds, Hubris archives as paths inside the input.
 import { z } from 'zod';
 import { parseDuration } from '../config/duration.js';
 import { envName } from '../config/env-names.js';
+import { parseArchive } from '../config/humility-archive.js';
+import { name } from '../config/schema.js';
 
 /** Longest job anyone may ask for; a typo of "10d" must not pin a slot for a month. */
 const MAX_TIMEOUT_MS = 7 * 86_400_000;
@@ -19,6 +21,14 @@ const timeout = z.union([z.string(), z.number()]).transform((value, ctx) => {
     return z.NEVER;
   }
   return ms;
+});
+
+/** One humility target's archive: a path inside the input, or named paths (humility --archive-name). */
+const inputArchive = z.unknown().transform((value, ctx) => {
+  const parsed = parseArchive(value, 'input');
+  if (parsed.ok) return parsed.archive;
+  for (const issue of parsed.issues) ctx.issues.push({ code: 'custom', input: value, path: issue.path, message: issue.message });
+  return z.NEVER;
 });
 
 export const jobRequestSchema = z
@@ -37,7 +47,13 @@ export const jobRequestSchema = z
     priority: z.number().int().min(-1000).max(1000).default(0),
     /** An input archive follows with PUT /v1/jobs/:id/input; the job waits for it. */
     input: z.boolean().default(false),
+    /** By humility target ("sp", "rot"): replaces the config's archive in HUMILITY_ENVIRONMENT for this job. */
+    archives: z.record(name, inputArchive).optional(),
   })
-  .refine((r) => (r.argv === undefined) !== (r.script === undefined), { error: 'give exactly one of "argv" and "script"' });
+  .refine((r) => (r.argv === undefined) !== (r.script === undefined), { error: 'give exactly one of "argv" and "script"' })
+  .refine((r) => r.input || Object.keys(r.archives ?? {}).length === 0, {
+    error: 'archives are files in the job\'s input: submit with "input": true and send them with PUT /v1/jobs/:id/input',
+    path: ['archives'],
+  });
 
 export type JobRequest = z.output<typeof jobRequestSchema>;

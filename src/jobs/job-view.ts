@@ -1,5 +1,6 @@
 // The JSON shape of a job as the API and `labslot job status` show it.
 import { statSync } from 'node:fs';
+import type { HumilityArchive } from '../config/humility-archive.js';
 import type { JobEnd, JobInput, jobs, JobState } from '../db/schema.js';
 import { jobOutputPath } from './job-paths.js';
 
@@ -35,6 +36,8 @@ export interface JobView {
   waiting: string | null;
   /** none, awaiting (PUT /v1/jobs/:id/input) or ready. */
   input: JobInput;
+  /** Hubris archives the submitter named, by humility target, as paths inside the input; null when none. */
+  archives: Record<string, HumilityArchive> | null;
   /** Bytes kept from $LABSLOT_OUTPUT, downloadable from /v1/jobs/:id/outputs; null when nothing was kept. */
   outputs_bytes: number | null;
   done: boolean;
@@ -64,6 +67,7 @@ export function jobView(row: JobRow, stateDir: string): JobView {
     infrastructure: row.infrastructure,
     waiting: row.state === 'queued' ? row.waiting : null,
     input: row.input,
+    archives: row.archives,
     outputs_bytes: row.outputsBytes,
     done: isFinal(row.state),
     output_bytes: outputBytes(stateDir, row.id),

@@ -3,7 +3,7 @@
 // device nodes granted to the worker's group, and the job's environment.
 // The worker is in the database before any of it exists, so a crash at any
 // step leaves something cleanup can find.
-import { chmod, chown, mkdir, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, chown, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { LabModel, SlotModel } from '../config/lab-model.js';
 import type { Db } from '../db/open-database.js';
@@ -16,8 +16,9 @@ import { workerUsername } from '../platform/worker-names.js';
 import { INSTALL_ROOT } from './command-wrapper.js';
 import { grantDevices, type NodeToGrant } from './device-grants.js';
 import { newWorkerToken } from './ids.js';
-import { humilityEnvironment, jobEnvironment } from './job-environment.js';
-import { jobInputDir, jobOutputPath, OUTPUT_IN_JOB, workerDirs, workerRoot } from './job-paths.js';
+import { humilityEnvironment, leftOutNote } from './humility-environment.js';
+import { jobEnvironment } from './job-environment.js';
+import { INPUT_IN_JOB, jobInputDir, jobOutputPath, OUTPUT_IN_JOB, workerDirs, workerRoot } from './job-paths.js';
 import type { JobRow } from './job-view.js';
 import { recordWorker, recordWorkerIds } from './lease-records.js';
 
@@ -78,7 +79,10 @@ export async function setupWorker(ctx: SetupContext): Promise<PreparedWorker> {
     await chown(dir, user.uid, user.gid);
   }
   const humilityFile = join(root, 'humility-environment.json');
-  await writeFile(humilityFile, `${JSON.stringify(humilityEnvironment(lab, slot), null, 2)}\n`, { mode: 0o644 });
+  const humility = humilityEnvironment(lab, slot, job.archives);
+  await writeFile(humilityFile, `${JSON.stringify(humility.entries, null, 2)}\n`, { mode: 0o644 });
+  // Said in the job's own output, before anything it prints: that is where `humility -t sp` will fail.
+  if (humility.leftOut.length > 0) await appendFile(jobOutputPath(lab.stateDir, job.id), leftOutNote(humility.leftOut), { mode: 0o600 });
   let command = job.argv ?? [];
   if (job.script !== null) {
     const scriptFile = join(root, 'job.sh');
@@ -104,7 +108,7 @@ export async function setupWorker(ctx: SetupContext): Promise<PreparedWorker> {
       { host: root, inJob: root },
       { host: ctx.commandDir, inJob: ctx.commandDir },
       { host: INSTALL_ROOT, inJob: INSTALL_ROOT },
-      ...(job.input === 'ready' ? [{ host: jobInputDir(lab.stateDir, job.id), inJob: '/input' }] : []),
+      ...(job.input === 'ready' ? [{ host: jobInputDir(lab.stateDir, job.id), inJob: INPUT_IN_JOB }] : []),
     ],
     writable: [
       { host: dirs.home, inJob: dirs.home },

@@ -96,6 +96,7 @@ export function jobJson(overrides: Partial<JobJson> = {}): JobJson {
     infrastructure: false,
     waiting: null,
     input: 'none',
+    archives: null,
     outputs_bytes: null,
     done: state === 'succeeded' || state === 'failed' || state === 'cancelled',
     output_bytes: 0,

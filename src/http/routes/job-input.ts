@@ -21,7 +21,7 @@ export function jobInputRoutes(deps: AppDeps): Hono<AppEnv> {
     const body = c.req.raw.body as WebReadableStream<Uint8Array> | null;
     if (body === null) throw new HttpError(400, 'invalid_request', 'send the input as a tar archive in the request body');
     try {
-      const summary = await receiveInput(db, lab.stateDir, job.id, body, lab.config.jobs.max_input, c.get('actor'));
+      const summary = await receiveInput(db, lab.stateDir, job.id, body, lab.config.jobs.max_input, c.get('actor'), job.archives);
       deps.scheduler.poke();
       return c.json({ id: job.id, input: { files: summary.files, bytes: summary.bytes } });
     } catch (error) {

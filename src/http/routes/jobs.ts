@@ -44,7 +44,7 @@ export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
       job = submitJob(db, lab, request, c.get('actor'));
     } catch (error) {
       if (error instanceof UnknownTargetError) throw new HttpError(400, 'unknown_target', error.message);
-      if (error instanceof JobRefusedError) throw new HttpError(400, 'invalid_request', `timeout: ${error.message}`);
+      if (error instanceof JobRefusedError) throw new HttpError(400, 'invalid_request', `${error.field}: ${error.message}`);
       throw error;
     }
     await createOutputFile(lab.stateDir, job.id);
