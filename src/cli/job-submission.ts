@@ -6,6 +6,8 @@
 import { readFileSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { parseDuration } from '../config/duration.js';
+import type { HumilityArchive } from '../config/humility-archive.js';
+import { parseArchiveOptions } from './archive-option.js';
 import { CliError, EXIT_USAGE } from './exit-codes.js';
 
 /** What commander hands over, unchecked. */
@@ -16,6 +18,7 @@ export interface RawSubmissionOptions {
   env?: string[];
   script?: string;
   input?: string;
+  archive?: string[];
 }
 
 /** The body of POST /v1/jobs. */
@@ -29,6 +32,8 @@ export interface JobSubmission {
   priority?: number;
   /** An input archive follows (PUT /v1/jobs/:id/input). */
   input?: boolean;
+  /** Hubris archives in the input for HUMILITY_ENVIRONMENT, by probe entry ("sp", "rot"). */
+  archives?: Record<string, HumilityArchive>;
 }
 
 const PRIORITY_LIMIT = 1000;
@@ -38,6 +43,7 @@ export function addSubmissionOptions(command: Command): Command {
     .requiredOption('--target <target>', 'the kind of testbed to run on (a slot\'s target)')
     .option('--timeout <duration>', 'stop the job after this long, e.g. 90s, 10m, 1h30m (default: the agent\'s [jobs] timeout)')
     .option('--input <dir>', 'send this directory along; the job sees it read-only at /input')
+    .option('--archive <probe=path>', 'a Hubris archive in --input for the probe\'s HUMILITY_ENVIRONMENT entry, e.g. sp=build/sp.zip, or PROBE.NAME=PATH for named ones (repeatable)', (value: string, previous: string[] | undefined) => [...(previous ?? []), value])
     .option('--priority <n>', `higher runs first, from -${PRIORITY_LIMIT} to ${PRIORITY_LIMIT} (default 0)`)
     // No default array: commander would print "(default: [])" in the help.
     .option('--env <name=value>', 'set a variable in the job\'s environment (repeatable)', (value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
@@ -62,6 +68,7 @@ export async function compileSubmission(raw: RawSubmissionOptions, argv: readonl
     checkInputDir(raw.input);
     submission.input = true;
   }
+  if (raw.archive !== undefined) submission.archives = parseArchiveOptions(raw.archive, raw.input);
   return submission;
 }
 
