@@ -6,12 +6,12 @@
 //
 //   npx tsx bench/sandbox-overhead.ts
 import { spawn } from 'node:child_process';
-import { chownSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { agentScope } from '../src/platform/agent-scope.js';
 import { LinuxPlatform } from '../src/platform/linux.js';
-import { privilegeDrop, withJobEnvironment } from '../src/platform/linux-sandbox.js';
+import { ENVIRONMENT_FILE, environmentScript, privilegeDrop, withJobEnvironment } from '../src/platform/linux-sandbox.js';
 import type { JobLaunch } from '../src/platform/platform.js';
 
 const RUNS = 60;
@@ -40,10 +40,15 @@ try {
     chownSync(d, account.uid, account.gid);
   }
   const env = { PATH: '/usr/bin:/bin', HOME: join(dir, 'home') };
+  // What the platform writes for each job; the plain run reads the same file.
+  const envFile = join(dir, ENVIRONMENT_FILE);
+  writeFileSync(envFile, environmentScript(env), { mode: 0o640 });
+  chownSync(envFile, 0, account.gid);
   const launch: JobLaunch = {
     worker: account,
     command: ['true'],
     env,
+    privateDir: dir,
     cwd: '/work',
     outputFile: join(dir, 'output.log'),
     readOnly: [],
@@ -67,7 +72,7 @@ try {
     await platform.releaseWorker(account);
     const sandboxMs = performance.now() - started;
     started = performance.now();
-    await run([...privilegeDrop(account), ...withJobEnvironment(env, ['true'])]);
+    await run([...privilegeDrop(account), ...withJobEnvironment(envFile, ['true'])]);
     const plainMs = performance.now() - started;
     if (i >= 5) {
       sandboxed.push(sandboxMs);

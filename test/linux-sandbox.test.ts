@@ -3,8 +3,12 @@
 // job's top-level directories replace the host's.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { bwrapArguments, sandboxCommand, type RootEntry } from '../src/platform/linux-sandbox.js';
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { bwrapArguments, environmentScript, sandboxCommand, type RootEntry } from '../src/platform/linux-sandbox.js';
 import type { JobLaunch } from '../src/platform/platform.js';
+import { tempDir } from './helpers/temp-dir.js';
 
 const ROOT: RootEntry[] = [
   { name: 'bin', kind: 'symlink', target: 'usr/bin' },
@@ -19,7 +23,8 @@ const ROOT: RootEntry[] = [
 const LAUNCH: JobLaunch = {
   worker: { workerId: 'w1', username: 'ls-1', uid: 1_048_577, gid: 1_048_577 },
   command: ['make', 'test'],
-  env: { LD_PRELOAD_LOOKALIKE: 'x', PATH: '/usr/bin' },
+  env: { LD_PRELOAD_LOOKALIKE: 'x', PATH: '/usr/bin', SECRET_API_KEY: "s3cr'et" },
+  privateDir: '/var/lib/labslot/workers/w1',
   cwd: '/work',
   outputFile: '/var/lib/labslot/jobs/j1/output.log',
   readOnly: [{ host: '/opt/labslot', inJob: '/opt/labslot' }, { host: '/var/lib/labslot/jobs/j1/input', inJob: '/input' }],
@@ -33,16 +38,28 @@ const LAUNCH: JobLaunch = {
 };
 
 describe('linux sandbox command', () => {
-  it('joins the cgroups, makes mounts private, then bwrap, then drops privileges, and only then sets the job env', () => {
-    const argv = sandboxCommand(LAUNCH, ['/sys/fs/cgroup/memory/labslot/w1/cgroup.procs']);
+  it('joins the cgroups, makes mounts private, then bwrap, then drops privileges, and only then loads the job env from its file', () => {
+    const envFile = '/var/lib/labslot/workers/w1/environment';
+    const argv = sandboxCommand(LAUNCH, ['/sys/fs/cgroup/memory/labslot/w1/cgroup.procs'], envFile);
     const at = (word: string): number => argv.indexOf(word);
     assert.deepEqual(argv.slice(0, 2), ['/bin/sh', '-c']);
     assert.ok(at('unshare') < at('bwrap') && at('bwrap') < at('setpriv') && at('setpriv') < at('/usr/bin/env'));
     assert.deepEqual(argv.slice(at('unshare'), at('unshare') + 5), ['unshare', '--mount', '--propagation', 'private', '--']);
     assert.ok(argv.includes('--init-groups') && argv.includes('--no-new-privs') && argv.includes('--bounding-set=-all'));
-    const firstJobValue = argv.findIndex((a) => a.startsWith('LD_PRELOAD_LOOKALIKE='));
-    assert.ok(firstJobValue > at('/usr/bin/env'), 'job variables appear only after env -i');
+    assert.ok(at(envFile) > at('/usr/bin/env'), 'the environment is read only after env -i, as the worker');
+    // Nothing of the environment is in argv, where ps shows it to every user.
+    assert.deepEqual(argv.filter((a) => /LD_PRELOAD_LOOKALIKE|SECRET_API_KEY|s3cr/.test(a)), []);
     assert.deepEqual(argv.slice(-2), ['make', 'test']);
+  });
+
+  it('writes the environment as sh reads it back, quotes and newlines included', (t) => {
+    const env = { A: "it's", B: 'two\nlines', C: '$(touch /tmp/x) `x` \\ "q"', D: '' };
+    const script = environmentScript(env);
+    const file = join(tempDir(t), 'environment');
+    writeFileSync(file, script);
+    const out = execFileSync('/usr/bin/env', ['-i', '/bin/sh', '-c', `. "$1"; printf '%s\\0' "$A" "$B" "$C" "$D"`, 'sh', file]);
+    assert.deepEqual(out.toString('utf8').split('\0').slice(0, 4), [env.A, env.B, env.C, env.D]);
+    assert.throws(() => environmentScript({ 'BAD-NAME': 'x' }), /not an environment variable name/);
   });
 
   it('rebuilds a read-only root around the job\'s own /work, /tmp and /input, outer mounts first', () => {

@@ -72,15 +72,18 @@ export async function setupWorker(ctx: SetupContext): Promise<PreparedWorker> {
 
   const user = await ctx.platform.createUser({ workerId, name: username, groups: slot.spec.add_to_groups, home: dirs.home }, (ids) => recordWorkerIds(db, workerId, ids));
 
-  await mkdir(root, { mode: 0o755 });
-  await chmod(root, 0o755);
+  // The worker's group only: its token, environment and script are in here, and worker ids are public.
+  await mkdir(root, { mode: 0o750 });
+  await chown(root, 0, user.gid);
+  await chmod(root, 0o750);
   for (const dir of Object.values(dirs)) {
     await mkdir(dir, { mode: 0o700 });
     await chown(dir, user.uid, user.gid);
   }
   const humilityFile = join(root, 'humility-environment.json');
   const humility = humilityEnvironment(lab, slot, job.archives);
-  await writeFile(humilityFile, `${JSON.stringify(humility.entries, null, 2)}\n`, { mode: 0o644 });
+  await writeFile(humilityFile, `${JSON.stringify(humility.entries, null, 2)}\n`, { mode: 0o640 });
+  await chown(humilityFile, 0, user.gid);
   // Said in the job's own output, before anything it prints: that is where `humility -t sp` will fail.
   if (humility.leftOut.length > 0) await appendFile(jobOutputPath(lab.stateDir, job.id), leftOutNote(humility.leftOut), { mode: 0o600 });
   let command = job.argv ?? [];
@@ -102,6 +105,7 @@ export async function setupWorker(ctx: SetupContext): Promise<PreparedWorker> {
     worker: user,
     command,
     env,
+    privateDir: root,
     cwd: '/work',
     outputFile: jobOutputPath(lab.stateDir, job.id),
     readOnly: [

@@ -11,21 +11,40 @@
 //   setpriv the worker's uid and gid with initgroups (bwrap's own --uid would
 //           drop supplementary groups), no_new_privs, no capabilities, an
 //           empty bounding set;
-//   env -i  the job's environment, only now that nothing runs as root.
-// Everything is an argv element; the only shell script is fixed, and it
-// takes the cgroup files and the rest as "$@", never as code.
+//   env -i  then sh, which reads the job's environment from a file only the
+//           worker's group can read, only now that nothing runs as root.
+// Everything is an argv element, and nothing of the job's environment (its
+// secrets, the worker token) is: argv is anyone's to read in `ps`. The shell
+// scripts are fixed and take the cgroup files, the environment file and the
+// command as "$@", never as code; the environment file is data the job's own
+// shell reads, each value single-quoted.
 import { readdirSync, readlinkSync } from 'node:fs';
 import type { JobLaunch, WorkerAccount } from './platform.js';
 
 const ENTER_CGROUPS = 'while [ "$#" -gt 0 ] && [ "$1" != -- ]; do echo "$$" > "$1" || exit 125; shift; done; shift; exec "$@"';
+const LOAD_ENVIRONMENT = '. "$1" || exit 125; shift; exec "$@"';
+/** Where the platform writes the job's environment, in the worker's private directory. */
+export const ENVIRONMENT_FILE = 'environment';
 
 export function privilegeDrop(worker: Pick<WorkerAccount, 'uid' | 'gid'>): string[] {
   return ['setpriv', `--reuid=${worker.uid}`, `--regid=${worker.gid}`, '--init-groups', '--no-new-privs', '--inh-caps=-all', '--bounding-set=-all', '--'];
 }
 
-/** `env -i NAME=VALUE... COMMAND...`, run after the privilege drop. */
-export function withJobEnvironment(env: Readonly<Record<string, string>>, command: readonly string[]): string[] {
-  return ['/usr/bin/env', '-i', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...command];
+/** Run after the privilege drop: an empty environment, then the job's from `envFile` (environmentScript), then the command. */
+export function withJobEnvironment(envFile: string, command: readonly string[]): string[] {
+  return ['/usr/bin/env', '-i', '/bin/sh', '-c', LOAD_ENVIRONMENT, 'labslot-env', envFile, ...command];
+}
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** The job's environment as lines `export NAME='value'` for sh's `.`; a name that is not one is a bug upstream. */
+export function environmentScript(env: Readonly<Record<string, string>>): string {
+  return Object.entries(env)
+    .map(([name, value]) => {
+      if (!ENV_NAME.test(name)) throw new TypeError(`"${name}" is not an environment variable name`);
+      return `export ${name}='${value.replaceAll("'", "'\\''")}'\n`;
+    })
+    .join('');
 }
 
 /** An entry of the host's `/`, as the sandbox rebuilds it. */
@@ -87,12 +106,13 @@ export function bwrapArguments(launch: JobLaunch, root: readonly RootEntry[] = h
   return args;
 }
 
-export function sandboxCommand(launch: JobLaunch, cgroupProcsFiles: readonly string[]): string[] {
+/** `envFile`: the job's environment (environmentScript), readable by the worker inside the sandbox. */
+export function sandboxCommand(launch: JobLaunch, cgroupProcsFiles: readonly string[], envFile: string): string[] {
   return [
     '/bin/sh', '-c', ENTER_CGROUPS, 'labslot-enter', ...cgroupProcsFiles, '--',
     'unshare', '--mount', '--propagation', 'private', '--',
     ...bwrapArguments(launch),
     ...privilegeDrop(launch.worker),
-    ...withJobEnvironment(launch.env, launch.command),
+    ...withJobEnvironment(envFile, launch.command),
   ];
 }

@@ -3,8 +3,10 @@
 // and /proc for finding what a worker's uid still runs.
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
+import { chown, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { WorkerCgroups } from './linux-cgroups.js';
-import { sandboxCommand } from './linux-sandbox.js';
+import { ENVIRONMENT_FILE, environmentScript, sandboxCommand } from './linux-sandbox.js';
 import type { JobExit, JobLaunch, JobLimits, LimitVerdict, NewWorkerUser, Platform, StartedJob, WorkerAccount } from './platform.js';
 import { accountOfUid, createUser, deleteUser } from './unix-users.js';
 import { killUser, processesOf, signalAll, waitUserGone } from './user-processes.js';
@@ -33,7 +35,11 @@ export class LinuxPlatform implements Platform {
 
   async startJob(launch: JobLaunch): Promise<StartedJob> {
     await this.cgroups.create(launch.worker.workerId, launch.limits);
-    const [program, ...args] = sandboxCommand(launch, this.cgroups.procsFiles(launch.worker.workerId));
+    // The environment goes in a file the worker's group reads, not in argv, where `ps` shows it to anyone.
+    const envFile = join(launch.privateDir, ENVIRONMENT_FILE);
+    await writeFile(envFile, environmentScript(launch.env), { mode: 0o640 });
+    await chown(envFile, 0, launch.worker.gid);
+    const [program, ...args] = sandboxCommand(launch, this.cgroups.procsFiles(launch.worker.workerId), envFile);
     if (program === undefined) throw new TypeError('no command');
     const out = openSync(launch.outputFile, 'a', 0o600);
     try {

@@ -38,8 +38,13 @@ export interface JobLaunch {
   worker: WorkerAccount;
   /** The job's program and arguments; the program is looked up on the job's PATH. */
   command: readonly string[];
-  /** The job's whole environment; nothing else is inherited. */
+  /** The job's whole environment; nothing else is inherited. Secrets among it: never in any process's argv. */
   env: Readonly<Record<string, string>>;
+  /**
+   * A directory of the worker's, owned by root, that only the worker's group may read, at the same path
+   * in the job (read-only there): where the platform keeps files for the job's start, such as its environment.
+   */
+  privateDir: string;
   /** Working directory as the job sees it. */
   cwd: string;
   /** Host file that receives stdout and stderr, appended. */
