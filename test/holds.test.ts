@@ -118,11 +118,37 @@ describe('holds', () => {
     await agent.stop();
   });
 
+  it('the CLI: a hold on a held slot is one line naming the hold and exit 1; --replace replaces it', async (t) => {
+    const agent = await startAgent(t, { config: EXAMPLE, stateDir: tempDir(t) });
+    const env = { LABSLOT_URL: agent.url, LABSLOT_TOKEN: OPERATOR };
+    const slotHold = async (): Promise<{ reason: string; by: string; at: string }> => ((await (await fetch(`${agent.url}/v1/slots/gimlet-1`)).json()) as { hold: { reason: string; by: string; at: string } }).hold;
+
+    assert.equal((await runCli(['slot', 'hold', 'gimlet-1', '-m', 'reflashing RoT'], { env })).code, 0);
+    const first = await slotHold();
+    const refused = await runCli(['slot', 'hold', 'gimlet-1', '-m', 'second reason'], { env });
+    const since = first.at.replace(/\.\d{3}Z$/, 'Z');
+    assert.deepEqual(
+      [refused.code, refused.stdout, refused.stderr],
+      [1, '', `labslot: slot gimlet-1 is already held by operator ${first.by} since ${since}: reflashing RoT; pass --replace to replace it\n`],
+    );
+    assert.deepEqual(await slotHold(), first);
+
+    const replaced = await runCli(['slot', 'hold', 'gimlet-1', '-m', 'second reason', '--replace'], { env });
+    assert.equal(replaced.code, 0, replaced.stderr);
+    assert.equal(replaced.stdout, `gimlet-1 is held: second reason (replaces the hold by operator ${first.by}: reflashing RoT)\n`);
+    assert.equal((await slotHold()).reason, 'second reason');
+    const { events } = (await (await fetch(`${agent.url}/v1/events?slot=gimlet-1`)).json()) as { events: EventJson[] };
+    assert.deepEqual(events.filter((e) => e.type.startsWith('slot.')).map((e) => e.type), ['slot.held', 'slot.hold-replaced']);
+    await agent.stop();
+  });
+
   it('refuses holds without an operator token and explains bad requests', async (t) => {
     const agent = await startAgent(t, { config: EXAMPLE, stateDir: tempDir(t) });
+    // In the words of a command line, not HTTP's ("send Authorization: Bearer TOKEN"); --token "" is no token either.
     const anonymous = await runCli(['slot', 'hold', 'gimlet-2', '-m', 'x'], { env: { LABSLOT_URL: agent.url, LABSLOT_TOKEN: '' } });
-    assert.equal(anonymous.code, 1);
-    assert.match(anonymous.stderr, /this needs an operator token.*\(set LABSLOT_TOKEN or pass --token\)/);
+    assert.deepEqual([anonymous.code, anonymous.stderr], [1, 'labslot: no token: pass --token or set LABSLOT_TOKEN to an operator token\n']);
+    const emptyToken = await runCli(['slot', 'hold', 'gimlet-2', '-m', 'x', '--token', ''], { env: { LABSLOT_URL: agent.url, LABSLOT_TOKEN: '' } });
+    assert.deepEqual([emptyToken.code, emptyToken.stderr], [1, 'labslot: no token: pass --token or set LABSLOT_TOKEN to an operator token\n']);
     const submitter = await post(`${agent.url}/v1/slots/gimlet-2/hold`, '{"reason":"x"}', 'demo-submitter-token');
     assert.equal(submitter.status, 403);
 

@@ -436,7 +436,7 @@ describe('job submit, status, logs, cancel, list against a stand-in of the job A
     if (r.method === 'POST' && r.path === '/v1/jobs') return sendJson(res, 201, { id: 'j0002', job: jobJson({ id: 'j0002' }) });
     if (r.method === 'GET' && r.path === '/v1/jobs') return sendJson(res, 200, { jobs: [jobJson({ id: 'j0003', waiting: 'gimlet: 0 free' }), failedJob] });
     if (r.path === '/v1/jobs/j0002') return sendJson(res, 200, failedJob);
-    if (r.path === '/v1/jobs/j0003') return sendJson(res, 200, jobJson({ id: 'j0003', waiting: 'gimlet: 2 leased, 0 free' }));
+    if (r.path === '/v1/jobs/j0003') return sendJson(res, 200, jobJson({ id: 'j0003', waiting: 'gimlet: 2 leased, 0 free', output_bytes: 1 }));
     if (r.path === '/v1/jobs/j0002/output') {
       startStream(res);
       await writeBytes(res, Buffer.from([0x6f, 0x75, 0x74, 0xff, 0x0a, 0x65, 0x6e]));
@@ -462,6 +462,17 @@ describe('job submit, status, logs, cancel, list against a stand-in of the job A
     assert.deepEqual(agent.requests[1]?.body, { target: 'gimlet', argv: ['sh', '-c', 'echo "$X"'], env: { X: '1' } });
   });
 
+  it('without a token says so in command-line words, naming the token it needs, not in HTTP\'s', async (t) => {
+    const agent = await startFakeAgent(t, (_r, res) =>
+      sendJson(res, 401, { error: { code: 'unauthorized', message: 'this needs a submitter token: send "Authorization: Bearer TOKEN"', needs: ['submitter'] } }),
+    );
+    const none = await cli(['job', 'submit', '--target', 'gimlet', '--', 'true'], { LABSLOT_URL: agent.url, LABSLOT_TOKEN: '' });
+    assert.deepEqual([none.code, none.stderr], [1, 'labslot: no token: pass --token or set LABSLOT_TOKEN to a submitter token\n']);
+    const empty = await cli(['job', 'submit', '--target', 'gimlet', '--token', '', '--', 'true'], { LABSLOT_URL: agent.url, LABSLOT_TOKEN: '' });
+    assert.equal(empty.stderr, 'labslot: no token: pass --token or set LABSLOT_TOKEN to a submitter token\n');
+    assert.equal(agent.requests.at(-1)?.authorization, undefined, '--token "" sends no Authorization header');
+  });
+
   it('status summarizes a job for people, or prints its JSON, and exits 0 even for a failed job', async (t) => {
     const agent = await startFakeAgent(t, handler);
     const env = { LABSLOT_URL: agent.url };
@@ -478,6 +489,8 @@ describe('job submit, status, logs, cancel, list against a stand-in of the job A
     assert.doesNotMatch(human.stdout, /^waiting/m);
     const queued = await cli(['job', 'status', 'j0003'], env);
     assert.match(queued.stdout, /^waiting\s+gimlet: 2 leased, 0 free$/m);
+    assert.match(human.stdout, /^output\s+7 bytes$/m);
+    assert.match(queued.stdout, /^output\s+1 byte$/m, 'not "1 bytes"');
     const json = await cli(['job', 'status', 'j0002', '--json'], env);
     assert.equal(json.code, 0);
     assert.deepEqual(JSON.parse(json.stdout), failedJob);
@@ -545,6 +558,18 @@ describe('worker mark-broken against a stand-in of the worker API', () => {
     assert.equal(request.path, '/v1/worker/mark-broken');
     assert.equal(request.authorization, 'Bearer worker-token-w0007');
     assert.deepEqual(request.body, { message: 'SP probe does not attach', slot: 'gimlet-1', worker: 'w0007' });
+  });
+
+  it('on a slot that was already held, says that hold stays', async (t) => {
+    const agent = await startFakeAgent(t, (_r, res) => {
+      const hold = { reason: 'reflashing RoT', source: 'operator', by: 'alice (operator:61112491)', at: '2026-11-25T02:40:00.123Z', job_id: null, worker_id: null };
+      sendJson(res, 200, { slot: 'gimlet-1', job_id: 'j0001', worker_id: 'w0007', hold, already_held: true });
+    });
+    const result = await cli(['worker', 'mark-broken', '-m', 'SP probe does not attach'], inJob(agent.url));
+    assert.deepEqual(
+      [result.code, result.stdout, result.stderr],
+      [0, '', 'labslot: slot gimlet-1 stays held by operator alice (operator:61112491) since 2026-11-25T02:40:00Z: reflashing RoT (your message is in its events); this job ends as an infrastructure failure\n'],
+    );
   });
 
   it('reports a refused token with exit 1 and the agent\'s message', async (t) => {

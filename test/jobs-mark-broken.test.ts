@@ -53,6 +53,36 @@ describe('mark-broken', () => {
     assert.deepEqual({ state: done.state, slot: done.slot }, { state: 'succeeded', slot: 's1' });
   });
 
+  it('on a slot an operator holds, keeps the operator\'s hold and still ends the job as infrastructure', async (t) => {
+    if (!requires(t, ROOT, command('socat', ['-V']))) return;
+    const lab = await jobLab(t, [{ name: 's1', target: 'tb' }]);
+    // The job waits until the operator's hold is there, then reports its own problem.
+    const script = [
+      'echo started',
+      'for i in $(seq 200); do labslot slots | grep -q "reflashing RoT" && break; sleep 0.1; done',
+      'labslot worker mark-broken -m "SP probe does not attach"',
+      'echo "exit=$?"',
+    ].join('\n');
+    const id = await lab.submit({ target: 'tb', script });
+    await lab.waitOutput(id, /started/);
+    assert.equal((await lab.post('/v1/slots/s1/hold', { reason: 'reflashing RoT', by: 'alice' }, OPERATOR_TOKEN)).status, 200);
+    const operatorHold = (await lab.slot('s1')).hold;
+    const job = await lab.waitDone(id);
+    assert.deepEqual(
+      { state: job.state, reason: job.end_reason, infrastructure: job.infrastructure },
+      { state: 'failed', reason: 'marked broken: SP probe does not attach', infrastructure: true },
+    );
+    const out = await lab.output(id);
+    assert.match(out, /^labslot: slot s1 stays held by operator alice \(operator:[0-9a-f]{8}\) since \S+Z: reflashing RoT \(your message is in its events\); this job ends as an infrastructure failure$/m);
+    assert.match(out, /^exit=0$/m);
+
+    const after = await lab.slot('s1');
+    assert.deepEqual(after.hold, operatorHold, 'the operator\'s hold, its time included, is unchanged');
+    const kept = after.events.find((e) => e.type === 'slot.hold-kept');
+    assert.match(kept?.message ?? '', /^s1 stays held by operator alice \(operator:[0-9a-f]{8}\): reflashing RoT \(not replaced by the job hold: SP probe does not attach\)$/);
+    assert.ok(after.events.some((e) => e.type === 'slot.marked-broken'));
+  });
+
   it('refuses forged, foreign, expired and non-worker tokens', async (t) => {
     if (!requires(t, ROOT, command('socat', ['-V']))) return;
     const lab = await jobLab(t, [

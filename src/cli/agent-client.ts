@@ -8,6 +8,7 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { agentUrl } from '../http/agent-url.js';
+import { withArticle } from '../words.js';
 import { CliError, EXIT_FAILURE, EXIT_USAGE } from './exit-codes.js';
 import { exchange, ExchangeFailure } from './http-exchange.js';
 
@@ -36,6 +37,8 @@ export class AgentError extends CliError {
     exitCode: number,
     readonly status: number | undefined,
     options?: ErrorOptions,
+    /** The agent's error object when it refused (`code`, `message`, and fields such as a 409's `hold`). */
+    readonly refusal?: { code?: string; message?: string; [field: string]: unknown },
   ) {
     super(message, exitCode, options);
   }
@@ -52,7 +55,8 @@ export class AgentClient {
   ) {}
 
   static async from(options: ClientOptions, env: NodeJS.ProcessEnv = process.env): Promise<AgentClient> {
-    return new AgentClient(await resolveUrl(options, env), options.token ?? (env['LABSLOT_TOKEN'] || undefined));
+    // `--token ""` is no token, as an empty $LABSLOT_TOKEN is: the agent would only see "Bearer ".
+    return new AgentClient(await resolveUrl(options, env), (options.token || undefined) ?? (env['LABSLOT_TOKEN'] || undefined));
   }
 
   async request<T>(method: 'GET' | 'POST', path: string, body?: unknown, timeoutMs = 60_000, signal?: AbortSignal): Promise<T> {
@@ -133,11 +137,16 @@ export class AgentClient {
   }
 
   private refusal(status: number, json: unknown): AgentError {
-    const error = (json as { error?: { code?: string; message?: string } } | undefined)?.error;
-    const message = error?.message ?? `HTTP ${status}`;
-    const hint = status === 401 && this.token === undefined ? ' (set LABSLOT_TOKEN or pass --token)' : '';
-    return new AgentError(`${message}${hint}`, refusalExitCode(status, error?.code), status);
+    const error = (json as { error?: { code?: string; message?: string; needs?: unknown } } | undefined)?.error;
+    const message = status === 401 && this.token === undefined ? noToken(error?.needs) : (error?.message ?? `HTTP ${status}`);
+    return new AgentError(message, refusalExitCode(status, error?.code), status, undefined, error);
   }
+}
+
+/** The agent's 401 is worded for HTTP ("send Authorization: Bearer"); a command line has --token. */
+function noToken(needs: unknown): string {
+  const roles = Array.isArray(needs) ? needs.filter((r): r is string => typeof r === 'string') : [];
+  return `no token: pass --token or set LABSLOT_TOKEN${roles.length > 0 ? ` to ${roles.map(withArticle).join(' or ')} token` : ''}`;
 }
 
 /**

@@ -3,6 +3,7 @@
 // own file). They exit 0 whenever the question was answered, also when the
 // answer is "that job failed". With --json each prints the agent's answer.
 import type { Command } from 'commander';
+import { plural } from '../words.js';
 import { addClientOptions, AgentClient, type ClientOptions } from './agent-client.js';
 import type { CommandResult } from './command-result.js';
 import { CliError, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
@@ -73,7 +74,7 @@ export function registerJobCommands(program: Command, done: CommandResult): void
       const { downloadOutputs } = await import('./job-archive-transfer.js');
       const files = await downloadOutputs(client, id, options.output);
       if (options.json === true) printJson({ id, files, dir: options.output });
-      else process.stderr.write(`labslot: ${files} files of job ${id} in ${options.output}\n`);
+      else process.stderr.write(`labslot: ${plural(files, 'file')} of job ${id} in ${options.output}\n`);
       done.code = EXIT_OK;
     });
 

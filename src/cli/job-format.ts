@@ -3,6 +3,7 @@
 import { formatTable } from './format-table.js';
 import type { JobJson } from './job-json.js';
 import { formatDuration } from '../config/duration.js';
+import { plural } from '../words.js';
 
 const COMMAND_WIDTH = 48;
 
@@ -23,7 +24,7 @@ export function formatJobSummary(job: JobJson): string {
     ['submitted', `${shortTime(job.submitted_at)}${job.submitted_by === null ? '' : ` by ${job.submitted_by}`}`],
     ['started', job.started_at === null ? '-' : shortTime(job.started_at)],
     ['ended', job.ended_at === null ? '-' : shortTime(job.ended_at)],
-    ['output', `${job.output_bytes} bytes`],
+    ['output', plural(job.output_bytes, 'byte')],
   );
   return formatTable(rows);
 }

@@ -7,6 +7,7 @@
 // and keeps streaming until the agent has stopped and cleaned it up, so the
 // slot is known to be free again; a second one stops waiting at once.
 import type { Command } from 'commander';
+import { plural } from '../words.js';
 import { addClientOptions, AgentClient, type ClientOptions } from './agent-client.js';
 import type { CommandResult } from './command-result.js';
 import { EXIT_FAILURE } from './exit-codes.js';
@@ -68,7 +69,7 @@ async function runJob(client: AgentClient, submission: JobSubmission, inputDir: 
       // tar is loaded only for a job that sends a directory.
       const { sendInput } = await import('./job-archive-transfer.js');
       const sent = await sendInput(client, id, inputDir);
-      say(`job ${id} got its input: ${sent.files} files, ${sent.bytes} bytes`);
+      say(`job ${id} got its input: ${plural(sent.files, 'file')}, ${plural(sent.bytes, 'byte')}`);
     }
     if (interrupts > 0) cancel(id);
     const watching = reportWhileQueued(client, created.job, running.signal, say);

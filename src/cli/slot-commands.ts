@@ -1,12 +1,13 @@
-// `labslot slots [--json]`, `labslot slot hold NAME -m REASON`,
+// `labslot slots [--json]`, `labslot slot hold NAME -m REASON [--replace]`,
 // `labslot slot release NAME [-m NOTE]`: thin clients of the agent's API.
 import { hostname, userInfo } from 'node:os';
 import type { Command } from 'commander';
-import { holder } from '../slots/holder.js';
+import { heldMessage } from '../slots/hold-message.js';
+import { holder, type HoldView } from '../slots/holder.js';
 import type { SlotView } from '../slots/slot-view.js';
-import { addClientOptions, AgentClient, type ClientOptions } from './agent-client.js';
+import { addClientOptions, AgentClient, AgentError, type ClientOptions } from './agent-client.js';
 import type { CommandResult } from './command-result.js';
-import { EXIT_OK } from './exit-codes.js';
+import { CliError, EXIT_FAILURE, EXIT_OK } from './exit-codes.js';
 import { formatTable } from './format-table.js';
 
 /** Who is at the keyboard, for the hold's "by" (the token says which role). */
@@ -41,11 +42,23 @@ export function registerSlotCommands(program: Command, done: CommandResult): voi
   addClientOptions(slot.command('hold').description('keep a slot out of rotation until released').argument('<name>'))
     .requiredOption('-m, --message <reason>', 'why the slot is held')
     .option('--json', 'print the agent\'s answer (the slot and its hold)')
-    .action(async (name: string, options: ClientOptions & { message: string; json?: boolean }) => {
+    .option('--replace', 'replace the slot\'s current hold (without it, a held slot is refused)')
+    .action(async (name: string, options: ClientOptions & { message: string; json?: boolean; replace?: boolean }) => {
       const client = await AgentClient.from(options);
-      const answer = await client.request('POST', `/v1/slots/${encodeURIComponent(name)}/hold`, { reason: options.message, by: operatorName() });
+      let answer: { hold: HoldView; replaced: HoldView | null };
+      try {
+        answer = await client.request('POST', `/v1/slots/${encodeURIComponent(name)}/hold`, { reason: options.message, by: operatorName(), ...(options.replace === true ? { replace: true } : {}) });
+      } catch (error) {
+        // The agent's message says how an API client replaces a hold; this one has --replace.
+        const hold = error instanceof AgentError && error.refusal?.code === 'slot_held' ? (error.refusal['hold'] as HoldView | undefined) : undefined;
+        if (hold !== undefined) throw new CliError(`${heldMessage(name, hold)}; pass --replace to replace it`, EXIT_FAILURE, { cause: error });
+        throw error;
+      }
       if (options.json === true) process.stdout.write(`${JSON.stringify(answer, null, 2)}\n`);
-      else process.stdout.write(`${name} is held: ${options.message}\n`);
+      else {
+        const replaced = answer.replaced === null ? '' : ` (replaces the hold by ${holder(answer.replaced)}: ${answer.replaced.reason})`;
+        process.stdout.write(`${name} is held: ${options.message}${replaced}\n`);
+      }
       done.code = EXIT_OK;
     });
   addClientOptions(slot.command('release').description('release a hold; the slot is checked before its next lease').argument('<name>'))

@@ -5,6 +5,8 @@
 // LABSLOT_URL, LABSLOT_TOKEN (a worker token, good for this one slot only),
 // LABSLOT_WORKER and LABSLOT_SLOT; without them there is nothing to mark.
 import type { Command } from 'commander';
+import { holdSummary } from '../slots/hold-message.js';
+import type { HoldView } from '../slots/holder.js';
 import { AgentClient } from './agent-client.js';
 import type { CommandResult } from './command-result.js';
 import { CliError, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
@@ -15,7 +17,9 @@ interface MarkBrokenAnswer {
   slot: string;
   job_id: string;
   worker_id: string;
-  hold: { reason: string };
+  hold: HoldView;
+  /** The slot was held before (by an operator, say): that hold stays, and this job's message is in the slot's events. */
+  already_held: boolean;
 }
 
 export function registerWorkerCommands(program: Command, done: CommandResult): void {
@@ -43,6 +47,8 @@ async function markBroken(message: string, json: boolean, env: NodeJS.ProcessEnv
   const body = { message, slot: env['LABSLOT_SLOT'] || undefined, worker: env['LABSLOT_WORKER'] };
   const answer = await client.request<MarkBrokenAnswer>('POST', '/v1/worker/mark-broken', body);
   if (json) process.stdout.write(`${JSON.stringify(answer, null, 2)}\n`);
-  else process.stderr.write(`labslot: slot ${answer.slot} is held: ${answer.hold.reason}; this job ends as an infrastructure failure\n`);
+  else if (answer.already_held) {
+    process.stderr.write(`labslot: slot ${answer.slot} stays held by ${holdSummary(answer.hold)} (your message is in its events); this job ends as an infrastructure failure\n`);
+  } else process.stderr.write(`labslot: slot ${answer.slot} is held: ${answer.hold.reason}; this job ends as an infrastructure failure\n`);
   return EXIT_OK;
 }

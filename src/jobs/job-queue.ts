@@ -36,7 +36,8 @@ export function submitJob(db: Db, lab: LabModel, request: JobRequest, by: string
   if (!lab.targets.has(request.target)) throw new UnknownTargetError(unknownTargetMessage(lab, request.target));
   const limit = lab.config.jobs.timeout;
   if (request.timeout !== undefined && request.timeout > limit) {
-    throw new JobRefusedError('timeout', `timeout ${formatDuration(request.timeout)} is over this host's limit of ${formatDuration(limit)} ([jobs] timeout)`);
+    // The route puts the field in front ("timeout: 2h is over ..."): the message does not name it again.
+    throw new JobRefusedError('timeout', `${formatDuration(request.timeout)} is over this host's limit of ${formatDuration(limit)} ([jobs] timeout)`);
   }
   const probes = humilityNames(lab, request.target);
   for (const name of Object.keys(request.archives ?? {})) {
