@@ -8,6 +8,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { READY_MARK } from '../src/demo/demo-instructions.js';
+import { waitSlotsAvailable } from '../src/demo/wait-ready.js';
 import { LABSLOT_BIN, PROJECT_ROOT } from './helpers/cli.js';
 import { freePort } from './helpers/free-port.js';
 import { command, requires, ROOT } from './helpers/prerequisites.js';
@@ -288,6 +289,13 @@ describe('labslot demo', () => {
     assert.equal(result.code, 2, result.stdout + result.stderr);
     assert.match(result.stderr, /--dir ".*my lab,v2": use a path of letters, digits/);
     assert.equal(existsSync(odd), false);
+  });
+
+  it('says an agent that never answered never listed its slots, without naming the route', async () => {
+    const url = `http://127.0.0.1:${await freePort()}`;
+    await assert.rejects(waitSlotsAvailable(url, 'token', 200, new AbortController().signal), {
+      message: 'the demo slots were not ready within 0.2 s: the agent never listed its slots',
+    });
   });
 
   it('refuses to run without root, with one line and exit 2', async (t) => {

@@ -31,7 +31,7 @@ function ready(slot: SlotView): boolean {
 }
 
 function notReady(slots: readonly SlotView[]): string {
-  if (slots.length === 0) return 'the agent did not answer GET /v1/slots';
+  if (slots.length === 0) return 'the agent never listed its slots';
   const problems = slots.flatMap((slot) => {
     const devices = slot.devices.filter((d) => d.health !== 'healthy').map((d) => `${d.name} ${d.health}${d.last_check?.reason ? ` (${d.last_check.reason})` : ''}`);
     if (devices.length > 0) return [`${slot.name}: ${devices.join(', ')}`];
