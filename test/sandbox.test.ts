@@ -103,6 +103,23 @@ describe('sandbox', () => {
     assert.deepEqual(lab.cgroups(), []);
   });
 
+  it('gives each job its own /dev/shm of limits.shm: multiprocessing works, and writing past the size fails', async (t) => {
+    if (!requires(t, ...NEEDS, command('python3', ['--version']))) return;
+    const lab = await jobLab(t, [{ name: 's1', target: 'tb', extra: '[slots.s1.limits]\nshm = "1MiB"' }]);
+    const script = [
+      'python3 -c "import multiprocessing; multiprocessing.Lock(); print(\'lock ok\')"',
+      'dd if=/dev/zero of=/dev/shm/fill bs=64k count=32 2>&1',
+      'echo "shm written: $(stat -c %s /dev/shm/fill)"',
+    ].join('\n');
+    const id = await lab.submit({ target: 'tb', script });
+    const job = await lab.waitDone(id);
+    const output = await lab.output(id);
+    assert.match(output, /^lock ok$/m, output);
+    assert.match(output, /No space left on device/, output);
+    assert.match(output, /^shm written: 1048576$/m, `capped at 1 MiB: ${output}`);
+    assert.equal(job.state, 'succeeded', JSON.stringify(job));
+  });
+
   it('leaves the host mount table as it was, with four sandboxes at once', async (t) => {
     if (!requires(t, ...NEEDS)) return;
     const lab = await jobLab(t, ['s1', 's2', 's3', 's4'].map((name) => ({ name, target: 'tb' })));

@@ -163,12 +163,15 @@ const limits = z.strictObject({
   memory: size.optional(),
   pids: positiveInt.optional(),
   cpu: z.number().positive().max(1024).optional(),
+  shm: size.optional(),
 });
 
 // Job-wide defaults: each limit defaults on its own, so setting one keeps the others.
 const jobLimits = z.strictObject({
   memory: size.prefault('2GiB'),
   pids: positiveInt.default(4096),
+  // A job's own /dev/shm (POSIX shared memory, Python's multiprocessing); its pages count as the job's memory too.
+  shm: size.prefault('64MiB'),
   cpu: z.number().positive().max(1024).optional(),
 });
 

@@ -122,7 +122,7 @@ export async function setupWorker(ctx: SetupContext): Promise<PreparedWorker> {
       { host: dirs.output, inJob: OUTPUT_IN_JOB },
     ],
     devices: grants.map((g) => ({ host: g.path, inJob: nodeInJob(g.device, g.path) })),
-    limits: { memoryBytes: slot.limits.memory, pids: slot.limits.pids, cpus: slot.limits.cpu },
+    limits: { memoryBytes: slot.limits.memory, pids: slot.limits.pids, cpus: slot.limits.cpu, shmBytes: slot.limits.shm },
   };
   return { account: user, launch };
 }

@@ -81,6 +81,8 @@ export function bwrapArguments(launch: JobLaunch, root: readonly RootEntry[] = h
     else if (entry.kind === 'directory' || entry.kind === 'file') args.push('--ro-bind', `/${entry.name}`, `/${entry.name}`);
   }
   args.push('--dev', '/dev', '--proc', '/proc');
+  // Its own /dev/shm, sized: bwrap's /dev has only an empty root-owned directory there.
+  if (launch.limits.shmBytes !== undefined) args.push('--perms', '1777', '--size', String(launch.limits.shmBytes), '--tmpfs', '/dev/shm');
   // Mounts apply in order, each on top of the ones before: outer paths first, or a bind of /tmp would
   // cover the worker's directories of a state directory that lives under /tmp.
   const mounts = [

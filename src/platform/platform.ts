@@ -26,6 +26,8 @@ export interface JobLimits {
   pids?: number | undefined;
   /** CPU in cores; 1.5 is one and a half. */
   cpus?: number | undefined;
+  /** Size of the job's own /dev/shm. */
+  shmBytes?: number | undefined;
 }
 
 /** A path on the host and where the job sees it. */
