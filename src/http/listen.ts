@@ -1,7 +1,7 @@
 // Binding the HTTP server, with the bind errors an operator can act on turned
 // into one clear sentence instead of an 'error' event nobody listens to.
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import type { Hono } from 'hono';
 import type { ListenAddress } from '../config/schema.js';
@@ -12,12 +12,30 @@ export class ListenError extends Error {
   override readonly name = 'ListenError';
 }
 
+/**
+ * What one client may hold. Jobs are untrusted and reach the agent over loopback: a job that opens
+ * thousands of connections must find them refused, not take the agent's file descriptors (a health
+ * check's spawn, the database) with them. A refused connection is closed at once.
+ */
+export const CONNECTION_LIMITS = {
+  total: 2048,
+  perAddress: 256,
+  /** A client that has not sent its headers by then is cut off (slowloris). */
+  headersMs: 15_000,
+  /** The whole request, body included: an input upload of [jobs] max_input must fit in it. */
+  requestMs: 15 * 60_000,
+} as const;
+
 export async function listen(app: Hono<AppEnv>, address: ListenAddress, log: Logger): Promise<{ server: Server; port: number }> {
   const handle = getRequestListener(app.fetch);
   // The listener is async and reports its own failures through app.onError.
   const server = createServer((request, response) => void handle(request, response));
   // Idle keep-alive sockets would otherwise hold a graceful stop for their full timeout.
   server.keepAliveTimeout = 5_000;
+  server.maxConnections = CONNECTION_LIMITS.total;
+  server.headersTimeout = CONNECTION_LIMITS.headersMs;
+  server.requestTimeout = CONNECTION_LIMITS.requestMs;
+  boundPerAddress(server, CONNECTION_LIMITS.perAddress, log);
   await new Promise<void>((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException): void => {
       const where = address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
@@ -50,4 +68,27 @@ export async function closeServer(server: Server, graceMs: number): Promise<void
   timer.unref();
   await closed;
   clearTimeout(timer);
+}
+
+/** Closes a new connection at once when its address already holds `max`; logs the first refusal of each burst. */
+function boundPerAddress(server: Server, max: number, log: Logger): void {
+  const open = new Map<string, number>();
+  const refusing = new Set<string>();
+  server.on('connection', (socket: Socket) => {
+    const address = socket.remoteAddress ?? 'unknown';
+    const count = open.get(address) ?? 0;
+    if (count >= max) {
+      socket.destroy();
+      if (!refusing.has(address)) log.warn({ address, max }, 'too many connections from one address; refusing more');
+      refusing.add(address);
+      return;
+    }
+    open.set(address, count + 1);
+    socket.once('close', () => {
+      const left = (open.get(address) ?? 1) - 1;
+      if (left > 0) open.set(address, left);
+      else open.delete(address);
+      refusing.delete(address);
+    });
+  });
 }
