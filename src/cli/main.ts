@@ -3,23 +3,45 @@
 // 2 usage or configuration error) — never a stack trace. Every error line,
 // commander's own included, starts with "labslot: ".
 //
-// Job scripts call labslot often, so startup is kept to Node's own: the
-// register* modules import nothing heavy (commander and small helpers), and
-// each command's action imports its implementation (the agent, the config
-// loader, the device checks) only when that command runs.
+// Job scripts call labslot often, so startup is kept close to Node's own:
+// only the named command's group is registered (all of them for help or an
+// unknown command), the register* modules import nothing heavy (commander and
+// small helpers), and each command's action imports its implementation (the
+// agent, the config loader, the device checks) only when that command runs.
 import { Command, CommanderError } from 'commander';
 import { ConfigError, formatIssue } from '../config/config-error.js';
 import { VERSION } from '../version.js';
-import { registerAgent } from './agent.js';
-import { registerCheck } from './check.js';
 import type { CommandResult } from './command-result.js';
-import { registerConfigValidate } from './config-validate.js';
-import { registerDemo } from './demo.js';
-import { registerJobCommands } from './job-commands.js';
-import { registerSlotCommands } from './slot-commands.js';
-import { registerUdevRules } from './udev-rules.js';
-import { registerWorkerCommands } from './worker-commands.js';
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
+
+type Register = (program: Command, done: CommandResult) => void;
+
+/** The top-level commands, in the order `labslot --help` lists them, each group's registration loaded on demand. */
+const GROUPS: readonly { names: readonly string[]; load: () => Promise<Register> }[] = [
+  { names: ['agent'], load: async () => (await import('./agent.js')).registerAgent },
+  { names: ['check'], load: async () => (await import('./check.js')).registerCheck },
+  { names: ['slots', 'slot'], load: async () => (await import('./slot-commands.js')).registerSlotCommands },
+  { names: ['job'], load: async () => (await import('./job-commands.js')).registerJobCommands },
+  { names: ['worker'], load: async () => (await import('./worker-commands.js')).registerWorkerCommands },
+  { names: ['udev-rules'], load: async () => (await import('./udev-rules.js')).registerUdevRules },
+  { names: ['demo'], load: async () => (await import('./demo.js')).registerDemo },
+  {
+    names: ['config'],
+    load: async () => {
+      const { registerConfigValidate } = await import('./config-validate.js');
+      return (program, done) => registerConfigValidate(program.command('config').description('work with configuration files'), done);
+    },
+  },
+];
+
+/** The groups a command line needs: the one it names; none for --version alone; all for help, an unknown command or none. */
+function groupsFor(argv: readonly string[]): (typeof GROUPS)[number][] {
+  // There are no options before the command, so its name is the first word that is not one.
+  const name = argv.find((arg) => !arg.startsWith('-'));
+  if (name === undefined && argv.length > 0 && argv.every((arg) => arg === '-V' || arg === '--version')) return [];
+  const named = GROUPS.filter((group) => name !== undefined && group.names.includes(name));
+  return named.length > 0 ? named : [...GROUPS];
+}
 
 export async function main(argv: readonly string[]): Promise<number> {
   const done: CommandResult = { code: EXIT_OK };
@@ -33,14 +55,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       outputError: (text, write) => write(prefixLines(text)),
     });
 
-  registerAgent(program, done);
-  registerCheck(program, done);
-  registerSlotCommands(program, done);
-  registerJobCommands(program, done);
-  registerWorkerCommands(program, done);
-  registerUdevRules(program, done);
-  registerDemo(program, done);
-  registerConfigValidate(program.command('config').description('work with configuration files').exitOverride(), done);
+  for (const register of await Promise.all(groupsFor(argv).map((group) => group.load()))) register(program, done);
   // Subcommands do not inherit exitOverride; without it commander calls process.exit itself.
   for (const command of [program, ...allCommands(program)]) {
     command.exitOverride();
