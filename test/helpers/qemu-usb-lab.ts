@@ -6,10 +6,11 @@
 // which the host can hot-unplug and replug over QMP, and configfs gadgets on
 // dummy_hcd with any vid/pid/serial. Recipe: shared/notes/usb-emulation.md.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Cleanup } from './cleanup.js';
+import { DIAG_DIR_ENV } from './guest-util.js';
 import { command, ROOT, type Prerequisite } from './prerequisites.js';
 import { findGuestKernel, guestImages, isStaticElf } from './qemu-initramfs.js';
 import { Qmp } from './qmp.js';
@@ -68,7 +69,7 @@ export interface UsbLabOptions {
 }
 
 export interface GuestResult {
-  /** The program's exit status; null when it never finished. */
+  /** The program's exit status (124: stopped by the guest's watchdog); null when it never finished. */
   exitCode: number | null;
   stdout: string;
   stderr: string;
@@ -85,6 +86,13 @@ export interface UsbLab {
   readonly timings: { stage2Ms?: number; programMs?: number };
   readonly finished: Promise<GuestResult>;
   stdout(): string;
+  /**
+   * `what`, then everything the host has of the guest: how it ended (the
+   * program's exit status, the guest's watchdog, the host's hard timeout), the
+   * program's stdout and stderr, the tail of each file the program left in
+   * its diagnostics directory (DIAG_DIR_ENV), the kernel's last messages and the console.
+   */
+  explain(what: string): string;
   /** The first complete line of the program's stdout that matches. */
   waitForLine(match: RegExp, timeoutMs: number): Promise<string>;
   /** Hot-unplugs a usb-serial (QMP device_del) and waits until QEMU has removed it. */
@@ -105,6 +113,14 @@ export interface UsbLab {
 const TCG_ARGS = ['-machine', 'q35', '-accel', 'tcg,tb-size=128', '-cpu', 'max', '-smp', '1', '-m', '256'];
 const SAFE = /^[A-Za-z0-9._+-]+$/;
 const GUEST_OUT = '/run/labslot/out';
+/**
+ * The guest's watchdog stops the program this long before the host kills
+ * QEMU, so the program can still report where it was (and the host read it)
+ * instead of vanishing mid-step.
+ */
+const WATCHDOG_MARGIN_S = 12;
+/** How much of each diagnostics file a failure message carries. */
+const DIAG_TAIL_CHARS = 4_000;
 const HOST_UID = process.geteuid?.() ?? 0;
 
 function quote(value: string): string {
@@ -171,11 +187,20 @@ fi
 # tsx caches its transforms under $TMPDIR/tsx-<euid>: keep them on the host between runs.
 mkdir -p /run/labslot/tsx-cache/tsx-${HOST_UID} && ln -s /run/labslot/tsx-cache/tsx-${HOST_UID} $TMPDIR/tsx-0
 ${env.join('\n')}
+mkdir -p $out/diag
+export ${DIAG_DIR_ENV}=$out/diag
 mark RUN
 # A watchdog of its own: the guest powers off even if the host test died and nobody kills QEMU.
-timeout -k 5 ${Math.ceil(options.timeoutMs / 1000)} sh -c ${quote(run)} > $out/stdout 2> $out/stderr < /dev/null
+# It fires ${WATCHDOG_MARGIN_S} s before the host's hard timeout (the guest's uptime is about
+# QEMU's age): SIGTERM lets the program report the step it was at before the power goes.
+read up _ < /proc/uptime
+budget=$(( ${Math.floor(options.timeoutMs / 1000) - WATCHDOG_MARGIN_S} - \${up%.*} ))
+[ $budget -gt 0 ] || budget=1
+timeout -k 3 $budget sh -c ${quote(run)} > $out/stdout 2> $out/stderr < /dev/null
 echo $? > $out/rc
 mark DONE
+# The console shows only the most severe kernel messages (loglevel=3): an OOM kill or a segfault is only here.
+dmesg > $out/dmesg 2>&1
 poweroff_now
 `;
 }
@@ -268,6 +293,13 @@ export async function startUsbLab(cleanup: Cleanup, options: UsbLabOptions): Pro
       return '';
     }
   };
+  const diagFiles = (): string[] => {
+    try {
+      return readdirSync(join(out, 'diag')).sort();
+    } catch {
+      return [];
+    }
+  };
   const finished = new Promise<GuestResult>((resolve) => {
     qemu.once('close', () => {
       clearTimeout(hardTimeout);
@@ -300,13 +332,38 @@ export async function startUsbLab(cleanup: Cleanup, options: UsbLabOptions): Pro
   }
   const control = qmp;
 
-  const describe = (what: string): string => `${what}\n--- guest stdout ---\n${read('stdout')}\n--- guest stderr ---\n${read('stderr')}\n--- console ---\n${consoleText}\n${qemuStderr}`;
+  const explain = (what: string): string => {
+    const rc = read('rc').trim();
+    const ending = timedOut
+      ? `the host killed QEMU after its hard timeout of ${options.timeoutMs} ms`
+      : rc === '124'
+        ? "the guest's watchdog stopped the program (exit 124)"
+        : rc !== ''
+          ? `the guest program exited with ${rc}`
+          : exited
+            ? 'QEMU exited before the guest program finished'
+            : 'the guest is still running';
+    const kernel = read('dmesg').trimEnd().split('\n').slice(-25).join('\n');
+    const sections = [
+      `${what}\n(${ending}; ${Math.round(performance.now() - started)} ms after QEMU's start)`,
+      `--- guest stdout ---\n${read('stdout')}`,
+      `--- guest stderr ---\n${read('stderr')}`,
+      ...diagFiles().map((name) => {
+        const text = read(join('diag', name));
+        return `--- ${name} (last ${Math.min(text.length, DIAG_TAIL_CHARS)} of ${text.length} characters) ---\n${text.slice(-DIAG_TAIL_CHARS)}`;
+      }),
+      ...(kernel === '' ? [] : [`--- the guest kernel's last messages ---\n${kernel}`]),
+      `--- console ---\n${consoleText}\n${qemuStderr}`,
+    ];
+    return sections.join('\n');
+  };
   return {
     pid,
     startedAt: started,
     timings,
     finished,
     stdout: () => read('stdout'),
+    explain,
     async waitForLine(match, timeoutMs) {
       const deadline = performance.now() + timeoutMs;
       for (;;) {
@@ -314,8 +371,8 @@ export async function startUsbLab(cleanup: Cleanup, options: UsbLabOptions): Pro
         const text = read('stdout');
         const line = text.slice(0, text.lastIndexOf('\n') + 1).split('\n').find((l) => match.test(l));
         if (line !== undefined) return line;
-        if (poweredOff) throw new Error(describe(`the guest powered off before printing a line matching ${String(match)}`));
-        if (performance.now() > deadline) throw new Error(describe(`no line matching ${String(match)} within ${timeoutMs} ms`));
+        if (poweredOff) throw new Error(explain(`the guest ended before printing a line matching ${String(match)}`));
+        if (performance.now() > deadline) throw new Error(explain(`no line matching ${String(match)} within ${timeoutMs} ms`));
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
     },
