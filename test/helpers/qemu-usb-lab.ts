@@ -109,8 +109,12 @@ export interface UsbLab {
  * together thrashed it (everything in the guest 25-50 % slower, hotplug
  * latency doubled); peak QEMU RSS about 510 MB against 425 MB (256 MiB gained
  * nothing more and cost 660 MB). Uncapped, a long run grew to 1.3 GB.
+ * The plain qemu64 CPU rather than `max`: one `labslot check` cost QEMU
+ * 11.6 s of host CPU on average against 14.8 s (9 and 12 runs, 9.4-13.7 s
+ * against 12.0-17.9 s, on a shared two-core host). Why was not pinned down:
+ * Nehalem and SandyBridge, in single runs, did no better than `max`.
  */
-const TCG_ARGS = ['-machine', 'q35', '-accel', 'tcg,tb-size=128', '-cpu', 'max', '-smp', '1', '-m', '256'];
+const TCG_ARGS = ['-machine', 'q35', '-accel', 'tcg,tb-size=128', '-cpu', 'qemu64', '-smp', '1', '-m', '256'];
 const SAFE = /^[A-Za-z0-9._+-]+$/;
 const GUEST_OUT = '/run/labslot/out';
 /**
