@@ -165,10 +165,24 @@ export function refusalExitCode(status: number, code: string | undefined): numbe
  * only "fetch failed" and keeps the socket error as its cause; node:http's
  * error is the socket error itself.
  */
+/** Why a request got no answer, in an operator's words (the system's code in brackets, for a search). */
+const CONNECTION_FAILURES: Readonly<Record<string, string>> = {
+  ECONNREFUSED: 'connection refused (is the agent running?)',
+  ECONNRESET: 'the connection was closed without an answer (ECONNRESET)',
+  UND_ERR_SOCKET: 'the connection was closed without a complete answer',
+  EPIPE: 'the connection was closed while the request was sent (EPIPE)',
+  ETIMEDOUT: 'the connection timed out (ETIMEDOUT)',
+  EHOSTUNREACH: 'no route to the agent\'s host (EHOSTUNREACH)',
+  ENETUNREACH: 'no route to the agent\'s network (ENETUNREACH)',
+  ENOTFOUND: 'its host name does not resolve (ENOTFOUND)',
+  EAI_AGAIN: 'its host name could not be resolved now (EAI_AGAIN)',
+};
+
 export function describeFetchFailure(error: unknown, timeoutMs?: number): string {
   const { cause, code } = error as { cause?: { code?: string; message?: string }; code?: string };
   if ((error as Error).name === 'TimeoutError' && timeoutMs !== undefined) return `no answer within ${timeoutMs / 1000} s`;
-  if ((cause?.code ?? code) === 'ECONNREFUSED') return 'connection refused (is the agent running?)';
+  const known = CONNECTION_FAILURES[cause?.code ?? code ?? ''];
+  if (known !== undefined) return known;
   return cause?.code ?? cause?.message ?? code ?? (error as Error).message;
 }
 
