@@ -4,12 +4,35 @@
 // request body is refused before it is read, and a database locked by another
 // process while a job ends delays the bookkeeping without losing it.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
+import { jobOutputPath } from '../src/jobs/job-paths.js';
 import { jobLab } from './helpers/job-lab.js';
 import { command, requires, ROOT } from './helpers/prerequisites.js';
+
+const MIB = 1024 * 1024;
+
+function sha256(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** The output relays (`head -c`) the agent `agentPid` runs. */
+function relaysOf(agentPid: number | undefined): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((pid) => {
+      try {
+        const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+        return /^Name:\s+head$/m.test(status) && new RegExp(`^PPid:\\s+${String(agentPid)}$`, 'm').test(status) && !/^State:\s+Z/m.test(status);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
 
 describe('robustness', () => {
   it('holds a slot whose workers cannot be set up, so the queue goes elsewhere', async (t) => {
@@ -39,6 +62,72 @@ describe('robustness', () => {
     const id = await lab.submit({ target: 'tb', script: 'while :; do head -c 65536 /dev/zero | tr "\\0" x; sleep 0.05; done' });
     const job = await lab.waitDone(id, 20_000);
     assert.deepEqual({ state: job.state, ended_by: job.ended_by, reason: job.end_reason }, { state: 'failed', ended_by: 'limit', reason: 'output exceeded the limit of 1MiB ([jobs] max_output)' });
+  });
+
+  it('cuts the output of a job that ignores SIGTERM and runs yes at 1MiB + 1 byte, and stops it', async (t) => {
+    if (!requires(t, ROOT, command('socat', ['-V']))) return;
+    const lab = await jobLab(t, [{ name: 's1', target: 'tb' }], '', 'stop_grace = "1s"\nmax_output = "1MiB"');
+    // yes dies of SIGPIPE at the cap, and the loop starts it again: only the stop ends this job.
+    const id = await lab.submit({ target: 'tb', script: 'trap "" TERM; while :; do yes; done' });
+    const job = await lab.waitDone(id, 30_000);
+    assert.deepEqual({ state: job.state, ended_by: job.ended_by, reason: job.end_reason }, { state: 'failed', ended_by: 'limit', reason: 'output exceeded the limit of 1MiB ([jobs] max_output)' });
+    const output = readFileSync(jobOutputPath(lab.stateDir, id));
+    assert.equal(output.length, MIB + 1, 'the cap and the one byte that shows it was passed');
+    assert.ok(output.equals(Buffer.from('y\n'.repeat(MIB / 2 + 1)).subarray(0, MIB + 1)));
+    assert.deepEqual(relaysOf(lab.agent.child.pid), [], 'no relay left');
+  });
+
+  it('ends a job killed by SIGPIPE at the cap with ended_by limit', async (t) => {
+    if (!requires(t, ROOT, command('socat', ['-V']))) return;
+    const lab = await jobLab(t, [{ name: 's1', target: 'tb' }], '', 'stop_grace = "1s"\nmax_output = "1MiB"');
+    const id = await lab.submit({ target: 'tb', argv: ['yes'] });
+    const job = await lab.waitDone(id, 30_000);
+    assert.deepEqual({ state: job.state, ended_by: job.ended_by, reason: job.end_reason }, { state: 'failed', ended_by: 'limit', reason: 'output exceeded the limit of 1MiB ([jobs] max_output)' });
+    assert.equal(statSync(jobOutputPath(lab.stateDir, id)).size, MIB + 1);
+    assert.deepEqual(relaysOf(lab.agent.child.pid), [], 'no relay left');
+  });
+
+  it('keeps output of exactly max_output whole, stdout and stderr in the order written', async (t) => {
+    if (!requires(t, ROOT, command('socat', ['-V']))) return;
+    const lab = await jobLab(t, [{ name: 's1', target: 'tb' }], '', 'stop_grace = "1s"\nmax_output = "1MiB"');
+    // 1000 lines alternating between stdout and stderr, then seq's digits up to exactly 1 MiB in all.
+    const lines = Array.from({ length: 1000 }, (_, i) => `${i % 2 === 0 ? 'out' : 'err'} ${i}\n`).join('');
+    const rest = MIB - Buffer.byteLength(lines);
+    const script = `echo ready; sleep 1; i=0; while [ $i -lt 1000 ]; do if [ $((i % 2)) -eq 0 ]; then echo "out $i"; else echo "err $i" >&2; fi; i=$((i + 1)); done; seq 1 300000 | head -c ${rest - 'ready\n'.length}`;
+    const id = await lab.submit({ target: 'tb', script });
+    await lab.waitOutput(id, /ready/);
+    // The relay runs as root outside the job's cgroups: the job can neither kill it nor write past it.
+    const [relay] = relaysOf(lab.agent.child.pid);
+    assert.ok(relay !== undefined, 'a relay runs while the job does');
+    assert.match(readFileSync(`/proc/${relay}/status`, 'utf8'), /^Uid:\s+0\s/m);
+    const job0 = await lab.job(id);
+    assert.ok(job0.worker_id);
+    assert.ok(!readFileSync(`/proc/${relay}/cgroup`, 'utf8').includes(job0.worker_id), 'the relay is not in the job\'s cgroups');
+    const job = await lab.waitDone(id, 30_000);
+    assert.deepEqual({ state: job.state, ended_by: job.ended_by }, { state: 'succeeded', ended_by: 'exit' });
+    const expected = Buffer.from(`ready\n${lines}${Array.from({ length: 300000 }, (_, i) => `${i + 1}\n`).join('')}`).subarray(0, MIB);
+    const output = readFileSync(jobOutputPath(lab.stateDir, id));
+    assert.equal(output.length, MIB);
+    assert.equal(sha256(output), sha256(expected));
+    assert.deepEqual(relaysOf(lab.agent.child.pid), [], 'no relay left');
+  });
+
+  it('leaves no relay behind when the agent dies under a running job', async (t) => {
+    if (!requires(t, ROOT, command('socat', ['-V']))) return;
+    const lab = await jobLab(t, [{ name: 's1', target: 'tb' }], '', 'stop_grace = "1s"\nmax_output = "1MiB"');
+    const id = await lab.submit({ target: 'tb', script: 'echo ready; sleep 60' });
+    await lab.waitOutput(id, /ready/);
+    const [relay] = relaysOf(lab.agent.child.pid);
+    assert.ok(relay !== undefined);
+    await lab.agent.stop('SIGKILL');
+    // bwrap dies with the agent, the job's processes with it, and the relay sees the end of its pipe.
+    for (let i = 0; existsSync(`/proc/${relay}`) && !/^State:\s+Z/m.test(readFileSync(`/proc/${relay}/status`, 'utf8')); i += 1) {
+      assert.ok(i < 1000, 'the relay outlived the agent by 10 s');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await lab.restart();
+    const job = await lab.waitDone(id, 30_000);
+    assert.equal(job.state, 'failed');
   });
 
   it('removes a worker directory deeper than PATH_MAX', async (t) => {

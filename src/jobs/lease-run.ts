@@ -149,7 +149,7 @@ export class LeaseRun {
 
     let started;
     try {
-      started = await this.deps.platform.startJob(this.worker.launch);
+      started = await this.deps.platform.startJob({ ...this.worker.launch, maxOutputBytes: await this.outputBudget() });
     } catch (error) {
       return { ...infrastructureFailure(`could not start the job: ${coerceError(error).message}`), holdSlot: true };
     }
@@ -170,6 +170,8 @@ export class LeaseRun {
       // A limit the kernel enforced (OOM kill, failed forks) is the reason a failed job failed, even past its timeout.
       const verdict = await this.deps.platform.limitVerdict(this.worker.account, this.worker.launch.limits);
       if (verdict !== undefined && exit.code !== 0 && (cause === undefined || cause.kind === 'timeout')) cause = { kind: 'limit', reason: verdict };
+      // The cap cut the output before the poll saw it (the job then died of SIGPIPE, or even exited 0).
+      if (cause === undefined && (await this.outputSize()) > this.deps.lab.config.jobs.max_output) cause = this.outputLimit();
       this.log.info({ code: exit.code, signal: exit.signal, cause: cause?.kind, abandoned: exit.abandoned === true }, 'job exited');
       return decideOutcome(exit, cause);
     } finally {
@@ -179,15 +181,31 @@ export class LeaseRun {
     }
   }
 
-  /** A job may not fill the state directory's disk with output: past the cap it is stopped. */
+  /**
+   * A job may not fill the state directory's disk with output. The platform lets through one byte more
+   * than the cap leaves (what the file already holds counts: the agent's notes, output from before a
+   * restart), so a file over the cap proves the job wrote past it, and nothing further reaches the file.
+   */
+  private async outputBudget(): Promise<number> {
+    return Math.max(0, this.deps.lab.config.jobs.max_output - (await this.outputSize())) + 1;
+  }
+
+  /** Past the cap the job is stopped: its writes fail already, but it may ignore that. */
   private async checkOutputSize(): Promise<void> {
-    const limit = this.deps.lab.config.jobs.max_output;
+    if ((await this.outputSize()) > this.deps.lab.config.jobs.max_output) this.stop(this.outputLimit());
+  }
+
+  private async outputSize(): Promise<number> {
     try {
-      const { size } = await stat(jobOutputPath(this.deps.lab.stateDir, this.job.id));
-      if (size > limit) this.stop({ kind: 'limit', reason: `output exceeded the limit of ${formatSize(limit)} ([jobs] max_output)` });
+      return (await stat(jobOutputPath(this.deps.lab.stateDir, this.job.id))).size;
     } catch {
       // The file is made at submission; if it is gone there is nothing to cap.
+      return 0;
     }
+  }
+
+  private outputLimit(): StopCause {
+    return { kind: 'limit', reason: `output exceeded the limit of ${formatSize(this.deps.lab.config.jobs.max_output)} ([jobs] max_output)` };
   }
 
   /** SIGTERM to everything the worker's UID runs, `stop_grace` to finish, then SIGKILL until none is left. */

@@ -119,7 +119,7 @@ export class IllumosPlatform implements Platform {
     await chown(launchFile, 0, worker.gid);
     await chmod(launchFile, 0o640);
     await rm(join(root, OUTPUT_FIFO), { force: true });
-    state.pipe = await OutputPipe.open(join(root, OUTPUT_FIFO), launch.outputFile, { uid: worker.uid, gid: worker.gid });
+    state.pipe = await OutputPipe.open(join(root, OUTPUT_FIFO), launch.outputFile, { owner: { uid: worker.uid, gid: worker.gid }, maxBytes: launch.maxOutputBytes });
 
     const manifest = join(root, INSTANCE_FILE);
     const xml = workerInstanceManifest({

@@ -7,12 +7,18 @@ import { chown, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WorkerCgroups } from './linux-cgroups.js';
 import { ENVIRONMENT_FILE, environmentScript, sandboxCommand } from './linux-sandbox.js';
+import { OutputRelay } from './output-relay.js';
 import type { JobExit, JobLaunch, JobLimits, LimitVerdict, NewWorkerUser, Platform, StartedJob, WorkerAccount } from './platform.js';
 import { accountOfUid, createUser, deleteUser } from './unix-users.js';
 import { killUser, processesOf, signalAll, waitUserGone } from './user-processes.js';
 
 /** The privileged part of the chain runs with this and nothing from the job. */
 const PRIVILEGED_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' };
+/**
+ * Once the job's first process has exited (its PID namespace, and with it every process of the job, is
+ * gone), how long the output relay may take to write what is left in its pipe before it is killed.
+ */
+const RELAY_DRAIN_MS = 5_000;
 
 export class LinuxPlatform implements Platform {
   readonly name = 'linux';
@@ -42,20 +48,36 @@ export class LinuxPlatform implements Platform {
     const [program, ...args] = sandboxCommand(launch, this.cgroups.procsFiles(launch.worker.workerId), envFile);
     if (program === undefined) throw new TypeError('no command');
     const out = openSync(launch.outputFile, 'a', 0o600);
+    let relay: OutputRelay | undefined;
     try {
+      // With a cap, the job writes into the relay's pipe and never holds the file itself.
+      if (launch.maxOutputBytes !== undefined) relay = await OutputRelay.start(out, launch.maxOutputBytes, PRIVILEGED_ENV);
+      const sink = relay?.input ?? out;
       const child = spawn(program, args, {
         env: PRIVILEGED_ENV,
-        stdio: ['ignore', out, out],
+        stdio: ['ignore', sink, sink],
         // Its own process group: the agent's terminal signals do not reach it.
         detached: true,
       });
-      const exited = new Promise<JobExit>((resolve) => {
+      const ended = new Promise<JobExit>((resolve) => {
         child.once('error', (error) => resolve({ code: null, signal: null, spawnError: error.message }));
         child.once('exit', (code, signal) => resolve({ code, signal }));
       });
+      const started = relay;
+      // Followers must find all of the job's output in the file once it has ended.
+      const exited = started
+        ? ended.then(async (exit) => {
+            await started.finish(RELAY_DRAIN_MS);
+            return exit;
+          })
+        : ended;
       return { pid: child.pid ?? -1, exited };
+    } catch (error) {
+      await relay?.finish(0);
+      throw error;
     } finally {
       closeSync(out);
+      relay?.releaseInput();
     }
   }
 

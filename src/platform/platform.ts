@@ -51,6 +51,11 @@ export interface JobLaunch {
   cwd: string;
   /** Host file that receives stdout and stderr, appended. */
   outputFile: string;
+  /**
+   * At most this many bytes of the job's output reach `outputFile`; past them the job's writes fail
+   * (EPIPE, SIGPIPE) and the rest is dropped. Enforced outside the job, whatever it does. Undefined: no cap.
+   */
+  maxOutputBytes?: number | undefined;
   /** Writable directories of the worker (home, work, tmp, var/tmp), owned by it. */
   writable: readonly Mapping[];
   /** Read-only extras (the worker root with its script and humility file, an input archive). */
