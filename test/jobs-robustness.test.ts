@@ -1,6 +1,8 @@
 // What a hostile or unlucky job does to the agent, and what the agent does
 // about it: a slot where workers cannot be set up is held, output past the cap
-// stops the job, a directory tree deeper than PATH_MAX is still removed, a huge
+// is cut at max_output + 1 byte by a relay the job cannot reach and stops the
+// job (whether it ignores SIGTERM or dies of SIGPIPE), output of exactly the cap
+// is kept whole, a directory tree deeper than PATH_MAX is still removed, a huge
 // request body is refused before it is read, and a database locked by another
 // process while a job ends delays the bookkeeping without losing it.
 import assert from 'node:assert/strict';
