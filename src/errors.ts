@@ -10,3 +10,17 @@ export function coerceError(value: unknown): Error {
 export class IllegalStateError extends Error {
   override readonly name = 'IllegalStateError';
 }
+
+/**
+ * The disk is full: SQLite's SQLITE_FULL or a filesystem's ENOSPC (or EDQUOT), here or in any
+ * `cause`. Not the agent's bug but the host's state: the API says 507, never 500.
+ */
+export function isDiskFull(value: unknown): boolean {
+  for (let error = value, depth = 0; error !== undefined && error !== null && depth < 8; depth += 1) {
+    const code = (error as { code?: unknown }).code;
+    if (code === 'SQLITE_FULL' || code === 'ENOSPC' || code === 'EDQUOT') return true;
+    if (error instanceof Error && /database or disk is full|no space left on device/i.test(error.message)) return true;
+    error = (error as { cause?: unknown }).cause;
+  }
+  return false;
+}

@@ -30,8 +30,8 @@ describe('slots.example.toml', () => {
   });
 
   it('merges slot limits over the [jobs] defaults', () => {
-    assert.deepEqual(lab.slots.get('gimlet-1')?.limits, { memory: 6 * 2 ** 30, pids: 2048, cpu: 1.5, shm: 64 * 2 ** 20 });
-    assert.deepEqual(lab.slots.get('sidecar-1')?.limits, { memory: 4 * 2 ** 30, pids: 1024, cpu: 1.5, shm: 64 * 2 ** 20 });
+    assert.deepEqual(lab.slots.get('gimlet-1')?.limits, { memory: 6 * 2 ** 30, pids: 2048, cpu: 1.5, shm: 64 * 2 ** 20, disk: 4 * 2 ** 30 });
+    assert.deepEqual(lab.slots.get('sidecar-1')?.limits, { memory: 4 * 2 ** 30, pids: 1024, cpu: 1.5, shm: 64 * 2 ** 20, disk: 4 * 2 ** 30 });
   });
 
   it('reads hex vid/pid and durations as numbers', () => {

@@ -57,6 +57,9 @@ export const size = z.string().transform((text, ctx) => {
   return bytes;
 });
 
+// A job's own filesystem needs room for its metadata: below 1MiB there is none left for files.
+const diskSize = size.refine((bytes) => bytes >= 2 ** 20, { error: 'must be at least 1MiB' });
+
 const u16 = z.int().min(0, { error: 'must be between 0 and 0xffff' }).max(0xffff, { error: 'must be between 0 and 0xffff' });
 const positiveInt = z.int().positive();
 const argv = z.array(z.string().min(1)).min(1, { error: 'must name a program: ["program", "arg", ...]' });
@@ -164,6 +167,7 @@ const limits = z.strictObject({
   pids: positiveInt.optional(),
   cpu: z.number().positive().max(1024).optional(),
   shm: size.optional(),
+  disk: diskSize.optional(),
 });
 
 // Job-wide defaults: each limit defaults on its own, so setting one keeps the others.
@@ -172,6 +176,8 @@ const jobLimits = z.strictObject({
   pids: positiveInt.default(4096),
   // A job's own /dev/shm (POSIX shared memory, Python's multiprocessing); its pages count as the job's memory too.
   shm: size.prefault('64MiB'),
+  // All of a job's writable space (home, /work, /tmp, /var/tmp, outputs): one filesystem of this size, reserved at its start.
+  disk: diskSize.prefault('4GiB'),
   cpu: z.number().positive().max(1024).optional(),
 });
 

@@ -3,6 +3,7 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
+import { isDiskFull } from '../errors.js';
 import type { AppDeps, AppEnv } from './app-deps.js';
 import { requireReader } from './auth.js';
 import { errorResponse, HttpError } from './http-error.js';
@@ -45,6 +46,10 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.onError((error, c) => {
     if (error instanceof HttpError) return errorResponse(c, error.status, error.code, error.message, error.details);
     if (error instanceof HTTPException) return errorResponse(c, error.status, error.status < 500 ? 'bad_request' : 'internal', error.message);
+    if (isDiskFull(error)) {
+      deps.log.error({ err: error, method: c.req.method, path: c.req.path }, 'request failed: the state directory is full');
+      return errorResponse(c, 507, 'disk_full', "the agent's state directory is full; the request was not done; retry once space is freed");
+    }
     deps.log.error({ err: error, method: c.req.method, path: c.req.path }, 'request failed');
     return errorResponse(c, 500, 'internal', 'internal error; the agent log has the details');
   });

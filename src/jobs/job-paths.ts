@@ -1,6 +1,7 @@
 // Where a job's and a worker's files live under the state directory. Job
 // output outlives the worker (it is what people read after a failure); the
 // worker's directories go with its cleanup.
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -20,9 +21,15 @@ export function workerRoot(stateDir: string, workerId: string): string {
   return join(workersDir(stateDir), workerId);
 }
 
-/** The writable directories of a worker, owned by its user with mode 0700. */
+/** The worker's writable space ([jobs] limits.disk): one filesystem holding all its writable directories, and the image behind it. */
+export function workerDisk(root: string): { mountPoint: string; image: string } {
+  return { mountPoint: join(root, 'disk'), image: join(root, 'disk.img') };
+}
+
+/** The writable directories of a worker, owned by its user with mode 0700, all on its disk. */
 export function workerDirs(root: string): { home: string; work: string; tmp: string; varTmp: string; output: string } {
-  return { home: join(root, 'home'), work: join(root, 'work'), tmp: join(root, 'tmp'), varTmp: join(root, 'var-tmp'), output: join(root, 'output') };
+  const disk = workerDisk(root).mountPoint;
+  return { home: join(disk, 'home'), work: join(disk, 'work'), tmp: join(disk, 'tmp'), varTmp: join(disk, 'var-tmp'), output: join(disk, 'output') };
 }
 
 /** Where the agent puts the `labslot` command that jobs find on their PATH. */
@@ -50,4 +57,10 @@ export function jobOutputsArchive(stateDir: string, jobId: string): string {
 export async function createOutputFile(stateDir: string, jobId: string): Promise<void> {
   await mkdir(jobDir(stateDir, jobId), { recursive: true, mode: 0o700 });
   await writeFile(jobOutputPath(stateDir, jobId), '', { mode: 0o600, flag: 'a' });
+}
+
+/** The same, synchronous: for a submission's transaction, which a full disk must roll back. */
+export function createOutputFileSync(stateDir: string, jobId: string): void {
+  mkdirSync(jobDir(stateDir, jobId), { recursive: true, mode: 0o700 });
+  writeFileSync(jobOutputPath(stateDir, jobId), '', { mode: 0o600, flag: 'a' });
 }

@@ -32,7 +32,8 @@ export class JobRefusedError extends Error {
   }
 }
 
-export function submitJob(db: Db, lab: LabModel, request: JobRequest, by: string, at = Date.now()): JobRow {
+/** `beforeCommit` runs inside the insert's transaction: if it throws (a full disk), the job was never submitted. */
+export function submitJob(db: Db, lab: LabModel, request: JobRequest, by: string, at = Date.now(), beforeCommit?: (id: string) => void): JobRow {
   if (!lab.targets.has(request.target)) throw new UnknownTargetError(unknownTargetMessage(lab, request.target));
   const limit = lab.config.jobs.timeout;
   if (request.timeout !== undefined && request.timeout > limit) {
@@ -66,6 +67,7 @@ export function submitJob(db: Db, lab: LabModel, request: JobRequest, by: string
       .returning()
       .get();
     recordEvent(tx, { type: 'job.submitted', jobId: id, actor: by, message: `job ${id} submitted for ${request.target}`, data: { target: request.target, priority: request.priority } }, at);
+    beforeCommit?.(id);
     return row;
   });
 }

@@ -1,7 +1,7 @@
 // Every persisted step of a lease, each one transaction with its audit event:
 // claim (idle → leased), back to the queue after a failed pre-lease check,
 // running, cleaning, and idle again once cleanup has finished (DESIGN §2).
-import { and, eq, inArray, ne, sql } from 'drizzle-orm';
+import { and, eq, inArray, isNotNull, ne, sql } from 'drizzle-orm';
 import type { SlotModel } from '../config/lab-model.js';
 import { recordEvent } from '../db/event-log.js';
 import type { Db } from '../db/open-database.js';
@@ -83,15 +83,27 @@ export function markCleaning(db: Db, lease: { jobId: string; workerId: string; s
   });
 }
 
-/** Gives the job its final state (the client waiting on it is released) without freeing the slot; false if it had one already. */
-export function finishJob(db: Pick<Db, 'update'>, jobId: string, outcome: JobOutcome, at = Date.now()): boolean {
+/**
+ * Gives the job its final state (the client waiting on it is released) without freeing the slot.
+ * Returns how it ended, or undefined if it was final already. An outcome once recorded never
+ * changes: a job in `cleaning` had its outcome written when its process ended (markCleaning), so a
+ * later end (a reconciler that found its cleanup unfinished) only makes that outcome final.
+ */
+export function finishJob(db: Pick<Db, 'update'>, jobId: string, outcome: JobOutcome, at = Date.now()): Pick<JobOutcome, 'state' | 'endedBy'> | undefined {
+  const recorded = db
+    .update(jobs)
+    .set({ state: sql`case when ${jobs.endedBy} = 'cancel' then 'cancelled' when ${jobs.endedBy} = 'exit' and ${jobs.exitCode} = 0 then 'succeeded' else 'failed' end` })
+    .where(and(eq(jobs.id, jobId), eq(jobs.state, 'cleaning'), isNotNull(jobs.endedBy)))
+    .returning({ state: jobs.state, endedBy: jobs.endedBy })
+    .all()[0];
+  if (recorded !== undefined) return { state: recorded.state as JobOutcome['state'], endedBy: recorded.endedBy ?? outcome.endedBy };
   const changed = db
     .update(jobs)
     // The job ended when its process did (markCleaning), not when its cleanup finished.
     .set({ state: outcome.state, endedAt: sql`coalesce(${jobs.endedAt}, ${at})`, exitCode: outcome.exitCode, signal: outcome.signal, endReason: outcome.reason, endedBy: outcome.endedBy, infrastructure: outcome.infrastructure })
     .where(and(eq(jobs.id, jobId), inArray(jobs.state, ['queued', 'leased', 'running', 'cleaning'])))
     .run();
-  return changed.changes > 0;
+  return changed.changes > 0 ? outcome : undefined;
 }
 
 /** Cleanup finished: the worker is destroyed, the slot is idle, the job has its final state. */
@@ -102,7 +114,7 @@ export function completeLease(db: Db, lease: { jobId: string; workerId: string |
     tx.update(slots).set({ usage: 'idle', usageChangedAt: at, leaseJobId: null, leaseWorkerId: null }).where(and(eq(slots.name, lease.slot), eq(slots.leaseJobId, lease.jobId))).run();
     recordEvent(
       tx,
-      { type: 'slot.idle', slot: lease.slot, jobId: lease.jobId, workerId: lease.workerId ?? undefined, message: `${lease.slot} cleaned up after job ${lease.jobId}, idle`, ...(ended ? { data: jobEndData(outcome) } : {}) },
+      { type: 'slot.idle', slot: lease.slot, jobId: lease.jobId, workerId: lease.workerId ?? undefined, message: `${lease.slot} cleaned up after job ${lease.jobId}, idle`, ...(ended ? { data: jobEndData(ended) } : {}) },
       at,
     );
   });

@@ -12,7 +12,7 @@ import { formatSize } from '../config/size.js';
 import type { Db } from '../db/open-database.js';
 import { workers } from '../db/schema.js';
 import type { UsbDeviceInfo } from '../devices/usb-bus.js';
-import { coerceError } from '../errors.js';
+import { coerceError, isDiskFull } from '../errors.js';
 import type { HealthMonitor } from '../health/health-monitor.js';
 import type { Logger } from '../log.js';
 import type { JobExit, Platform } from '../platform/platform.js';
@@ -139,10 +139,12 @@ export class LeaseRun {
         commandDir: this.deps.commandDir,
         listUsb: this.deps.listUsb,
         platform: this.deps.platform,
+        log: this.log,
       });
     } catch (error) {
       this.log.error({ err: coerceError(error) }, 'worker setup failed');
-      return { ...infrastructureFailure(`worker setup failed: ${coerceError(error).message}`), holdSlot: true };
+      // A full state directory is the host's problem, not the slot's: no hold (the host check stops leasing).
+      return { ...infrastructureFailure(`worker setup failed: ${coerceError(error).message}`), holdSlot: !isDiskFull(error) };
     }
     const early = this.stopCause();
     if (early) return decideOutcome({ code: null, signal: null }, early);

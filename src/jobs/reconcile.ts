@@ -31,8 +31,11 @@ export const NOTHING_ACTIVE = (): ActiveLeases => ({ jobs: new Set(), workers: n
 export async function reconcile(db: Db, platform: Platform, outputs: OutputsPolicy, log: Logger, activeNow: () => ActiveLeases, reason: string): Promise<void> {
   const outcome = infrastructureFailure(reason);
   const endJob = (jobId: string, slot: string | null, workerId?: string): void => {
-    if (!finishJob(db, jobId, outcome)) return; // Already final: nothing new to say.
-    recordEvent(db, { type: 'job.ended', slot: slot ?? undefined, jobId, workerId, message: `job ${jobId} failed: ${reason}`, data: jobEndData(outcome) });
+    const ended = finishJob(db, jobId, outcome);
+    if (ended === undefined) return; // Already final: nothing new to say.
+    // A job whose process had ended keeps the outcome it had then: that is what it did, whatever happened to its cleanup.
+    const message = ended === outcome ? `job ${jobId} failed: ${reason}` : `job ${jobId} ${ended.state}; its cleanup finished after: ${reason}`;
+    recordEvent(db, { type: 'job.ended', slot: slot ?? undefined, jobId, workerId, message, data: jobEndData(ended) });
   };
 
   const leftovers = db.select().from(workers).where(ne(workers.state, 'destroyed')).all();

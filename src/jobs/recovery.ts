@@ -18,7 +18,7 @@ import type { LabModel } from '../config/lab-model.js';
 import { UsbSnapshot } from '../devices/device-checker.js';
 import { deviceNode } from '../devices/device-node.js';
 import type { UsbDeviceInfo } from '../devices/usb-bus.js';
-import { workerRoot, workersDir } from './job-paths.js';
+import { workerDisk, workerRoot, workersDir } from './job-paths.js';
 import { NOTHING_ACTIVE, reconcile } from './reconcile.js';
 import { outputsPolicy } from './worker-cleanup.js';
 
@@ -92,7 +92,8 @@ async function sweepOrphanUsers({ db, lab, platform, log }: RecoveryContext, kno
 }
 
 /** Worker directories without a live worker row (a crash between mkdir and the row is impossible, but a lost database is not). */
-async function sweepOrphanDirs({ db, lab, log }: RecoveryContext, live: ReadonlySet<string>): Promise<void> {
+async function sweepOrphanDirs(ctx: RecoveryContext, live: ReadonlySet<string>): Promise<void> {
+  const { db, lab, log } = ctx;
   let entries: string[];
   try {
     entries = await readdir(workersDir(lab.stateDir));
@@ -103,6 +104,8 @@ async function sweepOrphanDirs({ db, lab, log }: RecoveryContext, live: Readonly
     // removeTree, as cleanup uses: a job may have shaped its tree to resist fs.rm (deeper than PATH_MAX, a mount in it).
     const dir = workerRoot(lab.stateDir, entry);
     try {
+      // Its disk first: rm stays on one filesystem, and a mounted disk or an attached loop device would survive it.
+      await ctx.platform.releaseWorkerDisk(workerDisk(dir));
       await removeTree(dir);
       orphanRemoved(db, log, `removed orphan worker directory ${dir}`, { dir });
     } catch (error) {

@@ -13,7 +13,7 @@ import { removeTree } from '../platform/remove-tree.js';
 import type { LabModel } from '../config/lab-model.js';
 import type { Platform } from '../platform/platform.js';
 import { createArchive } from './job-archives.js';
-import { jobOutputsArchive, workerDirs } from './job-paths.js';
+import { jobOutputsArchive, workerDirs, workerDisk } from './job-paths.js';
 import { holdSlot } from '../slots/holds.js';
 import { restoreGrants } from './device-grants.js';
 import { jobEndData, type JobOutcome } from './job-outcome.js';
@@ -40,7 +40,8 @@ export function outputsPolicy(lab: LabModel): OutputsPolicy {
 
 /** No AbortSignal on purpose: cleanup is never cut short (each step has its own timeout), since the slot is idle only after it. */
 export async function cleanupWorker(db: Db, platform: Platform, worker: WorkerRow, outputs: OutputsPolicy): Promise<void> {
-  db.update(workers).set({ state: 'cleaning' }).where(eq(workers.id, worker.id)).run();
+  // Cleanup frees space before it needs any: on a full disk this write may fail, and must not keep the worker's disk from being freed.
+  tolerate(() => db.update(workers).set({ state: 'cleaning' }).where(eq(workers.id, worker.id)).run());
   // uid -1: the crash came before the user existed; only its cgroup, files and grants can be left.
   // A uid that turned out to belong to another account (useradd refused it) is not ours to kill.
   const owner = worker.uid > 0 ? await platform.accountOfUid(worker.uid) : undefined;
@@ -50,6 +51,8 @@ export async function cleanupWorker(db: Db, platform: Platform, worker: WorkerRo
   if (left.length > 0) throw new CleanupError(`processes of worker ${worker.id} (uid ${worker.uid}) survived SIGKILL: ${left.join(', ')}`);
   // Only now that nothing of the job runs can its outputs be read without it changing them underneath.
   await keepOutputs(db, worker, outputs);
+  // The job's disk next, before any other write: it is the space a full state directory needs back.
+  await platform.releaseWorkerDisk(workerDisk(worker.rootDir));
   await platform.releaseWorker(account);
   await restoreGrants(db, worker.id);
   await platform.deleteUser(worker.username);
@@ -83,7 +86,7 @@ export function recordCleanupFailure(db: Db, lease: { jobId: string; workerId: s
     const ended = finishJob(tx, lease.jobId, outcome, at);
     recordEvent(
       tx,
-      { type: 'worker.cleanup-failed', slot: lease.slot, jobId: lease.jobId, workerId: lease.workerId, message: `cleanup of worker ${lease.workerId} in ${lease.slot} failed: ${message}`, ...(ended ? { data: jobEndData(outcome) } : {}) },
+      { type: 'worker.cleanup-failed', slot: lease.slot, jobId: lease.jobId, workerId: lease.workerId, message: `cleanup of worker ${lease.workerId} in ${lease.slot} failed: ${message}`, ...(ended ? { data: jobEndData(ended) } : {}) },
       at,
     );
   });
@@ -101,7 +104,7 @@ async function keepOutputs(db: Db, worker: WorkerRow, policy: OutputsPolicy): Pr
   const archive = jobOutputsArchive(policy.stateDir, worker.jobId);
   if (!existsSync(dir) || existsSync(archive)) return;
   const discard = (why: string): void =>
-    recordEvent(db, { type: 'job.outputs-discarded', slot: worker.slot, jobId: worker.jobId, workerId: worker.id, message: `outputs of job ${worker.jobId} not kept: ${why}` });
+    tolerate(() => recordEvent(db, { type: 'job.outputs-discarded', slot: worker.slot, jobId: worker.jobId, workerId: worker.id, message: `outputs of job ${worker.jobId} not kept: ${why}` }));
   let result;
   try {
     result = await createArchive(dir, `${archive}.part`, policy.maxBytes);
@@ -116,6 +119,15 @@ async function keepOutputs(db: Db, worker: WorkerRow, policy: OutputsPolicy): Pr
   }
   if (result.summary.files === 0 && !existsSync(`${archive}.part`)) return;
   await rename(`${archive}.part`, archive);
-  db.update(jobs).set({ outputsBytes: result.summary.bytes }).where(eq(jobs.id, worker.jobId)).run();
+  tolerate(() => db.update(jobs).set({ outputsBytes: result.summary.bytes }).where(eq(jobs.id, worker.jobId)).run());
   if (result.skipped.length > 0) discard(`left out (not regular files): ${result.skipped.slice(0, 10).join(', ')}`);
+}
+
+/** A write that cleanup can do without (a state, an event, a size): on a full or locked database it is skipped, not fatal. */
+function tolerate(write: () => unknown): void {
+  try {
+    write();
+  } catch {
+    // The cleanup's own record (completeLease) comes after the space is freed, and is retried with the cleanup.
+  }
 }

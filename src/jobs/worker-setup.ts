@@ -6,6 +6,7 @@
 import { appendFile, chmod, chown, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { LabModel, SlotModel } from '../config/lab-model.js';
+import type { Logger } from '../log.js';
 import type { Db } from '../db/open-database.js';
 import { UsbSnapshot } from '../devices/device-checker.js';
 import { deviceNode } from '../devices/device-node.js';
@@ -18,7 +19,7 @@ import { grantDevices, type NodeToGrant } from './device-grants.js';
 import { newWorkerToken } from './ids.js';
 import { humilityEnvironment, leftOutNote } from './humility-environment.js';
 import { jobEnvironment } from './job-environment.js';
-import { INPUT_IN_JOB, jobInputDir, jobOutputPath, OUTPUT_IN_JOB, workerDirs, workerRoot } from './job-paths.js';
+import { INPUT_IN_JOB, jobInputDir, jobOutputPath, OUTPUT_IN_JOB, workerDirs, workerDisk, workerRoot } from './job-paths.js';
 import type { JobRow } from './job-view.js';
 import { recordWorker, recordWorkerIds } from './lease-records.js';
 
@@ -36,6 +37,7 @@ export interface SetupContext {
   commandDir: string;
   listUsb: () => Promise<UsbDeviceInfo[]>;
   platform: Platform;
+  log: Logger;
 }
 
 export interface PreparedWorker {
@@ -76,6 +78,9 @@ export async function setupWorker(ctx: SetupContext): Promise<PreparedWorker> {
   await mkdir(root, { mode: 0o750 });
   await chown(root, 0, user.gid);
   await chmod(root, 0o750);
+  // All its writable space on one filesystem of [jobs] limits.disk: a job that fills it gets ENOSPC, the state directory's disk never does.
+  const capped = await ctx.platform.createWorkerDisk(workerDisk(root), slot.limits.disk ?? lab.config.jobs.limits.disk);
+  if (!capped) ctx.log.warn({ platform: ctx.platform.name, disk: slot.limits.disk }, "this platform cannot cap a job's disk ([jobs] limits.disk); the job's writable space is not limited");
   for (const dir of Object.values(dirs)) {
     await mkdir(dir, { mode: 0o700 });
     await chown(dir, user.uid, user.gid);

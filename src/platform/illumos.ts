@@ -38,7 +38,7 @@ import { lwpsVerdict, parsePrctlUsage, parseProjectNames, prctlLwpsArgv, projadd
 import { IllumosToolError, runTool, runToolOk } from './illumos-tool.js';
 import { accountOfUid, createWorkerUser, deleteWorkerUser, orphanWorkerUsers, ownWorkerIds, parsePasswd } from './illumos-users.js';
 import { LAUNCH_FILE, launchScript, OUTPUT_FIFO, workerStartMethod } from './illumos-worker-method.js';
-import type { JobLaunch, JobLimits, LimitVerdict, NewWorkerUser, Platform, StartedJob, WorkerAccount } from './platform.js';
+import type { JobLaunch, JobLimits, LimitVerdict, NewWorkerUser, Platform, StartedJob, WorkerAccount, WorkerDisk } from './platform.js';
 import { lastLines } from './run-process.js';
 import { workerUsername } from './worker-names.js';
 
@@ -169,6 +169,16 @@ export class IllumosPlatform implements Platform {
 
   limitVerdict(worker: WorkerAccount, limits: JobLimits): Promise<LimitVerdict> {
     return Promise.resolve(lwpsVerdict(limits, this.running.get(worker.workerId)?.maxLwps ?? 0));
+  }
+
+  /** No cap here yet (a ZFS dataset with a quota per worker would be the way): a plain directory, and the caller says so. */
+  async createWorkerDisk(disk: WorkerDisk): Promise<boolean> {
+    await mkdir(disk.mountPoint, { mode: 0o755 });
+    return false;
+  }
+
+  async releaseWorkerDisk(disk: WorkerDisk): Promise<void> {
+    await rm(disk.image, { force: true });
   }
 
   /** The instance, the project and the instance log; each already gone is fine. */

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { WorkerCgroups } from './linux-cgroups.js';
 import { ENVIRONMENT_FILE, environmentScript, sandboxCommand } from './linux-sandbox.js';
 import { OutputRelay } from './output-relay.js';
-import type { JobExit, JobLaunch, JobLimits, LimitVerdict, NewWorkerUser, Platform, StartedJob, WorkerAccount } from './platform.js';
+import type { JobExit, JobLaunch, JobLimits, LimitVerdict, NewWorkerUser, Platform, StartedJob, WorkerAccount, WorkerDisk } from './platform.js';
+import { createWorkerDisk, releaseWorkerDisk } from './linux-worker-disk.js';
 import { accountOfUid, createUser, deleteUser } from './unix-users.js';
 import { killUser, processesOf, signalAll, waitUserGone } from './user-processes.js';
 
@@ -105,6 +106,15 @@ export class LinuxPlatform implements Platform {
 
   limitVerdict(worker: WorkerAccount, limits: JobLimits): Promise<LimitVerdict> {
     return Promise.resolve(this.cgroups.verdict(worker.workerId, limits));
+  }
+
+  async createWorkerDisk(disk: WorkerDisk, bytes: number): Promise<boolean> {
+    await createWorkerDisk(disk, bytes);
+    return true;
+  }
+
+  releaseWorkerDisk(disk: WorkerDisk): Promise<void> {
+    return releaseWorkerDisk(disk);
   }
 
   releaseWorker(worker: WorkerAccount): Promise<void> {

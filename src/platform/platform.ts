@@ -30,6 +30,12 @@ export interface JobLimits {
   shmBytes?: number | undefined;
 }
 
+/** A worker's writable space: a directory that holds home, work, tmp, var-tmp and output, and the file behind it if it is a filesystem of its own. */
+export interface WorkerDisk {
+  mountPoint: string;
+  image: string;
+}
+
 /** A path on the host and where the job sees it. */
 export interface Mapping {
   host: string;
@@ -103,6 +109,13 @@ export interface Platform {
   killWorker(worker: WorkerAccount, timeoutMs: number, signal?: AbortSignal): Promise<number[]>;
   /** After the job ended: whether a limit ended it, said for people. */
   limitVerdict(worker: WorkerAccount, limits: JobLimits): Promise<LimitVerdict>;
+  /**
+   * Makes `disk.mountPoint` the worker's writable space, of at most `bytes`. Returns false if this
+   * platform cannot cap it (the directory is then a plain one). Its paths must be on record first.
+   */
+  createWorkerDisk(disk: WorkerDisk, bytes: number): Promise<boolean>;
+  /** Unmounts and deletes whatever exists of the worker's disk (idempotent; nothing there is fine). */
+  releaseWorkerDisk(disk: WorkerDisk): Promise<void>;
   /** Removes what startJob made for the worker besides its user (cgroups, service instances). Idempotent. */
   releaseWorker(worker: WorkerAccount, signal?: AbortSignal): Promise<void>;
 

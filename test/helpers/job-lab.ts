@@ -86,14 +86,27 @@ function sha256(text: string): string {
 }
 
 /** `slots` each get a console device `<name>-con` on their own PTY; `extraToml` adds anything else. */
-export async function jobLab(t: TestContext, slots: readonly SlotDef[], extraToml = '', jobsToml = 'stop_grace = "1s"', spawnOptions: AgentSpawnOptions = {}): Promise<JobLab> {
+/** Where the state directory is (a small filesystem a test made), and more keys of [health]. */
+export interface JobLabOptions {
+  stateDir?: string;
+  healthToml?: string;
+}
+
+export async function jobLab(
+  t: TestContext,
+  slots: readonly SlotDef[],
+  extraToml = '',
+  jobsToml = 'stop_grace = "1s"',
+  spawnOptions: AgentSpawnOptions = {},
+  options: JobLabOptions = {},
+): Promise<JobLab> {
   const dir = tempDir(t);
   // Workers reach their directories under the state dir, as under /var/lib on a lab host.
   chmodSync(dir, 0o755);
-  const stateDir = join(dir, 'state');
+  const stateDir = options.stateDir ?? join(dir, 'state');
   const consoles = new Map<string, PtyPair>();
   let toml = `[agent]\nname = "job-lab"\n[auth]\noperators = ["${sha256(OPERATOR_TOKEN)}"]\nsubmitters = ["${sha256(SUBMITTER_TOKEN)}"]\n`;
-  toml += `[health]\ninterval = "1h"\nfailure_threshold = 3\nsuccess_threshold = 1\n[jobs]\n${jobsToml}\n`;
+  toml += `[health]\ninterval = "1h"\nfailure_threshold = 3\nsuccess_threshold = 1\n${options.healthToml ?? ''}\n[jobs]\n${jobsToml}\n`;
   for (const slot of slots) {
     const pty = await ptyPair(t, dir, slot.name);
     consoles.set(slot.name, pty);

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { JOB_STATES } from '../../db/schema.js';
 import { JobRefusedError, listJobs, submitJob, UnknownTargetError, unknownTargetMessage } from '../../jobs/job-queue.js';
 import { jobRequestSchema } from '../../jobs/job-request.js';
-import { createOutputFile, jobOutputsArchive } from '../../jobs/job-paths.js';
+import { createOutputFileSync, jobOutputsArchive } from '../../jobs/job-paths.js';
 import { isFinal, jobView } from '../../jobs/job-view.js';
 import { JobDoneError } from '../../jobs/scheduler.js';
 import type { JobRow } from '../../jobs/job-view.js';
@@ -41,13 +41,13 @@ export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
     const request = await jsonBody(c, jobRequestSchema);
     let job;
     try {
-      job = submitJob(db, lab, request, c.get('actor'));
+      // The output file with the row, in its transaction: a full disk leaves neither, and the client a 507.
+      job = submitJob(db, lab, request, c.get('actor'), Date.now(), (id) => createOutputFileSync(lab.stateDir, id));
     } catch (error) {
       if (error instanceof UnknownTargetError) throw new HttpError(400, 'unknown_target', error.message);
       if (error instanceof JobRefusedError) throw new HttpError(400, 'invalid_request', `${error.field}: ${error.message}`);
       throw error;
     }
-    await createOutputFile(lab.stateDir, job.id);
     deps.scheduler.poke();
     deps.log.info({ job: job.id, target: job.target, actor: c.get('actor') }, 'job submitted');
     return c.json({ id: job.id, job: jobView(job, lab.stateDir) }, 201);

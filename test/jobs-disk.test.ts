@@ -1,0 +1,141 @@
+// A job's disk cap ([jobs] limits.disk, issue 12 item 4), with a real agent,
+// real users and real filesystems: a job that writes past its cap gets ENOSPC
+// in $HOME, /work and /tmp while the state directory's disk holds only the
+// cap; cleanup and a restart after kill -9 leave no mount, loop device or
+// image; and a state directory on a full filesystem makes the API answer 507
+// with a JSON error, never 500, without changing any finished job's outcome.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { jobLab, type JobLab } from './helpers/job-lab.js';
+import { command, requires, ROOT } from './helpers/prerequisites.js';
+
+const MIB = 1024 * 1024;
+
+/** Mount points under the lab's state directory. */
+function mountsUnder(stateDir: string): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((line) => line.split(' ')[4] ?? '')
+    .filter((target) => target.startsWith(`${stateDir}/`));
+}
+
+/** Loop devices whose backing file is under the lab's state directory. */
+function loopsUnder(stateDir: string): string[] {
+  return readdirSync('/sys/block')
+    .filter((name) => name.startsWith('loop'))
+    .filter((name) => {
+      try {
+        return readFileSync(`/sys/block/${name}/loop/backing_file`, 'utf8').startsWith(`${stateDir}/`);
+      } catch {
+        return false;
+      }
+    });
+}
+
+function assertNothingLeft(lab: JobLab, when: string): void {
+  assert.deepEqual(mountsUnder(lab.stateDir), [], `${when}: mounts`);
+  assert.deepEqual(loopsUnder(lab.stateDir), [], `${when}: loop devices`);
+  assert.deepEqual(readdirSync(join(lab.stateDir, 'workers')), [], `${when}: worker directories (and images)`);
+}
+
+/** Bytes a directory tree takes on disk (du), the image's allocated blocks included. */
+function diskUsage(path: string): number {
+  // -x: the image and the agent's files, not what the mounted filesystem holds (that is inside the image).
+  return Number(execFileSync('du', ['-s', '-x', '-B1', path], { encoding: 'utf8' }).split('\t')[0]);
+}
+
+const FILL = 'for d in "$HOME" /work /tmp /var/tmp; do dd if=/dev/zero of="$d/big" bs=1M count=20 2>&1 | grep -o "No space left on device"; echo "$d $(stat -c %s "$d/big")"; rm -f "$d/big"; done';
+
+describe('job disk cap', () => {
+  it('gives a job ENOSPC at its cap in $HOME, /work, /tmp and /var/tmp, holds the host to the cap, and cleans up', async (t) => {
+    if (!requires(t, ROOT, command('socat', ['-V']), command('bwrap', ['--version']), command('mkfs.ext4', ['-V']))) return;
+    const lab = await jobLab(t, [{ name: 's1', target: 'tb' }], '', 'stop_grace = "1s"\nlimits = { disk = "8MiB" }');
+    // Fills its disk, then waits: the test measures what it takes on the host meanwhile.
+    const id = await lab.submit({ target: 'tb', script: `${FILL}; dd if=/dev/zero of=/work/keep bs=1M count=20 2>/dev/null; echo filled; sleep 30` });
+    await lab.waitOutput(id, /filled/, 30_000);
+    let used: number;
+    try {
+      const workers = readdirSync(join(lab.stateDir, 'workers'));
+      assert.equal(workers.length, 1);
+      used = diskUsage(join(lab.stateDir, 'workers', workers[0] ?? ''));
+      assert.equal(mountsUnder(lab.stateDir).length, 1, 'one filesystem for the worker');
+    } finally {
+      await lab.post(`/v1/jobs/${id}/cancel`, {}, undefined);
+      await lab.waitDone(id, 30_000);
+    }
+    t.diagnostic(`worker directory takes ${used} bytes on the host with an 8MiB cap and 20MiB written`);
+    assert.ok(used <= 8 * MIB + 256 * 1024, `the host holds the cap, not what the job wrote: ${used}`);
+    const output = await lab.output(id);
+    for (const dir of ['/work', '/tmp', '/var/tmp']) {
+      const match = new RegExp(`^${dir} (\\d+)$`, 'm').exec(output);
+      assert.ok(match, `${dir} in ${output}`);
+      const size = Number(match[1]);
+      assert.ok(size > 6 * MIB && size <= 8 * MIB, `${dir}: stopped at about 8MiB, wrote ${size}`);
+    }
+    assert.match(output, /^\/\S+\/home \d+$/m);
+    assert.equal(output.match(/No space left on device/g)?.length, 4, output);
+    assertNothingLeft(lab, 'after cleanup');
+  });
+
+  it('leaves no mount, loop device or image after kill -9 of the agent while a job fills its disk', async (t) => {
+    if (!requires(t, ROOT, command('socat', ['-V']), command('bwrap', ['--version']), command('mkfs.ext4', ['-V']))) return;
+    const lab = await jobLab(t, [{ name: 's1', target: 'tb' }], '', 'stop_grace = "1s"\nlimits = { disk = "8MiB" }');
+    const id = await lab.submit({ target: 'tb', script: 'dd if=/dev/zero of=/tmp/big bs=1M count=20 2>/dev/null; echo filled; sleep 30' });
+    await lab.waitOutput(id, /filled/, 30_000);
+    assert.equal(mountsUnder(lab.stateDir).length, 1);
+    await lab.agent.stop('SIGKILL');
+    await lab.restart();
+    assertNothingLeft(lab, 'after restart');
+    const job = await lab.waitDone(id);
+    assert.deepEqual({ state: job.state, infrastructure: job.infrastructure }, { state: 'failed', infrastructure: true });
+  });
+
+  it('answers 507 with a JSON error on a full state directory, works again once space is freed, and keeps finished outcomes', async (t) => {
+    if (!requires(t, ROOT, command('socat', ['-V']), command('bwrap', ['--version']), command('mkfs.ext4', ['-V']))) return;
+    // The state directory on a 20 MiB filesystem of the test's own, outside the temp dir its cleanup removes.
+    const base = mkdtempSync(join(tmpdir(), 'labslot-small-state-'));
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=20m,mode=0755', 'tmpfs', base]);
+    t.after(() => {
+      execFileSync('umount', ['-l', base]);
+      rmdirSync(base);
+    });
+    const lab = await jobLab(t, [{ name: 's1', target: 'tb' }], '', 'stop_grace = "1s"\nlimits = { disk = "4MiB" }', {}, { stateDir: join(base, 'state'), healthToml: 'min_free_disk = "1MiB"' });
+    const done = await lab.waitDone(await lab.submit({ target: 'tb', script: 'echo complete output' }));
+    assert.equal(done.state, 'succeeded');
+
+    // Fill what is left of it, as anything on the host may.
+    const filler = join(base, 'filler');
+    try {
+      execFileSync('dd', ['if=/dev/zero', `of=${filler}`, 'bs=64k'], { stdio: 'ignore' });
+    } catch {
+      // dd ends with ENOSPC: that is the point.
+    }
+    const statuses: number[] = [];
+    for (let i = 0; i < 8; i += 1) {
+      const { status, json } = await lab.post('/v1/jobs', { target: 'tb', script: 'echo again' });
+      statuses.push(status);
+      if (status !== 201) {
+        assert.equal(status, 507, JSON.stringify(json));
+        const error = json['error'] as { code: string; message: string };
+        assert.equal(error.code, 'disk_full');
+        assert.match(error.message, /full/);
+      }
+    }
+    t.diagnostic(`statuses on a full state directory: ${statuses.join(' ')}`);
+    assert.ok(statuses.includes(507), `a full disk answers 507: ${statuses.join(' ')}`);
+    assert.ok(!statuses.includes(500));
+
+    rmSync(filler);
+    const after = await lab.waitDone(await lab.submit({ target: 'tb', script: 'echo works again' }), 30_000);
+    assert.equal(after.state, 'succeeded', JSON.stringify(after));
+    assert.equal(await lab.output(after.id), 'works again\n');
+    const first = await lab.job(done.id);
+    assert.deepEqual({ state: first.state, exit: first.exit_code, reason: first.end_reason }, { state: 'succeeded', exit: 0, reason: 'exit code 0' });
+    assert.equal(await lab.output(done.id), 'complete output\n');
+    assertNothingLeft(lab, 'at the end');
+  });
+});
