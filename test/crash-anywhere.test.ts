@@ -1,7 +1,8 @@
 // kill -9 of the agent at a random point of a lease (pre-lease check, worker
 // setup, the run, the stop, cleanup), 20 times, each followed by a restart:
 // every time, nothing of the worker is left once the new agent listens
-// (users, groups, processes, cgroups, mounts, device ownership, directories).
+// (users, groups, processes, cgroups, mounts, loop devices, device ownership,
+// directories and disk images).
 // It looks only at what its own agent made, so it passes beside a demo or a
 // second agent on the host.
 import assert from 'node:assert/strict';
@@ -21,6 +22,19 @@ function workerUsers(stateDir: string): string[] {
     .split('\n')
     .filter((line) => line.startsWith('ls-') && line.includes(`:${workers}/`))
     .map((line) => line.split(':')[0] ?? '');
+}
+
+/** Loop devices whose backing file (a worker's disk image) is under this lab's state directory. */
+function loopDevicesUnder(stateDir: string): string[] {
+  return readdirSync('/sys/block')
+    .filter((name) => name.startsWith('loop'))
+    .filter((name) => {
+      try {
+        return readFileSync(`/sys/block/${name}/loop/backing_file`, 'utf8').startsWith(`${stateDir}/`);
+      } catch {
+        return false;
+      }
+    });
 }
 
 function groupNames(): string[] {
@@ -54,6 +68,7 @@ describe('crash anywhere', () => {
       assert.deepEqual(mountTable(), before.mounts, `${state}: mounts`);
       assert.deepEqual(ownership(console), before.console, `${state}: console owner and mode`);
       assert.deepEqual(readdirSync(join(lab.stateDir, 'workers')), [], `${state}: worker directories`);
+      assert.deepEqual(loopDevicesUnder(lab.stateDir), [], `${state}: loop devices of worker disks`);
       const job = await lab.waitDone(id);
       assert.ok(job.done, state);
     }

@@ -68,6 +68,13 @@ describe('crash recovery', () => {
       spawnSync('userdel', ['ls-neighbour1']);
     });
     mkdirSync(join(lab.stateDir, 'workers', 'wlost'), { recursive: true });
+    // Its disk ([jobs] limits.disk) still mounted: rm alone would leave the mount, the loop device and the image.
+    const disk = join(lab.stateDir, 'workers', 'wlost', 'disk');
+    mkdirSync(disk);
+    execFileSync('fallocate', ['-l', '4MiB', `${disk}.img`]);
+    execFileSync('mkfs.ext4', ['-q', '-F', '-O', '^has_journal', `${disk}.img`]);
+    execFileSync('mount', ['-o', 'loop', `${disk}.img`, disk]);
+    t.after(() => void spawnSync('umount', ['-l', disk]));
     await until('the orphan process runs', () => processesOf(uid).length === 1);
 
     await lab.restart();
@@ -76,6 +83,8 @@ describe('crash recovery', () => {
     assert.ok(readFileSync('/etc/passwd', 'utf8').includes('ls-neighbour1:'), 'another agent\'s worker is left alone');
     assert.ok(!readFileSync('/etc/group', 'utf8').includes('ls-orphan42:'));
     assert.equal(existsSync(join(lab.stateDir, 'workers', 'wlost')), false);
+    assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(disk), 'the orphan disk is unmounted');
+    assert.ok(!execFileSync('losetup', ['-l', '-n', '-O', 'BACK-FILE'], { encoding: 'utf8' }).includes(disk), 'and its loop device detached');
     assert.ok((await lab.events()).some((e) => e.type === 'worker.orphan-removed' && e.message.includes('ls-orphan42')));
   });
 
