@@ -30,8 +30,8 @@ import { Scheduler } from './jobs/scheduler.js';
 import type { Logger } from './log.js';
 import { agentScope } from './platform/agent-scope.js';
 import { currentPlatform } from './platform/current-platform.js';
-import type { Platform } from './platform/platform.js';
 import { closeInheritedDescriptors, raiseFileLimit } from './platform/process-hygiene.js';
+import type { Platform } from './platform/platform.js';
 import { ensureSlotRows } from './slots/slot-states.js';
 import { lockStateDir } from './state-dir-lock.js';
 import { VERSION } from './version.js';
@@ -63,6 +63,7 @@ export class Agent {
   private unlock: (() => void) | undefined;
   private starting: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
+  private platform: Platform | undefined;
   /** Port actually bound (differs from the config when it asks for port 0 in tests). */
   port: number | undefined;
 
@@ -85,20 +86,21 @@ export class Agent {
     // Before recovery: what recovery records (jobs a crash ended) belongs to this start's metrics.
     const startedAt = Date.now();
     try {
-      // The lock comes before the database: a second agent must not even migrate it.
-      mkdirSync(lab.stateDir, { recursive: true, mode: 0o711 });
-      this.unlock = lockStateDir(lab.stateDir);
       // First, before this process opens anything: nothing it inherited may reach a job.
       const closed = closeInheritedDescriptors();
       if (closed.length > 0) log.warn({ fds: closed }, 'closed inherited file descriptors');
       const files = await raiseFileLimit();
       if (files !== undefined && Number.isFinite(files.hard) && files.soft < files.hard) log.warn({ ...files }, 'could not raise the open-file limit to its hard limit');
+      // The lock comes before the database: a second agent must not even migrate it.
+      mkdirSync(lab.stateDir, { recursive: true, mode: 0o711 });
+      this.unlock = lockStateDir(lab.stateDir);
       const db = openDatabase({ stateDir: lab.stateDir });
       this.db = db;
       prepareStateDir(lab.stateDir, log);
       ensureSlotRows(db, [...lab.slots.keys()]);
       // Before any slot is offered: finish what a crashed agent left (DESIGN §3.7).
       const platform = this.options.platform ?? currentPlatform(lab.stateDir);
+      this.platform = platform;
       const checker = new DeviceChecker(lab, this.options.listUsb);
       // The checker's enumeration: it reads descriptors of configured probes only, where sysfs has no serials.
       const listUsb = (): ReturnType<UsbSnapshot['get']> => checker.newUsbSnapshot().get();
@@ -181,6 +183,8 @@ export class Agent {
     // Jobs first, while the API still answers their mark-broken calls during the grace period.
     await this.scheduler?.stop().catch((error: unknown) => failures.push(error));
     this.scheduler = undefined;
+    await this.platform?.releaseAgent().catch((error: unknown) => failures.push(error));
+    this.platform = undefined;
     const server = this.server;
     this.server = undefined;
     if (server) await closeServer(server, this.options.httpGraceMs ?? 5_000).catch((error: unknown) => failures.push(error));

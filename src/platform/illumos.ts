@@ -196,6 +196,11 @@ export class IllumosPlatform implements Platform {
     this.running.delete(worker.workerId);
   }
 
+  /** Instances, projects and users are per worker; the agent itself keeps nothing on the host. */
+  releaseAgent(): Promise<void> {
+    return Promise.resolve();
+  }
+
   /** Tries everything, then reports every failure together: one stuck orphan must not shield the others. */
   async sweepOrphans(known: ReadonlySet<string>, signal?: AbortSignal): Promise<string[]> {
     const removed: string[] = [];

@@ -146,6 +146,13 @@ export class WorkerCgroups {
     }
   }
 
+  /** Removes this agent's scope (`labslot/<scope>`) where it is empty; one still holding a worker stays. */
+  async removeScope(): Promise<void> {
+    for (const parent of this.parents()) {
+      await rmdir(parent).catch(() => undefined);
+    }
+  }
+
   /** This agent's worker cgroups present in any hierarchy (another agent's scope is not looked at). */
   existing(): string[] {
     const names = new Set<string>();

@@ -121,6 +121,10 @@ export class LinuxPlatform implements Platform {
     return this.cgroups.remove(worker.workerId);
   }
 
+  releaseAgent(): Promise<void> {
+    return this.cgroups.removeScope();
+  }
+
   async sweepOrphans(known: ReadonlySet<string>): Promise<string[]> {
     const removed: string[] = [];
     for (const workerId of this.cgroups.existing().filter((id) => !known.has(id))) {

@@ -124,4 +124,7 @@ export interface Platform {
    * not in `known` (worker ids). Removes them and says what it removed.
    */
   sweepOrphans(known: ReadonlySet<string>, signal?: AbortSignal): Promise<string[]>;
+
+  /** At the agent's stop, once its workers are gone: removes what the platform kept for the agent itself (its cgroup scope). */
+  releaseAgent(): Promise<void>;
 }
