@@ -16,8 +16,8 @@ describe('job secrets', () => {
     if (!requires(t, ROOT, command('socat', ['-V']), command('bwrap', ['--version']), command('ps', ['--version']))) return;
     const lab = await jobLab(t, [{ name: 's1', target: 'tb' }]);
     const secret = `s3cr3t-${randomBytes(8).toString('hex')}`;
-    const id = await lab.submit({ target: 'tb', env: { SECRET_API_KEY: secret }, script: 'echo "token=$LABSLOT_TOKEN secret=$SECRET_API_KEY"\nsleep 1000' });
-    const [, token = ''] = await lab.waitOutput(id, /token=(lsw_\S+) secret=(\S+)/);
+    const id = await lab.submit({ target: 'tb', env: { SECRET_API_KEY: secret }, script: 'echo "token=$LABSLOT_TOKEN secret=$SECRET_API_KEY gid=$(id -g)"\nsleep 1000' });
+    const [, token = '', , gidText = ''] = await lab.waitOutput(id, /token=(lsw_\S+) secret=(\S+) gid=(\d+)/);
     assert.match(await lab.output(id), new RegExp(`secret=${secret}`), 'the job has its environment');
 
     const seenByNobody = execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'ps', '-eo', 'args'], { encoding: 'utf8' });
@@ -27,7 +27,7 @@ describe('job secrets', () => {
 
     const job = await lab.job(id);
     const root = join(lab.stateDir, 'workers', job.worker_id ?? 'none');
-    const gid = statSync(join(root, 'home')).gid;
+    const gid = Number(gidText);
     for (const [path, mode] of [[root, '750'], [join(root, 'environment'), '640'], [join(root, 'humility-environment.json'), '640'], [join(root, 'job.sh'), '640']] as const) {
       const info = statSync(path);
       assert.deepEqual({ path, uid: info.uid, gid: info.gid, mode: (info.mode & 0o777).toString(8) }, { path, uid: 0, gid, mode });

@@ -1,7 +1,7 @@
 // Starts the real `labslot agent` as a child process on an ephemeral port and
 // stops it again; the test gets the URL, the child and its JSON log lines.
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { Cleanup } from './cleanup.js';
+import { lifo, type Cleanup } from './cleanup.js';
 import { LABSLOT_BIN, PROJECT_ROOT } from './cli.js';
 
 export interface RunningAgent {
@@ -41,11 +41,14 @@ export async function startAgent(
   let stderr = '';
   let buffered = '';
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  t.after(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await exited;
-    }
+  lifo(t).after(async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    // SIGTERM first: the agent stops its jobs and cleans their workers up, so a test that failed halfway
+    // leaves no user, cgroup or grant behind. SIGKILL only for an agent that does not stop.
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    await exited;
+    clearTimeout(timer);
   });
   stderrPipe.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
 

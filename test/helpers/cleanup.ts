@@ -20,3 +20,38 @@ export function scriptCleanup(): Cleanup & { runAll: () => Promise<void> } {
     },
   };
 }
+
+const stacks = new WeakMap<Cleanup, (() => unknown)[]>();
+
+/**
+ * Cleanup newest first, as resources nest. node:test runs `t.after` hooks in the
+ * order they were registered, so a temporary directory (made first) would be
+ * removed while the agent whose state is in it still runs, and the agent's own
+ * cleanup (worker users, cgroups, grants) would then fail halfway. Helpers
+ * register through this instead; one hook runs them all, in reverse, and
+ * reports every failure after trying every step.
+ */
+export function lifo(t: Cleanup): Cleanup {
+  return {
+    after: (fn) => {
+      let stack = stacks.get(t);
+      if (stack === undefined) {
+        const steps: (() => unknown)[] = [];
+        stacks.set(t, steps);
+        t.after(async () => {
+          const failures: unknown[] = [];
+          for (let step = steps.pop(); step !== undefined; step = steps.pop()) {
+            try {
+              await step();
+            } catch (error) {
+              failures.push(error);
+            }
+          }
+          if (failures.length > 0) throw new AggregateError(failures, `${failures.length} cleanup steps failed`);
+        });
+        stack = steps;
+      }
+      stack.push(fn);
+    },
+  };
+}

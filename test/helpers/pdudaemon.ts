@@ -1,5 +1,6 @@
 // A real pdudaemon (src/emulated-lab/pdudaemon-process.ts) stopped after the test.
 import type { TestContext } from 'node:test';
+import { lifo } from './cleanup.js';
 import { startPdudaemon as startProcess } from '../../src/emulated-lab/pdudaemon-process.js';
 
 export interface Pdudaemon {
@@ -13,6 +14,6 @@ export interface Pdudaemon {
 
 export async function startPdudaemon(t: TestContext, dir: string): Promise<Pdudaemon> {
   const daemon = await startProcess(dir);
-  t.after(daemon.stop);
+  lifo(t).after(daemon.stop);
   return daemon;
 }

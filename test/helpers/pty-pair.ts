@@ -4,7 +4,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import type { SerialPort } from 'serialport';
 import { startPtyPair, startResponder } from '../../src/emulated-lab/pty-console.js';
-import type { Cleanup } from './cleanup.js';
+import { lifo, type Cleanup } from './cleanup.js';
 
 export interface PtyPair {
   /** The end labslot checks (what a /dev/serial/by-id link would point at). */
@@ -17,14 +17,14 @@ export interface PtyPair {
 
 export async function ptyPair(t: Cleanup, dir: string, name = 'console'): Promise<PtyPair> {
   const pair = await startPtyPair(dir, name);
-  t.after(pair.stop);
+  lifo(t).after(pair.stop);
   return { device: pair.device, peer: pair.peer, socat: pair.socat.child, kill: pair.stop };
 }
 
 /** Answers every line received on `path` with `answer(line)`; closed after the test. */
 export async function responder(t: Cleanup, path: string, answer: (line: string) => string | null): Promise<SerialPort> {
   const serial = await startResponder(path, answer);
-  t.after(serial.stop);
+  lifo(t).after(serial.stop);
   return serial.port;
 }
 
@@ -33,7 +33,7 @@ export async function holdLock(t: Cleanup, path: string): Promise<void> {
   // --no-fork: flock becomes the sleeping process, so killing it really releases the lock. It waits for
   // the lock (no --nonblock), since the probe below holds it for a moment.
   const holder = spawn('flock', ['--no-fork', '--exclusive', path, 'sleep', '60'], { stdio: 'ignore' });
-  t.after(() => holder.kill('SIGKILL'));
+  lifo(t).after(() => holder.kill('SIGKILL'));
   const deadline = Date.now() + 5_000;
   while (spawnSync('flock', ['--nonblock', '--exclusive', path, 'true']).status === 0) {
     if (Date.now() > deadline) throw new Error(`the lock on ${path} was not taken within 5 s`);
