@@ -110,7 +110,7 @@ export class HealthMonitor {
    * Checks of one device run one after another, under the shared concurrency
    * bound. A presence-only check (after a hotplug event) skips both: it is
    * cheap, never opens a device, and must not wait behind slow active checks
-   * if an unplugged probe is to leave rotation within a second.
+   * if an unplugged probe is to leave rotation at once (bench/hotplug measures how fast).
    */
   private checkDevice(device: string, trigger: CheckTrigger, usb?: UsbSnapshot, presenceOnly = false, options: CheckNowOptions = {}): Promise<CheckResult | null> {
     if (presenceOnly) return this.runOne(device, trigger, usb, true, {});
