@@ -15,7 +15,7 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 # g++/make/python3: better-sqlite3 is compiled from source (its prebuilt download is unreachable).
 # socat: PTY pairs standing in for serial consoles; util-linux: flock, setpriv, setsid, unshare;
-# bubblewrap: the job sandbox; passwd: useradd/userdel for workers; e2fsprogs: chattr (a cleanup that fails); procps: ps in jobs.
+# bubblewrap: the job sandbox; passwd: useradd/userdel for workers; e2fsprogs: chattr (a cleanup that fails), mkfs.ext4 (each job's own disk); procps: ps in jobs.
 # iproute2 + iputils-ping: network namespaces with IPv6 targets; pdudaemon: a real PDU daemon.
 # python3-prometheus-client: the official exposition-format parser reads /metrics in its test.
 # qemu-system-x86, linux-image-amd64, busybox-static, cpio, udev, kmod, xz-utils: the QEMU guest with emulated USB devices.
