@@ -33,7 +33,9 @@ export async function startAgent(
     stdio[options.inheritFd.fd] = options.inheritFd.from;
   }
   const argv = [process.execPath, LABSLOT_BIN, 'agent', '-c', options.config, '--state-dir', options.stateDir, '--listen', options.listen ?? '127.0.0.1:0'];
-  const [program = '', ...args] = [...(options.wrapper ?? []), ...argv];
+  // --pdeathsig: if this test process dies (a file timeout kills it), its agent gets SIGTERM and cleans up
+  // instead of running on as an orphan with its jobs, users and cgroups.
+  const [program, ...args] = ['setpriv', '--pdeathsig', 'TERM', '--', ...(options.wrapper ?? []), ...argv];
   const child = spawn(program, args, { cwd: PROJECT_ROOT, stdio });
   const { stdout, stderr: stderrPipe } = child;
   if (stdout === null || stderrPipe === null) throw new Error('the agent has no stdout or stderr pipe');
