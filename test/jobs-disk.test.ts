@@ -6,7 +6,7 @@
 // with a JSON error, never 500, without changing any finished job's outcome.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -104,10 +104,13 @@ describe('job disk cap', () => {
       rmdirSync(base);
     });
     const lab = await jobLab(t, [{ name: 's1', target: 'tb' }], '', 'stop_grace = "1s"\nlimits = { disk = "4MiB" }', {}, { stateDir: join(base, 'state'), healthToml: 'min_free_disk = "1MiB"' });
-    const done = await lab.waitDone(await lab.submit({ target: 'tb', script: 'echo complete output' }));
-    assert.equal(done.state, 'succeeded');
+    const before = await lab.waitDone(await lab.submit({ target: 'tb', script: 'echo complete output' }));
+    assert.equal(before.state, 'succeeded');
+    // This one runs through the full disk: it has printed all it will, and ends (exit 0) only once the test says so.
+    const through = await lab.submit({ target: 'tb', script: 'echo printed before; while [ ! -e /tmp/go ]; do sleep 0.05; done' });
+    await lab.waitOutput(through, /printed before/);
 
-    // Fill what is left of it, as anything on the host may.
+    // Fill what is left of the filesystem, as anything on the host may.
     const filler = join(base, 'filler');
     try {
       execFileSync('dd', ['if=/dev/zero', `of=${filler}`, 'bs=64k'], { stdio: 'ignore' });
@@ -129,13 +132,24 @@ describe('job disk cap', () => {
     assert.ok(statuses.includes(507), `a full disk answers 507: ${statuses.join(' ')}`);
     assert.ok(!statuses.includes(500));
 
+    // The running job ends while the disk is full: its cleanup frees its own disk, then records how it ended.
+    const [worker] = readdirSync(join(lab.stateDir, 'workers'));
+    writeFileSync(join(lab.stateDir, 'workers', worker ?? '', 'disk', 'tmp', 'go'), '');
+    const ended = await lab.waitDone(through, 30_000);
+    assert.deepEqual({ state: ended.state, exit: ended.exit_code, reason: ended.end_reason }, { state: 'succeeded', exit: 0, reason: 'exit code 0' });
+    assert.equal(await lab.output(through), 'printed before\n');
+
     rmSync(filler);
     const after = await lab.waitDone(await lab.submit({ target: 'tb', script: 'echo works again' }), 30_000);
     assert.equal(after.state, 'succeeded', JSON.stringify(after));
     assert.equal(await lab.output(after.id), 'works again\n');
-    const first = await lab.job(done.id);
-    assert.deepEqual({ state: first.state, exit: first.exit_code, reason: first.end_reason }, { state: 'succeeded', exit: 0, reason: 'exit code 0' });
-    assert.equal(await lab.output(done.id), 'complete output\n');
+    // Outcomes stay as they were recorded, whatever the reconciler did meanwhile.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    for (const [id, output] of [[before.id, 'complete output\n'], [through, 'printed before\n']] as const) {
+      const job = await lab.job(id);
+      assert.deepEqual({ state: job.state, exit: job.exit_code, reason: job.end_reason }, { state: 'succeeded', exit: 0, reason: 'exit code 0' });
+      assert.equal(await lab.output(id), output);
+    }
     assertNothingLeft(lab, 'at the end');
   });
 });

@@ -227,16 +227,29 @@ export class LeaseRun {
     const { db } = this.deps;
     const lease = { jobId: this.job.id, workerId: this.workerId, slot: this.slot.name };
     try {
-      await retryWrite(() => markCleaning(db, lease, outcome));
+      // On a full disk the outcome cannot be written yet: cleanup frees the worker's disk first, then it is
+      // written. Retrying here instead would leave it to the reconciler, which no longer knows how the job ended.
+      let recorded = true;
+      try {
+        markCleaning(db, lease, outcome);
+      } catch (error) {
+        if (!isDiskFull(error)) await retryWrite(() => markCleaning(db, lease, outcome));
+        else {
+          recorded = false;
+          this.log.warn({ err: coerceError(error) }, 'state directory full: cleaning up before recording how the job ended');
+        }
+      }
       await this.stopping;
       const row = db.select().from(workers).where(eq(workers.id, this.workerId)).get();
       try {
         if (row) await cleanupWithRetries(db, this.deps.platform, row, outputsPolicy(this.deps.lab));
       } catch (error) {
         this.log.error({ err: coerceError(error) }, 'worker cleanup failed; slot held');
+        if (!recorded) await retryWrite(() => markCleaning(db, lease, outcome));
         await retryWrite(() => recordCleanupFailure(db, lease, outcome, error));
         return;
       }
+      if (!recorded) await retryWrite(() => markCleaning(db, lease, outcome));
       await retryWrite(() => completeLease(db, row ? lease : { ...lease, workerId: null }, outcome));
       if (outcome.holdSlot === true) {
         // A slot where workers cannot even be set up would fail every job sent to it (DESIGN §2: a system hold).

@@ -33,7 +33,9 @@ export async function createWorkerDisk(disk: WorkerDisk, bytes: number): Promise
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     if (/No space left/i.test(message)) throw new WorkerDiskError(`the state directory has no room for this job's disk of ${bytes} bytes ([jobs] limits.disk)`, { cause: error });
-    throw error;
+    // A filesystem without fallocate (some network or FUSE ones): a sparse image still caps the job, but does not reserve its space.
+    if (!/not supported/i.test(message)) throw error;
+    await run(['truncate', '-s', String(bytes), disk.image], `sizing the job's disk image`);
   }
   // No journal: the filesystem lives as long as the job, and a crash throws it away anyway. No reserved blocks: it is all the job's.
   await run(['mkfs.ext4', '-q', '-F', '-m', '0', '-O', '^has_journal', '-E', 'root_owner=0:0,nodiscard', disk.image], "making the job's filesystem");
