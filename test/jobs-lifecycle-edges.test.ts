@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { describe, it } from 'node:test';
 import { processesOf } from '../src/platform/user-processes.js';
 import { jobLab, OPERATOR_TOKEN } from './helpers/job-lab.js';
@@ -46,8 +47,10 @@ describe('lease edges', () => {
     if (!requires(t, ROOT, command('socat', ['-V']), command('lsattr', ['-V']))) return;
     const lab = await jobLab(t, [{ name: 's1', target: 'tb' }]);
     const id = await lab.submit({ target: 'tb', script: 'echo "home=$HOME"\nsleep 0.3' });
-    const [, home = ''] = await lab.waitOutput(id, /home=(\S+)/);
-    // An immutable directory: cleanup cannot remove the worker's files.
+    const [, homeDir = ''] = await lab.waitOutput(id, /home=(\S+)/);
+    // An immutable worker directory: cleanup cannot remove the worker's files. Not $HOME itself, which is on
+    // the job's own disk (<root>/disk/home): deleting that disk's image removes it whatever its attributes.
+    const home = dirname(dirname(homeDir));
     execFileSync('chattr', ['+i', home]);
     t.after(() => {
       try {

@@ -6,7 +6,7 @@
 // which is in the database before any of this exists, so release finds what a
 // crash at any step left: a mount, a loop device, an image.
 import { readdirSync, readFileSync } from 'node:fs';
-import { mkdir, rm, rmdir } from 'node:fs/promises';
+import { mkdir, rmdir, unlink } from 'node:fs/promises';
 import type { WorkerDisk } from './platform.js';
 import { lastLines, runProcess } from './run-process.js';
 
@@ -52,7 +52,10 @@ export async function releaseWorkerDisk(disk: WorkerDisk): Promise<void> {
   for (const device of loopDevicesOf(disk.image)) {
     await run(['losetup', '-d', device], `detaching ${device}`).catch(() => undefined); // autoclear may have won the race
   }
-  await rm(disk.image, { force: true });
+  // unlink, not fs.rm: on EPERM fs.rm retries as a directory and reports ENOTDIR, hiding the cause.
+  await unlink(disk.image).catch((error: unknown) => {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  });
 }
 
 /** Mount points at `path` or below it, in mount order. */
