@@ -16,11 +16,27 @@ export class IllegalStateError extends Error {
  * `cause`. Not the agent's bug but the host's state: the API says 507, never 500.
  */
 export function isDiskFull(value: unknown): boolean {
-  for (let error = value, depth = 0; error !== undefined && error !== null && depth < 8; depth += 1) {
+  return causes(value).some((error) => {
     const code = (error as { code?: unknown }).code;
-    if (code === 'SQLITE_FULL' || code === 'ENOSPC' || code === 'EDQUOT') return true;
-    if (error instanceof Error && /database or disk is full|no space left on device/i.test(error.message)) return true;
-    error = (error as { cause?: unknown }).cause;
-  }
-  return false;
+    return code === 'SQLITE_FULL' || code === 'ENOSPC' || code === 'EDQUOT' || (error instanceof Error && /database or disk is full|no space left on device/i.test(error.message));
+  });
+}
+
+/**
+ * The database cannot be read: a damaged page (SQLITE_CORRUPT), a file that is not a database any more
+ * (SQLITE_NOTADB), or an I/O error under it (SQLITE_IOERR_*), here or in any `cause`. The agent's
+ * start refuses such a file; at run time the API says 503, never 500.
+ */
+export function isDatabaseUnreadable(value: unknown): boolean {
+  return causes(value).some((error) => {
+    const code = (error as { code?: unknown }).code;
+    return typeof code === 'string' && (code === 'SQLITE_CORRUPT' || code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_IOERR') || code.startsWith('SQLITE_CORRUPT'));
+  });
+}
+
+/** The value and its chain of causes (at most eight deep: a cycle must not hang a request). */
+function causes(value: unknown): unknown[] {
+  const chain: unknown[] = [];
+  for (let error = value; error !== undefined && error !== null && chain.length < 8; error = (error as { cause?: unknown }).cause) chain.push(error);
+  return chain;
 }

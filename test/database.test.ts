@@ -6,7 +6,9 @@ import { cpSync, existsSync, openSync, readFileSync, statSync, writeFileSync, wr
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { eq } from 'drizzle-orm';
+import Database from 'better-sqlite3';
 import { DatabaseError, DATABASE_FILE, MIGRATIONS_DIR, openDatabase } from '../src/db/open-database.js';
+import { coerceError, isDatabaseUnreadable } from '../src/errors.js';
 import { jobs, slots, workers } from '../src/db/schema.js';
 import { ensureSlotRows, readSlotStates } from '../src/slots/slot-states.js';
 import { tempDir } from './helpers/temp-dir.js';
@@ -131,5 +133,23 @@ describe('database', () => {
       (e: unknown) => e instanceof DatabaseError && e.message.includes(`the database ${file} is damaged`) && e.message.includes('.recover'),
     );
     assert.equal(digest(), before, 'the damaged file is left exactly as it was');
+
+    // What a damaged page does at run time (a file damaged after the start): SQLite's own error, which the
+    // API answers with 503 database_unreadable, not 500. Read here from the real file, bypassing the check.
+    const raw = new Database(file, { readonly: true });
+    let thrown: unknown;
+    try {
+      raw.prepare('SELECT count(*), max(length(argv)) FROM jobs').get();
+      raw.prepare('PRAGMA integrity_check').all();
+      raw.prepare("SELECT * FROM jobs WHERE id LIKE 'j1%' ORDER BY argv").all();
+    } catch (error) {
+      thrown = error;
+    } finally {
+      raw.close();
+    }
+    assert.ok(thrown !== undefined, 'reading the damaged table fails');
+    assert.equal(isDatabaseUnreadable(thrown), true, coerceError(thrown).message);
+    assert.equal(isDatabaseUnreadable(new Error('wrapped', { cause: thrown })), true, 'also as the cause of another error');
+    assert.equal(isDatabaseUnreadable(new Error('SQLITE_BUSY')), false);
   });
 });

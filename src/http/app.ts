@@ -3,7 +3,7 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
-import { isDiskFull } from '../errors.js';
+import { isDatabaseUnreadable, isDiskFull } from '../errors.js';
 import type { AppDeps, AppEnv } from './app-deps.js';
 import { requireReader } from './auth.js';
 import { errorResponse, HttpError } from './http-error.js';
@@ -49,6 +49,10 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     if (isDiskFull(error)) {
       deps.log.error({ err: error, method: c.req.method, path: c.req.path }, 'request failed: the state directory is full');
       return errorResponse(c, 507, 'disk_full', "the agent's state directory is full; the request was not done; retry once space is freed");
+    }
+    if (isDatabaseUnreadable(error)) {
+      deps.log.error({ err: error, method: c.req.method, path: c.req.path }, 'request failed: the database cannot be read');
+      return errorResponse(c, 503, 'database_unreadable', "the agent cannot read its database (damaged or failing storage); the agent log has the details, and a restart checks the file");
     }
     deps.log.error({ err: error, method: c.req.method, path: c.req.path }, 'request failed');
     return errorResponse(c, 500, 'internal', 'internal error; the agent log has the details');
