@@ -10,7 +10,7 @@ import { readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { jobLab, ownership } from './helpers/job-lab.js';
-import { mountTable } from './helpers/mount-table.js';
+import { loopDevicesUnder, mountTable } from './helpers/mount-table.js';
 import { command, requires, ROOT } from './helpers/prerequisites.js';
 
 const ITERATIONS = 20;
@@ -22,19 +22,6 @@ function workerUsers(stateDir: string): string[] {
     .split('\n')
     .filter((line) => line.startsWith('ls-') && line.includes(`:${workers}/`))
     .map((line) => line.split(':')[0] ?? '');
-}
-
-/** Loop devices whose backing file (a worker's disk image) is under this lab's state directory. */
-function loopDevicesUnder(stateDir: string): string[] {
-  return readdirSync('/sys/block')
-    .filter((name) => name.startsWith('loop'))
-    .filter((name) => {
-      try {
-        return readFileSync(`/sys/block/${name}/loop/backing_file`, 'utf8').startsWith(`${stateDir}/`);
-      } catch {
-        return false;
-      }
-    });
 }
 
 function groupNames(): string[] {

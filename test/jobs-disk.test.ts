@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { jobLab, type JobLab } from './helpers/job-lab.js';
+import { loopDevicesUnder } from './helpers/mount-table.js';
 import { command, requires, ROOT } from './helpers/prerequisites.js';
 
 const MIB = 1024 * 1024;
@@ -23,22 +24,9 @@ function mountsUnder(stateDir: string): string[] {
     .filter((target) => target.startsWith(`${stateDir}/`));
 }
 
-/** Loop devices whose backing file is under the lab's state directory. */
-function loopsUnder(stateDir: string): string[] {
-  return readdirSync('/sys/block')
-    .filter((name) => name.startsWith('loop'))
-    .filter((name) => {
-      try {
-        return readFileSync(`/sys/block/${name}/loop/backing_file`, 'utf8').startsWith(`${stateDir}/`);
-      } catch {
-        return false;
-      }
-    });
-}
-
 function assertNothingLeft(lab: JobLab, when: string): void {
   assert.deepEqual(mountsUnder(lab.stateDir), [], `${when}: mounts`);
-  assert.deepEqual(loopsUnder(lab.stateDir), [], `${when}: loop devices`);
+  assert.deepEqual(loopDevicesUnder(lab.stateDir), [], `${when}: loop devices`);
   assert.deepEqual(readdirSync(join(lab.stateDir, 'workers')), [], `${when}: worker directories (and images)`);
 }
 
