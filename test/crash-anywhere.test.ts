@@ -35,7 +35,7 @@ describe('crash anywhere', () => {
     if (!requires(t, ROOT, command('socat', ['-V']), command('bwrap', ['--version']))) return;
     const lab = await jobLab(t, [{ name: 's1', target: 'tb', extra: '[slots.s1.limits]\npids = 256' }], '', 'stop_grace = "1s"');
     const console = realpathSync(lab.consoles.get('s1')?.device ?? '');
-    const before = { mounts: mountTable(), console: ownership(console) };
+    const before = { mounts: mountTable(lab.stateDir), console: ownership(console) };
     const points: number[] = [];
     for (let i = 0; i < ITERATIONS; i += 1) {
       // A short job, so the kill lands in setup, run, stop or cleanup alike; half of them get a cancel.
@@ -52,7 +52,7 @@ describe('crash anywhere', () => {
       assert.deepEqual(groupNames().filter((g) => ours.has(g)), [], `${state}: worker groups`);
       assert.deepEqual(lab.workerProcesses(), [], `${state}: worker processes`);
       assert.deepEqual(lab.cgroups(), [], `${state}: cgroups`);
-      assert.deepEqual(mountTable(), before.mounts, `${state}: mounts`);
+      assert.deepEqual(mountTable(lab.stateDir), before.mounts, `${state}: mounts`);
       assert.deepEqual(ownership(console), before.console, `${state}: console owner and mode`);
       assert.deepEqual(readdirSync(join(lab.stateDir, 'workers')), [], `${state}: worker directories`);
       assert.deepEqual(loopDevicesUnder(lab.stateDir), [], `${state}: loop devices of worker disks`);

@@ -6,26 +6,19 @@
 // with a JSON error, never 500, without changing any finished job's outcome.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { jobLab, type JobLab } from './helpers/job-lab.js';
+import { mountsAtOrUnder } from '../src/platform/linux-worker-disk.js';
 import { loopDevicesUnder } from './helpers/mount-table.js';
 import { command, requires, ROOT } from './helpers/prerequisites.js';
 
 const MIB = 1024 * 1024;
 
-/** Mount points under the lab's state directory. */
-function mountsUnder(stateDir: string): string[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .map((line) => line.split(' ')[4] ?? '')
-    .filter((target) => target.startsWith(`${stateDir}/`));
-}
-
 function assertNothingLeft(lab: JobLab, when: string): void {
-  assert.deepEqual(mountsUnder(lab.stateDir), [], `${when}: mounts`);
+  assert.deepEqual(mountsAtOrUnder(lab.stateDir), [], `${when}: mounts`);
   assert.deepEqual(loopDevicesUnder(lab.stateDir), [], `${when}: loop devices`);
   assert.deepEqual(readdirSync(join(lab.stateDir, 'workers')), [], `${when}: worker directories (and images)`);
 }
@@ -50,7 +43,7 @@ describe('job disk cap', () => {
       const workers = readdirSync(join(lab.stateDir, 'workers'));
       assert.equal(workers.length, 1);
       used = diskUsage(join(lab.stateDir, 'workers', workers[0] ?? ''));
-      assert.equal(mountsUnder(lab.stateDir).length, 1, 'one filesystem for the worker');
+      assert.equal(mountsAtOrUnder(lab.stateDir).length, 1, 'one filesystem for the worker');
     } finally {
       await lab.post(`/v1/jobs/${id}/cancel`, {}, undefined);
       await lab.waitDone(id, 30_000);
@@ -74,7 +67,7 @@ describe('job disk cap', () => {
     const lab = await jobLab(t, [{ name: 's1', target: 'tb' }], '', 'stop_grace = "1s"\nlimits = { disk = "8MiB" }');
     const id = await lab.submit({ target: 'tb', script: 'dd if=/dev/zero of=/tmp/big bs=1M count=20 2>/dev/null; echo filled; sleep 30' });
     await lab.waitOutput(id, /filled/, 30_000);
-    assert.equal(mountsUnder(lab.stateDir).length, 1);
+    assert.equal(mountsAtOrUnder(lab.stateDir).length, 1);
     await lab.agent.stop('SIGKILL');
     await lab.restart();
     assertNothingLeft(lab, 'after restart');

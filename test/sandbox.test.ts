@@ -123,16 +123,16 @@ describe('sandbox', () => {
   it('leaves the host mount table as it was, with four sandboxes at once', async (t) => {
     if (!requires(t, ...NEEDS)) return;
     const lab = await jobLab(t, ['s1', 's2', 's3', 's4'].map((name) => ({ name, target: 'tb' })));
-    const before = mountTable();
+    const before = mountTable(lab.stateDir);
     const ids = await Promise.all(Array.from({ length: 4 }, () => lab.submit({ target: 'tb', script: 'echo running; sleep 1' })));
     for (const id of ids) await lab.waitOutput(id, /running/);
     // The agent's own mounts, one per worker ([jobs] limits.disk), are the host's by design; nothing else may be.
     const disk = /^\S+ \S+ \S+ \S+ (\S+)$/;
     const workerDisks = (table: string[]): string[] => table.filter((line) => (disk.exec(line)?.[1] ?? '').startsWith(`${lab.stateDir}/workers/`));
-    const during = mountTable();
+    const during = mountTable(lab.stateDir);
     for (const id of ids) assert.equal((await lab.waitDone(id)).state, 'succeeded');
     assert.equal(workerDisks(during).length, 4, 'one disk per worker');
     assert.deepEqual(during.filter((line) => !workerDisks(during).includes(line)), before, 'no sandbox mount reached the host');
-    assert.deepEqual(mountTable(), before);
+    assert.deepEqual(mountTable(lab.stateDir), before);
   });
 });

@@ -1,15 +1,20 @@
 // The host's mount table as mount ids and targets: a mount leaked or propagated
-// out of a sandbox shows up as a new line. Network namespaces that another test
-// or a demo on the host creates (`ip netns add` bind-mounts them under
-// /run/netns) come and go on their own and are not a sandbox's leak.
+// out of a sandbox shows up as a new line. What others on the host mount on
+// their own is not a sandbox's leak and is left out: network namespaces
+// (`ip netns add` bind-mounts them under /run/netns, for another test or a
+// demo), and the job disks of agents other than the lab under test
+// (`<state_dir>/workers/<worker>/disk`).
 import { readdirSync, readFileSync } from 'node:fs';
 
-export function mountTable(): string[] {
+const WORKER_DISK = /\/workers\/w[a-z0-9]+\/disk$/;
+
+/** `ownStateDir`: the lab under test, whose job disks stay in the table. */
+export function mountTable(ownStateDir: string): string[] {
   return readFileSync('/proc/self/mountinfo', 'utf8')
     .trim()
     .split('\n')
     .map((l) => l.split(' ').slice(0, 5))
-    .filter((fields) => !(fields[4] ?? '').startsWith('/run/netns'))
+    .filter(([, , , , target = '']) => !target.startsWith('/run/netns') && !(WORKER_DISK.test(target) && !target.startsWith(`${ownStateDir}/`)))
     .map((fields) => fields.join(' '))
     .sort();
 }
