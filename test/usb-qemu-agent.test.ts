@@ -14,6 +14,7 @@ import { requires } from './helpers/prerequisites.js';
 import { USB_LAB_PREREQUISITES } from './helpers/qemu-usb-lab.js';
 import type { CliGuestPlan } from './helpers/usb-cli-guest.js';
 import { CONSOLE_ID, CONSOLE_ID_TEXT, INTERVAL_S, startCliLab, waitForPhase } from './helpers/usb-cli-lab.js';
+import { seconds } from './helpers/usb-cli-suite.js';
 
 const GUEST_SCRIPT = fileURLToPath(new URL('helpers/usb-cli-guest.ts', import.meta.url));
 /** How often the guest asks the agent's API once the console is gone. */
@@ -46,7 +47,7 @@ describe('labslot agent in a QEMU guest with probes and a console', () => {
     // Under the test runner's 120 s per file (scripts/run-tests.mjs), so no QEMU outlives its test process.
     const { lab } = await startCliLab(cleanup, { script: GUEST_SCRIPT, extra, timeoutMs: 115_000 });
     const ready = await waitForPhase<{ ms: number }>(lab, 'agent-ready', 110_000);
-    t.diagnostic(`guest program started ${ms(lab.timings.programMs)} after QEMU; the agent showed every slot healthy ${ms(ready.ms)} after its start`);
+    t.diagnostic(`guest program started ${seconds(lab.timings.programMs)} after QEMU; the agent showed every slot healthy ${seconds(ready.ms)} after its start`);
 
     const unplugged = performance.now();
     await lab.unplug(CONSOLE_ID);
@@ -78,7 +79,3 @@ describe('labslot agent in a QEMU guest with probes and a console', () => {
     assert.equal(result.exitCode, 0, lab.explain('the guest program did not exit 0'));
   });
 });
-
-function ms(value: number | undefined): string {
-  return value === undefined ? '?' : `${(value / 1000).toFixed(1)} s`;
-}

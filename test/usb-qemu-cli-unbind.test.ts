@@ -6,37 +6,27 @@
 // serves every test, step by step (usb-qemu-cli.test.ts says why this is a
 // file, and a guest, of its own).
 import assert from 'node:assert/strict';
-import { after, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { scriptCleanup } from './helpers/cleanup.js';
+import { describe, it } from 'node:test';
 import { requires } from './helpers/prerequisites.js';
 import { USB_LAB_PREREQUISITES } from './helpers/qemu-usb-lab.js';
-import type { CliGuestPlan } from './helpers/usb-cli-guest.js';
-import { checkReport, checkSummary, CONSOLE_ID, deviceOf, ROT, slotOf, SP, startCliLab, waitForPhase, type CliLab } from './helpers/usb-cli-lab.js';
-
-const GUEST_SCRIPT = fileURLToPath(new URL('helpers/usb-cli-guest.ts', import.meta.url));
+import { checkReport, checkSummary, CONSOLE_ID, deviceOf, ROT, slotOf, SP, waitForPhase } from './helpers/usb-cli-lab.js';
+import { guestForSuite, seconds } from './helpers/usb-cli-suite.js';
 
 describe('labslot check in a QEMU guest with probes and a console: the RoT probe unbound', () => {
-  // One guest for the whole suite: QEMU is killed (by PID) when the suite ends.
-  const cleanup = scriptCleanup();
-  after(() => cleanup.runAll());
-  let lab: Promise<CliLab> | undefined;
-  const extra: Pick<CliGuestPlan, 'mode'> = { mode: 'unbind' };
-  // Under the test runner's 120 s per file (scripts/run-tests.mjs), so no QEMU outlives its test process.
-  const guest = (): Promise<CliLab> => (lab ??= startCliLab(cleanup, { script: GUEST_SCRIPT, extra, timeoutMs: 115_000 }));
+  const guest = guestForSuite('unbind');
 
   it('RoT probe unbound (console unplugged and replugged first): only slot rot is unhealthy, naming it and the SP probe that is present', async (t) => {
     if (!requires(t, ...USB_LAB_PREREQUISITES)) return;
     const { lab } = await guest();
     await waitForPhase(lab, 'devices-ready', 100_000);
-    t.diagnostic(`guest: ${ms(lab.timings.programMs)} from QEMU's start to the guest program`);
+    t.diagnostic(`guest: ${seconds(lab.timings.programMs)} from QEMU's start to the guest program`);
     await lab.unplug(CONSOLE_ID);
     await waitForPhase(lab, 'console-gone', 60_000);
     // The guest unbinds the RoT gadget once the console is back.
     await lab.replug(CONSOLE_ID);
     const r = await checkReport(lab, 'rot-out', 90_000);
     const rot = deviceOf(r, 'rot', 'rot-probe');
-    t.diagnostic(`rot-probe: ${rot.reason}; the check took ${ms(r.ms)} under TCG`);
+    t.diagnostic(`rot-probe: ${rot.reason}; the check took ${seconds(r.ms)} under TCG`);
     assert.equal(r.code, 1);
     assert.equal(slotOf(r, 'rot').healthy, false);
     assert.equal(slotOf(r, 'sp').healthy, true, `the replugged console answers again: ${checkSummary(r)}`);
@@ -61,7 +51,3 @@ describe('labslot check in a QEMU guest with probes and a console: the RoT probe
     assert.equal(result.exitCode, 0, lab.explain('the guest program did not exit 0'));
   });
 });
-
-function ms(value: number | undefined): string {
-  return value === undefined ? '?' : `${(value / 1000).toFixed(1)} s`;
-}

@@ -8,30 +8,20 @@
 // usb-qemu-agent.test.ts, each in a guest of its own: under TCG on a loaded
 // two-core machine all of it in one guest did not fit in the runner's 120 s per file.
 import assert from 'node:assert/strict';
-import { after, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { scriptCleanup } from './helpers/cleanup.js';
+import { describe, it } from 'node:test';
 import { requires } from './helpers/prerequisites.js';
 import { USB_LAB_PREREQUISITES } from './helpers/qemu-usb-lab.js';
-import type { CliGuestPlan } from './helpers/usb-cli-guest.js';
-import { checkReport, checkSummary, CONSOLE_ID, CONSOLE_ID_TEXT, deviceOf, ROT, slotOf, SP, startCliLab, waitForPhase, type CliLab } from './helpers/usb-cli-lab.js';
-
-const GUEST_SCRIPT = fileURLToPath(new URL('helpers/usb-cli-guest.ts', import.meta.url));
+import { checkReport, checkSummary, CONSOLE_ID, CONSOLE_ID_TEXT, deviceOf, ROT, slotOf, SP, waitForPhase } from './helpers/usb-cli-lab.js';
+import { guestForSuite, seconds } from './helpers/usb-cli-suite.js';
 
 describe('labslot check in a QEMU guest with probes and a console: the console unplugged', () => {
-  // One guest for the whole suite: QEMU is killed (by PID) when the suite ends.
-  const cleanup = scriptCleanup();
-  after(() => cleanup.runAll());
-  let lab: Promise<CliLab> | undefined;
-  const extra: Pick<CliGuestPlan, 'mode'> = { mode: 'unplug' };
-  // Under the test runner's 120 s per file (scripts/run-tests.mjs), so no QEMU outlives its test process.
-  const guest = (): Promise<CliLab> => (lab ??= startCliLab(cleanup, { script: GUEST_SCRIPT, extra, timeoutMs: 115_000 }));
+  const guest = guestForSuite('unplug');
 
   it('labslot check --json: exit 0, both probes present, the console answers its probe', async (t) => {
     if (!requires(t, ...USB_LAB_PREREQUISITES)) return;
     const { lab, prompts } = await guest();
     const r = await checkReport(lab, 'all', 110_000);
-    t.diagnostic(`guest: ${ms(lab.timings.programMs)} from QEMU's start to the guest program; ${ms(performance.now() - lab.startedAt)} to the first check's report; that check took ${ms(r.ms)} under TCG`);
+    t.diagnostic(`guest: ${seconds(lab.timings.programMs)} from QEMU's start to the guest program; ${seconds(performance.now() - lab.startedAt)} to the first check's report; that check took ${seconds(r.ms)} under TCG`);
     assert.equal(r.code, 0, checkSummary(r));
     assert.equal(r.healthy, true);
     assert.equal(r.host.ok, true, r.host.reason);
@@ -49,7 +39,7 @@ describe('labslot check in a QEMU guest with probes and a console: the console u
     const { lab } = await guest();
     await lab.unplug(CONSOLE_ID);
     const r = await checkReport(lab, 'console-out', 90_000);
-    t.diagnostic(`sp-console: ${deviceOf(r, 'sp', 'sp-console').reason}; the check took ${ms(r.ms)} under TCG`);
+    t.diagnostic(`sp-console: ${deviceOf(r, 'sp', 'sp-console').reason}; the check took ${seconds(r.ms)} under TCG`);
     assert.equal(r.code, 1);
     assert.equal(r.healthy, false);
     assert.equal(slotOf(r, 'sp').healthy, false);
@@ -68,7 +58,3 @@ describe('labslot check in a QEMU guest with probes and a console: the console u
     assert.equal(result.exitCode, 0, lab.explain('the guest program did not exit 0'));
   });
 });
-
-function ms(value: number | undefined): string {
-  return value === undefined ? '?' : `${(value / 1000).toFixed(1)} s`;
-}
