@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Hono } from 'hono';
-import { bearerToken, matchesAny, requireRole, sha256Hex } from '../src/http/auth.js';
+import { bearerToken, requireRole } from '../src/http/auth.js';
+import { matchesAny, sha256Hex } from '../src/tokens.js';
 import { errorResponse, HttpError } from '../src/http/http-error.js';
 
 describe('tokens', () => {

@@ -11,7 +11,7 @@ import { loadConfig } from '../config/load-config.js';
 import type { ListenAddress } from '../config/schema.js';
 import { coerceError } from '../errors.js';
 import { agentUrl } from '../http/agent-url.js';
-import { sha256Hex } from '../http/auth.js';
+import { sha256Hex } from '../tokens.js';
 import { createLogger } from '../log.js';
 import { demoConfigToml } from './demo-config.js';
 import { DemoError } from './demo-error.js';

@@ -1,10 +1,8 @@
-// Bearer tokens (DESIGN §4): the config holds SHA-256 hashes only. The
-// presented token is hashed and compared with every configured hash in
-// constant time, without stopping at the first match, so timing says nothing
-// about which hash (or how much of one) matched.
-import { createHash, timingSafeEqual } from 'node:crypto';
+// Operator and submitter tokens (DESIGN §4): the config holds SHA-256 hashes
+// only; a presented token is matched against them in constant time (tokens.ts).
 import type { MiddlewareHandler } from 'hono';
 import type { AppEnv } from './app-deps.js';
+import { matchesAny, sha256Hex } from '../tokens.js';
 import { withArticle } from '../words.js';
 import { HttpError } from './http-error.js';
 
@@ -13,20 +11,6 @@ export type Role = 'operator' | 'submitter';
 export interface TokenHashes {
   operators: readonly string[];
   submitters: readonly string[];
-}
-
-export function sha256Hex(token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('hex');
-}
-
-export function matchesAny(token: string, hashes: readonly string[]): boolean {
-  const presented = Buffer.from(sha256Hex(token), 'hex');
-  let matched = false;
-  for (const hash of hashes) {
-    const candidate = Buffer.from(hash, 'hex');
-    if (candidate.length === presented.length && timingSafeEqual(candidate, presented)) matched = true;
-  }
-  return matched;
 }
 
 export function bearerToken(header: string | undefined): string | undefined {

@@ -19,8 +19,3 @@ export function newJobId(): string {
 export function newWorkerId(): string {
   return `w${randomName(11)}`;
 }
-
-/** A worker's bearer token: 256 bits, shown once to the job and stored only as a hash. */
-export function newWorkerToken(): string {
-  return `lsw_${randomBytes(32).toString('base64url')}`;
-}
