@@ -1,8 +1,9 @@
 // Persists check results: the per-device counters and last result, a bounded
 // history, and an event for every health transition, in one transaction so a
 // crash never leaves counters and history disagreeing.
-import { and, desc, eq, gte, inArray, lt } from 'drizzle-orm';
+import { and, desc, eq, inArray, lt } from 'drizzle-orm';
 import type { LabModel } from '../config/lab-model.js';
+import { checkHistory, type StoredResult } from '../db/check-history.js';
 import { recordEvent } from '../db/event-log.js';
 import type { Db } from '../db/open-database.js';
 import { checkResults, deviceHealth, type DeviceHealthState } from '../db/schema.js';
@@ -16,15 +17,6 @@ export interface Transition {
   from: DeviceHealthState;
   to: DeviceHealthState;
   result: CheckResult;
-}
-
-export interface StoredResult {
-  ok: boolean;
-  reason: string;
-  detail: string | null;
-  durationMs: number;
-  at: number;
-  trigger: string;
 }
 
 export class HealthStore {
@@ -98,13 +90,7 @@ export class HealthStore {
 
   /** The newest `limit` results of a device, newest first; with `since`, only those checked at or after it. */
   history(device: string, limit: number, since?: number): StoredResult[] {
-    return this.db
-      .select({ ok: checkResults.ok, reason: checkResults.reason, detail: checkResults.detail, durationMs: checkResults.durationMs, at: checkResults.at, trigger: checkResults.trigger })
-      .from(checkResults)
-      .where(since === undefined ? eq(checkResults.device, device) : and(eq(checkResults.device, device), gte(checkResults.at, since)))
-      .orderBy(desc(checkResults.id))
-      .limit(limit)
-      .all();
+    return checkHistory(this.db, device, limit, since);
   }
 
   states(devices: readonly string[]): Map<string, DeviceHealthState> {

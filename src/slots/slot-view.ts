@@ -2,10 +2,10 @@
 // derived conflicts and the persisted state, joined in one place.
 import { inArray } from 'drizzle-orm';
 import type { LabModel, SlotModel } from '../config/lab-model.js';
+import { checkHistory, type StoredResult } from '../db/check-history.js';
 import type { Db } from '../db/open-database.js';
 import { deviceHealth, type DeviceHealthState } from '../db/schema.js';
 import { describeDevice } from '../devices/describe-device.js';
-import { HealthStore, type StoredResult } from '../health/health-store.js';
 import { availabilityOf, type HostState, type SlotAvailability, type Unavailable } from './availability.js';
 import { readSlotStates, type Hold, type SlotState } from './slot-states.js';
 import type { HoldView } from './holder.js';
@@ -65,9 +65,8 @@ export function slotViews(lab: LabModel, db: Db, { only, historyLimit = 0, host 
   const healthRows = allDevices.length === 0 ? [] : db.select().from(deviceHealth).where(inArray(deviceHealth.device, allDevices)).all();
   const health = new Map(healthRows.map((row) => [row.device, row]));
   const availability = availabilityOf(lab, states, health, host);
-  const store = new HealthStore(db, lab);
   const shown = [...new Set(slots.flatMap((s) => s.devices))];
-  const history = new Map(shown.map((d) => [d, historyLimit > 0 ? store.history(d, historyLimit) : []]));
+  const history = new Map(shown.map((d) => [d, historyLimit > 0 ? checkHistory(db, d, historyLimit) : []]));
 
   return slots.map((slot) => {
     const state = states.get(slot.name);

@@ -6,7 +6,7 @@
 // few elements, and each bar's <title> tells what happened on hover, without
 // JavaScript.
 import type { FC } from 'hono/jsx';
-import type { StoredResult } from '../../health/health-store.js';
+import type { StoredResult } from '../../db/check-history.js';
 import { plural } from '../../words.js';
 import { clock } from './page-format.js';
 

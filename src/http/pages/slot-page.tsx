@@ -3,7 +3,7 @@
 // purpose: this page is open on loopback, where jobs of other slots run.
 import type { FC } from 'hono/jsx';
 import type { EventView } from '../../db/event-view.js';
-import type { StoredResult } from '../../health/health-store.js';
+import type { StoredResult } from '../../db/check-history.js';
 import type { JobView } from '../../jobs/job-view.js';
 import type { SlotView } from '../../slots/slot-view.js';
 import { HealthTimeline } from './health-timeline.js';
