@@ -7,6 +7,7 @@
 // URL has to come from a config file.
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
+import { exitCodeForRefusal } from '../api/error-codes.js';
 import { agentUrl } from '../http/agent-url.js';
 import { withArticle } from '../words.js';
 import { CliError, EXIT_FAILURE, EXIT_USAGE } from './exit-codes.js';
@@ -139,7 +140,7 @@ export class AgentClient {
   private refusal(status: number, json: unknown): AgentError {
     const error = (json as { error?: { code?: string; message?: string; needs?: unknown } } | undefined)?.error;
     const message = status === 401 && this.token === undefined ? noToken(error?.needs) : (error?.message ?? `HTTP ${status}`);
-    return new AgentError(message, refusalExitCode(status, error?.code), status, undefined, error);
+    return new AgentError(message, exitCodeForRefusal(status, error?.code), status, undefined, error);
   }
 }
 
@@ -147,17 +148,6 @@ export class AgentClient {
 function noToken(needs: unknown): string {
   const roles = Array.isArray(needs) ? needs.filter((r): r is string => typeof r === 'string') : [];
   return `no token: pass --token or set LABSLOT_TOKEN${roles.length > 0 ? ` to ${roles.map(withArticle).join(' or ')} token` : ''}`;
-}
-
-/**
- * Exit 2 when the agent says the command line was wrong: a malformed request
- * (400, which includes an unknown target) or a slot name it does not know.
- * Every other refusal is the agent's "no" (exit 1): a job id that does not
- * exist (or no longer does), a job with no outputs, a slot that is not held,
- * a token it refuses, a job that is already done.
- */
-export function refusalExitCode(status: number, code: string | undefined): number {
-  return status === 400 || code === 'slot_not_found' ? EXIT_USAGE : EXIT_FAILURE;
 }
 
 /**

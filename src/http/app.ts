@@ -1,12 +1,11 @@
 // The hono application: routes are thin and call the library; errors are
-// mapped to JSON here and nowhere else.
+// answered here, from the one table in error-map.ts.
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { HTTPException } from 'hono/http-exception';
-import { isDatabaseUnreadable, isDiskFull } from '../errors.js';
 import type { AppDeps, AppEnv } from './app-deps.js';
 import { requireReader } from './auth.js';
-import { errorResponse, HttpError } from './http-error.js';
+import { errorAnswer } from './error-map.js';
+import { errorResponse } from './http-error.js';
 import { MAX_BODY_BYTES } from './json-body.js';
 import { requireLoopbackHost } from './loopback-host.js';
 import { eventRoutes } from './routes/events.js';
@@ -44,18 +43,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
 
   app.notFound((c) => errorResponse(c, 404, 'not_found', `no route ${c.req.method} ${c.req.path}`));
   app.onError((error, c) => {
-    if (error instanceof HttpError) return errorResponse(c, error.status, error.code, error.message, error.details);
-    if (error instanceof HTTPException) return errorResponse(c, error.status, error.status < 500 ? 'bad_request' : 'internal', error.message);
-    if (isDiskFull(error)) {
-      deps.log.error({ err: error, method: c.req.method, path: c.req.path }, 'request failed: the state directory is full');
-      return errorResponse(c, 507, 'disk_full', "the agent's state directory is full; the request was not done; retry once space is freed");
-    }
-    if (isDatabaseUnreadable(error)) {
-      deps.log.error({ err: error, method: c.req.method, path: c.req.path }, 'request failed: the database cannot be read');
-      return errorResponse(c, 503, 'database_unreadable', "the agent cannot read its database (damaged or failing storage); the agent log has the details, and a restart checks the file");
-    }
-    deps.log.error({ err: error, method: c.req.method, path: c.req.path }, 'request failed');
-    return errorResponse(c, 500, 'internal', 'internal error; the agent log has the details');
+    const answer = errorAnswer(error);
+    if (answer.log !== undefined) deps.log.error({ err: error, method: c.req.method, path: c.req.path }, answer.log);
+    return errorResponse(c, answer.status, answer.code, answer.message, answer.details);
   });
   return app;
 }

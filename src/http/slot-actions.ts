@@ -1,10 +1,8 @@
 // Operator hold and release, shared by the JSON API and the status page's
 // forms, so both log, re-check and wake the scheduler the same way.
 import { z } from 'zod';
-import { holdSlot, NotHeldError, releaseSlot, SlotHeldError, type HoldResult } from '../slots/holds.js';
-import { holdView } from '../slots/slot-view.js';
+import { holdSlot, releaseSlot, type HoldResult } from '../slots/holds.js';
 import type { AppDeps } from './app-deps.js';
-import { HttpError } from './http-error.js';
 
 /** `by` names the person (the CLI sends user@host); the token's hash prefix is recorded as the actor too. */
 const by = z.string().trim().min(1).max(100).optional();
@@ -20,33 +18,19 @@ export interface OperatorAction {
 }
 
 /**
- * Holds the slot. A held slot is refused with a 409 `slot_held` whose body
- * carries the current hold, unless `replace` is set; `howToReplace` ends the
- * message in the words of the caller's form ("send \"replace\": true").
+ * Holds the slot. A held slot is refused with SlotHeldError (a 409 `slot_held`
+ * whose body carries the current hold, error-map.ts) unless `replace` is set.
  */
-export function operatorHold(deps: AppDeps, action: OperatorAction & { reason: string; replace: boolean; howToReplace: string }): HoldResult {
-  let result: HoldResult;
-  try {
-    result = holdSlot(deps.db, action.slot, { reason: action.reason, source: 'operator', by: actorName(action), replace: action.replace });
-  } catch (error) {
-    if (error instanceof SlotHeldError) {
-      throw new HttpError(409, 'slot_held', `${error.message}; ${action.howToReplace}`, { cause: error, details: { hold: holdView(error.hold) } });
-    }
-    throw error;
-  }
+export function operatorHold(deps: AppDeps, action: OperatorAction & { reason: string; replace: boolean }): HoldResult {
+  const result = holdSlot(deps.db, action.slot, { reason: action.reason, source: 'operator', by: actorName(action), replace: action.replace });
   deps.log.info({ slot: action.slot, actor: action.actor, replaced: result.outcome === 'replaced' }, 'slot held');
   deps.scheduler.poke();
   return result;
 }
 
-/** Releases the hold and checks the slot at once; resolves to whether the fresh check passed. */
+/** Releases the hold (NotHeldError, a 409, if there is none) and checks the slot at once; resolves to whether the fresh check passed. */
 export async function operatorRelease(deps: AppDeps, action: OperatorAction & { note: string | undefined }): Promise<boolean> {
-  try {
-    releaseSlot(deps.db, action.slot, { by: actorName(action), note: action.note });
-  } catch (error) {
-    if (error instanceof NotHeldError) throw new HttpError(409, 'not_held', error.message);
-    throw error;
-  }
+  releaseSlot(deps.db, action.slot, { by: actorName(action), note: action.note });
   deps.log.info({ slot: action.slot, actor: action.actor }, 'slot released');
   // A released slot proves itself again before its next lease (DESIGN §2).
   const results = await deps.monitor.checkNow(deps.lab.slots.get(action.slot)?.devices ?? [], 'release');

@@ -16,11 +16,12 @@ import { HealthStore } from '../../health/health-store.js';
 import { listJobs } from '../../jobs/job-queue.js';
 import { jobView } from '../../jobs/job-view.js';
 import { queueByTarget } from '../../jobs/queue-summary.js';
+import { SlotHeldError } from '../../slots/holds.js';
 import { slotViews, type SlotView } from '../../slots/slot-view.js';
 import type { AppDeps, AppEnv } from '../app-deps.js';
 import { actorOf, readRefusal, rolesOf } from '../auth.js';
 import { hostView } from '../host-view.js';
-import { HttpError } from '../http-error.js';
+import { errorAnswer } from '../error-map.js';
 import { holdRequest, operatorHold, operatorRelease, releaseRequest } from '../slot-actions.js';
 import { Layout } from './page-layout.js';
 import { SlotActionForm, type SlotAction } from './slot-action-forms.js';
@@ -159,7 +160,7 @@ export function pageRoutes(deps: AppDeps): Hono<AppEnv> {
           const request = holdRequest.safeParse({ reason: fields.text, by });
           if (!request.success) return await refuse(400, `Say why the slot is held (1 to 1000 characters): ${request.error.issues[0]?.message ?? ''}`);
           const replace = fields.replace !== undefined;
-          const held = operatorHold(deps, { ...common, by: request.data.by, reason: request.data.reason, replace, howToReplace: 'tick "Replace the current hold" to replace it' });
+          const held = operatorHold(deps, { ...common, by: request.data.by, reason: request.data.reason, replace });
           return c.redirect(`/slots/${name}?done=${held.outcome === 'replaced' ? 'replaced' : 'held'}`, 303);
         }
         const request = releaseRequest.safeParse({ note: fields.text.trim() === '' ? undefined : fields.text, by });
@@ -167,8 +168,11 @@ export function pageRoutes(deps: AppDeps): Hono<AppEnv> {
         const healthy = await operatorRelease(deps, { ...common, by: request.data.by, note: request.data.note });
         return c.redirect(`/slots/${name}?done=${healthy ? 'released' : 'released-unhealthy'}`, 303);
       } catch (error) {
-        if (error instanceof HttpError && error.status < 500) return await refuse(error.status, error.message);
-        throw error;
+        // The JSON API's status and words (error-map.ts), shown on the form; a held slot's hint names this form's checkbox.
+        // The agent's own failures (5xx) go on to app.onError like any route's.
+        const answer = errorAnswer(error);
+        if (answer.status >= 500) throw error;
+        return await refuse(answer.status, error instanceof SlotHeldError ? `${error.message}; tick "Replace the current hold" to replace it` : answer.message);
       }
     });
   }

@@ -2,8 +2,7 @@
 // 64 KiB body limit of every other route and streams to disk under its own cap.
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { Hono } from 'hono';
-import { ArchiveError } from '../../jobs/job-archives.js';
-import { InputTooLargeError, receiveInput } from '../../jobs/job-input.js';
+import { receiveInput } from '../../jobs/job-input.js';
 import type { JobRow } from '../../jobs/job-view.js';
 import type { AppDeps, AppEnv } from '../app-deps.js';
 import { requireRole } from '../auth.js';
@@ -20,15 +19,10 @@ export function jobInputRoutes(deps: AppDeps): Hono<AppEnv> {
     if (job.state !== 'queued' || job.input !== 'awaiting') throw new HttpError(409, 'no_input_expected', `job ${job.id} is not waiting for an input archive (it is ${job.state}, input ${job.input})`);
     const body = c.req.raw.body as WebReadableStream<Uint8Array> | null;
     if (body === null) throw new HttpError(400, 'invalid_request', 'send the input as a tar archive in the request body');
-    try {
-      const summary = await receiveInput(db, lab.stateDir, job.id, body, lab.config.jobs.max_input, c.get('actor'), job.archives);
-      deps.scheduler.poke();
-      return c.json({ id: job.id, input: { files: summary.files, bytes: summary.bytes } });
-    } catch (error) {
-      if (error instanceof InputTooLargeError) throw new HttpError(413, 'input_too_large', error.message);
-      if (error instanceof ArchiveError) throw new HttpError(400, 'bad_archive', error.message);
-      throw error;
-    }
+    // Too large (InputTooLargeError) or not a plain archive (ArchiveError): answered by error-map.ts.
+    const summary = await receiveInput(db, lab.stateDir, job.id, body, lab.config.jobs.max_input, c.get('actor'), job.archives);
+    deps.scheduler.poke();
+    return c.json({ id: job.id, input: { files: summary.files, bytes: summary.bytes } });
   });
 
   return app;

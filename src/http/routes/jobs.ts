@@ -5,11 +5,10 @@ import { Readable } from 'node:stream';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { JOB_STATES } from '../../db/schema.js';
-import { JobRefusedError, listJobs, submitJob, UnknownTargetError, unknownTargetMessage } from '../../jobs/job-queue.js';
+import { listJobs, submitJob, unknownTargetMessage } from '../../jobs/job-queue.js';
 import { jobRequestSchema } from '../../jobs/job-request.js';
 import { createOutputFileSync, jobOutputsArchive } from '../../jobs/job-paths.js';
 import { isFinal, jobView } from '../../jobs/job-view.js';
-import { JobDoneError } from '../../jobs/scheduler.js';
 import type { JobRow } from '../../jobs/job-view.js';
 import type { AppDeps, AppEnv } from '../app-deps.js';
 import { requireRole } from '../auth.js';
@@ -39,15 +38,8 @@ export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
 
   app.post('/', requireRole('submitter', lab.config.auth), async (c) => {
     const request = await jsonBody(c, jobRequestSchema);
-    let job;
-    try {
-      // The output file with the row, in its transaction: a full disk leaves neither, and the client a 507.
-      job = submitJob(db, lab, request, c.get('actor'), Date.now(), (id) => createOutputFileSync(lab.stateDir, id));
-    } catch (error) {
-      if (error instanceof UnknownTargetError) throw new HttpError(400, 'unknown_target', error.message);
-      if (error instanceof JobRefusedError) throw new HttpError(400, 'invalid_request', `${error.field}: ${error.message}`);
-      throw error;
-    }
+    // The output file with the row, in its transaction: a full disk leaves neither, and the client a 507.
+    const job = submitJob(db, lab, request, c.get('actor'), Date.now(), (id) => createOutputFileSync(lab.stateDir, id));
     deps.scheduler.poke();
     deps.log.info({ job: job.id, target: job.target, actor: c.get('actor') }, 'job submitted');
     return c.json({ id: job.id, job: jobView(job, lab.stateDir) }, 201);
@@ -88,12 +80,7 @@ export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
 
   app.post('/:id/cancel', reader, (c) => {
     const job = jobNamed(c.req.param('id'));
-    try {
-      deps.scheduler.cancel(job.id, c.get('actor'));
-    } catch (error) {
-      if (error instanceof JobDoneError) throw new HttpError(409, 'job_done', error.message);
-      throw error;
-    }
+    deps.scheduler.cancel(job.id, c.get('actor'));
     deps.log.info({ job: job.id, actor: c.get('actor') }, 'job cancel requested');
     return c.json({ id: job.id, state: jobNamed(job.id).state });
   });

@@ -47,7 +47,7 @@ export function slotRoutes(deps: AppDeps): Hono<AppEnv> {
   app.post('/:name/hold', operator, async (c) => {
     const name = slotNamed(c.req.param('name'));
     const body = await jsonBody(c, holdRequest);
-    const held = operatorHold(deps, { slot: name, actor: c.get('actor'), by: body.by, reason: body.reason, replace: body.replace === true, howToReplace: 'send "replace": true to replace it' });
+    const held = operatorHold(deps, { slot: name, actor: c.get('actor'), by: body.by, reason: body.reason, replace: body.replace === true });
     return c.json({ slot: name, hold: holdView(held.hold), replaced: held.previous === null ? null : holdView(held.previous) });
   });
 
