@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { recentSlotEvents } from '../src/db/event-view.js';
+import { recentSlotEvents } from '../src/http/event-view.js';
 import { holdSlot, SlotHeldError } from '../src/slots/holds.js';
 import { readSlotStates } from '../src/slots/slot-states.js';
 import { hasStackTrace, PROJECT_ROOT, runCli } from './helpers/cli.js';

@@ -3,8 +3,8 @@
 import { hostname, userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { heldMessage } from '../slots/hold-message.js';
-import { holder, type HoldView } from '../slots/holder.js';
-import type { SlotView } from '../slots/slot-view.js';
+import type { HoldView, SlotView } from '../api/slot.js';
+import { holder } from '../slots/holder.js';
 import { addClientOptions, AgentClient, AgentError, type ClientOptions } from './agent-client.js';
 import type { CommandResult } from './command-result.js';
 import { CliError, EXIT_FAILURE, EXIT_OK } from './exit-codes.js';

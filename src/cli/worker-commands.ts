@@ -6,7 +6,7 @@
 // LABSLOT_WORKER and LABSLOT_SLOT; without them there is nothing to mark.
 import type { Command } from 'commander';
 import { holdSummary } from '../slots/hold-message.js';
-import type { HoldView } from '../slots/holder.js';
+import type { HoldView } from '../api/slot.js';
 import { AgentClient } from './agent-client.js';
 import type { CommandResult } from './command-result.js';
 import { CliError, EXIT_OK, EXIT_USAGE } from './exit-codes.js';

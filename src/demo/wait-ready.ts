@@ -3,7 +3,7 @@
 // holds of the last one). On timeout the error names each device that is not
 // healthy and the reason of its last check.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { SlotView } from '../slots/slot-view.js';
+import type { SlotView } from '../api/slot.js';
 import { DemoError } from './demo-error.js';
 
 /** The token makes this work on any --listen: beyond loopback, reads need one. */

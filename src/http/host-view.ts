@@ -1,9 +1,6 @@
-// The host's own health (disk and memory in the state directory) as the API
-// and the status page show it.
-import type { HostState } from '../slots/availability.js';
+// Computes the host's own health as the API and the status page show it (api/host.ts).
+import type { HostView } from '../api/host.js';
 import type { AppDeps } from './app-deps.js';
-
-export type HostView = HostState & { detail: string | null };
 
 export function hostView(deps: Pick<AppDeps, 'monitor'>): HostView {
   const host = deps.monitor.host;

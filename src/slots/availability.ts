@@ -2,19 +2,12 @@
 // no hold, every device healthy, no conflicting slot in use, host healthy.
 // The fresh pre-lease check comes after this, in the scheduler.
 import { inArray } from 'drizzle-orm';
+import type { Unavailable } from '../api/slot.js';
 import type { LabModel } from '../config/lab-model.js';
 import type { Db } from '../db/open-database.js';
 import type { DeviceHealthState } from '../db/schema.js';
 import { deviceHealth } from '../db/schema.js';
 import { readSlotStates, type SlotState } from './slot-states.js';
-
-export type Unavailable =
-  | { kind: 'held'; detail: string }
-  | { kind: 'in-use'; detail: string }
-  | { kind: 'conflict'; detail: string }
-  | { kind: 'unhealthy'; detail: string }
-  | { kind: 'unknown-health'; detail: string }
-  | { kind: 'host'; detail: string };
 
 export type SlotAvailability = { available: true } | { available: false; why: Unavailable };
 

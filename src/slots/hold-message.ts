@@ -1,7 +1,8 @@
 // A hold in one line, for the refusal of a second hold (API, status page and
 // CLI say it alike) and for the audit event of a replacement. Light, like
 // holder.ts: the CLI words the agent's 409 answer with it.
-import { holder, type HoldView } from './holder.js';
+import type { HoldView } from '../api/slot.js';
+import { holder } from './holder.js';
 
 /** "operator alice@lab-1 (operator:1a2b3c4d) since 2025-06-01T10:00:00Z: reflashing RoT": who, since when (to the second) and why. */
 export function holdSummary(hold: HoldView): string {

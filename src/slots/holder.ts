@@ -1,15 +1,7 @@
-// A hold as the API shows it, and who holds it in words for people. Apart
-// from slot-view so that `labslot slots` can print holders without loading
-// the database layer.
+// Who holds a slot, in words for people. Apart from slot-view so that
+// `labslot slots` can print holders without loading the database layer.
 
-export interface HoldView {
-  reason: string;
-  source: string;
-  by: string | null;
-  at: string;
-  job_id: string | null;
-  worker_id: string | null;
-}
+import type { HoldView } from '../api/slot.js';
 
 /** Who holds it, for people: "operator alice@host (operator:1a2b3c4d)", "job jmp9gt37n78q" (the source once). */
 export function holder(hold: HoldView): string {

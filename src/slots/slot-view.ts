@@ -1,49 +1,16 @@
-// The JSON shape of a slot as the API and `labslot slots` show it: config,
-// derived conflicts and the persisted state, joined in one place.
+// Computes a slot's JSON shape (api/slot.ts): config, derived conflicts and
+// the persisted state, joined in one place.
 import { inArray } from 'drizzle-orm';
+import type { DeviceView, HoldView, SlotView, Unavailable } from '../api/slot.js';
 import type { LabModel, SlotModel } from '../config/lab-model.js';
 import { checkHistory, type StoredResult } from '../db/check-history.js';
 import type { Db } from '../db/open-database.js';
 import { deviceHealth, type DeviceHealthState } from '../db/schema.js';
 import { describeDevice } from '../devices/describe-device.js';
-import { availabilityOf, type HostState, type SlotAvailability, type Unavailable } from './availability.js';
-import { readSlotStates, type Hold, type SlotState } from './slot-states.js';
-import type { HoldView } from './holder.js';
+import { availabilityOf, type HostState, type SlotAvailability } from './availability.js';
+import { readSlotStates, type Hold } from './slot-states.js';
 
-export interface DeviceView {
-  name: string;
-  kind: string;
-  description: string | null;
-  summary: string;
-  shared_with: string[];
-  health: DeviceHealthState;
-  health_since: string | null;
-  consecutive_failures: number;
-  consecutive_successes: number;
-  total_checks: number;
-  total_failures: number;
-  last_check: { ok: boolean; reason: string | null; detail: string | null; duration_ms: number | null; at: string | null } | null;
-  /** Newest first. */
-  history: { ok: boolean; reason: string; duration_ms: number; at: string; trigger: string }[];
-}
-
-export interface SlotView {
-  name: string;
-  target: string;
-  description: string | null;
-  usage: SlotState['usage'];
-  usage_since: string;
-  lease: { job_id: string; worker_id: string | null } | null;
-  hold: HoldView | null;
-  health: DeviceHealthState;
-  /** Whether a job could be given this slot now (before its pre-lease check), and if not, why. */
-  available: boolean;
-  unavailable: Unavailable | null;
-  conflicts_with: string[];
-  devices: DeviceView[];
-}
-
-export { holder, type HoldView } from './holder.js';
+export { holder } from './holder.js';
 
 export function holdView(hold: Hold): HoldView {
   return { reason: hold.reason, source: hold.source, by: hold.by, at: new Date(hold.at).toISOString(), job_id: hold.jobId, worker_id: hold.workerId };

@@ -3,7 +3,7 @@
 // without JavaScript. Form pages pass no refresh: it would wipe what is typed.
 import type { Child, FC } from 'hono/jsx';
 import { raw } from 'hono/html';
-import type { HostView } from '../host-view.js';
+import type { HostView } from '../../api/host.js';
 import { PAGE_CSS } from './page-style.js';
 
 export interface LayoutProps {

@@ -2,7 +2,7 @@
 // without JavaScript, and the operator token travels in the form body, never in
 // a cookie, so another site cannot make a browser hold or release a slot.
 import type { FC } from 'hono/jsx';
-import type { SlotView } from '../../slots/slot-view.js';
+import type { SlotView } from '../../api/slot.js';
 import { HoldText } from './slot-bits.js';
 
 export type SlotAction = 'hold' | 'release';

@@ -2,8 +2,8 @@
 // and holds, a device's last result, a hold's who/why/since.
 import type { FC } from 'hono/jsx';
 import type { DeviceHealthState } from '../../db/schema.js';
-import type { Unavailable } from '../../slots/availability.js';
-import { holder, type DeviceView, type HoldView, type SlotView } from '../../slots/slot-view.js';
+import type { DeviceView, HoldView, SlotView, Unavailable } from '../../api/slot.js';
+import { holder } from '../../slots/holder.js';
 import { ago, clock } from './page-format.js';
 
 export const HealthBadge: FC<{ health: DeviceHealthState }> = ({ health }) => <span class={`badge ${health}`}>{health}</span>;

@@ -2,10 +2,10 @@
 // its recent events and jobs. Job commands and environments are left out on
 // purpose: this page is open on loopback, where jobs of other slots run.
 import type { FC } from 'hono/jsx';
-import type { EventView } from '../../db/event-view.js';
+import type { EventView } from '../../api/event.js';
 import type { StoredResult } from '../../db/check-history.js';
-import type { JobView } from '../../jobs/job-view.js';
-import type { SlotView } from '../../slots/slot-view.js';
+import type { JobView } from '../../api/job.js';
+import type { SlotView } from '../../api/slot.js';
 import { HealthTimeline } from './health-timeline.js';
 import { ago, clock, roughDuration } from './page-format.js';
 import { HealthBadge, HoldText, LastResult, troubleClass, unavailableText, UsageText } from './slot-bits.js';

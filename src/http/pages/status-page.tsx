@@ -2,7 +2,7 @@
 // current job — and every target's queue.
 import type { FC } from 'hono/jsx';
 import type { TargetQueue } from '../../jobs/queue-summary.js';
-import type { SlotView } from '../../slots/slot-view.js';
+import type { SlotView } from '../../api/slot.js';
 import { ago, clock } from './page-format.js';
 import { HealthBadge, HoldText, LastResult, troubleClass, unavailableText, UsageText } from './slot-bits.js';
 

@@ -2,7 +2,7 @@
 import { and, asc, desc, eq, gt, gte, type SQL } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { eventView } from '../../db/event-view.js';
+import { eventView } from '../event-view.js';
 import { events } from '../../db/schema.js';
 import type { AppDeps, AppEnv } from '../app-deps.js';
 import { HttpError } from '../http-error.js';

@@ -1,7 +1,7 @@
 // Slot routes: GET /v1/slots, GET /v1/slots/:name, POST /v1/slots/:name/check.
 import { Hono } from 'hono';
 import { recordEvent } from '../../db/event-log.js';
-import { recentSlotEvents } from '../../db/event-view.js';
+import { recentSlotEvents } from '../event-view.js';
 import { checkResultJson } from '../../devices/check-result.js';
 import { holdView, slotViews } from '../../slots/slot-view.js';
 import type { AppDeps, AppEnv } from '../app-deps.js';

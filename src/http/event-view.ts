@@ -1,22 +1,11 @@
-// The JSON shape of an audit event, shared by /v1/events and a slot's status.
+// Computes an audit event's JSON shape (api/event.ts), for /v1/events, a
+// slot's status and the status page: the HTTP layer is its only reader.
 import { desc, eq } from 'drizzle-orm';
-import type { Db } from './open-database.js';
-import { events } from './schema.js';
+import type { EventView } from '../api/event.js';
+import type { Db } from '../db/open-database.js';
+import { events } from '../db/schema.js';
 
 export type EventRow = typeof events.$inferSelect;
-
-export interface EventView {
-  id: number;
-  at: string;
-  type: string;
-  slot: string | null;
-  device: string | null;
-  job_id: string | null;
-  worker_id: string | null;
-  actor: string | null;
-  message: string;
-  data: Record<string, unknown> | null;
-}
 
 export function eventView(e: EventRow): EventView {
   return { id: e.id, at: new Date(e.at).toISOString(), type: e.type, slot: e.slot, device: e.device, job_id: e.jobId, worker_id: e.workerId, actor: e.actor, message: e.message, data: e.data };

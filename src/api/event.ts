@@ -1,0 +1,15 @@
+// The JSON shape of an audit event (GET /v1/events, a slot's recent events).
+// Types only; db/event-view.ts computes it.
+
+export interface EventView {
+  id: number;
+  at: string;
+  type: string;
+  slot: string | null;
+  device: string | null;
+  job_id: string | null;
+  worker_id: string | null;
+  actor: string | null;
+  message: string;
+  data: Record<string, unknown> | null;
+}
