@@ -1,7 +1,9 @@
 // Lint rules that catch the mistakes a long-running daemon cannot afford:
-// forgotten promises, type-only imports that pull modules in at run time.
+// forgotten promises, type-only imports that pull modules in at run time,
+// imports against the layers of DESIGN §5, and import cycles.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import { importLayers, noImportCycles } from './import-layers.js';
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'drizzle/**', '.labslot/**'] },
@@ -25,6 +27,8 @@ export default tseslint.config(
       'no-console': 'off',
     },
   },
+  noImportCycles(['src/**/*.ts', 'src/**/*.tsx']),
+  ...importLayers,
   {
     files: ['**/*.js', '**/*.mjs'],
     extends: [tseslint.configs.disableTypeChecked],
