@@ -27,8 +27,8 @@ export interface ErrorAnswer {
   log?: string;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- error classes take any constructor arguments
-type ErrorClass<E extends Error> = abstract new (...args: any[]) => E;
+/** Any error class, whatever its constructor takes. */
+type ErrorClass<E extends Error> = abstract new (...args: never[]) => E;
 
 interface Mapping {
   class: ErrorClass<Error>;
