@@ -7,6 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { API_ERRORS, exitCodeForRefusal } from '../src/api/error-codes.js';
+import { EXIT_BY_ERROR_NAME } from '../src/cli/error-exit.js';
 import { ERROR_TABLE, errorAnswer } from '../src/http/error-map.js';
 import { JobRefusedError, UnknownTargetError } from '../src/jobs/job-queue.js';
 import { PROJECT_ROOT } from './helpers/cli.js';
@@ -157,5 +158,10 @@ describe('error classes', () => {
     assert.deepEqual(both, [], 'in the table and in the list of those that never reach a route');
     const stale = Object.keys(NEVER_REACH_A_ROUTE).filter((name) => !found.includes(name));
     assert.deepEqual(stale, [], 'listed here but no longer in src/');
+  });
+
+  it('that the CLI tells by name (src/cli/error-exit.ts) are classes in src/', () => {
+    const found = errorClassesInSrc();
+    assert.deepEqual(Object.keys(EXIT_BY_ERROR_NAME).filter((name) => !found.includes(name)), []);
   });
 });

@@ -1,32 +1,20 @@
 // What `labslot agent` does once its arguments are parsed: run the agent until
 // SIGTERM or SIGINT. The first signal stops gracefully; a second one exits at once.
 import { Agent } from '../agent.js';
-import { DatabaseError } from '../db/open-database.js';
 import { coerceError } from '../errors.js';
-import { ListenError } from '../http/listen.js';
 import { createLogger } from '../log.js';
-import { StateDirLockedError } from '../state-dir-lock.js';
 import type { LoadOptions } from './config-options.js';
-import { CliError, EXIT_FAILURE, EXIT_OK } from './exit-codes.js';
+import { EXIT_FAILURE, EXIT_OK } from './exit-codes.js';
 import { loadLab } from './load-lab.js';
 
 /** A stop that takes longer than this is abandoned and the process exits anyway. */
 const STOP_WATCHDOG_MS = 60_000;
 
-/** Resolves with the exit code once the agent has stopped. */
+/**
+ * Resolves with the exit code once the agent has stopped. A start it cannot
+ * make (ListenError, DatabaseError, StateDirLockedError) is one line and exit 1 (error-exit.ts).
+ */
 export async function runAgent(options: LoadOptions): Promise<number> {
-  try {
-    return await serve(options);
-  } catch (error) {
-    // What an operator can act on (a port in use, a database it cannot open, a second agent): one line, exit 1.
-    if (error instanceof ListenError || error instanceof DatabaseError || error instanceof StateDirLockedError) {
-      throw new CliError(error.message, EXIT_FAILURE, { cause: error });
-    }
-    throw error;
-  }
-}
-
-async function serve(options: LoadOptions): Promise<number> {
   // Loaded before anything binds: a bad config exits 2 and touches nothing.
   const lab = loadLab(options);
   const log = createLogger();

@@ -3,7 +3,6 @@
 import { fileURLToPath } from 'node:url';
 import { parseListen } from '../config/schema.js';
 import { Demo } from '../demo/run-demo.js';
-import { DemoError } from '../demo/demo-error.js';
 import type { DemoOptions } from './demo.js';
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
 
@@ -34,7 +33,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     await demo.run(stop.signal);
     return EXIT_OK;
   } catch (error) {
-    if (error instanceof DemoError) throw new CliError(error.message, error.kind === 'prerequisite' ? EXIT_USAGE : EXIT_FAILURE, { cause: error });
+    // A DemoError goes on to error-exit.ts; several teardown failures are one line here.
     if (error instanceof AggregateError) {
       const steps = (error.errors as unknown[]).map((e) => (e instanceof Error ? e.message : String(e)));
       throw new CliError(`${error.message}: ${steps.join('; ')}`, EXIT_FAILURE, { cause: error });

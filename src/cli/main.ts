@@ -8,11 +8,11 @@
 // unknown command), the register* modules import nothing heavy (commander and
 // small helpers), and each command's action imports its implementation (the
 // agent, the config loader, the device checks) only when that command runs.
-import { Command, CommanderError } from 'commander';
-import { ConfigError, formatIssue } from '../config/config-error.js';
+import { Command } from 'commander';
 import { VERSION } from '../version.js';
 import type { CommandResult } from './command-result.js';
-import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
+import { reportError } from './error-exit.js';
+import { EXIT_OK } from './exit-codes.js';
 
 type Register = (program: Command, done: CommandResult) => void;
 
@@ -92,24 +92,4 @@ function prefixLines(text: string): string {
     .map((line) => `labslot: ${line.replace(/^error: /, '').replace(/^\((Did you mean .*)\)$/, (_, hint: string) => hint.replace(/^D/, 'd'))}`)
     .join('\n')
     .concat('\n');
-}
-
-function reportError(error: unknown): number {
-  if (error instanceof CommanderError) {
-    // Help and version are "errors" to commander; its own message is already printed.
-    return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
-  }
-  if (error instanceof ConfigError) {
-    for (const issue of error.issues) process.stderr.write(`${formatIssue(issue)}\n`);
-    process.stderr.write(`labslot: configuration rejected (${error.issues.length} ${error.issues.length === 1 ? 'problem' : 'problems'})\n`);
-    return EXIT_USAGE;
-  }
-  if (error instanceof CliError) {
-    process.stderr.write(`labslot: ${error.message}\n`);
-    return error.exitCode;
-  }
-  const message = error instanceof Error ? error.message : String(error);
-  process.stderr.write(`labslot: unexpected error: ${message}\n`);
-  if (process.env['LABSLOT_DEBUG'] && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
-  return EXIT_FAILURE;
 }
