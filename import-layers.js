@@ -28,9 +28,9 @@ export function noImportCycles(files) {
   };
 }
 
-
 // Layers, top to bottom. A folder may import the layers below its own and the
-// leaves; a sibling in its layer only where `alsoAllowed` says so.
+// leaves; a sibling in its layer only where ALSO_ALLOWED says so. Type-only
+// imports count too: a shape shared across layers belongs in api/.
 const LAYERS = [
   ['cli', 'demo'],
   // src/agent.ts wires everything; src/state-dir-lock.ts is the agent's own.
@@ -56,7 +56,7 @@ const EMULATED_LAB = 'emulated-lab';
 /** Modules in src/ itself, by layer name: `agent` is two files; the others are leaves. */
 const ROOT_MODULES = { agent: ['agent', 'state-dir-lock'] };
 /** Leaves: anyone may import them and they import no folder of src/ (nor agent). */
-export const LEAVES = ['errors', 'log', 'words', 'version', 'tokens'];
+const LEAVES = ['errors', 'log', 'words', 'version', 'tokens'];
 
 const FOLDERS = LAYERS.flat().filter((name) => !(name in ROOT_MODULES)).concat(EMULATED_LAB);
 const ORDER = 'imports run cli/demo → agent → http → jobs/lab → health → slots → devices → platform → api → config/db (DESIGN §5)';
