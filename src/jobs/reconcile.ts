@@ -45,7 +45,7 @@ export async function reconcile(db: Db, platform: Platform, outputs: OutputsPoli
     try {
       await cleanupWithRetries(db, platform, worker, outputs, 2);
       endJob(worker.jobId, worker.slot, worker.id);
-      completeLease(db, lease, outcome);
+      completeLease(db, lease, 'as found', outcome);
       log.info({ worker: worker.id, slot: worker.slot, job: worker.jobId, reason }, 'leftover worker cleaned up');
     } catch (error) {
       // Said once per distinct error: a cleanup retried every few seconds must not flood the audit log.
@@ -69,7 +69,8 @@ export async function reconcile(db: Db, platform: Platform, outputs: OutputsPoli
     .all()
     .filter((s) => s.leaseJobId === null || (!active.jobs.has(s.leaseJobId) && !live.has(s.leaseJobId)));
   for (const slot of stuck) {
-    resetSlot(db, slot.name, `${reason} while it was ${slot.usage}`);
+    resetSlot(db, slot.name, slot.usage, `${reason} while it was ${slot.usage}`);
     log.info({ slot: slot.name, was: slot.usage }, 'slot freed: nothing was left to clean');
   }
 }
+
