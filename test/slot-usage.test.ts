@@ -6,6 +6,7 @@ import { describe, it, type TestContext } from 'node:test';
 import { eq } from 'drizzle-orm';
 import { openDatabase, type Db } from '../src/db/open-database.js';
 import { jobs, slots, type SlotUsage } from '../src/db/schema.js';
+import { retryWrite } from '../src/jobs/retry-write.js';
 import { ensureSlotRows } from '../src/slots/slot-states.js';
 import { isSlotMove, moveSlot, SLOT_MOVES, SlotTransitionError, SlotUsageMismatchError } from '../src/slots/slot-usage.js';
 import { lifo } from './helpers/cleanup.js';
@@ -137,5 +138,19 @@ describe('slot usage moves', () => {
     );
     assert.equal(row(agent)?.usage, 'running');
     assert.equal(agent.select().from(jobs).where(eq(jobs.id, 'j1')).get()?.state, 'leased', 'the job update of the refused step was rolled back');
+  });
+
+  it('is not retried as a write lost to a lock would be: it would be refused again', async (t) => {
+    const db = database(t);
+    place(db, 'running');
+    let attempts = 0;
+    await assert.rejects(
+      retryWrite(() => {
+        attempts += 1;
+        move(db, 'leased', 'running');
+      }),
+      SlotUsageMismatchError,
+    );
+    assert.equal(attempts, 1);
   });
 });

@@ -4,7 +4,8 @@
 // which always runs. The slot is idle again only when cleanup has finished.
 // When a step cannot even be recorded (the database is locked or the disk
 // full), the run still stops its job and cleans up what it can; the agent's
-// reconciler finishes the bookkeeping later.
+// reconciler finishes the bookkeeping later. The run's phases, and what each
+// carries, are in lease-phase.ts.
 import { stat } from 'node:fs/promises';
 import { eq } from 'drizzle-orm';
 import type { LabModel, SlotModel } from '../config/lab-model.js';
