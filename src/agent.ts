@@ -23,7 +23,7 @@ import { JobOutputs } from './jobs/job-output.js';
 import { commandDir, workersDir } from './jobs/job-paths.js';
 import { jobState } from './jobs/job-queue.js';
 import { isFinal } from './jobs/job-view.js';
-import { reconcile } from './jobs/reconcile.js';
+import { Reconciler } from './jobs/reconcile.js';
 import { outputsPolicy } from './jobs/worker-cleanup.js';
 import { recoverAfterRestart } from './jobs/recovery.js';
 import { Scheduler } from './jobs/scheduler.js';
@@ -51,6 +51,8 @@ export interface AgentOptions {
   platform?: Platform;
   /** What is on the USB bus; libusb's enumeration by default (a test on a machine without a bus brings its own). */
   listUsb?: () => Promise<UsbDeviceInfo[]>;
+  /** How often failed cleanups and lost leases are finished; tests shorten it. */
+  reconcileIntervalMs?: number;
 }
 
 export class Agent {
@@ -59,7 +61,7 @@ export class Agent {
   private server: Server | undefined;
   private monitor: HealthMonitor | undefined;
   private scheduler: Scheduler | undefined;
-  private cleanupRetryTimer: NodeJS.Timeout | undefined;
+  private reconciler: Reconciler | undefined;
   private unlock: (() => void) | undefined;
   private starting: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
@@ -135,16 +137,8 @@ export class Agent {
       });
       monitor.start();
       scheduler.start();
-      let retrying = false;
-      this.cleanupRetryTimer = setInterval(() => {
-        // One round at a time: a round with stubborn processes can outlast the interval.
-        if (retrying) return;
-        retrying = true;
-        void reconcile(db, platform, outputsPolicy(lab), log, () => scheduler.active(), 'the agent lost track of the job')
-          .catch((error: unknown) => log.error({ err: coerceError(error) }, 'reconciling failed'))
-          .finally(() => (retrying = false));
-      }, RECONCILE_MS);
-      this.cleanupRetryTimer.unref();
+      this.reconciler = new Reconciler({ db, platform, outputs: outputsPolicy(lab), log, active: () => scheduler.active(), intervalMs: this.options.reconcileIntervalMs ?? RECONCILE_MS });
+      this.reconciler.start();
       this.transition('running');
       log.info({ host: lab.listen.host, port, stateDir: lab.stateDir, scope: agentScope(lab.stateDir), slots: lab.slots.size }, 'agent listening');
     } catch (error) {
@@ -179,10 +173,14 @@ export class Agent {
   /** Releases everything start acquired, in reverse order; each step runs even if an earlier one failed. */
   private async release(): Promise<void> {
     const failures: unknown[] = [];
-    clearInterval(this.cleanupRetryTimer);
+    // No new reconcile round from here; the one in flight (it may be cleaning a worker up) runs on beside the jobs' stop.
+    const reconciled = this.reconciler?.stop();
+    this.reconciler = undefined;
     // Jobs first, while the API still answers their mark-broken calls during the grace period.
     await this.scheduler?.stop().catch((error: unknown) => failures.push(error));
     this.scheduler = undefined;
+    // The round in flight uses the platform and the database: both stay until it has ended.
+    await reconciled?.catch((error: unknown) => failures.push(error));
     await this.platform?.releaseAgent().catch((error: unknown) => failures.push(error));
     this.platform = undefined;
     const server = this.server;

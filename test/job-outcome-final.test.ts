@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { eq } from 'drizzle-orm';
 import { openDatabase } from '../src/db/open-database.js';
-import { jobs } from '../src/db/schema.js';
+import { jobs, slots } from '../src/db/schema.js';
 import { decideOutcome, infrastructureFailure } from '../src/jobs/job-outcome.js';
 import { finishJob, markCleaning } from '../src/jobs/lease-records.js';
 import { ensureSlotRows } from '../src/slots/slot-states.js';
@@ -29,7 +29,8 @@ describe('final job outcomes', () => {
       t.after(() => db.$client.close());
       ensureSlotRows(db, ['s1']);
       db.insert(jobs).values({ id: 'j1', target: 'tb', timeoutMs: 60_000, state: 'running', slot: 's1' }).run();
-      markCleaning(db, { jobId: 'j1', workerId: 'w1', slot: 's1' }, decideOutcome(exit, cause));
+      db.update(slots).set({ usage: 'running', leaseJobId: 'j1' }).where(eq(slots.name, 's1')).run();
+      markCleaning(db, { jobId: 'j1', workerId: 'w1', slot: 's1' }, 'running', decideOutcome(exit, cause));
       // The reconciler, once the failed cleanup is finally done.
       const ended = finishJob(db, 'j1', infrastructureFailure('the agent lost track of the job'));
       assert.deepEqual(ended, { state: expected.state, endedBy: expected.endedBy });

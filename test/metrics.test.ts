@@ -158,11 +158,11 @@ describe('GET /metrics', () => {
     recordWorker(db, { id: 'w1', jobId: job.id, slot: 's1', username: 'ls-w1', tokenHash: 'x', rootDir: '/nonexistent' });
     markRunning(db, job.id, 'w1', 's1');
     const outcome = decideOutcome({ code: 0, signal: null }, undefined);
-    markCleaning(db, lease, outcome);
+    markCleaning(db, lease, 'running', outcome);
     // The reconciler records each distinct cleanup error, then a retry succeeds.
     recordCleanupFailure(db, lease, outcome, new Error('userdel: user ls-w1 is currently used by process 123'));
     recordCleanupFailure(db, lease, outcome, new Error('userdel: user ls-w1 is currently used by process 456'));
-    completeLease(db, lease, outcome);
+    completeLease(db, lease, 'cleaning', outcome);
     metrics.refresh();
     const families = parsePrometheusText(await registry.metrics());
     assert.equal(value(families, 'labslot_leases_started_total', { slot: 's1' }), 1);

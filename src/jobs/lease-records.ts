@@ -1,12 +1,15 @@
 // Every persisted step of a lease, each one transaction with its audit event:
 // claim (idle → leased), back to the queue after a failed pre-lease check,
 // running, cleaning, and idle again once cleanup has finished (DESIGN §2).
+// Each usage change is a move of src/slots/slot-usage.ts: refused, with the
+// whole step rolled back, if the slot is not where the step expects it.
 import { and, eq, inArray, isNotNull, ne, sql } from 'drizzle-orm';
 import type { SlotModel } from '../config/lab-model.js';
 import { recordEvent } from '../db/event-log.js';
 import type { Db } from '../db/open-database.js';
-import { jobs, slots, workers } from '../db/schema.js';
+import { jobs, slots, workers, type SlotUsage } from '../db/schema.js';
 import { readSlotStates } from '../slots/slot-states.js';
+import { leaseUsage, moveSlot } from '../slots/slot-usage.js';
 import { jobEndData, type JobOutcome } from './job-outcome.js';
 
 /**
@@ -23,7 +26,7 @@ export function claimSlot(db: Db, jobId: string, slot: SlotModel, at = Date.now(
     if (slot.conflicts.some((other) => (states.get(other)?.usage ?? 'idle') !== 'idle')) return false;
     const claimed = tx.update(jobs).set({ state: 'leased', slot: slot.name, waiting: null }).where(and(eq(jobs.id, jobId), eq(jobs.state, 'queued'))).returning({ id: jobs.id }).all();
     if (claimed.length === 0) return false;
-    tx.update(slots).set({ usage: 'leased', usageChangedAt: at, leaseJobId: jobId, leaseWorkerId: null }).where(eq(slots.name, slot.name)).run();
+    moveSlot(tx, slot.name, 'idle', 'leased', { jobId, at });
     recordEvent(tx, { type: 'slot.leased', slot: slot.name, jobId, message: `${slot.name} leased to job ${jobId}`, data: { target: slot.target, conflicts: slot.conflicts } }, at);
     return true;
   });
@@ -33,7 +36,7 @@ export function claimSlot(db: Db, jobId: string, slot: SlotModel, at = Date.now(
 export function returnToQueue(db: Db, jobId: string, slot: string, why: string, at = Date.now()): void {
   db.transaction((tx) => {
     tx.update(jobs).set({ state: 'queued', slot: null, workerId: null }).where(and(eq(jobs.id, jobId), eq(jobs.state, 'leased'))).run();
-    tx.update(slots).set({ usage: 'idle', usageChangedAt: at, leaseJobId: null, leaseWorkerId: null }).where(eq(slots.name, slot)).run();
+    moveSlot(tx, slot, 'leased', 'idle', { at });
     recordEvent(tx, { type: 'lease.check-failed', slot, jobId, message: `${slot} failed its pre-lease check; job ${jobId} stays queued: ${why}` }, at);
   });
 }
@@ -64,13 +67,16 @@ export function markRunning(db: Db, jobId: string, workerId: string, slot: strin
   db.transaction((tx) => {
     tx.update(jobs).set({ state: 'running', startedAt: at }).where(eq(jobs.id, jobId)).run();
     tx.update(workers).set({ state: 'running' }).where(eq(workers.id, workerId)).run();
-    tx.update(slots).set({ usage: 'running', usageChangedAt: at }).where(eq(slots.name, slot)).run();
+    moveSlot(tx, slot, 'leased', 'running', { at });
     recordEvent(tx, { type: 'job.started', slot, jobId, workerId, message: `job ${jobId} started in ${slot} as worker ${workerId}` }, at);
   });
 }
 
-/** The job is over (its outcome is known); the slot is not reusable until cleanup finishes, and the worker's token stops working. */
-export function markCleaning(db: Db, lease: { jobId: string; workerId: string; slot: string }, outcome: JobOutcome, at = Date.now()): void {
+/**
+ * The job is over (its outcome is known); the slot is not reusable until cleanup finishes, and the worker's token stops working.
+ * `from` is where the lease left the slot: running, or still leased when the job never started or its start was not recorded.
+ */
+export function markCleaning(db: Db, lease: { jobId: string; workerId: string; slot: string }, from: 'leased' | 'running', outcome: JobOutcome, at = Date.now()): void {
   const { jobId, slot } = lease;
   db.transaction((tx) => {
     tx.update(workers).set({ state: 'cleaning' }).where(and(eq(workers.id, lease.workerId), ne(workers.state, 'destroyed'))).run();
@@ -78,7 +84,7 @@ export function markCleaning(db: Db, lease: { jobId: string; workerId: string; s
       .set({ state: 'cleaning', endedAt: at, exitCode: outcome.exitCode, signal: outcome.signal, endReason: outcome.reason, endedBy: outcome.endedBy, infrastructure: outcome.infrastructure })
       .where(eq(jobs.id, jobId))
       .run();
-    tx.update(slots).set({ usage: 'cleaning', usageChangedAt: at }).where(eq(slots.name, slot)).run();
+    moveSlot(tx, slot, from, 'cleaning', { at });
     recordEvent(tx, { type: 'job.ended', slot, jobId, message: `job ${jobId} ${outcome.state}: ${outcome.reason}`, data: { state: outcome.state, exit_code: outcome.exitCode, signal: outcome.signal, infrastructure: outcome.infrastructure } }, at);
   });
 }
@@ -106,12 +112,18 @@ export function finishJob(db: Pick<Db, 'update'>, jobId: string, outcome: JobOut
   return changed.changes > 0 ? outcome : undefined;
 }
 
-/** Cleanup finished: the worker is destroyed, the slot is idle, the job has its final state. */
-export function completeLease(db: Db, lease: { jobId: string; workerId: string | null; slot: string }, outcome: JobOutcome, at = Date.now()): void {
+/**
+ * Cleanup finished: the worker is destroyed, the slot is idle, the job has its final state. `from` is where
+ * the lease left the slot; the reconciler, finishing a lease this agent lost track of, does not know and
+ * passes 'as found': the slot moves from whatever it is while it is still this job's, and is left alone
+ * once it is not.
+ */
+export function completeLease(db: Db, lease: { jobId: string; workerId: string | null; slot: string }, from: 'leased' | 'cleaning' | 'as found', outcome: JobOutcome, at = Date.now()): void {
   db.transaction((tx) => {
     if (lease.workerId !== null) tx.update(workers).set({ state: 'destroyed', destroyedAt: at, cleanupError: null }).where(eq(workers.id, lease.workerId)).run();
     const ended = finishJob(tx, lease.jobId, outcome, at);
-    tx.update(slots).set({ usage: 'idle', usageChangedAt: at, leaseJobId: null, leaseWorkerId: null }).where(and(eq(slots.name, lease.slot), eq(slots.leaseJobId, lease.jobId))).run();
+    const usage = from === 'as found' ? leaseUsage(tx, lease.slot, lease.jobId) : from;
+    if (usage !== undefined) moveSlot(tx, lease.slot, usage, 'idle', { jobId: lease.jobId, at });
     recordEvent(
       tx,
       { type: 'slot.idle', slot: lease.slot, jobId: lease.jobId, workerId: lease.workerId ?? undefined, message: `${lease.slot} cleaned up after job ${lease.jobId}, idle`, ...(ended ? { data: jobEndData(ended) } : {}) },
@@ -120,10 +132,10 @@ export function completeLease(db: Db, lease: { jobId: string; workerId: string |
   });
 }
 
-/** A restarted agent frees a slot left mid-lease with nothing to clean (no worker was created). */
-export function resetSlot(db: Db, slot: string, why: string, at = Date.now()): void {
+/** A restarted agent frees a slot left mid-lease (`from`, as it found it) with nothing to clean (no worker was created). */
+export function resetSlot(db: Db, slot: string, from: SlotUsage, why: string, at = Date.now()): void {
   db.transaction((tx) => {
-    tx.update(slots).set({ usage: 'idle', usageChangedAt: at, leaseJobId: null, leaseWorkerId: null }).where(eq(slots.name, slot)).run();
+    moveSlot(tx, slot, from, 'idle', { at });
     recordEvent(tx, { type: 'slot.idle', slot, message: `${slot} idle again: ${why}` }, at);
   });
 }

@@ -4,7 +4,8 @@
 // which always runs. The slot is idle again only when cleanup has finished.
 // When a step cannot even be recorded (the database is locked or the disk
 // full), the run still stops its job and cleans up what it can; the agent's
-// reconciler finishes the bookkeeping later.
+// reconciler finishes the bookkeeping later. The run's phases, and what each
+// carries, are in lease-phase.ts.
 import { stat } from 'node:fs/promises';
 import { eq } from 'drizzle-orm';
 import type { LabModel, SlotModel } from '../config/lab-model.js';
@@ -15,11 +16,12 @@ import type { UsbDeviceInfo } from '../devices/usb-bus.js';
 import { coerceError, isDiskFull } from '../errors.js';
 import type { HealthMonitor } from '../health/health-monitor.js';
 import type { Logger } from '../log.js';
-import type { JobExit, Platform } from '../platform/platform.js';
+import type { Platform } from '../platform/platform.js';
 import { holdSlot } from '../slots/holds.js';
 import { newWorkerId } from './ids.js';
 import { jobOutputPath } from './job-paths.js';
 import { decideOutcome, infrastructureFailure, type JobOutcome, type StopCause } from './job-outcome.js';
+import { ABANDONED_EXIT, phaseFields, slotUsageOf, stopOf, workerOf, type LeasePhase } from './lease-phase.js';
 import type { JobRow } from './job-view.js';
 import { completeLease, markCleaning, markRunning, returnToQueue } from './lease-records.js';
 import { retryWrite } from './retry-write.js';
@@ -45,12 +47,10 @@ const OUTPUT_POLL_MS = 1_000;
 
 export class LeaseRun {
   readonly workerId = newWorkerId();
-  private cause: StopCause | undefined;
-  private worker: PreparedWorker | undefined;
-  private running: Promise<JobExit> | undefined;
-  private stopping: Promise<void> | undefined;
+  /** Where the lease is; every change of kind is logged (enter). */
+  private phase: LeasePhase = { kind: 'checking', stop: undefined };
+  /** A delayed stop (mark-broken) that has not started its stop sequence yet. */
   private stopTimer: NodeJS.Timeout | undefined;
-  private finished = false;
   private giveUp: () => void = () => undefined;
   /** Resolves when the job's processes survived every SIGKILL: the run goes on to cleanup without their exit. */
   private readonly abandoned = new Promise<void>((resolve) => (this.giveUp = resolve));
@@ -70,6 +70,7 @@ export class LeaseRun {
       if (!(await this.preLeaseCheck())) return;
     } catch (error) {
       this.log.error({ err: coerceError(error) }, 'pre-lease step could not be recorded; the reconciler frees the slot');
+      this.enter({ kind: 'done', end: 'unrecorded' });
       return;
     }
     let outcome: JobOutcome;
@@ -78,34 +79,61 @@ export class LeaseRun {
     } catch (error) {
       this.log.error({ err: coerceError(error) }, 'lease failed unexpectedly; stopping the job and cleaning up');
       outcome = infrastructureFailure(`agent error: ${coerceError(error).message}`);
-      if (this.worker) await this.deps.platform.killWorker(this.worker.account, KILL_DEADLINE_MS);
+      const worker = workerOf(this.phase);
+      if (worker) await this.deps.platform.killWorker(worker.account, KILL_DEADLINE_MS);
     }
     await this.cleanup(outcome);
   }
 
   /**
-   * Asks the job to stop. The first cause decides the outcome; a stop during
-   * setup takes effect before the job starts. `delayMs` lets a job that has just
+   * Asks the job to stop. The first cause decides the outcome; a stop before the job runs takes effect
+   * as soon as it can (before the job starts, or the moment it has). `delayMs` lets a job that has just
    * marked its slot broken print and exit on its own first.
    */
   stop(cause: StopCause, delayMs = 0): void {
-    if (this.finished) return;
-    this.cause ??= cause;
-    if (delayMs > 0) {
-      this.stopTimer ??= setTimeout(() => this.stop(cause), delayMs);
-      return;
+    const phase = this.phase;
+    switch (phase.kind) {
+      case 'checking':
+      case 'setting-up':
+      case 'starting':
+        // Not a change of phase: the stop waits in this one until it can take effect.
+        if (phase.stop === undefined) this.phase = { ...phase, stop: cause };
+        return;
+      case 'running':
+        this.enter({ kind: 'stopping', worker: phase.worker, slot: phase.slot, cause, sequence: undefined });
+        this.startStopSequence(delayMs);
+        return;
+      case 'stopping':
+        // The first cause stays; a later stop without delay only cuts the delay short.
+        if (delayMs === 0) this.startStopSequence(0);
+        return;
+      case 'cleaning':
+      case 'done':
+        // The job is over; cleanup kills whatever it left.
+        return;
     }
-    clearTimeout(this.stopTimer);
-    if (this.worker && this.running) this.stopping ??= this.stopSequence(this.worker);
   }
 
   markBroken(message: string): void {
     this.stop({ kind: 'marked-broken', message }, MARK_BROKEN_STOP_DELAY_MS);
   }
 
-  /** Read through a method: a stop may arrive while an await is pending, which TypeScript's narrowing cannot see. */
-  private stopCause(): StopCause | undefined {
-    return this.cause;
+  /** The one way the phase changes kind, with one log line per change. */
+  private enter(next: LeasePhase): void {
+    this.log.info({ from: this.phase.kind, to: next.kind, ...phaseFields(next) }, 'lease phase');
+    this.phase = next;
+  }
+
+  private startStopSequence(delayMs: number): void {
+    if (delayMs > 0) {
+      this.stopTimer ??= setTimeout(() => this.startStopSequence(0), delayMs);
+      return;
+    }
+    clearTimeout(this.stopTimer);
+    const phase = this.phase;
+    // The job may have ended during the delay; then there is nothing left to stop.
+    if (phase.kind !== 'stopping' || phase.sequence !== undefined) return;
+    this.phase = { ...phase, sequence: this.stopSequence(phase.worker, phase.cause) };
   }
 
   private async preLeaseCheck(): Promise<boolean> {
@@ -115,21 +143,24 @@ export class LeaseRun {
     if (failed.length === 0) return true;
     const why = failed.map(([device, r]) => `${device}: ${r?.reason ?? 'not checked (agent stopping)'}`).join('; ');
     this.log.warn({ why }, 'pre-lease check failed');
-    const cause = this.stopCause();
+    const cause = stopOf(this.phase);
     if (cause?.kind === 'cancel') {
       // Cancelled while its check ran: nothing was set up, the slot goes straight back.
-      await retryWrite(() => completeLease(db, { jobId: this.job.id, workerId: null, slot: this.slot.name }, decideOutcome({ code: null, signal: null }, cause)));
+      await retryWrite(() => completeLease(db, { jobId: this.job.id, workerId: null, slot: this.slot.name }, 'leased', decideOutcome({ code: null, signal: null }, cause)));
+      this.enter({ kind: 'done', end: 'idle' });
     } else {
       await retryWrite(() => returnToQueue(db, this.job.id, this.slot.name, why));
+      this.enter({ kind: 'done', end: 'queued' });
     }
-    this.finished = true;
     return false;
   }
 
   private async setupAndRun(): Promise<JobOutcome> {
     const { lab, db } = this.deps;
+    this.enter({ kind: 'setting-up', stop: stopOf(this.phase) });
+    let worker: PreparedWorker;
     try {
-      this.worker = await setupWorker({
+      worker = await setupWorker({
         lab,
         db,
         slot: this.slot,
@@ -146,31 +177,36 @@ export class LeaseRun {
       // A full state directory is the host's problem, not the slot's: no hold (the host check stops leasing).
       return { ...infrastructureFailure(`worker setup failed: ${coerceError(error).message}`), holdSlot: !isDiskFull(error) };
     }
-    const early = this.stopCause();
+    const early = stopOf(this.phase);
     if (early) return decideOutcome({ code: null, signal: null }, early);
+    this.enter({ kind: 'starting', worker, stop: undefined });
 
     let started;
     try {
-      started = await this.deps.platform.startJob({ ...this.worker.launch, maxOutputBytes: await this.outputBudget() });
+      started = await this.deps.platform.startJob({ ...worker.launch, maxOutputBytes: await this.outputBudget() });
     } catch (error) {
       return { ...infrastructureFailure(`could not start the job: ${coerceError(error).message}`), holdSlot: true };
     }
-    this.running = started.exited;
-    this.log.info({ pid: started.pid, uid: this.worker.account.uid }, 'job started');
+    this.log.info({ pid: started.pid, uid: worker.account.uid }, 'job started');
+    // A failure to record the start must not leave a job running unrecorded: it is stopped at once.
+    let unrecorded: Error | undefined;
+    try {
+      markRunning(db, this.job.id, this.workerId, this.slot.name);
+    } catch (error) {
+      unrecorded = coerceError(error);
+    }
+    const whileStarting = stopOf(this.phase);
+    this.enter({ kind: 'running', worker, slot: unrecorded === undefined ? 'running' : 'leased' });
+    if (whileStarting) this.stop(whileStarting);
+    if (unrecorded) this.stop({ kind: 'agent-error', message: `could not record the job's start: ${unrecorded.message}` });
     const timeout = setTimeout(() => this.stop({ kind: 'timeout', afterMs: this.job.timeoutMs }), this.job.timeoutMs);
     const outputWatch = setInterval(() => void this.checkOutputSize(), OUTPUT_POLL_MS);
     try {
-      // A failure to record the start must not leave a job running unrecorded: it is stopped at once.
-      try {
-        markRunning(db, this.job.id, this.workerId, this.slot.name);
-      } catch (error) {
-        this.stop({ kind: 'agent-error', message: `could not record the job's start: ${coerceError(error).message}` });
-      }
-      const exit = await Promise.race([started.exited, this.abandoned.then((): JobExit => ({ code: null, signal: null, abandoned: true }))]);
+      const exit = await Promise.race([started.exited, this.abandoned.then(() => ABANDONED_EXIT)]);
       if (exit.spawnError !== undefined) return { ...infrastructureFailure(`could not start the job: ${exit.spawnError}`), holdSlot: true };
-      let cause = this.stopCause();
+      let cause = stopOf(this.phase);
       // A limit the kernel enforced (OOM kill, failed forks) is the reason a failed job failed, even past its timeout.
-      const verdict = await this.deps.platform.limitVerdict(this.worker.account, this.worker.launch.limits);
+      const verdict = await this.deps.platform.limitVerdict(worker.account, worker.launch.limits);
       if (verdict !== undefined && exit.code !== 0 && (cause === undefined || cause.kind === 'timeout')) cause = { kind: 'limit', reason: verdict };
       // The cap cut the output before the poll saw it (the job then died of SIGPIPE, or even exited 0).
       if (cause === undefined && (await this.outputSize()) > this.deps.lab.config.jobs.max_output) cause = this.outputLimit();
@@ -211,10 +247,10 @@ export class LeaseRun {
   }
 
   /** SIGTERM to everything the worker's UID runs, `stop_grace` to finish, then SIGKILL until none is left. */
-  private async stopSequence({ account }: PreparedWorker): Promise<void> {
+  private async stopSequence({ account }: PreparedWorker, cause: StopCause): Promise<void> {
     const { lab, platform } = this.deps;
     const grace = lab.config.jobs.stop_grace;
-    this.log.info({ cause: this.cause?.kind, graceMs: grace }, 'stopping job');
+    this.log.info({ cause: cause.kind, graceMs: grace }, 'stopping job');
     await platform.signalWorker(account, 'SIGTERM');
     if (await platform.waitWorkerGone(account, grace)) return;
     const left = await platform.killWorker(account, KILL_DEADLINE_MS);
@@ -225,41 +261,48 @@ export class LeaseRun {
 
   private async cleanup(outcome: JobOutcome): Promise<void> {
     const { db } = this.deps;
+    const over = this.phase;
+    const from = slotUsageOf(over);
+    const sequence = over.kind === 'stopping' ? over.sequence : undefined;
+    this.enter({ kind: 'cleaning', outcome, from, sequence });
     const lease = { jobId: this.job.id, workerId: this.workerId, slot: this.slot.name };
+    let end: 'idle' | 'cleanup-failed' | 'unrecorded' = 'unrecorded';
     try {
       // On a full disk the outcome cannot be written yet: cleanup frees the worker's disk first, then it is
       // written. Retrying here instead would leave it to the reconciler, which no longer knows how the job ended.
       let recorded = true;
       try {
-        markCleaning(db, lease, outcome);
+        markCleaning(db, lease, from, outcome);
       } catch (error) {
-        if (!isDiskFull(error)) await retryWrite(() => markCleaning(db, lease, outcome));
+        if (!isDiskFull(error)) await retryWrite(() => markCleaning(db, lease, from, outcome));
         else {
           recorded = false;
           this.log.warn({ err: coerceError(error) }, 'state directory full: cleaning up before recording how the job ended');
         }
       }
-      await this.stopping;
+      await sequence;
       const row = db.select().from(workers).where(eq(workers.id, this.workerId)).get();
       try {
         if (row) await cleanupWithRetries(db, this.deps.platform, row, outputsPolicy(this.deps.lab));
       } catch (error) {
         this.log.error({ err: coerceError(error) }, 'worker cleanup failed; slot held');
-        if (!recorded) await retryWrite(() => markCleaning(db, lease, outcome));
+        if (!recorded) await retryWrite(() => markCleaning(db, lease, from, outcome));
         await retryWrite(() => recordCleanupFailure(db, lease, outcome, error));
+        end = 'cleanup-failed';
         return;
       }
-      if (!recorded) await retryWrite(() => markCleaning(db, lease, outcome));
-      await retryWrite(() => completeLease(db, row ? lease : { ...lease, workerId: null }, outcome));
+      if (!recorded) await retryWrite(() => markCleaning(db, lease, from, outcome));
+      await retryWrite(() => completeLease(db, row ? lease : { ...lease, workerId: null }, 'cleaning', outcome));
       if (outcome.holdSlot === true) {
         // A slot where workers cannot even be set up would fail every job sent to it (DESIGN §2: a system hold).
         await retryWrite(() => holdSlot(db, this.slot.name, { reason: outcome.reason, source: 'system', by: 'labslot', jobId: this.job.id, workerId: this.workerId }));
       }
       this.log.info({ state: outcome.state, reason: outcome.reason }, 'lease complete, slot idle');
+      end = 'idle';
     } catch (error) {
       this.log.error({ err: coerceError(error) }, 'lease could not be recorded; the reconciler finishes it');
     } finally {
-      this.finished = true;
+      this.enter({ kind: 'done', end });
     }
   }
 }

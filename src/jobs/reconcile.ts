@@ -4,12 +4,13 @@
 // lease whose database write failed mid-way (a locked or full disk). Workers
 // are cleaned up (kill, restore devices, remove files and user), their jobs
 // failed as infrastructure failures, and their slots freed: idle only once
-// cleanup has succeeded.
+// cleanup has succeeded. At start recovery runs one round; while the agent
+// runs, the Reconciler runs one every few seconds until the agent stops it.
 import { ne } from 'drizzle-orm';
 import { recordEvent } from '../db/event-log.js';
 import type { Db } from '../db/open-database.js';
 import { slots, workers } from '../db/schema.js';
-import { coerceError } from '../errors.js';
+import { coerceError, IllegalStateError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Platform } from '../platform/platform.js';
 import { infrastructureFailure, jobEndData } from './job-outcome.js';
@@ -45,7 +46,7 @@ export async function reconcile(db: Db, platform: Platform, outputs: OutputsPoli
     try {
       await cleanupWithRetries(db, platform, worker, outputs, 2);
       endJob(worker.jobId, worker.slot, worker.id);
-      completeLease(db, lease, outcome);
+      completeLease(db, lease, 'as found', outcome);
       log.info({ worker: worker.id, slot: worker.slot, job: worker.jobId, reason }, 'leftover worker cleaned up');
     } catch (error) {
       // Said once per distinct error: a cleanup retried every few seconds must not flood the audit log.
@@ -69,7 +70,54 @@ export async function reconcile(db: Db, platform: Platform, outputs: OutputsPoli
     .all()
     .filter((s) => s.leaseJobId === null || (!active.jobs.has(s.leaseJobId) && !live.has(s.leaseJobId)));
   for (const slot of stuck) {
-    resetSlot(db, slot.name, `${reason} while it was ${slot.usage}`);
+    resetSlot(db, slot.name, slot.usage, `${reason} while it was ${slot.usage}`);
     log.info({ slot: slot.name, was: slot.usage }, 'slot freed: nothing was left to clean');
+  }
+}
+
+export interface ReconcilerOptions {
+  db: Db;
+  platform: Platform;
+  outputs: OutputsPolicy;
+  log: Logger;
+  /** What the agent is working on now (the scheduler's leases): left alone. */
+  active: () => ActiveLeases;
+  intervalMs: number;
+}
+
+/**
+ * The reconciler while the agent runs: a round every `intervalMs`, one at a time. stop() ends the
+ * rounds and waits for the one in flight, so that the agent closes the database only after it.
+ */
+export class Reconciler {
+  private state: 'created' | 'running' | 'stopped' = 'created';
+  private timer: NodeJS.Timeout | undefined;
+  private round: Promise<void> | undefined;
+
+  constructor(private readonly options: ReconcilerOptions) {}
+
+  start(): void {
+    if (this.state !== 'created') throw new IllegalStateError(`cannot start a reconciler that is ${this.state}`);
+    this.state = 'running';
+    this.timer = setInterval(() => this.startRound(), this.options.intervalMs);
+    this.timer.unref();
+  }
+
+  /** No more rounds; resolves once the round in flight, if any, has ended. Idempotent. */
+  async stop(): Promise<void> {
+    this.state = 'stopped';
+    clearInterval(this.timer);
+    if (this.round === undefined) return;
+    this.options.log.info({}, 'waiting for the reconcile round in flight');
+    await this.round;
+  }
+
+  private startRound(): void {
+    // One round at a time: a round with stubborn processes can outlast the interval.
+    if (this.state !== 'running' || this.round !== undefined) return;
+    const { db, platform, outputs, log, active } = this.options;
+    this.round = reconcile(db, platform, outputs, log, active, 'the agent lost track of the job')
+      .catch((error: unknown) => log.error({ err: coerceError(error) }, 'reconciling failed'))
+      .finally(() => (this.round = undefined));
   }
 }
