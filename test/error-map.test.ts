@@ -107,6 +107,9 @@ const NEVER_REACH_A_ROUTE: Readonly<Record<string, string>> = {
   // Leases run in the scheduler, not in a request; their failures end the job and are logged.
   WorkerSetupError: 'worker setup, in a lease run',
   CleanupError: 'worker cleanup, in a lease run',
+  // Slot usage moves: only the scheduler, lease runs and the reconciler move a slot (src/jobs/lease-records.ts).
+  SlotTransitionError: 'a slot move not in the table: a bug in a lease run or the reconciler, never in a request',
+  SlotUsageMismatchError: 'a slot not in the state a lease run or the reconciler expected: logged there, never in a request',
   PowerControlError: 'power actions during recovery and cleanup; no route switches power yet',
   // Platform operations under worker setup and cleanup (same reason).
   UserCommandError: 'useradd/userdel in worker setup and cleanup',
