@@ -8,16 +8,12 @@ import { eq } from 'drizzle-orm';
 import { openDatabase } from '../src/db/open-database.js';
 import { slots } from '../src/db/schema.js';
 import { ensureSlotRows } from '../src/slots/slot-states.js';
+import type { CheckJson } from './helpers/api-types.js';
 import { hasStackTrace, runCli } from './helpers/cli.js';
 import { command, requires } from './helpers/prerequisites.js';
 import { ptyPair, responder } from './helpers/pty-pair.js';
 import { tempDir } from './helpers/temp-dir.js';
 
-interface CheckJson {
-  healthy: boolean;
-  host: { ok: boolean };
-  slots: { name: string; healthy: boolean; devices: { name: string; kind: string; ok: boolean | null; reason: string; detail: string | null; duration_ms: number }[] }[];
-}
 
 describe('labslot check', () => {
   it('checks a small real lab: a console on a PTY and command checks', async (t) => {

@@ -8,6 +8,7 @@ import { holdSlot, SlotHeldError } from '../src/slots/holds.js';
 import { readSlotStates } from '../src/slots/slot-states.js';
 import { hasStackTrace, PROJECT_ROOT, runCli } from './helpers/cli.js';
 import { startAgent } from './helpers/agent-process.js';
+import type { EventView } from './helpers/api-types.js';
 import { freePort } from './helpers/free-port.js';
 import { labFixture } from './helpers/lab-fixture.js';
 import { tempDir } from './helpers/temp-dir.js';
@@ -15,14 +16,6 @@ import { tempDir } from './helpers/temp-dir.js';
 const EXAMPLE = join(PROJECT_ROOT, 'slots.example.toml');
 const OPERATOR = 'demo-operator-token';
 
-interface EventJson {
-  id: number;
-  type: string;
-  slot: string | null;
-  actor: string | null;
-  message: string;
-  data: Record<string, unknown> | null;
-}
 
 async function post(url: string, body: string, token?: string): Promise<{ status: number; json: { error?: { code: string; message: string } } }> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
@@ -60,7 +53,7 @@ describe('holds', () => {
     assert.equal(twice.code, 1);
     assert.equal(twice.stderr, 'labslot: slot gimlet-1 is not held\n');
 
-    const { events } = (await (await fetch(`${again.url}/v1/events?slot=gimlet-1`)).json()) as { events: EventJson[] };
+    const { events } = (await (await fetch(`${again.url}/v1/events?slot=gimlet-1`)).json()) as { events: EventView[] };
     const audit = events.filter((e) => e.type.startsWith('slot.'));
     assert.deepEqual(audit.map((e) => e.type), ['slot.held', 'slot.released']);
     assert.match(audit[1]?.message ?? '', /gimlet-1 released: reseated the hub \(was held by operator .*: SP probe drops off the hub\)/);
@@ -110,7 +103,7 @@ describe('holds', () => {
     assert.deepEqual([ticked.status, ticked.headers.get('location')], [303, '/slots/gimlet-1?done=replaced']);
     assert.equal((await slotHold()).reason, 'from the page');
 
-    const { events } = (await (await fetch(`${agent.url}/v1/events?slot=gimlet-1`)).json()) as { events: EventJson[] };
+    const { events } = (await (await fetch(`${agent.url}/v1/events?slot=gimlet-1`)).json()) as { events: EventView[] };
     const audit = events.filter((e) => e.type.startsWith('slot.'));
     assert.deepEqual(audit.map((e) => e.type), ['slot.held', 'slot.hold-replaced', 'slot.hold-replaced']);
     assert.equal(audit[1]?.message, `gimlet-1 hold replaced by operator bob (operator:61112491): second reason (was held by operator alice (operator:61112491) since ${since}: reflashing RoT)`);
@@ -137,7 +130,7 @@ describe('holds', () => {
     assert.equal(replaced.code, 0, replaced.stderr);
     assert.equal(replaced.stdout, `gimlet-1 is held: second reason (replaces the hold by operator ${first.by}: reflashing RoT)\n`);
     assert.equal((await slotHold()).reason, 'second reason');
-    const { events } = (await (await fetch(`${agent.url}/v1/events?slot=gimlet-1`)).json()) as { events: EventJson[] };
+    const { events } = (await (await fetch(`${agent.url}/v1/events?slot=gimlet-1`)).json()) as { events: EventView[] };
     assert.deepEqual(events.filter((e) => e.type.startsWith('slot.')).map((e) => e.type), ['slot.held', 'slot.hold-replaced']);
     await agent.stop();
   });
@@ -173,7 +166,7 @@ describe('holds', () => {
     const future = new Date(Date.now() + 3_600_000).toISOString();
     const none = (await (await fetch(`${agent.url}/v1/events?since=${future}`)).json()) as { events: unknown[] };
     assert.deepEqual(none.events, []);
-    const all = (await (await fetch(`${agent.url}/v1/events`)).json()) as { events: EventJson[] };
+    const all = (await (await fetch(`${agent.url}/v1/events`)).json()) as { events: EventView[] };
     assert.ok(all.events.some((e) => e.type === 'agent.started'));
     const bad = await fetch(`${agent.url}/v1/events?since=yesterday`);
     assert.equal(bad.status, 400);

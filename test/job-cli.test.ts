@@ -19,7 +19,7 @@ import { jobJson, sendError, sendJson, startFakeAgent, startStream, writeBytes, 
 import { freePort } from './helpers/free-port.js';
 import { command, requires, ROOT } from './helpers/prerequisites.js';
 import { tempDir } from './helpers/temp-dir.js';
-import { until } from './helpers/until.js';
+import { eventually } from './helpers/eventually.js';
 
 const SUBMITTER = 'demo-submitter-token';
 const OPERATOR = 'demo-operator-token';
@@ -228,7 +228,7 @@ describe('job run against a stand-in of the job API', () => {
       if (r.path === '/v1/jobs/j0001/output') {
         // As the contract says: a follow stream of a queued job waits until the job starts.
         startStream(res);
-        await until('the job to leave the queue', () => served >= 3, 15_000);
+        await eventually(() => served >= 3, { timeoutMs: 15_000, message: 'the job to leave the queue' });
         await writeBytes(res, Buffer.from('ok\n'));
         res.end();
         return;
@@ -254,7 +254,7 @@ describe('job run against a stand-in of the job API', () => {
     let cancelled = false;
     const agent = await startFakeAgent(t, async (r, res) => {
       if (r.method === 'POST' && r.path === '/v1/jobs') {
-        if (options.holdSubmission) await until('the test to let the submission through', options.holdSubmission, 15_000);
+        if (options.holdSubmission) await eventually(options.holdSubmission, { timeoutMs: 15_000, message: 'the test to let the submission through' });
         return sendJson(res, 201, { id: 'j0001', job: jobJson({ state: 'running', slot: 'gimlet-1' }) });
       }
       if (r.method === 'POST' && r.path === '/v1/jobs/j0001/cancel') {
@@ -265,7 +265,7 @@ describe('job run against a stand-in of the job API', () => {
         startStream(res);
         await writeBytes(res, Buffer.from('started\n'));
         if (options.endsWhenCancelled === false) return;
-        await until('the cancel', () => cancelled, 15_000);
+        await eventually(() => cancelled, { timeoutMs: 15_000, message: 'the cancel' });
         await writeBytes(res, Buffer.from('stopping\n'));
         res.end();
         return;
@@ -281,7 +281,7 @@ describe('job run against a stand-in of the job API', () => {
   it('cancels the job on Ctrl-C, streams until it has stopped, and exits 1', async (t) => {
     const agent = await cancellableJob(t);
     const run = spawnCli(t, ['job', 'run', '--target', 'gimlet', '--', 'sleep', '600'], { LABSLOT_URL: agent.url, LABSLOT_TOKEN: SUBMITTER });
-    await until('the job\'s first output', () => run.stdout().toString() === 'started\n');
+    await eventually(() => run.stdout().toString() === 'started\n', { message: 'the job\'s first output' });
     run.signal('SIGINT');
     assert.equal(await run.exited, 1, run.stderr());
     assert.equal(run.stdout().toString(), 'started\nstopping\n');
@@ -299,7 +299,7 @@ describe('job run against a stand-in of the job API', () => {
   it('SIGTERM (a CI runner cancelling its step) cancels the job like Ctrl-C', async (t) => {
     const agent = await cancellableJob(t);
     const run = spawnCli(t, ['job', 'run', '--target', 'gimlet', '--', 'sleep', '600'], { LABSLOT_URL: agent.url, LABSLOT_TOKEN: SUBMITTER });
-    await until('the job\'s first output', () => run.stdout().length > 0);
+    await eventually(() => run.stdout().length > 0, { message: 'the job\'s first output' });
     run.signal('SIGTERM');
     assert.equal(await run.exited, 1, run.stderr());
     assert.equal(agent.cancelled(), true);
@@ -308,10 +308,10 @@ describe('job run against a stand-in of the job API', () => {
   it('stops waiting at once on a second Ctrl-C', async (t) => {
     const agent = await cancellableJob(t, { endsWhenCancelled: false });
     const run = spawnCli(t, ['job', 'run', '--target', 'gimlet', '--', 'sleep', '600'], { LABSLOT_URL: agent.url, LABSLOT_TOKEN: SUBMITTER });
-    await until('the job\'s first output', () => run.stdout().length > 0);
+    await eventually(() => run.stdout().length > 0, { message: 'the job\'s first output' });
     run.signal('SIGINT');
-    await until('the cancel', agent.cancelled);
-    await until('the cancel to be announced', () => run.stderr().includes('interrupted; cancelling'));
+    await eventually(agent.cancelled, { message: 'the cancel' });
+    await eventually(() => run.stderr().includes('interrupted; cancelling'), { message: 'the cancel to be announced' });
     const started = Date.now();
     run.signal('SIGINT');
     assert.equal(await run.exited, 1);
@@ -323,9 +323,9 @@ describe('job run against a stand-in of the job API', () => {
     let letThrough = false;
     const agent = await cancellableJob(t, { holdSubmission: () => letThrough });
     const run = spawnCli(t, ['job', 'run', '--target', 'gimlet', '--', 'sleep', '600'], { LABSLOT_URL: agent.url, LABSLOT_TOKEN: SUBMITTER });
-    await until('the submission', () => agent.requests.some((r) => r.path === '/v1/jobs'));
+    await eventually(() => agent.requests.some((r) => r.path === '/v1/jobs'), { message: 'the submission' });
     run.signal('SIGINT');
-    await until('the interrupt to be noticed', () => run.stderr().includes('as soon as it is submitted'));
+    await eventually(() => run.stderr().includes('as soon as it is submitted'), { message: 'the interrupt to be noticed' });
     letThrough = true;
     assert.equal(await run.exited, 1, run.stderr());
     assert.equal(agent.cancelled(), true);
@@ -687,7 +687,7 @@ describe('job commands against a real agent', () => {
     const bench = await lab(t);
     if (!bench) return;
     const run = spawnCli(t, ['job', 'run', '--target', 'bench', '--', 'sh', '-c', 'echo started; sleep 60'], bench.env);
-    await until('the job to start', () => run.stdout().toString() === 'started\n', 30_000);
+    await eventually(() => run.stdout().toString() === 'started\n', { timeoutMs: 30_000, message: 'the job to start' });
     run.signal('SIGINT');
     assert.equal(await run.exited, 1, run.stderr());
     assert.match(run.stderr(), /labslot: interrupted; cancelling job \S+/);
@@ -705,7 +705,7 @@ describe('job commands against a real agent', () => {
     assert.deepEqual([slot.hold?.reason, slot.hold?.source], ['probe gone', 'job']);
 
     const waiting = spawnCli(t, ['job', 'run', '--target', 'bench', '--', 'true'], bench.env);
-    await until('the waiting reason', () => /labslot: job \S+ waiting: .*bench.*\n/.test(waiting.stderr()), 15_000);
+    await eventually(() => /labslot: job \S+ waiting: .*bench.*\n/.test(waiting.stderr()), { timeoutMs: 15_000, message: 'the waiting reason' });
     waiting.signal('SIGINT');
     assert.equal(await waiting.exited, 1, waiting.stderr());
     assert.match(waiting.stderr(), /labslot: job \S+ cancelled: .+\n$/);

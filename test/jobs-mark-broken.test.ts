@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { runCli } from './helpers/cli.js';
+import { eventually } from './helpers/eventually.js';
 import { jobLab, OPERATOR_TOKEN, SUBMITTER_TOKEN, type JobLab } from './helpers/job-lab.js';
 import { command, requires, ROOT } from './helpers/prerequisites.js';
 
@@ -38,11 +39,7 @@ describe('mark-broken', () => {
     const env = { LABSLOT_URL: lab.agent.url, LABSLOT_TOKEN: OPERATOR_TOKEN };
     assert.equal((await runCli(['slot', 'hold', 's2', '-m', 'recabling'], { env })).code, 0);
     const third = await lab.submit({ target: 'tb', argv: ['true'] });
-    let waiting: string | null = null;
-    for (let i = 0; i < 100 && waiting === null; i += 1) {
-      waiting = (await lab.job(third)).waiting;
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
+    const waiting = await eventually(async () => (await lab.job(third)).waiting ?? false, { timeoutMs: 2_500, intervalMs: 25, message: 'the third job to say why it waits' });
     assert.equal(waiting, 'tb: 2 held, 0 free');
 
     // Release: a fresh check passes and the waiting job runs in the repaired slot.
