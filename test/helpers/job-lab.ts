@@ -2,11 +2,9 @@
 // process, and the API calls the tests make. Tokens are fixed so tests and
 // job scripts can use them; only their hashes are in the config.
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import Database from 'better-sqlite3';
-import { DATABASE_FILE } from '../../src/db/open-database.js';
 import { agentScope } from '../../src/platform/agent-scope.js';
 import { WorkerCgroups } from '../../src/platform/linux-cgroups.js';
 import { processesOf } from '../../src/platform/user-processes.js';
@@ -15,6 +13,7 @@ import type { EventView, JobView, SlotDetailView } from './api-types.js';
 import { eventually } from './eventually.js';
 import { ptyPair, type PtyPair } from './pty-pair.js';
 import { tempDir } from './temp-dir.js';
+import { recordedWorkers } from './worker-records.js';
 
 export const OPERATOR_TOKEN = 'job-lab-operator';
 export const SUBMITTER_TOKEN = 'job-lab-submitter';
@@ -164,17 +163,6 @@ export async function waitHealthy(url: string, slot: string, timeoutMs = 10_000)
     },
     { timeoutMs, intervalMs: 50, message: () => `slot ${slot} to be healthy: ${JSON.stringify(view)}` },
   );
-}
-
-function recordedWorkers(stateDir: string): { username: string; uid: number }[] {
-  const file = join(stateDir, DATABASE_FILE);
-  if (!existsSync(file)) return [];
-  const db = new Database(file, { readonly: true, fileMustExist: true });
-  try {
-    return db.prepare('SELECT username, uid FROM workers').all() as { username: string; uid: number }[];
-  } finally {
-    db.close();
-  }
 }
 
 /** Owner, group and permission bits of a node, for "restored exactly" assertions. */
