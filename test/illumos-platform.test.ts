@@ -22,6 +22,7 @@ import { orphanWorkerUsers, ownWorkerIds, pickWorkerId } from '../src/platform/i
 import { exitFromRecords, LaunchError, launchScript, parseWorkerRecords, workerStartMethod } from '../src/platform/illumos-worker-method.js';
 import { xmlAttr, XmlValueError } from '../src/platform/illumos-xml.js';
 import { WORKER_ID_MAX, WORKER_ID_MIN } from '../src/platform/unix-users.js';
+import { eventually } from './helpers/eventually.js';
 import { command, requires } from './helpers/prerequisites.js';
 import { smfDtdViolations } from './helpers/smf-dtd.js';
 import { tempDir } from './helpers/temp-dir.js';
@@ -377,10 +378,7 @@ describe('the output FIFO', () => {
     spawnSync('/bin/sh', ['-c', `echo one > ${dir}/fifo; printf 'two <&>\\n' > ${dir}/fifo`]);
     const leftover = spawn('/bin/sh', ['-c', `exec 1>${dir}/fifo; echo early; sleep 0.3; echo late`]);
     // Only once the leftover holds the FIFO does releasing the agent's own write end prove anything.
-    for (let i = 0; !readFileSync(out, 'utf8').includes('early'); i += 1) {
-      assert.ok(i < 500, 'the leftover never wrote');
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    await eventually(() => readFileSync(out, 'utf8').includes('early'), { timeoutMs: 5_000, intervalMs: 10, message: 'the leftover to write' });
     pipe.releaseWriter();
     assert.equal(await pipe.drained(50), false, 'a leftover still holds the FIFO');
     await new Promise((resolve) => leftover.once('exit', resolve));
