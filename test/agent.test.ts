@@ -9,7 +9,7 @@ import { openDatabase } from '../src/db/open-database.js';
 import { slots } from '../src/db/schema.js';
 import { hasStackTrace, PROJECT_ROOT, runCli } from './helpers/cli.js';
 import { startAgent } from './helpers/agent-process.js';
-import type { SlotView } from './helpers/api-types.js';
+import type { SlotDetailView, SlotListView, SlotView } from './helpers/api-types.js';
 import { tempDir } from './helpers/temp-dir.js';
 
 const EXAMPLE = join(PROJECT_ROOT, 'slots.example.toml');
@@ -30,7 +30,7 @@ describe('labslot agent', () => {
 
     const list = await getJson(`${agent.url}/v1/slots`);
     assert.equal(list.status, 200);
-    const slotList = (list.body as { slots: SlotView[] }).slots;
+    const slotList = (list.body as SlotListView).slots;
     assert.deepEqual(slotList.map((s) => [s.name, s.target, s.usage, s.hold]), [
       ['gimlet-1', 'gimlet', 'idle', null],
       ['gimlet-2', 'gimlet', 'idle', null],
@@ -142,7 +142,7 @@ describe('slot health over HTTP', () => {
     );
     assert.match(body.results[0]?.reason ?? '', /usb 0483:374e serial 0029003F3431511237393330 not present/);
 
-    const slot = (await getJson(`${agent.url}/v1/slots/sidecar-1`)).body as { health: string; devices: { name: string; health: string; total_checks: number; history: { trigger: string; ok: boolean }[] }[] };
+    const slot = (await getJson(`${agent.url}/v1/slots/sidecar-1`)).body as SlotDetailView;
     assert.equal(slot.health, 'unhealthy');
     const probe = slot.devices.find((d) => d.name === 'sidecar-1-sp-probe');
     assert.equal(probe?.health, 'unhealthy');

@@ -61,7 +61,7 @@ describe('labslot check', () => {
         `[slots.s]\ntarget = "t"\ndevices = ["console", "show"]\n`,
     );
     const result = await runCli(['check', '-c', config, '--slot', 's', '--json']);
-    const json = JSON.parse(result.stdout) as { slots: { devices: { name: string; detail: string }[] }[] };
+    const json = JSON.parse(result.stdout) as CheckJson;
     const detail = json.slots[0]?.devices.find((d) => d.name === 'show')?.detail;
     assert.match(detail ?? '', new RegExp(`^tty=/dev/pts/\\d+ ; touch ${evil}$`));
   });

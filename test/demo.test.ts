@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { READY_MARK } from '../src/demo/demo-instructions.js';
 import { waitSlotsAvailable } from '../src/demo/wait-ready.js';
-import type { SlotView } from './helpers/api-types.js';
+import type { SlotListView, SlotView } from './helpers/api-types.js';
 import { LABSLOT_BIN, PROJECT_ROOT } from './helpers/cli.js';
 import { eventually } from './helpers/eventually.js';
 import { freePort } from './helpers/free-port.js';
@@ -139,7 +139,7 @@ describe('labslot demo', () => {
     assert.equal(commands.length, 5, `expected 5 commands, got:\n${commands.join('\n')}`);
     const [slotsCommand, helloJob, brokenJob, slotsAgain, release] = commands as [string, string, string, string, string];
 
-    const slots = async (): Promise<SlotView[]> => ((await (await fetch(`${url}/v1/slots`, { signal: AbortSignal.timeout(10_000) })).json()) as { slots: SlotView[] }).slots;
+    const slots = async (): Promise<SlotView[]> => ((await (await fetch(`${url}/v1/slots`, { signal: AbortSignal.timeout(10_000) })).json()) as SlotListView).slots;
     const before = await slots();
     assert.deepEqual(before.map((s) => [s.name, s.health, s.available]), [['demo-1', 'healthy', true], ['demo-2', 'healthy', true], ['demo-3', 'healthy', true]]);
     assert.equal(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).includes(namespace), true);

@@ -4,6 +4,7 @@
 // tokens work only for their own worker, and only while it runs.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { SlotDetailView, SlotListView } from './helpers/api-types.js';
 import { runCli } from './helpers/cli.js';
 import { eventually } from './helpers/eventually.js';
 import { jobLab, OPERATOR_TOKEN, SUBMITTER_TOKEN, type JobLab } from './helpers/job-lab.js';
@@ -27,7 +28,7 @@ describe('mark-broken', () => {
     assert.match(out, /s1 is held: SP probe does not attach/, 'the CLI confirmed');
     assert.match(out, /^exit=0$/m, 'and exited 0; the job output is kept');
 
-    const s1 = (await (await fetch(`${lab.agent.url}/v1/slots/s1`)).json()) as { usage: string; hold: Record<string, unknown> | null };
+    const s1 = (await (await fetch(`${lab.agent.url}/v1/slots/s1`)).json()) as SlotDetailView;
     assert.equal(s1.usage, 'idle');
     assert.deepEqual({ ...s1.hold, at: undefined }, { reason: 'SP probe does not attach', source: 'job', by: `job ${id}`, at: undefined, job_id: id, worker_id: job.worker_id });
     const types = (await lab.events('&slot=s1')).map((e) => e.type);
@@ -109,7 +110,7 @@ describe('mark-broken', () => {
     const expired = await markBroken(tokenA, { slot: 's1', worker: workerA });
     assert.equal(expired.status, 401);
     assert.deepEqual((expired.json['error'] as { code: string }).code, 'token_expired');
-    const slots = (await (await fetch(`${lab.agent.url}/v1/slots`)).json()) as { slots: { name: string; hold: unknown }[] };
+    const slots = (await (await fetch(`${lab.agent.url}/v1/slots`)).json()) as SlotListView;
     assert.deepEqual(slots.slots.map((s) => s.hold), [null, null], 'no refused call held anything');
     await lab.post(`/v1/jobs/${b}/cancel`, {});
     await lab.waitDone(b);

@@ -9,7 +9,7 @@ import { closeSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import type { SlotView } from './api-types.js';
+import type { SlotListView, SlotView } from './api-types.js';
 import { diagPath, sleep } from './guest-util.js';
 
 export interface AgentPlan {
@@ -128,7 +128,7 @@ export class GuestAgent {
   async slots(): Promise<SlotView[] | undefined> {
     this.throwIfExited();
     try {
-      return ((await this.getJson('/v1/slots')) as { slots: SlotView[] }).slots;
+      return ((await this.getJson('/v1/slots')) as SlotListView).slots;
     } catch {
       this.throwIfExited();
       return undefined; // Not listening yet.
