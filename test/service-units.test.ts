@@ -17,6 +17,7 @@ import type { SlotView } from './helpers/api-types.js';
 import { LABSLOT_BIN, PROJECT_ROOT } from './helpers/cli.js';
 import { eventually } from './helpers/eventually.js';
 import { waitHealthy } from './helpers/job-lab.js';
+import { assertNoLeaks } from './helpers/leak-check.js';
 import { command, requires, ROOT } from './helpers/prerequisites.js';
 import { ptyPair } from './helpers/pty-pair.js';
 import { emulation, last, list, readUnit, SECCOMP, unknownServiceKeys } from './helpers/systemd-unit.js';
@@ -237,6 +238,8 @@ async function hardenedRun(t: TestContext, service: Map<string, string[]>): Prom
   const code = await within(exited, 30_000);
   assert.equal(code, 0, `agent exit after SIGTERM; stderr: ${stderr}`);
   assert.doesNotMatch(stderr, /EROFS|EACCES|EPERM|Operation not permitted|Read-only file system/, 'nothing was refused');
+  // Started by the unit's emulation, not startAgent, so its leak check is here: the hardened agent cleaned up too.
+  await assertNoLeaks({ stateDir: stateDirectory });
 
   await within(traceDone, 5_000);
   checkTrace(trace, service);

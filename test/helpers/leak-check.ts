@@ -32,10 +32,10 @@ export interface ProcessId {
 /** How one agent's leftovers are found. */
 export interface AgentTrace {
   stateDir: string;
-  /** The value of AGENT_MARK_ENV this agent was started with. */
-  mark: string;
+  /** The value of AGENT_MARK_ENV this agent was started with; none for an agent in the test's own process. */
+  mark?: string;
   /** Its descendants when it was asked to stop (a child that clears its environment is still found by this). */
-  descendants: ProcessId[];
+  descendants?: ProcessId[];
 }
 
 export function newAgentMark(): string {
@@ -50,9 +50,9 @@ export function newAgentMark(): string {
  */
 export function leaksOf(trace: AgentTrace, { stateDirChecks = true } = {}): string[] {
   const leaks: string[] = [];
-  const marked = processesMarked(trace.mark);
+  const marked = trace.mark === undefined ? [] : processesMarked(trace.mark);
   for (const pid of marked) leaks.push(`process ${describe(pid)} started by the agent (${AGENT_MARK_ENV}) still runs`);
-  for (const { pid, startTime } of trace.descendants) {
+  for (const { pid, startTime } of trace.descendants ?? []) {
     if (!marked.includes(pid) && startTimeOf(pid) === startTime) leaks.push(`process ${describe(pid)}, a child of the agent when it stopped, still runs`);
   }
   if (!stateDirChecks) return leaks;
