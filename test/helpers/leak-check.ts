@@ -51,9 +51,9 @@ export function newAgentMark(): string {
 export function leaksOf(trace: AgentTrace, { stateDirChecks = true } = {}): string[] {
   const leaks: string[] = [];
   const marked = trace.mark === undefined ? [] : processesMarked(trace.mark);
-  for (const pid of marked) leaks.push(`process ${describe(pid)} started by the agent (${AGENT_MARK_ENV}) still runs`);
+  for (const pid of marked) leaks.push(`process ${processName(pid)} started by the agent (${AGENT_MARK_ENV}) still runs`);
   for (const { pid, startTime } of trace.descendants ?? []) {
-    if (!marked.includes(pid) && startTimeOf(pid) === startTime) leaks.push(`process ${describe(pid)}, a child of the agent when it stopped, still runs`);
+    if (!marked.includes(pid) && startTimeOf(pid) === startTime) leaks.push(`process ${processName(pid)}, a child of the agent when it stopped, still runs`);
   }
   if (!stateDirChecks) return leaks;
 
@@ -62,13 +62,13 @@ export function leaksOf(trace: AgentTrace, { stateDirChecks = true } = {}): stri
   for (const { username, uid } of recordedWorkers(trace.stateDir)) {
     if (passwd.has(username)) leaks.push(`user ${username} (uid ${uid})`);
     if (groups.has(username)) leaks.push(`group ${username}`);
-    for (const pid of uid > 0 ? processesOf(uid) : []) leaks.push(`process ${describe(pid)} of worker user ${username}`);
+    for (const pid of uid > 0 ? processesOf(uid) : []) leaks.push(`process ${processName(pid)} of worker user ${username}`);
   }
   const scope = agentScope(trace.stateDir);
   const cgroups = new WorkerCgroups(scope);
   for (const name of cgroups.existing()) {
     const pids = cgroups.pids(name);
-    leaks.push(`cgroup labslot/${scope}/${name}${pids.length > 0 ? ` with processes ${pids.map(describe).join(', ')}` : ''}`);
+    leaks.push(`cgroup labslot/${scope}/${name}${pids.length > 0 ? ` with processes ${pids.map(processName).join(', ')}` : ''}`);
   }
   const stateDir = realStateDir(trace.stateDir);
   for (const line of mountTable(stateDir)) {
@@ -169,7 +169,7 @@ function isZombie(pid: number): boolean {
   return statFields(pid)?.[0] === 'Z';
 }
 
-function describe(pid: number): string {
+function processName(pid: number): string {
   try {
     return `${pid} (${readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0').filter(Boolean).join(' ').slice(0, 120)})`;
   } catch {
