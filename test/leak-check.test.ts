@@ -2,16 +2,19 @@
 // (helpers/leak-check.ts, wired into startAgent's teardown): a leftover of its
 // own fails the teardown and is named; another agent's is not its business.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { DATABASE_FILE } from '../src/db/open-database.js';
 import { agentScope } from '../src/platform/agent-scope.js';
 import { WorkerCgroups } from '../src/platform/linux-cgroups.js';
 import { startAgent } from './helpers/agent-process.js';
 import { lifo, type Cleanup } from './helpers/cleanup.js';
 import { PROJECT_ROOT } from './helpers/cli.js';
-import { AGENT_MARK_ENV, leaksOf } from './helpers/leak-check.js';
-import { requires, ROOT } from './helpers/prerequisites.js';
+import { AGENT_MARK_ENV, assertNoLeaks, LeakError, leaksOf } from './helpers/leak-check.js';
+import { command, requires, ROOT } from './helpers/prerequisites.js';
 import { tempDir } from './helpers/temp-dir.js';
 
 const EXAMPLE = join(PROJECT_ROOT, 'slots.example.toml');
@@ -64,5 +67,35 @@ describe('leak check after an agent stops', () => {
     await new Promise((resolve) => stray.once('exit', resolve));
     await ours.remove('wleakcheck');
     assert.deepEqual(leaksOf({ stateDir, mark: agent.mark, descendants: [] }), []);
+  });
+
+  it('names a worker user and group its database recorded that are still there, and not an ls-* user it never made', async (t) => {
+    if (!requires(t, ROOT, command('useradd', ['--help']))) return;
+    const stateDir = join(tempDir(t), 'state');
+    await startAgent(t, { config: EXAMPLE, stateDir });
+    // Two ls-* users as a worker's would be; only the first is on this agent's record.
+    const suffix = randomBytes(3).toString('hex');
+    const [ours, theirs] = [`ls-leak${suffix}`, `ls-other${suffix}`];
+    for (const name of [ours, theirs]) {
+      assert.equal(spawnSync('useradd', ['--no-create-home', '--shell', '/usr/sbin/nologin', name]).status, 0, `useradd ${name}`);
+      lifo(t).after(() => spawnSync('userdel', [name]));
+    }
+    const uid = Number(spawnSync('id', ['-u', ours], { encoding: 'utf8' }).stdout);
+    const db = new Database(join(stateDir, DATABASE_FILE));
+    try {
+      // A worker row as worker setup writes it, without the job it would belong to.
+      db.pragma('foreign_keys = OFF');
+      db.prepare('INSERT INTO workers (id, job_id, slot, username, uid, gid, token_hash, root_dir) VALUES (?, ?, ?, ?, ?, ?, ?, ?)').run(`w${ours.slice(3)}`, 'jleakcheck', 'gimlet-1', ours, uid, uid, 'x', join(stateDir, 'workers'));
+    } finally {
+      db.close();
+    }
+
+    await assert.rejects(assertNoLeaks({ stateDir }), (error: unknown) => {
+      assert.ok(error instanceof LeakError);
+      assert.deepEqual(error.leaks, [`user ${ours} (uid ${uid})`, `group ${ours}`]);
+      return true;
+    });
+    assert.equal(spawnSync('userdel', [ours]).status, 0);
+    assert.deepEqual(leaksOf({ stateDir }), []);
   });
 });
