@@ -10,9 +10,11 @@
 //   error              see runGuestProgram (the agent's stderr and log tail included)
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { GuestAgent, type SlotView } from '../test/helpers/guest-agent.js';
+import type { SlotView } from '../test/helpers/api-types.js';
+import { eventually } from '../test/helpers/eventually.js';
+import { GuestAgent } from '../test/helpers/guest-agent.js';
 import { present, sysfsName, ttyOf, ttyReady } from '../test/helpers/guest-usb-ids.js';
-import { emit, runGuestProgram, SYSFS_USB, waitFor, type GuestSteps } from '../test/helpers/guest-util.js';
+import { emit, runGuestProgram, SYSFS_USB, type GuestSteps } from '../test/helpers/guest-util.js';
 import type { CliLabPlan } from '../test/helpers/usb-cli-lab.js';
 
 export interface HotplugGuestPlan extends CliLabPlan {
@@ -46,18 +48,18 @@ function loggedMs(agent: GuestAgent, to: string, sinceEpoch: number): number | n
 /** Polls GET /v1/slots/sp until its health is `health`; when, and the console's last check's trigger. */
 async function waitSlot(agent: GuestAgent, plan: HotplugGuestPlan, health: string): Promise<{ at: number; trigger: string | null; gets: number }> {
   let gets = 0;
-  const at = await waitFor(`GET /v1/slots/sp: ${health}`, async () => {
+  const at = await eventually(async () => {
     gets += 1;
     const view: SlotView = await agent.slot('sp');
-    return view.health === health ? { at: performance.now(), trigger: view.devices.find((d) => d.name === 'sp-console')?.history[0]?.trigger ?? null } : undefined;
-  }, changeMs(plan), plan.pollMs);
+    return view.health === health ? { at: performance.now(), trigger: view.devices.find((d) => d.name === 'sp-console')?.history[0]?.trigger ?? null } : false;
+  }, { timeoutMs: changeMs(plan), intervalMs: plan.pollMs, message: `GET /v1/slots/sp: ${health}` });
   return { ...at, gets };
 }
 
 async function main(steps: GuestSteps): Promise<void> {
   const plan = JSON.parse(process.argv[2] ?? '') as HotplugGuestPlan;
   steps.step('every device in sysfs');
-  await waitFor('every device in sysfs, the console with its tty', () => ([plan.console, plan.sp, plan.rot].every((d) => present(d)) && ttyReady(plan.console.serial) ? true : undefined), 60_000);
+  await eventually(() => ([plan.console, plan.sp, plan.rot].every((d) => present(d)) && ttyReady(plan.console.serial)), { timeoutMs: 60_000, message: 'every device in sysfs, the console with its tty' });
   // The console comes back on the same xHCI port, so under the same name.
   const consoleDir = join(SYSFS_USB, sysfsName(plan.console) ?? '?');
 
@@ -66,10 +68,10 @@ async function main(steps: GuestSteps): Promise<void> {
   steps.onFailure(() => agent.describe());
   try {
     const started = performance.now();
-    await waitFor('every slot healthy in GET /v1/slots', async () => {
+    await eventually(async () => {
       const slots = await agent.slots();
-      return slots !== undefined && slots.length > 0 && slots.every((s) => s.health === 'healthy') ? true : undefined;
-    }, AGENT_START_MS, 100);
+      return slots !== undefined && slots.length > 0 && slots.every((s) => s.health === 'healthy');
+    }, { timeoutMs: AGENT_START_MS, intervalMs: 100, message: 'every slot healthy in GET /v1/slots' });
     emit({ phase: 'ready', ms: Math.round(performance.now() - started) });
 
     for (let cycle = 0; cycle < plan.cycles; cycle += 1) {
@@ -77,7 +79,7 @@ async function main(steps: GuestSteps): Promise<void> {
       // by about 15 ms). Two stat calls every 2 ms, so the polling takes little from the agent's one vCPU.
       steps.step(`cycle ${cycle}: waiting for the host's unplug`);
       const tty = ttyOf(plan.console.serial) ?? '?';
-      const goneAt = await waitFor('the console to leave the kernel', () => (existsSync(consoleDir) && existsSync(tty) ? undefined : performance.now()), HOST_STEP_MS, 2);
+      const goneAt = await eventually(() => (existsSync(consoleDir) && existsSync(tty) ? false : performance.now()), { timeoutMs: HOST_STEP_MS, intervalMs: 2, message: 'the console to leave the kernel' });
       const goneEpoch = Date.now();
       steps.step(`cycle ${cycle}: waiting for 'unhealthy'`);
       const out = await waitSlot(agent, plan, 'unhealthy');
@@ -85,10 +87,10 @@ async function main(steps: GuestSteps): Promise<void> {
 
       // The moment of the replug: the USB device back in sysfs (enumerated; its tty follows).
       steps.step(`cycle ${cycle}: waiting for the host's replug`);
-      const backAt = await waitFor('the console back in sysfs', () => (existsSync(consoleDir) ? performance.now() : undefined), HOST_STEP_MS, 2);
+      const backAt = await eventually(() => (existsSync(consoleDir) ? performance.now() : false), { timeoutMs: HOST_STEP_MS, intervalMs: 2, message: 'the console back in sysfs' });
       const backEpoch = Date.now();
       steps.step(`cycle ${cycle}: waiting for 'healthy'`);
-      const ttyAt = await waitFor('the console tty back', () => (ttyReady(plan.console.serial) ? performance.now() : undefined), HOST_STEP_MS, 20);
+      const ttyAt = await eventually(() => (ttyReady(plan.console.serial) ? performance.now() : false), { timeoutMs: HOST_STEP_MS, intervalMs: 20, message: 'the console tty back' });
       const back = await waitSlot(agent, plan, 'healthy');
       emit({ phase: `cycle-${cycle}-attached`, ms: Math.round(back.at - backAt), ttyMs: Math.round(ttyAt - backAt), trigger: back.trigger, gets: back.gets, loggedMs: loggedMs(agent, 'healthy', backEpoch) });
     }

@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import { CONNECTION_LIMITS } from '../src/http/listen.js';
 import { jobLab, OPERATOR_TOKEN } from './helpers/job-lab.js';
 import { command, requires, ROOT } from './helpers/prerequisites.js';
-import { until } from './helpers/until.js';
+import { eventually } from './helpers/eventually.js';
 
 const ATTACK = 1500;
 
@@ -52,7 +52,7 @@ describe('the agent under a connection flood', () => {
       socket.once('close', () => closed.add(socket));
       socket.on('error', () => undefined);
     }
-    await until('the agent closed what is over the per-address limit', () => sockets.length - closed.size <= CONNECTION_LIMITS.perAddress, 15_000);
+    await eventually(() => sockets.length - closed.size <= CONNECTION_LIMITS.perAddress, { timeoutMs: 15_000, message: 'the agent closed what is over the per-address limit' });
     const held = sockets.length - closed.size;
     t.diagnostic(`${sockets.length} connections opened from 127.0.0.2; the agent holds ${held}, closed ${closed.size}`);
     assert.ok(held > 0, 'it did take some');

@@ -9,18 +9,10 @@ import { openDatabase } from '../src/db/open-database.js';
 import { slots } from '../src/db/schema.js';
 import { hasStackTrace, PROJECT_ROOT, runCli } from './helpers/cli.js';
 import { startAgent } from './helpers/agent-process.js';
+import type { SlotDetailView, SlotListView, SlotView } from './helpers/api-types.js';
 import { tempDir } from './helpers/temp-dir.js';
 
 const EXAMPLE = join(PROJECT_ROOT, 'slots.example.toml');
-
-interface SlotJson {
-  name: string;
-  target: string;
-  usage: string;
-  hold: { reason: string; source: string; by: string } | null;
-  conflicts_with: string[];
-  devices: { name: string; kind: string; shared_with: string[] }[];
-}
 
 async function getJson(url: string): Promise<{ status: number; body: unknown; type: string | null }> {
   const response = await fetch(url, { signal: AbortSignal.timeout(5_000) });
@@ -38,7 +30,7 @@ describe('labslot agent', () => {
 
     const list = await getJson(`${agent.url}/v1/slots`);
     assert.equal(list.status, 200);
-    const slotList = (list.body as { slots: SlotJson[] }).slots;
+    const slotList = (list.body as SlotListView).slots;
     assert.deepEqual(slotList.map((s) => [s.name, s.target, s.usage, s.hold]), [
       ['gimlet-1', 'gimlet', 'idle', null],
       ['gimlet-2', 'gimlet', 'idle', null],
@@ -50,7 +42,7 @@ describe('labslot agent', () => {
 
     const one = await getJson(`${agent.url}/v1/slots/gimlet-2`);
     assert.equal(one.status, 200);
-    assert.equal((one.body as SlotJson).devices.length, 6);
+    assert.equal((one.body as SlotView).devices.length, 6);
 
     assert.equal(await agent.stop('SIGTERM'), 0);
     assert.ok(agent.logs.some((l) => l['msg'] === 'agent stopped'));
@@ -92,7 +84,7 @@ describe('labslot agent', () => {
     db.$client.close();
 
     const second = await startAgent(t, { config: EXAMPLE, stateDir });
-    const slot = (await getJson(`${second.url}/v1/slots/gimlet-2`)).body as SlotJson;
+    const slot = (await getJson(`${second.url}/v1/slots/gimlet-2`)).body as SlotView;
     assert.deepEqual({ reason: slot.hold?.reason, source: slot.hold?.source, by: slot.hold?.by }, { reason: 'RoT probe does not attach', source: 'job', by: 'job 42' });
     assert.equal(await second.stop(), 0);
   });
@@ -150,7 +142,7 @@ describe('slot health over HTTP', () => {
     );
     assert.match(body.results[0]?.reason ?? '', /usb 0483:374e serial 0029003F3431511237393330 not present/);
 
-    const slot = (await getJson(`${agent.url}/v1/slots/sidecar-1`)).body as { health: string; devices: { name: string; health: string; total_checks: number; history: { trigger: string; ok: boolean }[] }[] };
+    const slot = (await getJson(`${agent.url}/v1/slots/sidecar-1`)).body as SlotDetailView;
     assert.equal(slot.health, 'unhealthy');
     const probe = slot.devices.find((d) => d.name === 'sidecar-1-sp-probe');
     assert.equal(probe?.health, 'unhealthy');

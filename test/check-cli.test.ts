@@ -8,16 +8,12 @@ import { eq } from 'drizzle-orm';
 import { openDatabase } from '../src/db/open-database.js';
 import { slots } from '../src/db/schema.js';
 import { ensureSlotRows } from '../src/slots/slot-states.js';
+import type { CheckJson } from './helpers/api-types.js';
 import { hasStackTrace, runCli } from './helpers/cli.js';
 import { command, requires } from './helpers/prerequisites.js';
 import { ptyPair, responder } from './helpers/pty-pair.js';
 import { tempDir } from './helpers/temp-dir.js';
 
-interface CheckJson {
-  healthy: boolean;
-  host: { ok: boolean };
-  slots: { name: string; healthy: boolean; devices: { name: string; kind: string; ok: boolean | null; reason: string; detail: string | null; duration_ms: number }[] }[];
-}
 
 describe('labslot check', () => {
   it('checks a small real lab: a console on a PTY and command checks', async (t) => {
@@ -65,7 +61,7 @@ describe('labslot check', () => {
         `[slots.s]\ntarget = "t"\ndevices = ["console", "show"]\n`,
     );
     const result = await runCli(['check', '-c', config, '--slot', 's', '--json']);
-    const json = JSON.parse(result.stdout) as { slots: { devices: { name: string; detail: string }[] }[] };
+    const json = JSON.parse(result.stdout) as CheckJson;
     const detail = json.slots[0]?.devices.find((d) => d.name === 'show')?.detail;
     assert.match(detail ?? '', new RegExp(`^tty=/dev/pts/\\d+ ; touch ${evil}$`));
   });

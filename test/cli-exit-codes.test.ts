@@ -12,6 +12,7 @@ import { describe, it, type TestContext } from 'node:test';
 import { startAgent } from './helpers/agent-process.js';
 import { runCli, type CliResult } from './helpers/cli.js';
 import { freePort } from './helpers/free-port.js';
+import { NOT_IN_A_JOB } from './helpers/job-cli.js';
 import { jobLab, OPERATOR_TOKEN, SUBMITTER_TOKEN, type JobLab } from './helpers/job-lab.js';
 import { command, requires, ROOT } from './helpers/prerequisites.js';
 import { tempDir } from './helpers/temp-dir.js';
@@ -61,11 +62,9 @@ type Scenario =
   | { group: 'lab'; run: (c: LabContext) => Promise<Outcome[]> }
   | { group: 'agent'; run: (c: AgentContext) => Promise<Outcome[]> };
 
-/** The variables a job has, and a config the caller's shell may point at: none of them may leak in. */
-const CLEAN_ENV = { LABSLOT_URL: '', LABSLOT_TOKEN: '', LABSLOT_WORKER: '', LABSLOT_SLOT: '', LABSLOT_JOB: '', LABSLOT_CONFIG: '/nonexistent/slots.toml' };
-
+// NOT_IN_A_JOB: the variables a job has, and a config the caller's shell may point at: none of them may leak in.
 async function cli(args: readonly string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 30_000): Promise<Outcome> {
-  const result: CliResult = await runCli(args, { env: { ...CLEAN_ENV, ...env }, timeoutMs });
+  const result: CliResult = await runCli(args, { env: { ...NOT_IN_A_JOB, ...env }, timeoutMs });
   return { code: result.code, output: `labslot ${args.join(' ')}\n${result.stderr}${result.stdout}`, stderr: result.stderr };
 }
 

@@ -8,9 +8,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { runCli } from './helpers/cli.js';
 import { jobJson, sendError, sendJson, startFakeAgent } from './helpers/fake-job-agent.js';
+import { NOT_IN_A_JOB } from './helpers/job-cli.js';
 import { tempDir } from './helpers/temp-dir.js';
-
-const NOT_IN_A_JOB = { LABSLOT_URL: '', LABSLOT_TOKEN: '', LABSLOT_WORKER: '', LABSLOT_SLOT: '', LABSLOT_JOB: '', LABSLOT_CONFIG: '/nonexistent/slots.toml' };
 
 /** The commands that print an answer; `agent`, `demo`, `udev-rules`, `job run` and `job logs` print none to put in JSON. */
 const ANSWERING = [

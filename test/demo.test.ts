@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { READY_MARK } from '../src/demo/demo-instructions.js';
 import { waitSlotsAvailable } from '../src/demo/wait-ready.js';
+import type { SlotListView, SlotView } from './helpers/api-types.js';
 import { LABSLOT_BIN, PROJECT_ROOT } from './helpers/cli.js';
+import { eventually } from './helpers/eventually.js';
 import { freePort } from './helpers/free-port.js';
 import { command, requires, ROOT } from './helpers/prerequisites.js';
 import { tempDir } from './helpers/temp-dir.js';
@@ -109,19 +111,9 @@ function within(exited: Promise<number | null>, ms: number): Promise<number | nu
 }
 
 async function waitFor(what: string, condition: () => boolean, timeoutMs: number, context: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`no ${what} within ${timeoutMs} ms; output so far:\n${context()}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  await eventually(condition, { timeoutMs, intervalMs: 50, message: () => `${what}; output so far:\n${context()}` });
 }
 
-interface SlotJson {
-  name: string;
-  health: string;
-  available: boolean;
-  hold: { source: string; reason: string; job_id: string | null } | null;
-}
 
 describe('labslot demo', () => {
   it('comes up green, runs the printed commands for real, and leaves nothing behind on Ctrl-C', async (t) => {
@@ -147,7 +139,7 @@ describe('labslot demo', () => {
     assert.equal(commands.length, 5, `expected 5 commands, got:\n${commands.join('\n')}`);
     const [slotsCommand, helloJob, brokenJob, slotsAgain, release] = commands as [string, string, string, string, string];
 
-    const slots = async (): Promise<SlotJson[]> => ((await (await fetch(`${url}/v1/slots`, { signal: AbortSignal.timeout(10_000) })).json()) as { slots: SlotJson[] }).slots;
+    const slots = async (): Promise<SlotView[]> => ((await (await fetch(`${url}/v1/slots`, { signal: AbortSignal.timeout(10_000) })).json()) as SlotListView).slots;
     const before = await slots();
     assert.deepEqual(before.map((s) => [s.name, s.health, s.available]), [['demo-1', 'healthy', true], ['demo-2', 'healthy', true], ['demo-3', 'healthy', true]]);
     assert.equal(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).includes(namespace), true);
@@ -260,7 +252,7 @@ describe('labslot demo', () => {
     const second = startDemo(t, await freePort(), ['--dir', dir]);
     await waitFor('ready block', () => ready.test(second.output()), 30_000, second.output);
     const secondUrl = /^ {2}export LABSLOT_URL=(\S+)$/m.exec(second.output())?.[1] ?? '';
-    const slot = (await (await fetch(`${secondUrl}/v1/slots/demo-3`, { signal: AbortSignal.timeout(10_000) })).json()) as SlotJson;
+    const slot = (await (await fetch(`${secondUrl}/v1/slots/demo-3`, { signal: AbortSignal.timeout(10_000) })).json()) as SlotView;
     assert.equal(slot.hold?.reason, 'kept across demo runs');
     assert.equal(slot.health, 'healthy');
     process.kill(second.pid, 'SIGINT');

@@ -5,20 +5,18 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { startAgent } from './helpers/agent-process.js';
+import type { EventListView } from './helpers/api-types.js';
 import { PROJECT_ROOT } from './helpers/cli.js';
 import { tempDir } from './helpers/temp-dir.js';
 
 const OPERATOR = 'demo-operator-token';
 
-interface EventsJson {
-  events: { id: number; type: string }[];
-}
 
 describe('GET /v1/events', () => {
   it('reads forward from after_id, and paging by the last id seen misses nothing', async (t) => {
     const agent = await startAgent(t, { config: join(PROJECT_ROOT, 'slots.example.toml'), stateDir: tempDir(t) });
-    const read = async (query: string): Promise<EventsJson['events']> =>
-      ((await (await fetch(`${agent.url}/v1/events${query}`, { signal: AbortSignal.timeout(10_000) })).json()) as EventsJson).events;
+    const read = async (query: string): Promise<EventListView['events']> =>
+      ((await (await fetch(`${agent.url}/v1/events${query}`, { signal: AbortSignal.timeout(10_000) })).json()) as EventListView).events;
     const headers = { authorization: `Bearer ${OPERATOR}`, 'content-type': 'application/json' };
     for (let i = 0; i < 15; i += 1) {
       const hold = await fetch(`${agent.url}/v1/slots/gimlet-1/hold`, { method: 'POST', headers, body: JSON.stringify({ reason: `hold ${i}` }) });

@@ -16,7 +16,7 @@ import { labFixture, type LabFixture } from './helpers/lab-fixture.js';
 import { command, requires } from './helpers/prerequisites.js';
 import { holdLock, ptyPair } from './helpers/pty-pair.js';
 import { tempDir } from './helpers/temp-dir.js';
-import { until } from './helpers/until.js';
+import { eventually } from './helpers/eventually.js';
 
 const quietLog = createLogger(process.stderr);
 quietLog.level = 'warn';
@@ -76,17 +76,19 @@ describe('health monitor', () => {
     const monitor = monitorFor(t, fx, (tr) => transitions.push(tr));
     const store = new HealthStore(fx.db, fx.lab);
     monitor.start();
-    await until('healthy', () => store.states(['probe']).get('probe') === 'healthy', 3_000);
+    await eventually(() => store.states(['probe']).get('probe') === 'healthy', { timeoutMs: 3_000, message: 'healthy' });
 
     rmSync(flag);
-    const tookDown = await until('unhealthy', () => store.states(['probe']).get('probe') === 'unhealthy', 3_000);
+    const removedAt = Date.now();
+    await eventually(() => store.states(['probe']).get('probe') === 'unhealthy', { timeoutMs: 3_000, message: 'unhealthy' });
+    const tookDown = Date.now() - removedAt;
     // Three failing checks at ~150 ms intervals: not on the first failure.
     assert.ok(tookDown >= 250, `unhealthy after ${tookDown} ms, before three failures could have happened`);
     const failures = store.history('probe', 10).filter((h) => !h.ok).length;
     assert.ok(failures >= 3, `only ${failures} failures recorded`);
 
     writeFileSync(flag, '');
-    await until('healthy again', () => store.states(['probe']).get('probe') === 'healthy', 3_000);
+    await eventually(() => store.states(['probe']).get('probe') === 'healthy', { timeoutMs: 3_000, message: 'healthy again' });
     assert.deepEqual(
       transitions.map((tr) => `${tr.from}->${tr.to}`),
       ['unknown->healthy', 'healthy->unhealthy', 'unhealthy->healthy'],
@@ -124,11 +126,11 @@ describe('health monitor', () => {
     const fx = labFixture(t, tempDir(t), `[devices.slow]\nkind = "command"\nargv = ["sleep", "20.5"]\n[slots.a]\ntarget = "t"\ndevices = ["slow"]\n`);
     const monitor = monitorFor(t, fx);
     monitor.start();
-    await until('the check program to run', () => sleepers().length > 0, 3_000);
+    await eventually(() => sleepers().length > 0, { timeoutMs: 3_000, message: 'the check program to run' });
     const started = performance.now();
     await monitor.stop();
     assert.ok(performance.now() - started < 1_000, 'stop aborts running checks');
-    await until('the check program to be gone', () => sleepers().length === 0, 2_000);
+    await eventually(() => sleepers().length === 0, { timeoutMs: 2_000, message: 'the check program to be gone' });
   });
 });
 

@@ -8,6 +8,7 @@ import { holdSlot, SlotHeldError } from '../src/slots/holds.js';
 import { readSlotStates } from '../src/slots/slot-states.js';
 import { hasStackTrace, PROJECT_ROOT, runCli } from './helpers/cli.js';
 import { startAgent } from './helpers/agent-process.js';
+import type { EventListView, HoldView, SlotDetailView } from './helpers/api-types.js';
 import { freePort } from './helpers/free-port.js';
 import { labFixture } from './helpers/lab-fixture.js';
 import { tempDir } from './helpers/temp-dir.js';
@@ -15,14 +16,6 @@ import { tempDir } from './helpers/temp-dir.js';
 const EXAMPLE = join(PROJECT_ROOT, 'slots.example.toml');
 const OPERATOR = 'demo-operator-token';
 
-interface EventJson {
-  id: number;
-  type: string;
-  slot: string | null;
-  actor: string | null;
-  message: string;
-  data: Record<string, unknown> | null;
-}
 
 async function post(url: string, body: string, token?: string): Promise<{ status: number; json: { error?: { code: string; message: string } } }> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
@@ -48,7 +41,7 @@ describe('holds', () => {
 
     assert.equal(await agent.stop(), 0);
     const again = await startAgent(t, { config: EXAMPLE, stateDir });
-    const slot = (await (await fetch(`${again.url}/v1/slots/gimlet-1`)).json()) as { hold: { reason: string; source: string } | null };
+    const slot = (await (await fetch(`${again.url}/v1/slots/gimlet-1`)).json()) as SlotDetailView;
     assert.deepEqual({ reason: slot.hold?.reason, source: slot.hold?.source }, { reason: 'SP probe drops off the hub', source: 'operator' });
 
     const againEnv = { LABSLOT_URL: again.url, LABSLOT_TOKEN: OPERATOR };
@@ -60,22 +53,22 @@ describe('holds', () => {
     assert.equal(twice.code, 1);
     assert.equal(twice.stderr, 'labslot: slot gimlet-1 is not held\n');
 
-    const { events } = (await (await fetch(`${again.url}/v1/events?slot=gimlet-1`)).json()) as { events: EventJson[] };
+    const { events } = (await (await fetch(`${again.url}/v1/events?slot=gimlet-1`)).json()) as EventListView;
     const audit = events.filter((e) => e.type.startsWith('slot.'));
     assert.deepEqual(audit.map((e) => e.type), ['slot.held', 'slot.released']);
     assert.match(audit[1]?.message ?? '', /gimlet-1 released: reseated the hub \(was held by operator .*: SP probe drops off the hub\)/);
     assert.equal(typeof audit[1]?.data?.['held_for_ms'], 'number');
     assert.ok(events.every((e) => e.slot === 'gimlet-1'));
     // The fresh check after release is in the history with its own trigger.
-    const after = (await (await fetch(`${again.url}/v1/slots/gimlet-1`)).json()) as { devices: { history: { trigger: string }[] }[] };
+    const after = (await (await fetch(`${again.url}/v1/slots/gimlet-1`)).json()) as SlotDetailView;
     assert.ok(after.devices.every((d) => d.history.some((h) => h.trigger === 'release')));
     await again.stop();
   });
 
   it('a second hold is a 409 naming the first and changes nothing; "replace" replaces it, audited; the page form does the same', async (t) => {
     const agent = await startAgent(t, { config: EXAMPLE, stateDir: tempDir(t) });
-    const slotHold = async (): Promise<{ reason: string; source: string; by: string; at: string }> =>
-      ((await (await fetch(`${agent.url}/v1/slots/gimlet-1`)).json()) as { hold: { reason: string; source: string; by: string; at: string } }).hold;
+    // Read while held: its hold is there.
+    const slotHold = async (): Promise<HoldView> => ((await (await fetch(`${agent.url}/v1/slots/gimlet-1`)).json()) as SlotDetailView & { hold: HoldView }).hold;
 
     assert.equal((await post(`${agent.url}/v1/slots/gimlet-1/hold`, '{"reason":"reflashing RoT","by":"alice"}', OPERATOR)).status, 200);
     const first = await slotHold();
@@ -110,7 +103,7 @@ describe('holds', () => {
     assert.deepEqual([ticked.status, ticked.headers.get('location')], [303, '/slots/gimlet-1?done=replaced']);
     assert.equal((await slotHold()).reason, 'from the page');
 
-    const { events } = (await (await fetch(`${agent.url}/v1/events?slot=gimlet-1`)).json()) as { events: EventJson[] };
+    const { events } = (await (await fetch(`${agent.url}/v1/events?slot=gimlet-1`)).json()) as EventListView;
     const audit = events.filter((e) => e.type.startsWith('slot.'));
     assert.deepEqual(audit.map((e) => e.type), ['slot.held', 'slot.hold-replaced', 'slot.hold-replaced']);
     assert.equal(audit[1]?.message, `gimlet-1 hold replaced by operator bob (operator:61112491): second reason (was held by operator alice (operator:61112491) since ${since}: reflashing RoT)`);
@@ -121,7 +114,8 @@ describe('holds', () => {
   it('the CLI: a hold on a held slot is one line naming the hold and exit 1; --replace replaces it', async (t) => {
     const agent = await startAgent(t, { config: EXAMPLE, stateDir: tempDir(t) });
     const env = { LABSLOT_URL: agent.url, LABSLOT_TOKEN: OPERATOR };
-    const slotHold = async (): Promise<{ reason: string; by: string; at: string }> => ((await (await fetch(`${agent.url}/v1/slots/gimlet-1`)).json()) as { hold: { reason: string; by: string; at: string } }).hold;
+    // Read while held: its hold is there.
+    const slotHold = async (): Promise<HoldView> => ((await (await fetch(`${agent.url}/v1/slots/gimlet-1`)).json()) as SlotDetailView & { hold: HoldView }).hold;
 
     assert.equal((await runCli(['slot', 'hold', 'gimlet-1', '-m', 'reflashing RoT'], { env })).code, 0);
     const first = await slotHold();
@@ -137,7 +131,7 @@ describe('holds', () => {
     assert.equal(replaced.code, 0, replaced.stderr);
     assert.equal(replaced.stdout, `gimlet-1 is held: second reason (replaces the hold by operator ${first.by}: reflashing RoT)\n`);
     assert.equal((await slotHold()).reason, 'second reason');
-    const { events } = (await (await fetch(`${agent.url}/v1/events?slot=gimlet-1`)).json()) as { events: EventJson[] };
+    const { events } = (await (await fetch(`${agent.url}/v1/events?slot=gimlet-1`)).json()) as EventListView;
     assert.deepEqual(events.filter((e) => e.type.startsWith('slot.')).map((e) => e.type), ['slot.held', 'slot.hold-replaced']);
     await agent.stop();
   });
@@ -163,7 +157,7 @@ describe('holds', () => {
     const notHeld = await post(`${agent.url}/v1/slots/gimlet-2/release`, '{}', OPERATOR);
     assert.deepEqual([notHeld.status, notHeld.json.error?.code], [409, 'not_held']);
 
-    const slot = (await (await fetch(`${agent.url}/v1/slots/gimlet-2`)).json()) as { hold: unknown };
+    const slot = (await (await fetch(`${agent.url}/v1/slots/gimlet-2`)).json()) as SlotDetailView;
     assert.equal(slot.hold, null, 'no refused request may leave a hold behind');
     await agent.stop();
   });
@@ -171,9 +165,9 @@ describe('holds', () => {
   it('filters events by time and rejects a bad filter', async (t) => {
     const agent = await startAgent(t, { config: EXAMPLE, stateDir: tempDir(t) });
     const future = new Date(Date.now() + 3_600_000).toISOString();
-    const none = (await (await fetch(`${agent.url}/v1/events?since=${future}`)).json()) as { events: unknown[] };
+    const none = (await (await fetch(`${agent.url}/v1/events?since=${future}`)).json()) as EventListView;
     assert.deepEqual(none.events, []);
-    const all = (await (await fetch(`${agent.url}/v1/events`)).json()) as { events: EventJson[] };
+    const all = (await (await fetch(`${agent.url}/v1/events`)).json()) as EventListView;
     assert.ok(all.events.some((e) => e.type === 'agent.started'));
     const bad = await fetch(`${agent.url}/v1/events?since=yesterday`);
     assert.equal(bad.status, 400);

@@ -20,6 +20,7 @@ import { createLogger } from '../src/log.js';
 import { runCli } from './helpers/cli.js';
 import { humilityReads } from './helpers/humility-reader.js';
 import { waitHealthy } from './helpers/job-lab.js';
+import { assertNoLeaks } from './helpers/leak-check.js';
 import { command, requires, ROOT } from './helpers/prerequisites.js';
 
 const SUBMITTER = 'humility-archives-submitter';
@@ -47,8 +48,13 @@ async function archiveLab(t: TestContext): Promise<ArchiveLab> {
   const dir = mkdtempSync(join(tmpdir(), 'labslot-test-'));
   const running: { agent?: Agent } = {};
   t.after(async () => {
-    await running.agent?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    try {
+      await running.agent?.stop();
+      // An agent in this process: no mark or children of its own to look for, but its workers, cgroups and mounts.
+      if (running.agent) await assertNoLeaks({ stateDir: join(dir, 'state') });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
   // Workers reach the state directory under it, as under /var/lib on a lab host.
   chmodSync(dir, 0o755);

@@ -3,7 +3,8 @@
 // and no two conflicting slots in use at the same time.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { jobLab, type EventJson } from './helpers/job-lab.js';
+import type { EventView } from './helpers/api-types.js';
+import { jobLab } from './helpers/job-lab.js';
 import { command, requires, ROOT } from './helpers/prerequisites.js';
 
 const CONFLICTS: Record<string, string[]> = {
@@ -39,7 +40,7 @@ describe('conflicts under concurrency', () => {
     );
 
     // Replay the audit log in order: a lease starts at slot.leased and ends at slot.idle or a failed pre-lease check.
-    const events = (await lab.events('&after_id=0')).filter((e: EventJson) => ['slot.leased', 'slot.idle', 'lease.check-failed'].includes(e.type));
+    const events = (await lab.events('&after_id=0')).filter((e: EventView) => ['slot.leased', 'slot.idle', 'lease.check-failed'].includes(e.type));
     const active = new Set<string>();
     let leases = 0;
     let maxParallel = 0;

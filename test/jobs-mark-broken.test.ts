@@ -4,7 +4,9 @@
 // tokens work only for their own worker, and only while it runs.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { SlotDetailView, SlotListView } from './helpers/api-types.js';
 import { runCli } from './helpers/cli.js';
+import { eventually } from './helpers/eventually.js';
 import { jobLab, OPERATOR_TOKEN, SUBMITTER_TOKEN, type JobLab } from './helpers/job-lab.js';
 import { command, requires, ROOT } from './helpers/prerequisites.js';
 
@@ -26,7 +28,7 @@ describe('mark-broken', () => {
     assert.match(out, /s1 is held: SP probe does not attach/, 'the CLI confirmed');
     assert.match(out, /^exit=0$/m, 'and exited 0; the job output is kept');
 
-    const s1 = (await (await fetch(`${lab.agent.url}/v1/slots/s1`)).json()) as { usage: string; hold: Record<string, unknown> | null };
+    const s1 = (await (await fetch(`${lab.agent.url}/v1/slots/s1`)).json()) as SlotDetailView;
     assert.equal(s1.usage, 'idle');
     assert.deepEqual({ ...s1.hold, at: undefined }, { reason: 'SP probe does not attach', source: 'job', by: `job ${id}`, at: undefined, job_id: id, worker_id: job.worker_id });
     const types = (await lab.events('&slot=s1')).map((e) => e.type);
@@ -38,11 +40,7 @@ describe('mark-broken', () => {
     const env = { LABSLOT_URL: lab.agent.url, LABSLOT_TOKEN: OPERATOR_TOKEN };
     assert.equal((await runCli(['slot', 'hold', 's2', '-m', 'recabling'], { env })).code, 0);
     const third = await lab.submit({ target: 'tb', argv: ['true'] });
-    let waiting: string | null = null;
-    for (let i = 0; i < 100 && waiting === null; i += 1) {
-      waiting = (await lab.job(third)).waiting;
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
+    const waiting = await eventually(async () => (await lab.job(third)).waiting ?? false, { timeoutMs: 2_500, intervalMs: 25, message: 'the third job to say why it waits' });
     assert.equal(waiting, 'tb: 2 held, 0 free');
 
     // Release: a fresh check passes and the waiting job runs in the repaired slot.
@@ -112,7 +110,7 @@ describe('mark-broken', () => {
     const expired = await markBroken(tokenA, { slot: 's1', worker: workerA });
     assert.equal(expired.status, 401);
     assert.deepEqual((expired.json['error'] as { code: string }).code, 'token_expired');
-    const slots = (await (await fetch(`${lab.agent.url}/v1/slots`)).json()) as { slots: { name: string; hold: unknown }[] };
+    const slots = (await (await fetch(`${lab.agent.url}/v1/slots`)).json()) as SlotListView;
     assert.deepEqual(slots.slots.map((s) => s.hold), [null, null], 'no refused call held anything');
     await lab.post(`/v1/jobs/${b}/cancel`, {});
     await lab.waitDone(b);

@@ -3,6 +3,8 @@
 // that names what is wrong, and the slot is unhealthy at once.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { SlotDetailView } from './helpers/api-types.js';
+import { eventually } from './helpers/eventually.js';
 import { jobLab, OPERATOR_TOKEN, waitHealthy } from './helpers/job-lab.js';
 import { ptyPair } from './helpers/pty-pair.js';
 import { command, requires, ROOT } from './helpers/prerequisites.js';
@@ -19,15 +21,11 @@ describe('pre-lease check', () => {
     await lab.consoles.get('s1')?.kill();
 
     const id = await lab.submit({ target: 'tb', argv: ['true'] });
-    let waiting = '';
-    for (let i = 0; i < 200 && !waiting.includes('unhealthy'); i += 1) {
-      waiting = (await lab.job(id)).waiting ?? '';
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
+    await eventually(async () => ((await lab.job(id)).waiting ?? '').includes('unhealthy'), { timeoutMs: 5_000, intervalMs: 25, message: 'the job to wait on an unhealthy slot' });
     const job = await lab.job(id);
     assert.equal(job.state, 'queued');
     assert.match(job.waiting ?? '', /^tb: 1 held, 1 unhealthy \(s1-con: serial \S+s1-dev not present\), 0 free$/);
-    const slot = (await (await fetch(`${lab.agent.url}/v1/slots/s1`)).json()) as { health: string; usage: string; devices: { history: { trigger: string; ok: boolean }[] }[] };
+    const slot = (await (await fetch(`${lab.agent.url}/v1/slots/s1`)).json()) as SlotDetailView;
     assert.equal(slot.health, 'unhealthy');
     assert.equal(slot.usage, 'idle');
     assert.deepEqual(slot.devices[0]?.history[0], { ...slot.devices[0]?.history[0], trigger: 'pre-lease', ok: false });

@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import { processesOf } from '../src/platform/user-processes.js';
 import { jobLab, OPERATOR_TOKEN, ownership } from './helpers/job-lab.js';
 import { command, requires, ROOT } from './helpers/prerequisites.js';
-import { until } from './helpers/until.js';
+import { eventually } from './helpers/eventually.js';
 
 describe('crash recovery', () => {
   it('cleans up a worker left by kill -9 before leasing again', async (t) => {
@@ -26,7 +26,7 @@ describe('crash recovery', () => {
     await lab.agent.stop('SIGKILL');
     // The sandbox dies with its agent (bwrap --die-with-parent), so no job runs unsupervised; the
     // user, the device grant and the files stay for the next agent to clean up.
-    await until('the sandbox to die with its agent', () => processesOf(Number(uid)).length === 0, 5_000);
+    await eventually(() => processesOf(Number(uid)).length === 0, { timeoutMs: 5_000, message: 'the sandbox to die with its agent' });
     assert.ok(readFileSync('/etc/passwd', 'utf8').includes(`\n${user}:`), 'worker user still there');
     assert.notDeepEqual(ownership(console), before, 'console still granted');
 
@@ -75,7 +75,7 @@ describe('crash recovery', () => {
     execFileSync('mkfs.ext4', ['-q', '-F', '-O', '^has_journal', `${disk}.img`]);
     execFileSync('mount', ['-o', 'loop', `${disk}.img`, disk]);
     t.after(() => void spawnSync('umount', ['-l', disk]));
-    await until('the orphan process runs', () => processesOf(uid).length === 1);
+    await eventually(() => processesOf(uid).length === 1, { message: 'the orphan process runs' });
 
     await lab.restart();
     assert.deepEqual(processesOf(uid), []);

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { jobOutputPath } from '../src/jobs/job-paths.js';
+import { eventually } from './helpers/eventually.js';
 import { jobLab } from './helpers/job-lab.js';
 import { command, requires, ROOT } from './helpers/prerequisites.js';
 
@@ -123,10 +124,11 @@ describe('robustness', () => {
     assert.ok(relay !== undefined);
     await lab.agent.stop('SIGKILL');
     // bwrap dies with the agent, the job's processes with it, and the relay sees the end of its pipe.
-    for (let i = 0; existsSync(`/proc/${relay}`) && !/^State:\s+Z/m.test(readFileSync(`/proc/${relay}/status`, 'utf8')); i += 1) {
-      assert.ok(i < 1000, 'the relay outlived the agent by 10 s');
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    await eventually(() => !existsSync(`/proc/${relay}`) || /^State:\s+Z/m.test(readFileSync(`/proc/${relay}/status`, 'utf8')), {
+      timeoutMs: 10_000,
+      intervalMs: 10,
+      message: 'the relay to end with the agent',
+    });
     await lab.restart();
     const job = await lab.waitDone(id, 30_000);
     assert.equal(job.state, 'failed');

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import type { SlotDetailView } from './helpers/api-types.js';
 import { command, requires, ROOT } from './helpers/prerequisites.js';
 import { jobLab, ownership } from './helpers/job-lab.js';
 
@@ -59,7 +60,7 @@ describe('workers', () => {
     assert.deepEqual({ own: ownership(own), other: ownership(other) }, before, 'device nodes restored');
     assert.equal(existsSync(`${lab.stateDir}/workers/${job.worker_id ?? ''}`), false, 'worker directory removed');
 
-    const slot = (await (await fetch(`${lab.agent.url}/v1/slots/gimlet-1`)).json()) as { usage: string; lease: unknown };
+    const slot = (await (await fetch(`${lab.agent.url}/v1/slots/gimlet-1`)).json()) as SlotDetailView;
     assert.deepEqual({ usage: slot.usage, lease: slot.lease }, { usage: 'idle', lease: null });
     const types = (await lab.events(`&slot=gimlet-1`)).filter((e) => e.job_id === id).map((e) => e.type);
     assert.deepEqual(types, ['slot.leased', 'job.started', 'job.ended', 'slot.idle']);

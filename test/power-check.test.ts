@@ -10,7 +10,7 @@ import { runCheck } from '../src/devices/run-check.js';
 import { startPdudaemon } from './helpers/pdudaemon.js';
 import { command, requires } from './helpers/prerequisites.js';
 import { tempDir } from './helpers/temp-dir.js';
-import { until } from './helpers/until.js';
+import { eventually } from './helpers/eventually.js';
 
 const PDUDAEMON = command('pdudaemon', ['--help']);
 
@@ -32,9 +32,9 @@ describe('pdudaemon driver', () => {
     assert.deepEqual(pdu.switched(), [], 'a health check must never switch an outlet');
 
     await switchPower(spec, 'on', new AbortController().signal);
-    await until('the outlet command', () => pdu.switched().includes('on 3'));
+    await eventually(() => pdu.switched().includes('on 3'), { message: 'the outlet command' });
     await powerControl(spec).cycle(new AbortController().signal);
-    await until('the power cycle', () => pdu.switched().slice(-2).join(',') === 'off 3,on 3');
+    await eventually(() => pdu.switched().slice(-2).join(',') === 'off 3,on 3', { message: 'the power cycle' });
 
     await pdu.stop();
     const down = await check(spec);

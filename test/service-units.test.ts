@@ -13,8 +13,11 @@ import { chmodSync, closeSync, createReadStream, mkdirSync, mkdtempSync, openSyn
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
+import type { SlotView } from './helpers/api-types.js';
 import { LABSLOT_BIN, PROJECT_ROOT } from './helpers/cli.js';
+import { eventually } from './helpers/eventually.js';
 import { waitHealthy } from './helpers/job-lab.js';
+import { assertNoLeaks } from './helpers/leak-check.js';
 import { command, requires, ROOT } from './helpers/prerequisites.js';
 import { ptyPair } from './helpers/pty-pair.js';
 import { emulation, last, list, readUnit, SECCOMP, unknownServiceKeys } from './helpers/systemd-unit.js';
@@ -206,13 +209,14 @@ async function hardenedRun(t: TestContext, service: Map<string, string[]>): Prom
   };
   const run = async (body: Record<string, unknown>): Promise<{ job: Record<string, unknown>; output: string }> => {
     const { id } = (await api('POST', '/v1/jobs', { target: 'unit', ...body })) as { id: string };
-    let job: Record<string, unknown> = {};
-    const deadline = Date.now() + 30_000;
-    while (job['done'] !== true) {
-      assert.ok(Date.now() < deadline, `job not done within 30 s: ${JSON.stringify(job)}; agent stderr: ${stderr}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      job = await api('GET', `/v1/jobs/${id}`);
-    }
+    let last: Record<string, unknown> = {};
+    const job = await eventually(
+      async () => {
+        last = await api('GET', `/v1/jobs/${id}`);
+        return last['done'] === true && last;
+      },
+      { timeoutMs: 30_000, intervalMs: 50, message: () => `job ${id} to be done: ${JSON.stringify(last)}; agent stderr: ${stderr}` },
+    );
     const output = await (await fetch(`${url}/v1/jobs/${id}/output`, { headers: { authorization: `Bearer ${SUBMITTER}` }, signal: AbortSignal.timeout(10_000) })).text();
     await waitIdle(url, 'unit-1');
     return { job, output };
@@ -234,6 +238,8 @@ async function hardenedRun(t: TestContext, service: Map<string, string[]>): Prom
   const code = await within(exited, 30_000);
   assert.equal(code, 0, `agent exit after SIGTERM; stderr: ${stderr}`);
   assert.doesNotMatch(stderr, /EROFS|EACCES|EPERM|Operation not permitted|Read-only file system/, 'nothing was refused');
+  // Started by the unit's emulation, not startAgent, so its leak check is here: the hardened agent cleaned up too.
+  await assertNoLeaks({ stateDir: stateDirectory });
 
   await within(traceDone, 5_000);
   checkTrace(trace, service);
@@ -312,16 +318,15 @@ function elfMachine(path: string): string | undefined {
 
 /** Cleanup ran under the same hardening: the slot is idle again, without a system hold from a failed cleanup. */
 async function waitIdle(url: string, name: string): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const slot = (await (await fetch(`${url}/v1/slots/${name}`, { signal: AbortSignal.timeout(5_000) })).json()) as { usage: string; hold: unknown };
-    if (slot.usage === 'idle') {
-      assert.equal(slot.hold, null, `no hold: ${JSON.stringify(slot.hold)}`);
-      return;
-    }
-    assert.ok(Date.now() < deadline, `slot not idle: ${JSON.stringify(slot)}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  let last: SlotView | undefined;
+  const slot = await eventually(
+    async () => {
+      last = (await (await fetch(`${url}/v1/slots/${name}`, { signal: AbortSignal.timeout(5_000) })).json()) as SlotView;
+      return last.usage === 'idle' && last;
+    },
+    { timeoutMs: 15_000, intervalMs: 50, message: () => `slot ${name} to be idle: ${JSON.stringify(last)}` },
+  );
+  assert.equal(slot.hold, null, `no hold: ${JSON.stringify(slot.hold)}`);
 }
 
 async function listeningPort(stdout: NodeJS.ReadableStream, exited: Promise<number | null>, stderr: () => string): Promise<number> {

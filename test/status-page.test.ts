@@ -71,7 +71,7 @@ test('the status page shows every slot at a glance, and hold and release work fr
 
     const sickRow = page.locator('tr[data-slot="s3"]');
     assert.match((await sickRow.getAttribute('class')) ?? '', /\bunhealthy\b/);
-    const reason = (await lab.slot('s3')) as unknown as { devices: { name: string; last_check: { reason: string } | null }[] };
+    const reason = await lab.slot('s3');
     const linkReason = reason.devices.find((d) => d.name === 's3-link')?.last_check?.reason ?? 'missing';
     assert.ok((await sickRow.innerText()).includes(linkReason), `the unhealthy device's reason (${linkReason}) is on the page`);
 
@@ -146,7 +146,7 @@ test('the status page shows every slot at a glance, and hold and release work fr
     const released = (await lab.events(`&slot=${ranOn}`)).filter((e) => e.type === 'slot.released');
     assert.equal(released.length, 1);
     assert.match(released[0]?.message ?? '', /reseated, looks fine/);
-    const view = (await lab.slot(ranOn)) as unknown as { devices: { history: { trigger: string; ok: boolean }[] }[] };
+    const view = await lab.slot(ranOn);
     assert.equal(view.devices[0]?.history[0]?.trigger, 'release', 'the release ran a fresh check');
   });
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { devNodeHotplug, type HotplugEvent } from '../src/health/usb-hotplug.js';
 import { tempDir } from './helpers/temp-dir.js';
-import { until } from './helpers/until.js';
+import { eventually } from './helpers/eventually.js';
 
 describe('device node hotplug', () => {
   it('reports nodes vanishing and appearing, in old and new bus directories', async (t) => {
@@ -19,15 +19,15 @@ describe('device node hotplug', () => {
     t.after(stop);
 
     rmSync(join(root, '001', '002'));
-    await until('the removal event', () => events.length > 0, 2_000);
+    await eventually(() => events.length > 0, { timeoutMs: 2_000, message: 'the removal event' });
 
     mkdirSync(join(root, '002'));
-    await until('the new bus event', () => events.length > 1, 2_000);
+    await eventually(() => events.length > 1, { timeoutMs: 2_000, message: 'the new bus event' });
     const seen = events.length;
     // Give the watcher of the new bus a moment to be installed by the event handler.
     await new Promise((resolve) => setTimeout(resolve, 50));
     writeFileSync(join(root, '002', '001'), '');
-    await until('an event from the new bus directory', () => events.length > seen, 2_000);
+    await eventually(() => events.length > seen, { timeoutMs: 2_000, message: 'an event from the new bus directory' });
   });
 
   it('gives no events and no error where there is no USB at all', () => {

@@ -47,7 +47,9 @@ export function lifo(t: Cleanup): Cleanup {
               failures.push(error);
             }
           }
-          if (failures.length > 0) throw new AggregateError(failures, `${failures.length} cleanup steps failed`);
+          // The messages in the summary too: a test report may show only it (a leak check names what leaked).
+          const messages = failures.map((f) => (f instanceof Error ? f.message : String(f)));
+          if (failures.length > 0) throw new AggregateError(failures, `${failures.length} cleanup steps failed: ${messages.join(' | ')}`);
         });
         stack = steps;
       }

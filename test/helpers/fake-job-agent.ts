@@ -5,7 +5,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { TestContext } from 'node:test';
-import type { JobJson } from '../../src/cli/job-json.js';
+import type { JobView } from './api-types.js';
 
 export interface RecordedRequest {
   method: string;
@@ -72,7 +72,7 @@ export function writeBytes(res: ServerResponse, bytes: Uint8Array): Promise<void
 }
 
 /** A job view as the contract describes it, with the test's fields over sensible defaults. */
-export function jobJson(overrides: Partial<JobJson> = {}): JobJson {
+export function jobJson(overrides: Partial<JobView> = {}): JobView {
   const state = overrides.state ?? 'queued';
   return {
     id: 'j0001',

@@ -9,6 +9,7 @@ import { closeSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import type { SlotListView, SlotView } from './api-types.js';
 import { diagPath, sleep } from './guest-util.js';
 
 export interface AgentPlan {
@@ -20,11 +21,6 @@ export interface AgentPlan {
   listen: string;
 }
 
-export interface SlotView {
-  name: string;
-  health: string;
-  devices: { name: string; health: string; last_check: { reason: string | null } | null; history: { trigger: string }[] }[];
-}
 
 export interface AgentExit {
   code: number | null;
@@ -132,7 +128,7 @@ export class GuestAgent {
   async slots(): Promise<SlotView[] | undefined> {
     this.throwIfExited();
     try {
-      return ((await this.getJson('/v1/slots')) as { slots: SlotView[] }).slots;
+      return ((await this.getJson('/v1/slots')) as SlotListView).slots;
     } catch {
       this.throwIfExited();
       return undefined; // Not listening yet.

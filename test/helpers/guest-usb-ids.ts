@@ -40,14 +40,14 @@ export function ttyOf(serial: string): string | undefined {
 }
 
 /** On the bus with its /dev/bus/usb node made. */
-export function present(id: UsbId): true | undefined {
+export function present(id: UsbId): boolean {
   const name = sysfsName(id);
-  if (name === undefined) return undefined;
+  if (name === undefined) return false;
   const [bus, dev] = ['busnum', 'devnum'].map((f) => String(Number(readText(join(SYSFS_USB, name, f)))).padStart(3, '0'));
-  return existsSync(`/dev/bus/usb/${bus ?? '?'}/${dev ?? '?'}`) ? true : undefined;
+  return existsSync(`/dev/bus/usb/${bus ?? '?'}/${dev ?? '?'}`);
 }
 
-export const gone = (id: UsbId): true | undefined => (sysfsName(id) === undefined ? true : undefined);
+export const gone = (id: UsbId): boolean => sysfsName(id) === undefined;
 
 /** A serial adapter with its tty made: what a console check needs. */
-export const ttyReady = (serial: string): true | undefined => (ttyOf(serial) !== undefined ? true : undefined);
+export const ttyReady = (serial: string): boolean => ttyOf(serial) !== undefined;

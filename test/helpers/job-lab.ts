@@ -2,43 +2,21 @@
 // process, and the API calls the tests make. Tokens are fixed so tests and
 // job scripts can use them; only their hashes are in the config.
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import Database from 'better-sqlite3';
-import { DATABASE_FILE } from '../../src/db/open-database.js';
 import { agentScope } from '../../src/platform/agent-scope.js';
 import { WorkerCgroups } from '../../src/platform/linux-cgroups.js';
 import { processesOf } from '../../src/platform/user-processes.js';
 import { startAgent, type AgentSpawnOptions, type RunningAgent } from './agent-process.js';
+import type { EventView, JobView, SlotDetailView } from './api-types.js';
+import { eventually } from './eventually.js';
 import { ptyPair, type PtyPair } from './pty-pair.js';
 import { tempDir } from './temp-dir.js';
+import { recordedWorkers } from './worker-records.js';
 
 export const OPERATOR_TOKEN = 'job-lab-operator';
 export const SUBMITTER_TOKEN = 'job-lab-submitter';
-
-export interface JobJson {
-  id: string;
-  state: string;
-  slot: string | null;
-  worker_id: string | null;
-  exit_code: number | null;
-  end_reason: string | null;
-  ended_by: string | null;
-  infrastructure: boolean;
-  waiting: string | null;
-  done: boolean;
-}
-
-export interface EventJson {
-  id: number;
-  at: string;
-  type: string;
-  slot: string | null;
-  job_id: string | null;
-  worker_id: string | null;
-  message: string;
-}
 
 export interface JobLab {
   dir: string;
@@ -48,29 +26,21 @@ export interface JobLab {
   agent: RunningAgent;
   restart: () => Promise<RunningAgent>;
   submit: (body: Record<string, unknown>) => Promise<string>;
-  job: (id: string) => Promise<JobJson>;
-  waitDone: (id: string, timeoutMs?: number) => Promise<JobJson>;
+  job: (id: string) => Promise<JobView>;
+  waitDone: (id: string, timeoutMs?: number) => Promise<JobView>;
   output: (id: string) => Promise<string>;
   /** Waits until the job's output matches (15 s at most); the match, for its groups. */
   waitOutput: (id: string, pattern: RegExp, timeoutMs?: number) => Promise<RegExpExecArray>;
   /** GET /v1/slots/:name, as the tests read it. */
-  slot: (name: string) => Promise<SlotJson>;
+  slot: (name: string) => Promise<SlotDetailView>;
   post: (path: string, body: unknown, token?: string) => Promise<{ status: number; json: Record<string, unknown> }>;
-  events: (query?: string) => Promise<EventJson[]>;
+  events: (query?: string) => Promise<EventView[]>;
   /** This lab's worker cgroups; another agent's on the host (a demo, a second test) are not this test's business. */
   cgroups: () => string[];
   /** Every worker this lab's agent ever made, as its database recorded them (names and ids are on record before they exist). */
   workers: () => { username: string; uid: number }[];
   /** Live processes of any of those workers. */
   workerProcesses: () => number[];
-}
-
-export interface SlotJson {
-  usage: string;
-  health: string;
-  hold: { reason: string; source: string } | null;
-  lease: { job_id: string; worker_id: string | null } | null;
-  events: { type: string; message: string }[];
 }
 
 export interface SlotDef {
@@ -147,31 +117,34 @@ export async function jobLab(
       if (status !== 201) throw new Error(`submit answered ${status}: ${JSON.stringify(json)}`);
       return json['id'] as string;
     },
-    job: async (id) => (await api('GET', `/v1/jobs/${id}`)).json as unknown as JobJson,
+    job: async (id) => (await api('GET', `/v1/jobs/${id}`)).json as unknown as JobView,
     waitDone: async (id, timeoutMs = 20_000) => {
-      let last: JobJson | undefined;
-      const deadline = Date.now() + timeoutMs;
-      while (Date.now() < deadline) {
-        last = (await api('GET', `/v1/jobs/${id}`)).json as unknown as JobJson;
-        if (last.done) return last;
-        await new Promise((resolve) => setTimeout(resolve, 25));
-      }
-      throw new Error(`job ${id} not done within ${timeoutMs} ms: ${JSON.stringify(last)}`);
+      let last: JobView | undefined;
+      return eventually(
+        async () => {
+          last = await lab.job(id);
+          return last.done && last;
+        },
+        { timeoutMs, intervalMs: 25, message: () => `job ${id} to be done: ${JSON.stringify(last)}` },
+      );
     },
     output: async (id) => (await fetch(`${url()}/v1/jobs/${id}/output`, { headers: { authorization: `Bearer ${SUBMITTER_TOKEN}` }, signal: AbortSignal.timeout(10_000) })).text(),
     waitOutput: async (id, pattern, timeoutMs = 15_000) => {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const output = await lab.output(id);
-        const match = pattern.exec(output);
-        if (match) return match;
-        if (Date.now() > deadline) throw new Error(`job ${id} never printed ${String(pattern)}: ${JSON.stringify(await lab.job(id))}, output ${JSON.stringify(output)}`);
-        await new Promise((resolve) => setTimeout(resolve, 25));
-      }
+      let output = '';
+      return eventually(
+        async () => {
+          output = await lab.output(id);
+          return pattern.exec(output) ?? false;
+        },
+        { timeoutMs, intervalMs: 25, message: () => `job ${id} to print ${String(pattern)}; output ${JSON.stringify(output)}` },
+      ).catch(async (error: unknown) => {
+        // The job's view says why it did not print (still queued, failed); it takes a request, so only now.
+        throw new Error(`${error instanceof Error ? error.message : String(error)}; job ${JSON.stringify(await lab.job(id).catch(() => 'unreadable'))}`, { cause: error });
+      });
     },
-    slot: async (name) => (await (await fetch(`${url()}/v1/slots/${name}`, { signal: AbortSignal.timeout(10_000) })).json()) as SlotJson,
+    slot: async (name) => (await (await fetch(`${url()}/v1/slots/${name}`, { signal: AbortSignal.timeout(10_000) })).json()) as SlotDetailView,
     post: (path, body, token) => api('POST', path, body, token),
-    events: async (query = '') => ((await api('GET', `/v1/events?limit=1000${query}`)).json['events'] as EventJson[]),
+    events: async (query = '') => ((await api('GET', `/v1/events?limit=1000${query}`)).json['events'] as EventView[]),
     cgroups: () => new WorkerCgroups(agentScope(stateDir)).existing(),
     workers: () => recordedWorkers(stateDir),
     workerProcesses: () => recordedWorkers(stateDir).flatMap(({ uid }) => (uid > 0 ? processesOf(uid) : [])),
@@ -182,24 +155,14 @@ export async function jobLab(
 }
 
 export async function waitHealthy(url: string, slot: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const view = (await (await fetch(`${url}/v1/slots/${slot}`, { signal: AbortSignal.timeout(5_000) })).json()) as { health: string };
-    if (view.health === 'healthy') return;
-    if (Date.now() > deadline) throw new Error(`slot ${slot} not healthy within ${timeoutMs} ms: ${JSON.stringify(view)}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-function recordedWorkers(stateDir: string): { username: string; uid: number }[] {
-  const file = join(stateDir, DATABASE_FILE);
-  if (!existsSync(file)) return [];
-  const db = new Database(file, { readonly: true, fileMustExist: true });
-  try {
-    return db.prepare('SELECT username, uid FROM workers').all() as { username: string; uid: number }[];
-  } finally {
-    db.close();
-  }
+  let view: SlotDetailView | undefined;
+  await eventually(
+    async () => {
+      view = (await (await fetch(`${url}/v1/slots/${slot}`, { signal: AbortSignal.timeout(5_000) })).json()) as SlotDetailView;
+      return view.health === 'healthy';
+    },
+    { timeoutMs, intervalMs: 50, message: () => `slot ${slot} to be healthy: ${JSON.stringify(view)}` },
+  );
 }
 
 /** Owner, group and permission bits of a node, for "restored exactly" assertions. */

@@ -5,6 +5,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import type { SerialPort } from 'serialport';
 import { startPtyPair, startResponder } from '../../src/emulated-lab/pty-console.js';
 import { lifo, type Cleanup } from './cleanup.js';
+import { eventually } from './eventually.js';
 
 export interface PtyPair {
   /** The end labslot checks (what a /dev/serial/by-id link would point at). */
@@ -34,9 +35,5 @@ export async function holdLock(t: Cleanup, path: string): Promise<void> {
   // the lock (no --nonblock), since the probe below holds it for a moment.
   const holder = spawn('flock', ['--no-fork', '--exclusive', path, 'sleep', '60'], { stdio: 'ignore' });
   lifo(t).after(() => holder.kill('SIGKILL'));
-  const deadline = Date.now() + 5_000;
-  while (spawnSync('flock', ['--nonblock', '--exclusive', path, 'true']).status === 0) {
-    if (Date.now() > deadline) throw new Error(`the lock on ${path} was not taken within 5 s`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  await eventually(() => spawnSync('flock', ['--nonblock', '--exclusive', path, 'true']).status !== 0, { timeoutMs: 5_000, message: `the lock on ${path} to be taken` });
 }

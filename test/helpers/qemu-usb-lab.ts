@@ -10,6 +10,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Cleanup } from './cleanup.js';
+import { eventually, GiveUp } from './eventually.js';
 import { DIAG_DIR_ENV } from './guest-util.js';
 import { command, ROOT, type Prerequisite } from './prerequisites.js';
 import { findGuestKernel, guestImages, isStaticElf } from './qemu-initramfs.js';
@@ -369,16 +370,17 @@ export async function startUsbLab(cleanup: Cleanup, options: UsbLabOptions): Pro
     stdout: () => read('stdout'),
     explain,
     async waitForLine(match, timeoutMs) {
-      const deadline = performance.now() + timeoutMs;
-      for (;;) {
-        const poweredOff = exited; // before reading: the file is complete once QEMU has exited
-        const text = read('stdout');
-        const line = text.slice(0, text.lastIndexOf('\n') + 1).split('\n').find((l) => match.test(l));
-        if (line !== undefined) return line;
-        if (poweredOff) throw new Error(explain(`the guest ended before printing a line matching ${String(match)}`));
-        if (performance.now() > deadline) throw new Error(explain(`no line matching ${String(match)} within ${timeoutMs} ms`));
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
+      return eventually(
+        () => {
+          const poweredOff = exited; // before reading: the file is complete once QEMU has exited
+          const text = read('stdout');
+          const line = text.slice(0, text.lastIndexOf('\n') + 1).split('\n').find((l) => match.test(l));
+          if (line !== undefined) return line;
+          if (poweredOff) throw new GiveUp(explain(`the guest ended before printing a line matching ${String(match)}`));
+          return false;
+        },
+        { timeoutMs, intervalMs: 10, message: () => explain(`a line matching ${String(match)}`) },
+      );
     },
     async unplug(id) {
       if (!serials.has(id)) throw new Error(`no usb-serial ${id}`);

@@ -2,6 +2,7 @@
 // and a log of events to wait on (DEVICE_DELETED after a device_del).
 import { existsSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
+import { eventually } from './eventually.js';
 
 export type QmpRecord = Record<string, unknown>;
 
@@ -31,9 +32,8 @@ export class Qmp {
 
   /** Connects once QEMU has made the socket, and leaves capabilities negotiation mode. */
   static async connect(path: string, timeoutMs: number): Promise<Qmp> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      try {
+    return eventually(
+      async () => {
         if (!existsSync(path)) throw new Error(`no QMP socket at ${path}`);
         const socket = await new Promise<Socket>((resolve, reject) => {
           const s = createConnection(path, () => resolve(s));
@@ -42,11 +42,9 @@ export class Qmp {
         const qmp = new Qmp(socket);
         await qmp.execute('qmp_capabilities');
         return qmp;
-      } catch (error) {
-        if (Date.now() > deadline) throw new Error(`QMP: could not connect within ${timeoutMs} ms: ${String(error)}`, { cause: error });
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-    }
+      },
+      { timeoutMs, intervalMs: 50, message: `a QMP connection at ${path}` },
+    );
   }
 
   execute(command: string, args?: QmpRecord): Promise<unknown> {

@@ -25,9 +25,11 @@
 import { spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { GuestAgent, type SlotView } from './guest-agent.js';
+import type { SlotView } from './api-types.js';
+import { eventually } from './eventually.js';
+import { GuestAgent } from './guest-agent.js';
 import { gone, present, sysfsName, ttyOf, ttyReady } from './guest-usb-ids.js';
-import { emit, messageOf, runGuestProgram, SYSFS_USB, waitFor, type GuestSteps } from './guest-util.js';
+import { emit, messageOf, runGuestProgram, SYSFS_USB, type GuestSteps } from './guest-util.js';
 import type { CliLabPlan } from './usb-cli-lab.js';
 
 export interface CliGuestPlan extends CliLabPlan {
@@ -51,7 +53,7 @@ const AGENT_START_MS = 90_000;
 /** The agent's exit after SIGTERM. */
 const AGENT_STOP_MS = 45_000;
 
-const consoleReady = (plan: CliGuestPlan): true | undefined => ttyReady(plan.console.serial);
+const consoleReady = (plan: CliGuestPlan): boolean => ttyReady(plan.console.serial);
 
 interface Exit {
   code: number | null;
@@ -101,10 +103,10 @@ async function agentPhase(plan: CliGuestPlan, steps: GuestSteps): Promise<void> 
   steps.onFailure(() => agent.describe());
   try {
     let last: SlotView[] = [];
-    await waitFor('every slot healthy in GET /v1/slots', async () => {
+    await eventually(async () => {
       last = (await agent.slots()) ?? [];
-      return last.length > 0 && last.every((s) => s.health === 'healthy') ? true : undefined;
-    }, AGENT_START_MS, 100).catch((error: unknown) => {
+      return last.length > 0 && last.every((s) => s.health === 'healthy');
+    }, { timeoutMs: AGENT_START_MS, intervalMs: 100, message: 'every slot healthy in GET /v1/slots' }).catch((error: unknown) => {
       throw new Error(`${messageOf(error)}: ${last.length === 0 ? 'the API never answered' : slotSummary(last)}`, { cause: error });
     });
     const consoleDir = join(SYSFS_USB, sysfsName(plan.console) ?? '?');
@@ -115,7 +117,7 @@ async function agentPhase(plan: CliGuestPlan, steps: GuestSteps): Promise<void> 
     // The host unplugs the console now. Its tty or its USB device leaving the kernel, whichever is first
     // (the tty, by about 15 ms), is the moment of the unplug: polled every 2 ms.
     steps.step('labslot agent: waiting for the host to unplug the console (QMP device_del)');
-    const goneAt = await waitFor('the console to leave sysfs', () => (existsSync(consoleDir) && existsSync(ttyPath) ? undefined : performance.now()), HOST_STEP_MS, 2);
+    const goneAt = await eventually(() => (existsSync(consoleDir) && existsSync(ttyPath) ? false : performance.now()), { timeoutMs: HOST_STEP_MS, intervalMs: 2, message: 'the console to leave sysfs' });
     const goneEpoch = Date.now();
     // A client polling the API. How long this takes is for bench/hotplug.ts to measure, not for
     // this test to judge (TCG on a shared machine); the bound is a behaviour bound: the next
@@ -124,12 +126,12 @@ async function agentPhase(plan: CliGuestPlan, steps: GuestSteps): Promise<void> 
     steps.step('labslot agent: waiting for GET /v1/slots/sp to answer unhealthy after the unplug');
     const getMs: number[] = [];
     let view: SlotView | undefined;
-    const unhealthyAt = await waitFor('GET /v1/slots/sp: unhealthy', async () => {
+    const unhealthyAt = await eventually(async () => {
       const sent = performance.now();
       view = await agent.slot('sp');
       getMs.push(Math.round(performance.now() - sent));
-      return view.health === 'unhealthy' ? performance.now() : undefined;
-    }, plan.intervalMs / 2, plan.pollMs ?? 50).catch((error: unknown) => {
+      return view.health === 'unhealthy' ? performance.now() : false;
+    }, { timeoutMs: plan.intervalMs / 2, intervalMs: plan.pollMs ?? 50, message: 'GET /v1/slots/sp: unhealthy' }).catch((error: unknown) => {
       throw new Error(`${messageOf(error)}: ${view === undefined ? 'no answer' : slotSummary([view])}`, { cause: error });
     });
     const rot = (await agent.slot('rot')).health;
@@ -173,7 +175,7 @@ async function unplugChecks(plan: CliGuestPlan, steps: GuestSteps): Promise<void
   steps.step('labslot check (all)');
   await check(plan, 'all');
   steps.step('waiting for the host to unplug the console (QMP device_del)');
-  await waitFor('the console to leave sysfs (QMP device_del)', () => gone(plan.console), HOST_STEP_MS);
+  await eventually(() => gone(plan.console), { timeoutMs: HOST_STEP_MS, message: 'the console to leave sysfs (QMP device_del)' });
   steps.step('labslot check (console-out)');
   await check(plan, 'console-out');
 }
@@ -182,19 +184,19 @@ async function unplugChecks(plan: CliGuestPlan, steps: GuestSteps): Promise<void
 async function unbindChecks(plan: CliGuestPlan, steps: GuestSteps): Promise<void> {
   emit({ phase: 'devices-ready' });
   steps.step('waiting for the host to unplug the console (QMP device_del)');
-  await waitFor('the console to leave sysfs (QMP device_del)', () => gone(plan.console), HOST_STEP_MS);
+  await eventually(() => gone(plan.console), { timeoutMs: HOST_STEP_MS, message: 'the console to leave sysfs (QMP device_del)' });
   emit({ phase: 'console-gone' });
   steps.step('waiting for the host to replug the console (QMP device_add)');
-  await waitFor('the console back, with its tty (QMP device_add)', () => consoleReady(plan), HOST_STEP_MS);
+  await eventually(() => consoleReady(plan), { timeoutMs: HOST_STEP_MS, message: 'the console back, with its tty (QMP device_add)' });
   steps.step('unbinding the RoT gadget');
   bindGadget(plan.rot, false);
-  await waitFor('the RoT gadget to leave sysfs', () => gone(plan.rot), GADGET_MS);
+  await eventually(() => gone(plan.rot), { timeoutMs: GADGET_MS, message: 'the RoT gadget to leave sysfs' });
   steps.step('labslot check (rot-out)');
   await check(plan, 'rot-out');
 
   steps.step('binding the RoT gadget again');
   bindGadget(plan.rot, true);
-  await waitFor('the RoT gadget back in sysfs', () => present(plan.rot), GADGET_MS);
+  await eventually(() => present(plan.rot), { timeoutMs: GADGET_MS, message: 'the RoT gadget back in sysfs' });
   steps.step('labslot check (all-back)');
   await check(plan, 'all-back');
 }
@@ -204,7 +206,7 @@ async function main(steps: GuestSteps): Promise<void> {
   const all = [plan.console, plan.sp, plan.rot];
   // Enumeration may still be going on when udev has settled.
   steps.step('every device in sysfs');
-  await waitFor('every device in sysfs, the console with its tty', () => (all.every((d) => present(d)) && consoleReady(plan) ? true : undefined), GADGET_MS);
+  await eventually(() => (all.every((d) => present(d)) && consoleReady(plan)), { timeoutMs: GADGET_MS, message: 'every device in sysfs, the console with its tty' });
   if (plan.mode === 'unplug') await unplugChecks(plan, steps);
   else if (plan.mode === 'unbind') await unbindChecks(plan, steps);
   else await agentPhase(plan, steps);

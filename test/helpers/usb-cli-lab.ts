@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { CheckDeviceJson, CheckJson } from './api-types.js';
 import type { Cleanup } from './cleanup.js';
 import { serveFakeSpConsole } from './fake-sp-console.js';
 import type { AgentPlan } from './guest-agent.js';
@@ -117,21 +118,6 @@ export async function waitForPhase<T>(lab: UsbLab, phase: string, timeoutMs: num
   return report;
 }
 
-export interface DeviceJson {
-  name: string;
-  kind: string;
-  ok: boolean | null;
-  reason: string;
-  detail: string | null;
-}
-
-/** What `labslot check --json` prints. */
-export interface CheckJson {
-  healthy: boolean;
-  host: { ok: boolean; reason: string };
-  slots: { name: string; healthy: boolean; devices: DeviceJson[] }[];
-}
-
 interface CheckStep {
   phase: 'check';
   step: string;
@@ -156,7 +142,7 @@ export function slotOf(r: CheckJson, name: string): CheckJson['slots'][number] {
   return found;
 }
 
-export function deviceOf(r: CheckJson, slotName: string, name: string): DeviceJson {
+export function deviceOf(r: CheckJson, slotName: string, name: string): CheckDeviceJson {
   const found = slotOf(r, slotName).devices.find((d) => d.name === name);
   assert.ok(found, `no device ${name} in slot ${slotName}`);
   return found;

@@ -23,7 +23,8 @@ import { HealthStore } from '../../src/health/health-store.js';
 import { usbHotplug } from '../../src/health/usb-hotplug.js';
 import { createLogger } from '../../src/log.js';
 import { ensureSlotRows } from '../../src/slots/slot-states.js';
-import { emit, messageOf, readText, SYSFS_USB, waitFor } from './guest-util.js';
+import { eventually } from './eventually.js';
+import { emit, messageOf, readText, SYSFS_USB } from './guest-util.js';
 
 export interface GuestPlan {
   /** The usb-serial adapters (0403:6001) on the bus. */
@@ -139,7 +140,7 @@ async function hotplugPhase(plan: GuestPlan): Promise<void> {
     const sysfsName = sysfsSerials().get(plan.hotplugSerial);
     if (sysfsName === undefined) throw new Error(`${plan.hotplugSerial} is not in sysfs`);
     const devices = [...lab.devices.keys()];
-    await waitFor('every device healthy', () => (devices.every((d) => state(d) === 'healthy') ? true : undefined), 20_000).catch((error: unknown) => {
+    await eventually(() => (devices.every((d) => state(d) === 'healthy')), { timeoutMs: 20_000, message: 'every device healthy' }).catch((error: unknown) => {
       const states = devices.map((d) => `${d}: ${state(d) ?? 'none'} (${lastReason(d) ?? 'not checked'})`);
       throw new Error(`${messageOf(error)}; ${states.join('; ')}`);
     });
@@ -149,8 +150,8 @@ async function hotplugPhase(plan: GuestPlan): Promise<void> {
     emit({ phase: 'ready', sysfsName, other: other !== undefined ? state('other') : null });
 
     // The host unplugs now. Poll tightly: the kernel's removal is the moment of the unplug.
-    const goneAt = await waitFor('the device to leave sysfs', () => (existsSync(sysfsDir) ? undefined : performance.now()), 60_000, 2);
-    const unhealthyAt = await waitFor('probe unhealthy', () => (state('probe') === 'unhealthy' ? performance.now() : undefined), 10_000, 5).catch((error: unknown) => {
+    const goneAt = await eventually(() => (existsSync(sysfsDir) ? false : performance.now()), { timeoutMs: 60_000, intervalMs: 2, message: 'the device to leave sysfs' });
+    const unhealthyAt = await eventually(() => (state('probe') === 'unhealthy' ? performance.now() : false), { timeoutMs: 10_000, intervalMs: 5, message: 'probe unhealthy' }).catch((error: unknown) => {
       throw new Error(`${messageOf(error)}; state ${state('probe') ?? 'none'}, last result: ${lastReason('probe') ?? 'none'}`);
     });
     emit({
@@ -162,8 +163,8 @@ async function hotplugPhase(plan: GuestPlan): Promise<void> {
       other: other !== undefined ? state('other') : null,
     });
 
-    const backAt = await waitFor('the device to return to sysfs', () => (sysfsSerials().has(plan.hotplugSerial) ? performance.now() : undefined), 30_000, 5);
-    const healthyAt = await waitFor('probe healthy again', () => (state('probe') === 'healthy' ? performance.now() : undefined), 15_000, 5).catch((error: unknown) => {
+    const backAt = await eventually(() => (sysfsSerials().has(plan.hotplugSerial) ? performance.now() : false), { timeoutMs: 30_000, intervalMs: 5, message: 'the device to return to sysfs' });
+    const healthyAt = await eventually(() => (state('probe') === 'healthy' ? performance.now() : false), { timeoutMs: 15_000, intervalMs: 5, message: 'probe healthy again' }).catch((error: unknown) => {
       throw new Error(`${messageOf(error)}; state ${state('probe') ?? 'none'}, last result: ${lastReason('probe') ?? 'none'}`);
     });
     emit({ phase: 'reattached', latencyMs: Math.round(healthyAt - backAt), reason: lastReason('probe'), trigger: store.history('probe', 1)[0]?.trigger });
@@ -178,10 +179,10 @@ async function main(): Promise<void> {
   if (process.env['LABSLOT_USB_LAB_WARM_ONLY'] === '1') return;
   const plan = JSON.parse(process.argv[2] ?? '') as GuestPlan;
   // Enumeration of the emulated devices may still be going on when udev has settled.
-  await waitFor('the devices in sysfs', () => {
+  await eventually(() => {
     const present = sysfsSerials();
-    return [...plan.serials, plan.gadget.serial].every((s) => present.has(s)) ? true : undefined;
-  }, 20_000).catch((error: unknown) => emit({ phase: 'error', error: `${messageOf(error)}; sysfs has ${JSON.stringify(Object.fromEntries(sysfsSerials()))}` }));
+    return [...plan.serials, plan.gadget.serial].every((s) => present.has(s));
+  }, { timeoutMs: 20_000, message: 'the devices in sysfs' }).catch((error: unknown) => emit({ phase: 'error', error: `${messageOf(error)}; sysfs has ${JSON.stringify(Object.fromEntries(sysfsSerials()))}` }));
   try {
     await staticPhase(plan);
   } catch (error) {

@@ -1,0 +1,42 @@
+// The API's JSON shapes as the agent itself declares them. Tests read responses
+// as these instead of redeclaring fields, so a renamed or retyped field breaks
+// the test's compile rather than passing unnoticed. Every test imports them
+// from here and not from src/ directly: when the shapes move in src/, only
+// this file changes.
+import type { CheckResultJson } from '../../src/devices/check-result.js';
+import type { EventView } from '../../src/db/event-view.js';
+import type { HostView } from '../../src/http/host-view.js';
+import type { SlotView } from '../../src/slots/slot-view.js';
+
+export type { CheckResultJson } from '../../src/devices/check-result.js';
+export type { EventView } from '../../src/db/event-view.js';
+export type { HostView } from '../../src/http/host-view.js';
+export type { JobView } from '../../src/jobs/job-view.js';
+export type { DeviceView, HoldView, SlotView } from '../../src/slots/slot-view.js';
+
+/** GET /v1/slots/:name: the slot's view and its recent events (src/http/routes/slots.ts). */
+export type SlotDetailView = SlotView & { events: EventView[] };
+
+/** GET /v1/slots. */
+export interface SlotListView {
+  host: HostView;
+  slots: SlotView[];
+}
+
+/** GET /v1/events. */
+export interface EventListView {
+  events: EventView[];
+}
+
+/**
+ * What `labslot check --json` prints. src/cli/check-run.ts builds it inline
+ * from CheckResultJson, so it has no type of its own to import; it is spelled
+ * out once here from that part.
+ */
+export interface CheckJson {
+  healthy: boolean;
+  host: CheckResultJson;
+  slots: { name: string; target: string; healthy: boolean; devices: CheckDeviceJson[] }[];
+}
+
+export type CheckDeviceJson = { name: string; kind: string } & CheckResultJson;
