@@ -5,12 +5,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { jobLab, type JobLab } from './helpers/job-lab.js';
 import { command, requires, ROOT } from './helpers/prerequisites.js';
-import { until } from './helpers/until.js';
+import { eventually } from './helpers/eventually.js';
 
 /** The job's phase lines, once its last one (done) is in the log. */
 async function phasesOf(lab: JobLab, id: string): Promise<Record<string, unknown>[]> {
   const lines = (): Record<string, unknown>[] => lab.agent.logs.filter((l) => l['msg'] === 'lease phase' && l['job'] === id);
-  await until(`the lease of job ${id} to log its last phase`, () => lines().some((l) => l['to'] === 'done'));
+  await eventually(() => lines().some((l) => l['to'] === 'done'), { message: `the lease of job ${id} to log its last phase` });
   return lines();
 }
 

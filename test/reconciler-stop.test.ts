@@ -16,7 +16,7 @@ import { lifo } from './helpers/cleanup.js';
 import { labFixture } from './helpers/lab-fixture.js';
 import { requires, ROOT } from './helpers/prerequisites.js';
 import { tempDir } from './helpers/temp-dir.js';
-import { until } from './helpers/until.js';
+import { eventually } from './helpers/eventually.js';
 
 const WORKER = 'w0gated';
 
@@ -61,13 +61,13 @@ describe('reconciler stop', () => {
     fx.db.insert(jobs).values({ id: 'j1', target: 't', timeoutMs: 60_000, state: 'cleaning', slot: 'a' }).run();
     fx.db.insert(workers).values({ id: WORKER, jobId: 'j1', slot: 'a', username: `ls-${WORKER}`, tokenHash: 'x', rootDir: join(fx.dir, 'gone'), uid: -1, gid: -1, state: 'cleanup-failed', createdAt: Date.now() }).run();
     fx.db.update(slots).set({ usage: 'cleaning', leaseJobId: 'j1', leaseWorkerId: WORKER }).where(eq(slots.name, 'a')).run();
-    await until('a reconcile round to reach the leftover worker', () => gated);
+    await eventually(() => gated, { message: 'a reconcile round to reach the leftover worker' });
     await inRound;
 
     const stopping = agent.stop();
     // Released once the agent says it waits for the round; or, if its stop ends without waiting, then:
     // the round goes on against a closed database and the checks below fail.
-    await Promise.race([until('the agent to wait for the round in flight', () => logs.some((l) => l['msg'] === 'waiting for the reconcile round in flight')), stopping]);
+    await Promise.race([eventually(() => logs.some((l) => l['msg'] === 'waiting for the reconcile round in flight'), { message: 'the agent to wait for the round in flight' }), stopping]);
     release();
     await stopping;
 

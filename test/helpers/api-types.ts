@@ -4,15 +4,15 @@
 // from here and not from src/ directly: when the shapes move in src/, only
 // this file changes.
 import type { CheckResultJson } from '../../src/devices/check-result.js';
-import type { EventView } from '../../src/db/event-view.js';
-import type { HostView } from '../../src/http/host-view.js';
-import type { SlotView } from '../../src/slots/slot-view.js';
+import type { EventView } from '../../src/api/event.js';
+import type { HostView } from '../../src/api/host.js';
+import type { SlotView } from '../../src/api/slot.js';
 
 export type { CheckResultJson } from '../../src/devices/check-result.js';
-export type { EventView } from '../../src/db/event-view.js';
-export type { HostView } from '../../src/http/host-view.js';
-export type { JobView } from '../../src/jobs/job-view.js';
-export type { DeviceView, HoldView, SlotView } from '../../src/slots/slot-view.js';
+export type { EventView } from '../../src/api/event.js';
+export type { HostView } from '../../src/api/host.js';
+export type { JobView } from '../../src/api/job.js';
+export type { DeviceView, HoldView, SlotView } from '../../src/api/slot.js';
 
 /** GET /v1/slots/:name: the slot's view and its recent events (src/http/routes/slots.ts). */
 export type SlotDetailView = SlotView & { events: EventView[] };
