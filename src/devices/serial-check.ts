@@ -5,6 +5,7 @@ import { realpath, stat } from 'node:fs/promises';
 import { SerialPort } from 'serialport';
 import { formatUsbId } from '../config/usb-identity.js';
 import { healthy, unhealthy, type CheckContext, type Verdict } from './check-result.js';
+import { printable } from './printable.js';
 import { findTtyByUsb, type TtyUsbIdentity } from './serial-tty.js';
 
 export interface SerialSpec {
@@ -104,10 +105,4 @@ async function exchangeProbe(tty: string, baud: number, probe: { send: string; e
     if (port.isOpen) await new Promise<void>((resolve) => port.close(() => resolve()));
     port.off('error', onError);
   }
-}
-
-/** Console bytes as one readable line for details: control characters escaped. */
-function printable(bytes: Buffer): string {
-  // eslint-disable-next-line no-control-regex -- escaping control characters is the point
-  return bytes.toString('latin1').replace(/[\x00-\x1f\x7f-\xff]/g, (c) => (c === '\n' ? '\\n' : c === '\r' ? '\\r' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
 }

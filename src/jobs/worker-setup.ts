@@ -15,7 +15,7 @@ import { sha256Hex } from '../http/auth.js';
 import type { JobLaunch, Platform, WorkerAccount } from '../platform/platform.js';
 import { workerUsername } from '../platform/worker-names.js';
 import { INSTALL_ROOT } from './command-wrapper.js';
-import { grantDevices, type NodeToGrant } from './device-grants.js';
+import { grantDevices, type NodeToGrant } from '../devices/device-grants.js';
 import { newWorkerToken } from './ids.js';
 import { humilityEnvironment, leftOutNote } from './humility-environment.js';
 import { jobEnvironment } from './job-environment.js';
