@@ -4,7 +4,7 @@
 import type { LabModel } from '../config/lab-model.js';
 import type { DeviceSpec } from '../config/schema.js';
 import type { CheckMode, CheckResult } from './check-result.js';
-import { kindOf } from './kinds/registry.js';
+import { checksIn, kindOf } from './kinds/registry.js';
 import { placeholderResolver } from './placeholder-values.js';
 import { runCheck } from './run-check.js';
 import { listUsbDevices, type UsbDeviceInfo } from './usb-bus.js';
@@ -45,12 +45,11 @@ export class DeviceChecker {
     const device = this.lab.devices.get(name);
     if (!device) throw new Error(`no device named ${name}`);
     const spec = device.spec;
-    const kind = kindOf(spec);
-    if (!kind.passive && mode === 'passive') return null;
+    if (!checksIn(spec, mode)) return null;
     const timeoutMs = checkTimeoutMs(this.lab, spec);
     const enumerate = (): Promise<UsbDeviceInfo[]> => usb.get();
     return runCheck(timeoutMs, signal, (checkSignal) =>
-      kind.check(spec, { mode, signal: checkSignal, timeoutMs, usb: enumerate, placeholders: placeholderResolver(this.lab, name, enumerate) }),
+      kindOf(spec).check(spec, { mode, signal: checkSignal, timeoutMs, usb: enumerate, placeholders: placeholderResolver(this.lab, name, enumerate) }),
     );
   }
 }

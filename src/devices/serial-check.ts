@@ -5,6 +5,7 @@ import { realpath, stat } from 'node:fs/promises';
 import { SerialPort } from 'serialport';
 import { formatUsbId } from '../config/usb-identity.js';
 import { healthy, unhealthy, type CheckContext, type Verdict } from './check-result.js';
+import { abortedVerdict } from './abort-verdict.js';
 import { printable } from './printable.js';
 import { findTtyByUsb, type TtyUsbIdentity } from './serial-tty.js';
 
@@ -47,6 +48,8 @@ export async function resolveTty(spec: SerialSpec): Promise<ResolvedTty> {
 export async function checkSerial(spec: SerialSpec, ctx: CheckContext): Promise<Verdict> {
   const resolved = await resolveTty(spec);
   if (!resolved.ok) return resolved.verdict;
+  // Resolving does not watch the signal; a check ended meanwhile reports that, not a stale "present".
+  if (ctx.signal.aborted) return abortedVerdict(ctx.signal, `serial ${resolved.tty}`);
   const { tty } = resolved;
   const where = spec.path !== undefined && spec.path !== tty ? `${spec.path} -> ${tty}` : tty;
   if (ctx.mode === 'passive' || spec.probe === undefined) return healthy(`serial ${tty} present`, where);

@@ -4,6 +4,7 @@
 import type { DeviceSpec } from '../../config/schema.js';
 import { commandKind } from './command.js';
 import { consoleServerKind } from './console-server.js';
+import type { CheckMode } from '../check-result.js';
 import type { DeviceKind } from './device-kind.js';
 import { ipv6Kind } from './ipv6.js';
 import { powerKind } from './power.js';
@@ -35,4 +36,9 @@ export function kindNamed(kind: unknown): DeviceKind<never> | undefined {
 /** The kinds whose devices fill a placeholder, by placeholder: `{tty}` is filled from a serial device. */
 export function kindsFilling(placeholder: string): KindName[] {
   return (Object.keys(deviceKinds) as KindName[]).filter((k) => deviceKinds[k].placeholder === placeholder);
+}
+
+/** Whether a device is checked in a mode: a kind with only an active check (a command) is skipped on a leased slot. */
+export function checksIn(spec: DeviceSpec, mode: CheckMode): boolean {
+  return mode === 'active' || kindOf(spec).passive;
 }

@@ -3,6 +3,7 @@
 // granted its /dev/bus/usb/BBB/DDD node.
 import { formatUsbId } from '../../config/usb-identity.js';
 import type { DeviceSpec } from '../../config/schema.js';
+import { abortedVerdict, unlessAborted } from '../abort-verdict.js';
 import { checkUsb, findUsbDevice } from '../usb-check.js';
 import { nothingToRecover, type DeviceKind } from './device-kind.js';
 import { rawUsbHardware } from './raw-usb-hardware.js';
@@ -12,7 +13,11 @@ type UsbSpec = Extract<DeviceSpec, { kind: 'usb' }>;
 export const usbKind: DeviceKind<UsbSpec> = {
   describe: (spec) => `usb ${formatUsbId(spec.vid, spec.pid)} serial ${spec.serial}`,
   passive: true,
-  check: async (spec, ctx) => checkUsb(spec, await ctx.usb()),
+  check: async (spec, ctx) => {
+    // Enumeration does not watch the signal (libusb can hang on a wedged hub): stop waiting on abort.
+    const devices = await unlessAborted(ctx.usb(), ctx.signal);
+    return devices === null ? abortedVerdict(ctx.signal, usbKind.describe(spec)) : checkUsb(spec, devices);
+  },
   timeoutMs: (_spec, healthTimeoutMs) => healthTimeoutMs,
   node: async (spec, usb) => {
     const found = findUsbDevice(await usb(), spec);
