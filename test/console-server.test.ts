@@ -75,6 +75,23 @@ describe('console-server devices', () => {
     assert.ok(consoleServer.received.includes('hello from the job'), `the console saw the job's line: ${JSON.stringify(consoleServer.received)}`);
   });
 
+  it('config: one console endpoint is one device, and a host is a name or an address without brackets', async (t) => {
+    const dir = tempDir(t);
+    const config = join(dir, 'slots.toml');
+    writeFileSync(
+      config,
+      `[devices.a]\nkind = "console-server"\nhost = "console-a.lab.example"\nport = 7001\n` +
+        `[devices.b]\nkind = "console-server"\nhost = "console-a.lab.example"\nport = 7001\n` +
+        `[devices.c]\nkind = "console-server"\nhost = "[fd00::1]"\nport = 7002\nbaud = 9600\n` +
+        `[slots.s]\ntarget = "t"\ndevices = ["a", "b", "c"]\n`,
+    );
+    const result = await runCli(['config', 'validate', '-c', config]);
+    assert.equal(result.code, 2, result.stdout + result.stderr);
+    assert.match(result.stderr, /devices\.b: console console-a\.lab\.example:7001 is already device "a"/);
+    assert.match(result.stderr, /devices\.c\.host: must be a host name or an IP address, without brackets or port/);
+    assert.match(result.stderr, /devices\.c.*baud/, 'a serial console\'s key is not a network console\'s');
+  });
+
   it('gives a job host:port, with an IPv6 address in brackets and a host name as it is', () => {
     const at = (host: string): string | undefined => deviceEnvValue({ kind: 'console-server', host, port: 7001 } satisfies DeviceSpec, null);
     assert.equal(at('fd00:1::10'), '[fd00:1::10]:7001');
