@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openDatabase } from '../src/db/open-database.js';
-import { loadConfig } from '../src/config/load-config.js';
+import { loadLabConfig } from '../src/devices/load-lab-config.js';
 import { DeviceChecker } from '../src/devices/device-checker.js';
 import { checkModeFor } from '../src/health/check-mode.js';
 import { HealthMonitor } from '../src/health/health-monitor.js';
@@ -50,7 +50,7 @@ async function measure(devices: number): Promise<Figures> {
   try {
     const file = join(dir, 'slots.toml');
     writeFileSync(file, await scaleLabToml(cleanup, dir, devices / DEVICES_PER_SLOT));
-    const lab = loadConfig(file, { stateDir: join(dir, 'state') });
+    const lab = loadLabConfig(file, { stateDir: join(dir, 'state') });
     const db = openDatabase({ stateDir: lab.stateDir });
     cleanup.after(() => db.$client.close());
     ensureSlotRows(db, [...lab.slots.keys()]);

@@ -22,8 +22,9 @@ apt-get update -qq
 # chromium: the status page test drives Debian's browser with playwright-core (no browser download).
 # libxml2-utils: xmllint checks smf/*.xml; systemd: systemd-analyze verify checks the unit (a fresh machine may lack it);
 # strace + libcap2-bin (capsh): the service unit test traces the hardened agent and checks capability names.
+# ser2net: a real network console (console-server devices) in front of a PTY.
 apt-get install -y -qq --no-install-recommends \
   ca-certificates g++ make python3 \
   socat util-linux passwd e2fsprogs procps bubblewrap iproute2 iputils-ping pdudaemon python3-prometheus-client \
   qemu-system-x86 linux-image-amd64 busybox-static cpio udev kmod xz-utils \
-  chromium libxml2-utils systemd strace libcap2-bin >/dev/null
+  chromium libxml2-utils systemd strace libcap2-bin ser2net >/dev/null

@@ -5,14 +5,15 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError } from '../src/config/config-error.js';
-import { configPathFrom, loadConfig } from '../src/config/load-config.js';
+import { configPathFrom } from '../src/config/load-config.js';
+import { loadLabConfig } from '../src/devices/load-lab-config.js';
 import { PROJECT_ROOT } from './helpers/cli.js';
 import { tempDir } from './helpers/temp-dir.js';
 
 const EXAMPLE = join(PROJECT_ROOT, 'slots.example.toml');
 
 describe('slots.example.toml', () => {
-  const lab = loadConfig(EXAMPLE);
+  const lab = loadLabConfig(EXAMPLE);
 
   it('describes two Gimlets and a Sidecar', () => {
     assert.deepEqual([...lab.slots.keys()], ['gimlet-1', 'gimlet-2', 'sidecar-1']);
@@ -64,7 +65,7 @@ describe('loading configs', () => {
       ].join('\n'),
     );
     assert.throws(
-      () => loadConfig(file),
+      () => loadLabConfig(file),
       (error: unknown) => {
         assert.ok(error instanceof ConfigError);
         const found = error.issues.map((i) => `${i.line ?? '?'} ${i.path ?? ''}`);
@@ -104,7 +105,7 @@ describe('loading configs', () => {
       ].join('\n'),
     );
     assert.throws(
-      () => loadConfig(file),
+      () => loadLabConfig(file),
       (error: unknown) => {
         assert.ok(error instanceof ConfigError);
         assert.deepEqual(
@@ -126,8 +127,8 @@ describe('loading configs', () => {
     const dir = tempDir(t);
     const file = join(dir, 'slots.toml');
     writeFileSync(file, '[agent]\nstate_dir = "state"\n[devices.c]\nkind = "command"\nargv = ["true"]\n[slots.a]\ntarget = "t"\ndevices = ["c"]\n');
-    assert.equal(loadConfig(file).stateDir, join(dir, 'state'));
-    assert.equal(loadConfig(file, { stateDir: 'elsewhere' }).stateDir, join(process.cwd(), 'elsewhere'));
+    assert.equal(loadLabConfig(file).stateDir, join(dir, 'state'));
+    assert.equal(loadLabConfig(file, { stateDir: 'elsewhere' }).stateDir, join(process.cwd(), 'elsewhere'));
   });
 
   it('finds the config by -c, then $LABSLOT_CONFIG, then /etc/labslot/slots.toml', () => {
@@ -147,7 +148,7 @@ describe('hardware shared under two names', () => {
         '[devices.vcom]\nkind = "serial"\nusb = { vid = 0x1fc9, pid = 0x0143, serial = "MK1" }\n' +
         '[slots.a]\ntarget = "t"\ndevices = ["probe"]\n[slots.b]\ntarget = "t"\ndevices = ["vcom"]\n',
     );
-    const lab = loadConfig(file);
+    const lab = loadLabConfig(file);
     assert.deepEqual(lab.slots.get('a')?.conflicts, ['b']);
     assert.deepEqual(lab.slots.get('b')?.conflicts, ['a']);
   });
@@ -162,7 +163,7 @@ describe('hardware shared under two names', () => {
         '[slots.a]\ntarget = "t"\ndevices = ["p1", "c1"]\n[slots.b]\ntarget = "t"\ndevices = ["p2", "c2"]\n',
     );
     assert.throws(
-      () => loadConfig(file),
+      () => loadLabConfig(file),
       (error: unknown) =>
         error instanceof ConfigError &&
         error.issues.some((i) => i.path === 'devices.p2' && /outlet rack port 3 is already device "p1"/.test(i.message)) &&

@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { eq } from 'drizzle-orm';
-import { loadConfig } from '../src/config/load-config.js';
+import { loadLabConfig } from '../src/devices/load-lab-config.js';
 import { openDatabase } from '../src/db/open-database.js';
 import { checkResults, events } from '../src/db/schema.js';
 import { HealthStore } from '../src/health/health-store.js';
@@ -49,7 +49,7 @@ describe('health store', () => {
         '[devices.mux]\nkind = "command"\nargv = ["true"]\n[devices.own]\nkind = "command"\nargv = ["true"]\n' +
         '[slots.a]\ntarget = "t"\ndevices = ["mux", "own"]\n[slots.b]\ntarget = "t"\ndevices = ["mux"]\n',
     );
-    const lab = loadConfig(file, { stateDir: join(dir, 'state') });
+    const lab = loadLabConfig(file, { stateDir: join(dir, 'state') });
     const db = openDatabase({ stateDir: lab.stateDir });
     t.after(() => db.$client.close());
     return { store: new HealthStore(db, lab), db };

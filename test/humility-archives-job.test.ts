@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { Agent } from '../src/agent.js';
-import { loadConfig } from '../src/config/load-config.js';
+import { loadLabConfig } from '../src/devices/load-lab-config.js';
 import type { UsbDeviceInfo } from '../src/devices/usb-bus.js';
 import { createLogger } from '../src/log.js';
 import { runCli } from './helpers/cli.js';
@@ -69,7 +69,7 @@ async function archiveLab(t: TestContext): Promise<ArchiveLab> {
     `[slots.gimlet-1]\ntarget = "gimlet"\ndevices = ["g1-sp", "g1-rot"]\n`;
   const config = join(dir, 'slots.toml');
   writeFileSync(config, toml);
-  const lab = loadConfig(config, { stateDir: join(dir, 'state'), listen: { host: '127.0.0.1', port: 0 } });
+  const lab = loadLabConfig(config, { stateDir: join(dir, 'state'), listen: { host: '127.0.0.1', port: 0 } });
   const bus: UsbDeviceInfo[] = [
     { ...SP, busNumber: 1, deviceAddress: 4, node: nodes.sp, sysfsName: '1-1' },
     { ...ROT, busNumber: 1, deviceAddress: 5, node: nodes.rot, sysfsName: '1-2' },

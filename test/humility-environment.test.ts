@@ -14,7 +14,7 @@ import { describe, it, type TestContext } from 'node:test';
 import { parseArchiveOptions } from '../src/cli/archive-option.js';
 import { CliError } from '../src/cli/exit-codes.js';
 import { ConfigError } from '../src/config/config-error.js';
-import { loadConfig } from '../src/config/load-config.js';
+import { loadLabConfig } from '../src/devices/load-lab-config.js';
 import { archivesMissingFromInput, humilityEnvironment, humilityNames, leftOutNote } from '../src/jobs/humility-environment.js';
 import { JobRefusedError, submitJob } from '../src/jobs/job-queue.js';
 import { jobRequestSchema } from '../src/jobs/job-request.js';
@@ -46,7 +46,7 @@ describe('the humility reader of this test', () => {
 });
 
 describe('HUMILITY_ENVIRONMENT', () => {
-  const example = loadConfig(join(PROJECT_ROOT, 'slots.example.toml'));
+  const example = loadLabConfig(join(PROJECT_ROOT, 'slots.example.toml'));
   const gimlet1 = example.slots.get('gimlet-1');
   assert.ok(gimlet1);
 
@@ -140,7 +140,7 @@ describe('devices.<name>.archive', () => {
     const file = join(dir, 'slots.toml');
     writeFileSync(file, `[devices.p]\nkind = "usb"\nvid = 1\npid = 2\nserial = "S"\nrole = "${role}"\narchive = ${archiveToml}\n[slots.s]\ntarget = "t"\ndevices = ["p"]\n`);
     try {
-      loadConfig(file, { stateDir: join(dir, 'state') });
+      loadLabConfig(file, { stateDir: join(dir, 'state') });
       return [];
     } catch (error) {
       assert.ok(error instanceof ConfigError, String(error));

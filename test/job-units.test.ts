@@ -5,13 +5,13 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { formatDuration, parseDuration } from '../src/config/duration.js';
-import { loadConfig } from '../src/config/load-config.js';
+import { loadLabConfig } from '../src/devices/load-lab-config.js';
 import { deviceEnvName } from '../src/devices/device-node.js';
 import { jobEnvironment } from '../src/jobs/job-environment.js';
 import { decideOutcome } from '../src/jobs/job-outcome.js';
 import { PROJECT_ROOT } from './helpers/cli.js';
 
-const lab = loadConfig(join(PROJECT_ROOT, 'slots.example.toml'));
+const lab = loadLabConfig(join(PROJECT_ROOT, 'slots.example.toml'));
 
 describe('job outcome', () => {
   it('blames the lab first, then the canceller, then the clock, then the exit status', () => {

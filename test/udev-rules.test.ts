@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { ConfigError } from '../src/config/config-error.js';
 import type { LabModel } from '../src/config/lab-model.js';
-import { loadConfig } from '../src/config/load-config.js';
+import { loadLabConfig } from '../src/devices/load-lab-config.js';
 import { GENERATED_RULES_FILE, udevRules } from '../src/devices/udev-rules.js';
 import { scriptCleanup } from './helpers/cleanup.js';
 import { hasStackTrace, PROJECT_ROOT, runCli } from './helpers/cli.js';
@@ -32,7 +32,7 @@ const SLOT = `[slots.a]\ntarget = "t"\ndevices = `;
 function labFrom(t: TestContext, toml: string): { file: string; lab: () => LabModel } {
   const file = join(tempDir(t, 'labslot-udev-'), 'slots.toml');
   writeFileSync(file, toml);
-  return { file, lab: () => loadConfig(file) };
+  return { file, lab: () => loadLabConfig(file) };
 }
 
 function parsedOk(text: string): UdevRule[] {

@@ -185,12 +185,12 @@ async function resolveUrl(options: ClientOptions, env: NodeJS.ProcessEnv): Promi
       throw new CliError(`"${explicit}" is not a URL (e.g. http://127.0.0.1:8421)`, EXIT_USAGE);
     }
   }
-  const { configPathFrom, loadConfig } = await import('../config/load-config.js');
+  const [{ configPathFrom }, { loadLabConfig }] = await Promise.all([import('../config/load-config.js'), import('../devices/load-lab-config.js')]);
   const file = configPathFrom(options.config, env);
   if (options.config === undefined && !existsSync(file)) {
     throw new CliError(`no agent to talk to: pass --url, set LABSLOT_URL, or point -c at the agent's config (${file} does not exist)`, EXIT_USAGE);
   }
-  const { host, port } = loadConfig(file).listen;
+  const { host, port } = loadLabConfig(file).listen;
   return agentUrl(host, port);
 }
 

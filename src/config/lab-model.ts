@@ -1,6 +1,7 @@
 // The validated config plus what the rest of labslot needs derived from it:
 // which slots conflict (explicitly, in both directions, or through a shared
 // device), which slots use each device, which slots serve each target.
+import type { DeviceRules } from './device-rules.js';
 import type { Config, DeviceSpec, Limits, ListenAddress, SlotSpec } from './schema.js';
 
 export interface SlotModel {
@@ -43,7 +44,7 @@ export interface ModelOptions {
 }
 
 /** Derives the model from a config that passed the schema and the cross-checks. */
-export function buildLabModel(config: Config, options: ModelOptions): LabModel {
+export function buildLabModel(config: Config, rules: Pick<DeviceRules, 'hardwareOf'>, options: ModelOptions): LabModel {
   const usedBy = new Map<string, Set<string>>();
   const conflicts = new Map<string, Set<string>>();
   for (const name of Object.keys(config.slots)) conflicts.set(name, new Set());
@@ -59,8 +60,7 @@ export function buildLabModel(config: Config, options: ModelOptions): LabModel {
   // identity) count as shared too.
   const byHardware = new Map<string, Set<string>>();
   for (const [name, spec] of Object.entries(config.devices)) {
-    const identity = spec.kind === 'usb' ? spec : spec.kind === 'serial' ? spec.usb : undefined;
-    const key = identity ? `${identity.vid}:${identity.pid}:${identity.serial}` : `device:${name}`;
+    const key = rules.hardwareOf(spec) ?? `device:${name}`;
     for (const slot of usedBy.get(name) ?? []) getOrCreate(byHardware, key).add(slot);
   }
   for (const users of byHardware.values()) {

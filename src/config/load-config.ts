@@ -7,6 +7,7 @@ import { dirname, resolve } from 'node:path';
 import { parse as parseToml } from 'toml';
 import { ConfigError, formatKeyPath, type ConfigIssue } from './config-error.js';
 import { crossCheck } from './cross-check.js';
+import type { DeviceRules } from './device-rules.js';
 import { buildLabModel, type LabModel } from './lab-model.js';
 import { KeyLocator } from './locate-key.js';
 import { describeSchemaIssue } from './describe-issue.js';
@@ -26,7 +27,8 @@ export function configPathFrom(flag: string | undefined, env: NodeJS.ProcessEnv 
   return flag ?? (env['LABSLOT_CONFIG'] || DEFAULT_CONFIG_PATH);
 }
 
-export function loadConfig(file: string, overrides: ConfigOverrides = {}): LabModel {
+/** `rules` are the device kinds' (devices/load-lab-config.ts passes them): config knows no kind itself. */
+export function loadConfig(file: string, rules: DeviceRules, overrides: ConfigOverrides = {}): LabModel {
   const source = readSource(file);
   const raw = parseSource(file, source);
   const locator = new KeyLocator(source);
@@ -38,13 +40,13 @@ export function loadConfig(file: string, overrides: ConfigOverrides = {}): LabMo
       for (const described of describeSchemaIssue(issue, raw)) issues.push(located(file, described.path, described.message, locator));
     }
   }
-  for (const issue of crossCheck(raw)) {
+  for (const issue of [...crossCheck(raw), ...rules.rawIssues(raw)]) {
     issues.push(located(file, issue.path, issue.message, locator));
   }
 
   if (issues.length > 0 || !parsed.success) throw new ConfigError(sortIssues(issues));
   const config = parsed.data;
-  return buildLabModel(config, {
+  return buildLabModel(config, rules, {
     file,
     agentName: config.agent.name ?? hostname(),
     stateDir: overrides.stateDir !== undefined ? resolve(overrides.stateDir) : resolve(dirname(file), config.agent.state_dir),

@@ -2,7 +2,7 @@
 // config may contain. Every object is strict, because a typo in a lab config
 // ("devcies", "baudrate") must be an error, never a silently ignored key.
 // Checks that relate several parts of the file live in cross-check.ts.
-import { isIPv6 } from 'node:net';
+import { isIP, isIPv6 } from 'node:net';
 import { z } from 'zod';
 import { formatDuration, parseDuration } from './duration.js';
 import { parseSize } from './size.js';
@@ -149,6 +149,22 @@ const ipv6Device = z
     path: ['interface'],
   });
 
+// A host name (RFC 1123 labels) or an IPv4/IPv6 literal, without brackets: the port is its own key.
+const networkHost = z
+  .string()
+  .refine((h) => isIP(h) !== 0 || /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(h), {
+    error: 'must be a host name or an IP address, without brackets or port (set "port")',
+  });
+
+// A serial console over TCP (ser2net, a console server); its probe keys are a serial console's.
+const consoleServerDevice = z.strictObject({
+  kind: z.literal('console-server'),
+  description,
+  host: networkHost,
+  port: z.int().min(1).max(65_535),
+  probe: serialProbe.optional(),
+});
+
 const commandDevice = z.strictObject({
   kind: z.literal('command'),
   description,
@@ -159,7 +175,7 @@ const commandDevice = z.strictObject({
 
 export const device = z.discriminatedUnion(
   'kind',
-  [usbDevice, serialDevice, z.discriminatedUnion('driver', [pdudaemonPower, commandPower]), ipv6Device, commandDevice],
+  [usbDevice, serialDevice, z.discriminatedUnion('driver', [pdudaemonPower, commandPower]), ipv6Device, commandDevice, consoleServerDevice],
 );
 
 const limits = z.strictObject({

@@ -7,7 +7,7 @@ import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rea
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Agent, untraversableParent } from '../agent.js';
-import { loadConfig } from '../config/load-config.js';
+import { loadLabConfig } from '../devices/load-lab-config.js';
 import type { ListenAddress } from '../config/schema.js';
 import { coerceError } from '../errors.js';
 import { agentUrl } from '../http/agent-url.js';
@@ -87,7 +87,7 @@ export class Demo {
     const configFile = join(dir, 'slots.toml');
     writeFileSync(configFile, demoConfigToml({ ...parts, operatorHash: sha256Hex(operatorToken), submitterHash: sha256Hex(submitterToken), listen: this.options.listen }), { mode: 0o644 });
     // Loaded like `labslot agent -c` loads it: the demo's config is real config.
-    const lab = loadConfig(configFile, { listen: this.options.listen });
+    const lab = loadLabConfig(configFile, { listen: this.options.listen });
 
     // The agent's JSON log goes to a file: the terminal is for the instructions.
     const agentLog = join(dir, 'agent.log');

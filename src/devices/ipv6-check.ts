@@ -1,9 +1,9 @@
 // ipv6 targets: one ICMPv6 echo with ping -6 (scoped to the interface for
 // link-local addresses), then optionally a TCP connect to the configured port.
 // Both are passive: they never disturb a job that talks to the same SP.
-import { connect } from 'node:net';
 import { runProcess, lastLines } from '../platform/run-process.js';
-import { healthy, unhealthy, type CheckContext, type FailureClass, type Verdict } from './check-result.js';
+import { healthy, unhealthy, type CheckContext, type Verdict } from './check-result.js';
+import { tcpConnect } from './tcp-connect.js';
 
 export interface Ipv6Spec {
   address: string;
@@ -33,34 +33,8 @@ export async function checkIpv6(spec: Ipv6Spec, ctx: CheckContext): Promise<Verd
   const rttText = rtt !== undefined ? `rtt ${rtt} ms` : 'replied';
   if (spec.tcp_port === undefined) return healthy(`ipv6 ${target} ${rttText}`);
   // The connect gets what is left of the check's budget, so a silently dropping firewall is reported as such.
-  const tcp = await tcpConnect(spec, { ...ctx, timeoutMs: Math.max(100, ctx.timeoutMs - ping.durationMs - 50) });
+  const tcp = await tcpConnect({ host: target, port: spec.tcp_port, family: 6 }, { ...ctx, timeoutMs: Math.max(100, ctx.timeoutMs - ping.durationMs - 50) });
   if (!tcp.ok) return unhealthy(tcp.failure, `ipv6 ${target} ${rttText}, but tcp/${spec.tcp_port} ${tcp.why}`);
+  tcp.socket.destroy();
   return healthy(`ipv6 ${target} ${rttText}, tcp/${spec.tcp_port} open in ${tcp.ms.toFixed(1)} ms`);
-}
-
-type TcpResult = { ok: true; ms: number } | { ok: false; why: string; failure: FailureClass };
-
-async function tcpConnect(spec: Ipv6Spec, ctx: CheckContext): Promise<TcpResult> {
-  const started = performance.now();
-  return new Promise((resolve) => {
-    const socket = connect({ host: scopedAddress(spec), port: spec.tcp_port ?? 0, family: 6 });
-    const done = (result: TcpResult): void => {
-      clearTimeout(timer);
-      ctx.signal.removeEventListener('abort', onAbort);
-      socket.destroy();
-      resolve(result);
-    };
-    const onAbort = (): void =>
-      (ctx.signal.reason as Error | undefined)?.name === 'TimeoutError'
-        ? done({ ok: false, why: `did not answer within ${ctx.timeoutMs} ms`, failure: 'timeout' })
-        : done({ ok: false, why: 'check aborted', failure: 'error' });
-    const timer = setTimeout(() => done({ ok: false, why: `did not answer within ${ctx.timeoutMs} ms`, failure: 'timeout' }), ctx.timeoutMs);
-    ctx.signal.addEventListener('abort', onAbort, { once: true });
-    socket.once('connect', () => done({ ok: true, ms: performance.now() - started }));
-    socket.once('error', (error: NodeJS.ErrnoException) => {
-      if (error.code === 'ECONNREFUSED') done({ ok: false, why: 'closed (connection refused)', failure: 'refused' });
-      else if (error.code === 'EHOSTUNREACH' || error.code === 'ENETUNREACH') done({ ok: false, why: 'unreachable', failure: 'unreachable' });
-      else done({ ok: false, why: `failed (${error.code ?? error.message})`, failure: 'error' });
-    });
-  });
 }

@@ -8,6 +8,7 @@ import { ConfigError, type ConfigIssue } from '../config/config-error.js';
 import type { LabModel } from '../config/lab-model.js';
 import { NAME_PATTERN } from '../config/schema.js';
 import { formatUsbId, hex4 } from '../config/usb-identity.js';
+import { kindOf } from './kinds/registry.js';
 import type { UsbIdentity } from './usb-check.js';
 
 /** Where operators install the output; it sorts right next to udev/72-labslot.rules (see there why 72). */
@@ -30,8 +31,8 @@ interface Hardware {
 }
 
 /**
- * The rules file for the lab's `usb` devices and USB-identified `serial`
- * devices. Throws a ConfigError naming every serial number udev cannot match
+ * The rules file for the lab's USB hardware (each kind says whether a device
+ * is: probes, console adapters). Throws a ConfigError naming every serial number udev cannot match
  * exactly, rather than emit a rule that would match the wrong device or none.
  */
 export function udevRules(lab: LabModel): string {
@@ -39,28 +40,27 @@ export function udevRules(lab: LabModel): string {
   const hardware = new Map<string, Hardware>();
   const byPath: string[] = [];
   for (const device of lab.devices.values()) {
-    const { spec } = device;
-    if (spec.kind !== 'usb' && spec.kind !== 'serial') continue;
+    const on = kindOf(device.spec).usb(device.spec);
+    if (on === undefined) continue;
     if (!NAME_PATTERN.test(device.name)) {
       // The schema already guarantees this; the name goes into a link path and an unquoted comment.
       issues.push({ file: lab.file, path: `devices.${device.name}`, message: 'name cannot be used in a udev link' });
       continue;
     }
-    const identity = spec.kind === 'usb' ? spec : spec.usb;
-    if (identity === undefined) {
-      byPath.push(`devices.${device.name}: ${JSON.stringify(spec.kind === 'serial' ? spec.path : '')}`);
+    if ('path' in on) {
+      byPath.push(`devices.${device.name}: ${JSON.stringify(on.path)}`);
       continue;
     }
+    const { identity } = on;
     const problem = unmatchableSerial(identity.serial);
     if (problem !== undefined) {
-      const path = spec.kind === 'usb' ? `devices.${device.name}.serial` : `devices.${device.name}.usb.serial`;
-      issues.push({ file: lab.file, path, message: `${JSON.stringify(identity.serial)} cannot be matched by a udev rule: ${problem}` });
+      issues.push({ file: lab.file, path: `devices.${device.name}.${on.serialKey}`, message: `${JSON.stringify(identity.serial)} cannot be matched by a udev rule: ${problem}` });
       continue;
     }
     const key = `${identity.vid}:${identity.pid}:${identity.serial}`;
     const entry = hardware.get(key) ?? { identity: { vid: identity.vid, pid: identity.pid, serial: identity.serial }, consoles: [] };
-    if (spec.kind === 'usb') entry.probe = device.name;
-    else entry.consoles.push({ name: device.name, iface: spec.usb?.interface });
+    if (on.as === 'probe') entry.probe = device.name;
+    else entry.consoles.push({ name: device.name, iface: on.interface });
     hardware.set(key, entry);
   }
   if (issues.length > 0) throw new ConfigError(issues);

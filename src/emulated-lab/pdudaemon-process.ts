@@ -1,12 +1,12 @@
 // A real pdudaemon on 127.0.0.1 with one `localcmdline` PDU whose outlet
 // commands append to a file, so whoever switched an outlet can be seen.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startBackground, type BackgroundProcess } from './background-process.js';
 import { freePort } from './free-port.js';
 import { LabPartError } from './lab-part-error.js';
+import { portOpen } from './port-open.js';
 
 export interface PdudaemonProcess {
   url: string;
@@ -55,19 +55,4 @@ export async function startPdudaemon(dir: string, { pdu = 'lab-pdu', timeoutMs =
     daemon,
     stop: daemon.stop,
   };
-}
-
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.setTimeout(2_000, () => {
-      socket.destroy();
-      resolve(false);
-    });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }

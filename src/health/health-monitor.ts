@@ -8,6 +8,7 @@ import type { LabModel } from '../config/lab-model.js';
 import type { CheckMode, CheckResult } from '../devices/check-result.js';
 import type { DeviceChecker, UsbSnapshot } from '../devices/device-checker.js';
 import { checkHost, hostMinimums } from '../devices/host-check.js';
+import { onUsb } from '../devices/usb-presence.js';
 import { runCheck } from '../devices/run-check.js';
 import { coerceError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -183,7 +184,7 @@ export class HealthMonitor {
   private onHotplug(event: HotplugEvent): void {
     clearTimeout(this.hotplugTimer);
     this.hotplugTimer = setTimeout(() => {
-      const devices = [...this.options.lab.devices.values()].filter((d) => d.spec.kind === 'usb' || d.spec.kind === 'serial').map((d) => d.name);
+      const devices = [...this.options.lab.devices.values()].filter((d) => onUsb(d.spec)).map((d) => d.name);
       this.options.log.debug({ event, devices: devices.length }, 'usb hotplug, re-checking');
       for (const delay of HOTPLUG_RECHECK_MS) {
         this.after(delay, async () => {

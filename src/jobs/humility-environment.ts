@@ -11,7 +11,7 @@ import { lstat } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import type { LabModel, SlotModel } from '../config/lab-model.js';
 import { archivePaths, mapArchive, type HumilityArchive } from '../config/humility-archive.js';
-import { formatUsbId } from '../config/usb-identity.js';
+import { humilityProbe } from '../devices/humility-probe.js';
 import { INPUT_IN_JOB } from './job-paths.js';
 
 /** Archives a submission names, by humility target; paths are relative to the job's input. */
@@ -49,10 +49,11 @@ export function humilityProbes(lab: LabModel, slot: SlotModel): HumilityProbe[] 
   const probes: HumilityProbe[] = [];
   for (const device of slot.devices) {
     const spec = lab.devices.get(device)?.spec;
-    if (spec?.kind !== 'usb' || spec.role === 'other') continue;
-    const byRole = spec.role === 'sp-probe' ? 'sp' : spec.role === 'rot-probe' ? 'rot' : device;
+    const probe = spec !== undefined ? humilityProbe(spec) : undefined;
+    if (probe === undefined) continue;
+    const byRole = probe.role === 'sp-probe' ? 'sp' : probe.role === 'rot-probe' ? 'rot' : device;
     const name = probes.some((p) => p.name === byRole) ? device : byRole;
-    probes.push({ name, device, probe: `${formatUsbId(spec.vid, spec.pid)}:${spec.serial}`, archive: spec.archive });
+    probes.push({ name, device, probe: probe.probe, archive: probe.archive });
   }
   return probes;
 }

@@ -15,7 +15,7 @@ import type { Platform } from '../platform/platform.js';
 import { createArchive } from './job-archives.js';
 import { jobOutputsArchive, workerDirs, workerDisk } from './job-paths.js';
 import { holdSlot } from '../slots/holds.js';
-import { restoreGrants } from './device-grants.js';
+import { restoreGrants } from '../devices/device-grants.js';
 import { jobEndData, type JobOutcome } from './job-outcome.js';
 import { finishJob } from './lease-records.js';
 

@@ -15,7 +15,7 @@ import { newWorkerToken, sha256Hex } from '../tokens.js';
 import type { JobLaunch, Platform, WorkerAccount } from '../platform/platform.js';
 import { workerUsername } from '../platform/worker-names.js';
 import { INSTALL_ROOT } from './command-wrapper.js';
-import { grantDevices, type NodeToGrant } from './device-grants.js';
+import { grantDevices, type NodeToGrant } from '../devices/device-grants.js';
 import { humilityEnvironment, leftOutNote } from './humility-environment.js';
 import { jobEnvironment } from './job-environment.js';
 import { INPUT_IN_JOB, jobInputDir, jobOutputPath, OUTPUT_IN_JOB, workerDirs, workerDisk, workerRoot } from './job-paths.js';

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import type { LabModel } from '../../src/config/lab-model.js';
-import { loadConfig } from '../../src/config/load-config.js';
+import { loadLabConfig } from '../../src/devices/load-lab-config.js';
 import { openDatabase, type Db } from '../../src/db/open-database.js';
 import { ensureSlotRows } from '../../src/slots/slot-states.js';
 
@@ -17,7 +17,7 @@ export interface LabFixture {
 export function labFixture(t: TestContext, dir: string, toml: string): LabFixture {
   const file = join(dir, 'slots.toml');
   writeFileSync(file, toml);
-  const lab = loadConfig(file, { stateDir: join(dir, 'state') });
+  const lab = loadLabConfig(file, { stateDir: join(dir, 'state') });
   const db = openDatabase({ stateDir: lab.stateDir });
   ensureSlotRows(db, [...lab.slots.keys()]);
   t.after(() => db.$client.close());

@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, readdirSync, readlinkSync, realpathSync, statS
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { usb } from 'usb';
-import { loadConfig } from '../../src/config/load-config.js';
+import { loadLabConfig } from '../../src/devices/load-lab-config.js';
 import { openDatabase } from '../../src/db/open-database.js';
 import { DeviceChecker } from '../../src/devices/device-checker.js';
 import { checkSerial } from '../../src/devices/serial-check.js';
@@ -127,7 +127,7 @@ async function hotplugPhase(plan: GuestPlan): Promise<void> {
       `[slots.a]\ntarget = "t"\ndevices = ["probe"]\n` +
       (other !== undefined ? `[slots.b]\ntarget = "t"\ndevices = ["other"]\n` : ''),
   );
-  const lab = loadConfig(file, { stateDir: join(dir, 'state') });
+  const lab = loadLabConfig(file, { stateDir: join(dir, 'state') });
   const db = openDatabase({ stateDir: lab.stateDir });
   ensureSlotRows(db, [...lab.slots.keys()]);
   const store = new HealthStore(db, lab);

@@ -1,0 +1,90 @@
+// The one small interface every device kind implements (DESIGN §5), in the
+// shape of labgrid's resource classes behind a registry: whatever labslot
+// needs to know about a kind (how to describe, check, grant, expose and
+// recover it) is asked of its module here, never switched on elsewhere.
+import type { HumilityArchive } from '../../config/humility-archive.js';
+import type { CheckContext, Verdict } from '../check-result.js';
+import type { PlaceholderResolver } from '../command-check.js';
+import type { UsbDeviceInfo } from '../usb-bus.js';
+import type { UsbIdentity } from '../usb-check.js';
+
+/** What a check may use besides its own spec: the sweep's one USB enumeration, placeholder values. */
+export interface KindCheckContext extends CheckContext {
+  usb: () => Promise<UsbDeviceInfo[]>;
+  placeholders: PlaceholderResolver;
+}
+
+/** The node a job is granted for a device; `{ node: null }` for kinds without one. */
+export type NodeLookup = { node: string } | { node: null } | { missing: string };
+
+/**
+ * How a device sits on the USB bus, for udev rules, hotplug re-checks,
+ * enumeration and shared-hardware conflicts. A `path` console is on some
+ * adapter udev cannot name, but hotplug may still move it.
+ */
+export type UsbPresence =
+  | { as: 'probe' | 'console'; identity: UsbIdentity; interface?: number | undefined; serialKey: string }
+  | { as: 'console'; path: string };
+
+/** One physical piece of hardware, from the raw TOML table so it is found even when another key is invalid. */
+export interface HardwareKey {
+  key: string;
+  /** How to name it in "is already device ..." messages. */
+  what: string;
+  /** The config key path to point at, below `devices.NAME`. */
+  at: PropertyKey[];
+}
+
+/** `{tty}`, `{usb_node}`, `{address}` in command checks: which kind fills one, from the device's job value. */
+export type PlaceholderName = 'tty' | 'usb_node' | 'address';
+
+/** A debug probe humility can name in HUMILITY_ENVIRONMENT. */
+export interface HumilityProbeSpec {
+  role: 'sp-probe' | 'rot-probe' | 'probe';
+  /** vid:pid:serial, as humility's --probe takes it. */
+  probe: string;
+  archive: HumilityArchive | undefined;
+}
+
+/** What a recovery step did (issue 16 fills these in); undefined: the kind has nothing to try. */
+export interface RecoveryAttempt {
+  action: string;
+  ok: boolean;
+  detail?: string;
+}
+
+export interface DeviceKind<S> {
+  /** One line for tables, the API and messages: "serial /dev/ttyUSB0 @115200". */
+  describe(spec: S): string;
+  /** False when the kind has only an active check: a passive sweep skips it (null result). */
+  passive: boolean;
+  /** Never throws: a broken or missing device is `{ ok: false, reason, failure }` naming it. */
+  check(spec: S, ctx: KindCheckContext): Promise<Verdict>;
+  /** How long a check may take before it counts as timed out, given the [health] timeout. */
+  timeoutMs(spec: S, healthTimeoutMs: number): number;
+  /** The device node a job is granted (re-owned to its group for the job's lifetime). */
+  node(spec: S, usb: () => Promise<UsbDeviceInfo[]>): Promise<NodeLookup>;
+  /** The job's LABSLOT_DEVICE_<NAME> value given the granted node; undefined: no variable. */
+  env(spec: S, node: string | null): string | undefined;
+  /** The placeholder this kind fills in command checks (its value is env()), if any. */
+  placeholder: PlaceholderName | undefined;
+  /** The key of its raw config table whose strings may hold placeholders (a command's argv), if any. */
+  placeholdersIn: string | undefined;
+  /** Where it is on the USB bus, if it is USB hardware at all. */
+  usb(spec: S): UsbPresence | undefined;
+  /** The debug probe it is for humility, if it is one. */
+  humilityProbe(spec: S): HumilityProbeSpec | undefined;
+  /** Its hardware identity from the raw config table: one piece of hardware must be one device. */
+  hardware(raw: Readonly<Record<string, unknown>>): HardwareKey | undefined;
+  /**
+   * A bounded attempt to bring an unhealthy device back (power-cycle, USB
+   * reset), for recovery before quarantine (DESIGN §9, issue 16). Every kind
+   * answers undefined for now: nothing is tried yet.
+   */
+  recover(spec: S, signal: AbortSignal): Promise<RecoveryAttempt | undefined>;
+}
+
+/** The recover() of a kind with nothing to try (yet). */
+export function nothingToRecover(): Promise<undefined> {
+  return Promise.resolve(undefined);
+}

@@ -1,0 +1,27 @@
+// power: one PDU outlet, through pdudaemon or a status/on/off command. Its
+// check never switches the outlet. A job gets a description of it (it
+// switches its own outlets through `labslot worker power`), no node.
+import type { DeviceSpec } from '../../config/schema.js';
+import { checkPower } from '../power-check.js';
+import { nothingToRecover, type DeviceKind } from './device-kind.js';
+
+type PowerSpec = Extract<DeviceSpec, { kind: 'power' }>;
+
+export const powerKind: DeviceKind<PowerSpec> = {
+  describe: (spec) => (spec.driver === 'pdudaemon' ? `power pdudaemon ${spec.pdu} port ${spec.port}` : `power command ${spec.status.join(' ')}`),
+  passive: true,
+  check: (spec, ctx) => checkPower(spec, ctx),
+  timeoutMs: (_spec, healthTimeoutMs) => healthTimeoutMs,
+  node: () => Promise.resolve({ node: null }),
+  env: (spec) => powerKind.describe(spec),
+  placeholder: undefined,
+  placeholdersIn: undefined,
+  usb: () => undefined,
+  humilityProbe: () => undefined,
+  hardware: (raw) => {
+    if (raw['driver'] !== 'pdudaemon' || typeof raw['pdu'] !== 'string' || typeof raw['port'] !== 'number') return undefined;
+    const url = typeof raw['url'] === 'string' ? raw['url'] : '';
+    return { key: `pdu ${url} ${raw['pdu']} ${raw['port']}`, what: `outlet ${raw['pdu']} port ${raw['port']}`, at: [] };
+  },
+  recover: nothingToRecover,
+};
