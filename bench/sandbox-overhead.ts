@@ -10,8 +10,8 @@ import { chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { agentScope } from '../src/platform/agent-scope.js';
-import { LinuxPlatform } from '../src/platform/linux.js';
-import { ENVIRONMENT_FILE, environmentScript, privilegeDrop, withJobEnvironment } from '../src/platform/linux-sandbox.js';
+import { LinuxPlatform } from '../src/platform/linux/linux-platform.js';
+import { ENVIRONMENT_FILE, environmentScript, privilegeDrop, withJobEnvironment } from '../src/platform/linux/sandbox.js';
 import type { JobLaunch } from '../src/platform/platform.js';
 
 const RUNS = 60;

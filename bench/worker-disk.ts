@@ -7,7 +7,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createWorkerDisk, releaseWorkerDisk } from '../src/platform/linux-worker-disk.js';
+import { createWorkerDisk, releaseWorkerDisk } from '../src/platform/linux/worker-disk.js';
 
 const RUNS = 30;
 

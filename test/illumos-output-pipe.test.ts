@@ -1,4 +1,4 @@
-// The illumos output FIFO (src/platform/illumos-output-pipe.ts) for real with
+// The illumos output FIFO (src/platform/illumos/output-pipe.ts) for real with
 // the local sh: it is plain POSIX, so unlike the rest of the illumos platform
 // (illumos-platform.test.ts) it runs here. Apart from that file to keep each
 // under the size limit.
@@ -7,7 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { ByteCap, OutputPipe } from '../src/platform/illumos-output-pipe.js';
+import { ByteCap, OutputPipe } from '../src/platform/illumos/output-pipe.js';
 import { eventually } from './helpers/eventually.js';
 import { tempDir } from './helpers/temp-dir.js';
 

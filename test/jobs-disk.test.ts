@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { jobLab, type JobLab } from './helpers/job-lab.js';
-import { mountsAtOrUnder } from '../src/platform/linux-worker-disk.js';
+import { mountsAtOrUnder } from '../src/platform/linux/worker-disk.js';
 import { loopDevicesUnder } from './helpers/mount-table.js';
 import { command, requires, ROOT } from './helpers/prerequisites.js';
 

@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { DATABASE_FILE } from '../src/db/open-database.js';
 import { agentScope } from '../src/platform/agent-scope.js';
-import { WorkerCgroups } from '../src/platform/linux-cgroups.js';
+import { WorkerCgroups } from '../src/platform/linux/cgroups.js';
 import { startAgent } from './helpers/agent-process.js';
 import { lifo, type Cleanup } from './helpers/cleanup.js';
 import { PROJECT_ROOT } from './helpers/cli.js';

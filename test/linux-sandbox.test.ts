@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { bwrapArguments, environmentScript, sandboxCommand, type RootEntry } from '../src/platform/linux-sandbox.js';
+import { bwrapArguments, environmentScript, sandboxCommand, type RootEntry } from '../src/platform/linux/sandbox.js';
 import type { JobLaunch } from '../src/platform/platform.js';
 import { tempDir } from './helpers/temp-dir.js';
 

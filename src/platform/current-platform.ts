@@ -2,8 +2,8 @@
 // itself to Node as "sunos"; everything else this agent supports is Linux.
 import { join } from 'node:path';
 import { agentScope } from './agent-scope.js';
-import { IllumosPlatform } from './illumos.js';
-import { LinuxPlatform } from './linux.js';
+import { IllumosPlatform } from './illumos/illumos-platform.js';
+import { LinuxPlatform } from './linux/linux-platform.js';
 import type { Platform } from './platform.js';
 
 /** `stateDir` scopes what the platform makes on the host to this agent (agent-scope.ts). */

@@ -1,5 +1,5 @@
 // What running jobs needs from the operating system, as one interface with an
-// implementation per platform (linux.ts, illumos.ts). The job runner
+// implementation per platform (linux/linux-platform.ts, illumos/illumos-platform.ts). The job runner
 // (src/jobs/) only talks to this: users and groups, starting a job as its
 // worker inside a sandbox with limits, stopping everything the worker runs,
 // and finding what a crash left behind.

@@ -6,7 +6,7 @@ import { chmodSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { agentScope } from '../../src/platform/agent-scope.js';
-import { WorkerCgroups } from '../../src/platform/linux-cgroups.js';
+import { WorkerCgroups } from '../../src/platform/linux/cgroups.js';
 import { processesOf } from '../../src/platform/user-processes.js';
 import { startAgent, type AgentSpawnOptions, type RunningAgent } from './agent-process.js';
 import type { EventView, JobView, SlotDetailView } from './api-types.js';

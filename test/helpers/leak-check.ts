@@ -14,7 +14,7 @@
 import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { agentScope } from '../../src/platform/agent-scope.js';
-import { WorkerCgroups } from '../../src/platform/linux-cgroups.js';
+import { WorkerCgroups } from '../../src/platform/linux/cgroups.js';
 import { processesOf } from '../../src/platform/user-processes.js';
 import { eventually } from './eventually.js';
 import { loopDevicesUnder, mountTable } from './mount-table.js';

@@ -1,7 +1,7 @@
 // Running the illumos administration tools (svccfg, svcadm, useradd, projadd,
 // pgrep, ...): argv only, a fixed PATH and locale so their messages parse,
 // a timeout on every call, and named errors that keep the tool's own words.
-import { lastLines, runProcess, type RunResult } from './run-process.js';
+import { lastLines, runProcess, type RunResult } from '../run-process.js';
 
 export class IllumosToolError extends Error {
   override readonly name = 'IllumosToolError';

@@ -28,19 +28,19 @@ import {
   svcsStateArgv,
   svcsWorkerInstancesArgv,
   type SvcsState,
-} from './illumos-commands.js';
-import { hostView } from './illumos-host-view.js';
-import { logSize, readLogFrom, watchInstance, type InstanceProbe } from './illumos-instance-watch.js';
-import { smfLogPath, WORKER_SERVICE, workerFmri, workerInstanceManifest, workerProject } from './illumos-manifest.js';
-import { OutputPipe } from './illumos-output-pipe.js';
-import { WorkerProcesses } from './illumos-processes.js';
-import { lwpsVerdict, parsePrctlUsage, parseProjectNames, prctlLwpsArgv, projaddArgv, projdelArgv } from './illumos-rctl.js';
-import { IllumosToolError, runTool, runToolOk } from './illumos-tool.js';
-import { accountOfUid, createWorkerUser, deleteWorkerUser, orphanWorkerUsers, ownWorkerIds, parsePasswd } from './illumos-users.js';
-import { LAUNCH_FILE, launchScript, OUTPUT_FIFO, workerStartMethod } from './illumos-worker-method.js';
-import type { JobLaunch, JobLimits, LimitVerdict, NewWorkerUser, Platform, StartedJob, WorkerAccount, WorkerDisk } from './platform.js';
-import { lastLines } from './run-process.js';
-import { workerUsername } from './worker-names.js';
+} from './commands.js';
+import { hostView } from './host-view.js';
+import { logSize, readLogFrom, watchInstance, type InstanceProbe } from './instance-watch.js';
+import { smfLogPath, WORKER_SERVICE, workerFmri, workerInstanceManifest, workerProject } from './manifest.js';
+import { OutputPipe } from './output-pipe.js';
+import { WorkerProcesses } from './processes.js';
+import { lwpsVerdict, parsePrctlUsage, parseProjectNames, prctlLwpsArgv, projaddArgv, projdelArgv } from './rctl.js';
+import { IllumosToolError, runTool, runToolOk } from './tool.js';
+import { accountOfUid, createWorkerUser, deleteWorkerUser, orphanWorkerUsers, ownWorkerIds, parsePasswd } from './users.js';
+import { LAUNCH_FILE, launchScript, OUTPUT_FIFO, workerStartMethod } from './worker-method.js';
+import type { JobLaunch, JobLimits, LimitVerdict, NewWorkerUser, Platform, StartedJob, WorkerAccount, WorkerDisk } from '../platform.js';
+import { lastLines } from '../run-process.js';
+import { workerUsername } from '../worker-names.js';
 
 export class IllumosPlatformError extends Error {
   override readonly name = 'IllumosPlatformError';

@@ -5,7 +5,7 @@
 // carry the worker token and the submitter's values) stay in a file only the
 // worker can read, because every SMF property is readable by every user
 // through svcprop. Pure functions; see smf/README.md for the reasoning.
-import { xmlAttr, xmlAttrs } from './illumos-xml.js';
+import { xmlAttr, xmlAttrs } from './xml.js';
 
 export const WORKER_SERVICE = 'svc:/application/labslot/worker';
 export const SMF_DTD = '/usr/share/lib/xml/dtd/service_bundle.dtd.1';

@@ -1,7 +1,7 @@
 // Command lines the illumos platform runs, and parsers for what they print.
 // Pure functions: every command is an argv (runProcess never uses a shell),
 // every value in it comes from the agent (names, ids, paths), never a job.
-import { WORKER_SERVICE } from './illumos-manifest.js';
+import { WORKER_SERVICE } from './manifest.js';
 
 /** Exit codes of the illumos user and group tools (<userdefs.h>). */
 export const EX_ID_EXISTS = 4;

@@ -1,17 +1,17 @@
 // The Linux platform: shadow-utils users, the bwrap sandbox of
-// linux-sandbox.ts, cgroups v1 or v2 for limits and for killing a job whole,
+// linux/sandbox.ts, cgroups v1 or v2 for limits and for killing a job whole,
 // and /proc for finding what a worker's uid still runs.
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { chown, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { WorkerCgroups } from './linux-cgroups.js';
-import { ENVIRONMENT_FILE, environmentScript, sandboxCommand } from './linux-sandbox.js';
-import { OutputRelay } from './output-relay.js';
-import type { JobExit, JobLaunch, JobLimits, LimitVerdict, NewWorkerUser, Platform, StartedJob, WorkerAccount, WorkerDisk } from './platform.js';
-import { createWorkerDisk, releaseWorkerDisk } from './linux-worker-disk.js';
-import { accountOfUid, createUser, deleteUser } from './unix-users.js';
-import { killUser, processesOf, signalAll, waitUserGone } from './user-processes.js';
+import { WorkerCgroups } from './cgroups.js';
+import { ENVIRONMENT_FILE, environmentScript, sandboxCommand } from './sandbox.js';
+import { OutputRelay } from '../output-relay.js';
+import type { JobExit, JobLaunch, JobLimits, LimitVerdict, NewWorkerUser, Platform, StartedJob, WorkerAccount, WorkerDisk } from '../platform.js';
+import { createWorkerDisk, releaseWorkerDisk } from './worker-disk.js';
+import { accountOfUid, createUser, deleteUser } from '../unix-users.js';
+import { killUser, processesOf, signalAll, waitUserGone } from '../user-processes.js';
 
 /** The privileged part of the chain runs with this and nothing from the job. */
 const PRIVILEGED_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' };

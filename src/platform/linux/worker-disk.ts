@@ -7,8 +7,8 @@
 // crash at any step left: a mount, a loop device, an image.
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, rmdir, unlink } from 'node:fs/promises';
-import type { WorkerDisk } from './platform.js';
-import { lastLines, runProcess } from './run-process.js';
+import type { WorkerDisk } from '../platform.js';
+import { lastLines, runProcess } from '../run-process.js';
 
 const ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' };
 const STEP_TIMEOUT_MS = 60_000;

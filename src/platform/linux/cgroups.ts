@@ -8,9 +8,9 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { formatSize } from '../config/size.js';
-import type { JobLimits, LimitVerdict } from './platform.js';
-import { signalAll } from './user-processes.js';
+import { formatSize } from '../../config/size.js';
+import type { JobLimits, LimitVerdict } from '../platform.js';
+import { signalAll } from '../user-processes.js';
 
 const ROOT = '/sys/fs/cgroup';
 /** Every agent's cgroups are below this; each agent's below its own scope in it. */

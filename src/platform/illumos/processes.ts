@@ -6,11 +6,11 @@
 // the job to report how it ended. It is spared from the job's signals, and
 // killed only when nothing of the job is left and it has not exited by
 // itself; svc.startd then refuses to start the job again (see
-// illumos-worker-method.ts).
+// illumos/worker-method.ts).
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parsePids, pgrepArgv } from './illumos-commands.js';
-import { IllumosToolError, runTool } from './illumos-tool.js';
-import { lastLines } from './run-process.js';
+import { parsePids, pgrepArgv } from './commands.js';
+import { IllumosToolError, runTool } from './tool.js';
+import { lastLines } from '../run-process.js';
 
 /** How long the start method may take to report and exit after the job's last process died. */
 const WRAPPER_GRACE_MS = 2_000;

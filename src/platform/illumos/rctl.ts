@@ -9,7 +9,7 @@
 //             rcap.max-rss for the whole project, which rcapd enforces by
 //             paging out when svc:/system/rcap is enabled.
 // Pure functions; the reasons are in smf/README.md.
-import type { JobLimits, LimitVerdict } from './platform.js';
+import type { JobLimits, LimitVerdict } from '../platform.js';
 
 /** LWPs of the start method itself (a single-threaded ksh93), which runs in the project too. */
 export const WRAPPER_LWPS = 1;

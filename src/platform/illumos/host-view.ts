@@ -5,7 +5,7 @@
 // the host paths behind them: the working directory, environment values and
 // command arguments that name one of them, or a path under one. Everything
 // else is passed through unchanged. Pure.
-import type { JobLaunch, Mapping } from './platform.js';
+import type { JobLaunch, Mapping } from '../platform.js';
 
 export interface HostView {
   cwd: string;

@@ -19,7 +19,7 @@
 // command as "$@", never as code; the environment file is data the job's own
 // shell reads, each value single-quoted.
 import { readdirSync, readlinkSync } from 'node:fs';
-import type { JobLaunch, WorkerAccount } from './platform.js';
+import type { JobLaunch, WorkerAccount } from '../platform.js';
 
 const ENTER_CGROUPS = 'while [ "$#" -gt 0 ] && [ "$1" != -- ]; do echo "$$" > "$1" || exit 125; shift; done; shift; exec "$@"';
 const LOAD_ENVIRONMENT = '. "$1" || exit 125; shift; exec "$@"';

@@ -9,8 +9,8 @@
 // descriptor svc.startd opened on the instance's log (root-owned, never held
 // by the job). It always exits 0, because svc.startd runs a start method again
 // when it fails or is killed, which would run the job twice. Pure functions.
-import { shellWord } from './illumos-manifest.js';
-import type { JobExit } from './platform.js';
+import { shellWord } from './manifest.js';
+import type { JobExit } from '../platform.js';
 
 /** Lines of the start method in the instance log start with this. */
 export const RECORD_PREFIX = 'labslot-worker: ';
@@ -27,7 +27,7 @@ export const OUTPUT_FIFO = 'output.fifo';
 export function workerStartMethod(): string {
   return `#!/usr/bin/ksh93
 # labslot: start method of svc:/application/labslot/worker:<worker>, written by
-# the agent (src/platform/illumos-worker-method.ts). It runs as the worker, with
+# the agent (src/platform/illumos/worker-method.ts). It runs as the worker, with
 # the privileges and project of the instance; it is not the job: it starts the
 # job in a session of its own, waits for it, and reports on fd 3, the instance
 # log that svc.startd opened (the job never holds it):

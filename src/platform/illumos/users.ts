@@ -14,10 +14,10 @@ import {
   useraddArgv,
   userdelArgv,
   type WorkerUserSpec,
-} from './illumos-commands.js';
-import { IllumosToolError, runTool } from './illumos-tool.js';
-import { lastLines } from './run-process.js';
-import { WORKER_ID_MAX, WORKER_ID_MIN } from './unix-users.js';
+} from './commands.js';
+import { IllumosToolError, runTool } from './tool.js';
+import { lastLines } from '../run-process.js';
+import { WORKER_ID_MAX, WORKER_ID_MIN } from '../unix-users.js';
 
 const ID_ATTEMPTS = 5;
 

@@ -1,14 +1,14 @@
 // Following a worker instance from `svcadm enable` to the job's end. The
-// start method reports in the instance log (illumos-worker-method.ts), which
+// start method reports in the instance log (illumos/worker-method.ts), which
 // is cheap to poll; svc.startd's state is asked less often, to notice an
 // instance that ended without a report (a start method that could not run,
 // or was killed). Everything the watch touches comes through `InstanceProbe`,
 // so its decisions are tested without an illumos host.
 import { open, stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { SvcsState } from './illumos-commands.js';
-import { exitFromRecords, parseWorkerRecords, type WorkerRecord } from './illumos-worker-method.js';
-import type { JobExit } from './platform.js';
+import type { SvcsState } from './commands.js';
+import { exitFromRecords, parseWorkerRecords, type WorkerRecord } from './worker-method.js';
+import type { JobExit } from '../platform.js';
 
 export interface InstanceProbe {
   /** What the instance log gained from byte `offset` on; empty when nothing (or no log yet). */

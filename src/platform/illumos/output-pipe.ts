@@ -17,7 +17,7 @@ import { closeSync, constants, createWriteStream, openSync, type WriteStream } f
 import { chown } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { Transform, type TransformCallback } from 'node:stream';
-import { lastLines, runProcess } from './run-process.js';
+import { lastLines, runProcess } from '../run-process.js';
 
 export class OutputPipeError extends Error {
   override readonly name = 'OutputPipeError';
