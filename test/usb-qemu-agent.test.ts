@@ -13,7 +13,7 @@ import { scriptCleanup } from './helpers/cleanup.js';
 import { requires } from './helpers/prerequisites.js';
 import { USB_LAB_PREREQUISITES } from './helpers/qemu-usb-lab.js';
 import type { CliGuestPlan } from './helpers/usb-cli-guest.js';
-import { CONSOLE_ID, CONSOLE_ID_TEXT, INTERVAL_S, startCliLab, waitForPhase } from './helpers/usb-cli-lab.js';
+import { CONSOLE_ID, CONSOLE_ID_TEXT, startCliLab, waitForPhase } from './helpers/usb-cli-lab.js';
 import { seconds } from './helpers/usb-cli-suite.js';
 
 const GUEST_SCRIPT = fileURLToPath(new URL('helpers/usb-cli-guest.ts', import.meta.url));
@@ -61,11 +61,9 @@ describe('labslot agent in a QEMU guest with probes and a console', () => {
     const consoleView = d.devices?.find((x) => x.name === 'sp-console');
     t.diagnostic(`sp-console: ${consoleView?.reason ?? '?'}`);
     assert.equal(consoleView?.health, 'unhealthy');
-    // The hotplug event, not the 60 s interval, made it unhealthy: the check result records its trigger,
-    // and the guest saw it within half an interval of the unplug (it waits no longer, and the next
-    // interval check of the console was most of an interval away).
+    // The hotplug event, not the 60 s interval, made it unhealthy: the check result records its trigger.
+    // (The guest also waits no longer than half an interval for 'unhealthy'; how soon it came is for bench/hotplug.ts.)
     assert.equal(consoleView.trigger, 'hotplug', 'the check that found the console gone was not triggered by the hotplug event');
-    assert.ok(d.detachedMs < (INTERVAL_S * 1_000) / 2, 'unhealthy only after half a health interval: not the work of the hotplug re-check');
     assert.ok(consoleView.reason?.includes(CONSOLE_ID_TEXT), `reason does not name ${CONSOLE_ID_TEXT}: ${consoleView.reason ?? ''}`);
     assert.equal(d.devices?.find((x) => x.name === 'sp-probe')?.health, 'healthy', 'the SP probe stays healthy');
     assert.equal(d.rot, 'healthy', 'slot rot stays healthy');
