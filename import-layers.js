@@ -58,8 +58,11 @@ const ROOT_MODULES = { agent: ['agent', 'state-dir-lock'] };
 /** Leaves: anyone may import them and they import no folder of src/ (nor agent). */
 const LEAVES = ['errors', 'log', 'words', 'version', 'tokens'];
 
-const FOLDERS = LAYERS.flat().filter((name) => !(name in ROOT_MODULES)).concat(EMULATED_LAB);
-const ORDER = 'imports run cli/demo → agent → http → jobs/lab → health → slots → devices → platform → api → config/db (DESIGN §5)';
+const FOLDERS = LAYERS.flat()
+  .filter((name) => !(name in ROOT_MODULES))
+  .concat(EMULATED_LAB);
+const ORDER =
+  'imports run cli/demo → agent → http → jobs/lab → health → slots → devices → platform → api → config/db (DESIGN §5)';
 
 /** A regex for a relative import of the named layer: `../http/auth.js`, `./http/app.js` from src/, `../../agent.js`. */
 function importOf(name) {
@@ -107,10 +110,18 @@ export const importLayers = [
   ...LAYERS.flat().map((name) => ({ files: filesOf(name), rules: rule(display(name), forbiddenFor(name), ORDER) })),
   {
     files: filesOf(EMULATED_LAB),
-    rules: rule(display(EMULATED_LAB), LAYERS.flat().filter((name) => name !== 'platform'), `${EMULATED_LAB}/ is test and demo support that imports only platform/ and the leaves (DESIGN §5)`),
+    rules: rule(
+      display(EMULATED_LAB),
+      LAYERS.flat().filter((name) => name !== 'platform'),
+      `${EMULATED_LAB}/ is test and demo support that imports only platform/ and the leaves (DESIGN §5)`,
+    ),
   },
   {
     files: LEAVES.map((leaf) => `src/${leaf}.ts`),
-    rules: rule(`a leaf (${LEAVES.map((leaf) => `src/${leaf}.ts`).join(', ')})`, [...FOLDERS, 'agent'], 'leaves import no folder of src/, so that any layer may import them (DESIGN §5)'),
+    rules: rule(
+      `a leaf (${LEAVES.map((leaf) => `src/${leaf}.ts`).join(', ')})`,
+      [...FOLDERS, 'agent'],
+      'leaves import no folder of src/, so that any layer may import them (DESIGN §5)',
+    ),
   },
 ];

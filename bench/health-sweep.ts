@@ -56,7 +56,13 @@ async function measure(devices: number): Promise<Figures> {
     ensureSlotRows(db, [...lab.slots.keys()]);
     const log = createLogger(process.stderr);
     log.level = 'warn';
-    const monitor = new HealthMonitor({ lab, store: new HealthStore(db, lab), checker: new DeviceChecker(lab), log, modeOf: (d) => checkModeFor(lab, db, d) });
+    const monitor = new HealthMonitor({
+      lab,
+      store: new HealthStore(db, lab),
+      checker: new DeviceChecker(lab),
+      log,
+      modeOf: (d) => checkModeFor(lab, db, d),
+    });
     cleanup.after(() => monitor.stop());
 
     const names = [...lab.devices.keys()];
@@ -70,7 +76,10 @@ async function measure(devices: number): Promise<Figures> {
       const results = await monitor.checkNow(names, 'manual');
       walls.push(performance.now() - started);
       const bad = [...results].filter(([, r]) => r?.ok !== true);
-      if (bad.length > 0) throw new Error(`unhealthy in the bench lab: ${bad.map(([d, r]) => `${d}: ${r?.reason ?? 'skipped'}`).join('; ')}`);
+      if (bad.length > 0)
+        throw new Error(
+          `unhealthy in the bench lab: ${bad.map(([d, r]) => `${d}: ${r?.reason ?? 'skipped'}`).join('; ')}`,
+        );
       slowest = Math.max(slowest, ...[...results.values()].map((r) => r?.durationMs ?? 0));
     }
     const cpu = process.cpuUsage(cpuBefore);
@@ -99,11 +108,17 @@ if (sizeFlag >= 0) {
   const self = fileURLToPath(import.meta.url);
   const rows: Figures[] = [];
   for (const size of SIZES) {
-    const run = spawnSync(process.execPath, ['--import', 'tsx', self, '--size', String(size)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 300_000 });
+    const run = spawnSync(process.execPath, ['--import', 'tsx', self, '--size', String(size)], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+      timeout: 300_000,
+    });
     if (run.status !== 0) throw new Error(`size ${size} failed with ${run.status ?? run.signal}`);
     rows.push(JSON.parse(run.stdout.trim().split('\n').at(-1) ?? '{}') as Figures);
   }
-  console.log(`health sweep, ${SWEEPS} sweeps per size after a warm-up; devices = 1/4 PTY consoles (active probe), 1/4 IPv6 pings, 1/4 \`true\`, 1/4 \`sleep 0.3\``);
+  console.log(
+    `health sweep, ${SWEEPS} sweeps per size after a warm-up; devices = 1/4 PTY consoles (active probe), 1/4 IPv6 pings, 1/4 \`true\`, 1/4 \`sleep 0.3\``,
+  );
   console.log('devices  sweep median  sweep max  slowest check  agent CPU/sweep  child CPU/sweep  peak RSS');
   for (const r of rows) {
     console.log(

@@ -37,7 +37,13 @@ const changeMs = (plan: HotplugGuestPlan): number => 2 * plan.intervalMs + 10_00
 /** When the agent's log recorded the console's change to `to`, in ms after `sinceEpoch` (wall clock), or null. */
 function loggedMs(agent: GuestAgent, to: string, sinceEpoch: number): number | null {
   for (const e of agent.logEntries()) {
-    if (e['msg'] !== 'device health changed' || e['device'] !== 'sp-console' || e['to'] !== to || typeof e['time'] !== 'string') continue;
+    if (
+      e['msg'] !== 'device health changed' ||
+      e['device'] !== 'sp-console' ||
+      e['to'] !== to ||
+      typeof e['time'] !== 'string'
+    )
+      continue;
     const at = Date.parse(e['time']);
     // Log times are whole milliseconds: an entry up to 1 ms "before" the moment is this one.
     if (at >= sinceEpoch - 1) return at - sinceEpoch;
@@ -46,20 +52,35 @@ function loggedMs(agent: GuestAgent, to: string, sinceEpoch: number): number | n
 }
 
 /** Polls GET /v1/slots/sp until its health is `health`; when, and the console's last check's trigger. */
-async function waitSlot(agent: GuestAgent, plan: HotplugGuestPlan, health: string): Promise<{ at: number; trigger: string | null; gets: number }> {
+async function waitSlot(
+  agent: GuestAgent,
+  plan: HotplugGuestPlan,
+  health: string,
+): Promise<{ at: number; trigger: string | null; gets: number }> {
   let gets = 0;
-  const at = await eventually(async () => {
-    gets += 1;
-    const view: SlotView = await agent.slot('sp');
-    return view.health === health ? { at: performance.now(), trigger: view.devices.find((d) => d.name === 'sp-console')?.history[0]?.trigger ?? null } : false;
-  }, { timeoutMs: changeMs(plan), intervalMs: plan.pollMs, message: `GET /v1/slots/sp: ${health}` });
+  const at = await eventually(
+    async () => {
+      gets += 1;
+      const view: SlotView = await agent.slot('sp');
+      return view.health === health
+        ? {
+            at: performance.now(),
+            trigger: view.devices.find((d) => d.name === 'sp-console')?.history[0]?.trigger ?? null,
+          }
+        : false;
+    },
+    { timeoutMs: changeMs(plan), intervalMs: plan.pollMs, message: `GET /v1/slots/sp: ${health}` },
+  );
   return { ...at, gets };
 }
 
 async function main(steps: GuestSteps): Promise<void> {
   const plan = JSON.parse(process.argv[2] ?? '') as HotplugGuestPlan;
   steps.step('every device in sysfs');
-  await eventually(() => ([plan.console, plan.sp, plan.rot].every((d) => present(d)) && ttyReady(plan.console.serial)), { timeoutMs: 60_000, message: 'every device in sysfs, the console with its tty' });
+  await eventually(() => [plan.console, plan.sp, plan.rot].every((d) => present(d)) && ttyReady(plan.console.serial), {
+    timeoutMs: 60_000,
+    message: 'every device in sysfs, the console with its tty',
+  });
   // The console comes back on the same xHCI port, so under the same name.
   const consoleDir = join(SYSFS_USB, sysfsName(plan.console) ?? '?');
 
@@ -68,10 +89,13 @@ async function main(steps: GuestSteps): Promise<void> {
   steps.onFailure(() => agent.describe());
   try {
     const started = performance.now();
-    await eventually(async () => {
-      const slots = await agent.slots();
-      return slots !== undefined && slots.length > 0 && slots.every((s) => s.health === 'healthy');
-    }, { timeoutMs: AGENT_START_MS, intervalMs: 100, message: 'every slot healthy in GET /v1/slots' });
+    await eventually(
+      async () => {
+        const slots = await agent.slots();
+        return slots !== undefined && slots.length > 0 && slots.every((s) => s.health === 'healthy');
+      },
+      { timeoutMs: AGENT_START_MS, intervalMs: 100, message: 'every slot healthy in GET /v1/slots' },
+    );
     emit({ phase: 'ready', ms: Math.round(performance.now() - started) });
 
     for (let cycle = 0; cycle < plan.cycles; cycle += 1) {
@@ -79,25 +103,54 @@ async function main(steps: GuestSteps): Promise<void> {
       // by about 15 ms). Two stat calls every 2 ms, so the polling takes little from the agent's one vCPU.
       steps.step(`cycle ${cycle}: waiting for the host's unplug`);
       const tty = ttyOf(plan.console.serial) ?? '?';
-      const goneAt = await eventually(() => (existsSync(consoleDir) && existsSync(tty) ? false : performance.now()), { timeoutMs: HOST_STEP_MS, intervalMs: 2, message: 'the console to leave the kernel' });
+      const goneAt = await eventually(() => (existsSync(consoleDir) && existsSync(tty) ? false : performance.now()), {
+        timeoutMs: HOST_STEP_MS,
+        intervalMs: 2,
+        message: 'the console to leave the kernel',
+      });
       const goneEpoch = Date.now();
       steps.step(`cycle ${cycle}: waiting for 'unhealthy'`);
       const out = await waitSlot(agent, plan, 'unhealthy');
-      emit({ phase: `cycle-${cycle}-detached`, ms: Math.round(out.at - goneAt), trigger: out.trigger, gets: out.gets, loggedMs: loggedMs(agent, 'unhealthy', goneEpoch) });
+      emit({
+        phase: `cycle-${cycle}-detached`,
+        ms: Math.round(out.at - goneAt),
+        trigger: out.trigger,
+        gets: out.gets,
+        loggedMs: loggedMs(agent, 'unhealthy', goneEpoch),
+      });
 
       // The moment of the replug: the USB device back in sysfs (enumerated; its tty follows).
       steps.step(`cycle ${cycle}: waiting for the host's replug`);
-      const backAt = await eventually(() => (existsSync(consoleDir) ? performance.now() : false), { timeoutMs: HOST_STEP_MS, intervalMs: 2, message: 'the console back in sysfs' });
+      const backAt = await eventually(() => (existsSync(consoleDir) ? performance.now() : false), {
+        timeoutMs: HOST_STEP_MS,
+        intervalMs: 2,
+        message: 'the console back in sysfs',
+      });
       const backEpoch = Date.now();
       steps.step(`cycle ${cycle}: waiting for 'healthy'`);
-      const ttyAt = await eventually(() => (ttyReady(plan.console.serial) ? performance.now() : false), { timeoutMs: HOST_STEP_MS, intervalMs: 20, message: 'the console tty back' });
+      const ttyAt = await eventually(() => (ttyReady(plan.console.serial) ? performance.now() : false), {
+        timeoutMs: HOST_STEP_MS,
+        intervalMs: 20,
+        message: 'the console tty back',
+      });
       const back = await waitSlot(agent, plan, 'healthy');
-      emit({ phase: `cycle-${cycle}-attached`, ms: Math.round(back.at - backAt), ttyMs: Math.round(ttyAt - backAt), trigger: back.trigger, gets: back.gets, loggedMs: loggedMs(agent, 'healthy', backEpoch) });
+      emit({
+        phase: `cycle-${cycle}-attached`,
+        ms: Math.round(back.at - backAt),
+        ttyMs: Math.round(ttyAt - backAt),
+        trigger: back.trigger,
+        gets: back.gets,
+        loggedMs: loggedMs(agent, 'healthy', backEpoch),
+      });
     }
 
     steps.step('labslot agent: SIGTERM');
     const stopped = await agent.stop(60_000);
-    emit({ phase: 'stopped', ...(stopped ?? { code: null, signal: 'still running 60 s after SIGTERM' }), stderr: agent.stderr() });
+    emit({
+      phase: 'stopped',
+      ...(stopped ?? { code: null, signal: 'still running 60 s after SIGTERM' }),
+      stderr: agent.stderr(),
+    });
   } finally {
     agent.kill();
   }

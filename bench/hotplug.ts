@@ -49,16 +49,21 @@ function triggers(reports: readonly CycleReport[]): string {
   return [...counts].map(([trigger, n]) => `${trigger} ${n}`).join(', ');
 }
 
-const { values: args } = parseArgs({ options: { cycles: { type: 'string', default: String(MIN_CYCLES) }, 'poll-ms': { type: 'string', default: '50' } } });
+const { values: args } = parseArgs({
+  options: { cycles: { type: 'string', default: String(MIN_CYCLES) }, 'poll-ms': { type: 'string', default: '50' } },
+});
 const cycles = Number(args.cycles);
 const pollMs = Number(args['poll-ms']);
-if (!Number.isInteger(cycles) || cycles < MIN_CYCLES) throw new Error(`--cycles must be an integer of at least ${MIN_CYCLES}`);
+if (!Number.isInteger(cycles) || cycles < MIN_CYCLES)
+  throw new Error(`--cycles must be an integer of at least ${MIN_CYCLES}`);
 if (!Number.isInteger(pollMs) || pollMs < 1) throw new Error('--poll-ms must be a positive integer');
 const missing = USB_LAB_PREREQUISITES.filter((p) => !p.met()).map((p) => p.what);
 if (missing.length > 0) throw new Error(`missing prerequisite: ${missing.join(', ')}`);
 
 const cleanup = scriptCleanup();
-const load = loadavg().map((l) => l.toFixed(1)).join(' ');
+const load = loadavg()
+  .map((l) => l.toFixed(1))
+  .join(' ');
 const detached: CycleReport[] = [];
 const attached: CycleReport[] = [];
 const hostDetachedMs: number[] = [];
@@ -69,7 +74,9 @@ try {
   const timeoutMs = 300_000 + cycles * (4 * INTERVAL_S * 1_000 + 20_000);
   const { lab } = await startCliLab(cleanup, { script: GUEST_SCRIPT, extra, timeoutMs });
   const ready = await waitForPhase<{ ms: number }>(lab, 'ready', 300_000);
-  console.error(`guest program started ${((lab.timings.programMs ?? NaN) / 1000).toFixed(1)} s after QEMU; the agent was ready ${(ready.ms / 1000).toFixed(1)} s after its start`);
+  console.error(
+    `guest program started ${((lab.timings.programMs ?? NaN) / 1000).toFixed(1)} s after QEMU; the agent was ready ${(ready.ms / 1000).toFixed(1)} s after its start`,
+  );
   const changeWaitMs = 2 * INTERVAL_S * 1_000 + 30_000;
   for (let cycle = 0; cycle < cycles; cycle += 1) {
     const unplugged = performance.now();
@@ -82,22 +89,58 @@ try {
     const back = await waitForPhase<CycleReport>(lab, `cycle-${cycle}-attached`, changeWaitMs);
     hostAttachedMs.push(performance.now() - replugged);
     attached.push(back);
-    console.error(`cycle ${cycle + 1}/${cycles}: unhealthy after ${out.ms} ms (${out.trigger ?? '?'}), healthy after ${back.ms} ms (${back.trigger ?? '?'})`);
+    console.error(
+      `cycle ${cycle + 1}/${cycles}: unhealthy after ${out.ms} ms (${out.trigger ?? '?'}), healthy after ${back.ms} ms (${back.trigger ?? '?'})`,
+    );
   }
-  const stopped = await waitForPhase<{ code: number | null; signal: string | null; stderr: string }>(lab, 'stopped', 120_000);
-  if (stopped.code !== 0) throw new Error(lab.explain(`the agent exited with ${stopped.code ?? stopped.signal ?? '?'} after SIGTERM`));
+  const stopped = await waitForPhase<{ code: number | null; signal: string | null; stderr: string }>(
+    lab,
+    'stopped',
+    120_000,
+  );
+  if (stopped.code !== 0)
+    throw new Error(lab.explain(`the agent exited with ${stopped.code ?? stopped.signal ?? '?'} after SIGTERM`));
 } finally {
   await cleanup.runAll();
 }
 
-console.log(`labslot hotplug benchmark: ${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}, load average ${load} at the start`);
-console.log(`QEMU TCG guest, one vCPU; health interval ${INTERVAL_S} s; ${cycles} cycles; the API polled every ${pollMs} ms in the guest`);
+console.log(
+  `labslot hotplug benchmark: ${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}, load average ${load} at the start`,
+);
+console.log(
+  `QEMU TCG guest, one vCPU; health interval ${INTERVAL_S} s; ${cycles} cycles; the API polled every ${pollMs} ms in the guest`,
+);
 console.log(`${'ms'.padEnd(46)} |    p50 |    p90 |    min |    max`);
-console.log(row('unplug -> GET /v1/slots/sp says unhealthy', detached.map((r) => r.ms)));
-console.log(row('  unplug -> agent logs the transition', detached.map((r) => r.loggedMs)));
-console.log(row('replug -> GET /v1/slots/sp says healthy', attached.map((r) => r.ms)));
-console.log(row('  replug -> agent logs the transition', attached.map((r) => r.loggedMs)));
-console.log(row('  replug -> the tty is back', attached.map((r) => r.ttyMs)));
+console.log(
+  row(
+    'unplug -> GET /v1/slots/sp says unhealthy',
+    detached.map((r) => r.ms),
+  ),
+);
+console.log(
+  row(
+    '  unplug -> agent logs the transition',
+    detached.map((r) => r.loggedMs),
+  ),
+);
+console.log(
+  row(
+    'replug -> GET /v1/slots/sp says healthy',
+    attached.map((r) => r.ms),
+  ),
+);
+console.log(
+  row(
+    '  replug -> agent logs the transition',
+    attached.map((r) => r.loggedMs),
+  ),
+);
+console.log(
+  row(
+    '  replug -> the tty is back',
+    attached.map((r) => r.ttyMs),
+  ),
+);
 console.log(row('host: QMP device_del -> the guest report read', hostDetachedMs));
 console.log(row('host: QMP device_add -> the guest report read', hostAttachedMs));
 console.log(`deciding check's trigger: unhealthy: ${triggers(detached)}; healthy: ${triggers(attached)}`);

@@ -43,7 +43,10 @@ async function waitAllDone(base: string, ids: readonly string[]): Promise<void> 
   const want = new Set(ids);
   const deadline = Date.now() + 300_000;
   while (Date.now() < deadline) {
-    const { jobs } = await api<{ jobs: { id: string; done: boolean; state: string; end_reason: string | null }[] }>(`${base}/v1/jobs?limit=1000`, 'GET');
+    const { jobs } = await api<{ jobs: { id: string; done: boolean; state: string; end_reason: string | null }[] }>(
+      `${base}/v1/jobs?limit=1000`,
+      'GET',
+    );
     const mine = jobs.filter((j) => want.has(j.id));
     const bad = mine.filter((j) => j.done && j.state !== 'succeeded');
     if (bad.length > 0) throw new Error(`jobs failed: ${JSON.stringify(bad.slice(0, 3))}`);
@@ -53,7 +56,9 @@ async function waitAllDone(base: string, ids: readonly string[]): Promise<void> 
   throw new Error('jobs not done within 300 s');
 }
 
-async function measure(slots: number): Promise<{ slots: number; p50: number; p99: number; max: number; jobsPerSecond: number }> {
+async function measure(
+  slots: number,
+): Promise<{ slots: number; p50: number; p99: number; max: number; jobsPerSecond: number }> {
   const cleanup = scriptCleanup();
   const dir = mkdtempSync(join(tmpdir(), 'labslot-bench-'));
   chmodSync(dir, 0o755);
@@ -66,7 +71,8 @@ async function measure(slots: number): Promise<{ slots: number; p50: number; p99
       toml += `[devices.s${i}-con]\nkind = "serial"\npath = "${pty.device}"\n`;
       toml += `[devices.s${i}-check]\nkind = "command"\nargv = ["true"]\n`;
     }
-    for (let i = 1; i <= slots; i += 1) toml += `[slots.s${i}]\ntarget = "tb"\ndevices = ["s${i}-con", "s${i}-check"]\nadd_to_groups = ["dialout"]\n`;
+    for (let i = 1; i <= slots; i += 1)
+      toml += `[slots.s${i}]\ntarget = "tb"\ndevices = ["s${i}-con", "s${i}-check"]\nadd_to_groups = ["dialout"]\n`;
     const config = join(dir, 'slots.toml');
     writeFileSync(config, toml);
     const agent = await startAgent(cleanup, { config, stateDir: join(dir, 'state'), timeoutMs: 30_000 });
@@ -82,8 +88,14 @@ async function measure(slots: number): Promise<{ slots: number; p50: number; p99
     const latencies: number[] = [];
     for (let i = 0; i < LATENCY_SAMPLES + 3; i += 1) {
       const started = performance.now();
-      const { id } = await api<{ id: string }>(`${base}/v1/jobs`, 'POST', { target: 'tb', argv: ['echo', 'first byte'] });
-      const response = await fetch(`${base}/v1/jobs/${id}/output?follow=1`, { headers: { authorization: `Bearer ${SUBMITTER}` }, signal: AbortSignal.timeout(30_000) });
+      const { id } = await api<{ id: string }>(`${base}/v1/jobs`, 'POST', {
+        target: 'tb',
+        argv: ['echo', 'first byte'],
+      });
+      const response = await fetch(`${base}/v1/jobs/${id}/output?follow=1`, {
+        headers: { authorization: `Bearer ${SUBMITTER}` },
+        signal: AbortSignal.timeout(30_000),
+      });
       const reader = response.body?.getReader();
       const first = await reader?.read();
       const took = performance.now() - started;
@@ -96,11 +108,21 @@ async function measure(slots: number): Promise<{ slots: number; p50: number; p99
 
     // Throughput: everything at once, through every slot.
     const started = performance.now();
-    const ids = await Promise.all(Array.from({ length: THROUGHPUT_JOBS }, () => api<{ id: string }>(`${base}/v1/jobs`, 'POST', { target: 'tb', argv: ['true'] }).then((r) => r.id)));
+    const ids = await Promise.all(
+      Array.from({ length: THROUGHPUT_JOBS }, () =>
+        api<{ id: string }>(`${base}/v1/jobs`, 'POST', { target: 'tb', argv: ['true'] }).then((r) => r.id),
+      ),
+    );
     await waitAllDone(base, ids);
     const seconds = (performance.now() - started) / 1000;
     await agent.stop();
-    return { slots, p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.at(-1) ?? NaN, jobsPerSecond: THROUGHPUT_JOBS / seconds };
+    return {
+      slots,
+      p50: percentile(latencies, 50),
+      p99: percentile(latencies, 99),
+      max: latencies.at(-1) ?? NaN,
+      jobsPerSecond: THROUGHPUT_JOBS / seconds,
+    };
   } finally {
     await cleanup.runAll();
   }
@@ -108,7 +130,14 @@ async function measure(slots: number): Promise<{ slots: number; p50: number; p99
 
 const rows = [];
 for (const slots of [1, 8]) rows.push(await measure(slots));
-console.log(`labslot lease benchmark: ${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}`);
-console.log(`latency: POST /v1/jobs to the first output byte, ${LATENCY_SAMPLES} sequential jobs; throughput: ${THROUGHPUT_JOBS} \`true\` jobs submitted at once`);
+console.log(
+  `labslot lease benchmark: ${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}`,
+);
+console.log(
+  `latency: POST /v1/jobs to the first output byte, ${LATENCY_SAMPLES} sequential jobs; throughput: ${THROUGHPUT_JOBS} \`true\` jobs submitted at once`,
+);
 console.log('slots | p50 ms | p99 ms | max ms | jobs/s');
-for (const r of rows) console.log(`${String(r.slots).padStart(5)} | ${r.p50.toFixed(0).padStart(6)} | ${r.p99.toFixed(0).padStart(6)} | ${r.max.toFixed(0).padStart(6)} | ${r.jobsPerSecond.toFixed(1).padStart(6)}`);
+for (const r of rows)
+  console.log(
+    `${String(r.slots).padStart(5)} | ${r.p50.toFixed(0).padStart(6)} | ${r.p99.toFixed(0).padStart(6)} | ${r.max.toFixed(0).padStart(6)} | ${r.jobsPerSecond.toFixed(1).padStart(6)}`,
+  );

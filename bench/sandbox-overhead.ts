@@ -11,7 +11,12 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { agentScope } from '../src/platform/agent-scope.js';
 import { LinuxPlatform } from '../src/platform/linux/linux-platform.js';
-import { ENVIRONMENT_FILE, environmentScript, privilegeDrop, withJobEnvironment } from '../src/platform/linux/sandbox.js';
+import {
+  ENVIRONMENT_FILE,
+  environmentScript,
+  privilegeDrop,
+  withJobEnvironment,
+} from '../src/platform/linux/sandbox.js';
 import type { JobLaunch } from '../src/platform/platform.js';
 
 const RUNS = 60;
@@ -25,14 +30,19 @@ function run(argv: string[]): Promise<void> {
     const [program, ...args] = argv;
     const child = spawn(program ?? 'false', args, { stdio: 'ignore', env: { PATH: '/usr/bin:/bin' } });
     child.once('error', reject);
-    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${argv.join(' ')} exited ${String(code)}`))));
+    child.once('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`${argv.join(' ')} exited ${String(code)}`)),
+    );
   });
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'labslot-bench-sandbox-'));
 const platform = new LinuxPlatform(agentScope(dir));
 const workerId = 'wbenchsandbox';
-const account = await platform.createUser({ workerId, name: 'ls-benchsandbox', groups: [], home: join(dir, 'home') }, () => undefined);
+const account = await platform.createUser(
+  { workerId, name: 'ls-benchsandbox', groups: [], home: join(dir, 'home') },
+  () => undefined,
+);
 try {
   const dirs = ['home', 'work', 'tmp', 'var-tmp'].map((d) => join(dir, d));
   for (const d of dirs) {
@@ -82,11 +92,19 @@ try {
   const added = sandboxed.map((s, i) => s - (plain[i] ?? 0)).sort((a, b) => a - b);
   sandboxed.sort((a, b) => a - b);
   plain.sort((a, b) => a - b);
-  console.log(`labslot sandbox overhead: ${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}, ${RUNS} runs of \`true\``);
+  console.log(
+    `labslot sandbox overhead: ${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}, ${RUNS} runs of \`true\``,
+  );
   console.log('                                   p50 ms   p99 ms');
-  console.log(`setpriv + env only               ${percentile(plain, 50).toFixed(1).padStart(7)}  ${percentile(plain, 99).toFixed(1).padStart(7)}`);
-  console.log(`cgroups + unshare + bwrap + ...  ${percentile(sandboxed, 50).toFixed(1).padStart(7)}  ${percentile(sandboxed, 99).toFixed(1).padStart(7)}`);
-  console.log(`added by the sandbox             ${percentile(added, 50).toFixed(1).padStart(7)}  ${percentile(added, 99).toFixed(1).padStart(7)}`);
+  console.log(
+    `setpriv + env only               ${percentile(plain, 50).toFixed(1).padStart(7)}  ${percentile(plain, 99).toFixed(1).padStart(7)}`,
+  );
+  console.log(
+    `cgroups + unshare + bwrap + ...  ${percentile(sandboxed, 50).toFixed(1).padStart(7)}  ${percentile(sandboxed, 99).toFixed(1).padStart(7)}`,
+  );
+  console.log(
+    `added by the sandbox             ${percentile(added, 50).toFixed(1).padStart(7)}  ${percentile(added, 99).toFixed(1).padStart(7)}`,
+  );
 } finally {
   await platform.killWorker(account, 5_000);
   await platform.releaseWorker(account);

@@ -50,9 +50,17 @@ function fillHistory(stateDir: string, slots: number): void {
           durationMs: 2 + (i % 37),
           trigger: 'interval',
         }));
-        for (let i = 0; i < rows.length; i += 100) tx.insert(checkResults).values(rows.slice(i, i + 100)).run();
+        for (let i = 0; i < rows.length; i += 100)
+          tx.insert(checkResults)
+            .values(rows.slice(i, i + 100))
+            .run();
       }
-      for (let e = 0; e < 20; e++) recordEvent(tx, { type: 'slot.checked', slot: `slot-${s}`, message: `slot-${s} checked on request` }, now - e * 60_000);
+      for (let e = 0; e < 20; e++)
+        recordEvent(
+          tx,
+          { type: 'slot.checked', slot: `slot-${s}`, message: `slot-${s} checked on request` },
+          now - e * 60_000,
+        );
     }
   });
   db.$client.close();
@@ -62,14 +70,19 @@ function fillHistory(stateDir: string, slots: number): void {
 async function firstSweep(url: string): Promise<void> {
   const deadline = Date.now() + 120_000;
   for (;;) {
-    const { slots } = (await (await fetch(`${url}/v1/slots`, { signal: AbortSignal.timeout(30_000) })).json()) as { slots: { devices: { health: string }[] }[] };
+    const { slots } = (await (await fetch(`${url}/v1/slots`, { signal: AbortSignal.timeout(30_000) })).json()) as {
+      slots: { devices: { health: string }[] }[];
+    };
     if (slots.every((s) => s.devices.every((d) => d.health !== 'unknown'))) return;
     if (Date.now() > deadline) throw new Error('the first health sweep did not finish within 120 s');
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
 
-async function timePath(url: string, path: string): Promise<{ p50: number; p99: number; bytes: number; status: number }> {
+async function timePath(
+  url: string,
+  path: string,
+): Promise<{ p50: number; p99: number; bytes: number; status: number }> {
   const times: number[] = [];
   let bytes = 0;
   let status = 0;
@@ -85,7 +98,9 @@ async function timePath(url: string, path: string): Promise<{ p50: number; p99: 
 }
 
 async function main(): Promise<void> {
-  console.log(`status page benchmark: ${DEVICES_PER_SLOT} devices per slot, ${HISTORY} results each over 24 h, ${REQUESTS} sequential requests per path`);
+  console.log(
+    `status page benchmark: ${DEVICES_PER_SLOT} devices per slot, ${HISTORY} results each over 24 h, ${REQUESTS} sequential requests per path`,
+  );
   console.log('slots  path                 status   p50 ms   p99 ms   KiB');
   for (const slots of SIZES) {
     const cleanup = scriptCleanup();
@@ -100,7 +115,9 @@ async function main(): Promise<void> {
       await firstSweep(agent.url);
       for (const path of ['/', '/slots/slot-0', '/v1/slots', '/metrics']) {
         const r = await timePath(agent.url, path);
-        console.log(`${String(slots).padStart(5)}  ${path.padEnd(20)} ${String(r.status).padStart(6)} ${r.p50.toFixed(1).padStart(8)} ${r.p99.toFixed(1).padStart(8)} ${(r.bytes / 1024).toFixed(0).padStart(5)}`);
+        console.log(
+          `${String(slots).padStart(5)}  ${path.padEnd(20)} ${String(r.status).padStart(6)} ${r.p50.toFixed(1).padStart(8)} ${r.p99.toFixed(1).padStart(8)} ${(r.bytes / 1024).toFixed(0).padStart(5)}`,
+        );
       }
       await agent.stop();
     } finally {

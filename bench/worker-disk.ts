@@ -22,7 +22,10 @@ function summary(label: string, values: number[]): string {
 
 const dir = mkdtempSync(join(tmpdir(), 'labslot-bench-disk-'));
 try {
-  for (const [name, bytes] of [['4GiB (default)', 4 * 2 ** 30], ['8MiB', 8 * 2 ** 20]] as const) {
+  for (const [name, bytes] of [
+    ['4GiB (default)', 4 * 2 ** 30],
+    ['8MiB', 8 * 2 ** 20],
+  ] as const) {
     const create: number[] = [];
     const release: number[] = [];
     for (let i = 0; i < RUNS; i += 1) {
@@ -37,7 +40,9 @@ try {
       release.push(performance.now() - start);
       rmSync(root, { recursive: true });
     }
-    console.log(`${name}, ${RUNS} runs: ${summary('setup (fallocate + mkfs + mount)', create)}; ${summary('cleanup (umount + delete)', release)}`);
+    console.log(
+      `${name}, ${RUNS} runs: ${summary('setup (fallocate + mkfs + mount)', create)}; ${summary('cleanup (umount + delete)', release)}`,
+    );
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });

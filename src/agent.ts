@@ -77,7 +77,8 @@ export class Agent {
 
   /** Memoized like stop(): a stop that arrives during start waits for start to settle first. */
   start(): Promise<void> {
-    if (this.state !== 'created') return Promise.reject(new IllegalStateError(`cannot start an agent that is ${this.state}`));
+    if (this.state !== 'created')
+      return Promise.reject(new IllegalStateError(`cannot start an agent that is ${this.state}`));
     this.starting = this.doStart();
     return this.starting;
   }
@@ -92,7 +93,8 @@ export class Agent {
       const closed = closeInheritedDescriptors();
       if (closed.length > 0) log.warn({ fds: closed }, 'closed inherited file descriptors');
       const files = await raiseFileLimit();
-      if (files !== undefined && Number.isFinite(files.hard) && files.soft < files.hard) log.warn({ ...files }, 'could not raise the open-file limit to its hard limit');
+      if (files !== undefined && Number.isFinite(files.hard) && files.soft < files.hard)
+        log.warn({ ...files }, 'could not raise the open-file limit to its hard limit');
       // The lock comes before the database: a second agent must not even migrate it.
       mkdirSync(lab.stateDir, { recursive: true, mode: 0o711 });
       this.unlock = lockStateDir(lab.stateDir);
@@ -118,8 +120,20 @@ export class Agent {
       });
       this.monitor = monitor;
       const scheduler = new Scheduler(
-        { lab, db, log, monitor, agentUrl: () => agentUrl(lab.listen.host, this.port ?? lab.listen.port), commandDir: commandDir(lab.stateDir), listUsb, platform },
-        () => (monitor.host === null ? { ok: null, reason: 'not checked yet' } : { ok: monitor.host.ok, reason: monitor.host.reason }),
+        {
+          lab,
+          db,
+          log,
+          monitor,
+          agentUrl: () => agentUrl(lab.listen.host, this.port ?? lab.listen.port),
+          commandDir: commandDir(lab.stateDir),
+          listUsb,
+          platform,
+        },
+        () =>
+          monitor.host === null
+            ? { ok: null, reason: 'not checked yet' }
+            : { ok: monitor.host.ok, reason: monitor.host.reason },
       );
       this.scheduler = scheduler;
       const outputs = new JobOutputs(lab.stateDir, { isDone: (id) => isFinal(jobState(db, id) ?? 'failed') });
@@ -137,10 +151,20 @@ export class Agent {
       });
       monitor.start();
       scheduler.start();
-      this.reconciler = new Reconciler({ db, platform, outputs: outputsPolicy(lab), log, active: () => scheduler.active(), intervalMs: this.options.reconcileIntervalMs ?? RECONCILE_MS });
+      this.reconciler = new Reconciler({
+        db,
+        platform,
+        outputs: outputsPolicy(lab),
+        log,
+        active: () => scheduler.active(),
+        intervalMs: this.options.reconcileIntervalMs ?? RECONCILE_MS,
+      });
       this.reconciler.start();
       this.transition('running');
-      log.info({ host: lab.listen.host, port, stateDir: lab.stateDir, scope: agentScope(lab.stateDir), slots: lab.slots.size }, 'agent listening');
+      log.info(
+        { host: lab.listen.host, port, stateDir: lab.stateDir, scope: agentScope(lab.stateDir), slots: lab.slots.size },
+        'agent listening',
+      );
     } catch (error) {
       this.transition('failed');
       await this.release();
@@ -162,7 +186,8 @@ export class Agent {
     }
     this.transition('stopping');
     try {
-      if (this.db) recordEvent(this.db, { type: 'agent.stopping', message: `agent ${this.options.lab.agentName} stopping` });
+      if (this.db)
+        recordEvent(this.db, { type: 'agent.stopping', message: `agent ${this.options.lab.agentName} stopping` });
     } catch (error) {
       this.options.log.error({ err: coerceError(error) }, 'could not record the stop event');
     }
@@ -185,7 +210,8 @@ export class Agent {
     this.platform = undefined;
     const server = this.server;
     this.server = undefined;
-    if (server) await closeServer(server, this.options.httpGraceMs ?? 5_000).catch((error: unknown) => failures.push(error));
+    if (server)
+      await closeServer(server, this.options.httpGraceMs ?? 5_000).catch((error: unknown) => failures.push(error));
     await this.monitor?.stop().catch((error: unknown) => failures.push(error));
     this.monitor = undefined;
     try {
@@ -205,7 +231,6 @@ export class Agent {
   }
 }
 
-
 /**
  * Workers must reach their own directories under the state directory, so it is
  * traversable (0711) but not listable; the database and job outputs stay private.
@@ -213,7 +238,11 @@ export class Agent {
 function prepareStateDir(stateDir: string, log: Logger): void {
   chmodSync(stateDir, 0o711);
   const closed = untraversableParent(resolve(stateDir));
-  if (closed !== undefined) log.warn({ dir: closed, stateDir }, 'job users cannot reach the state directory: a parent directory lacks o+x, so jobs will fail to start');
+  if (closed !== undefined)
+    log.warn(
+      { dir: closed, stateDir },
+      'job users cannot reach the state directory: a parent directory lacks o+x, so jobs will fail to start',
+    );
   for (const suffix of ['', '-wal', '-shm']) {
     const file = join(stateDir, `${DATABASE_FILE}${suffix}`);
     if (existsSync(file)) chmodSync(file, 0o600);
@@ -222,7 +251,6 @@ function prepareStateDir(stateDir: string, log: Logger): void {
   mkdirSync(workersDir(stateDir), { recursive: true, mode: 0o711 });
   chmodSync(workersDir(stateDir), 0o711);
 }
-
 
 export function untraversableParent(dir: string): string | undefined {
   for (let parent = dirname(dir); ; parent = dirname(parent)) {

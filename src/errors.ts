@@ -18,7 +18,12 @@ export class IllegalStateError extends Error {
 export function isDiskFull(value: unknown): boolean {
   return causes(value).some((error) => {
     const code = (error as { code?: unknown }).code;
-    return code === 'SQLITE_FULL' || code === 'ENOSPC' || code === 'EDQUOT' || (error instanceof Error && /database or disk is full|no space left on device/i.test(error.message));
+    return (
+      code === 'SQLITE_FULL' ||
+      code === 'ENOSPC' ||
+      code === 'EDQUOT' ||
+      (error instanceof Error && /database or disk is full|no space left on device/i.test(error.message))
+    );
   });
 }
 
@@ -30,13 +35,24 @@ export function isDiskFull(value: unknown): boolean {
 export function isDatabaseUnreadable(value: unknown): boolean {
   return causes(value).some((error) => {
     const code = (error as { code?: unknown }).code;
-    return typeof code === 'string' && (code === 'SQLITE_CORRUPT' || code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_IOERR') || code.startsWith('SQLITE_CORRUPT'));
+    return (
+      typeof code === 'string' &&
+      (code === 'SQLITE_CORRUPT' ||
+        code === 'SQLITE_NOTADB' ||
+        code.startsWith('SQLITE_IOERR') ||
+        code.startsWith('SQLITE_CORRUPT'))
+    );
   });
 }
 
 /** The value and its chain of causes (at most eight deep: a cycle must not hang a request). */
 function causes(value: unknown): unknown[] {
   const chain: unknown[] = [];
-  for (let error = value; error !== undefined && error !== null && chain.length < 8; error = (error as { cause?: unknown }).cause) chain.push(error);
+  for (
+    let error = value;
+    error !== undefined && error !== null && chain.length < 8;
+    error = (error as { cause?: unknown }).cause
+  )
+    chain.push(error);
   return chain;
 }

@@ -18,7 +18,11 @@ export function newWorkerToken(): string {
  * constant time, without stopping at a match, so timing says nothing about
  * which hash (or how much of one) matched.
  */
-export function findByTokenHash<T>(token: string, candidates: Iterable<T>, hashOf: (candidate: T) => string): T | undefined {
+export function findByTokenHash<T>(
+  token: string,
+  candidates: Iterable<T>,
+  hashOf: (candidate: T) => string,
+): T | undefined {
   const presented = Buffer.from(sha256Hex(token), 'hex');
   let match: T | undefined;
   for (const candidate of candidates) {

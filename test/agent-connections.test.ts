@@ -35,11 +35,20 @@ function halfRequest(port: number, localAddress: string): Promise<Socket | undef
 
 describe('the agent under a connection flood', () => {
   it(`keeps serving with ${ATTACK} half-open connections from one address, and holds at most its per-address limit of them`, async (t) => {
-    if (!requires(t, ROOT, command('socat', ['-V']), command('bwrap', ['--version']), command('prlimit', ['--version']))) return;
+    if (
+      !requires(t, ROOT, command('socat', ['-V']), command('bwrap', ['--version']), command('prlimit', ['--version']))
+    )
+      return;
     // A small descriptor budget, so a flood that were let through would exhaust it.
-    const lab = await jobLab(t, [{ name: 's1', target: 'tb', devices: ['s1-true'] }], '[devices.s1-true]\nkind = "command"\nargv = ["true"]\n', 'stop_grace = "1s"', {
-      wrapper: ['prlimit', '--nofile=600:600', '--'],
-    });
+    const lab = await jobLab(
+      t,
+      [{ name: 's1', target: 'tb', devices: ['s1-true'] }],
+      '[devices.s1-true]\nkind = "command"\nargv = ["true"]\n',
+      'stop_grace = "1s"',
+      {
+        wrapper: ['prlimit', '--nofile=600:600', '--'],
+      },
+    );
     const sockets: Socket[] = [];
     const closed = new Set<Socket>();
     t.after(() => {
@@ -52,7 +61,10 @@ describe('the agent under a connection flood', () => {
       socket.once('close', () => closed.add(socket));
       socket.on('error', () => undefined);
     }
-    await eventually(() => sockets.length - closed.size <= CONNECTION_LIMITS.perAddress, { timeoutMs: 15_000, message: 'the agent closed what is over the per-address limit' });
+    await eventually(() => sockets.length - closed.size <= CONNECTION_LIMITS.perAddress, {
+      timeoutMs: 15_000,
+      message: 'the agent closed what is over the per-address limit',
+    });
     const held = sockets.length - closed.size;
     t.diagnostic(`${sockets.length} connections opened from 127.0.0.2; the agent holds ${held}, closed ${closed.size}`);
     assert.ok(held > 0, 'it did take some');
@@ -66,6 +78,9 @@ describe('the agent under a connection flood', () => {
     const job = await lab.waitDone(id);
     assert.equal(job.state, 'succeeded', JSON.stringify(job));
     assert.equal(lab.agent.child.exitCode, null, 'the agent is still running');
-    assert.ok(lab.agent.logs.some((l) => l['msg'] === 'too many connections from one address; refusing more'), 'the refusal is logged');
+    assert.ok(
+      lab.agent.logs.some((l) => l['msg'] === 'too many connections from one address; refusing more'),
+      'the refusal is logged',
+    );
   });
 });

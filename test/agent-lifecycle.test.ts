@@ -9,10 +9,18 @@ import { tempDir } from './helpers/temp-dir.js';
 
 describe('agent lifecycle', () => {
   it('stops cleanly when stop() comes during start()', async (t) => {
-    const fx = labFixture(t, tempDir(t), `[agent]\nlisten = "127.0.0.1:8421"\n[devices.c]\nkind = "command"\nargv = ["true"]\n[slots.a]\ntarget = "t"\ndevices = ["c"]\n`);
+    const fx = labFixture(
+      t,
+      tempDir(t),
+      `[agent]\nlisten = "127.0.0.1:8421"\n[devices.c]\nkind = "command"\nargv = ["true"]\n[slots.a]\ntarget = "t"\ndevices = ["c"]\n`,
+    );
     const log = createLogger(process.stderr);
     log.level = 'warn';
-    const agent = new Agent({ lab: { ...fx.lab, listen: { host: '127.0.0.1', port: 0 } }, log, hotplug: () => () => undefined });
+    const agent = new Agent({
+      lab: { ...fx.lab, listen: { host: '127.0.0.1', port: 0 } },
+      log,
+      hotplug: () => () => undefined,
+    });
     const starting = agent.start();
     const stopping = agent.stop();
     await starting;

@@ -32,11 +32,14 @@ describe('labslot agent', () => {
     const list = await getJson(`${agent.url}/v1/slots`);
     assert.equal(list.status, 200);
     const slotList = (list.body as SlotListView).slots;
-    assert.deepEqual(slotList.map((s) => [s.name, s.target, s.usage, s.hold]), [
-      ['gimlet-1', 'gimlet', 'idle', null],
-      ['gimlet-2', 'gimlet', 'idle', null],
-      ['sidecar-1', 'sidecar', 'idle', null],
-    ]);
+    assert.deepEqual(
+      slotList.map((s) => [s.name, s.target, s.usage, s.hold]),
+      [
+        ['gimlet-1', 'gimlet', 'idle', null],
+        ['gimlet-2', 'gimlet', 'idle', null],
+        ['sidecar-1', 'sidecar', 'idle', null],
+      ],
+    );
     const sidecar = slotList.find((s) => s.name === 'sidecar-1');
     assert.deepEqual(sidecar?.conflicts_with, ['gimlet-1', 'gimlet-2']);
     assert.deepEqual(sidecar.devices.find((d) => d.name === 'rack-a-console-mux')?.shared_with, ['gimlet-2']);
@@ -81,12 +84,18 @@ describe('labslot agent', () => {
     assert.equal(await first.stop(), 0);
 
     const db = openDatabase({ stateDir });
-    db.update(slots).set({ holdReason: 'RoT probe does not attach', holdSource: 'job', holdBy: 'job 42', holdAt: Date.now() }).where(eq(slots.name, 'gimlet-2')).run();
+    db.update(slots)
+      .set({ holdReason: 'RoT probe does not attach', holdSource: 'job', holdBy: 'job 42', holdAt: Date.now() })
+      .where(eq(slots.name, 'gimlet-2'))
+      .run();
     db.$client.close();
 
     const second = await startAgent(t, { config: EXAMPLE, stateDir });
     const slot = (await getJson(`${second.url}/v1/slots/gimlet-2`)).body as SlotView;
-    assert.deepEqual({ reason: slot.hold?.reason, source: slot.hold?.source, by: slot.hold?.by }, { reason: 'RoT probe does not attach', source: 'job', by: 'job 42' });
+    assert.deepEqual(
+      { reason: slot.hold?.reason, source: slot.hold?.source, by: slot.hold?.by },
+      { reason: 'RoT probe does not attach', source: 'job', by: 'job 42' },
+    );
     assert.equal(await second.stop(), 0);
   });
 
@@ -100,7 +109,9 @@ describe('labslot agent', () => {
     await new Promise((resolve) => setTimeout(resolve, 100));
 
     agent.child.kill('SIGTERM');
-    await eventually(() => agent.logs.some((l) => l['msg'] === 'signal received, stopping'), { message: 'the first signal to be taken' });
+    await eventually(() => agent.logs.some((l) => l['msg'] === 'signal received, stopping'), {
+      message: 'the first signal to be taken',
+    });
     await new Promise((resolve) => setTimeout(resolve, 500));
     assert.equal(agent.child.exitCode, null, 'the first signal waits for the open request');
     // The open request never finishes, so only the second signal can end the process: a graceful stop
@@ -108,15 +119,30 @@ describe('labslot agent', () => {
     agent.child.kill('SIGTERM');
     assert.equal(await agent.exited, 1, 'the second signal exits at once, with the forced exit code');
     assert.ok(agent.logs.some((l) => l['msg'] === 'second signal, exiting now'));
-    assert.equal(agent.logs.some((l) => l['msg'] === 'agent stopped'), false, 'the graceful stop never finished: the second signal ended it');
+    assert.equal(
+      agent.logs.some((l) => l['msg'] === 'agent stopped'),
+      false,
+      'the graceful stop never finished: the second signal ended it',
+    );
   });
 
   it('says clearly when its address is taken', async (t) => {
     const stateDir = tempDir(t);
     const first = await startAgent(t, { config: EXAMPLE, stateDir });
-    const second = await runCli(['agent', '-c', EXAMPLE, '--state-dir', tempDir(t), '--listen', `127.0.0.1:${first.port}`]);
+    const second = await runCli([
+      'agent',
+      '-c',
+      EXAMPLE,
+      '--state-dir',
+      tempDir(t),
+      '--listen',
+      `127.0.0.1:${first.port}`,
+    ]);
     assert.equal(second.code, 1);
-    assert.match(second.stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${first.port}: the address is already in use`));
+    assert.match(
+      second.stderr,
+      new RegExp(`cannot listen on 127\\.0\\.0\\.1:${first.port}: the address is already in use`),
+    );
     assert.equal(hasStackTrace(second.stderr), false);
     assert.equal(await first.stop(), 0);
   });
@@ -133,9 +159,17 @@ describe('slot health over HTTP', () => {
 
   it('runs a slot check for an operator and shows the results, counters and history', async (t) => {
     const agent = await startAgent(t, { config: EXAMPLE, stateDir: tempDir(t) });
-    const response = await fetch(`${agent.url}/v1/slots/sidecar-1/check`, { method: 'POST', headers: operator, signal: AbortSignal.timeout(20_000) });
+    const response = await fetch(`${agent.url}/v1/slots/sidecar-1/check`, {
+      method: 'POST',
+      headers: operator,
+      signal: AbortSignal.timeout(20_000),
+    });
     assert.equal(response.status, 200);
-    const body = (await response.json()) as { slot: string; healthy: boolean; results: { name: string; ok: boolean; reason: string }[] };
+    const body = (await response.json()) as {
+      slot: string;
+      healthy: boolean;
+      results: { name: string; ok: boolean; reason: string }[];
+    };
     assert.equal(body.slot, 'sidecar-1');
     // No Sidecar is attached to this machine: every device must say so, with its own reason.
     assert.equal(body.healthy, false);
@@ -159,9 +193,15 @@ describe('slot health over HTTP', () => {
     const none = await fetch(`${agent.url}/v1/slots/gimlet-1/check`, { method: 'POST' });
     assert.equal(none.status, 401);
     assert.equal(((await none.json()) as { error: { code: string } }).error.code, 'unauthorized');
-    const forged = await fetch(`${agent.url}/v1/slots/gimlet-1/check`, { method: 'POST', headers: { authorization: 'Bearer not-a-token' } });
+    const forged = await fetch(`${agent.url}/v1/slots/gimlet-1/check`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer not-a-token' },
+    });
     assert.equal(forged.status, 401);
-    const submitter = await fetch(`${agent.url}/v1/slots/gimlet-1/check`, { method: 'POST', headers: { authorization: 'Bearer demo-submitter-token' } });
+    const submitter = await fetch(`${agent.url}/v1/slots/gimlet-1/check`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer demo-submitter-token' },
+    });
     assert.equal(submitter.status, 403);
     assert.equal(((await submitter.json()) as { error: { code: string } }).error.code, 'forbidden');
     await agent.stop();
@@ -187,7 +227,10 @@ describe('one agent per state directory', () => {
     const first = await startAgent(t, { config: EXAMPLE, stateDir });
     const second = await runCli(['agent', '-c', EXAMPLE, '--state-dir', stateDir, '--listen', '127.0.0.1:0']);
     assert.equal(second.code, 1);
-    assert.equal(second.stderr, `labslot: another agent (pid ${first.child.pid ?? 0}) is using the state directory ${stateDir}\n`);
+    assert.equal(
+      second.stderr,
+      `labslot: another agent (pid ${first.child.pid ?? 0}) is using the state directory ${stateDir}\n`,
+    );
     first.child.kill('SIGKILL');
     await first.exited;
     const third = await startAgent(t, { config: EXAMPLE, stateDir });

@@ -34,16 +34,43 @@ describe('refusals', () => {
   app.post('/jobs', requireRole('submitter', hashes), (c) => c.text('ok'));
   app.get('/jobs', requireRole(['operator', 'submitter'], hashes), (c) => c.text('ok'));
   app.post('/hold', requireRole('operator', hashes), (c) => c.text('ok'));
-  app.onError((error, c) => (error instanceof HttpError ? errorResponse(c, error.status, error.code, error.message, error.details) : c.text('unexpected', 500)));
+  app.onError((error, c) =>
+    error instanceof HttpError
+      ? errorResponse(c, error.status, error.code, error.message, error.details)
+      : c.text('unexpected', 500),
+  );
   const refusal = async (method: string, path: string, token?: string): Promise<[number, unknown]> => {
-    const response = await app.request(path, { method, headers: token === undefined ? {} : { authorization: `Bearer ${token}` } });
+    const response = await app.request(path, {
+      method,
+      headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
+    });
     return [response.status, ((await response.json()) as { error: unknown }).error];
   };
 
   it('name the token needed with the right article, and which roles for a client to word it', async () => {
-    assert.deepEqual(await refusal('POST', '/jobs'), [401, { code: 'unauthorized', message: 'this needs a submitter token: send "Authorization: Bearer TOKEN"', needs: ['submitter'] }]);
-    assert.deepEqual(await refusal('GET', '/jobs'), [401, { code: 'unauthorized', message: 'this needs an operator or a submitter token: send "Authorization: Bearer TOKEN"', needs: ['operator', 'submitter'] }]);
-    assert.deepEqual(await refusal('POST', '/hold', 'sub'), [403, { code: 'forbidden', message: 'this needs an operator token' }]);
-    assert.deepEqual(await refusal('POST', '/jobs', 'op'), [403, { code: 'forbidden', message: 'this needs a submitter token' }]);
+    assert.deepEqual(await refusal('POST', '/jobs'), [
+      401,
+      {
+        code: 'unauthorized',
+        message: 'this needs a submitter token: send "Authorization: Bearer TOKEN"',
+        needs: ['submitter'],
+      },
+    ]);
+    assert.deepEqual(await refusal('GET', '/jobs'), [
+      401,
+      {
+        code: 'unauthorized',
+        message: 'this needs an operator or a submitter token: send "Authorization: Bearer TOKEN"',
+        needs: ['operator', 'submitter'],
+      },
+    ]);
+    assert.deepEqual(await refusal('POST', '/hold', 'sub'), [
+      403,
+      { code: 'forbidden', message: 'this needs an operator token' },
+    ]);
+    assert.deepEqual(await refusal('POST', '/jobs', 'op'), [
+      403,
+      { code: 'forbidden', message: 'this needs a submitter token' },
+    ]);
   });
 });

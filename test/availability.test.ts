@@ -58,25 +58,40 @@ describe('availability', () => {
     const hostOk = { ok: true, reason: 'fine' };
 
     let a = slotAvailability(fx.lab, fx.db, hostOk);
-    assert.deepEqual([...a].filter(([, v]) => v.available).map(([k]) => k), ['gimlet-1', 'gimlet-3', 'sidecar-1']);
-    assert.deepEqual(a.get('gimlet-2'), { available: false, why: { kind: 'unhealthy', detail: 'g2-sp: usb 1fc9:0143 serial G2 not present' } });
+    assert.deepEqual(
+      [...a].filter(([, v]) => v.available).map(([k]) => k),
+      ['gimlet-1', 'gimlet-3', 'sidecar-1'],
+    );
+    assert.deepEqual(a.get('gimlet-2'), {
+      available: false,
+      why: { kind: 'unhealthy', detail: 'g2-sp: usb 1fc9:0143 serial G2 not present' },
+    });
 
     holdSlot(fx.db, 'gimlet-1', { reason: 'flaky', source: 'operator', by: 'alice' });
     fx.db.update(slots).set({ usage: 'running' }).where(eq(slots.name, 'sidecar-1')).run();
     a = slotAvailability(fx.lab, fx.db, hostOk);
     // gimlet-3 conflicts explicitly with the running sidecar-1; gimlet-2 shares its mux (and is unhealthy first).
     assert.deepEqual(a.get('gimlet-3'), { available: false, why: { kind: 'conflict', detail: 'sidecar-1 is in use' } });
-    assert.equal(waitingReason(fx.lab, 'gimlet', a), 'gimlet: 1 held, 1 unhealthy (g2-sp: usb 1fc9:0143 serial G2 not present), 1 blocked by a conflicting slot, 0 free');
+    assert.equal(
+      waitingReason(fx.lab, 'gimlet', a),
+      'gimlet: 1 held, 1 unhealthy (g2-sp: usb 1fc9:0143 serial G2 not present), 1 blocked by a conflicting slot, 0 free',
+    );
     assert.equal(waitingReason(fx.lab, 'sidecar', a), 'sidecar: 1 in use, 0 free');
 
     const sickHost = slotAvailability(fx.lab, fx.db, { ok: false, reason: 'free disk 0.10 GiB below 2.00 GiB' });
     fx.db.update(slots).set({ usage: 'idle' }).where(eq(slots.name, 'sidecar-1')).run();
-    assert.deepEqual(slotAvailability(fx.lab, fx.db, { ok: false, reason: 'low disk' }).get('sidecar-1'), { available: false, why: { kind: 'host', detail: 'low disk' } });
+    assert.deepEqual(slotAvailability(fx.lab, fx.db, { ok: false, reason: 'low disk' }).get('sidecar-1'), {
+      available: false,
+      why: { kind: 'host', detail: 'low disk' },
+    });
     assert.equal(sickHost.get('gimlet-1')?.available, false);
   });
 
   it('does not offer a slot whose devices were never checked', (t) => {
     const fx = labFixture(t, tempDir(t), LAB);
-    assert.deepEqual(slotAvailability(fx.lab, fx.db, { ok: true, reason: 'fine' }).get('gimlet-1'), { available: false, why: { kind: 'unknown-health', detail: 'not checked yet: g1-sp' } });
+    assert.deepEqual(slotAvailability(fx.lab, fx.db, { ok: true, reason: 'fine' }).get('gimlet-1'), {
+      available: false,
+      why: { kind: 'unknown-health', detail: 'not checked yet: g1-sp' },
+    });
   });
 });

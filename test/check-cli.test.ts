@@ -14,7 +14,6 @@ import { command, requires } from './helpers/prerequisites.js';
 import { ptyPair, responder } from './helpers/pty-pair.js';
 import { tempDir } from './helpers/temp-dir.js';
 
-
 describe('labslot check', () => {
   it('checks a small real lab: a console on a PTY and command checks', async (t) => {
     if (!requires(t, command('socat', ['-V']))) return;
@@ -42,9 +41,21 @@ describe('labslot check', () => {
     const json = JSON.parse(all.stdout) as CheckJson;
     assert.equal(json.healthy, false);
     assert.equal(json.host.ok, true);
-    assert.deepEqual(json.slots.map((s) => [s.name, s.healthy]), [['bad', false], ['good', true]]);
+    assert.deepEqual(
+      json.slots.map((s) => [s.name, s.healthy]),
+      [
+        ['bad', false],
+        ['good', true],
+      ],
+    );
     const { duration_ms: durationMs, ...broken } = json.slots[0]?.devices[0] ?? {};
-    assert.deepEqual(broken, { name: 'broken', kind: 'command', ok: false, reason: 'command sh exited 4', detail: 'no probe' });
+    assert.deepEqual(broken, {
+      name: 'broken',
+      kind: 'command',
+      ok: false,
+      reason: 'command sh exited 4',
+      detail: 'no probe',
+    });
     assert.equal(typeof durationMs, 'number');
   });
 
@@ -71,10 +82,19 @@ describe('labslot check', () => {
     assert.equal(result.code, 1);
     const rows = result.stdout.trim().split('\n').slice(2);
     assert.equal(rows.length, 16, 'one row per device of each slot (6 + 6 + 4)');
-    assert.ok(rows.every((row) => /\sNO\s/.test(row)), 'nothing of that lab is attached here');
-    assert.match(result.stdout, /gimlet-1-sp-probe\s+usb\s+NO\s+usb 1fc9:0143 serial MKPNRQ1ZY3DVX not present \(no 1fc9:0143 device is present\)/);
+    assert.ok(
+      rows.every((row) => /\sNO\s/.test(row)),
+      'nothing of that lab is attached here',
+    );
+    assert.match(
+      result.stdout,
+      /gimlet-1-sp-probe\s+usb\s+NO\s+usb 1fc9:0143 serial MKPNRQ1ZY3DVX not present \(no 1fc9:0143 device is present\)/,
+    );
     assert.match(result.stdout, /gimlet-1-power\s+power\s+NO\s+pdudaemon at http:\/\/127\.0\.0\.1:16421 not answering/);
-    assert.match(result.stdout, /gimlet-2-console\s+serial\s+NO\s+serial adapter usb 0403:6001 serial A10KZP7Q has no tty/);
+    assert.match(
+      result.stdout,
+      /gimlet-2-console\s+serial\s+NO\s+serial adapter usb 0403:6001 serial A10KZP7Q has no tty/,
+    );
     assert.equal(hasStackTrace(result.stderr), false);
   });
 

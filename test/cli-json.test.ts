@@ -26,7 +26,14 @@ const ANSWERING = [
   ['config', 'validate'],
 ];
 
-const hold = { reason: 'reseating', source: 'operator', by: 'alice@lab-1 (operator:1a2b3c4d)', at: '2026-11-25T02:40:00.000Z', job_id: null, worker_id: null };
+const hold = {
+  reason: 'reseating',
+  source: 'operator',
+  by: 'alice@lab-1 (operator:1a2b3c4d)',
+  at: '2026-11-25T02:40:00.000Z',
+  job_id: null,
+  worker_id: null,
+};
 const ANSWERS: Record<string, unknown> = {
   'GET /v1/slots': { host: { ok: true, reason: 'ok' }, slots: [] },
   'POST /v1/slots/gimlet-1/hold': { slot: 'gimlet-1', hold, replaced: null },
@@ -35,7 +42,13 @@ const ANSWERS: Record<string, unknown> = {
   'GET /v1/jobs/j0001': jobJson({ id: 'j0001' }),
   'POST /v1/jobs/j0001/cancel': { id: 'j0001', state: 'cancelled' },
   'GET /v1/jobs': { jobs: [jobJson({ id: 'j0001' })] },
-  'POST /v1/worker/mark-broken': { slot: 'gimlet-1', job_id: 'j0001', worker_id: 'w0001', hold: { ...hold, source: 'job', by: 'job j0001' }, outcome: 'held' },
+  'POST /v1/worker/mark-broken': {
+    slot: 'gimlet-1',
+    job_id: 'j0001',
+    worker_id: 'w0001',
+    hold: { ...hold, source: 'job', by: 'job j0001' },
+    outcome: 'held',
+  },
 };
 
 describe('--json', () => {
@@ -46,7 +59,7 @@ describe('--json', () => {
     }
   });
 
-  it('prints the agent\'s answer, exactly, on stdout', async (t) => {
+  it("prints the agent's answer, exactly, on stdout", async (t) => {
     const agent = await startFakeAgent(t, (r, res) => {
       const answer = ANSWERS[`${r.method} ${r.path}`];
       if (answer === undefined) return sendError(res, 404, 'not_found', `no route ${r.method} ${r.path}`);
@@ -74,10 +87,21 @@ describe('--json', () => {
   it('config validate --json summarizes the config', async (t) => {
     const dir = tempDir(t);
     const config = join(dir, 'slots.toml');
-    writeFileSync(config, '[devices.a]\nkind = "command"\nargv = ["true"]\n[devices.spare]\nkind = "command"\nargv = ["true"]\n[slots.s1]\ntarget = "tb"\ndevices = ["a"]\n[slots.s2]\ntarget = "tb"\ndevices = ["a"]\n');
+    writeFileSync(
+      config,
+      '[devices.a]\nkind = "command"\nargv = ["true"]\n[devices.spare]\nkind = "command"\nargv = ["true"]\n[slots.s1]\ntarget = "tb"\ndevices = ["a"]\n[slots.s2]\ntarget = "tb"\ndevices = ["a"]\n',
+    );
     const result = await runCli(['config', 'validate', '-c', config, '--json'], { env: NOT_IN_A_JOB });
     assert.equal(result.code, 0, result.stderr);
-    assert.deepEqual(JSON.parse(result.stdout), { file: config, ok: true, slots: 2, devices: 2, shared_devices: 1, targets: { tb: 2 }, unused_devices: ['spare'] });
+    assert.deepEqual(JSON.parse(result.stdout), {
+      file: config,
+      ok: true,
+      slots: 2,
+      devices: 2,
+      shared_devices: 1,
+      targets: { tb: 2 },
+      unused_devices: ['spare'],
+    });
   });
 });
 
@@ -87,19 +111,64 @@ describe('job list EXIT column', () => {
     const jobs = [
       jobJson({ id: 'j-exit', state: 'failed', exit_code: 3, ended_by: 'exit', end_reason: 'exit code 3', ...ended }),
       jobJson({ id: 'j-ok', state: 'succeeded', exit_code: 0, ended_by: 'exit', end_reason: 'exit code 0', ...ended }),
-      jobJson({ id: 'j-signal', state: 'failed', exit_code: null, signal: 'SIGKILL', ended_by: 'signal', end_reason: 'killed by SIGKILL', ...ended }),
-      jobJson({ id: 'j-cancel', state: 'cancelled', exit_code: 143, signal: null, ended_by: 'cancel', end_reason: 'cancelled by operator:61112491', ...ended }),
-      jobJson({ id: 'j-timeout', state: 'failed', exit_code: 143, ended_by: 'timeout', end_reason: 'timed out after 10s', ...ended }),
-      jobJson({ id: 'j-broken', state: 'failed', exit_code: 0, ended_by: 'infrastructure', infrastructure: true, end_reason: 'marked broken: probe gone', ...ended }),
+      jobJson({
+        id: 'j-signal',
+        state: 'failed',
+        exit_code: null,
+        signal: 'SIGKILL',
+        ended_by: 'signal',
+        end_reason: 'killed by SIGKILL',
+        ...ended,
+      }),
+      jobJson({
+        id: 'j-cancel',
+        state: 'cancelled',
+        exit_code: 143,
+        signal: null,
+        ended_by: 'cancel',
+        end_reason: 'cancelled by operator:61112491',
+        ...ended,
+      }),
+      jobJson({
+        id: 'j-timeout',
+        state: 'failed',
+        exit_code: 143,
+        ended_by: 'timeout',
+        end_reason: 'timed out after 10s',
+        ...ended,
+      }),
+      jobJson({
+        id: 'j-broken',
+        state: 'failed',
+        exit_code: 0,
+        ended_by: 'infrastructure',
+        infrastructure: true,
+        end_reason: 'marked broken: probe gone',
+        ...ended,
+      }),
       jobJson({ id: 'j-running', state: 'running', slot: 'gimlet-1' }),
     ];
     const agent = await startFakeAgent(t, (_r, res) => sendJson(res, 200, { jobs }));
     const result = await runCli(['job', 'list'], { env: { ...NOT_IN_A_JOB, LABSLOT_URL: agent.url } });
     assert.equal(result.code, 0, result.stderr);
-    const exitColumn = new Map(result.stdout.split('\n').slice(1).filter((line) => line !== '').map((line) => {
-      const [id, , , , exit] = line.split(/\s+/);
-      return [id, exit];
-    }));
-    assert.deepEqual(Object.fromEntries(exitColumn), { 'j-exit': '3', 'j-ok': '0', 'j-signal': 'SIGKILL', 'j-cancel': '-', 'j-timeout': '-', 'j-broken': '-', 'j-running': '-' });
+    const exitColumn = new Map(
+      result.stdout
+        .split('\n')
+        .slice(1)
+        .filter((line) => line !== '')
+        .map((line) => {
+          const [id, , , , exit] = line.split(/\s+/);
+          return [id, exit];
+        }),
+    );
+    assert.deepEqual(Object.fromEntries(exitColumn), {
+      'j-exit': '3',
+      'j-ok': '0',
+      'j-signal': 'SIGKILL',
+      'j-cancel': '-',
+      'j-timeout': '-',
+      'j-broken': '-',
+      'j-running': '-',
+    });
   });
 });

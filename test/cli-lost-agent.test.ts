@@ -9,7 +9,9 @@ import { describe, it } from 'node:test';
 import { hasStackTrace, runCli } from './helpers/cli.js';
 
 function listen(server: Server): Promise<number> {
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)),
+  );
 }
 
 describe('client commands against a connection that closes without an answer', () => {
@@ -19,11 +21,22 @@ describe('client commands against a connection that closes without an answer', (
     const port = await listen(closer);
     t.after(() => new Promise((resolve) => closer.close(resolve)));
     const env = { LABSLOT_URL: `http://127.0.0.1:${port}`, LABSLOT_TOKEN: 'some-token' };
-    for (const args of [['job', 'run', '--target', 'tb', '--', 'true'], ['job', 'status', 'j1'], ['slot', 'hold', 's1', '-m', 'x'], ['slots'], ['job', 'list'], ['job', 'logs', 'j1']]) {
+    for (const args of [
+      ['job', 'run', '--target', 'tb', '--', 'true'],
+      ['job', 'status', 'j1'],
+      ['slot', 'hold', 's1', '-m', 'x'],
+      ['slots'],
+      ['job', 'list'],
+      ['job', 'logs', 'j1'],
+    ]) {
       const result = await runCli(args, { env });
       assert.equal(result.code, 1, `${args.join(' ')}: ${result.stderr}`);
       assert.equal(result.stderr.trim().split('\n').length, 1, `${args.join(' ')}: one line: ${result.stderr}`);
-      assert.match(result.stderr, /^labslot: cannot reach the agent at http:\/\/127\.0\.0\.1:\d+\/: the connection was closed without (an answer \(ECONNRESET\)|a complete answer)\n$/, args.join(' '));
+      assert.match(
+        result.stderr,
+        /^labslot: cannot reach the agent at http:\/\/127\.0\.0\.1:\d+\/: the connection was closed without (an answer \(ECONNRESET\)|a complete answer)\n$/,
+        args.join(' '),
+      );
       assert.equal(hasStackTrace(result.stderr), false);
     }
   });
@@ -32,16 +45,27 @@ describe('client commands against a connection that closes without an answer', (
     // Takes the submission, then hangs up on every output request.
     const half = createHttpServer((request, response) => {
       if (request.method === 'POST' && request.url === '/v1/jobs') {
-        response.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ id: 'j1', state: 'queued', target: 'tb', slot: null, worker_id: null, done: false }));
+        response
+          .writeHead(201, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ id: 'j1', state: 'queued', target: 'tb', slot: null, worker_id: null, done: false }));
         return;
       }
       request.socket.destroy();
     });
     const port = await listen(half);
     t.after(() => new Promise((resolve) => half.close(resolve)));
-    const result = await runCli(['job', 'run', '--target', 'tb', '--', 'true'], { env: { LABSLOT_URL: `http://127.0.0.1:${port}`, LABSLOT_TOKEN: 'some-token' }, timeoutMs: 60_000 });
+    const result = await runCli(['job', 'run', '--target', 'tb', '--', 'true'], {
+      env: { LABSLOT_URL: `http://127.0.0.1:${port}`, LABSLOT_TOKEN: 'some-token' },
+      timeoutMs: 60_000,
+    });
     assert.equal(result.code, 1, result.stderr);
-    assert.ok(result.stderr.split('\n').filter(Boolean).every((line) => line.startsWith('labslot: ')), result.stderr);
+    assert.ok(
+      result.stderr
+        .split('\n')
+        .filter(Boolean)
+        .every((line) => line.startsWith('labslot: ')),
+      result.stderr,
+    );
     assert.match(result.stderr, /lost the agent while reading the output of job j1/);
     assert.doesNotMatch(result.stderr, /UND_ERR/);
   });

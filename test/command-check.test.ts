@@ -11,7 +11,7 @@ import { command, requires, ROOT } from './helpers/prerequisites.js';
 const noPlaceholders = (): Promise<{ missing: string }> => Promise.resolve({ missing: 'none in this test' });
 
 describe('command checks as a user', () => {
-  it('runs with the user\'s supplementary groups and no privileges', async (t) => {
+  it("runs with the user's supplementary groups and no privileges", async (t) => {
     if (!requires(t, ROOT, command('useradd', ['--help']), command('setpriv', ['--version']))) return;
     const suffix = randomBytes(3).toString('hex');
     const group = `lsg${suffix}`;
@@ -22,7 +22,11 @@ describe('command checks as a user', () => {
     t.after(() => execFileSync('userdel', [user]));
 
     const result = await runCheck(5_000, new AbortController().signal, (signal) =>
-      checkCommand({ argv: ['sh', '-c', 'id -nG; grep ^CapEff /proc/self/status; grep ^NoNewPrivs /proc/self/status'], user }, { mode: 'active', signal, timeoutMs: 5_000 }, noPlaceholders),
+      checkCommand(
+        { argv: ['sh', '-c', 'id -nG; grep ^CapEff /proc/self/status; grep ^NoNewPrivs /proc/self/status'], user },
+        { mode: 'active', signal, timeoutMs: 5_000 },
+        noPlaceholders,
+      ),
     );
     assert.equal(result.ok, true, `${result.reason}: ${result.detail ?? ''}`);
     const [groups, caps, nnp] = (result.detail ?? '').split('\n');
@@ -33,7 +37,11 @@ describe('command checks as a user', () => {
 
   it('fails clearly for a user that does not exist', async () => {
     const result = await runCheck(5_000, new AbortController().signal, (signal) =>
-      checkCommand({ argv: ['true'], user: 'ls-no-such-user' }, { mode: 'active', signal, timeoutMs: 5_000 }, noPlaceholders),
+      checkCommand(
+        { argv: ['true'], user: 'ls-no-such-user' },
+        { mode: 'active', signal, timeoutMs: 5_000 },
+        noPlaceholders,
+      ),
     );
     assert.equal(result.ok, false);
     assert.equal(result.reason, 'command check user "ls-no-such-user" does not exist');
@@ -41,7 +49,11 @@ describe('command checks as a user', () => {
 
   it('reports a timeout with the output so far', async () => {
     const result = await runCheck(400, new AbortController().signal, (signal) =>
-      checkCommand({ argv: ['sh', '-c', 'echo attaching probe; sleep 10'] }, { mode: 'active', signal, timeoutMs: 400 }, noPlaceholders),
+      checkCommand(
+        { argv: ['sh', '-c', 'echo attaching probe; sleep 10'] },
+        { mode: 'active', signal, timeoutMs: 400 },
+        noPlaceholders,
+      ),
     );
     assert.equal(result.ok, false);
     assert.match(result.reason, /timed out after 400 ms/);

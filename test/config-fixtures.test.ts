@@ -57,7 +57,8 @@ function assertRejected(result: CliResult, path: string, subs: readonly string[]
   assert.match(lines.at(-1) ?? '', /^labslot: configuration rejected \(\d+ problems?\)$/, `summary line${context}`);
   const problems = lines.slice(0, -1);
   assert.ok(problems.length > 0, `no problem reported${context}`);
-  for (const line of problems) assert.ok(line.startsWith(`${path}:`), `problem line does not name ${path}: ${JSON.stringify(line)}`);
+  for (const line of problems)
+    assert.ok(line.startsWith(`${path}:`), `problem line does not name ${path}: ${JSON.stringify(line)}`);
 }
 
 describe('bad-config fixtures', () => {
@@ -91,9 +92,12 @@ describe('bad-config fixtures', () => {
       it(fixture, async (t) => {
         const path = `${BAD_DIR}/${fixture}`;
         const root = tempDir(t);
-        const result = await runCli(['agent', '-c', path, '--state-dir', join(root, 'state'), '--listen', '127.0.0.1:0'], {
-          timeoutMs: 10_000,
-        });
+        const result = await runCli(
+          ['agent', '-c', path, '--state-dir', join(root, 'state'), '--listen', '127.0.0.1:0'],
+          {
+            timeoutMs: 10_000,
+          },
+        );
         assertRejected(result, path, substringsFor(fixture));
         assert.equal(result.stdout, '', 'no log lines: the agent must refuse before it starts logging');
         assert.deepEqual(readdirSync(root), [], 'the agent created something before refusing its config');
@@ -118,7 +122,12 @@ const GOOD: readonly Summary[] = [
 describe('good configs', { concurrency: CONCURRENCY }, () => {
   it('every good-config fixture is checked here', () => {
     const files = readdirSync(join(PROJECT_ROOT, GOOD_DIR)).filter((f) => f.endsWith('.toml'));
-    assert.deepEqual(files.map((f) => `${GOOD_DIR}/${f}`).sort(), GOOD.map((g) => g.file).filter((f) => f.startsWith(GOOD_DIR)).sort());
+    assert.deepEqual(
+      files.map((f) => `${GOOD_DIR}/${f}`).sort(),
+      GOOD.map((g) => g.file)
+        .filter((f) => f.startsWith(GOOD_DIR))
+        .sort(),
+    );
   });
 
   for (const good of GOOD) {

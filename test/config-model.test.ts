@@ -31,8 +31,20 @@ describe('slots.example.toml', () => {
   });
 
   it('merges slot limits over the [jobs] defaults', () => {
-    assert.deepEqual(lab.slots.get('gimlet-1')?.limits, { memory: 6 * 2 ** 30, pids: 2048, cpu: 1.5, shm: 64 * 2 ** 20, disk: 4 * 2 ** 30 });
-    assert.deepEqual(lab.slots.get('sidecar-1')?.limits, { memory: 4 * 2 ** 30, pids: 1024, cpu: 1.5, shm: 64 * 2 ** 20, disk: 4 * 2 ** 30 });
+    assert.deepEqual(lab.slots.get('gimlet-1')?.limits, {
+      memory: 6 * 2 ** 30,
+      pids: 2048,
+      cpu: 1.5,
+      shm: 64 * 2 ** 20,
+      disk: 4 * 2 ** 30,
+    });
+    assert.deepEqual(lab.slots.get('sidecar-1')?.limits, {
+      memory: 4 * 2 ** 30,
+      pids: 1024,
+      cpu: 1.5,
+      shm: 64 * 2 ** 20,
+      disk: 4 * 2 ** 30,
+    });
   });
 
   it('reads hex vid/pid and durations as numbers', () => {
@@ -69,14 +81,20 @@ describe('loading configs', () => {
       (error: unknown) => {
         assert.ok(error instanceof ConfigError);
         const found = error.issues.map((i) => `${i.line ?? '?'} ${i.path ?? ''}`);
-        assert.deepEqual(found, ['2 health.interval', '6 devices.sp.pid', '10 slots.one.devices[1]', '11 slots.one.conflicts_with_slots[0]', '12 slots.one.devcies']);
+        assert.deepEqual(found, [
+          '2 health.interval',
+          '6 devices.sp.pid',
+          '10 slots.one.devices[1]',
+          '11 slots.one.conflicts_with_slots[0]',
+          '12 slots.one.devcies',
+        ]);
         assert.match(error.issues.at(-1)?.message ?? '', /did you mean "devices"/);
         return true;
       },
     );
   });
 
-  it('suggests only keys the device\'s own kind (and driver) allows', (t) => {
+  it("suggests only keys the device's own kind (and driver) allows", (t) => {
     const file = join(tempDir(t), 'slots.toml');
     writeFileSync(
       file,
@@ -126,7 +144,10 @@ describe('loading configs', () => {
   it('takes a relative state_dir from the config file, and --state-dir from the working directory', (t) => {
     const dir = tempDir(t);
     const file = join(dir, 'slots.toml');
-    writeFileSync(file, '[agent]\nstate_dir = "state"\n[devices.c]\nkind = "command"\nargv = ["true"]\n[slots.a]\ntarget = "t"\ndevices = ["c"]\n');
+    writeFileSync(
+      file,
+      '[agent]\nstate_dir = "state"\n[devices.c]\nkind = "command"\nargv = ["true"]\n[slots.a]\ntarget = "t"\ndevices = ["c"]\n',
+    );
     assert.equal(loadLabConfig(file).stateDir, join(dir, 'state'));
     assert.equal(loadLabConfig(file, { stateDir: 'elsewhere' }).stateDir, join(process.cwd(), 'elsewhere'));
   });
@@ -166,8 +187,12 @@ describe('hardware shared under two names', () => {
       () => loadLabConfig(file),
       (error: unknown) =>
         error instanceof ConfigError &&
-        error.issues.some((i) => i.path === 'devices.p2' && /outlet rack port 3 is already device "p1"/.test(i.message)) &&
-        error.issues.some((i) => i.path === 'devices.c2' && /console \/dev\/ttyUSB0 is already device "c1"/.test(i.message)),
+        error.issues.some(
+          (i) => i.path === 'devices.p2' && /outlet rack port 3 is already device "p1"/.test(i.message),
+        ) &&
+        error.issues.some(
+          (i) => i.path === 'devices.c2' && /console \/dev\/ttyUSB0 is already device "c1"/.test(i.message),
+        ),
     );
   });
 });

@@ -18,7 +18,8 @@ describe('durations', () => {
     assert.equal(parseDuration('2d'), 172_800_000);
   });
   it('rejects what it would have to guess', () => {
-    for (const bad of ['', '10', '10 min', '10min', '-5s', 's', '1h 30m', '1e3s', '5 s']) assert.equal(parseDuration(bad), undefined, bad);
+    for (const bad of ['', '10', '10 min', '10min', '-5s', 's', '1h 30m', '1e3s', '5 s'])
+      assert.equal(parseDuration(bad), undefined, bad);
   });
 });
 
@@ -31,7 +32,8 @@ describe('sizes', () => {
     assert.equal(parseSize('1.5KiB'), 1536);
   });
   it('rejects lowercase, unknown and signed units', () => {
-    for (const bad of ['4gib', '4Gb', '4 gigabytes', '-1GiB', 'GiB', '', '1e3']) assert.equal(parseSize(bad), undefined, bad);
+    for (const bad of ['4gib', '4Gb', '4 gigabytes', '-1GiB', 'GiB', '', '1e3'])
+      assert.equal(parseSize(bad), undefined, bad);
   });
 });
 
@@ -42,7 +44,8 @@ describe('listen addresses', () => {
     assert.deepEqual(parseListen('localhost:9000'), { host: 'localhost', port: 9000 });
   });
   it('rejects missing ports, bare IPv6 and out-of-range ports', () => {
-    for (const bad of ['127.0.0.1', '::1:80', '[::1]', 'host:0', 'host:70000', '[zz]:80', ':80']) assert.equal(parseListen(bad), undefined, bad);
+    for (const bad of ['127.0.0.1', '::1:80', '[::1]', 'host:0', 'host:70000', '[zz]:80', ':80'])
+      assert.equal(parseListen(bad), undefined, bad);
   });
   it('tells link-local from global IPv6', () => {
     assert.equal(isLinkLocal('fe80::1'), true);

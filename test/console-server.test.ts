@@ -34,13 +34,21 @@ describe('console-server devices', () => {
 
     const up = await runCli(['check', '-c', config]);
     assert.equal(up.code, 0, up.stdout + up.stderr);
-    assert.match(up.stdout, new RegExp(`^gimlet-1\\s+rack-console\\s+console-server\\s+yes\\s+console-server ${endpoint} answered\\s+\\d+$`, 'm'));
+    assert.match(
+      up.stdout,
+      new RegExp(
+        `^gimlet-1\\s+rack-console\\s+console-server\\s+yes\\s+console-server ${endpoint} answered\\s+\\d+$`,
+        'm',
+      ),
+    );
     assert.deepEqual(consoleServer.received, [''], 'the active probe went through ser2net to the console');
 
     await consoleServer.stopSer2net();
     const down = await runCli(['check', '-c', config, '--json']);
     assert.equal(down.code, 1, down.stdout + down.stderr);
-    const json = JSON.parse(down.stdout) as { slots: { devices: { name: string; kind: string; ok: boolean; reason: string }[] }[] };
+    const json = JSON.parse(down.stdout) as {
+      slots: { devices: { name: string; kind: string; ok: boolean; reason: string }[] }[];
+    };
     const device = json.slots[0]?.devices[0];
     assert.equal(device?.name, 'rack-console');
     assert.equal(device.kind, 'console-server');
@@ -72,7 +80,10 @@ describe('console-server devices', () => {
     assert.equal(job.exit_code, 0, out);
     assert.match(out, new RegExp(`^endpoint=127\\.0\\.0\\.1:${consoleServer.port}$`, 'm'));
     assert.match(out, /^reply=console got hello from the job$/m);
-    assert.ok(consoleServer.received.includes('hello from the job'), `the console saw the job's line: ${JSON.stringify(consoleServer.received)}`);
+    assert.ok(
+      consoleServer.received.includes('hello from the job'),
+      `the console saw the job's line: ${JSON.stringify(consoleServer.received)}`,
+    );
   });
 
   it('config: one console endpoint is one device, and a host is a name or an address without brackets', async (t) => {
@@ -89,11 +100,12 @@ describe('console-server devices', () => {
     assert.equal(result.code, 2, result.stdout + result.stderr);
     assert.match(result.stderr, /devices\.b: console console-a\.lab\.example:7001 is already device "a"/);
     assert.match(result.stderr, /devices\.c\.host: must be a host name or an IP address, without brackets or port/);
-    assert.match(result.stderr, /devices\.c.*baud/, 'a serial console\'s key is not a network console\'s');
+    assert.match(result.stderr, /devices\.c.*baud/, "a serial console's key is not a network console's");
   });
 
   it('gives a job host:port, with an IPv6 address in brackets and a host name as it is', () => {
-    const at = (host: string): string | undefined => deviceEnvValue({ kind: 'console-server', host, port: 7001 } satisfies DeviceSpec, null);
+    const at = (host: string): string | undefined =>
+      deviceEnvValue({ kind: 'console-server', host, port: 7001 } satisfies DeviceSpec, null);
     assert.equal(at('fd00:1::10'), '[fd00:1::10]:7001');
     assert.equal(at('192.0.2.7'), '192.0.2.7:7001');
     assert.equal(at('console-a.lab.example'), 'console-a.lab.example:7001');

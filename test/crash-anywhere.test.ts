@@ -33,7 +33,12 @@ function groupNames(): string[] {
 describe('crash anywhere', () => {
   it(`leaves nothing after kill -9 at a random point, ${ITERATIONS} times`, async (t) => {
     if (!requires(t, ROOT, command('socat', ['-V']), command('bwrap', ['--version']))) return;
-    const lab = await jobLab(t, [{ name: 's1', target: 'tb', extra: '[slots.s1.limits]\npids = 256' }], '', 'stop_grace = "1s"');
+    const lab = await jobLab(
+      t,
+      [{ name: 's1', target: 'tb', extra: '[slots.s1.limits]\npids = 256' }],
+      '',
+      'stop_grace = "1s"',
+    );
     const console = realpathSync(lab.consoles.get('s1')?.device ?? '');
     const before = { mounts: mountTable(lab.stateDir), console: ownership(console) };
     const points: number[] = [];
@@ -49,7 +54,11 @@ describe('crash anywhere', () => {
       const state = `iteration ${i}, killed ${delay} ms after submitting (job now ${(await lab.job(id)).state})`;
       assert.deepEqual(workerUsers(lab.stateDir), [], `${state}: worker users`);
       const ours = new Set(lab.workers().map((w) => w.username));
-      assert.deepEqual(groupNames().filter((g) => ours.has(g)), [], `${state}: worker groups`);
+      assert.deepEqual(
+        groupNames().filter((g) => ours.has(g)),
+        [],
+        `${state}: worker groups`,
+      );
       assert.deepEqual(lab.workerProcesses(), [], `${state}: worker processes`);
       assert.deepEqual(lab.cgroups(), [], `${state}: cgroups`);
       assert.deepEqual(mountTable(lab.stateDir), before.mounts, `${state}: mounts`);

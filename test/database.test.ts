@@ -26,7 +26,11 @@ describe('database', () => {
     assert.equal(db.$client.pragma('journal_mode', { simple: true }), 'wal');
     assert.equal(db.$client.pragma('foreign_keys', { simple: true }), 1);
     assert.equal(db.$client.pragma('busy_timeout', { simple: true }), 5000);
-    const tables = db.$client.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '__drizzle%' ORDER BY name").all();
+    const tables = db.$client
+      .prepare(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '__drizzle%' ORDER BY name",
+      )
+      .all();
     assert.deepEqual(
       tables.map((r) => (r as { name: string }).name),
       ['check_results', 'device_grants', 'device_health', 'events', 'jobs', 'slots', 'workers'],
@@ -37,7 +41,11 @@ describe('database', () => {
     const stateDir = tempDir(t);
     const first = openDatabase({ stateDir });
     ensureSlotRows(first, ['gimlet-1', 'gimlet-2']);
-    first.update(slots).set({ holdReason: 'SP probe flaky', holdSource: 'operator', holdBy: 'alice', holdAt: 1_700_000_000_000 }).where(eq(slots.name, 'gimlet-1')).run();
+    first
+      .update(slots)
+      .set({ holdReason: 'SP probe flaky', holdSource: 'operator', holdBy: 'alice', holdAt: 1_700_000_000_000 })
+      .where(eq(slots.name, 'gimlet-1'))
+      .run();
     const migrationsBefore = appliedMigrations(first);
     first.$client.close();
 
@@ -45,7 +53,14 @@ describe('database', () => {
     t.after(() => second.$client.close());
     ensureSlotRows(second, ['gimlet-1', 'gimlet-2', 'sidecar-1']);
     const states = readSlotStates(second, ['gimlet-1', 'gimlet-2', 'sidecar-1']);
-    assert.deepEqual(states.get('gimlet-1')?.hold, { reason: 'SP probe flaky', source: 'operator', by: 'alice', at: 1_700_000_000_000, jobId: null, workerId: null });
+    assert.deepEqual(states.get('gimlet-1')?.hold, {
+      reason: 'SP probe flaky',
+      source: 'operator',
+      by: 'alice',
+      at: 1_700_000_000_000,
+      jobId: null,
+      workerId: null,
+    });
     assert.equal(states.get('gimlet-2')?.hold, null);
     assert.equal(states.get('sidecar-1')?.usage, 'idle');
     assert.equal(appliedMigrations(second), migrationsBefore);
@@ -62,9 +77,14 @@ describe('database', () => {
     before.$client.close();
 
     // What `drizzle-kit generate` writes for a new column: an SQL file and a journal entry.
-    writeFileSync(join(migrationsDir, '0001_slot_notes.sql'), 'ALTER TABLE `slots` ADD `notes` text DEFAULT \'\' NOT NULL;');
+    writeFileSync(
+      join(migrationsDir, '0001_slot_notes.sql'),
+      "ALTER TABLE `slots` ADD `notes` text DEFAULT '' NOT NULL;",
+    );
     const journalFile = join(migrationsDir, 'meta', '_journal.json');
-    const journal = JSON.parse(readFileSync(journalFile, 'utf8')) as { entries: { idx: number; when: number; tag: string; version: string; breakpoints: boolean }[] };
+    const journal = JSON.parse(readFileSync(journalFile, 'utf8')) as {
+      entries: { idx: number; when: number; tag: string; version: string; breakpoints: boolean }[];
+    };
     const last = journal.entries.at(-1);
     assert.ok(last);
     journal.entries.push({ ...last, idx: last.idx + 1, when: last.when + 1000, tag: '0001_slot_notes' });
@@ -81,20 +101,52 @@ describe('database', () => {
     const db = openDatabase({ stateDir: tempDir(t) });
     t.after(() => db.$client.close());
     assert.throws(
-      () => db.insert(workers).values({ id: 'w1', jobId: 'missing', slot: 's', username: 'ls-w1', uid: 1 << 20, gid: 1 << 20, tokenHash: 'x', rootDir: '/x' }).run(),
+      () =>
+        db
+          .insert(workers)
+          .values({
+            id: 'w1',
+            jobId: 'missing',
+            slot: 's',
+            username: 'ls-w1',
+            uid: 1 << 20,
+            gid: 1 << 20,
+            tokenHash: 'x',
+            rootDir: '/x',
+          })
+          .run(),
       /FOREIGN KEY/,
     );
-    db.insert(jobs).values({ id: 'j1', target: 'gimlet', argv: ['true'], timeoutMs: 1000 }).run();
-    db.insert(workers).values({ id: 'w1', jobId: 'j1', slot: 's', username: 'ls-w1', uid: 1 << 20, gid: 1 << 20, tokenHash: 'x', rootDir: '/x' }).run();
+    db.insert(jobs)
+      .values({ id: 'j1', target: 'gimlet', argv: ['true'], timeoutMs: 1000 })
+      .run();
+    db.insert(workers)
+      .values({
+        id: 'w1',
+        jobId: 'j1',
+        slot: 's',
+        username: 'ls-w1',
+        uid: 1 << 20,
+        gid: 1 << 20,
+        tokenHash: 'x',
+        rootDir: '/x',
+      })
+      .run();
   });
 
   it('explains a state directory that cannot hold a database', (t) => {
     const dir = tempDir(t);
     const notADir = join(dir, 'file');
     writeFileSync(notADir, 'x');
-    assert.throws(() => openDatabase({ stateDir: notADir }), (e: unknown) => e instanceof DatabaseError && e.message.includes(notADir));
+    assert.throws(
+      () => openDatabase({ stateDir: notADir }),
+      (e: unknown) => e instanceof DatabaseError && e.message.includes(notADir),
+    );
     writeFileSync(join(dir, DATABASE_FILE), 'this is not sqlite, just text long enough to be read as a header........');
-    assert.throws(() => openDatabase({ stateDir: dir }), (e: unknown) => e instanceof DatabaseError && /not a database/.test(e.message));
+    assert.throws(
+      () => openDatabase({ stateDir: dir }),
+      (e: unknown) => e instanceof DatabaseError && /not a database/.test(e.message),
+    );
   });
 
   it('refuses an empty database file instead of taking it for a new one, and leaves it as it was', (t) => {
@@ -103,7 +155,11 @@ describe('database', () => {
     writeFileSync(file, '');
     assert.throws(
       () => openDatabase({ stateDir: dir }),
-      (e: unknown) => e instanceof DatabaseError && e.message.includes(file) && /is empty \(0 bytes\)/.test(e.message) && e.message.includes(`mv ${file} ${file}.empty`),
+      (e: unknown) =>
+        e instanceof DatabaseError &&
+        e.message.includes(file) &&
+        /is empty \(0 bytes\)/.test(e.message) &&
+        e.message.includes(`mv ${file} ${file}.empty`),
     );
     assert.equal(statSync(file).size, 0, 'not turned into a new database');
   });
@@ -130,7 +186,10 @@ describe('database', () => {
     const before = digest();
     assert.throws(
       () => openDatabase({ stateDir: dir }),
-      (e: unknown) => e instanceof DatabaseError && e.message.includes(`the database ${file} is damaged`) && e.message.includes('.recover'),
+      (e: unknown) =>
+        e instanceof DatabaseError &&
+        e.message.includes(`the database ${file} is damaged`) &&
+        e.message.includes('.recover'),
     );
     assert.equal(digest(), before, 'the damaged file is left exactly as it was');
 
@@ -149,7 +208,11 @@ describe('database', () => {
     }
     assert.ok(thrown !== undefined, 'reading the damaged table fails');
     assert.equal(isDatabaseUnreadable(thrown), true, coerceError(thrown).message);
-    assert.equal(isDatabaseUnreadable(new Error('wrapped', { cause: thrown })), true, 'also as the cause of another error');
+    assert.equal(
+      isDatabaseUnreadable(new Error('wrapped', { cause: thrown })),
+      true,
+      'also as the cause of another error',
+    );
     assert.equal(isDatabaseUnreadable(new Error('SQLITE_BUSY')), false);
   });
 });

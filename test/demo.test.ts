@@ -35,7 +35,11 @@ interface Shell {
 
 /** Runs one printed line the way a person pastes it into bash, from the repository root. */
 function paste(line: string, env: Record<string, string>): Promise<Shell> {
-  const child = spawn('bash', ['-c', line], { cwd: PROJECT_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('bash', ['-c', line], {
+    cwd: PROJECT_ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
@@ -57,7 +61,8 @@ function childrenOf(pid: number): Map<number, string> {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       // Field 4 (ppid) comes after the parenthesised command name, which may contain spaces.
       const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === pid) found.set(Number(entry), readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ').trim());
+      if (ppid === pid)
+        found.set(Number(entry), readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ').trim());
     } catch {
       // Exited while we looked.
     }
@@ -87,8 +92,16 @@ function stillRunning(pid: number, cmdline: string): boolean {
   }
 }
 
-function startDemo(t: TestContext, port: number, args: string[] = [], host = '127.0.0.1'): { pid: number; output: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, [LABSLOT_BIN, 'demo', '--listen', `${host}:${port}`, ...args], { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+function startDemo(
+  t: TestContext,
+  port: number,
+  args: string[] = [],
+  host = '127.0.0.1',
+): { pid: number; output: () => string; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, [LABSLOT_BIN, 'demo', '--listen', `${host}:${port}`, ...args], {
+    cwd: PROJECT_ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
@@ -110,15 +123,22 @@ function within(exited: Promise<number | null>, ms: number): Promise<number | nu
   return Promise.race([exited, new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), ms).unref())]);
 }
 
-async function waitFor(what: string, condition: () => boolean, timeoutMs: number, context: () => string): Promise<void> {
+async function waitFor(
+  what: string,
+  condition: () => boolean,
+  timeoutMs: number,
+  context: () => string,
+): Promise<void> {
   await eventually(condition, { timeoutMs, intervalMs: 50, message: () => `${what}; output so far:\n${context()}` });
 }
-
 
 describe('labslot demo', () => {
   it('comes up green, runs the printed commands for real, and leaves nothing behind on Ctrl-C', async (t) => {
     if (!requires(t, ...PREREQUISITES)) return;
-    assert.ok(existsSync(join(PROJECT_ROOT, 'dist', 'cli', 'demo.js')), 'dist/ is not built: run npm run build first (npm test does)');
+    assert.ok(
+      existsSync(join(PROJECT_ROOT, 'dist', 'cli', 'demo.js')),
+      'dist/ is not built: run npm run build first (npm test does)',
+    );
     const demo = startDemo(t, await freePort());
     const started = Date.now();
     await waitFor('ready block', () => /^Ctrl-C stops/m.test(demo.output()), 30_000, demo.output);
@@ -130,18 +150,34 @@ describe('labslot demo', () => {
     const dir = /building the lab in (\S+)/.exec(printed)?.[1];
     const namespace = /network namespace (labslot-demo-[0-9a-f]+)/.exec(printed)?.[1];
     assert.ok(dir !== undefined && namespace !== undefined, printed);
-    const env = Object.fromEntries([...printed.matchAll(/^ {2}export (\w+)=(\S+)$/gm)].map((m) => [m[1] ?? '', m[2] ?? '']));
+    const env = Object.fromEntries(
+      [...printed.matchAll(/^ {2}export (\w+)=(\S+)$/gm)].map((m) => [m[1] ?? '', m[2] ?? '']),
+    );
     assert.deepEqual(Object.keys(env).sort(), ['DEMO_OPERATOR_TOKEN', 'LABSLOT_TOKEN', 'LABSLOT_URL']);
     const url = env['LABSLOT_URL'] ?? '';
     assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/);
     // The commands, in the order printed: every indented line that runs labslot.
     const commands = [...printed.matchAll(/^ {2}((?:node \S+labslot\.js|labslot) .+)$/gm)].map((m) => m[1] ?? '');
     assert.equal(commands.length, 5, `expected 5 commands, got:\n${commands.join('\n')}`);
-    const [slotsCommand, helloJob, brokenJob, slotsAgain, release] = commands as [string, string, string, string, string];
+    const [slotsCommand, helloJob, brokenJob, slotsAgain, release] = commands as [
+      string,
+      string,
+      string,
+      string,
+      string,
+    ];
 
-    const slots = async (): Promise<SlotView[]> => ((await (await fetch(`${url}/v1/slots`, { signal: AbortSignal.timeout(10_000) })).json()) as SlotListView).slots;
+    const slots = async (): Promise<SlotView[]> =>
+      ((await (await fetch(`${url}/v1/slots`, { signal: AbortSignal.timeout(10_000) })).json()) as SlotListView).slots;
     const before = await slots();
-    assert.deepEqual(before.map((s) => [s.name, s.health, s.available]), [['demo-1', 'healthy', true], ['demo-2', 'healthy', true], ['demo-3', 'healthy', true]]);
+    assert.deepEqual(
+      before.map((s) => [s.name, s.health, s.available]),
+      [
+        ['demo-1', 'healthy', true],
+        ['demo-2', 'healthy', true],
+        ['demo-3', 'healthy', true],
+      ],
+    );
     assert.equal(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).includes(namespace), true);
     // The printed status page and metrics answer.
     const statusUrl = /^ {2}status page\s+(\S+)/m.exec(printed)?.[1] ?? '';
@@ -180,7 +216,10 @@ describe('labslot demo', () => {
 
     const listedAgain = await paste(slotsAgain, env);
     assert.equal(listedAgain.code, 0, listedAgain.stderr);
-    assert.match(listedAgain.stdout, /demo-1\s+demo-board\s+idle\s+HELD\s+healthy\s+-\s+held by job .*console wedged on demo-1/);
+    assert.match(
+      listedAgain.stdout,
+      /demo-1\s+demo-board\s+idle\s+HELD\s+healthy\s+-\s+held by job .*console wedged on demo-1/,
+    );
 
     const released = await paste(release, env);
     assert.equal(released.code, 0, released.stderr);
@@ -191,7 +230,11 @@ describe('labslot demo', () => {
     assert.equal(await within(demo.exited, 30_000), 0, `the demo did not stop cleanly:\n${demo.output()}`);
     assert.match(demo.output(), /labslot demo: stopped; the lab is gone/);
 
-    assert.equal(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).includes(namespace), false, `namespace ${namespace} is left`);
+    assert.equal(
+      execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).includes(namespace),
+      false,
+      `namespace ${namespace} is left`,
+    );
     const left = lab.filter(([pid, cmd]) => stillRunning(pid, cmd));
     assert.deepEqual(left, [], 'socat or pdudaemon outlived the demo');
     const users = readFileSync('/etc/passwd', 'utf8')
@@ -218,7 +261,11 @@ describe('labslot demo', () => {
     // Only this demo's namespace: another demo may be running on the host.
     const namespace = /removing network namespace (labslot-demo-[0-9a-f]+)/.exec(result.stdout)?.[1];
     assert.ok(namespace !== undefined, `the cleanup names the namespace it removes: ${result.stdout}`);
-    assert.equal(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).includes(namespace), false, `namespace ${namespace} is left`);
+    assert.equal(
+      execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).includes(namespace),
+      false,
+      `namespace ${namespace} is left`,
+    );
   });
 
   it('keeps --dir with its config, log and state (holds survive into the next run), and still removes the lab', async (t) => {
@@ -244,7 +291,8 @@ describe('labslot demo', () => {
     assert.equal(hold.status, 200);
     process.kill(first.pid, 'SIGINT');
     assert.equal(await within(first.exited, 30_000), 0, first.output());
-    for (const kept of ['slots.toml', 'agent.log', 'state/labslot.db']) assert.ok(existsSync(join(dir, kept)), `${kept} is not kept`);
+    for (const kept of ['slots.toml', 'agent.log', 'state/labslot.db'])
+      assert.ok(existsSync(join(dir, kept)), `${kept} is not kept`);
     assert.equal(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).includes(namespace), false);
     assert.deepEqual(labProcessesIn(dir), []);
 
@@ -252,7 +300,9 @@ describe('labslot demo', () => {
     const second = startDemo(t, await freePort(), ['--dir', dir]);
     await waitFor('ready block', () => ready.test(second.output()), 30_000, second.output);
     const secondUrl = /^ {2}export LABSLOT_URL=(\S+)$/m.exec(second.output())?.[1] ?? '';
-    const slot = (await (await fetch(`${secondUrl}/v1/slots/demo-3`, { signal: AbortSignal.timeout(10_000) })).json()) as SlotView;
+    const slot = (await (
+      await fetch(`${secondUrl}/v1/slots/demo-3`, { signal: AbortSignal.timeout(10_000) })
+    ).json()) as SlotView;
     assert.equal(slot.hold?.reason, 'kept across demo runs');
     assert.equal(slot.health, 'healthy');
     process.kill(second.pid, 'SIGINT');
@@ -293,9 +343,15 @@ describe('labslot demo', () => {
   it('refuses to run without root, with one line and exit 2', async (t) => {
     if (!requires(t, ROOT, command('setpriv', ['--version']))) return;
     // As nobody, the way a newcomer first tries it without sudo.
-    const nobody = await paste(`setpriv --reuid=65534 --regid=65534 --clear-groups ${process.execPath} ${LABSLOT_BIN} demo`, {});
+    const nobody = await paste(
+      `setpriv --reuid=65534 --regid=65534 --clear-groups ${process.execPath} ${LABSLOT_BIN} demo`,
+      {},
+    );
     assert.equal(nobody.code, 2);
     assert.equal(nobody.stdout, '');
-    assert.equal(nobody.stderr, 'labslot: labslot demo needs root: it creates job users, a network namespace and device grants (try: sudo npm run demo)\n');
+    assert.equal(
+      nobody.stderr,
+      'labslot: labslot demo needs root: it creates job users, a network namespace and device grants (try: sudo npm run demo)\n',
+    );
   });
 });

@@ -58,8 +58,21 @@ describe('device kinds stay in src/devices/kinds/', () => {
 
   it('the scan finds the kinds it looks for', () => {
     // What the patterns must catch, so that an empty result above means something.
-    const samples = ["if (spec.kind === 'usb') {", "    case 'console-server':", "spec['kind'] !== 'command'", 'switch (device.spec.kind) {', "'ipv6' === d.spec.kind"];
-    for (const sample of samples) assert.ok(KIND_SWITCHES.some((pattern) => pattern.test(sample)), sample);
-    assert.ok(!KIND_SWITCHES.some((pattern) => pattern.test("if (layout.kind === 'v2') {")), 'unrelated kinds are not device kinds');
+    const samples = [
+      "if (spec.kind === 'usb') {",
+      "    case 'console-server':",
+      "spec['kind'] !== 'command'",
+      'switch (device.spec.kind) {',
+      "'ipv6' === d.spec.kind",
+    ];
+    for (const sample of samples)
+      assert.ok(
+        KIND_SWITCHES.some((pattern) => pattern.test(sample)),
+        sample,
+      );
+    assert.ok(
+      !KIND_SWITCHES.some((pattern) => pattern.test("if (layout.kind === 'v2') {")),
+      'unrelated kinds are not device kinds',
+    );
   });
 });

@@ -33,12 +33,19 @@ export interface KindCase<S extends DeviceSpec> {
   context?: (spec: S) => Partial<KindCheckContext>;
 }
 
-export type KindSetup<K extends KindName> = (t: Cleanup, dir: string) => Promise<KindCase<Extract<DeviceSpec, { kind: K }>>>;
+export type KindSetup<K extends KindName> = (
+  t: Cleanup,
+  dir: string,
+) => Promise<KindCase<Extract<DeviceSpec, { kind: K }>>>;
 
 const TIMEOUT_CLASSES: readonly FailureClass[] = ['timeout', 'no-answer'];
 
 /** Runs the contract for one kind; `setup` builds its real parts once for the suite. */
-export function deviceKindContract<K extends KindName>(kind: K, needs: readonly Prerequisite[], setup: KindSetup<K>): void {
+export function deviceKindContract<K extends KindName>(
+  kind: K,
+  needs: readonly Prerequisite[],
+  setup: KindSetup<K>,
+): void {
   describe(`device kind "${kind}" keeps the contract`, () => {
     // One lab per suite: its parts stop, newest first, after the suite's last test (a hook registered
     // inside a test would run after that test instead).
@@ -46,8 +53,10 @@ export function deviceKindContract<K extends KindName>(kind: K, needs: readonly 
     const suite: Cleanup = { after: (fn) => steps.push(fn) };
     after(async () => {
       const failures: unknown[] = [];
-      for (let step = steps.pop(); step !== undefined; step = steps.pop()) await Promise.resolve(step()).catch((error: unknown) => failures.push(error));
-      if (failures.length > 0) throw new AggregateError(failures, `${failures.length} steps of the ${kind} lab's cleanup failed`);
+      for (let step = steps.pop(); step !== undefined; step = steps.pop())
+        await Promise.resolve(step()).catch((error: unknown) => failures.push(error));
+      if (failures.length > 0)
+        throw new AggregateError(failures, `${failures.length} steps of the ${kind} lab's cleanup failed`);
     });
     let made: Promise<KindCase<Extract<DeviceSpec, { kind: K }>>> | undefined;
     const lab = (t: TestContext): Promise<KindCase<Extract<DeviceSpec, { kind: K }>>> | null => {
@@ -75,7 +84,10 @@ export function deviceKindContract<K extends KindName>(kind: K, needs: readonly 
       for (const mode of modesOf(c.broken)) {
         const verdict: Verdict = await check(c, c.broken, mode, 5_000);
         assertFailure(c, c.broken, verdict);
-        assert.ok(verdict.failure !== undefined && FAILURE_CLASSES.includes(verdict.failure), `${mode}: a failure class, got ${String(verdict.failure)}`);
+        assert.ok(
+          verdict.failure !== undefined && FAILURE_CLASSES.includes(verdict.failure),
+          `${mode}: a failure class, got ${String(verdict.failure)}`,
+        );
       }
     });
 
@@ -97,7 +109,10 @@ export function deviceKindContract<K extends KindName>(kind: K, needs: readonly 
       if (c === null) return;
       const verdict: Verdict = await check(c, c.hung, 'active', 1_500);
       assertFailure(c, c.hung, verdict);
-      assert.ok(verdict.failure !== undefined && TIMEOUT_CLASSES.includes(verdict.failure), `a timeout class, got ${String(verdict.failure)}: ${verdict.reason}`);
+      assert.ok(
+        verdict.failure !== undefined && TIMEOUT_CLASSES.includes(verdict.failure),
+        `a timeout class, got ${String(verdict.failure)}: ${verdict.reason}`,
+      );
     });
 
     it('touches nothing in passive mode (no open, no byte, no run), where an active check does', async (t) => {
@@ -107,11 +122,17 @@ export function deviceKindContract<K extends KindName>(kind: K, needs: readonly 
       if (checksIn(c.working, 'passive')) assert.equal((await check(c, c.working, 'passive', 10_000)).ok, true);
       // Our own contact comes after the passive check's would have: once it is seen, anything earlier was too.
       await c.touch();
-      await eventually(() => c.contacts() > start, { timeoutMs: 10_000, message: 'the test\'s own contact with the device' });
+      await eventually(() => c.contacts() > start, {
+        timeoutMs: 10_000,
+        message: "the test's own contact with the device",
+      });
       assert.equal(c.contacts(), start + 1, 'the passive check reached the device');
       if (c.activeTouches) {
         assert.equal((await check(c, c.working, 'active', 10_000)).ok, true);
-        await eventually(() => c.contacts() > start + 1, { timeoutMs: 10_000, message: 'the active check\'s contact with the device' });
+        await eventually(() => c.contacts() > start + 1, {
+          timeoutMs: 10_000,
+          message: "the active check's contact with the device",
+        });
       }
     });
   });
@@ -122,7 +143,13 @@ function modesOf(spec: DeviceSpec): CheckMode[] {
 }
 
 /** The kind's own check, without the runner's deadline: what it does on its own is under test. */
-function check<S extends DeviceSpec>(c: KindCase<S>, spec: S, mode: CheckMode, timeoutMs: number, signal = new AbortController().signal): Promise<Verdict> {
+function check<S extends DeviceSpec>(
+  c: KindCase<S>,
+  spec: S,
+  mode: CheckMode,
+  timeoutMs: number,
+  signal = new AbortController().signal,
+): Promise<Verdict> {
   const ctx: KindCheckContext = {
     mode,
     timeoutMs,

@@ -100,7 +100,9 @@ deviceKindContract('usb', [SOCAT, PYTHON], async (t, dir) => {
   const node = realpathSync(pty.device);
   const watch = await watchOpens(t, node);
   const probe = { kind: 'usb', vid: 0x1fc9, pid: 0x0143, role: 'sp-probe', archive: undefined } as const;
-  const bus = [{ vid: 0x1fc9, pid: 0x0143, serial: 'CONTRACT-1', busNumber: 1, deviceAddress: 7, node, sysfsName: '1-1' }];
+  const bus = [
+    { vid: 0x1fc9, pid: 0x0143, serial: 'CONTRACT-1', busNumber: 1, deviceAddress: 7, node, sysfsName: '1-1' },
+  ];
   return {
     working: { ...probe, serial: 'CONTRACT-1' },
     broken: { ...probe, serial: 'UNPLUGGED' },
@@ -110,7 +112,9 @@ deviceKindContract('usb', [SOCAT, PYTHON], async (t, dir) => {
     touch: () => openOnce(node),
     activeTouches: false,
     // A wedged hub: the enumeration never returns.
-    context: (spec) => ({ usb: spec.serial === 'BEHIND-A-WEDGED-HUB' ? () => new Promise(() => undefined) : () => Promise.resolve(bus) }),
+    context: (spec) => ({
+      usb: spec.serial === 'BEHIND-A-WEDGED-HUB' ? () => new Promise(() => undefined) : () => Promise.resolve(bus),
+    }),
   };
 });
 
@@ -155,7 +159,14 @@ deviceKindContract('ipv6', NETNS, async (t) => {
   // The SP's management service, counting the bytes each connection brought.
   const listener = spawn(
     'ip',
-    ['netns', 'exec', target.namespace, process.execPath, '-e', `require('net').createServer(s => { let n = 0; s.on('data', d => n += d.length); s.on('close', () => console.log('bytes ' + n)); s.on('error', () => {}); }).listen(${port}, '::', () => console.log('up'))`],
+    [
+      'netns',
+      'exec',
+      target.namespace,
+      process.execPath,
+      '-e',
+      `require('net').createServer(s => { let n = 0; s.on('data', d => n += d.length); s.on('close', () => console.log('bytes ' + n)); s.on('error', () => {}); }).listen(${port}, '::', () => console.log('up'))`,
+    ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   lifo(t).after(() => listener.kill('SIGKILL'));

@@ -22,26 +22,50 @@ describe('error map, through app.request()', () => {
       ['GET', '/v1/jobs/jnope/output'],
     ] as const) {
       const answer = await request(app, method, path, { token: SUBMITTER_TOKEN });
-      assert.deepEqual(answer, { status: 404, json: { error: { code: 'job_not_found', message: 'no job jnope' } } }, `${method} ${path}`);
+      assert.deepEqual(
+        answer,
+        { status: 404, json: { error: { code: 'job_not_found', message: 'no job jnope' } } },
+        `${method} ${path}`,
+      );
     }
   });
 
   it('answers a body that is not JSON with 400 invalid_json', async (t) => {
     const { app } = testApp(t);
-    const answer = await request(app, 'POST', '/v1/slots/gimlet-1/hold', { token: OPERATOR_TOKEN, body: '{"reason": ' });
-    assert.deepEqual(answer, { status: 400, json: { error: { code: 'invalid_json', message: 'the request body is not valid JSON' } } });
+    const answer = await request(app, 'POST', '/v1/slots/gimlet-1/hold', {
+      token: OPERATOR_TOKEN,
+      body: '{"reason": ',
+    });
+    assert.deepEqual(answer, {
+      status: 400,
+      json: { error: { code: 'invalid_json', message: 'the request body is not valid JSON' } },
+    });
   });
 
   it('answers a hold on a held slot with 409 slot_held and the current hold (SlotHeldError); a release of a free slot with 409 not_held', async (t) => {
     const { app } = testApp(t);
-    const first = await request(app, 'POST', '/v1/slots/gimlet-1/hold', { token: OPERATOR_TOKEN, body: JSON.stringify({ reason: 'reflashing RoT', by: 'alice@lab-1' }) });
+    const first = await request(app, 'POST', '/v1/slots/gimlet-1/hold', {
+      token: OPERATOR_TOKEN,
+      body: JSON.stringify({ reason: 'reflashing RoT', by: 'alice@lab-1' }),
+    });
     assert.equal(first.status, 200, JSON.stringify(first.json));
-    const second = await request(app, 'POST', '/v1/slots/gimlet-1/hold', { token: OPERATOR_TOKEN, body: JSON.stringify({ reason: 'another reason' }) });
+    const second = await request(app, 'POST', '/v1/slots/gimlet-1/hold', {
+      token: OPERATOR_TOKEN,
+      body: JSON.stringify({ reason: 'another reason' }),
+    });
     assert.equal(second.status, 409);
-    const error = (second.json as { error: { code: string; message: string; hold: { reason: string; source: string; by: string } } }).error;
+    const error = (
+      second.json as { error: { code: string; message: string; hold: { reason: string; source: string; by: string } } }
+    ).error;
     assert.equal(error.code, 'slot_held');
-    assert.match(error.message, /^slot gimlet-1 is already held by operator alice@lab-1 \(operator:61112491\) since \S+: reflashing RoT; send "replace": true to replace it$/);
-    assert.deepEqual({ reason: error.hold.reason, source: error.hold.source, by: error.hold.by }, { reason: 'reflashing RoT', source: 'operator', by: 'alice@lab-1 (operator:61112491)' });
+    assert.match(
+      error.message,
+      /^slot gimlet-1 is already held by operator alice@lab-1 \(operator:61112491\) since \S+: reflashing RoT; send "replace": true to replace it$/,
+    );
+    assert.deepEqual(
+      { reason: error.hold.reason, source: error.hold.source, by: error.hold.by },
+      { reason: 'reflashing RoT', source: 'operator', by: 'alice@lab-1 (operator:61112491)' },
+    );
 
     const release = await request(app, 'POST', '/v1/slots/gimlet-2/release', { token: OPERATOR_TOKEN, body: '{}' });
     assert.equal(release.status, 409);
@@ -50,7 +74,10 @@ describe('error map, through app.request()', () => {
 
   it('answers a target no slot serves with 400 unknown_target (UnknownTargetError)', async (t) => {
     const { app } = testApp(t);
-    const answer = await request(app, 'POST', '/v1/jobs', { token: SUBMITTER_TOKEN, body: JSON.stringify({ target: 'nosuch', argv: ['true'] }) });
+    const answer = await request(app, 'POST', '/v1/jobs', {
+      token: SUBMITTER_TOKEN,
+      body: JSON.stringify({ target: 'nosuch', argv: ['true'] }),
+    });
     assert.equal(answer.status, 400, JSON.stringify(answer.json));
     const error = (answer.json as { error: { code: string; message: string } }).error;
     assert.equal(error.code, 'unknown_target');
@@ -62,7 +89,10 @@ describe('error map, through app.request()', () => {
     // A closed connection: every query throws a TypeError no table knows.
     db.$client.close();
     const answer = await request(app, 'GET', '/v1/slots');
-    assert.deepEqual(answer, { status: 500, json: { error: { code: 'internal', message: 'internal error; the agent log has the details' } } });
+    assert.deepEqual(answer, {
+      status: 500,
+      json: { error: { code: 'internal', message: 'internal error; the agent log has the details' } },
+    });
     const line = logs.find((l) => l['msg'] === 'request failed');
     assert.ok(line, JSON.stringify(logs));
     assert.deepEqual([line['level'], line['method'], line['path']], ['error', 'GET', '/v1/slots']);
@@ -71,10 +101,23 @@ describe('error map, through app.request()', () => {
 
 describe('error map, the table', () => {
   it('answers library errors in the words routes used to translate them to', () => {
-    assert.deepEqual(errorAnswer(new JobRefusedError('timeout', 'is over the host limit of 1h')), { status: 400, code: 'invalid_request', message: 'timeout: is over the host limit of 1h' });
-    assert.deepEqual(errorAnswer(new UnknownTargetError('no slot serves target "x"')), { status: 400, code: 'unknown_target', message: 'no slot serves target "x"' });
-    const full = errorAnswer(new Error('write failed', { cause: Object.assign(new Error('no space left on device'), { code: 'ENOSPC' }) }));
-    assert.deepEqual([full.status, full.code, full.log], [507, 'disk_full', 'request failed: the state directory is full']);
+    assert.deepEqual(errorAnswer(new JobRefusedError('timeout', 'is over the host limit of 1h')), {
+      status: 400,
+      code: 'invalid_request',
+      message: 'timeout: is over the host limit of 1h',
+    });
+    assert.deepEqual(errorAnswer(new UnknownTargetError('no slot serves target "x"')), {
+      status: 400,
+      code: 'unknown_target',
+      message: 'no slot serves target "x"',
+    });
+    const full = errorAnswer(
+      new Error('write failed', { cause: Object.assign(new Error('no space left on device'), { code: 'ENOSPC' }) }),
+    );
+    assert.deepEqual(
+      [full.status, full.code, full.log],
+      [507, 'disk_full', 'request failed: the state directory is full'],
+    );
   });
 
   it('gives every code its status and the exit code README.md\'s table says: 2 for what the command line named wrong, 1 for a "no"', () => {
@@ -109,7 +152,8 @@ const NEVER_REACH_A_ROUTE: Readonly<Record<string, string>> = {
   CleanupError: 'worker cleanup, in a lease run',
   // Slot usage moves: only the scheduler, lease runs and the reconciler move a slot (src/jobs/lease-records.ts).
   SlotTransitionError: 'a slot move not in the table: a bug in a lease run or the reconciler, never in a request',
-  SlotUsageMismatchError: 'a slot not in the state a lease run or the reconciler expected: logged there, never in a request',
+  SlotUsageMismatchError:
+    'a slot not in the state a lease run or the reconciler expected: logged there, never in a request',
   PowerControlError: 'power actions during recovery and cleanup; no route switches power yet',
   // Platform operations under worker setup and cleanup (same reason).
   UserCommandError: 'useradd/userdel in worker setup and cleanup',
@@ -135,9 +179,11 @@ function errorClassesInSrc(): string[] {
     }
   };
   walk(join(PROJECT_ROOT, 'src'));
-  const extensions = sources.flatMap((text) => [...text.matchAll(/\bclass\s+(\w+)\s+extends\s+(\w+)/g)].map((m) => ({ name: m[1] ?? '', base: m[2] ?? '' })));
+  const extensions = sources.flatMap((text) =>
+    [...text.matchAll(/\bclass\s+(\w+)\s+extends\s+(\w+)/g)].map((m) => ({ name: m[1] ?? '', base: m[2] ?? '' })),
+  );
   const errors = new Set(['Error']);
-  for (let grew = true; grew; ) {
+  for (let grew = true; grew;) {
     grew = false;
     for (const { name, base } of extensions) {
       if (errors.has(base) && !errors.has(name)) {
@@ -154,9 +200,16 @@ describe('error classes', () => {
   it('are each in the error map or listed with the reason they never reach a route', () => {
     const mapped = new Set(ERROR_TABLE.map((m) => m.class.name));
     const found = errorClassesInSrc();
-    assert.ok(found.length > 20 && found.includes('JobNotFoundError'), `the scan found too little: ${found.join(', ')}`);
+    assert.ok(
+      found.length > 20 && found.includes('JobNotFoundError'),
+      `the scan found too little: ${found.join(', ')}`,
+    );
     const neither = found.filter((name) => !mapped.has(name) && !(name in NEVER_REACH_A_ROUTE));
-    assert.deepEqual(neither, [], 'add these to ERROR_TABLE in src/http/error-map.ts, or to NEVER_REACH_A_ROUTE here with the reason');
+    assert.deepEqual(
+      neither,
+      [],
+      'add these to ERROR_TABLE in src/http/error-map.ts, or to NEVER_REACH_A_ROUTE here with the reason',
+    );
     const both = found.filter((name) => mapped.has(name) && name in NEVER_REACH_A_ROUTE);
     assert.deepEqual(both, [], 'in the table and in the list of those that never reach a route');
     const stale = Object.keys(NEVER_REACH_A_ROUTE).filter((name) => !found.includes(name));
@@ -165,6 +218,9 @@ describe('error classes', () => {
 
   it('that the CLI tells by name (src/cli/error-exit.ts) are classes in src/', () => {
     const found = errorClassesInSrc();
-    assert.deepEqual(Object.keys(EXIT_BY_ERROR_NAME).filter((name) => !found.includes(name)), []);
+    assert.deepEqual(
+      Object.keys(EXIT_BY_ERROR_NAME).filter((name) => !found.includes(name)),
+      [],
+    );
   });
 });

@@ -22,7 +22,10 @@ describe('eventually', () => {
         },
         { timeoutMs: 50, intervalMs: 5, message: 'calls to go negative' },
       ),
-      (error: unknown) => error instanceof assert.AssertionError && /^timed out after 50 ms waiting for calls to go negative: /.test(error.message) && error.expected === -1,
+      (error: unknown) =>
+        error instanceof assert.AssertionError &&
+        /^timed out after 50 ms waiting for calls to go negative: /.test(error.message) &&
+        error.expected === -1,
     );
     assert.ok(calls > 1, `only ${calls} attempt`);
   });
@@ -35,7 +38,9 @@ describe('eventually', () => {
     let seen = 0;
     await assert.rejects(
       eventually(() => ++seen < 0, { timeoutMs: 30, intervalMs: 5, message: () => `a negative count (saw ${seen})` }),
-      (error: unknown) => error instanceof Error && new RegExp(`^timed out after 30 ms waiting for a negative count \\(saw ${seen}\\)$`).test(error.message),
+      (error: unknown) =>
+        error instanceof Error &&
+        new RegExp(`^timed out after 30 ms waiting for a negative count \\(saw ${seen}\\)$`).test(error.message),
     );
   });
 

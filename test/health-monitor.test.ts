@@ -28,14 +28,20 @@ function sleepers(): string[] {
     .filter((pid) => {
       try {
         const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-        return !/^\d+ \(.*\) [ZX] /.test(stat) && readFileSync(`/proc/${pid}/cmdline`, 'utf8') === 'sleep\u000020.5\u0000';
+        return (
+          !/^\d+ \(.*\) [ZX] /.test(stat) && readFileSync(`/proc/${pid}/cmdline`, 'utf8') === 'sleep\u000020.5\u0000'
+        );
       } catch {
         return false;
       }
     });
 }
 
-function monitorFor(t: Parameters<typeof tempDir>[0], fx: LabFixture, onTransition?: (tr: Transition) => void): HealthMonitor {
+function monitorFor(
+  t: Parameters<typeof tempDir>[0],
+  fx: LabFixture,
+  onTransition?: (tr: Transition) => void,
+): HealthMonitor {
   const monitor = new HealthMonitor({
     lab: fx.lab,
     store: new HealthStore(fx.db, fx.lab),
@@ -48,7 +54,6 @@ function monitorFor(t: Parameters<typeof tempDir>[0], fx: LabFixture, onTransiti
   return monitor;
 }
 
-
 describe('health monitor', () => {
   it('runs a sweep in parallel: every check of it is running at the same time', async (t) => {
     const dir = tempDir(t);
@@ -59,8 +64,16 @@ describe('health monitor', () => {
     // the first waiting alone for markers that cannot come, so it would fail.
     const barrier = (i: number): string =>
       `touch ${markers}/${i}; n=0; while [ "$(ls ${markers} | wc -l)" -lt 6 ]; do n=$((n+1)); [ $n -ge 80 ] && exit 1; sleep 0.05; done`;
-    const devices = Array.from({ length: 6 }, (_, i) => `[devices.slow-${i}]\nkind = "command"\ntimeout = "10s"\nargv = ["sh", "-c", ${JSON.stringify(barrier(i))}]\n`).join('');
-    const fx = labFixture(t, dir, `${devices}[slots.a]\ntarget = "t"\ndevices = [${Array.from({ length: 6 }, (_, i) => `"slow-${i}"`).join(', ')}]\n`);
+    const devices = Array.from(
+      { length: 6 },
+      (_, i) =>
+        `[devices.slow-${i}]\nkind = "command"\ntimeout = "10s"\nargv = ["sh", "-c", ${JSON.stringify(barrier(i))}]\n`,
+    ).join('');
+    const fx = labFixture(
+      t,
+      dir,
+      `${devices}[slots.a]\ntarget = "t"\ndevices = [${Array.from({ length: 6 }, (_, i) => `"slow-${i}"`).join(', ')}]\n`,
+    );
     const monitor = monitorFor(t, fx);
     const results = await monitor.checkNow([...fx.lab.devices.keys()], 'manual');
     assert.equal(results.size, 6);
@@ -87,19 +100,35 @@ describe('health monitor', () => {
     const historyAt = new Map<string, boolean[]>();
     const monitor = monitorFor(t, fx, (tr) => {
       transitions.push(tr);
-      historyAt.set(`${tr.from}->${tr.to}`, store.history('probe', 100).map((h) => h.ok));
+      historyAt.set(
+        `${tr.from}->${tr.to}`,
+        store.history('probe', 100).map((h) => h.ok),
+      );
     });
     monitor.start();
-    await eventually(() => store.states(['probe']).get('probe') === 'healthy', { timeoutMs: 3_000, message: 'healthy' });
+    await eventually(() => store.states(['probe']).get('probe') === 'healthy', {
+      timeoutMs: 3_000,
+      message: 'healthy',
+    });
 
     rmSync(flag);
-    await eventually(() => store.states(['probe']).get('probe') === 'unhealthy', { timeoutMs: 3_000, message: 'unhealthy' });
+    await eventually(() => store.states(['probe']).get('probe') === 'unhealthy', {
+      timeoutMs: 3_000,
+      message: 'unhealthy',
+    });
     // Unhealthy on the third failure in a row: not on the first or second, and not later than the third.
     const down = historyAt.get('healthy->unhealthy') ?? [];
-    assert.deepEqual(down.slice(0, 4), [false, false, false, true], `results when it went unhealthy, newest first: ${JSON.stringify(down)}`);
+    assert.deepEqual(
+      down.slice(0, 4),
+      [false, false, false, true],
+      `results when it went unhealthy, newest first: ${JSON.stringify(down)}`,
+    );
 
     writeFileSync(flag, '');
-    await eventually(() => store.states(['probe']).get('probe') === 'healthy', { timeoutMs: 3_000, message: 'healthy again' });
+    await eventually(() => store.states(['probe']).get('probe') === 'healthy', {
+      timeoutMs: 3_000,
+      message: 'healthy again',
+    });
     assert.deepEqual(
       transitions.map((tr) => `${tr.from}->${tr.to}`),
       ['unknown->healthy', 'healthy->unhealthy', 'unhealthy->healthy'],
@@ -138,7 +167,11 @@ describe('health monitor', () => {
   it('stops with checks in flight without waiting for them, and kills their programs', async (t) => {
     // The check's program runs 20.5 s and its timeout is an hour: a stop that waited for the check
     // instead of aborting it would not be done before the wait for it gives up (10 s).
-    const fx = labFixture(t, tempDir(t), `[devices.slow]\nkind = "command"\ntimeout = "1h"\nargv = ["sleep", "20.5"]\n[slots.a]\ntarget = "t"\ndevices = ["slow"]\n`);
+    const fx = labFixture(
+      t,
+      tempDir(t),
+      `[devices.slow]\nkind = "command"\ntimeout = "1h"\nargv = ["sleep", "20.5"]\n[slots.a]\ntarget = "t"\ndevices = ["slow"]\n`,
+    );
     const store = new HealthStore(fx.db, fx.lab);
     const monitor = monitorFor(t, fx);
     monitor.start();
@@ -153,7 +186,11 @@ describe('health monitor', () => {
 
 describe('health monitor failures', () => {
   it('survives a database that fails under it: the check is logged, nothing is thrown', async (t) => {
-    const fx = labFixture(t, tempDir(t), `[devices.probe]\nkind = "command"\nargv = ["true"]\n[slots.a]\ntarget = "t"\ndevices = ["probe"]\n`);
+    const fx = labFixture(
+      t,
+      tempDir(t),
+      `[devices.probe]\nkind = "command"\nargv = ["true"]\n[slots.a]\ntarget = "t"\ndevices = ["probe"]\n`,
+    );
     const monitor = monitorFor(t, fx);
     assert.equal((await monitor.checkNow(['probe'], 'manual')).get('probe')?.ok, true);
     fx.db.$client.close();

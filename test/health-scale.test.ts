@@ -33,19 +33,34 @@ describe('health at scale', () => {
     assert.equal(devices.length, 256);
     const results = await monitor.checkNow(devices, 'manual');
     const failed = [...results].filter(([, r]) => r?.ok !== true);
-    assert.deepEqual(failed.map(([d, r]) => `${d}: ${r?.reason ?? 'skipped'}`), []);
+    assert.deepEqual(
+      failed.map(([d, r]) => `${d}: ${r?.reason ?? 'skipped'}`),
+      [],
+    );
     const slowest = Math.max(...[...results.values()].map((r) => r?.durationMs ?? 0));
     for (const kind of ['console', 'net', 'quick', 'probe']) {
-      const ms = [...results].filter(([d]) => d.startsWith(`${kind}-`)).map(([, r]) => r?.durationMs ?? 0).sort((a, b) => a - b);
+      const ms = [...results]
+        .filter(([d]) => d.startsWith(`${kind}-`))
+        .map(([, r]) => r?.durationMs ?? 0)
+        .sort((a, b) => a - b);
       t.diagnostic(`${kind}: median ${ms[ms.length >> 1] ?? 0} ms, max ${ms.at(-1) ?? 0} ms`);
     }
     // From the results the agent recorded (each check's end and duration; the figure itself belongs in
     // bench/health-sweep.ts): how many checks were running at once. Checks in sequence would never overlap,
     // since a check is recorded before the next one starts.
     const store = new HealthStore(fx.db, fx.lab);
-    const spans = devices.map((d) => store.history(d, 1)[0]).map((r) => ({ start: (r?.at ?? 0) - (r?.durationMs ?? 0), end: r?.at ?? 0 }));
-    const running = Math.max(...spans.map(({ start }) => spans.filter((s) => s.start <= start && start < s.end).length));
-    t.diagnostic(`slowest single check ${slowest} ms; at most ${running} checks running at once (concurrency ${fx.lab.config.health.concurrency})`);
-    assert.ok(running >= devices.length / 4, `at most ${running} of the sweep's ${devices.length} checks ran at the same time`);
+    const spans = devices
+      .map((d) => store.history(d, 1)[0])
+      .map((r) => ({ start: (r?.at ?? 0) - (r?.durationMs ?? 0), end: r?.at ?? 0 }));
+    const running = Math.max(
+      ...spans.map(({ start }) => spans.filter((s) => s.start <= start && start < s.end).length),
+    );
+    t.diagnostic(
+      `slowest single check ${slowest} ms; at most ${running} checks running at once (concurrency ${fx.lab.config.health.concurrency})`,
+    );
+    assert.ok(
+      running >= devices.length / 4,
+      `at most ${running} of the sweep's ${devices.length} checks ran at the same time`,
+    );
   });
 });

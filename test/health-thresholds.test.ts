@@ -40,7 +40,10 @@ describe('thresholds', () => {
 });
 
 describe('health store', () => {
-  function setup(t: Parameters<typeof tempDir>[0], history = 5): { store: HealthStore; db: ReturnType<typeof openDatabase> } {
+  function setup(
+    t: Parameters<typeof tempDir>[0],
+    history = 5,
+  ): { store: HealthStore; db: ReturnType<typeof openDatabase> } {
     const dir = tempDir(t);
     const file = join(dir, 'slots.toml');
     writeFileSync(
@@ -59,7 +62,12 @@ describe('health store', () => {
 
   it('records transitions as events for every slot that uses the device', (t) => {
     const { store, db } = setup(t);
-    assert.deepEqual(store.record('mux', ok, 'interval'), { device: 'mux', from: 'unknown', to: 'healthy', result: ok });
+    assert.deepEqual(store.record('mux', ok, 'interval'), {
+      device: 'mux',
+      from: 'unknown',
+      to: 'healthy',
+      result: ok,
+    });
     assert.equal(store.record('mux', bad, 'interval'), null);
     assert.equal(store.record('mux', bad, 'interval')?.to, 'unhealthy');
     const rows = db.select().from(events).where(eq(events.type, 'health.changed')).all();

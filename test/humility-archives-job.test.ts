@@ -25,7 +25,13 @@ import { command, requires, ROOT } from './helpers/prerequisites.js';
 
 const SUBMITTER = 'humility-archives-submitter';
 const OPERATOR = 'humility-archives-operator';
-const NEEDS = [ROOT, command('setpriv', ['--version']), command('bwrap', ['--version']), command('mknod', ['--version']), command('tar')];
+const NEEDS = [
+  ROOT,
+  command('setpriv', ['--version']),
+  command('bwrap', ['--version']),
+  command('mknod', ['--version']),
+  command('tar'),
+];
 const SP = { vid: 0x1fc9, pid: 0x0143, serial: 'SP-ARCHIVE-1' };
 const ROT = { vid: 0x1fc9, pid: 0x0143, serial: 'ROT-ARCHIVE-1' };
 
@@ -39,7 +45,12 @@ interface ArchiveLab {
   /** The job's own input, as a CI pipeline would have built it. */
   input: string;
   rotArchive: string;
-  api: (method: string, path: string, body?: RequestInit['body'], contentType?: string) => Promise<{ status: number; json: Record<string, unknown> }>;
+  api: (
+    method: string,
+    path: string,
+    body?: RequestInit['body'],
+    contentType?: string,
+  ) => Promise<{ status: number; json: Record<string, unknown> }>;
   cli: (args: readonly string[]) => ReturnType<typeof runCli>;
 }
 
@@ -60,9 +71,11 @@ async function archiveLab(t: TestContext): Promise<ArchiveLab> {
   chmodSync(dir, 0o755);
   const nodes = { sp: join(dir, 'sp-probe'), rot: join(dir, 'rot-probe') };
   // Stand-ins for /dev/bus/usb/BBB/DDD: character devices (as /dev/null), granted and restored like the real ones.
-  for (const node of Object.values(nodes)) assert.equal(spawnSync('mknod', ['-m', '0600', node, 'c', '1', '3']).status, 0, `mknod ${node}`);
+  for (const node of Object.values(nodes))
+    assert.equal(spawnSync('mknod', ['-m', '0600', node, 'c', '1', '3']).status, 0, `mknod ${node}`);
   const rotArchive = join(dir, 'hubris', 'rot-a.zip');
-  const toml = `[agent]\nname = "archive-lab"\n[auth]\noperators = ["${sha256(OPERATOR)}"]\nsubmitters = ["${sha256(SUBMITTER)}"]\n` +
+  const toml =
+    `[agent]\nname = "archive-lab"\n[auth]\noperators = ["${sha256(OPERATOR)}"]\nsubmitters = ["${sha256(SUBMITTER)}"]\n` +
     `[health]\ninterval = "1h"\nsuccess_threshold = 1\n[jobs]\nstop_grace = "1s"\n` +
     `[devices.g1-sp]\nkind = "usb"\nvid = ${SP.vid}\npid = ${SP.pid}\nserial = "${SP.serial}"\nrole = "sp-probe"\n` +
     `[devices.g1-rot]\nkind = "usb"\nvid = ${ROT.vid}\npid = ${ROT.pid}\nserial = "${ROT.serial}"\nrole = "rot-probe"\narchive = { a = "${rotArchive}" }\n` +
@@ -85,12 +98,25 @@ async function archiveLab(t: TestContext): Promise<ArchiveLab> {
   const input = join(dir, 'input');
   mkdirSync(join(input, 'build'), { recursive: true });
   writeFileSync(join(input, 'build', 'gimlet-c.zip'), 'PK hubris archive of this pipeline\n');
-  const api = async (method: string, path: string, body?: RequestInit['body'], contentType = 'application/json'): Promise<{ status: number; json: Record<string, unknown> }> => {
-    const response = await fetch(`${url}${path}`, { method, headers: { authorization: `Bearer ${SUBMITTER}`, 'content-type': contentType }, body, signal: AbortSignal.timeout(30_000) });
+  const api = async (
+    method: string,
+    path: string,
+    body?: RequestInit['body'],
+    contentType = 'application/json',
+  ): Promise<{ status: number; json: Record<string, unknown> }> => {
+    const response = await fetch(`${url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${SUBMITTER}`, 'content-type': contentType },
+      body,
+      signal: AbortSignal.timeout(30_000),
+    });
     return { status: response.status, json: (await response.json()) as Record<string, unknown> };
   };
   const cli = (args: readonly string[]): ReturnType<typeof runCli> =>
-    runCli(args, { env: { LABSLOT_URL: url, LABSLOT_TOKEN: SUBMITTER, LABSLOT_CONFIG: '/nonexistent/slots.toml' }, timeoutMs: 60_000 });
+    runCli(args, {
+      env: { LABSLOT_URL: url, LABSLOT_TOKEN: SUBMITTER, LABSLOT_CONFIG: '/nonexistent/slots.toml' },
+      timeoutMs: 60_000,
+    });
   return { dir, url, input, rotArchive, api, cli };
 }
 
@@ -116,24 +142,53 @@ describe('Hubris archives for HUMILITY_ENVIRONMENT', () => {
     const lab = await archiveLab(t);
     const before = statSync(join(lab.dir, 'sp-probe'));
 
-    const run = await lab.cli(['job', 'run', '--target', 'gimlet', '--input', lab.input, '--archive', 'sp=./build/gimlet-c.zip', '--', 'sh', '-c', JOB]);
+    const run = await lab.cli([
+      'job',
+      'run',
+      '--target',
+      'gimlet',
+      '--input',
+      lab.input,
+      '--archive',
+      'sp=./build/gimlet-c.zip',
+      '--',
+      'sh',
+      '-c',
+      JOB,
+    ]);
     assert.equal(run.code, 0, `${run.stderr}\n${run.stdout}`);
     const text = printedFile(run.stdout);
     assert.deepEqual(humilityReads(text), { ok: true, targets: ['sp', 'rot'] }, 'humility takes the whole file');
-    assert.deepEqual(humilityReads(text, 'sp'), { ok: true, probe: `1fc9:0143:${SP.serial}`, archive: '/input/build/gimlet-c.zip' });
-    assert.deepEqual(humilityReads(text, 'rot', 'a'), { ok: true, probe: `1fc9:0143:${ROT.serial}`, archive: lab.rotArchive }, 'the configured archive, where the job brought none');
+    assert.deepEqual(humilityReads(text, 'sp'), {
+      ok: true,
+      probe: `1fc9:0143:${SP.serial}`,
+      archive: '/input/build/gimlet-c.zip',
+    });
+    assert.deepEqual(
+      humilityReads(text, 'rot', 'a'),
+      { ok: true, probe: `1fc9:0143:${ROT.serial}`, archive: lab.rotArchive },
+      'the configured archive, where the job brought none',
+    );
     assert.match(run.stdout, /^sp-archive=\/input\/build\/gimlet-c\.zip$/m);
-    assert.match(run.stdout, /^sp-archive-content=PK hubris archive of this pipeline$/m, 'the path in the file opens inside the job');
+    assert.match(
+      run.stdout,
+      /^sp-archive-content=PK hubris archive of this pipeline$/m,
+      'the path in the file opens inside the job',
+    );
     assert.doesNotMatch(run.stdout, /HUMILITY_ENVIRONMENT has no/);
 
     const id = /job (\S+) queued/.exec(run.stderr)?.[1] ?? '';
     const job = (await lab.api('GET', `/v1/jobs/${id}`)).json;
-    assert.deepEqual(job['archives'], { sp: 'build/gimlet-c.zip' }, 'the job\'s view shows what it brought, normalized');
+    assert.deepEqual(job['archives'], { sp: 'build/gimlet-c.zip' }, "the job's view shows what it brought, normalized");
     const after = statSync(join(lab.dir, 'sp-probe'));
-    assert.deepEqual([after.uid, after.gid, after.mode], [before.uid, before.gid, before.mode], 'the probe node is restored after the job');
+    assert.deepEqual(
+      [after.uid, after.gid, after.mode],
+      [before.uid, before.gid, before.mode],
+      'the probe node is restored after the job',
+    );
   });
 
-  it('leaves out a probe with no archive, says so first in the job\'s output, and keeps the file readable for humility', async (t) => {
+  it("leaves out a probe with no archive, says so first in the job's output, and keeps the file readable for humility", async (t) => {
     if (!requires(t, ...NEEDS)) return;
     const lab = await archiveLab(t);
     const run = await lab.cli(['job', 'run', '--target', 'gimlet', '--', 'sh', '-c', JOB]);
@@ -145,8 +200,15 @@ describe('Hubris archives for HUMILITY_ENVIRONMENT', () => {
     );
     const text = printedFile(run.stdout);
     assert.deepEqual(humilityReads(text), { ok: true, targets: ['rot'] });
-    assert.deepEqual(humilityReads(text, 'rot', 'a'), { ok: true, probe: `1fc9:0143:${ROT.serial}`, archive: lab.rotArchive });
-    assert.deepEqual(humilityReads(text, 'sp'), { ok: false, error: 'failed to match environment: invalid target "sp" (expected one of: rot)' });
+    assert.deepEqual(humilityReads(text, 'rot', 'a'), {
+      ok: true,
+      probe: `1fc9:0143:${ROT.serial}`,
+      archive: lab.rotArchive,
+    });
+    assert.deepEqual(humilityReads(text, 'sp'), {
+      ok: false,
+      error: 'failed to match environment: invalid target "sp" (expected one of: rot)',
+    });
   });
 
   it('refuses archives the input lacks or no probe takes, before a slot is used', async (t) => {
@@ -154,16 +216,53 @@ describe('Hubris archives for HUMILITY_ENVIRONMENT', () => {
     const lab = await archiveLab(t);
 
     // The client checks its own --input first: nothing reaches the agent.
-    const missing = await lab.cli(['job', 'submit', '--target', 'gimlet', '--input', lab.input, '--archive', 'sp=build/gimlet-d.zip', '--', 'true']);
+    const missing = await lab.cli([
+      'job',
+      'submit',
+      '--target',
+      'gimlet',
+      '--input',
+      lab.input,
+      '--archive',
+      'sp=build/gimlet-d.zip',
+      '--',
+      'true',
+    ]);
     assert.deepEqual([missing.code, missing.stdout], [2, ''], missing.stderr);
-    assert.match(missing.stderr, /--archive "sp=build\/gimlet-d\.zip": build\/gimlet-d\.zip does not exist in --input /);
-    const unknown = await lab.cli(['job', 'submit', '--target', 'gimlet', '--input', lab.input, '--archive', 'spp=build/gimlet-c.zip', '--', 'true']);
+    assert.match(
+      missing.stderr,
+      /--archive "sp=build\/gimlet-d\.zip": build\/gimlet-d\.zip does not exist in --input /,
+    );
+    const unknown = await lab.cli([
+      'job',
+      'submit',
+      '--target',
+      'gimlet',
+      '--input',
+      lab.input,
+      '--archive',
+      'spp=build/gimlet-c.zip',
+      '--',
+      'true',
+    ]);
     assert.equal(unknown.code, 2, unknown.stderr);
-    assert.match(unknown.stderr, /archives\.spp: no slot of target "gimlet" has a probe named "spp" in HUMILITY_ENVIRONMENT \(its probes: rot, sp\)/);
+    assert.match(
+      unknown.stderr,
+      /archives\.spp: no slot of target "gimlet" has a probe named "spp" in HUMILITY_ENVIRONMENT \(its probes: rot, sp\)/,
+    );
     assert.deepEqual((await lab.api('GET', '/v1/jobs')).json['jobs'], [], 'no job was queued');
 
     // Through the API alone, the upload is where the input is first known.
-    const created = await lab.api('POST', '/v1/jobs', JSON.stringify({ target: 'gimlet', argv: ['true'], input: true, archives: { sp: 'build/gimlet-d.zip', rot: { a: 'build' } } }));
+    const created = await lab.api(
+      'POST',
+      '/v1/jobs',
+      JSON.stringify({
+        target: 'gimlet',
+        argv: ['true'],
+        input: true,
+        archives: { sp: 'build/gimlet-d.zip', rot: { a: 'build' } },
+      }),
+    );
     assert.equal(created.status, 201, JSON.stringify(created.json));
     const id = created.json['id'] as string;
     const tarFile = join(lab.dir, 'input.tar');
@@ -172,10 +271,23 @@ describe('Hubris archives for HUMILITY_ENVIRONMENT', () => {
     assert.equal(upload.status, 400);
     assert.deepEqual(upload.json['error'], {
       code: 'bad_archive',
-      message: 'the input lacks the Hubris archives the job names: archives.sp: "build/gimlet-d.zip" is not in the input; archives.rot.a: "build" is a directory, not an archive file',
+      message:
+        'the input lacks the Hubris archives the job names: archives.sp: "build/gimlet-d.zip" is not in the input; archives.rot.a: "build" is a directory, not an archive file',
     });
     const job = (await lab.api('GET', `/v1/jobs/${id}`)).json;
-    assert.deepEqual([job['state'], job['input'], job['slot']], ['queued', 'awaiting', null], 'the job waits for a good upload and took no slot');
-    assert.equal((await fetch(`${lab.url}/v1/jobs/${id}/cancel`, { method: 'POST', headers: { authorization: `Bearer ${OPERATOR}` } })).status, 200);
+    assert.deepEqual(
+      [job['state'], job['input'], job['slot']],
+      ['queued', 'awaiting', null],
+      'the job waits for a good upload and took no slot',
+    );
+    assert.equal(
+      (
+        await fetch(`${lab.url}/v1/jobs/${id}/cancel`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${OPERATOR}` },
+        })
+      ).status,
+      200,
+    );
   });
 });

@@ -21,7 +21,11 @@ describe('the output FIFO', () => {
     spawnSync('/bin/sh', ['-c', `echo one > ${dir}/fifo; printf 'two <&>\\n' > ${dir}/fifo`]);
     const leftover = spawn('/bin/sh', ['-c', `exec 1>${dir}/fifo; echo early; sleep 0.3; echo late`]);
     // Only once the leftover holds the FIFO does releasing the agent's own write end prove anything.
-    await eventually(() => readFileSync(out, 'utf8').includes('early'), { timeoutMs: 5_000, intervalMs: 10, message: 'the leftover to write' });
+    await eventually(() => readFileSync(out, 'utf8').includes('early'), {
+      timeoutMs: 5_000,
+      intervalMs: 10,
+      message: 'the leftover to write',
+    });
     pipe.releaseWriter();
     assert.equal(await pipe.drained(50), false, 'a leftover still holds the FIFO');
     await new Promise((resolve) => leftover.once('exit', resolve));
@@ -29,14 +33,16 @@ describe('the output FIFO', () => {
     assert.equal(readFileSync(out, 'utf8'), 'before\none\ntwo <&>\nearly\nlate\n');
   });
 
-  it('copies at most its cap, then closes the FIFO so that the job\'s further writes fail', async (t) => {
+  it("copies at most its cap, then closes the FIFO so that the job's further writes fail", async (t) => {
     const dir = tempDir(t);
     const out = join(dir, 'output.log');
     writeFileSync(out, 'before\n');
     const pipe = await OutputPipe.open(join(dir, 'fifo'), out, { maxBytes: 100_001 });
     t.after(() => pipe.close());
     // Ignoring SIGPIPE, as a hostile job may: yes then sees EPIPE and says so on stderr.
-    const job = spawn('/bin/sh', ['-c', `trap '' PIPE; exec yes 0123456789abcdef > ${dir}/fifo`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const job = spawn('/bin/sh', ['-c', `trap '' PIPE; exec yes 0123456789abcdef > ${dir}/fifo`], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     job.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const code = await new Promise<number | null>((resolve) => job.once('exit', (exitCode) => resolve(exitCode)));
@@ -50,7 +56,12 @@ describe('the output FIFO', () => {
   });
 
   it('passes exactly the first bytes up to the cap, across chunk borders', async () => {
-    for (const [cap, chunks] of [[0, ['abc']], [3, ['ab', 'cd', 'ef']], [4, ['abcd', 'ef']], [10, ['abc', 'def']]] as const) {
+    for (const [cap, chunks] of [
+      [0, ['abc']],
+      [3, ['ab', 'cd', 'ef']],
+      [4, ['abcd', 'ef']],
+      [10, ['abc', 'def']],
+    ] as const) {
       let full = 0;
       const byteCap = new ByteCap(cap, () => (full += 1));
       const parts: Buffer[] = [];

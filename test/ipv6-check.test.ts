@@ -11,12 +11,25 @@ import { command, requires, ROOT } from './helpers/prerequisites.js';
 const NEEDS = [ROOT, command('ip', ['-V']), command('ping', ['-V'])];
 
 function check(spec: Ipv6Spec, timeoutMs = 3_000): ReturnType<typeof runCheck> {
-  return runCheck(timeoutMs, new AbortController().signal, (signal) => checkIpv6(spec, { mode: 'passive', signal, timeoutMs }));
+  return runCheck(timeoutMs, new AbortController().signal, (signal) =>
+    checkIpv6(spec, { mode: 'passive', signal, timeoutMs }),
+  );
 }
 
 /** A TCP listener inside the namespace, like an SP's management service. */
 async function listenIn(t: Parameters<typeof ipv6Target>[0], namespace: string, port: number): Promise<void> {
-  const server = spawn('ip', ['netns', 'exec', namespace, process.execPath, '-e', `require('net').createServer(s => s.end()).listen(${port}, '::', () => console.log('up'))`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const server = spawn(
+    'ip',
+    [
+      'netns',
+      'exec',
+      namespace,
+      process.execPath,
+      '-e',
+      `require('net').createServer(s => s.end()).listen(${port}, '::', () => console.log('up'))`,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   t.after(() => server.kill('SIGKILL'));
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('listener did not start')), 5_000);

@@ -48,7 +48,10 @@ describe('archives', () => {
     };
     for (const [kind, why] of Object.entries(expected) as [keyof typeof expected, string][]) {
       const file = hostileTar(dir, kind);
-      await assert.rejects(checkArchive(file), (error: Error) => error instanceof ArchiveError && error.message === `archive refused: ${why}`);
+      await assert.rejects(
+        checkArchive(file),
+        (error: Error) => error instanceof ArchiveError && error.message === `archive refused: ${why}`,
+      );
       const into = join(dir, `out-${kind}`);
       await assert.rejects(extractArchive(file, into), ArchiveError);
       assert.equal(existsSync(join(into, 'fine.txt')), false, 'a refused archive extracts nothing at all');
@@ -60,9 +63,15 @@ describe('archives', () => {
     const dir = tempDir(t);
     mkdirSync(join(dir, 'out'));
     writeFileSync(join(dir, 'out', 'log.txt'), 'x'.repeat(2048));
-    assert.deepEqual(await createArchive(join(dir, 'out'), join(dir, 'out.tar'), 1024), { ok: false, reason: '2048 bytes in 1 file, over the limit of 1KiB' });
+    assert.deepEqual(await createArchive(join(dir, 'out'), join(dir, 'out.tar'), 1024), {
+      ok: false,
+      reason: '2048 bytes in 1 file, over the limit of 1KiB',
+    });
     writeFileSync(join(dir, 'out', 'more.txt'), 'y');
-    assert.deepEqual(await createArchive(join(dir, 'out'), join(dir, 'out.tar'), 1024), { ok: false, reason: '2049 bytes in 2 files, over the limit of 1KiB' });
+    assert.deepEqual(await createArchive(join(dir, 'out'), join(dir, 'out.tar'), 1024), {
+      ok: false,
+      reason: '2049 bytes in 2 files, over the limit of 1KiB',
+    });
   });
 
   it('--input appears read-only at /input, and $LABSLOT_OUTPUT comes back with job outputs', async (t) => {
@@ -80,7 +89,10 @@ describe('archives', () => {
       'mkdir -p "$LABSLOT_OUTPUT/logs" && echo pass > "$LABSLOT_OUTPUT/logs/result.txt"',
       'ln -s /etc/shadow "$LABSLOT_OUTPUT/shadow"',
     ].join('\n');
-    const run = await runCli(['job', 'run', '--target', 'tb', '--input', input, '--', 'sh', '-c', script], { env, timeoutMs: 60_000 });
+    const run = await runCli(['job', 'run', '--target', 'tb', '--input', input, '--', 'sh', '-c', script], {
+      env,
+      timeoutMs: 60_000,
+    });
     const runId = /job (j\w+) queued/.exec(run.stderr)?.[1] ?? '';
     assert.equal(run.code, 0, `${run.stderr}${JSON.stringify(await lab.job(runId))}`);
     assert.equal(run.stdout, 'hubris image\nfrom input\ninput is read-only\n');
@@ -93,7 +105,11 @@ describe('archives', () => {
     assert.equal(readFileSync(join(out, 'logs', 'result.txt'), 'utf8'), 'pass\n');
     assert.deepEqual(readdirSync(out).sort(), ['logs'], 'the symlink was not kept');
     const events = await lab.events();
-    assert.ok(events.some((e) => e.type === 'job.outputs-discarded' && e.message.includes('left out (not regular files): shadow')));
+    assert.ok(
+      events.some(
+        (e) => e.type === 'job.outputs-discarded' && e.message.includes('left out (not regular files): shadow'),
+      ),
+    );
     const job = await lab.job(id);
     assert.equal((job as unknown as { outputs_bytes: number }).outputs_bytes, 5);
   });
@@ -102,19 +118,34 @@ describe('archives', () => {
     if (!requires(t, ROOT, command('socat', ['-V']), command('python3', ['--version']))) return;
     const lab = await jobLab(t, [{ name: 's1', target: 'tb' }], '', 'stop_grace = "1s"\nmax_input = "64KiB"');
     const id = await lab.submit({ target: 'tb', argv: ['ls', '/input'], input: true });
-    const put = async (body: Buffer): Promise<{ status: number; json: { error?: { code: string; message: string } } }> => {
-      const response = await fetch(`${lab.agent.url}/v1/jobs/${id}/input`, { method: 'PUT', headers: { authorization: `Bearer ${SUBMITTER_TOKEN}`, 'content-type': 'application/x-tar' }, body });
-      return { status: response.status, json: (await response.json()) as { error?: { code: string; message: string } } };
+    const put = async (
+      body: Buffer,
+    ): Promise<{ status: number; json: { error?: { code: string; message: string } } }> => {
+      const response = await fetch(`${lab.agent.url}/v1/jobs/${id}/input`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${SUBMITTER_TOKEN}`, 'content-type': 'application/x-tar' },
+        body,
+      });
+      return {
+        status: response.status,
+        json: (await response.json()) as { error?: { code: string; message: string } },
+      };
     };
     const hostile = await put(readFileSync(hostileTar(lab.dir, 'dotdot')));
     assert.equal(hostile.status, 400);
-    assert.deepEqual(hostile.json.error, { code: 'bad_archive', message: 'archive refused: "../../etc/evil" climbs out with ".."' });
+    assert.deepEqual(hostile.json.error, {
+      code: 'bad_archive',
+      message: 'archive refused: "../../etc/evil" climbs out with ".."',
+    });
     const big = await put(Buffer.alloc(256 * 1024));
     assert.equal(big.status, 413);
     assert.match(big.json.error?.message ?? '', /over the limit of 64KiB \(\[jobs\] max_input\)/);
     await new Promise((resolve) => setTimeout(resolve, 200));
     const waiting = await lab.job(id);
-    assert.deepEqual({ state: waiting.state, waiting: waiting.waiting }, { state: 'queued', waiting: 'waiting for its input archive' });
+    assert.deepEqual(
+      { state: waiting.state, waiting: waiting.waiting },
+      { state: 'queued', waiting: 'waiting for its input archive' },
+    );
 
     const good = join(lab.dir, 'good');
     mkdirSync(good);
@@ -126,7 +157,12 @@ describe('archives', () => {
     const job = await lab.waitDone(id);
     assert.equal(job.state, 'succeeded');
     assert.equal(await lab.output(id), 'only.txt\n');
-    assert.ok((await lab.events()).some((e) => e.type === 'job.input' && e.message === `job ${id} got its input: 1 file, 1 byte`), 'one file, not "1 files"');
+    assert.ok(
+      (await lab.events()).some(
+        (e) => e.type === 'job.input' && e.message === `job ${id} got its input: 1 file, 1 byte`,
+      ),
+      'one file, not "1 files"',
+    );
     assert.equal((await put(readFileSync(archive))).status, 409, 'one input per job');
   });
 });

@@ -17,14 +17,29 @@ describe('job commands against a real agent', () => {
     return { url: bench.agent.url, env: { LABSLOT_URL: bench.agent.url, LABSLOT_TOKEN: SUBMITTER_TOKEN }, lab: bench };
   }
 
-  it('run streams the combined output and exits with the job\'s code', async (t) => {
+  it("run streams the combined output and exits with the job's code", async (t) => {
     const bench = await lab(t);
     if (!bench) return;
-    const failing = await cli(['job', 'run', '--target', 'bench', '--', 'sh', '-c', 'printf "out\\n"; printf "err\\n" >&2; printf "no newline"; exit 7'], bench.env);
+    const failing = await cli(
+      [
+        'job',
+        'run',
+        '--target',
+        'bench',
+        '--',
+        'sh',
+        '-c',
+        'printf "out\\n"; printf "err\\n" >&2; printf "no newline"; exit 7',
+      ],
+      bench.env,
+    );
     assert.equal(failing.code, 7, failing.stderr);
     assert.equal(failing.stdout, 'out\nerr\nno newline');
     assert.match(failing.stderr, /^labslot: job (\S+) queued for bench\n/);
-    const passing = await cli(['job', 'run', '--target', 'bench', '--env', 'GREETING=hello there', '--', 'sh', '-c', 'printf %s "$GREETING"'], bench.env);
+    const passing = await cli(
+      ['job', 'run', '--target', 'bench', '--env', 'GREETING=hello there', '--', 'sh', '-c', 'printf %s "$GREETING"'],
+      bench.env,
+    );
     assert.deepEqual([passing.code, passing.stdout], [0, 'hello there'], passing.stderr);
     const timedOut = await cli(['job', 'run', '--target', 'bench', '--timeout', '1s', '--', 'sleep', '30'], bench.env);
     assert.equal(timedOut.code, 1, timedOut.stderr);
@@ -34,7 +49,10 @@ describe('job commands against a real agent', () => {
   it('submit, logs -f, status, list and cancel work together', async (t) => {
     const bench = await lab(t);
     if (!bench) return;
-    const submitted = await cli(['job', 'submit', '--target', 'bench', '--', 'sh', '-c', 'echo hello; exit 3'], bench.env);
+    const submitted = await cli(
+      ['job', 'submit', '--target', 'bench', '--', 'sh', '-c', 'echo hello; exit 3'],
+      bench.env,
+    );
     assert.equal(submitted.code, 0, submitted.stderr);
     const id = submitted.stdout.trim();
     assert.equal(submitted.stdout, `${id}\n`);
@@ -42,7 +60,10 @@ describe('job commands against a real agent', () => {
     assert.deepEqual([logs.code, logs.stdout], [0, 'hello\n'], logs.stderr);
     const status = await cli(['job', 'status', id, '--json'], bench.env);
     const view = JSON.parse(status.stdout) as JobView;
-    assert.deepEqual([status.code, view.state, view.exit_code, view.done, view.slot], [0, 'failed', 3, true, 'bench-1']);
+    assert.deepEqual(
+      [status.code, view.state, view.exit_code, view.done, view.slot],
+      [0, 'failed', 3, true, 'bench-1'],
+    );
     const human = await cli(['job', 'status', id], bench.env);
     assert.match(human.stdout, /^exit code\s+3$/m);
     const list = await cli(['job', 'list', '--target', 'bench'], bench.env);
@@ -52,11 +73,15 @@ describe('job commands against a real agent', () => {
     assert.match(again.stderr, /^labslot: .+\n$/);
 
     const long = (await cli(['job', 'submit', '--target', 'bench', '--', 'sleep', '60'], bench.env)).stdout.trim();
-    await eventually(async () => (JSON.parse((await cli(['job', 'status', long, '--json'], bench.env)).stdout) as JobView).state === 'running', {
-      timeoutMs: 30_000,
-      intervalMs: 200,
-      message: 'the long job to start',
-    });
+    await eventually(
+      async () =>
+        (JSON.parse((await cli(['job', 'status', long, '--json'], bench.env)).stdout) as JobView).state === 'running',
+      {
+        timeoutMs: 30_000,
+        intervalMs: 200,
+        message: 'the long job to start',
+      },
+    );
     const cancel = await cli(['job', 'cancel', long], { ...bench.env, LABSLOT_TOKEN: OPERATOR_TOKEN });
     assert.equal(cancel.code, 0, cancel.stderr);
     assert.match(cancel.stdout, new RegExp(`^job ${long} `));
@@ -78,10 +103,13 @@ describe('job commands against a real agent', () => {
     assert.match(run.stderr(), /labslot: job \S+ cancelled: cancelled by submitter:[0-9a-f]{8}\n$/);
   });
 
-  it('mark-broken from inside a job holds the slot, fails the job as the lab\'s, and later jobs say why they wait', async (t) => {
+  it("mark-broken from inside a job holds the slot, fails the job as the lab's, and later jobs say why they wait", async (t) => {
     const bench = await lab(t);
     if (!bench) return;
-    const run = await cli(['job', 'run', '--target', 'bench', '--', 'labslot', 'worker', 'mark-broken', '-m', 'probe gone'], bench.env);
+    const run = await cli(
+      ['job', 'run', '--target', 'bench', '--', 'labslot', 'worker', 'mark-broken', '-m', 'probe gone'],
+      bench.env,
+    );
     assert.equal(run.code, 1, `${run.stderr}${run.stdout}`);
     assert.equal(run.stdout, 'labslot: slot bench-1 is held: probe gone; this job ends as an infrastructure failure\n');
     assert.match(run.stderr, /labslot: job \S+ failed: marked broken: probe gone\n$/);
@@ -89,7 +117,10 @@ describe('job commands against a real agent', () => {
     assert.deepEqual([slot.hold?.reason, slot.hold?.source], ['probe gone', 'job']);
 
     const waiting = spawnCli(t, ['job', 'run', '--target', 'bench', '--', 'true'], bench.env);
-    await eventually(() => /labslot: job \S+ waiting: .*bench.*\n/.test(waiting.stderr()), { timeoutMs: 15_000, message: 'the waiting reason' });
+    await eventually(() => /labslot: job \S+ waiting: .*bench.*\n/.test(waiting.stderr()), {
+      timeoutMs: 15_000,
+      message: 'the waiting reason',
+    });
     waiting.signal('SIGINT');
     assert.equal(await waiting.exited, 1, waiting.stderr());
     assert.match(waiting.stderr(), /labslot: job \S+ cancelled: .+\n$/);
@@ -98,10 +129,20 @@ describe('job commands against a real agent', () => {
   it('a worker token from outside its job, or an operator token, is refused with exit 1', async (t) => {
     const bench = await lab(t);
     if (!bench) return;
-    const operator = await cli(['worker', 'mark-broken', '-m', 'x'], { LABSLOT_URL: bench.url, LABSLOT_TOKEN: OPERATOR_TOKEN, LABSLOT_WORKER: 'w-none', LABSLOT_SLOT: 'bench-1' });
+    const operator = await cli(['worker', 'mark-broken', '-m', 'x'], {
+      LABSLOT_URL: bench.url,
+      LABSLOT_TOKEN: OPERATOR_TOKEN,
+      LABSLOT_WORKER: 'w-none',
+      LABSLOT_SLOT: 'bench-1',
+    });
     assert.equal(operator.code, 1);
     assert.equal(lines(operator.stderr).length, 1, operator.stderr);
-    const stranger = await cli(['worker', 'mark-broken', '-m', 'x'], { LABSLOT_URL: bench.url, LABSLOT_TOKEN: 'not-a-worker-token', LABSLOT_WORKER: 'w-none', LABSLOT_SLOT: 'bench-1' });
+    const stranger = await cli(['worker', 'mark-broken', '-m', 'x'], {
+      LABSLOT_URL: bench.url,
+      LABSLOT_TOKEN: 'not-a-worker-token',
+      LABSLOT_WORKER: 'w-none',
+      LABSLOT_SLOT: 'bench-1',
+    });
     assert.equal(stranger.code, 1);
     assert.equal(hasStackTrace(stranger.stderr), false);
   });

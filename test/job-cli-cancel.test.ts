@@ -4,7 +4,14 @@
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import { eventually } from './helpers/eventually.js';
-import { jobJson, sendJson, startFakeAgent, startStream, writeBytes, type FakeAgent } from './helpers/fake-job-agent.js';
+import {
+  jobJson,
+  sendJson,
+  startFakeAgent,
+  startStream,
+  writeBytes,
+  type FakeAgent,
+} from './helpers/fake-job-agent.js';
 import { lines, spawnCli, SUBMITTER } from './helpers/job-cli.js';
 
 describe('job run against a stand-in of the job API', () => {
@@ -12,11 +19,18 @@ describe('job run against a stand-in of the job API', () => {
    * A running job that prints "started", then "stopping" once it is cancelled, and ends. With
    * `endsWhenCancelled: false` it never ends: its output stream stays open and it reads as running.
    */
-  async function cancellableJob(t: TestContext, options: { holdSubmission?: () => boolean; endsWhenCancelled?: boolean } = {}): Promise<FakeAgent & { cancelled: () => boolean }> {
+  async function cancellableJob(
+    t: TestContext,
+    options: { holdSubmission?: () => boolean; endsWhenCancelled?: boolean } = {},
+  ): Promise<FakeAgent & { cancelled: () => boolean }> {
     let cancelled = false;
     const agent = await startFakeAgent(t, async (r, res) => {
       if (r.method === 'POST' && r.path === '/v1/jobs') {
-        if (options.holdSubmission) await eventually(options.holdSubmission, { timeoutMs: 15_000, message: 'the test to let the submission through' });
+        if (options.holdSubmission)
+          await eventually(options.holdSubmission, {
+            timeoutMs: 15_000,
+            message: 'the test to let the submission through',
+          });
         return sendJson(res, 201, { id: 'j0001', job: jobJson({ state: 'running', slot: 'gimlet-1' }) });
       }
       if (r.method === 'POST' && r.path === '/v1/jobs/j0001/cancel') {
@@ -34,7 +48,15 @@ describe('job run against a stand-in of the job API', () => {
       }
       if (r.path === '/v1/jobs/j0001') {
         // A job that does not end when cancelled stays running however often it is asked about.
-        const view = cancelled && options.endsWhenCancelled !== false ? { state: 'cancelled' as const, done: true, signal: 'SIGTERM', end_reason: 'cancelled by submitter:4281a7c7' } : { state: 'running' as const };
+        const view =
+          cancelled && options.endsWhenCancelled !== false
+            ? {
+                state: 'cancelled' as const,
+                done: true,
+                signal: 'SIGTERM',
+                end_reason: 'cancelled by submitter:4281a7c7',
+              }
+            : { state: 'running' as const };
         return sendJson(res, 200, jobJson({ slot: 'gimlet-1', output_bytes: 17, ...view }));
       }
     });
@@ -43,8 +65,11 @@ describe('job run against a stand-in of the job API', () => {
 
   it('cancels the job on Ctrl-C, streams until it has stopped, and exits 1', async (t) => {
     const agent = await cancellableJob(t);
-    const run = spawnCli(t, ['job', 'run', '--target', 'gimlet', '--', 'sleep', '600'], { LABSLOT_URL: agent.url, LABSLOT_TOKEN: SUBMITTER });
-    await eventually(() => run.stdout().toString() === 'started\n', { message: 'the job\'s first output' });
+    const run = spawnCli(t, ['job', 'run', '--target', 'gimlet', '--', 'sleep', '600'], {
+      LABSLOT_URL: agent.url,
+      LABSLOT_TOKEN: SUBMITTER,
+    });
+    await eventually(() => run.stdout().toString() === 'started\n', { message: "the job's first output" });
     run.signal('SIGINT');
     assert.equal(await run.exited, 1, run.stderr());
     assert.equal(run.stdout().toString(), 'started\nstopping\n');
@@ -61,8 +86,11 @@ describe('job run against a stand-in of the job API', () => {
 
   it('SIGTERM (a CI runner cancelling its step) cancels the job like Ctrl-C', async (t) => {
     const agent = await cancellableJob(t);
-    const run = spawnCli(t, ['job', 'run', '--target', 'gimlet', '--', 'sleep', '600'], { LABSLOT_URL: agent.url, LABSLOT_TOKEN: SUBMITTER });
-    await eventually(() => run.stdout().length > 0, { message: 'the job\'s first output' });
+    const run = spawnCli(t, ['job', 'run', '--target', 'gimlet', '--', 'sleep', '600'], {
+      LABSLOT_URL: agent.url,
+      LABSLOT_TOKEN: SUBMITTER,
+    });
+    await eventually(() => run.stdout().length > 0, { message: "the job's first output" });
     run.signal('SIGTERM');
     assert.equal(await run.exited, 1, run.stderr());
     assert.equal(agent.cancelled(), true);
@@ -70,8 +98,11 @@ describe('job run against a stand-in of the job API', () => {
 
   it('stops waiting at once on a second Ctrl-C', async (t) => {
     const agent = await cancellableJob(t, { endsWhenCancelled: false });
-    const run = spawnCli(t, ['job', 'run', '--target', 'gimlet', '--', 'sleep', '600'], { LABSLOT_URL: agent.url, LABSLOT_TOKEN: SUBMITTER });
-    await eventually(() => run.stdout().length > 0, { message: 'the job\'s first output' });
+    const run = spawnCli(t, ['job', 'run', '--target', 'gimlet', '--', 'sleep', '600'], {
+      LABSLOT_URL: agent.url,
+      LABSLOT_TOKEN: SUBMITTER,
+    });
+    await eventually(() => run.stdout().length > 0, { message: "the job's first output" });
     run.signal('SIGINT');
     await eventually(agent.cancelled, { message: 'the cancel' });
     await eventually(() => run.stderr().includes('interrupted; cancelling'), { message: 'the cancel to be announced' });
@@ -90,10 +121,15 @@ describe('job run against a stand-in of the job API', () => {
   it('cancels a job it was still submitting when Ctrl-C came', async (t) => {
     let letThrough = false;
     const agent = await cancellableJob(t, { holdSubmission: () => letThrough });
-    const run = spawnCli(t, ['job', 'run', '--target', 'gimlet', '--', 'sleep', '600'], { LABSLOT_URL: agent.url, LABSLOT_TOKEN: SUBMITTER });
+    const run = spawnCli(t, ['job', 'run', '--target', 'gimlet', '--', 'sleep', '600'], {
+      LABSLOT_URL: agent.url,
+      LABSLOT_TOKEN: SUBMITTER,
+    });
     await eventually(() => agent.requests.some((r) => r.path === '/v1/jobs'), { message: 'the submission' });
     run.signal('SIGINT');
-    await eventually(() => run.stderr().includes('as soon as it is submitted'), { message: 'the interrupt to be noticed' });
+    await eventually(() => run.stderr().includes('as soon as it is submitted'), {
+      message: 'the interrupt to be noticed',
+    });
     letThrough = true;
     assert.equal(await run.exited, 1, run.stderr());
     assert.equal(agent.cancelled(), true);

@@ -4,7 +4,15 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { jobJson, sendError, sendJson, startFakeAgent, startStream, writeBytes, type Handler } from './helpers/fake-job-agent.js';
+import {
+  jobJson,
+  sendError,
+  sendJson,
+  startFakeAgent,
+  startStream,
+  writeBytes,
+  type Handler,
+} from './helpers/fake-job-agent.js';
 import { cli, OPERATOR, spawnCli, SUBMITTER } from './helpers/job-cli.js';
 import { tempDir } from './helpers/temp-dir.js';
 
@@ -23,16 +31,20 @@ describe('job submit, status, logs, cancel, list against a stand-in of the job A
     output_bytes: 7,
   });
   const handler: Handler = async (r, res) => {
-    if (r.method === 'POST' && r.path === '/v1/jobs') return sendJson(res, 201, { id: 'j0002', job: jobJson({ id: 'j0002' }) });
-    if (r.method === 'GET' && r.path === '/v1/jobs') return sendJson(res, 200, { jobs: [jobJson({ id: 'j0003', waiting: 'gimlet: 0 free' }), failedJob] });
+    if (r.method === 'POST' && r.path === '/v1/jobs')
+      return sendJson(res, 201, { id: 'j0002', job: jobJson({ id: 'j0002' }) });
+    if (r.method === 'GET' && r.path === '/v1/jobs')
+      return sendJson(res, 200, { jobs: [jobJson({ id: 'j0003', waiting: 'gimlet: 0 free' }), failedJob] });
     if (r.path === '/v1/jobs/j0002') return sendJson(res, 200, failedJob);
-    if (r.path === '/v1/jobs/j0003') return sendJson(res, 200, jobJson({ id: 'j0003', waiting: 'gimlet: 2 leased, 0 free', output_bytes: 1 }));
+    if (r.path === '/v1/jobs/j0003')
+      return sendJson(res, 200, jobJson({ id: 'j0003', waiting: 'gimlet: 2 leased, 0 free', output_bytes: 1 }));
     if (r.path === '/v1/jobs/j0002/output') {
       startStream(res);
       await writeBytes(res, Buffer.from([0x6f, 0x75, 0x74, 0xff, 0x0a, 0x65, 0x6e]));
       return void res.end();
     }
-    if (r.path === '/v1/jobs/j0002/cancel') return sendError(res, 409, 'job_done', 'job j0002 is already done (failed)');
+    if (r.path === '/v1/jobs/j0002/cancel')
+      return sendError(res, 409, 'job_done', 'job j0002 is already done (failed)');
     if (r.path === '/v1/jobs/j0003/cancel') return sendJson(res, 200, { id: 'j0003', state: 'cancelled' });
     if (r.path === '/v1/jobs/j0004/cancel') return sendJson(res, 200, { id: 'j0004', state: 'running' });
     sendError(res, 404, 'job_not_found', `no job ${r.path.split('/')[3] ?? ''}`);
@@ -47,18 +59,36 @@ describe('job submit, status, logs, cancel, list against a stand-in of the job A
     const withScript = await cli(['job', 'submit', '--target', 'gimlet', '--script', script], env);
     assert.deepEqual([withScript.code, withScript.stdout, withScript.stderr], [0, 'j0002\n', '']);
     assert.deepEqual(agent.requests[0]?.body, { target: 'gimlet', script: '#!/bin/sh\nhumility probe\n' });
-    const withArgv = await cli(['job', 'submit', '--target', 'gimlet', '--env', 'X=1', '--', 'sh', '-c', 'echo "$X"'], env);
+    const withArgv = await cli(
+      ['job', 'submit', '--target', 'gimlet', '--env', 'X=1', '--', 'sh', '-c', 'echo "$X"'],
+      env,
+    );
     assert.deepEqual([withArgv.code, withArgv.stdout], [0, 'j0002\n']);
     assert.deepEqual(agent.requests[1]?.body, { target: 'gimlet', argv: ['sh', '-c', 'echo "$X"'], env: { X: '1' } });
   });
 
-  it('without a token says so in command-line words, naming the token it needs, not in HTTP\'s', async (t) => {
+  it("without a token says so in command-line words, naming the token it needs, not in HTTP's", async (t) => {
     const agent = await startFakeAgent(t, (_r, res) =>
-      sendJson(res, 401, { error: { code: 'unauthorized', message: 'this needs a submitter token: send "Authorization: Bearer TOKEN"', needs: ['submitter'] } }),
+      sendJson(res, 401, {
+        error: {
+          code: 'unauthorized',
+          message: 'this needs a submitter token: send "Authorization: Bearer TOKEN"',
+          needs: ['submitter'],
+        },
+      }),
     );
-    const none = await cli(['job', 'submit', '--target', 'gimlet', '--', 'true'], { LABSLOT_URL: agent.url, LABSLOT_TOKEN: '' });
-    assert.deepEqual([none.code, none.stderr], [1, 'labslot: no token: pass --token or set LABSLOT_TOKEN to a submitter token\n']);
-    const empty = await cli(['job', 'submit', '--target', 'gimlet', '--token', '', '--', 'true'], { LABSLOT_URL: agent.url, LABSLOT_TOKEN: '' });
+    const none = await cli(['job', 'submit', '--target', 'gimlet', '--', 'true'], {
+      LABSLOT_URL: agent.url,
+      LABSLOT_TOKEN: '',
+    });
+    assert.deepEqual(
+      [none.code, none.stderr],
+      [1, 'labslot: no token: pass --token or set LABSLOT_TOKEN to a submitter token\n'],
+    );
+    const empty = await cli(['job', 'submit', '--target', 'gimlet', '--token', '', '--', 'true'], {
+      LABSLOT_URL: agent.url,
+      LABSLOT_TOKEN: '',
+    });
     assert.equal(empty.stderr, 'labslot: no token: pass --token or set LABSLOT_TOKEN to a submitter token\n');
     assert.equal(agent.requests.at(-1)?.authorization, undefined, '--token "" sends no Authorization header');
   });
@@ -103,13 +133,16 @@ describe('job submit, status, logs, cancel, list against a stand-in of the job A
     );
   });
 
-  it('cancel prints the new state; a job that is already done is exit 1 with the agent\'s message', async (t) => {
+  it("cancel prints the new state; a job that is already done is exit 1 with the agent's message", async (t) => {
     const agent = await startFakeAgent(t, handler);
     const env = { LABSLOT_URL: agent.url, LABSLOT_TOKEN: OPERATOR };
     const queued = await cli(['job', 'cancel', 'j0003'], env);
     assert.deepEqual([queued.code, queued.stdout], [0, 'job j0003 cancelled\n']);
     const running = await cli(['job', 'cancel', 'j0004'], env);
-    assert.deepEqual([running.code, running.stdout], [0, 'job j0004 running: cancel requested; it is stopped, cleaned up, and then ends as cancelled\n']);
+    assert.deepEqual(
+      [running.code, running.stdout],
+      [0, 'job j0004 running: cancel requested; it is stopped, cleaned up, and then ends as cancelled\n'],
+    );
     const done = await cli(['job', 'cancel', 'j0002'], env);
     assert.deepEqual([done.code, done.stdout, done.stderr], [1, '', 'labslot: job j0002 is already done (failed)\n']);
     assert.equal(agent.requests[0]?.authorization, `Bearer ${OPERATOR}`);
@@ -125,7 +158,10 @@ describe('job submit, status, logs, cancel, list against a stand-in of the job A
     assert.match(header ?? '', /^ID\s+TARGET\s+STATE\s+SLOT\s+EXIT\s+SUBMITTED\s+COMMAND\s+NOTE$/);
     assert.match(first ?? '', /^j0003\s+gimlet\s+queued\s+-\s+-\s+2026-11-25T02:32:23Z\s+make test\s+gimlet: 0 free$/);
     // The job's process exited 0 after marking its slot broken: that is not its verdict, so EXIT shows none.
-    assert.match(second ?? '', /^j0002\s+gimlet\s+failed\s+gimlet-1\s+-\s+2026-11-25T02:32:23Z\s+make test\s+marked broken: SP probe does not attach$/);
+    assert.match(
+      second ?? '',
+      /^j0002\s+gimlet\s+failed\s+gimlet-1\s+-\s+2026-11-25T02:32:23Z\s+make test\s+marked broken: SP probe does not attach$/,
+    );
     const json = await cli(['job', 'list', '--json'], env);
     assert.equal((JSON.parse(json.stdout) as unknown[]).length, 2);
   });

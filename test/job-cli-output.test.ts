@@ -12,7 +12,10 @@ describe('job output streaming (unit)', () => {
   const quick = { attempts: 3, baseDelayMs: 5, maxDelayMs: 20 };
   const collect = (): { write: (chunk: Uint8Array) => Promise<void>; bytes: () => Buffer } => {
     const chunks: Buffer[] = [];
-    return { write: (chunk) => Promise.resolve(void chunks.push(Buffer.from(chunk))), bytes: () => Buffer.concat(chunks) };
+    return {
+      write: (chunk) => Promise.resolve(void chunks.push(Buffer.from(chunk))),
+      bytes: () => Buffer.concat(chunks),
+    };
   };
 
   it('retries a stream that keeps breaking without progress a bounded number of times', async (t) => {
@@ -23,8 +26,15 @@ describe('job output streaming (unit)', () => {
     const retries: string[] = [];
     const sink = collect();
     await assert.rejects(
-      followOutput(new AgentClient(agent.url, undefined), 'j0001', { write: sink.write, signal: AbortSignal.timeout(10_000), retry: quick, retryFirstAttempt: true, onRetry: (_p, offset, n, of) => retries.push(`${offset}:${n}/${of}`) }),
-      (error: unknown) => error instanceof CliError && error.exitCode === 1 && /at byte 0, 3 attempts in a row/.test(error.message),
+      followOutput(new AgentClient(agent.url, undefined), 'j0001', {
+        write: sink.write,
+        signal: AbortSignal.timeout(10_000),
+        retry: quick,
+        retryFirstAttempt: true,
+        onRetry: (_p, offset, n, of) => retries.push(`${offset}:${n}/${of}`),
+      }),
+      (error: unknown) =>
+        error instanceof CliError && error.exitCode === 1 && /at byte 0, 3 attempts in a row/.test(error.message),
     );
     assert.deepEqual(retries, ['0:2/3', '0:3/3']);
     assert.equal(agent.requests.filter((r) => r.path.endsWith('/output')).length, 3);
@@ -44,10 +54,17 @@ describe('job output streaming (unit)', () => {
       sendJson(res, 200, jobJson({ state: sent >= text.length ? 'succeeded' : 'running', output_bytes: text.length }));
     });
     const sink = collect();
-    const job = await followOutput(new AgentClient(agent.url, undefined), 'j0001', { write: sink.write, signal: AbortSignal.timeout(10_000), retry: quick });
+    const job = await followOutput(new AgentClient(agent.url, undefined), 'j0001', {
+      write: sink.write,
+      signal: AbortSignal.timeout(10_000),
+      retry: quick,
+    });
     assert.equal(job.state, 'succeeded');
     assert.deepEqual(sink.bytes(), text);
-    assert.deepEqual(agent.requests.filter((r) => r.path.endsWith('/output')).map((r) => r.query.get('offset')), ['0', '1', '2', '3', '4', '5']);
+    assert.deepEqual(
+      agent.requests.filter((r) => r.path.endsWith('/output')).map((r) => r.query.get('offset')),
+      ['0', '1', '2', '3', '4', '5'],
+    );
   });
 
   it('does not retry what the agent refuses, and copies without follow in one request', async (t) => {
@@ -58,7 +75,10 @@ describe('job output streaming (unit)', () => {
       res.end();
     });
     const client = new AgentClient(agent.url, undefined);
-    await assert.rejects(followOutput(client, 'nope', { write: collect().write, signal: AbortSignal.timeout(10_000), retry: quick }), (error: unknown) => error instanceof CliError && error.exitCode === 1 && error.message === 'no job nope');
+    await assert.rejects(
+      followOutput(client, 'nope', { write: collect().write, signal: AbortSignal.timeout(10_000), retry: quick }),
+      (error: unknown) => error instanceof CliError && error.exitCode === 1 && error.message === 'no job nope',
+    );
     assert.equal(agent.requests.length, 1);
     const sink = collect();
     assert.equal(await copyOutput(client, 'j0001', { write: sink.write, signal: AbortSignal.timeout(10_000) }), 6);

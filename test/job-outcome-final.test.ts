@@ -15,14 +15,35 @@ import { tempDir } from './helpers/temp-dir.js';
 function jobRow(db: ReturnType<typeof openDatabase>, id: string): Record<string, unknown> {
   const row = db.select().from(jobs).where(eq(jobs.id, id)).get();
   assert.ok(row);
-  return { state: row.state, exitCode: row.exitCode, endReason: row.endReason, endedBy: row.endedBy, infrastructure: row.infrastructure };
+  return {
+    state: row.state,
+    exitCode: row.exitCode,
+    endReason: row.endReason,
+    endedBy: row.endedBy,
+    infrastructure: row.infrastructure,
+  };
 }
 
 describe('final job outcomes', () => {
   for (const [what, exit, cause, expected] of [
-    ['exit 0', { code: 0, signal: null }, undefined, { state: 'succeeded', exitCode: 0, endReason: 'exit code 0', endedBy: 'exit', infrastructure: false }],
-    ['exit 3', { code: 3, signal: null }, undefined, { state: 'failed', exitCode: 3, endReason: 'exit code 3', endedBy: 'exit', infrastructure: false }],
-    ['a cancel', { code: null, signal: 'SIGTERM' }, { kind: 'cancel', by: 'alice' }, { state: 'cancelled', exitCode: null, endReason: 'cancelled by alice', endedBy: 'cancel', infrastructure: false }],
+    [
+      'exit 0',
+      { code: 0, signal: null },
+      undefined,
+      { state: 'succeeded', exitCode: 0, endReason: 'exit code 0', endedBy: 'exit', infrastructure: false },
+    ],
+    [
+      'exit 3',
+      { code: 3, signal: null },
+      undefined,
+      { state: 'failed', exitCode: 3, endReason: 'exit code 3', endedBy: 'exit', infrastructure: false },
+    ],
+    [
+      'a cancel',
+      { code: null, signal: 'SIGTERM' },
+      { kind: 'cancel', by: 'alice' },
+      { state: 'cancelled', exitCode: null, endReason: 'cancelled by alice', endedBy: 'cancel', infrastructure: false },
+    ],
   ] as const) {
     it(`keeps ${what} recorded when the job's process ended, whatever ends it later`, (t) => {
       const db = openDatabase({ stateDir: tempDir(t) });
@@ -47,6 +68,12 @@ describe('final job outcomes', () => {
     db.insert(jobs).values({ id: 'j2', target: 'tb', timeoutMs: 60_000, state: 'running' }).run();
     const outcome = infrastructureFailure('agent restarted');
     assert.equal(finishJob(db, 'j2', outcome), outcome);
-    assert.deepEqual(jobRow(db, 'j2'), { state: 'failed', exitCode: null, endReason: 'agent restarted', endedBy: 'infrastructure', infrastructure: true });
+    assert.deepEqual(jobRow(db, 'j2'), {
+      state: 'failed',
+      exitCode: null,
+      endReason: 'agent restarted',
+      endedBy: 'infrastructure',
+      infrastructure: true,
+    });
   });
 });

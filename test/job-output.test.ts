@@ -21,14 +21,18 @@ describe('job output', () => {
     const lab = await jobLab(t, [{ name: 's1', target: 'tb' }]);
     const pid = lab.agent.child.pid ?? 0;
     // 64 MiB of numbered lines, written over about a second while followers read.
-    const script = 'i=0; while [ $i -lt 64 ]; do seq -f "line %08.0f ..................................................." $((i*800000+1)) $((i*800000+800000)) | head -c 1048576; i=$((i+1)); sleep 0.01; done';
+    const script =
+      'i=0; while [ $i -lt 64 ]; do seq -f "line %08.0f ..................................................." $((i*800000+1)) $((i*800000+800000)) | head -c 1048576; i=$((i+1)); sleep 0.01; done';
     const id = await lab.submit({ target: 'tb', script });
     const rssBefore = rssMiB(pid);
     let peak = rssBefore;
     const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(pid))), 20);
     const offsets = Array.from({ length: 20 }, (_, i) => i * 1_000_003);
     const followers = offsets.map(async (offset, i) => {
-      const response = await fetch(`${lab.agent.url}/v1/jobs/${id}/output?offset=${offset}&follow=1`, { headers: auth, signal: AbortSignal.timeout(90_000) });
+      const response = await fetch(`${lab.agent.url}/v1/jobs/${id}/output?offset=${offset}&follow=1`, {
+        headers: auth,
+        signal: AbortSignal.timeout(90_000),
+      });
       assert.equal(response.headers.get('content-type'), 'text/plain; charset=utf-8');
       const hash = createHash('sha256');
       let bytes = 0;
@@ -40,7 +44,8 @@ describe('job output', () => {
         hash.update(value);
         bytes += value.length;
         // Slow readers: every other follower dawdles, so the agent must not buffer for it.
-        if (i % 2 === 1 && bytes % (4 * 1024 * 1024) < value.length) await new Promise((resolve) => setTimeout(resolve, 50));
+        if (i % 2 === 1 && bytes % (4 * 1024 * 1024) < value.length)
+          await new Promise((resolve) => setTimeout(resolve, 50));
       }
       return { offset, bytes, digest: hash.digest('hex') };
     });
@@ -55,11 +60,15 @@ describe('job output', () => {
       assert.equal(r.digest, createHash('sha256').update(whole.subarray(r.offset)).digest('hex'));
     }
     // 20 followers × 64 MiB went through; the agent's memory must not have grown by anything like that.
-    t.diagnostic(`agent RSS ${rssBefore.toFixed(0)} MiB before, peak ${peak.toFixed(0)} MiB with 20 followers of 64 MiB`);
+    t.diagnostic(
+      `agent RSS ${rssBefore.toFixed(0)} MiB before, peak ${peak.toFixed(0)} MiB with 20 followers of 64 MiB`,
+    );
     assert.ok(peak - rssBefore < 150, `agent RSS grew by ${(peak - rssBefore).toFixed(0)} MiB`);
 
     // Without follow: what exists now, from the offset, then the end.
-    const tail = await (await fetch(`${lab.agent.url}/v1/jobs/${id}/output?offset=${whole.length - 10}`, { headers: auth })).text();
+    const tail = await (
+      await fetch(`${lab.agent.url}/v1/jobs/${id}/output?offset=${whole.length - 10}`, { headers: auth })
+    ).text();
     assert.equal(tail, whole.subarray(whole.length - 10).toString());
     assert.equal((await fetch(`${lab.agent.url}/v1/jobs/${id}/output?offset=-1`, { headers: auth })).status, 400);
     // A job's output is its submitter's business: no token, no output, even on loopback.

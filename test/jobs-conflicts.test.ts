@@ -29,7 +29,11 @@ describe('conflicts under concurrency', () => {
       ],
       '[devices.bench-psu]\nkind = "command"\nargv = ["true"]\n',
     );
-    const ids = await Promise.all(Array.from({ length: 50 }, (_, i) => lab.submit({ target: 'tb', argv: ['sh', '-c', `echo job ${i}; sleep 0.05`] })));
+    const ids = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        lab.submit({ target: 'tb', argv: ['sh', '-c', `echo job ${i}; sleep 0.05`] }),
+      ),
+    );
     const jobs = [];
     // One waiter at a time: 50 pollers would load the agent more than the jobs do.
     for (const id of ids) jobs.push(await lab.waitDone(id, 90_000));
@@ -40,7 +44,9 @@ describe('conflicts under concurrency', () => {
     );
 
     // Replay the audit log in order: a lease starts at slot.leased and ends at slot.idle or a failed pre-lease check.
-    const events = (await lab.events('&after_id=0')).filter((e: EventView) => ['slot.leased', 'slot.idle', 'lease.check-failed'].includes(e.type));
+    const events = (await lab.events('&after_id=0')).filter((e: EventView) =>
+      ['slot.leased', 'slot.idle', 'lease.check-failed'].includes(e.type),
+    );
     const active = new Set<string>();
     let leases = 0;
     let maxParallel = 0;
@@ -48,7 +54,8 @@ describe('conflicts under concurrency', () => {
       const slot = event.slot ?? '';
       if (event.type === 'slot.leased') {
         assert.ok(!active.has(slot), `event ${event.id}: ${slot} leased while already leased`);
-        for (const other of CONFLICTS[slot] ?? []) assert.ok(!active.has(other), `event ${event.id}: ${slot} leased while ${other} is in use`);
+        for (const other of CONFLICTS[slot] ?? [])
+          assert.ok(!active.has(other), `event ${event.id}: ${slot} leased while ${other} is in use`);
         active.add(slot);
         leases += 1;
         maxParallel = Math.max(maxParallel, active.size);
@@ -61,6 +68,5 @@ describe('conflicts under concurrency', () => {
     assert.equal(maxParallel, 3, 'a, b and c ran side by side, one slot of each pair at a time');
     // Slots are taken in name order, so the first of each pair serves every job.
     assert.deepEqual([...new Set(jobs.map((j) => j.slot))].sort(), ['a1', 'b1', 'c1']);
-
   });
 });

@@ -29,14 +29,19 @@ function diskUsage(path: string): number {
   return Number(execFileSync('du', ['-s', '-x', '-B1', path], { encoding: 'utf8' }).split('\t')[0]);
 }
 
-const FILL = 'for d in "$HOME" /work /tmp /var/tmp; do dd if=/dev/zero of="$d/big" bs=1M count=20 2>&1 | grep -o "No space left on device"; echo "$d $(stat -c %s "$d/big")"; rm -f "$d/big"; done';
+const FILL =
+  'for d in "$HOME" /work /tmp /var/tmp; do dd if=/dev/zero of="$d/big" bs=1M count=20 2>&1 | grep -o "No space left on device"; echo "$d $(stat -c %s "$d/big")"; rm -f "$d/big"; done';
 
 describe('job disk cap', () => {
   it('gives a job ENOSPC at its cap in $HOME, /work, /tmp and /var/tmp, holds the host to the cap, and cleans up', async (t) => {
-    if (!requires(t, ROOT, command('socat', ['-V']), command('bwrap', ['--version']), command('mkfs.ext4', ['-V']))) return;
+    if (!requires(t, ROOT, command('socat', ['-V']), command('bwrap', ['--version']), command('mkfs.ext4', ['-V'])))
+      return;
     const lab = await jobLab(t, [{ name: 's1', target: 'tb' }], '', 'stop_grace = "1s"\nlimits = { disk = "8MiB" }');
     // Fills its disk, then waits: the test measures what it takes on the host meanwhile.
-    const id = await lab.submit({ target: 'tb', script: `${FILL}; dd if=/dev/zero of=/work/keep bs=1M count=20 2>/dev/null; echo filled; sleep 30` });
+    const id = await lab.submit({
+      target: 'tb',
+      script: `${FILL}; dd if=/dev/zero of=/work/keep bs=1M count=20 2>/dev/null; echo filled; sleep 30`,
+    });
     await lab.waitOutput(id, /filled/, 30_000);
     let used: number;
     try {
@@ -63,20 +68,28 @@ describe('job disk cap', () => {
   });
 
   it('leaves no mount, loop device or image after kill -9 of the agent while a job fills its disk', async (t) => {
-    if (!requires(t, ROOT, command('socat', ['-V']), command('bwrap', ['--version']), command('mkfs.ext4', ['-V']))) return;
+    if (!requires(t, ROOT, command('socat', ['-V']), command('bwrap', ['--version']), command('mkfs.ext4', ['-V'])))
+      return;
     const lab = await jobLab(t, [{ name: 's1', target: 'tb' }], '', 'stop_grace = "1s"\nlimits = { disk = "8MiB" }');
-    const id = await lab.submit({ target: 'tb', script: 'dd if=/dev/zero of=/tmp/big bs=1M count=20 2>/dev/null; echo filled; sleep 30' });
+    const id = await lab.submit({
+      target: 'tb',
+      script: 'dd if=/dev/zero of=/tmp/big bs=1M count=20 2>/dev/null; echo filled; sleep 30',
+    });
     await lab.waitOutput(id, /filled/, 30_000);
     assert.equal(mountsAtOrUnder(lab.stateDir).length, 1);
     await lab.agent.stop('SIGKILL');
     await lab.restart();
     assertNothingLeft(lab, 'after restart');
     const job = await lab.waitDone(id);
-    assert.deepEqual({ state: job.state, infrastructure: job.infrastructure }, { state: 'failed', infrastructure: true });
+    assert.deepEqual(
+      { state: job.state, infrastructure: job.infrastructure },
+      { state: 'failed', infrastructure: true },
+    );
   });
 
   it('answers 507 with a JSON error on a full state directory, works again once space is freed, and keeps finished outcomes', async (t) => {
-    if (!requires(t, ROOT, command('socat', ['-V']), command('bwrap', ['--version']), command('mkfs.ext4', ['-V']))) return;
+    if (!requires(t, ROOT, command('socat', ['-V']), command('bwrap', ['--version']), command('mkfs.ext4', ['-V'])))
+      return;
     // The state directory on a 20 MiB filesystem of the test's own, outside the temp dir its cleanup removes.
     const base = mkdtempSync(join(tmpdir(), 'labslot-small-state-'));
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=20m,mode=0755', 'tmpfs', base]);
@@ -84,11 +97,21 @@ describe('job disk cap', () => {
       execFileSync('umount', ['-l', base]);
       rmdirSync(base);
     });
-    const lab = await jobLab(t, [{ name: 's1', target: 'tb' }], '', 'stop_grace = "1s"\nlimits = { disk = "4MiB" }', {}, { stateDir: join(base, 'state'), healthToml: 'min_free_disk = "1MiB"' });
+    const lab = await jobLab(
+      t,
+      [{ name: 's1', target: 'tb' }],
+      '',
+      'stop_grace = "1s"\nlimits = { disk = "4MiB" }',
+      {},
+      { stateDir: join(base, 'state'), healthToml: 'min_free_disk = "1MiB"' },
+    );
     const before = await lab.waitDone(await lab.submit({ target: 'tb', script: 'echo complete output' }));
     assert.equal(before.state, 'succeeded');
     // This one runs through the full disk: it has printed all it will, and ends (exit 0) only once the test says so.
-    const through = await lab.submit({ target: 'tb', script: 'echo printed before; while [ ! -e /tmp/go ]; do sleep 0.05; done' });
+    const through = await lab.submit({
+      target: 'tb',
+      script: 'echo printed before; while [ ! -e /tmp/go ]; do sleep 0.05; done',
+    });
     await lab.waitOutput(through, /printed before/);
 
     // Fill what is left of the filesystem, as anything on the host may.
@@ -117,7 +140,10 @@ describe('job disk cap', () => {
     const [worker] = readdirSync(join(lab.stateDir, 'workers'));
     writeFileSync(join(lab.stateDir, 'workers', worker ?? '', 'disk', 'tmp', 'go'), '');
     const ended = await lab.waitDone(through, 30_000);
-    assert.deepEqual({ state: ended.state, exit: ended.exit_code, reason: ended.end_reason }, { state: 'succeeded', exit: 0, reason: 'exit code 0' });
+    assert.deepEqual(
+      { state: ended.state, exit: ended.exit_code, reason: ended.end_reason },
+      { state: 'succeeded', exit: 0, reason: 'exit code 0' },
+    );
     assert.equal(await lab.output(through), 'printed before\n');
 
     rmSync(filler);
@@ -126,9 +152,15 @@ describe('job disk cap', () => {
     assert.equal(await lab.output(after.id), 'works again\n');
     // Outcomes stay as they were recorded, whatever the reconciler did meanwhile.
     await new Promise((resolve) => setTimeout(resolve, 1_000));
-    for (const [id, output] of [[before.id, 'complete output\n'], [through, 'printed before\n']] as const) {
+    for (const [id, output] of [
+      [before.id, 'complete output\n'],
+      [through, 'printed before\n'],
+    ] as const) {
       const job = await lab.job(id);
-      assert.deepEqual({ state: job.state, exit: job.exit_code, reason: job.end_reason }, { state: 'succeeded', exit: 0, reason: 'exit code 0' });
+      assert.deepEqual(
+        { state: job.state, exit: job.exit_code, reason: job.end_reason },
+        { state: 'succeeded', exit: 0, reason: 'exit code 0' },
+      );
       assert.equal(await lab.output(id), output);
     }
     assertNothingLeft(lab, 'at the end');

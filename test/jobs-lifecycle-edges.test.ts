@@ -21,9 +21,18 @@ describe('lease edges', () => {
     const job = await lab.waitDone(id);
     assert.equal(job.state, 'succeeded', 'the hold did not kill the job');
     const after = await lab.slot('s1');
-    assert.deepEqual({ usage: after.usage, hold: after.hold?.reason, lease: after.lease }, { usage: 'idle', hold: 'scope attached', lease: null });
+    assert.deepEqual(
+      { usage: after.usage, hold: after.hold?.reason, lease: after.lease },
+      { usage: 'idle', hold: 'scope attached', lease: null },
+    );
     const types = after.events.map((e) => e.type);
-    assert.deepEqual(types.slice(types.indexOf('slot.leased')), ['slot.leased', 'job.started', 'slot.held', 'job.ended', 'slot.idle']);
+    assert.deepEqual(types.slice(types.indexOf('slot.leased')), [
+      'slot.leased',
+      'job.started',
+      'slot.held',
+      'job.ended',
+      'slot.idle',
+    ]);
     const next = await lab.submit({ target: 'tb', argv: ['true'] });
     await new Promise((resolve) => setTimeout(resolve, 300));
     assert.equal((await lab.job(next)).waiting, 'tb: 1 held, 0 free');
@@ -32,14 +41,25 @@ describe('lease edges', () => {
   it('stopping the agent stops its jobs first: SIGTERM, grace, cleanup, then exit 0', async (t) => {
     if (!requires(t, ROOT, command('socat', ['-V']))) return;
     const lab = await jobLab(t, [{ name: 's1', target: 'tb' }]);
-    const id = await lab.submit({ target: 'tb', script: "trap 'echo got TERM; exit 143' TERM\necho uid=$(id -u)\nwhile :; do sleep 0.1; done" });
+    const id = await lab.submit({
+      target: 'tb',
+      script: "trap 'echo got TERM; exit 143' TERM\necho uid=$(id -u)\nwhile :; do sleep 0.1; done",
+    });
     const [, uid = ''] = await lab.waitOutput(id, /uid=(\d+)/);
     assert.equal(await lab.agent.stop('SIGTERM'), 0);
     assert.deepEqual(processesOf(Number(uid)), []);
-    assert.ok(!readFileSync('/etc/passwd', 'utf8').split('\n').some((l) => l.split(':')[2] === uid), 'worker user deleted');
+    assert.ok(
+      !readFileSync('/etc/passwd', 'utf8')
+        .split('\n')
+        .some((l) => l.split(':')[2] === uid),
+      'worker user deleted',
+    );
     await lab.restart();
     const job = await lab.job(id);
-    assert.deepEqual({ state: job.state, reason: job.end_reason, infrastructure: job.infrastructure }, { state: 'failed', reason: 'agent stopped while the job ran', infrastructure: true });
+    assert.deepEqual(
+      { state: job.state, reason: job.end_reason, infrastructure: job.infrastructure },
+      { state: 'failed', reason: 'agent stopped while the job ran', infrastructure: true },
+    );
     assert.match(await lab.output(id), /got TERM/);
   });
 

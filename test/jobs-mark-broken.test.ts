@@ -30,7 +30,17 @@ describe('mark-broken', () => {
 
     const s1 = (await (await fetch(`${lab.agent.url}/v1/slots/s1`)).json()) as SlotDetailView;
     assert.equal(s1.usage, 'idle');
-    assert.deepEqual({ ...s1.hold, at: undefined }, { reason: 'SP probe does not attach', source: 'job', by: `job ${id}`, at: undefined, job_id: id, worker_id: job.worker_id });
+    assert.deepEqual(
+      { ...s1.hold, at: undefined },
+      {
+        reason: 'SP probe does not attach',
+        source: 'job',
+        by: `job ${id}`,
+        at: undefined,
+        job_id: id,
+        worker_id: job.worker_id,
+      },
+    );
     const types = (await lab.events('&slot=s1')).map((e) => e.type);
     assert.ok(types.includes('slot.marked-broken') && types.includes('slot.held'), types.join(','));
 
@@ -40,7 +50,11 @@ describe('mark-broken', () => {
     const env = { LABSLOT_URL: lab.agent.url, LABSLOT_TOKEN: OPERATOR_TOKEN };
     assert.equal((await runCli(['slot', 'hold', 's2', '-m', 'recabling'], { env })).code, 0);
     const third = await lab.submit({ target: 'tb', argv: ['true'] });
-    const waiting = await eventually(async () => (await lab.job(third)).waiting ?? false, { timeoutMs: 2_500, intervalMs: 25, message: 'the third job to say why it waits' });
+    const waiting = await eventually(async () => (await lab.job(third)).waiting ?? false, {
+      timeoutMs: 2_500,
+      intervalMs: 25,
+      message: 'the third job to say why it waits',
+    });
     assert.equal(waiting, 'tb: 2 held, 0 free');
 
     // Release: a fresh check passes and the waiting job runs in the repaired slot.
@@ -51,7 +65,7 @@ describe('mark-broken', () => {
     assert.deepEqual({ state: done.state, slot: done.slot }, { state: 'succeeded', slot: 's1' });
   });
 
-  it('on a slot an operator holds, keeps the operator\'s hold and still ends the job as infrastructure', async (t) => {
+  it("on a slot an operator holds, keeps the operator's hold and still ends the job as infrastructure", async (t) => {
     if (!requires(t, ROOT, command('socat', ['-V']))) return;
     const lab = await jobLab(t, [{ name: 's1', target: 'tb' }]);
     // The job waits until the operator's hold is there, then reports its own problem.
@@ -63,7 +77,10 @@ describe('mark-broken', () => {
     ].join('\n');
     const id = await lab.submit({ target: 'tb', script });
     await lab.waitOutput(id, /started/);
-    assert.equal((await lab.post('/v1/slots/s1/hold', { reason: 'reflashing RoT', by: 'alice' }, OPERATOR_TOKEN)).status, 200);
+    assert.equal(
+      (await lab.post('/v1/slots/s1/hold', { reason: 'reflashing RoT', by: 'alice' }, OPERATOR_TOKEN)).status,
+      200,
+    );
     const operatorHold = (await lab.slot('s1')).hold;
     const job = await lab.waitDone(id);
     assert.deepEqual(
@@ -71,13 +88,19 @@ describe('mark-broken', () => {
       { state: 'failed', reason: 'marked broken: SP probe does not attach', infrastructure: true },
     );
     const out = await lab.output(id);
-    assert.match(out, /^labslot: slot s1 stays held by operator alice \(operator:[0-9a-f]{8}\) since \S+Z: reflashing RoT \(your message is in its events\); this job ends as an infrastructure failure$/m);
+    assert.match(
+      out,
+      /^labslot: slot s1 stays held by operator alice \(operator:[0-9a-f]{8}\) since \S+Z: reflashing RoT \(your message is in its events\); this job ends as an infrastructure failure$/m,
+    );
     assert.match(out, /^exit=0$/m);
 
     const after = await lab.slot('s1');
-    assert.deepEqual(after.hold, operatorHold, 'the operator\'s hold, its time included, is unchanged');
+    assert.deepEqual(after.hold, operatorHold, "the operator's hold, its time included, is unchanged");
     const kept = after.events.find((e) => e.type === 'slot.hold-kept');
-    assert.match(kept?.message ?? '', /^s1 stays held by operator alice \(operator:[0-9a-f]{8}\): reflashing RoT \(not replaced by the job hold: SP probe does not attach\)$/);
+    assert.match(
+      kept?.message ?? '',
+      /^s1 stays held by operator alice \(operator:[0-9a-f]{8}\): reflashing RoT \(not replaced by the job hold: SP probe does not attach\)$/,
+    );
     assert.ok(after.events.some((e) => e.type === 'slot.marked-broken'));
   });
 
@@ -93,7 +116,8 @@ describe('mark-broken', () => {
     const b = await lab.submit({ target: 'tb', script });
     const [, tokenA = '', workerA = ''] = await lab.waitOutput(a, /token=(\S+) worker=(\S+)/);
     const [, , workerB = ''] = await lab.waitOutput(b, /token=(\S+) worker=(\S+)/);
-    const markBroken = (token: string, body: Record<string, unknown>): ReturnType<JobLab['post']> => lab.post('/v1/worker/mark-broken', { message: 'x', ...body }, token);
+    const markBroken = (token: string, body: Record<string, unknown>): ReturnType<JobLab['post']> =>
+      lab.post('/v1/worker/mark-broken', { message: 'x', ...body }, token);
 
     const forged = await markBroken('lsw_forged-token-that-no-worker-has', {});
     assert.equal(forged.status, 401);
@@ -111,7 +135,11 @@ describe('mark-broken', () => {
     assert.equal(expired.status, 401);
     assert.deepEqual((expired.json['error'] as { code: string }).code, 'token_expired');
     const slots = (await (await fetch(`${lab.agent.url}/v1/slots`)).json()) as SlotListView;
-    assert.deepEqual(slots.slots.map((s) => s.hold), [null, null], 'no refused call held anything');
+    assert.deepEqual(
+      slots.slots.map((s) => s.hold),
+      [null, null],
+      'no refused call held anything',
+    );
     await lab.post(`/v1/jobs/${b}/cancel`, {});
     await lab.waitDone(b);
   });

@@ -21,7 +21,11 @@ describe('pre-lease check', () => {
     await lab.consoles.get('s1')?.kill();
 
     const id = await lab.submit({ target: 'tb', argv: ['true'] });
-    await eventually(async () => ((await lab.job(id)).waiting ?? '').includes('unhealthy'), { timeoutMs: 5_000, intervalMs: 25, message: 'the job to wait on an unhealthy slot' });
+    await eventually(async () => ((await lab.job(id)).waiting ?? '').includes('unhealthy'), {
+      timeoutMs: 5_000,
+      intervalMs: 25,
+      message: 'the job to wait on an unhealthy slot',
+    });
     const job = await lab.job(id);
     assert.equal(job.state, 'queued');
     assert.match(job.waiting ?? '', /^tb: 1 held, 1 unhealthy \(s1-con: serial \S+s1-dev not present\), 0 free$/);

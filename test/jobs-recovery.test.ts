@@ -18,7 +18,10 @@ describe('crash recovery', () => {
     const console = realpathSync(lab.consoles.get('s1')?.device ?? '');
     const before = ownership(console);
 
-    const id = await lab.submit({ target: 'tb', script: 'echo "uid=$(id -u) user=$(id -un)"\nsleep 1000 &\nsleep 1000' });
+    const id = await lab.submit({
+      target: 'tb',
+      script: 'echo "uid=$(id -u) user=$(id -un)"\nsleep 1000 &\nsleep 1000',
+    });
     const [out, uid = '', user = ''] = await lab.waitOutput(id, /uid=(\d+) user=(\S+)/);
     assert.ok(processesOf(Number(uid)).length >= 2, out);
     assert.notDeepEqual(ownership(console), before, 'the console is granted to the worker while the job runs');
@@ -26,7 +29,10 @@ describe('crash recovery', () => {
     await lab.agent.stop('SIGKILL');
     // The sandbox dies with its agent (bwrap --die-with-parent), so no job runs unsupervised; the
     // user, the device grant and the files stay for the next agent to clean up.
-    await eventually(() => processesOf(Number(uid)).length === 0, { timeoutMs: 5_000, message: 'the sandbox to die with its agent' });
+    await eventually(() => processesOf(Number(uid)).length === 0, {
+      timeoutMs: 5_000,
+      message: 'the sandbox to die with its agent',
+    });
     assert.ok(readFileSync('/etc/passwd', 'utf8').includes(`\n${user}:`), 'worker user still there');
     assert.notDeepEqual(ownership(console), before, 'console still granted');
 
@@ -42,10 +48,15 @@ describe('crash recovery', () => {
 
     assert.equal((await lab.waitDone(next)).state, 'succeeded');
     const events = await lab.events();
-    const ended = events.findIndex((e) => e.type === 'job.ended' && e.job_id === id && e.message.includes('agent restarted'));
+    const ended = events.findIndex(
+      (e) => e.type === 'job.ended' && e.job_id === id && e.message.includes('agent restarted'),
+    );
     const cleaned = events.findIndex((e) => e.type === 'slot.idle' && e.job_id === id);
     const leasedAgain = events.findIndex((e) => e.type === 'slot.leased' && e.job_id === next);
-    assert.ok(ended >= 0 && cleaned > ended && leasedAgain > cleaned, `cleanup (${ended}, ${cleaned}) before the next lease (${leasedAgain})`);
+    assert.ok(
+      ended >= 0 && cleaned > ended && leasedAgain > cleaned,
+      `cleanup (${ended}, ${cleaned}) before the next lease (${leasedAgain})`,
+    );
     assert.equal(await again.stop(), 0);
   });
 
@@ -56,10 +67,42 @@ describe('crash recovery', () => {
     // What a lost database leaves: a worker user with a process, and a worker directory.
     const uid = 2 ** 20 + 4242;
     execFileSync('groupadd', ['-g', String(uid), 'ls-orphan42']);
-    execFileSync('useradd', ['-u', String(uid), '-g', String(uid), '-M', '-N', '-d', join(lab.stateDir, 'workers', 'wlost', 'home'), '-K', 'UID_MAX=1073741823', 'ls-orphan42'], { stdio: 'ignore' });
+    execFileSync(
+      'useradd',
+      [
+        '-u',
+        String(uid),
+        '-g',
+        String(uid),
+        '-M',
+        '-N',
+        '-d',
+        join(lab.stateDir, 'workers', 'wlost', 'home'),
+        '-K',
+        'UID_MAX=1073741823',
+        'ls-orphan42',
+      ],
+      { stdio: 'ignore' },
+    );
     // A worker user of another agent on this host (its home elsewhere) is not this agent's to remove.
-    execFileSync('useradd', ['-u', String(uid + 1), '-M', '-d', '/var/lib/other-agent/workers/w1/home', '-K', 'UID_MAX=1073741823', 'ls-neighbour1'], { stdio: 'ignore' });
-    const sleeper = spawn('setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', 'sleep', '1000'], { stdio: 'ignore', detached: true });
+    execFileSync(
+      'useradd',
+      [
+        '-u',
+        String(uid + 1),
+        '-M',
+        '-d',
+        '/var/lib/other-agent/workers/w1/home',
+        '-K',
+        'UID_MAX=1073741823',
+        'ls-neighbour1',
+      ],
+      { stdio: 'ignore' },
+    );
+    const sleeper = spawn('setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', 'sleep', '1000'], {
+      stdio: 'ignore',
+      detached: true,
+    });
     // One hook, in this order: userdel refuses a user that still has a process.
     t.after(() => {
       sleeper.kill('SIGKILL');
@@ -80,15 +123,20 @@ describe('crash recovery', () => {
     await lab.restart();
     assert.deepEqual(processesOf(uid), []);
     assert.ok(!readFileSync('/etc/passwd', 'utf8').includes('ls-orphan42:'));
-    assert.ok(readFileSync('/etc/passwd', 'utf8').includes('ls-neighbour1:'), 'another agent\'s worker is left alone');
+    assert.ok(readFileSync('/etc/passwd', 'utf8').includes('ls-neighbour1:'), "another agent's worker is left alone");
     assert.ok(!readFileSync('/etc/group', 'utf8').includes('ls-orphan42:'));
     assert.equal(existsSync(join(lab.stateDir, 'workers', 'wlost')), false);
     assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(disk), 'the orphan disk is unmounted');
-    assert.ok(!execFileSync('losetup', ['-l', '-n', '-O', 'BACK-FILE'], { encoding: 'utf8' }).includes(disk), 'and its loop device detached');
-    assert.ok((await lab.events()).some((e) => e.type === 'worker.orphan-removed' && e.message.includes('ls-orphan42')));
+    assert.ok(
+      !execFileSync('losetup', ['-l', '-n', '-O', 'BACK-FILE'], { encoding: 'utf8' }).includes(disk),
+      'and its loop device detached',
+    );
+    assert.ok(
+      (await lab.events()).some((e) => e.type === 'worker.orphan-removed' && e.message.includes('ls-orphan42')),
+    );
   });
 
-  it('a second agent on the host leaves the first one\'s running job, cgroup and device grant alone', async (t) => {
+  it("a second agent on the host leaves the first one's running job, cgroup and device grant alone", async (t) => {
     if (!requires(t, ROOT, command('socat', ['-V']), command('bwrap', ['--version']))) return;
     const first = await jobLab(t, [{ name: 's1', target: 'tb' }]);
     const console = realpathSync(first.consoles.get('s1')?.device ?? '');
@@ -100,12 +148,19 @@ describe('crash recovery', () => {
 
     // Another agent, another state directory; its configuration even names the first one's console
     // (two configs sharing a device by mistake). Its start sweeps orphans before it listens.
-    const second = await jobLab(t, [{ name: 'o1', target: 'other', devices: ['shared-con'] }], `[devices.shared-con]\nkind = "serial"\npath = "${console}"\n`);
+    const second = await jobLab(
+      t,
+      [{ name: 'o1', target: 'other', devices: ['shared-con'] }],
+      `[devices.shared-con]\nkind = "serial"\npath = "${console}"\n`,
+    );
     assert.deepEqual(second.cgroups(), [], 'the second agent has no cgroup of its own');
-    assert.deepEqual(first.cgroups(), cgroups, 'the first agent\'s job cgroup is still there');
-    assert.deepEqual(ownership(console), granted, 'the first job\'s device grant is untouched');
-    assert.equal((await first.job(id)).state, 'running', 'the first agent\'s job still runs');
-    assert.ok(!(await second.events()).some((e) => e.type === 'worker.orphan-removed'), 'the second agent removed nothing');
+    assert.deepEqual(first.cgroups(), cgroups, "the first agent's job cgroup is still there");
+    assert.deepEqual(ownership(console), granted, "the first job's device grant is untouched");
+    assert.equal((await first.job(id)).state, 'running', "the first agent's job still runs");
+    assert.ok(
+      !(await second.events()).some((e) => e.type === 'worker.orphan-removed'),
+      'the second agent removed nothing',
+    );
 
     // And it ends as its own agent says, not as SIGKILL from the other one.
     assert.equal((await first.post(`/v1/jobs/${id}/cancel`, {}, OPERATOR_TOKEN)).status, 200);

@@ -29,7 +29,11 @@ function relaysOf(agentPid: number | undefined): number[] {
     .filter((pid) => {
       try {
         const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-        return /^Name:\s+head$/m.test(status) && new RegExp(`^PPid:\\s+${String(agentPid)}$`, 'm').test(status) && !/^State:\s+Z/m.test(status);
+        return (
+          /^Name:\s+head$/m.test(status) &&
+          new RegExp(`^PPid:\\s+${String(agentPid)}$`, 'm').test(status) &&
+          !/^State:\s+Z/m.test(status)
+        );
       } catch {
         return false;
       }
@@ -53,7 +57,14 @@ describe('robustness', () => {
     assert.equal(first.slot, 'a1');
     assert.equal(first.infrastructure, true);
     assert.match(first.end_reason ?? '', /^worker setup failed: useradd .*no-such-group-here/);
-    assert.deepEqual(jobs.slice(1).map((j) => [j.slot, j.state]), [['b2', 'succeeded'], ['b2', 'succeeded'], ['b2', 'succeeded']]);
+    assert.deepEqual(
+      jobs.slice(1).map((j) => [j.slot, j.state]),
+      [
+        ['b2', 'succeeded'],
+        ['b2', 'succeeded'],
+        ['b2', 'succeeded'],
+      ],
+    );
     const a1 = await lab.slot('a1');
     assert.deepEqual({ usage: a1.usage, source: a1.hold?.source }, { usage: 'idle', source: 'system' });
     assert.match(a1.hold?.reason ?? '', /^worker setup failed/);
@@ -62,9 +73,15 @@ describe('robustness', () => {
   it('stops a job whose output passes [jobs] max_output', async (t) => {
     if (!requires(t, ROOT, command('socat', ['-V']))) return;
     const lab = await jobLab(t, [{ name: 's1', target: 'tb' }], '', 'stop_grace = "1s"\nmax_output = "1MiB"');
-    const id = await lab.submit({ target: 'tb', script: 'while :; do head -c 65536 /dev/zero | tr "\\0" x; sleep 0.05; done' });
+    const id = await lab.submit({
+      target: 'tb',
+      script: 'while :; do head -c 65536 /dev/zero | tr "\\0" x; sleep 0.05; done',
+    });
     const job = await lab.waitDone(id, 20_000);
-    assert.deepEqual({ state: job.state, ended_by: job.ended_by, reason: job.end_reason }, { state: 'failed', ended_by: 'limit', reason: 'output exceeded the limit of 1MiB ([jobs] max_output)' });
+    assert.deepEqual(
+      { state: job.state, ended_by: job.ended_by, reason: job.end_reason },
+      { state: 'failed', ended_by: 'limit', reason: 'output exceeded the limit of 1MiB ([jobs] max_output)' },
+    );
   });
 
   it('cuts the output of a job that ignores SIGTERM and runs yes at 1MiB + 1 byte, and stops it', async (t) => {
@@ -73,7 +90,10 @@ describe('robustness', () => {
     // yes dies of SIGPIPE at the cap, and the loop starts it again: only the stop ends this job.
     const id = await lab.submit({ target: 'tb', script: 'trap "" TERM; while :; do yes; done' });
     const job = await lab.waitDone(id, 30_000);
-    assert.deepEqual({ state: job.state, ended_by: job.ended_by, reason: job.end_reason }, { state: 'failed', ended_by: 'limit', reason: 'output exceeded the limit of 1MiB ([jobs] max_output)' });
+    assert.deepEqual(
+      { state: job.state, ended_by: job.ended_by, reason: job.end_reason },
+      { state: 'failed', ended_by: 'limit', reason: 'output exceeded the limit of 1MiB ([jobs] max_output)' },
+    );
     const output = readFileSync(jobOutputPath(lab.stateDir, id));
     assert.equal(output.length, MIB + 1, 'the cap and the one byte that shows it was passed');
     assert.ok(output.equals(Buffer.from('y\n'.repeat(MIB / 2 + 1)).subarray(0, MIB + 1)));
@@ -85,7 +105,10 @@ describe('robustness', () => {
     const lab = await jobLab(t, [{ name: 's1', target: 'tb' }], '', 'stop_grace = "1s"\nmax_output = "1MiB"');
     const id = await lab.submit({ target: 'tb', argv: ['yes'] });
     const job = await lab.waitDone(id, 30_000);
-    assert.deepEqual({ state: job.state, ended_by: job.ended_by, reason: job.end_reason }, { state: 'failed', ended_by: 'limit', reason: 'output exceeded the limit of 1MiB ([jobs] max_output)' });
+    assert.deepEqual(
+      { state: job.state, ended_by: job.ended_by, reason: job.end_reason },
+      { state: 'failed', ended_by: 'limit', reason: 'output exceeded the limit of 1MiB ([jobs] max_output)' },
+    );
     assert.equal(statSync(jobOutputPath(lab.stateDir, id)).size, MIB + 1);
     assert.deepEqual(relaysOf(lab.agent.child.pid), [], 'no relay left');
   });
@@ -105,10 +128,15 @@ describe('robustness', () => {
     assert.match(readFileSync(`/proc/${relay}/status`, 'utf8'), /^Uid:\s+0\s/m);
     const job0 = await lab.job(id);
     assert.ok(job0.worker_id);
-    assert.ok(!readFileSync(`/proc/${relay}/cgroup`, 'utf8').includes(job0.worker_id), 'the relay is not in the job\'s cgroups');
+    assert.ok(
+      !readFileSync(`/proc/${relay}/cgroup`, 'utf8').includes(job0.worker_id),
+      "the relay is not in the job's cgroups",
+    );
     const job = await lab.waitDone(id, 30_000);
     assert.deepEqual({ state: job.state, ended_by: job.ended_by }, { state: 'succeeded', ended_by: 'exit' });
-    const expected = Buffer.from(`ready\n${lines}${Array.from({ length: 300000 }, (_, i) => `${i + 1}\n`).join('')}`).subarray(0, MIB);
+    const expected = Buffer.from(
+      `ready\n${lines}${Array.from({ length: 300000 }, (_, i) => `${i + 1}\n`).join('')}`,
+    ).subarray(0, MIB);
     const output = readFileSync(jobOutputPath(lab.stateDir, id));
     assert.equal(output.length, MIB);
     assert.equal(sha256(output), sha256(expected));
@@ -124,11 +152,14 @@ describe('robustness', () => {
     assert.ok(relay !== undefined);
     await lab.agent.stop('SIGKILL');
     // bwrap dies with the agent, the job's processes with it, and the relay sees the end of its pipe.
-    await eventually(() => !existsSync(`/proc/${relay}`) || /^State:\s+Z/m.test(readFileSync(`/proc/${relay}/status`, 'utf8')), {
-      timeoutMs: 10_000,
-      intervalMs: 10,
-      message: 'the relay to end with the agent',
-    });
+    await eventually(
+      () => !existsSync(`/proc/${relay}`) || /^State:\s+Z/m.test(readFileSync(`/proc/${relay}/status`, 'utf8')),
+      {
+        timeoutMs: 10_000,
+        intervalMs: 10,
+        message: 'the relay to end with the agent',
+      },
+    );
     await lab.restart();
     const job = await lab.waitDone(id, 30_000);
     assert.equal(job.state, 'failed');
@@ -138,7 +169,8 @@ describe('robustness', () => {
     if (!requires(t, ROOT, command('socat', ['-V']))) return;
     const lab = await jobLab(t, [{ name: 's1', target: 'tb' }]);
     // 40 levels of 200 characters: 8000 bytes of path, twice PATH_MAX; relative chdir makes it possible.
-    const deep = "import os; os.chdir(os.environ['HOME'])\nfor _ in range(40):\n    os.mkdir('d' * 200)\n    os.chdir('d' * 200)\nprint('deep')";
+    const deep =
+      "import os; os.chdir(os.environ['HOME'])\nfor _ in range(40):\n    os.mkdir('d' * 200)\n    os.chdir('d' * 200)\nprint('deep')";
     const id = await lab.submit({ target: 'tb', argv: ['python3', '-c', deep] });
     const job = await lab.waitDone(id);
     assert.equal(job.state, 'succeeded', await lab.output(id));
@@ -150,7 +182,11 @@ describe('robustness', () => {
     if (!requires(t, ROOT, command('socat', ['-V']))) return;
     const lab = await jobLab(t, [{ name: 's1', target: 'tb' }]);
     const huge = JSON.stringify({ message: 'x'.repeat(8 * 1024 * 1024) });
-    const response = await fetch(`${lab.agent.url}/v1/worker/mark-broken`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer x' }, body: huge });
+    const response = await fetch(`${lab.agent.url}/v1/worker/mark-broken`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer x' },
+      body: huge,
+    });
     assert.equal(response.status, 413);
     assert.equal(((await response.json()) as { error: { code: string } }).error.code, 'body_too_large');
   });

@@ -11,9 +11,9 @@ import { command, requires, ROOT } from './helpers/prerequisites.js';
 // goes on (its foreground sleep dies of it and is started again).
 const STUBBORN = [
   "trap '' TERM",
-  "sleep 1000 &",
+  'sleep 1000 &',
   "setsid sh -c 'sleep 1000' &",
-  "trap 'echo \"got SIGTERM, going on\"' TERM",
+  'trap \'echo "got SIGTERM, going on"\' TERM',
   'echo "uid=$(id -u)"',
   'while :; do sleep 1000; done',
 ].join('\n');
@@ -27,7 +27,12 @@ function stopRecord(lab: JobLab, id: string): { cause: unknown; graceMs: number;
   const stopping = ofJob.find((l) => l['msg'] === 'stopping job');
   const exited = ofJob.find((l) => l['msg'] === 'job exited');
   assert.ok(stopping && exited, `the agent logged the stop and the exit: ${JSON.stringify(ofJob)}`);
-  return { cause: stopping['cause'], graceMs: stopping['graceMs'] as number, signal: exited['signal'], waitedMs: Date.parse(exited['time'] as string) - Date.parse(stopping['time'] as string) };
+  return {
+    cause: stopping['cause'],
+    graceMs: stopping['graceMs'] as number,
+    signal: exited['signal'],
+    waitedMs: Date.parse(exited['time'] as string) - Date.parse(stopping['time'] as string),
+  };
 }
 
 describe('stopping jobs', () => {
@@ -48,7 +53,10 @@ describe('stopping jobs', () => {
     assert.equal(job.signal, 'SIGKILL');
     const stop = stopRecord(lab, id);
     assert.deepEqual([stop.cause, stop.graceMs, stop.signal], ['timeout', 1_000, 'SIGKILL']);
-    assert.ok(stop.waitedMs >= stop.graceMs, `killed ${stop.waitedMs} ms after the SIGTERM, before the grace of ${stop.graceMs} ms was over`);
+    assert.ok(
+      stop.waitedMs >= stop.graceMs,
+      `killed ${stop.waitedMs} ms after the SIGTERM, before the grace of ${stop.graceMs} ms was over`,
+    );
   });
 
   it('a cancel does the same, and the job reads as cancelled', async (t) => {
@@ -68,7 +76,10 @@ describe('stopping jobs', () => {
     assert.equal(job.signal, 'SIGKILL');
     const stop = stopRecord(lab, id);
     assert.deepEqual([stop.cause, stop.graceMs, stop.signal], ['cancel', 1_000, 'SIGKILL']);
-    assert.ok(stop.waitedMs >= stop.graceMs, `killed ${stop.waitedMs} ms after the SIGTERM, before the grace of ${stop.graceMs} ms was over`);
+    assert.ok(
+      stop.waitedMs >= stop.graceMs,
+      `killed ${stop.waitedMs} ms after the SIGTERM, before the grace of ${stop.graceMs} ms was over`,
+    );
     const again = await lab.post(`/v1/jobs/${id}/cancel`, {});
     assert.equal(again.status, 409);
 

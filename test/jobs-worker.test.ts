@@ -43,8 +43,16 @@ describe('workers', () => {
     assert.ok(user, out);
     const [, username = '', uid = '', groups = ''] = user;
     assert.ok(Number(uid) >= 2 ** 20 && Number(uid) < 2 ** 30, `uid ${uid} in the worker range`);
-    assert.deepEqual(groups.split(' ').sort(), [username, 'dialout', 'plugdev'].sort(), 'supplementary groups applied by initgroups');
-    assert.match(out, /^console=\/dev\/labslot\/gimlet-1-con$/m, 'a PTY shows up under /dev/labslot: the sandbox has its own /dev/pts');
+    assert.deepEqual(
+      groups.split(' ').sort(),
+      [username, 'dialout', 'plugdev'].sort(),
+      'supplementary groups applied by initgroups',
+    );
+    assert.match(
+      out,
+      /^console=\/dev\/labslot\/gimlet-1-con$/m,
+      'a PTY shows up under /dev/labslot: the sandbox has its own /dev/pts',
+    );
     assert.match(out, /^own=ok$/m);
     assert.match(out, /^other=Permission denied$/m);
     assert.match(out, new RegExp(`^slot=gimlet-1 target=gimlet job=${id} worker=${job.worker_id ?? ''} rack=A3$`, 'm'));
@@ -71,7 +79,10 @@ describe('workers', () => {
     const lab = await jobLab(t, [{ name: 's1', target: 'gimlet' }]);
     const unknown = await lab.post('/v1/jobs', { target: 'psc', argv: ['true'] });
     assert.equal(unknown.status, 400);
-    assert.deepEqual(unknown.json['error'], { code: 'unknown_target', message: 'no slot serves target "psc" on job-lab (targets: gimlet)' });
+    assert.deepEqual(unknown.json['error'], {
+      code: 'unknown_target',
+      message: 'no slot serves target "psc" on job-lab (targets: gimlet)',
+    });
     const both = await lab.post('/v1/jobs', { target: 'gimlet', argv: ['true'], script: 'true' });
     assert.equal(both.status, 400);
     assert.match(JSON.stringify(both.json), /exactly one of \\"argv\\" and \\"script\\"/);
@@ -87,12 +98,17 @@ describe('workers', () => {
     assert.match(JSON.stringify(nul.json), /argv\[1\]: must not contain NUL/);
     const tooLong = await lab.post('/v1/jobs', { target: 'gimlet', argv: ['true'], timeout: '2h' });
     assert.equal(tooLong.status, 400);
-    assert.deepEqual(tooLong.json['error'], { code: 'invalid_request', message: "timeout: 2h is over this host's limit of 1h ([jobs] timeout)" });
+    assert.deepEqual(tooLong.json['error'], {
+      code: 'invalid_request',
+      message: "timeout: 2h is over this host's limit of 1h ([jobs] timeout)",
+    });
     const timeout = await lab.post('/v1/jobs', { target: 'gimlet', argv: ['true'], timeout: '10 min' });
     assert.equal(timeout.status, 400);
     const operator = await lab.post('/v1/jobs', { target: 'gimlet', argv: ['true'] }, 'job-lab-operator');
     assert.equal(operator.status, 403);
-    const missing = await fetch(`${lab.agent.url}/v1/jobs/jnope`, { headers: { authorization: 'Bearer job-lab-submitter' } });
+    const missing = await fetch(`${lab.agent.url}/v1/jobs/jnope`, {
+      headers: { authorization: 'Bearer job-lab-submitter' },
+    });
     assert.equal(missing.status, 404);
   });
 });

@@ -20,7 +20,7 @@ import { tempDir } from './helpers/temp-dir.js';
 const EXAMPLE = join(PROJECT_ROOT, 'slots.example.toml');
 
 describe('leak check after an agent stops', () => {
-  it('fails the teardown naming a cgroup and a process the agent left, and not another agent\'s cgroup', async (t) => {
+  it("fails the teardown naming a cgroup and a process the agent left, and not another agent's cgroup", async (t) => {
     if (!requires(t, ROOT)) return;
     const stateDir = join(tempDir(t), 'state');
     // The agent's teardown goes here instead of on `t`, so this test can run it and see it fail.
@@ -77,7 +77,11 @@ describe('leak check after an agent stops', () => {
     const suffix = randomBytes(3).toString('hex');
     const [ours, theirs] = [`ls-leak${suffix}`, `ls-other${suffix}`];
     for (const name of [ours, theirs]) {
-      assert.equal(spawnSync('useradd', ['--no-create-home', '--shell', '/usr/sbin/nologin', name]).status, 0, `useradd ${name}`);
+      assert.equal(
+        spawnSync('useradd', ['--no-create-home', '--shell', '/usr/sbin/nologin', name]).status,
+        0,
+        `useradd ${name}`,
+      );
       lifo(t).after(() => spawnSync('userdel', [name]));
     }
     const uid = Number(spawnSync('id', ['-u', ours], { encoding: 'utf8' }).stdout);
@@ -85,7 +89,9 @@ describe('leak check after an agent stops', () => {
     try {
       // A worker row as worker setup writes it, without the job it would belong to.
       db.pragma('foreign_keys = OFF');
-      db.prepare('INSERT INTO workers (id, job_id, slot, username, uid, gid, token_hash, root_dir) VALUES (?, ?, ?, ?, ?, ?, ?, ?)').run(`w${ours.slice(3)}`, 'jleakcheck', 'gimlet-1', ours, uid, uid, 'x', join(stateDir, 'workers'));
+      db.prepare(
+        'INSERT INTO workers (id, job_id, slot, username, uid, gid, token_hash, root_dir) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      ).run(`w${ours.slice(3)}`, 'jleakcheck', 'gimlet-1', ours, uid, uid, 'x', join(stateDir, 'workers'));
     } finally {
       db.close();
     }

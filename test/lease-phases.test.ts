@@ -9,8 +9,11 @@ import { eventually } from './helpers/eventually.js';
 
 /** The job's phase lines, once its last one (done) is in the log. */
 async function phasesOf(lab: JobLab, id: string): Promise<Record<string, unknown>[]> {
-  const lines = (): Record<string, unknown>[] => lab.agent.logs.filter((l) => l['msg'] === 'lease phase' && l['job'] === id);
-  await eventually(() => lines().some((l) => l['to'] === 'done'), { message: `the lease of job ${id} to log its last phase` });
+  const lines = (): Record<string, unknown>[] =>
+    lab.agent.logs.filter((l) => l['msg'] === 'lease phase' && l['job'] === id);
+  await eventually(() => lines().some((l) => l['to'] === 'done'), {
+    message: `the lease of job ${id} to log its last phase`,
+  });
   return lines();
 }
 

@@ -27,7 +27,10 @@ const LAUNCH: JobLaunch = {
   privateDir: '/var/lib/labslot/workers/w1',
   cwd: '/work',
   outputFile: '/var/lib/labslot/jobs/j1/output.log',
-  readOnly: [{ host: '/opt/labslot', inJob: '/opt/labslot' }, { host: '/var/lib/labslot/jobs/j1/input', inJob: '/input' }],
+  readOnly: [
+    { host: '/opt/labslot', inJob: '/opt/labslot' },
+    { host: '/var/lib/labslot/jobs/j1/input', inJob: '/input' },
+  ],
   writable: [
     { host: '/var/lib/labslot/workers/w1/work', inJob: '/work' },
     { host: '/var/lib/labslot/workers/w1/tmp', inJob: '/tmp' },
@@ -44,11 +47,22 @@ describe('linux sandbox command', () => {
     const at = (word: string): number => argv.indexOf(word);
     assert.deepEqual(argv.slice(0, 2), ['/bin/sh', '-c']);
     assert.ok(at('unshare') < at('bwrap') && at('bwrap') < at('setpriv') && at('setpriv') < at('/usr/bin/env'));
-    assert.deepEqual(argv.slice(at('unshare'), at('unshare') + 5), ['unshare', '--mount', '--propagation', 'private', '--']);
-    assert.ok(argv.includes('--init-groups') && argv.includes('--no-new-privs') && argv.includes('--bounding-set=-all'));
+    assert.deepEqual(argv.slice(at('unshare'), at('unshare') + 5), [
+      'unshare',
+      '--mount',
+      '--propagation',
+      'private',
+      '--',
+    ]);
+    assert.ok(
+      argv.includes('--init-groups') && argv.includes('--no-new-privs') && argv.includes('--bounding-set=-all'),
+    );
     assert.ok(at(envFile) > at('/usr/bin/env'), 'the environment is read only after env -i, as the worker');
     // Nothing of the environment is in argv, where ps shows it to every user.
-    assert.deepEqual(argv.filter((a) => /LD_PRELOAD_LOOKALIKE|SECRET_API_KEY|s3cr/.test(a)), []);
+    assert.deepEqual(
+      argv.filter((a) => /LD_PRELOAD_LOOKALIKE|SECRET_API_KEY|s3cr/.test(a)),
+      [],
+    );
     assert.deepEqual(argv.slice(-2), ['make', 'test']);
   });
 
@@ -57,21 +71,38 @@ describe('linux sandbox command', () => {
     const script = environmentScript(env);
     const file = join(tempDir(t), 'environment');
     writeFileSync(file, script);
-    const out = execFileSync('/usr/bin/env', ['-i', '/bin/sh', '-c', `. "$1"; printf '%s\\0' "$A" "$B" "$C" "$D"`, 'sh', file]);
+    const out = execFileSync('/usr/bin/env', [
+      '-i',
+      '/bin/sh',
+      '-c',
+      `. "$1"; printf '%s\\0' "$A" "$B" "$C" "$D"`,
+      'sh',
+      file,
+    ]);
     assert.deepEqual(out.toString('utf8').split('\0').slice(0, 4), [env.A, env.B, env.C, env.D]);
     assert.throws(() => environmentScript({ 'BAD-NAME': 'x' }), /not an environment variable name/);
   });
 
-  it('rebuilds a read-only root around the job\'s own /work, /tmp and /input, outer mounts first', () => {
+  it("rebuilds a read-only root around the job's own /work, /tmp and /input, outer mounts first", () => {
     const args = bwrapArguments(LAUNCH, ROOT);
     const text = args.join(' ');
-    assert.match(text, /--tmpfs \/ --symlink usr\/bin \/bin --ro-bind \/usr \/usr --ro-bind \/etc \/etc --dev \/dev --proc \/proc /);
-    assert.doesNotMatch(text, /--ro-bind \/work \/work|--ro-bind \/tmp \/tmp|--ro-bind \/proc/, 'the host\'s /work, /tmp and /proc are not shown');
+    assert.match(
+      text,
+      /--tmpfs \/ --symlink usr\/bin \/bin --ro-bind \/usr \/usr --ro-bind \/etc \/etc --dev \/dev --proc \/proc /,
+    );
+    assert.doesNotMatch(
+      text,
+      /--ro-bind \/work \/work|--ro-bind \/tmp \/tmp|--ro-bind \/proc/,
+      "the host's /work, /tmp and /proc are not shown",
+    );
     assert.match(text, /--bind \/var\/lib\/labslot\/workers\/w1\/work \/work/);
     assert.match(text, /--ro-bind \/var\/lib\/labslot\/jobs\/j1\/input \/input/);
     assert.match(text, /--perms 0755 --dir \/dev\/labslot --dev-bind \/dev\/pts\/3 \/dev\/labslot\/s1-con/);
     assert.ok(text.indexOf('/var/tmp') > text.indexOf(' /tmp '), 'deeper mounts after shallower ones');
     assert.deepEqual(args.slice(-5), ['--remount-ro', '/', '--chdir', '/work', '--']);
-    assert.ok(args.includes('--die-with-parent') && args.includes('--unshare-pid') && !args.includes('--unshare-net'), 'own PIDs, the host\'s network');
+    assert.ok(
+      args.includes('--die-with-parent') && args.includes('--unshare-pid') && !args.includes('--unshare-net'),
+      "own PIDs, the host's network",
+    );
   });
 });

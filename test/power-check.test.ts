@@ -15,9 +15,10 @@ import { eventually } from './helpers/eventually.js';
 const PDUDAEMON = command('pdudaemon', ['--help']);
 
 function check(spec: PowerSpec): ReturnType<typeof runCheck> {
-  return runCheck(3_000, new AbortController().signal, (signal) => checkPower(spec, { mode: 'passive', signal, timeoutMs: 3_000 }));
+  return runCheck(3_000, new AbortController().signal, (signal) =>
+    checkPower(spec, { mode: 'passive', signal, timeoutMs: 3_000 }),
+  );
 }
-
 
 describe('pdudaemon driver', () => {
   it('is healthy while the daemon answers, without claiming to know the outlet state', async (t) => {
@@ -45,14 +46,24 @@ describe('pdudaemon driver', () => {
   it('reports a PDU name pdudaemon does not know when switching', async (t) => {
     if (!requires(t, PDUDAEMON)) return;
     const pdu = await startPdudaemon(t, tempDir(t));
-    await assert.rejects(switchPower({ driver: 'pdudaemon', url: pdu.url, pdu: 'no-such-pdu', port: 1 }, 'off', new AbortController().signal), /HTTP 500/);
+    await assert.rejects(
+      switchPower(
+        { driver: 'pdudaemon', url: pdu.url, pdu: 'no-such-pdu', port: 1 },
+        'off',
+        new AbortController().signal,
+      ),
+      /HTTP 500/,
+    );
   });
 });
 
 describe('command driver', () => {
   function relay(dir: string, statusExit: number): PowerSpec {
     const script = join(dir, 'relay');
-    writeFileSync(script, `#!/bin/sh\necho "relay $*" >> ${join(dir, 'relay.log')}\n[ "$1" = status ] && { echo "channel 3 is on"; exit ${statusExit}; }\nexit 0\n`);
+    writeFileSync(
+      script,
+      `#!/bin/sh\necho "relay $*" >> ${join(dir, 'relay.log')}\n[ "$1" = status ] && { echo "channel 3 is on"; exit ${statusExit}; }\nexit 0\n`,
+    );
     chmodSync(script, 0o755);
     return { driver: 'command', on: [script, 'on'], off: [script, 'off'], status: [script, 'status'] };
   }
@@ -69,7 +80,12 @@ describe('command driver', () => {
   });
 
   it('says when the status program does not exist', async () => {
-    const result = await check({ driver: 'command', on: ['true'], off: ['true'], status: ['/nonexistent/relay', 'status'] });
+    const result = await check({
+      driver: 'command',
+      on: ['true'],
+      off: ['true'],
+      status: ['/nonexistent/relay', 'status'],
+    });
     assert.equal(result.ok, false);
     assert.equal(result.reason, 'power status command cannot run: ENOENT');
   });
@@ -79,6 +95,10 @@ describe('command driver', () => {
     const outlet = powerControl(relay(dir, 0));
     await outlet.cycle(new AbortController().signal);
     await outlet.off(new AbortController().signal);
-    assert.deepEqual(readFileSync(join(dir, 'relay.log'), 'utf8').trim().split('\n'), ['relay off', 'relay on', 'relay off']);
+    assert.deepEqual(readFileSync(join(dir, 'relay.log'), 'utf8').trim().split('\n'), [
+      'relay off',
+      'relay on',
+      'relay off',
+    ]);
   });
 });

@@ -43,7 +43,10 @@ function section(title: string): string {
 }
 
 function fences(markdown: string): Fence[] {
-  return [...markdown.matchAll(/^\s*```([^\n]*)\n([\s\S]*?)^\s*```\s*$/gm)].map((m) => ({ info: (m[1] ?? '').trim(), body: (m[2] ?? '').trim() }));
+  return [...markdown.matchAll(/^\s*```([^\n]*)\n([\s\S]*?)^\s*```\s*$/gm)].map((m) => ({
+    info: (m[1] ?? '').trim(),
+    body: (m[2] ?? '').trim(),
+  }));
 }
 
 /** Text outside fenced code blocks, so examples of error output are not mistaken for documentation. */
@@ -82,13 +85,23 @@ describe('README.md configuration reference', () => {
   const reference = section('Configuration reference');
 
   it('documents every key the schema accepts in a table, with the key path as schema-keys prints it', () => {
-    assert.ok(schemaPaths.length > 50, `allKeyPaths found only ${schemaPaths.length} keys; is the schema walker broken?`);
+    assert.ok(
+      schemaPaths.length > 50,
+      `allKeyPaths found only ${schemaPaths.length} keys; is the schema walker broken?`,
+    );
     const documented = new Set(tableKeyCells(reference));
     const missing = schemaPaths.filter((p) => !documented.has(p));
-    assert.deepEqual(missing, [], `undocumented config keys (add a table row with the key in backticks):\n  ${missing.join('\n  ')}`);
+    assert.deepEqual(
+      missing,
+      [],
+      `undocumented config keys (add a table row with the key in backticks):\n  ${missing.join('\n  ')}`,
+    );
     // The first check implies this one; it is the promise the README makes to readers.
     const anywhere = new Set(backticked(readme));
-    assert.deepEqual(schemaPaths.filter((p) => !anywhere.has(p)), []);
+    assert.deepEqual(
+      schemaPaths.filter((p) => !anywhere.has(p)),
+      [],
+    );
   });
 
   it('documents no key the schema would reject', () => {
@@ -107,7 +120,9 @@ describe('README.md configuration reference', () => {
 });
 
 describe('README.md quick start', () => {
-  const packageJson = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { scripts?: Record<string, string> };
+  const packageJson = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as {
+    scripts?: Record<string, string>;
+  };
   const scripts = packageJson.scripts ?? {};
 
   it('is exactly two commands: npm ci && npm start, and sudo npm run test:all', () => {

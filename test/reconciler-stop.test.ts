@@ -23,12 +23,17 @@ const WORKER = 'w0gated';
 describe('reconciler stop', () => {
   it('the agent waits for a reconcile round in flight before it closes the database', async (t) => {
     if (!requires(t, ROOT)) return;
-    const fx = labFixture(t, tempDir(t), '[devices.c]\nkind = "command"\nargv = ["true"]\n[slots.a]\ntarget = "t"\ndevices = ["c"]\n');
+    const fx = labFixture(
+      t,
+      tempDir(t),
+      '[devices.c]\nkind = "command"\nargv = ["true"]\n[slots.a]\ntarget = "t"\ndevices = ["c"]\n',
+    );
     const logs: Record<string, unknown>[] = [];
     const log = createLogger(
       new Writable({
         write(chunk: Buffer, _encoding, done) {
-          for (const line of chunk.toString('utf8').split('\n')) if (line !== '') logs.push(JSON.parse(line) as Record<string, unknown>);
+          for (const line of chunk.toString('utf8').split('\n'))
+            if (line !== '') logs.push(JSON.parse(line) as Record<string, unknown>);
           done();
         },
       }),
@@ -50,7 +55,13 @@ describe('reconciler stop', () => {
         return real.killWorker(...args);
       },
     });
-    const agent = new Agent({ lab: { ...fx.lab, listen: { host: '127.0.0.1', port: 0 } }, log, hotplug: () => () => undefined, platform, reconcileIntervalMs: 20 });
+    const agent = new Agent({
+      lab: { ...fx.lab, listen: { host: '127.0.0.1', port: 0 } },
+      log,
+      hotplug: () => () => undefined,
+      platform,
+      reconcileIntervalMs: 20,
+    });
     await agent.start();
     lifo(t).after(async () => {
       release();
@@ -59,15 +70,38 @@ describe('reconciler stop', () => {
 
     // A lease this agent does not know: its cleanup failed (no user was ever made), the slot stays cleaning.
     fx.db.insert(jobs).values({ id: 'j1', target: 't', timeoutMs: 60_000, state: 'cleaning', slot: 'a' }).run();
-    fx.db.insert(workers).values({ id: WORKER, jobId: 'j1', slot: 'a', username: `ls-${WORKER}`, tokenHash: 'x', rootDir: join(fx.dir, 'gone'), uid: -1, gid: -1, state: 'cleanup-failed', createdAt: Date.now() }).run();
-    fx.db.update(slots).set({ usage: 'cleaning', leaseJobId: 'j1', leaseWorkerId: WORKER }).where(eq(slots.name, 'a')).run();
+    fx.db
+      .insert(workers)
+      .values({
+        id: WORKER,
+        jobId: 'j1',
+        slot: 'a',
+        username: `ls-${WORKER}`,
+        tokenHash: 'x',
+        rootDir: join(fx.dir, 'gone'),
+        uid: -1,
+        gid: -1,
+        state: 'cleanup-failed',
+        createdAt: Date.now(),
+      })
+      .run();
+    fx.db
+      .update(slots)
+      .set({ usage: 'cleaning', leaseJobId: 'j1', leaseWorkerId: WORKER })
+      .where(eq(slots.name, 'a'))
+      .run();
     await eventually(() => gated, { message: 'a reconcile round to reach the leftover worker' });
     await inRound;
 
     const stopping = agent.stop();
     // Released once the agent says it waits for the round; or, if its stop ends without waiting, then:
     // the round goes on against a closed database and the checks below fail.
-    await Promise.race([eventually(() => logs.some((l) => l['msg'] === 'waiting for the reconcile round in flight'), { message: 'the agent to wait for the round in flight' }), stopping]);
+    await Promise.race([
+      eventually(() => logs.some((l) => l['msg'] === 'waiting for the reconcile round in flight'), {
+        message: 'the agent to wait for the round in flight',
+      }),
+      stopping,
+    ]);
     release();
     await stopping;
 
@@ -77,7 +111,11 @@ describe('reconciler stop', () => {
       [],
       'no write of the round failed (a closed database would fail them)',
     );
-    assert.equal(fx.db.select().from(workers).where(eq(workers.id, WORKER)).get()?.state, 'destroyed', "the round's cleanup was recorded");
+    assert.equal(
+      fx.db.select().from(workers).where(eq(workers.id, WORKER)).get()?.state,
+      'destroyed',
+      "the round's cleanup was recorded",
+    );
     const slot = fx.db.select().from(slots).where(eq(slots.name, 'a')).get();
     assert.deepEqual([slot?.usage, slot?.leaseJobId], ['idle', null]);
     assert.equal(fx.db.select().from(jobs).where(eq(jobs.id, 'j1')).get()?.state, 'failed');

@@ -33,9 +33,18 @@ describe('runProcess', () => {
       // A tick later, an 'error' nobody listened to would still arrive.
       await new Promise((resolve) => setTimeout(resolve, 100));
     `;
-    const child = spawnSync('prlimit', ['--nofile=64', process.execPath, '--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+    const child = spawnSync(
+      'prlimit',
+      ['--nofile=64', process.execPath, '--import', 'tsx', '--input-type=module', '-e', script],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
     assert.equal(child.status, 0, `the process survived: ${child.stdout}${child.stderr}`);
-    const report = JSON.parse(child.stdout.trim().split('\n').at(-1) ?? '{}') as { taken: number; code: unknown; threw?: string; spawnError?: string };
+    const report = JSON.parse(child.stdout.trim().split('\n').at(-1) ?? '{}') as {
+      taken: number;
+      code: unknown;
+      threw?: string;
+      spawnError?: string;
+    };
     assert.ok(report.taken > 0, 'the descriptors were exhausted first');
     assert.equal(report.threw, undefined, 'runProcess did not throw');
     assert.equal(report.spawnError, 'EMFILE');
@@ -63,7 +72,10 @@ describe('runProcess', () => {
   });
 
   it('keeps only the tail of a flood of output', async () => {
-    const result = await runProcess(['sh', '-c', 'yes line | head -n 200000; echo LAST'], { timeoutMs: 10_000, keepBytes: 1024 });
+    const result = await runProcess(['sh', '-c', 'yes line | head -n 200000; echo LAST'], {
+      timeoutMs: 10_000,
+      keepBytes: 1024,
+    });
     assert.equal(result.code, 0);
     assert.ok(result.output.length <= 1024);
     assert.equal(lastLines(result.output, 1), 'LAST');

@@ -34,7 +34,7 @@ describe('sandbox', () => {
     assert.match(out, /^tmp-entries=1$/m, 'a fresh /tmp with only what the job wrote');
   });
 
-  it('hides other jobs and other slots\' devices, and ignores setuid-root', async (t) => {
+  it("hides other jobs and other slots' devices, and ignores setuid-root", async (t) => {
     if (!requires(t, ...NEEDS)) return;
     const lab = await jobLab(t, [
       { name: 's1', target: 'a' },
@@ -92,7 +92,10 @@ describe('sandbox', () => {
       { name: 'hog', target: 'hog', extra: '[slots.hog.limits]\nmemory = "64MiB"' },
     ]);
     const bomb = await lab.submit({ target: 'bomb', script: 'b() { b | b & }; b; sleep 5', timeout: '4s' });
-    const hog = await lab.submit({ target: 'hog', argv: ['python3', '-c', 'x = []\nwhile True: x.append(bytearray(16 * 1024 * 1024))'] });
+    const hog = await lab.submit({
+      target: 'hog',
+      argv: ['python3', '-c', 'x = []\nwhile True: x.append(bytearray(16 * 1024 * 1024))'],
+    });
     const [bombJob, hogJob] = [await lab.waitDone(bomb, 30_000), await lab.waitDone(hog, 30_000)];
     assert.equal(bombJob.ended_by, 'limit');
     assert.match(bombJob.end_reason ?? '', /^process limit of 64 reached: \d+ forks failed$/);
@@ -122,17 +125,27 @@ describe('sandbox', () => {
 
   it('leaves the host mount table as it was, with four sandboxes at once', async (t) => {
     if (!requires(t, ...NEEDS)) return;
-    const lab = await jobLab(t, ['s1', 's2', 's3', 's4'].map((name) => ({ name, target: 'tb' })));
+    const lab = await jobLab(
+      t,
+      ['s1', 's2', 's3', 's4'].map((name) => ({ name, target: 'tb' })),
+    );
     const before = mountTable(lab.stateDir);
-    const ids = await Promise.all(Array.from({ length: 4 }, () => lab.submit({ target: 'tb', script: 'echo running; sleep 1' })));
+    const ids = await Promise.all(
+      Array.from({ length: 4 }, () => lab.submit({ target: 'tb', script: 'echo running; sleep 1' })),
+    );
     for (const id of ids) await lab.waitOutput(id, /running/);
     // The agent's own mounts, one per worker ([jobs] limits.disk), are the host's by design; nothing else may be.
     const disk = /^\S+ \S+ \S+ \S+ (\S+)$/;
-    const workerDisks = (table: string[]): string[] => table.filter((line) => (disk.exec(line)?.[1] ?? '').startsWith(`${lab.stateDir}/workers/`));
+    const workerDisks = (table: string[]): string[] =>
+      table.filter((line) => (disk.exec(line)?.[1] ?? '').startsWith(`${lab.stateDir}/workers/`));
     const during = mountTable(lab.stateDir);
     for (const id of ids) assert.equal((await lab.waitDone(id)).state, 'succeeded');
     assert.equal(workerDisks(during).length, 4, 'one disk per worker');
-    assert.deepEqual(during.filter((line) => !workerDisks(during).includes(line)), before, 'no sandbox mount reached the host');
+    assert.deepEqual(
+      during.filter((line) => !workerDisks(during).includes(line)),
+      before,
+      'no sandbox mount reached the host',
+    );
     assert.deepEqual(mountTable(lab.stateDir), before);
   });
 });

@@ -83,7 +83,10 @@ describe('serial checks on PTYs', () => {
     const pty = await ptyPair(t, tempDir(t));
     // The SP console as its own process: it reads the probe and never answers, then dies.
     const script = `const { SerialPort } = require('serialport'); const p = new SerialPort({ path: ${JSON.stringify(pty.peer)}, baudRate: 115200, lock: false }); p.on('open', () => console.log('up')); p.on('data', () => {});`;
-    const console_ = spawn(process.execPath, ['-e', script], { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    const console_ = spawn(process.execPath, ['-e', script], {
+      cwd: PROJECT_ROOT,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     t.after(() => console_.kill('SIGKILL'));
     await new Promise<void>((resolve) => console_.stdout.once('data', () => resolve()));
     const pending = check({ ...spec(pty.device), probe: { send: '\r\n', expect: 'hubris>', timeout: 2_000 } });
@@ -91,7 +94,10 @@ describe('serial checks on PTYs', () => {
     const result = await pending;
     assert.equal(result.ok, false);
     // Its own reason, within the probe timeout: not the 3 s deadline of a hung check ('check timed out', 'check aborted').
-    assert.match(result.reason, /^serial \S+ (no answer within 2000 ms|disconnected during the check|failed during the check)/);
+    assert.match(
+      result.reason,
+      /^serial \S+ (no answer within 2000 ms|disconnected during the check|failed during the check)/,
+    );
   });
 
   it('fails, within its timeout, when the console node vanishes mid-check', async (t) => {

@@ -9,7 +9,19 @@
 // without systemd.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, closeSync, createReadStream, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  createReadStream,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
@@ -36,7 +48,10 @@ describe('smf/ manifests', () => {
     assert.ok(manifests.length >= 2, `found ${manifests.join(', ')}`);
     for (const name of manifests) {
       // The DOCTYPE names illumos' DTD, which Linux does not have; --noout does not load it.
-      const run = spawnSync('xmllint', ['--noout', new URL(name, smfDir).pathname], { encoding: 'utf8', timeout: 10_000 });
+      const run = spawnSync('xmllint', ['--noout', new URL(name, smfDir).pathname], {
+        encoding: 'utf8',
+        timeout: 10_000,
+      });
       assert.equal(run.status, 0, `${name}: ${run.stderr}`);
       assert.equal(run.stderr, '', name);
     }
@@ -45,22 +60,44 @@ describe('smf/ manifests', () => {
   const agent = parseXml(readText(new URL('labslot.xml', smfDir))).root;
   const propval = (name: string): string | undefined => {
     const group = allElements(agent).find((e) => e.name === 'property_group' && e.attrs.get('name') === 'config');
-    return group && allElements(group).find((e) => e.name === 'propval' && e.attrs.get('name') === name)?.attrs.get('value');
+    return (
+      group &&
+      allElements(group)
+        .find((e) => e.name === 'propval' && e.attrs.get('name') === name)
+        ?.attrs.get('value')
+    );
   };
-  const startExec = allElements(agent).find((e) => e.name === 'exec_method' && e.attrs.get('name') === 'start')?.attrs.get('exec') ?? '';
+  const startExec =
+    allElements(agent)
+      .find((e) => e.name === 'exec_method' && e.attrs.get('name') === 'start')
+      ?.attrs.get('exec') ?? '';
 
   it('keep the configuration file and state directory in the config property group, with the documented defaults', () => {
     const group = allElements(agent).find((e) => e.name === 'property_group' && e.attrs.get('name') === 'config');
     assert.ok(group, 'a config property group');
     assert.equal(group.attrs.get('type'), 'application');
-    const types = new Map(allElements(group).filter((e) => e.name === 'propval').map((e) => [e.attrs.get('name'), e.attrs.get('type')]));
+    const types = new Map(
+      allElements(group)
+        .filter((e) => e.name === 'propval')
+        .map((e) => [e.attrs.get('name'), e.attrs.get('type')]),
+    );
     assert.deepEqual(Object.fromEntries(types), { file: 'astring', state_dir: 'astring' });
     assert.equal(propval('file'), '/etc/opt/labslot/slots.toml');
     assert.equal(propval('state_dir'), '/var/opt/labslot');
     const readme = readText(new URL('README.md', smfDir));
-    for (const [name, value] of [['file', '/etc/opt/labslot/slots.toml'], ['state_dir', '/var/opt/labslot']] as const) {
-      assert.ok(readme.includes(`config/${name}`) && readme.includes(value), `smf/README.md documents config/${name} = ${value}`);
-      assert.match(readme, new RegExp(`svccfg -s labslot setprop config/${name} = astring:`), `smf/README.md shows how to change config/${name}`);
+    for (const [name, value] of [
+      ['file', '/etc/opt/labslot/slots.toml'],
+      ['state_dir', '/var/opt/labslot'],
+    ] as const) {
+      assert.ok(
+        readme.includes(`config/${name}`) && readme.includes(value),
+        `smf/README.md documents config/${name} = ${value}`,
+      );
+      assert.match(
+        readme,
+        new RegExp(`svccfg -s labslot setprop config/${name} = astring:`),
+        `smf/README.md shows how to change config/${name}`,
+      );
     }
     assert.match(readme, /svcadm refresh labslot/);
   });
@@ -70,11 +107,23 @@ describe('smf/ manifests', () => {
     // svc.startd's expand.c: the value with the Bourne shell's metacharacters escaped by '\', then the
     // whole exec string goes to /bin/sh -c. Here sh prints the argv it would start.
     const quoteForShell = (value: string): string => value.replace(/[;&()|^<>\n \t\\"'`]/g, (c) => `\\${c}`);
-    const values: Record<string, string> = { 'config/file': "/etc/opt/lab slot/it's (a) test;.toml", 'config/state_dir': '/var/opt/lab<1>|&"x"' };
-    const expanded = startExec.replace(/%\{([^}]+)\}/g, (_, name: string) => quoteForShell(values[name] ?? 'MISSING')).replace(/ &$/, '');
+    const values: Record<string, string> = {
+      'config/file': "/etc/opt/lab slot/it's (a) test;.toml",
+      'config/state_dir': '/var/opt/lab<1>|&"x"',
+    };
+    const expanded = startExec
+      .replace(/%\{([^}]+)\}/g, (_, name: string) => quoteForShell(values[name] ?? 'MISSING'))
+      .replace(/ &$/, '');
     const run = spawnSync('sh', ['-c', `printf '%s\\n' ${expanded}`], { encoding: 'utf8' });
     assert.equal(run.status, 0, run.stderr);
-    assert.deepEqual(run.stdout.split('\n').slice(0, -1), ['/opt/labslot/bin/labslot', 'agent', '-c', values['config/file'], '--state-dir', values['config/state_dir']]);
+    assert.deepEqual(run.stdout.split('\n').slice(0, -1), [
+      '/opt/labslot/bin/labslot',
+      'agent',
+      '-c',
+      values['config/file'],
+      '--state-dir',
+      values['config/state_dir'],
+    ]);
   });
 });
 
@@ -90,7 +139,10 @@ describe('systemd/labslot.service', () => {
     assert.ok(text.includes('ExecStart=/usr/local/bin/labslot '));
     const copy = join(dir, 'labslot.service');
     writeFileSync(copy, text.replace('ExecStart=/usr/local/bin/labslot ', `ExecStart=${LABSLOT_BIN} `));
-    const run = spawnSync('systemd-analyze', ['verify', '--man=no', '--generators=no', copy], { encoding: 'utf8', timeout: 60_000 });
+    const run = spawnSync('systemd-analyze', ['verify', '--man=no', '--generators=no', copy], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     // Unknown keys and unparsable values are only warnings on stderr (exit 0): any output fails.
     assert.equal(run.status, 0, run.stderr);
     assert.equal(run.stderr.trim(), '', 'systemd-analyze verify printed warnings');
@@ -105,22 +157,52 @@ describe('systemd/labslot.service', () => {
 
   it('starts the npm-installed agent, lets it stop its jobs itself within its watchdog, and keeps what it needs', () => {
     assert.equal(last(service, 'Type'), 'simple');
-    assert.match(last(service, 'ExecStart') ?? '', /^\/usr\/local\/bin\/labslot agent -c \/etc\/labslot\/slots\.toml --state-dir \$\{STATE_DIRECTORY\}$/);
+    assert.match(
+      last(service, 'ExecStart') ?? '',
+      /^\/usr\/local\/bin\/labslot agent -c \/etc\/labslot\/slots\.toml --state-dir \$\{STATE_DIRECTORY\}$/,
+    );
     assert.equal(last(service, 'StateDirectory'), 'labslot');
     assert.equal(last(service, 'Restart'), 'on-failure');
     assert.equal(last(service, 'RestartPreventExitStatus'), '2', 'a configuration error is not retried');
     assert.equal(last(service, 'KillMode'), 'mixed');
-    assert.ok(Number.parseInt(last(service, 'TimeoutStopSec') ?? '0', 10) >= 60 + 30, 'longer than the agent stop watchdog for the default stop_grace');
-    for (const key of ['NoNewPrivileges', 'PrivateDevices', 'ProtectControlGroups', 'PrivateUsers', 'DynamicUser', 'User', 'MemoryDenyWriteExecute']) {
+    assert.ok(
+      Number.parseInt(last(service, 'TimeoutStopSec') ?? '0', 10) >= 60 + 30,
+      'longer than the agent stop watchdog for the default stop_grace',
+    );
+    for (const key of [
+      'NoNewPrivileges',
+      'PrivateDevices',
+      'ProtectControlGroups',
+      'PrivateUsers',
+      'DynamicUser',
+      'User',
+      'MemoryDenyWriteExecute',
+    ]) {
       assert.equal(service?.get(key), undefined, `${key} would break the agent (see the unit's comments)`);
     }
     assert.ok(list(service, 'ReadWritePaths').includes('/etc'), 'useradd rewrites /etc/passwd');
     assert.ok(service);
-    assert.deepEqual(unknownServiceKeys(service), [], 'every [Service] key is emulated, traced or lifecycle-only (helpers/systemd-unit.ts)');
+    assert.deepEqual(
+      unknownServiceKeys(service),
+      [],
+      'every [Service] key is emulated, traced or lifecycle-only (helpers/systemd-unit.ts)',
+    );
   });
 
   it('runs a job to completion and one past its timeout, cleans both up and stops on SIGTERM, hardened as the unit says', async (t) => {
-    if (!requires(t, ROOT, command('unshare'), command('setpriv', ['--version']), command('bwrap'), command('socat', ['-V']), command('useradd', ['--help']), command('strace', ['-V']))) return;
+    if (
+      !requires(
+        t,
+        ROOT,
+        command('unshare'),
+        command('setpriv', ['--version']),
+        command('bwrap'),
+        command('socat', ['-V']),
+        command('useradd', ['--help']),
+        command('strace', ['-V']),
+      )
+    )
+      return;
     assert.ok(service);
     await hardenedRun(t, service);
   });
@@ -144,19 +226,25 @@ async function hardenedRun(t: TestContext, service: Map<string, string[]>): Prom
   assert.equal(mkfifo.status, 0, mkfifo.stderr);
   const pty = await ptyPair(t, dir, 'con');
   const config = join(dir, 'slots.toml');
-  writeFileSync(config, [
-    `[agent]\nname = "unit-lab"\n[auth]\noperators = ["${sha256(OPERATOR)}"]\nsubmitters = ["${sha256(SUBMITTER)}"]`,
-    '[health]\ninterval = "1h"\nfailure_threshold = 3\nsuccess_threshold = 1\n[jobs]\nstop_grace = "1s"',
-    `[devices.con]\nkind = "serial"\npath = "${pty.device}"`,
-    // setpriv to another user for a command check, and ping for an ipv6 one.
-    '[devices.check]\nkind = "command"\nargv = ["true"]\nuser = "nobody"',
-    '[devices.net]\nkind = "ipv6"\naddress = "::1"',
-    '[slots.unit-1]\ntarget = "unit"\ndevices = ["con", "check", "net"]\n',
-  ].join('\n'));
+  writeFileSync(
+    config,
+    [
+      `[agent]\nname = "unit-lab"\n[auth]\noperators = ["${sha256(OPERATOR)}"]\nsubmitters = ["${sha256(SUBMITTER)}"]`,
+      '[health]\ninterval = "1h"\nfailure_threshold = 3\nsuccess_threshold = 1\n[jobs]\nstop_grace = "1s"',
+      `[devices.con]\nkind = "serial"\npath = "${pty.device}"`,
+      // setpriv to another user for a command check, and ping for an ipv6 one.
+      '[devices.check]\nkind = "command"\nargv = ["true"]\nuser = "nobody"',
+      '[devices.net]\nkind = "ipv6"\naddress = "::1"',
+      '[slots.unit-1]\ntarget = "unit"\ndevices = ["con", "check", "net"]\n',
+    ].join('\n'),
+  );
 
   const projectStash = join(dir, 'project');
   mkdirSync(projectStash);
-  const mountPoints = readText(new URL('file:///proc/self/mountinfo')).split('\n').filter(Boolean).map((l) => (l.split(' ')[4] ?? '').replace(/\\040/g, ' '));
+  const mountPoints = readText(new URL('file:///proc/self/mountinfo'))
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => (l.split(' ')[4] ?? '').replace(/\\040/g, ' '));
   const argv = emulation(service, {
     stateDirectory,
     program: LABSLOT_BIN,
@@ -166,7 +254,15 @@ async function hardenedRun(t: TestContext, service: Map<string, string[]>): Prom
     inaccessibleFile,
     mountPoints,
     // A FIFO opens for writing on a read-only file system, as the lab directory is inside.
-    tracer: ['strace', '-f', '-qq', '-o', traceFifo, '-e', 'trace=execve,socket,unshare,clone,clone3,setns,personality,sched_setscheduler,sched_setattr'],
+    tracer: [
+      'strace',
+      '-f',
+      '-qq',
+      '-o',
+      traceFifo,
+      '-e',
+      'trace=execve,socket,unshare,clone,clone3,setns,personality,sched_setscheduler,sched_setattr',
+    ],
   });
   const [program, ...args] = argv;
   const child = spawn(program ?? 'unshare', args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -184,7 +280,8 @@ async function hardenedRun(t: TestContext, service: Map<string, string[]>): Prom
   t.after(async () => {
     // The agent runs under strace, which leaves it running when strace is killed: the agent first.
     // Only while that pid is still this agent: its command line names this test's state directory.
-    if (agent.pid !== undefined && readOr(`/proc/${agent.pid}/cmdline`).includes(stateDirectory)) process.kill(agent.pid, 'SIGKILL');
+    if (agent.pid !== undefined && readOr(`/proc/${agent.pid}/cmdline`).includes(stateDirectory))
+      process.kill(agent.pid, 'SIGKILL');
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGKILL');
       await exited;
@@ -215,29 +312,48 @@ async function hardenedRun(t: TestContext, service: Map<string, string[]>): Prom
         last = await api('GET', `/v1/jobs/${id}`);
         return last['done'] === true && last;
       },
-      { timeoutMs: 30_000, intervalMs: 50, message: () => `job ${id} to be done: ${JSON.stringify(last)}; agent stderr: ${stderr}` },
+      {
+        timeoutMs: 30_000,
+        intervalMs: 50,
+        message: () => `job ${id} to be done: ${JSON.stringify(last)}; agent stderr: ${stderr}`,
+      },
     );
-    const output = await (await fetch(`${url}/v1/jobs/${id}/output`, { headers: { authorization: `Bearer ${SUBMITTER}` }, signal: AbortSignal.timeout(10_000) })).text();
+    const output = await (
+      await fetch(`${url}/v1/jobs/${id}/output`, {
+        headers: { authorization: `Bearer ${SUBMITTER}` },
+        signal: AbortSignal.timeout(10_000),
+      })
+    ).text();
     await waitIdle(url, 'unit-1');
     return { job, output };
   };
 
   // A job that leaves a sticky directory behind: only CAP_FOWNER lets root delete in it at cleanup.
-  const done = await run({ script: 'echo "uid=$(id -u)"; grep ^CapBnd /proc/self/status; echo written > /work/file; cat /work/file; ls /dev/labslot; mkdir /work/sticky; chmod 1777 /work/sticky; touch /work/sticky/f' });
+  const done = await run({
+    script:
+      'echo "uid=$(id -u)"; grep ^CapBnd /proc/self/status; echo written > /work/file; cat /work/file; ls /dev/labslot; mkdir /work/sticky; chmod 1777 /work/sticky; touch /work/sticky/f',
+  });
   assert.equal(done.job['exit_code'], 0, `job ${JSON.stringify(done.job)}, output ${done.output}`);
   assert.notEqual(/^uid=(\d+)$/m.exec(done.output)?.[1] ?? '0', '0', 'the job runs as its worker');
   assert.match(done.output, /^CapBnd:\s+0+$/m, 'the job has an empty bounding set');
   assert.match(done.output, /^written$/m);
   assert.match(done.output, /^con$/m, 'the slot console is in the sandbox');
   // A job past its timeout gets SIGTERM from the agent (another uid: CAP_KILL) before the cgroup is killed.
-  const stopped = await run({ script: "trap 'echo got-term; exit 3' TERM; echo started; sleep 600 & wait", timeout: '2s' });
+  const stopped = await run({
+    script: "trap 'echo got-term; exit 3' TERM; echo started; sleep 600 & wait",
+    timeout: '2s',
+  });
   assert.match(stopped.output, /^got-term$/m, `the job saw SIGTERM: ${JSON.stringify(stopped.job)}`);
 
   // systemd's stop (KillMode=mixed): SIGTERM to the main process only.
   process.kill(agentPid, 'SIGTERM');
   const code = await within(exited, 30_000);
   assert.equal(code, 0, `agent exit after SIGTERM; stderr: ${stderr}`);
-  assert.doesNotMatch(stderr, /EROFS|EACCES|EPERM|Operation not permitted|Read-only file system/, 'nothing was refused');
+  assert.doesNotMatch(
+    stderr,
+    /EROFS|EACCES|EPERM|Operation not permitted|Read-only file system/,
+    'nothing was refused',
+  );
   // Started by the unit's emulation, not startAgent, so its leak check is here: the hardened agent cleaned up too.
   await assertNoLeaks({ stateDir: stateDirectory });
 
@@ -267,7 +383,10 @@ function pidIn(file: string): number | undefined {
 async function within<T>(promise: Promise<T>, ms: number): Promise<T | 'timeout'> {
   let timer: NodeJS.Timeout | undefined;
   try {
-    return await Promise.race([promise, new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), ms)))]);
+    return await Promise.race([
+      promise,
+      new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), ms))),
+    ]);
   } finally {
     clearTimeout(timer);
   }
@@ -278,17 +397,42 @@ function checkTrace(trace: string, service: Map<string, string[]>): void {
   assert.ok(trace.includes('bwrap'), 'the trace covers the job');
   const families = new Set([...trace.matchAll(/\bsocket\((AF_\w+)/g)].map((m) => m[1]));
   const allowed = list(service, 'RestrictAddressFamilies');
-  assert.deepEqual([...families].filter((f) => f !== undefined && !allowed.includes(f)), [], 'RestrictAddressFamilies= allows every family used');
-  const nsNames: Record<string, string> = { NEWNS: 'mnt', NEWPID: 'pid', NEWIPC: 'ipc', NEWUTS: 'uts', NEWCGROUP: 'cgroup', NEWNET: 'net', NEWUSER: 'user', NEWTIME: 'time' };
+  assert.deepEqual(
+    [...families].filter((f) => f !== undefined && !allowed.includes(f)),
+    [],
+    'RestrictAddressFamilies= allows every family used',
+  );
+  const nsNames: Record<string, string> = {
+    NEWNS: 'mnt',
+    NEWPID: 'pid',
+    NEWIPC: 'ipc',
+    NEWUTS: 'uts',
+    NEWCGROUP: 'cgroup',
+    NEWNET: 'net',
+    NEWUSER: 'user',
+    NEWTIME: 'time',
+  };
   const namespaces = new Set([...trace.matchAll(/CLONE_(NEW\w+)/g)].map((m) => nsNames[m[1] ?? ''] ?? m[1]));
-  assert.ok(namespaces.has('mnt') && namespaces.has('pid'), `the trace shows the sandbox's namespaces: ${[...namespaces].join(' ')}`);
+  assert.ok(
+    namespaces.has('mnt') && namespaces.has('pid'),
+    `the trace shows the sandbox's namespaces: ${[...namespaces].join(' ')}`,
+  );
   const restricted = list(service, 'RestrictNamespaces');
-  assert.deepEqual([...namespaces].filter((n) => n !== undefined && !restricted.includes(n)), [], 'RestrictNamespaces= allows every namespace created');
+  assert.deepEqual(
+    [...namespaces].filter((n) => n !== undefined && !restricted.includes(n)),
+    [],
+    'RestrictNamespaces= allows every namespace created',
+  );
   if (last(service, 'LockPersonality') === 'yes') {
     // Reading the personality (0xffffffff) is allowed; changing it is not.
-    assert.deepEqual([...trace.matchAll(/\bpersonality\(([^)]*)\)/g)].map((m) => m[1]).filter((arg) => arg !== '0xffffffff'), [], 'no personality change');
+    assert.deepEqual(
+      [...trace.matchAll(/\bpersonality\(([^)]*)\)/g)].map((m) => m[1]).filter((arg) => arg !== '0xffffffff'),
+      [],
+      'no personality change',
+    );
   }
-  if (last(service, 'RestrictRealtime') === 'yes') assert.doesNotMatch(trace, /sched_set\w+\([^)]*SCHED_(FIFO|RR|DEADLINE)/);
+  if (last(service, 'RestrictRealtime') === 'yes')
+    assert.doesNotMatch(trace, /sched_set\w+\([^)]*SCHED_(FIFO|RR|DEADLINE)/);
   if (last(service, 'SystemCallArchitectures') === 'native') {
     const executed = new Set([...trace.matchAll(/\bexecve\("([^"]+)".*= 0$/gm)].map((m) => m[1] ?? ''));
     assert.ok(executed.size > 3, `execs seen: ${[...executed].join(' ')}`);
@@ -299,8 +443,17 @@ function checkTrace(trace: string, service: Map<string, string[]>): void {
     }
   }
   // A filter added to the unit needs its check here too.
-  const checked = ['RestrictAddressFamilies', 'RestrictNamespaces', 'LockPersonality', 'RestrictRealtime', 'SystemCallArchitectures'];
-  assert.deepEqual([...SECCOMP].filter((k) => !checked.includes(k)), []);
+  const checked = [
+    'RestrictAddressFamilies',
+    'RestrictNamespaces',
+    'LockPersonality',
+    'RestrictRealtime',
+    'SystemCallArchitectures',
+  ];
+  assert.deepEqual(
+    [...SECCOMP].filter((k) => !checked.includes(k)),
+    [],
+  );
 }
 
 /** ELF class and machine of a binary ("2/62" is 64-bit x86-64); undefined for a script. */
@@ -321,7 +474,9 @@ async function waitIdle(url: string, name: string): Promise<void> {
   let last: SlotView | undefined;
   const slot = await eventually(
     async () => {
-      last = (await (await fetch(`${url}/v1/slots/${name}`, { signal: AbortSignal.timeout(5_000) })).json()) as SlotView;
+      last = (await (
+        await fetch(`${url}/v1/slots/${name}`, { signal: AbortSignal.timeout(5_000) })
+      ).json()) as SlotView;
       return last.usage === 'idle' && last;
     },
     { timeoutMs: 15_000, intervalMs: 50, message: () => `slot ${name} to be idle: ${JSON.stringify(last)}` },
@@ -329,7 +484,11 @@ async function waitIdle(url: string, name: string): Promise<void> {
   assert.equal(slot.hold, null, `no hold: ${JSON.stringify(slot.hold)}`);
 }
 
-async function listeningPort(stdout: NodeJS.ReadableStream, exited: Promise<number | null>, stderr: () => string): Promise<number> {
+async function listeningPort(
+  stdout: NodeJS.ReadableStream,
+  exited: Promise<number | null>,
+  stderr: () => string,
+): Promise<number> {
   let buffered = '';
   return new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`agent did not listen within 20 s; stderr: ${stderr()}`)), 20_000);

@@ -8,7 +8,13 @@ import { openDatabase, type Db } from '../src/db/open-database.js';
 import { jobs, slots, type SlotUsage } from '../src/db/schema.js';
 import { retryWrite } from '../src/jobs/retry-write.js';
 import { ensureSlotRows } from '../src/slots/slot-states.js';
-import { isSlotMove, moveSlot, SLOT_MOVES, SlotTransitionError, SlotUsageMismatchError } from '../src/slots/slot-usage.js';
+import {
+  isSlotMove,
+  moveSlot,
+  SLOT_MOVES,
+  SlotTransitionError,
+  SlotUsageMismatchError,
+} from '../src/slots/slot-usage.js';
 import { lifo } from './helpers/cleanup.js';
 import { tempDir } from './helpers/temp-dir.js';
 
@@ -25,8 +31,14 @@ function database(t: TestContext, stateDir = tempDir(t)): Db {
 
 /** Puts s1 in `usage` as a test fixture would find it: leased to j1 unless idle. */
 function place(db: Db, usage: SlotUsage, jobId = 'j1'): void {
-  const lease = usage === 'idle' ? { leaseJobId: null, leaseWorkerId: null } : { leaseJobId: jobId, leaseWorkerId: usage === 'leased' ? null : 'w1' };
-  db.update(slots).set({ usage, usageChangedAt: EARLIER, ...lease }).where(eq(slots.name, 's1')).run();
+  const lease =
+    usage === 'idle'
+      ? { leaseJobId: null, leaseWorkerId: null }
+      : { leaseJobId: jobId, leaseWorkerId: usage === 'leased' ? null : 'w1' };
+  db.update(slots)
+    .set({ usage, usageChangedAt: EARLIER, ...lease })
+    .where(eq(slots.name, 's1'))
+    .run();
 }
 
 function row(db: Db): typeof slots.$inferSelect | undefined {
@@ -44,7 +56,15 @@ describe('slot usage moves', () => {
   it('has the lifecycle of DESIGN §2 and its crash and failure paths in the table, nothing else', () => {
     assert.deepEqual(
       SLOT_MOVES.map((m) => `${m.from} → ${m.to}`),
-      ['idle → leased', 'leased → running', 'leased → cleaning', 'leased → idle', 'running → cleaning', 'running → idle', 'cleaning → idle'],
+      [
+        'idle → leased',
+        'leased → running',
+        'leased → cleaning',
+        'leased → idle',
+        'running → cleaning',
+        'running → idle',
+        'cleaning → idle',
+      ],
     );
     // A slot is never idle before its cleanup, so nothing moves straight from idle to running or cleaning.
     assert.equal(isSlotMove('idle', 'running'), false);
@@ -65,7 +85,12 @@ describe('slot usage moves', () => {
         assert.equal(after.usage, to);
         assert.equal(after.usageChangedAt, AT);
         // Idle ends the lease, leased starts j1's; any other move keeps the lease as it was.
-        const lease = to === 'idle' ? { leaseJobId: null, leaseWorkerId: null } : to === 'leased' ? { leaseJobId: 'j1', leaseWorkerId: null } : { leaseJobId: before?.leaseJobId, leaseWorkerId: before?.leaseWorkerId };
+        const lease =
+          to === 'idle'
+            ? { leaseJobId: null, leaseWorkerId: null }
+            : to === 'leased'
+              ? { leaseJobId: 'j1', leaseWorkerId: null }
+              : { leaseJobId: before?.leaseJobId, leaseWorkerId: before?.leaseWorkerId };
         assert.deepEqual({ leaseJobId: after.leaseJobId, leaseWorkerId: after.leaseWorkerId }, lease);
       }
     });
@@ -81,7 +106,12 @@ describe('slot usage moves', () => {
         const before = row(db);
         assert.throws(
           () => move(db, from, to),
-          (error: unknown) => error instanceof SlotTransitionError && error.slot === 's1' && error.from === from && error.to === to && error.message === `slot s1 may not move from ${from} to ${to}`,
+          (error: unknown) =>
+            error instanceof SlotTransitionError &&
+            error.slot === 's1' &&
+            error.from === from &&
+            error.to === to &&
+            error.message === `slot s1 may not move from ${from} to ${to}`,
         );
         assert.deepEqual(row(db), before, `${from} → ${to} wrote nothing`);
         refused += 1;
@@ -98,7 +128,11 @@ describe('slot usage moves', () => {
         const before = row(db);
         assert.throws(
           () => move(db, from, to),
-          (error: unknown) => error instanceof SlotUsageMismatchError && error.expected.usage === from && error.found?.usage === actual && error.to === to,
+          (error: unknown) =>
+            error instanceof SlotUsageMismatchError &&
+            error.expected.usage === from &&
+            error.found?.usage === actual &&
+            error.to === to,
         );
         assert.deepEqual(row(db), before, `${from} → ${to} on a ${actual} slot wrote nothing`);
       }
@@ -109,14 +143,29 @@ describe('slot usage moves', () => {
     const db = database(t);
     place(db, 'running', 'j2');
     const before = row(db);
-    assert.throws(() => moveSlot(db, 's1', 'running', 'cleaning', { jobId: 'j1' }), (error: unknown) => {
-      assert.ok(error instanceof SlotUsageMismatchError);
-      assert.deepEqual([error.expected, error.found], [{ usage: 'running', jobId: 'j1' }, { usage: 'running', jobId: 'j2' }]);
-      assert.equal(error.message, 'slot s1 cannot move to cleaning: expected running for job j1, found running for job j2');
-      return true;
-    });
+    assert.throws(
+      () => moveSlot(db, 's1', 'running', 'cleaning', { jobId: 'j1' }),
+      (error: unknown) => {
+        assert.ok(error instanceof SlotUsageMismatchError);
+        assert.deepEqual(
+          [error.expected, error.found],
+          [
+            { usage: 'running', jobId: 'j1' },
+            { usage: 'running', jobId: 'j2' },
+          ],
+        );
+        assert.equal(
+          error.message,
+          'slot s1 cannot move to cleaning: expected running for job j1, found running for job j2',
+        );
+        return true;
+      },
+    );
     assert.deepEqual(row(db), before);
-    assert.throws(() => moveSlot(db, 'nope', 'idle', 'leased', { jobId: 'j1' }), (error: unknown) => error instanceof SlotUsageMismatchError && error.found === undefined);
+    assert.throws(
+      () => moveSlot(db, 'nope', 'idle', 'leased', { jobId: 'j1' }),
+      (error: unknown) => error instanceof SlotUsageMismatchError && error.found === undefined,
+    );
     assert.equal(db.select().from(slots).where(eq(slots.name, 'nope')).get(), undefined);
   });
 
@@ -137,7 +186,11 @@ describe('slot usage moves', () => {
       SlotUsageMismatchError,
     );
     assert.equal(row(agent)?.usage, 'running');
-    assert.equal(agent.select().from(jobs).where(eq(jobs.id, 'j1')).get()?.state, 'leased', 'the job update of the refused step was rolled back');
+    assert.equal(
+      agent.select().from(jobs).where(eq(jobs.id, 'j1')).get()?.state,
+      'leased',
+      'the job update of the refused step was rolled back',
+    );
   });
 
   it('is not retried as a write lost to a lock would be: it would be refused again', async (t) => {

@@ -19,7 +19,9 @@ test('a timeline counts its checks in words: "1 check", "2 checks"', async () =>
   const result = { ok: true, reason: 'present', detail: null, durationMs: 3, at: now - 60_000, trigger: 'interval' };
   const title = async (results: (typeof result)[]): Promise<string | undefined> =>
     // A JSX node, which renders itself to HTML through toString.
-    /<title>([^<]*)<\/title>/.exec(((await HealthTimeline({ device: 'sp', results, now, timeoutMs: 1_000 })) as { toString(): string }).toString())?.[1];
+    /<title>([^<]*)<\/title>/.exec(
+      ((await HealthTimeline({ device: 'sp', results, now, timeoutMs: 1_000 })) as { toString(): string }).toString(),
+    )?.[1];
   assert.equal(await title([result]), 'sp: 1 check in the last 24 h, 0 failed');
   assert.equal(await title([result, { ...result, at: now - 30_000 }]), 'sp: 2 checks in the last 24 h, 0 failed');
 });
@@ -42,7 +44,11 @@ test('the status page shows every slot at a glance, and hold and release work fr
   const ranOn = done.slot ?? '';
   const other = ranOn === 's1' ? 's2' : 's1';
 
-  const held = await lab.post(`/v1/slots/${other}/hold`, { reason: 'probe fell off the hub (LAB-7)', by: 'bob' }, OPERATOR_TOKEN);
+  const held = await lab.post(
+    `/v1/slots/${other}/hold`,
+    { reason: 'probe fell off the hub (LAB-7)', by: 'bob' },
+    OPERATOR_TOKEN,
+  );
   assert.equal(held.status, 200);
   rmSync(flag);
   for (let i = 0; i < 3; i++) assert.equal((await lab.post('/v1/slots/s3/check', {}, OPERATOR_TOKEN)).status, 200);
@@ -73,13 +79,19 @@ test('the status page shows every slot at a glance, and hold and release work fr
     assert.match((await sickRow.getAttribute('class')) ?? '', /\bunhealthy\b/);
     const reason = await lab.slot('s3');
     const linkReason = reason.devices.find((d) => d.name === 's3-link')?.last_check?.reason ?? 'missing';
-    assert.ok((await sickRow.innerText()).includes(linkReason), `the unhealthy device's reason (${linkReason}) is on the page`);
+    assert.ok(
+      (await sickRow.innerText()).includes(linkReason),
+      `the unhealthy device's reason (${linkReason}) is on the page`,
+    );
 
     const fine = page.locator(`tr[data-slot="${ranOn}"]`);
     assert.equal(await fine.getAttribute('class'), '');
     assert.match(await fine.innerText(), /healthy/);
 
-    assert.match(await page.locator('tr[data-target="solo"]').innerText(), /solo\s+1\s+0\s+0\s+1\s+(just now|\d+(\.\d)?s ago)/);
+    assert.match(
+      await page.locator('tr[data-target="solo"]').innerText(),
+      /solo\s+1\s+0\s+0\s+1\s+(just now|\d+(\.\d)?s ago)/,
+    );
     assert.match(await page.locator('.summary').innerText(), /1\s*held.*1\s*unhealthy/s);
   });
 
@@ -88,8 +100,11 @@ test('the status page shows every slot at a glance, and hold and release work fr
     await page.click(`tr[data-slot="${ranOn}"] a`);
     assert.equal(new URL(page.url()).pathname, `/slots/${ranOn}`);
     const timeline = page.locator(`svg.timeline[data-device="${ranOn}-con"]`);
-    assert.ok(Number(await timeline.getAttribute('data-checks')) >= 2, 'the interval check and the pre-lease check are drawn');
-    assert.equal(await timeline.locator('rect.passed').count() >= 1, true);
+    assert.ok(
+      Number(await timeline.getAttribute('data-checks')) >= 2,
+      'the interval check and the pre-lease check are drawn',
+    );
+    assert.equal((await timeline.locator('rect.passed').count()) >= 1, true);
     assert.match(await page.locator('#jobs').innerText(), new RegExp(`${done.id}\\s+succeeded\\s+exit 0`));
     assert.match(await page.locator('#events').innerText(), /slot\.leased/);
 
@@ -103,11 +118,16 @@ test('the status page shows every slot at a glance, and hold and release work fr
     await page.goto(`${lab.agent.url}/slots/${ranOn}`);
     await page.click('#hold a');
     assert.equal(new URL(page.url()).pathname, `/slots/${ranOn}/hold`);
-    assert.equal(await page.locator('meta[http-equiv="refresh"]').count(), 0, 'a form page does not reload under the typing hand');
+    assert.equal(
+      await page.locator('meta[http-equiv="refresh"]').count(),
+      0,
+      'a form page does not reload under the typing hand',
+    );
     await page.fill('textarea[name="text"]', 'RoT probe flaky, reseating');
     await page.fill('input[name="by"]', 'alice');
     await page.fill('input[name="token"]', SUBMITTER_TOKEN);
-    const posted = (): Promise<Response> => page.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith(`/slots/${ranOn}/hold`));
+    const posted = (): Promise<Response> =>
+      page.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith(`/slots/${ranOn}/hold`));
     const [refused] = await Promise.all([posted(), page.click('button[type="submit"]')]);
     assert.equal(refused.status(), 403);
     assert.match(await page.locator('[role="alert"]').innerText(), /operator token/);
@@ -152,14 +172,28 @@ test('the status page shows every slot at a glance, and hold and release work fr
 
   await t.test('a form sent from another site, or a malformed one, changes nothing', async () => {
     const form = new URLSearchParams({ text: 'from elsewhere', by: '', token: OPERATOR_TOKEN });
-    const crossSite = await fetch(`${lab.agent.url}/slots/${ranOn}/hold`, { method: 'POST', body: form, headers: { 'sec-fetch-site': 'cross-site' }, signal: AbortSignal.timeout(10_000) });
+    const crossSite = await fetch(`${lab.agent.url}/slots/${ranOn}/hold`, {
+      method: 'POST',
+      body: form,
+      headers: { 'sec-fetch-site': 'cross-site' },
+      signal: AbortSignal.timeout(10_000),
+    });
     assert.equal(crossSite.status, 403);
-    const foreignOrigin = await fetch(`${lab.agent.url}/slots/${ranOn}/hold`, { method: 'POST', body: form, headers: { origin: 'http://evil.example' }, signal: AbortSignal.timeout(10_000) });
+    const foreignOrigin = await fetch(`${lab.agent.url}/slots/${ranOn}/hold`, {
+      method: 'POST',
+      body: form,
+      headers: { origin: 'http://evil.example' },
+      signal: AbortSignal.timeout(10_000),
+    });
     assert.equal(foreignOrigin.status, 403);
     const multipart = new FormData();
     multipart.append('text', new Blob(['x']), 'file.txt');
     multipart.append('token', OPERATOR_TOKEN);
-    const withFile = await fetch(`${lab.agent.url}/slots/${ranOn}/hold`, { method: 'POST', body: multipart, signal: AbortSignal.timeout(10_000) });
+    const withFile = await fetch(`${lab.agent.url}/slots/${ranOn}/hold`, {
+      method: 'POST',
+      body: multipart,
+      signal: AbortSignal.timeout(10_000),
+    });
     assert.equal(withFile.status, 400);
     assert.equal((await lab.slot(ranOn)).hold, null);
   });
@@ -196,13 +230,19 @@ test('beyond loopback the page asks the browser for a token', async (t) => {
   assert.match(await anonymous.text(), /reading needs a token/);
 
   const browser = await launchChromium(t);
-  const context = await browser.newContext({ javaScriptEnabled: false, httpCredentials: { username: 'anyone', password: SUBMITTER_TOKEN } });
+  const context = await browser.newContext({
+    javaScriptEnabled: false,
+    httpCredentials: { username: 'anyone', password: SUBMITTER_TOKEN },
+  });
   const page = await context.newPage();
   const response = await page.goto(`${agent.url}/`, { timeout: 15_000 });
   assert.equal(response?.status(), 200);
   assert.match(await page.locator('tr[data-slot="n1"]').innerText(), /n1/);
 
-  const wrong = await browser.newContext({ javaScriptEnabled: false, httpCredentials: { username: 'anyone', password: 'guess' } });
+  const wrong = await browser.newContext({
+    javaScriptEnabled: false,
+    httpCredentials: { username: 'anyone', password: 'guess' },
+  });
   const refused = await (await wrong.newPage()).goto(`${agent.url}/slots/n1`, { timeout: 15_000 });
   assert.equal(refused?.status(), 401);
 });

@@ -60,9 +60,14 @@ describe('the strict udev rules parser', () => {
       'MODE="rw"',
     ];
     for (const line of bad) assert.notDeepEqual(parseUdevRules(`${line}\n`).errors, [], line);
-    const good = parseUdevRules('# a comment\nSUBSYSTEM=="tty", ATTRS{serial}=="a\\"b", \\\n  TAG-="uaccess", GOTO="x"\nLABEL="x"\n');
+    const good = parseUdevRules(
+      '# a comment\nSUBSYSTEM=="tty", ATTRS{serial}=="a\\"b", \\\n  TAG-="uaccess", GOTO="x"\nLABEL="x"\n',
+    );
     assert.deepEqual(good.errors, []);
-    assert.deepEqual(good.rules.map(tokenStrings), [['SUBSYSTEM=="tty"', 'ATTRS{serial}=="a"b"', 'TAG-="uaccess"', 'GOTO="x"'], ['LABEL="x"']]);
+    assert.deepEqual(good.rules.map(tokenStrings), [
+      ['SUBSYSTEM=="tty"', 'ATTRS{serial}=="a"b"', 'TAG-="uaccess"', 'GOTO="x"'],
+      ['LABEL="x"'],
+    ]);
   });
 });
 
@@ -77,7 +82,14 @@ describe('udev/72-labslot.rules', () => {
 
   it('sorts after vendor and distribution rules that open devices up, and before 73-seat-late.rules applies uaccess', () => {
     // udev orders the files of all its directories by file name alone (strcmp).
-    const earlier = ['50-udev-default.rules', '60-openocd.rules', '60-libjaylink.rules', '69-libmtp.rules', '70-uaccess.rules', '71-seat.rules'];
+    const earlier = [
+      '50-udev-default.rules',
+      '60-openocd.rules',
+      '60-libjaylink.rules',
+      '69-libmtp.rules',
+      '70-uaccess.rules',
+      '71-seat.rules',
+    ];
     const order = [...earlier, '73-seat-late.rules', STATIC_NAME, GENERATED_RULES_FILE].sort();
     assert.deepEqual(order.slice(earlier.length), [GENERATED_RULES_FILE, STATIC_NAME, '73-seat-late.rules']);
   });
@@ -89,7 +101,10 @@ describe('udev/72-labslot.rules', () => {
     assert.ok(has(rules[0] ?? { line: 0, tokens: [] }, 'ACTION=="remove"', 'GOTO="labslot_end"'));
     const lock = rules.findIndex((r) => has(r, 'LABEL="labslot_lock"'));
     assert.ok(lock > 0);
-    assert.ok(has(rules[lock + 1] ?? { line: 0, tokens: [] }, ...LOCK), 'the rule after LABEL="labslot_lock" makes nodes root-only');
+    assert.ok(
+      has(rules[lock + 1] ?? { line: 0, tokens: [] }, ...LOCK),
+      'the rule after LABEL="labslot_lock" makes nodes root-only',
+    );
   });
 
   it('lets a rule sorting earlier exempt a device the host needs (ENV{LABSLOT_UNLOCKED}) before any vendor is locked', () => {
@@ -106,12 +121,29 @@ describe('udev/72-labslot.rules', () => {
       if (vid && has(rule, 'GOTO="labslot_lock"')) vendors.set(vid.value, rule);
     }
     // NXP, ST, SEGGER, FTDI, Silicon Labs, WCH, Atmel/Microchip, Microchip, Black Magic Probe, Raspberry Pi, Prolific, Cypress.
-    for (const vid of ['1fc9', '0483', '1366', '0403', '10c4', '1a86', '03eb', '04d8', '1d50', '2e8a', '067b', '04b4']) {
+    for (const vid of [
+      '1fc9',
+      '0483',
+      '1366',
+      '0403',
+      '10c4',
+      '1a86',
+      '03eb',
+      '04d8',
+      '1d50',
+      '2e8a',
+      '067b',
+      '04b4',
+    ]) {
       const rule = vendors.get(vid);
       assert.ok(rule, `vendor ${vid} is not locked`);
-      assert.ok(parsed.comments.some((c) => c.line === rule.line - 1 && c.text.length > 3), `vendor ${vid} has no comment above it`);
+      assert.ok(
+        parsed.comments.some((c) => c.line === rule.line - 1 && c.text.length > 3),
+        `vendor ${vid} has no comment above it`,
+      );
     }
-    for (const vid of vendors.keys()) assert.match(vid, /^[0-9a-f]{4}$/, 'sysfs and usb_id write vendor ids as four lowercase hex digits');
+    for (const vid of vendors.keys())
+      assert.match(vid, /^[0-9a-f]{4}$/, 'sysfs and usb_id write vendor ids as four lowercase hex digits');
   });
 
   it('says why and how to install it', () => {
@@ -171,9 +203,24 @@ describe('udev rules for the configured devices', () => {
     assert.ok(has(vcom[0] ?? { line: 0, tokens: [] }, 'SUBSYSTEM=="tty"', 'ATTRS{serial}=="SP[*]1[[]x] $k%"'));
     const quad = rules.filter((r) => has(r, 'SYMLINK+="labslot/quad-port-2"'));
     assert.equal(quad.length, 1);
-    assert.ok(has(quad[0] ?? { line: 0, tokens: [] }, 'SUBSYSTEM=="tty"', 'ATTRS{idVendor}=="0403"', 'ATTRS{idProduct}=="6011"', 'ATTRS{serial}=="FT4232-1"', 'IMPORT{builtin}="usb_id"', 'ENV{ID_USB_INTERFACE_NUM}=="0a"'));
+    assert.ok(
+      has(
+        quad[0] ?? { line: 0, tokens: [] },
+        'SUBSYSTEM=="tty"',
+        'ATTRS{idVendor}=="0403"',
+        'ATTRS{idProduct}=="6011"',
+        'ATTRS{serial}=="FT4232-1"',
+        'IMPORT{builtin}="usb_id"',
+        'ENV{ID_USB_INTERFACE_NUM}=="0a"',
+      ),
+    );
     // The adapter itself and all its ports are root-only; no link on the usb device of a console.
-    assert.ok(rules.some((r) => has(r, 'SUBSYSTEM=="usb"', 'ATTR{serial}=="FT4232-1"', ...LOCK) && !r.tokens.some((x) => x.key === 'SYMLINK')));
+    assert.ok(
+      rules.some(
+        (r) =>
+          has(r, 'SUBSYSTEM=="usb"', 'ATTR{serial}=="FT4232-1"', ...LOCK) && !r.tokens.some((x) => x.key === 'SYMLINK'),
+      ),
+    );
   });
 
   it('name consoles configured by path only in a comment, and nothing for other kinds', (t) => {
@@ -194,16 +241,30 @@ describe('udev rules for the configured devices', () => {
     const bad = { quote: 'A\\"B', backslash: 'A\\\\B', bar: 'A|B', control: 'A\\u0001B', space: ' AB' };
     const toml =
       Object.entries(bad)
-        .map(([name, serial], i) => `[devices.${name}]\nkind = "usb"\nvid = 0x1366\npid = ${i + 1}\nserial = "${serial}"\n`)
-        .join('') + `[devices.console]\nkind = "serial"\nusb = { vid = 0x0403, pid = 0x6001, serial = "X|Y" }\n${SLOT}["quote", "backslash", "bar", "control", "space", "console"]\n`;
+        .map(
+          ([name, serial], i) =>
+            `[devices.${name}]\nkind = "usb"\nvid = 0x1366\npid = ${i + 1}\nserial = "${serial}"\n`,
+        )
+        .join('') +
+      `[devices.console]\nkind = "serial"\nusb = { vid = 0x0403, pid = 0x6001, serial = "X|Y" }\n${SLOT}["quote", "backslash", "bar", "control", "space", "console"]\n`;
     const lab = labFrom(t, toml).lab();
     assert.throws(
       () => udevRules(lab),
       (error: unknown) => {
         assert.ok(error instanceof ConfigError);
         const byPath = new Map(error.issues.map((i) => [i.path, i.message]));
-        assert.deepEqual([...byPath.keys()].sort(), ['devices.backslash.serial', 'devices.bar.serial', 'devices.console.usb.serial', 'devices.control.serial', 'devices.quote.serial', 'devices.space.serial']);
-        assert.match(byPath.get('devices.quote.serial') ?? '', /^"A\\"B" cannot be matched by a udev rule: it contains a double quote/);
+        assert.deepEqual([...byPath.keys()].sort(), [
+          'devices.backslash.serial',
+          'devices.bar.serial',
+          'devices.console.usb.serial',
+          'devices.control.serial',
+          'devices.quote.serial',
+          'devices.space.serial',
+        ]);
+        assert.match(
+          byPath.get('devices.quote.serial') ?? '',
+          /^"A\\"B" cannot be matched by a udev rule: it contains a double quote/,
+        );
         assert.match(byPath.get('devices.bar.serial') ?? '', /"\|".*"or"/);
         return true;
       },
@@ -252,12 +313,16 @@ describe('udev syntax check', () => {
     const generated = join(dir, GENERATED_RULES_FILE);
     writeFileSync(generated, udevRules(labFrom(t, FULL_CONFIG).lab()));
     if (hasUdevadmVerify()) {
-      const result = spawnSync('udevadm', ['verify', '--resolve-names=never', STATIC_FILE, generated], { encoding: 'utf8', timeout: 30_000 });
+      const result = spawnSync('udevadm', ['verify', '--resolve-names=never', STATIC_FILE, generated], {
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
       assert.equal(result.status, 0, `${result.stdout}${result.stderr}`);
       t.diagnostic('checked with udevadm verify');
       return;
     }
-    for (const file of [STATIC_FILE, generated]) assert.deepEqual(parseUdevRules(readFileSync(file, 'utf8')).errors, [], file);
+    for (const file of [STATIC_FILE, generated])
+      assert.deepEqual(parseUdevRules(readFileSync(file, 'utf8')).errors, [], file);
     t.diagnostic('this udev has no "udevadm verify" (udev < 253): checked with the strict parser');
   });
 });
@@ -318,7 +383,9 @@ describe('udev applies the rules to emulated USB devices (QEMU guest)', () => {
         { name: 'odd', vid: 0x1209, pid: 0xabcd, serial: 'ODD-1' },
         { name: 'odd2', vid: 0x1209, pid: 0xabcd, serial: 'ODD-2' },
       ],
-      program: { shell: udevGuestScript({ rules: [STATIC_FILE, generated, canary], hid: { gadget: 'sp', udc: 'dummy_udc.0' } }) },
+      program: {
+        shell: udevGuestScript({ rules: [STATIC_FILE, generated, canary], hid: { gadget: 'sp', udc: 'dummy_udc.0' } }),
+      },
       timeoutMs: 90_000,
     });
     const context = `--- stdout ---\n${result.stdout}\n--- stderr ---\n${result.stderr}\n--- console ---\n${result.console}`;
@@ -353,7 +420,12 @@ describe('udev applies the rules to emulated USB devices (QEMU guest)', () => {
     await t.test('modes', () => {
       const locked = [SP_SERIAL, 'CON-0001', 'ODD-1', 'CON-0002', DECOY_SERIAL].flatMap(nodesOf);
       assert.ok(locked.length >= 9, JSON.stringify(report.nodes));
-      for (const node of locked) assert.deepEqual([node.devname, node.mode, node.owner, node.group], [node.devname, '600', 'root', 'root'], `${node.serial}: ${JSON.stringify(node)}`);
+      for (const node of locked)
+        assert.deepEqual(
+          [node.devname, node.mode, node.owner, node.group],
+          [node.devname, '600', 'root', 'root'],
+          `${node.serial}: ${JSON.stringify(node)}`,
+        );
       assert.ok(spHid.mode === '600');
       // A device of a vendor the static file does not list, and not configured, keeps udev's defaults.
       const untouched = nodesOf('ODD-2');
@@ -362,15 +434,26 @@ describe('udev applies the rules to emulated USB devices (QEMU guest)', () => {
     });
 
     await t.test('udevadm test: which rule gave what', () => {
-      const output = (node: GuestNode): string => report.tests.get(node.devname) ?? assert.fail(`no udevadm test output for ${node.devname}`);
+      const output = (node: GuestNode): string =>
+        report.tests.get(node.devname) ?? assert.fail(`no udevadm test output for ${node.devname}`);
       // What our two files did to a node, as "FILE KEY VALUE" (udev logs each applied OWNER, GROUP, MODE and LINK).
       const applied = (node: GuestNode): string[] =>
-        [...output(node).matchAll(/\/(72-labslot[a-z-]*\.rules):\d+ (OWNER|GROUP|MODE|LINK) (.*)$/gm)].map((m) => `${m[1] ?? ''} ${m[2] ?? ''} ${m[3] ?? ''}`);
+        [...output(node).matchAll(/\/(72-labslot[a-z-]*\.rules):\d+ (OWNER|GROUP|MODE|LINK) (.*)$/gm)].map(
+          (m) => `${m[1] ?? ''} ${m[2] ?? ''} ${m[3] ?? ''}`,
+        );
       const generated = (what: string): string => `${GENERATED_RULES_FILE} ${what}`;
       const staticLock = ['OWNER 0', 'GROUP 0', 'MODE 0600'].map((what) => `${STATIC_NAME} ${what}`);
-      assert.deepEqual(applied(con), [generated('OWNER 0'), generated('GROUP 0'), generated('MODE 0600'), generated("LINK 'labslot/console'")]);
+      assert.deepEqual(applied(con), [
+        generated('OWNER 0'),
+        generated('GROUP 0'),
+        generated('MODE 0600'),
+        generated("LINK 'labslot/console'"),
+      ]);
       assert.match(output(con), /^DEVLINKS=.*\/dev\/labslot\/console/m);
-      assert.deepEqual(applied(sp).filter((a) => a.includes('LINK')), [generated("LINK 'labslot/sp-probe'")]);
+      assert.deepEqual(
+        applied(sp).filter((a) => a.includes('LINK')),
+        [generated("LINK 'labslot/sp-probe'")],
+      );
       assert.ok(applied(sp).includes(generated('MODE 0600')));
       assert.ok(applied(spHid).includes(generated('MODE 0600')));
       // Another adapter of a listed vendor, and the decoy: root-only by the static file, no link.
@@ -381,8 +464,12 @@ describe('udev applies the rules to emulated USB devices (QEMU guest)', () => {
 
     await t.test('udev reads both files without a complaint', () => {
       const all = [...report.tests.values()].join('');
-      const complaints = (file: string): string[] => all.split('\n').filter((l) => l.includes(`/${file}:`) && /invalid|ignor|unknown|fail|error|warn/i.test(l));
-      assert.ok(complaints(CANARY_NAME).length > 0, `udev did not complain about the canary; the check below proves nothing:\n${all.slice(0, 4000)}`);
+      const complaints = (file: string): string[] =>
+        all.split('\n').filter((l) => l.includes(`/${file}:`) && /invalid|ignor|unknown|fail|error|warn/i.test(l));
+      assert.ok(
+        complaints(CANARY_NAME).length > 0,
+        `udev did not complain about the canary; the check below proves nothing:\n${all.slice(0, 4000)}`,
+      );
       assert.deepEqual([...complaints(STATIC_NAME), ...complaints(GENERATED_RULES_FILE)], []);
     });
   });

@@ -47,7 +47,9 @@ describe('labslot agent in a QEMU guest with probes and a console', () => {
     // Under the test runner's 120 s per file (scripts/run-tests.mjs), so no QEMU outlives its test process.
     const { lab } = await startCliLab(cleanup, { script: GUEST_SCRIPT, extra, timeoutMs: 115_000 });
     const ready = await waitForPhase<{ ms: number }>(lab, 'agent-ready', 110_000);
-    t.diagnostic(`guest program started ${seconds(lab.timings.programMs)} after QEMU; the agent showed every slot healthy ${seconds(ready.ms)} after its start`);
+    t.diagnostic(
+      `guest program started ${seconds(lab.timings.programMs)} after QEMU; the agent showed every slot healthy ${seconds(ready.ms)} after its start`,
+    );
 
     const unplugged = performance.now();
     await lab.unplug(CONSOLE_ID);
@@ -63,14 +65,25 @@ describe('labslot agent in a QEMU guest with probes and a console', () => {
     assert.equal(consoleView?.health, 'unhealthy');
     // The hotplug event, not the 60 s interval, made it unhealthy: the check result records its trigger.
     // (The guest also waits no longer than half an interval for 'unhealthy'; how soon it came is for bench/hotplug.ts.)
-    assert.equal(consoleView.trigger, 'hotplug', 'the check that found the console gone was not triggered by the hotplug event');
-    assert.ok(consoleView.reason?.includes(CONSOLE_ID_TEXT), `reason does not name ${CONSOLE_ID_TEXT}: ${consoleView.reason ?? ''}`);
+    assert.equal(
+      consoleView.trigger,
+      'hotplug',
+      'the check that found the console gone was not triggered by the hotplug event',
+    );
+    assert.ok(
+      consoleView.reason?.includes(CONSOLE_ID_TEXT),
+      `reason does not name ${CONSOLE_ID_TEXT}: ${consoleView.reason ?? ''}`,
+    );
     assert.equal(d.devices?.find((x) => x.name === 'sp-probe')?.health, 'healthy', 'the SP probe stays healthy');
     assert.equal(d.rot, 'healthy', 'slot rot stays healthy');
 
     const stopped = await waitForPhase<Stopped>(lab, 'agent-stopped', 60_000);
     t.diagnostic(`agent stopped ${stopped.ms} ms after SIGTERM`);
-    assert.equal(stopped.code, 0, `agent exit ${stopped.code ?? stopped.signal ?? '?'}:\n${stopped.stderr}\n${stopped.logTail}`);
+    assert.equal(
+      stopped.code,
+      0,
+      `agent exit ${stopped.code ?? stopped.signal ?? '?'}:\n${stopped.stderr}\n${stopped.logTail}`,
+    );
     assert.equal(stopped.stderr, '');
     await waitForPhase(lab, 'done', 30_000);
     const result = await lab.finished;

@@ -9,7 +9,16 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { requires } from './helpers/prerequisites.js';
 import { USB_LAB_PREREQUISITES } from './helpers/qemu-usb-lab.js';
-import { checkReport, checkSummary, CONSOLE_ID, deviceOf, ROT, slotOf, SP, waitForPhase } from './helpers/usb-cli-lab.js';
+import {
+  checkReport,
+  checkSummary,
+  CONSOLE_ID,
+  deviceOf,
+  ROT,
+  slotOf,
+  SP,
+  waitForPhase,
+} from './helpers/usb-cli-lab.js';
 import { guestForSuite, seconds } from './helpers/usb-cli-suite.js';
 
 describe('labslot check in a QEMU guest with probes and a console: the RoT probe unbound', () => {
@@ -32,7 +41,11 @@ describe('labslot check in a QEMU guest with probes and a console: the RoT probe
     assert.equal(slotOf(r, 'sp').healthy, true, `the replugged console answers again: ${checkSummary(r)}`);
     assert.equal(rot.ok, false);
     assert.match(rot.reason, new RegExp(`^usb 1fc9:0143 serial ${ROT.serial} not present`));
-    assert.match(rot.reason, new RegExp(`present with 1fc9:0143: serial ${SP.serial}\\)$`), 'the reason lists the SP probe as what is there');
+    assert.match(
+      rot.reason,
+      new RegExp(`present with 1fc9:0143: serial ${SP.serial}\\)$`),
+      'the reason lists the SP probe as what is there',
+    );
   });
 
   it('RoT probe bound again: labslot check exits 0 with every device healthy', async (t) => {
@@ -40,7 +53,10 @@ describe('labslot check in a QEMU guest with probes and a console: the RoT probe
     const { lab } = await guest();
     const r = await checkReport(lab, 'all-back', 90_000);
     assert.equal(r.code, 0, checkSummary(r));
-    assert.ok(r.slots.every((s) => s.healthy && s.devices.every((d) => d.ok === true)), checkSummary(r));
+    assert.ok(
+      r.slots.every((s) => s.healthy && s.devices.every((d) => d.ok === true)),
+      checkSummary(r),
+    );
   });
 
   it('the guest program ends with exit 0', async (t) => {

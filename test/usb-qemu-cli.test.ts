@@ -11,7 +11,17 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { requires } from './helpers/prerequisites.js';
 import { USB_LAB_PREREQUISITES } from './helpers/qemu-usb-lab.js';
-import { checkReport, checkSummary, CONSOLE_ID, CONSOLE_ID_TEXT, deviceOf, ROT, slotOf, SP, waitForPhase } from './helpers/usb-cli-lab.js';
+import {
+  checkReport,
+  checkSummary,
+  CONSOLE_ID,
+  CONSOLE_ID_TEXT,
+  deviceOf,
+  ROT,
+  slotOf,
+  SP,
+  waitForPhase,
+} from './helpers/usb-cli-lab.js';
 import { guestForSuite, seconds } from './helpers/usb-cli-suite.js';
 
 describe('labslot check in a QEMU guest with probes and a console: the console unplugged', () => {
@@ -21,11 +31,17 @@ describe('labslot check in a QEMU guest with probes and a console: the console u
     if (!requires(t, ...USB_LAB_PREREQUISITES)) return;
     const { lab, prompts } = await guest();
     const r = await checkReport(lab, 'all', 110_000);
-    t.diagnostic(`guest: ${seconds(lab.timings.programMs)} from QEMU's start to the guest program; ${seconds(performance.now() - lab.startedAt)} to the first check's report; that check took ${seconds(r.ms)} under TCG`);
+    t.diagnostic(
+      `guest: ${seconds(lab.timings.programMs)} from QEMU's start to the guest program; ${seconds(performance.now() - lab.startedAt)} to the first check's report; that check took ${seconds(r.ms)} under TCG`,
+    );
     assert.equal(r.code, 0, checkSummary(r));
     assert.equal(r.healthy, true);
     assert.equal(r.host.ok, true, r.host.reason);
-    assert.deepEqual(Object.fromEntries(r.slots.map((s) => [s.name, s.healthy])), { sp: true, rot: true }, checkSummary(r));
+    assert.deepEqual(
+      Object.fromEntries(r.slots.map((s) => [s.name, s.healthy])),
+      { sp: true, rot: true },
+      checkSummary(r),
+    );
     assert.equal(deviceOf(r, 'sp', 'sp-probe').reason, `usb 1fc9:0143 serial ${SP.serial} present`);
     assert.equal(deviceOf(r, 'rot', 'rot-probe').reason, `usb 1fc9:0143 serial ${ROT.serial} present`);
     const tty = deviceOf(r, 'sp', 'sp-console');

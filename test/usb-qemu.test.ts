@@ -56,7 +56,11 @@ describe('usb in a QEMU guest', () => {
   let lab: Promise<UsbLab> | undefined;
   const guest = (): Promise<UsbLab> =>
     (lab ??= startUsbLab(cleanup, {
-      serials: PLAN.serials.map((serial, i) => ({ id: serial === PLAN.hotplugSerial ? HOTPLUG_ID : `adapter${i}`, serial, port: i + 1 })),
+      serials: PLAN.serials.map((serial, i) => ({
+        id: serial === PLAN.hotplugSerial ? HOTPLUG_ID : `adapter${i}`,
+        serial,
+        port: i + 1,
+      })),
       gadgets: [{ name: 'mcu-link', ...PLAN.gadget, manufacturer: 'NXP', product: 'MCU-Link' }],
       program: { script: GUEST_SCRIPT, args: [JSON.stringify(PLAN)], cwd: PROJECT_ROOT, warmTsxCache: true },
       // Under the test runner's 120 s per file (scripts/run-tests.mjs), so no QEMU outlives its test process.
@@ -144,7 +148,13 @@ describe('usb in a QEMU guest', () => {
 
     const unplugged = performance.now();
     await lab.unplug(HOTPLUG_ID);
-    const detached = await phase<{ latencyMs: number; libusbEventMs: number | null; reason: string; trigger: string; other: string | null }>('detached', 30_000);
+    const detached = await phase<{
+      latencyMs: number;
+      libusbEventMs: number | null;
+      reason: string;
+      trigger: string;
+      other: string | null;
+    }>('detached', 30_000);
     const hostMs = performance.now() - unplugged;
     t.diagnostic(
       `detach -> unhealthy: ${detached.latencyMs} ms in the guest (device gone from sysfs -> HealthStore 'unhealthy'); ` +
@@ -159,7 +169,9 @@ describe('usb in a QEMU guest', () => {
     const replugged = performance.now();
     await lab.replug(HOTPLUG_ID);
     const back = await phase<{ latencyMs: number; reason: string; trigger: string }>('reattached', 30_000);
-    t.diagnostic(`replug -> healthy: ${back.latencyMs} ms after the device reappeared in sysfs; ${Math.round(performance.now() - replugged)} ms from QMP device_add to the host reading the guest's report`);
+    t.diagnostic(
+      `replug -> healthy: ${back.latencyMs} ms after the device reappeared in sysfs; ${Math.round(performance.now() - replugged)} ms from QMP device_add to the host reading the guest's report`,
+    );
     assert.equal(back.reason, 'usb 0403:6001 serial SP-0001 present');
     assert.equal(back.trigger, 'hotplug', 'the replug, not the 60 s interval, brought it back');
 

@@ -32,7 +32,13 @@ export interface DeviceView {
   consecutive_successes: number;
   total_checks: number;
   total_failures: number;
-  last_check: { ok: boolean; reason: string | null; detail: string | null; duration_ms: number | null; at: string | null } | null;
+  last_check: {
+    ok: boolean;
+    reason: string | null;
+    detail: string | null;
+    duration_ms: number | null;
+    at: string | null;
+  } | null;
   /** Newest first. */
   history: { ok: boolean; reason: string; duration_ms: number; at: string; trigger: string }[];
 }

@@ -21,7 +21,7 @@ export interface ClientOptions {
 
 export function addClientOptions(command: Command): Command {
   return command
-    .option('--url <url>', 'agent URL (default: $LABSLOT_URL, then the config\'s listen address)')
+    .option('--url <url>', "agent URL (default: $LABSLOT_URL, then the config's listen address)")
     .option('--token <token>', 'bearer token (default: $LABSLOT_TOKEN)')
     .option('-c, --config <file>', 'slots.toml to take the listen address from');
 }
@@ -57,22 +57,43 @@ export class AgentClient {
 
   static async from(options: ClientOptions, env: NodeJS.ProcessEnv = process.env): Promise<AgentClient> {
     // `--token ""` is no token, as an empty $LABSLOT_TOKEN is: the agent would only see "Bearer ".
-    return new AgentClient(await resolveUrl(options, env), (options.token || undefined) ?? (env['LABSLOT_TOKEN'] || undefined));
+    return new AgentClient(
+      await resolveUrl(options, env),
+      (options.token || undefined) ?? (env['LABSLOT_TOKEN'] || undefined),
+    );
   }
 
-  async request<T>(method: 'GET' | 'POST', path: string, body?: unknown, timeoutMs = 60_000, signal?: AbortSignal): Promise<T> {
+  async request<T>(
+    method: 'GET' | 'POST',
+    path: string,
+    body?: unknown,
+    timeoutMs = 60_000,
+    signal?: AbortSignal,
+  ): Promise<T> {
     const headers = this.headers('application/json');
     if (body !== undefined) headers['content-type'] = 'application/json';
     const timeout = AbortSignal.timeout(timeoutMs);
     let answer: { status: number; text: string };
     try {
-      answer = await exchange(new URL(path, this.baseUrl), { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
+      answer = await exchange(new URL(path, this.baseUrl), {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+      });
     } catch (error) {
       // An abort we asked for is not the agent's failure; let the caller see its own reason.
       if (signal?.aborted === true) throw error;
       const lost = error instanceof ExchangeFailure && error.answered;
-      const why = timeout.aborted ? `no answer within ${timeoutMs / 1000} s` : describeFetchFailure(error instanceof ExchangeFailure ? error.cause : error);
-      throw new AgentError(`${lost ? 'lost the connection to' : 'cannot reach'} the agent at ${this.baseUrl}: ${why}`, EXIT_FAILURE, undefined, { cause: error });
+      const why = timeout.aborted
+        ? `no answer within ${timeoutMs / 1000} s`
+        : describeFetchFailure(error instanceof ExchangeFailure ? error.cause : error);
+      throw new AgentError(
+        `${lost ? 'lost the connection to' : 'cannot reach'} the agent at ${this.baseUrl}: ${why}`,
+        EXIT_FAILURE,
+        undefined,
+        { cause: error },
+      );
     }
     return this.parse(answer.status, answer.text) as T;
   }
@@ -92,9 +113,20 @@ export class AgentClient {
   }
 
   /** PUT a streamed body (an input archive); answers as request(). */
-  async upload<T>(path: string, body: ReadableStream<Uint8Array>, contentType: string, timeoutMs = 600_000): Promise<T> {
+  async upload<T>(
+    path: string,
+    body: ReadableStream<Uint8Array>,
+    contentType: string,
+    timeoutMs = 600_000,
+  ): Promise<T> {
     const headers = { ...this.headers('application/json'), 'content-type': contentType };
-    const init = { method: 'PUT', headers, body, duplex: 'half', signal: AbortSignal.timeout(timeoutMs) } as RequestInit;
+    const init = {
+      method: 'PUT',
+      headers,
+      body,
+      duplex: 'half',
+      signal: AbortSignal.timeout(timeoutMs),
+    } as RequestInit;
     return this.answer<T>(await this.fetch(path, init, timeoutMs), timeoutMs);
   }
 
@@ -104,7 +136,12 @@ export class AgentClient {
     try {
       text = await response.text();
     } catch (error) {
-      throw new AgentError(`lost the connection to the agent at ${this.baseUrl}: ${describeFetchFailure(error, timeoutMs)}`, EXIT_FAILURE, undefined, { cause: error });
+      throw new AgentError(
+        `lost the connection to the agent at ${this.baseUrl}: ${describeFetchFailure(error, timeoutMs)}`,
+        EXIT_FAILURE,
+        undefined,
+        { cause: error },
+      );
     }
     return this.parse(response.status, text) as T;
   }
@@ -115,7 +152,11 @@ export class AgentClient {
     try {
       json = JSON.parse(text);
     } catch {
-      throw new AgentError(`the agent at ${this.baseUrl} answered ${status} with something that is not JSON`, EXIT_FAILURE, status);
+      throw new AgentError(
+        `the agent at ${this.baseUrl} answered ${status} with something that is not JSON`,
+        EXIT_FAILURE,
+        status,
+      );
     }
     if (status < 200 || status > 299) throw this.refusal(status, json);
     return json;
@@ -133,13 +174,19 @@ export class AgentClient {
     } catch (error) {
       // An abort we asked for is not the agent's failure; let the caller see its own reason.
       if (init.signal?.aborted === true && (error as Error).name !== 'TimeoutError') throw error;
-      throw new AgentError(`cannot reach the agent at ${this.baseUrl}: ${describeFetchFailure(error, timeoutMs)}`, EXIT_FAILURE, undefined, { cause: error });
+      throw new AgentError(
+        `cannot reach the agent at ${this.baseUrl}: ${describeFetchFailure(error, timeoutMs)}`,
+        EXIT_FAILURE,
+        undefined,
+        { cause: error },
+      );
     }
   }
 
   private refusal(status: number, json: unknown): AgentError {
     const error = (json as { error?: { code?: string; message?: string; needs?: unknown } } | undefined)?.error;
-    const message = status === 401 && this.token === undefined ? noToken(error?.needs) : (error?.message ?? `HTTP ${status}`);
+    const message =
+      status === 401 && this.token === undefined ? noToken(error?.needs) : (error?.message ?? `HTTP ${status}`);
     return new AgentError(message, exitCodeForRefusal(status, error?.code), status, undefined, error);
   }
 }
@@ -162,15 +209,16 @@ const CONNECTION_FAILURES: Readonly<Record<string, string>> = {
   UND_ERR_SOCKET: 'the connection was closed without a complete answer',
   EPIPE: 'the connection was closed while the request was sent (EPIPE)',
   ETIMEDOUT: 'the connection timed out (ETIMEDOUT)',
-  EHOSTUNREACH: 'no route to the agent\'s host (EHOSTUNREACH)',
-  ENETUNREACH: 'no route to the agent\'s network (ENETUNREACH)',
+  EHOSTUNREACH: "no route to the agent's host (EHOSTUNREACH)",
+  ENETUNREACH: "no route to the agent's network (ENETUNREACH)",
   ENOTFOUND: 'its host name does not resolve (ENOTFOUND)',
   EAI_AGAIN: 'its host name could not be resolved now (EAI_AGAIN)',
 };
 
 export function describeFetchFailure(error: unknown, timeoutMs?: number): string {
   const { cause, code } = error as { cause?: { code?: string; message?: string }; code?: string };
-  if ((error as Error).name === 'TimeoutError' && timeoutMs !== undefined) return `no answer within ${timeoutMs / 1000} s`;
+  if ((error as Error).name === 'TimeoutError' && timeoutMs !== undefined)
+    return `no answer within ${timeoutMs / 1000} s`;
   const known = CONNECTION_FAILURES[cause?.code ?? code ?? ''];
   if (known !== undefined) return known;
   return cause?.code ?? cause?.message ?? code ?? (error as Error).message;
@@ -185,10 +233,16 @@ async function resolveUrl(options: ClientOptions, env: NodeJS.ProcessEnv): Promi
       throw new CliError(`"${explicit}" is not a URL (e.g. http://127.0.0.1:8421)`, EXIT_USAGE);
     }
   }
-  const [{ configPathFrom }, { loadLabConfig }] = await Promise.all([import('../config/load-config.js'), import('../devices/load-lab-config.js')]);
+  const [{ configPathFrom }, { loadLabConfig }] = await Promise.all([
+    import('../config/load-config.js'),
+    import('../devices/load-lab-config.js'),
+  ]);
   const file = configPathFrom(options.config, env);
   if (options.config === undefined && !existsSync(file)) {
-    throw new CliError(`no agent to talk to: pass --url, set LABSLOT_URL, or point -c at the agent's config (${file} does not exist)`, EXIT_USAGE);
+    throw new CliError(
+      `no agent to talk to: pass --url, set LABSLOT_URL, or point -c at the agent's config (${file} does not exist)`,
+      EXIT_USAGE,
+    );
   }
   const { host, port } = loadLabConfig(file).listen;
   return agentUrl(host, port);

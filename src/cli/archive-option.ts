@@ -4,13 +4,22 @@
 // agent's own path rules; which probe names exist only the agent knows.
 import { lstatSync } from 'node:fs';
 import { join } from 'node:path';
-import { ARCHIVE_NAME, archivePathProblem, normalizeInputPath, type HumilityArchive } from '../config/humility-archive.js';
+import {
+  ARCHIVE_NAME,
+  archivePathProblem,
+  normalizeInputPath,
+  type HumilityArchive,
+} from '../config/humility-archive.js';
 import { CliError, EXIT_USAGE } from './exit-codes.js';
 
 const EXAMPLE = 'e.g. --archive sp=build/gimlet-c.zip, or --archive rot.a=build/rot-a.zip';
 
-export function parseArchiveOptions(pairs: readonly string[], inputDir: string | undefined): Record<string, HumilityArchive> {
-  if (inputDir === undefined) throw new CliError('--archive names a file in the job\'s input: give --input DIR too', EXIT_USAGE);
+export function parseArchiveOptions(
+  pairs: readonly string[],
+  inputDir: string | undefined,
+): Record<string, HumilityArchive> {
+  if (inputDir === undefined)
+    throw new CliError("--archive names a file in the job's input: give --input DIR too", EXIT_USAGE);
   const single: Record<string, string> = {};
   const named: Record<string, Record<string, string>> = {};
   for (const pair of pairs) {
@@ -24,7 +33,8 @@ export function parseArchiveOptions(pairs: readonly string[], inputDir: string |
     const probe = dot < 0 ? key : key.slice(0, dot);
     const name = dot < 0 ? undefined : key.slice(dot + 1);
     if (probe === '') fail(`name the probe's entry before the "." (${EXAMPLE})`);
-    if (name !== undefined && !ARCHIVE_NAME.test(name)) fail(`"${name}" is not an archive name (letters, digits, ".", "_", "-")`);
+    if (name !== undefined && !ARCHIVE_NAME.test(name))
+      fail(`"${name}" is not an archive name (letters, digits, ".", "_", "-")`);
     const path = pair.slice(equals + 1);
     const problem = archivePathProblem(path, 'input');
     if (problem !== undefined) fail(`the path ${problem}`);
@@ -32,7 +42,11 @@ export function parseArchiveOptions(pairs: readonly string[], inputDir: string |
     const missing = notARegularFile(inputDir, relative);
     if (missing !== undefined) fail(`${relative} ${missing} in --input ${inputDir}`);
 
-    if (name === undefined ? Object.hasOwn(named, probe) || Object.hasOwn(single, probe) : Object.hasOwn(single, probe) || Object.hasOwn(named[probe] ?? {}, name)) {
+    if (
+      name === undefined
+        ? Object.hasOwn(named, probe) || Object.hasOwn(single, probe)
+        : Object.hasOwn(single, probe) || Object.hasOwn(named[probe] ?? {}, name)
+    ) {
       fail(`${name === undefined ? probe : `${probe}.${name}`} is given twice, or both with and without a name`);
     }
     if (name === undefined) single[probe] = relative;

@@ -33,7 +33,13 @@ export async function checkOnce(options: CheckOptions): Promise<number> {
   try {
     [host, results] = await Promise.all([
       runCheck(lab.config.health.timeout, controller.signal, () => checkHost(hostMinimums(lab))),
-      checkDevices(new DeviceChecker(lab), slots.flatMap((s) => s.devices), modeOf, controller.signal, lab.config.health.concurrency),
+      checkDevices(
+        new DeviceChecker(lab),
+        slots.flatMap((s) => s.devices),
+        modeOf,
+        controller.signal,
+        lab.config.health.concurrency,
+      ),
     ]);
   } finally {
     process.off('SIGINT', onSignal);
@@ -42,7 +48,12 @@ export async function checkOnce(options: CheckOptions): Promise<number> {
   if (controller.signal.aborted) throw new CliError('interrupted; checks stopped', EXIT_FAILURE);
 
   const rows = slots.flatMap((slot) =>
-    slot.devices.map((device) => ({ slot: slot.name, device, kind: lab.devices.get(device)?.spec.kind ?? '?', result: results.get(device) ?? null })),
+    slot.devices.map((device) => ({
+      slot: slot.name,
+      device,
+      kind: lab.devices.get(device)?.spec.kind ?? '?',
+      result: results.get(device) ?? null,
+    })),
   );
   const allOk = host.ok && rows.every((r) => r.result?.ok !== false);
   if (options.json === true) {
@@ -53,7 +64,9 @@ export async function checkOnce(options: CheckOptions): Promise<number> {
         name: slot.name,
         target: slot.target,
         healthy: slot.devices.every((d) => results.get(d)?.ok !== false),
-        devices: rows.filter((r) => r.slot === slot.name).map((r) => ({ name: r.device, kind: r.kind, ...checkResultJson(r.result) })),
+        devices: rows
+          .filter((r) => r.slot === slot.name)
+          .map((r) => ({ name: r.device, kind: r.kind, ...checkResultJson(r.result) })),
       })),
     };
     process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
@@ -61,7 +74,14 @@ export async function checkOnce(options: CheckOptions): Promise<number> {
     const table = [
       ['SLOT', 'DEVICE', 'KIND', 'OK', 'REASON', 'MS'],
       ['-', 'host', 'host', host.ok ? 'yes' : 'NO', host.reason, String(host.durationMs)],
-      ...rows.map((r) => [r.slot, r.device, r.kind, r.result === null ? '-' : r.result.ok ? 'yes' : 'NO', r.result?.reason ?? SKIPPED_ON_LEASED_SLOT, String(r.result?.durationMs ?? '')]),
+      ...rows.map((r) => [
+        r.slot,
+        r.device,
+        r.kind,
+        r.result === null ? '-' : r.result.ok ? 'yes' : 'NO',
+        r.result?.reason ?? SKIPPED_ON_LEASED_SLOT,
+        String(r.result?.durationMs ?? ''),
+      ]),
     ];
     process.stdout.write(formatTable(table));
   }

@@ -4,7 +4,10 @@
 import type { Command } from 'commander';
 
 export function addConfigOption(command: Command): Command {
-  return command.option('-c, --config <file>', 'slots.toml to use (default: $LABSLOT_CONFIG, then /etc/labslot/slots.toml)');
+  return command.option(
+    '-c, --config <file>',
+    'slots.toml to use (default: $LABSLOT_CONFIG, then /etc/labslot/slots.toml)',
+  );
 }
 
 export interface LoadOptions {

@@ -15,7 +15,15 @@ export function registerConfigValidate(config: Command, done: CommandResult): vo
       const unused = [...lab.devices.values()].filter((d) => d.usedBy.length === 0).map((d) => d.name);
       if (options.json === true) {
         const targets = Object.fromEntries([...lab.targets.entries()].map(([t, s]) => [t, s.length]));
-        const summary = { file: lab.file, ok: true, slots: lab.slots.size, devices: lab.devices.size, shared_devices: shared, targets, unused_devices: unused };
+        const summary = {
+          file: lab.file,
+          ok: true,
+          slots: lab.slots.size,
+          devices: lab.devices.size,
+          shared_devices: shared,
+          targets,
+          unused_devices: unused,
+        };
         process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
       } else {
         const targets = [...lab.targets.entries()].map(([t, s]) => `${t} (${s.length})`).join(', ');
@@ -24,7 +32,8 @@ export function registerConfigValidate(config: Command, done: CommandResult): vo
             `${plural(lab.targets.size, 'target')}: ${targets}\n`,
         );
       }
-      for (const name of unused) process.stderr.write(`${lab.file}: warning: devices.${name} is not used by any slot\n`);
+      for (const name of unused)
+        process.stderr.write(`${lab.file}: warning: devices.${name} is not used by any slot\n`);
       done.code = EXIT_OK;
     });
 }

@@ -12,7 +12,13 @@ const LABSLOT_BIN = fileURLToPath(new URL('../../bin/labslot.js', import.meta.ur
 export async function runDemo(options: DemoOptions): Promise<number> {
   const listen = parseListen(options.listen, { allowAnyPort: true });
   if (!listen) throw new CliError(`--listen: "${options.listen}" is not host:port (e.g. 127.0.0.1:8422)`, EXIT_USAGE);
-  const demo = new Demo({ listen, dir: options.dir, script: LABSLOT_BIN, cwd: process.cwd(), write: (text) => process.stdout.write(text) });
+  const demo = new Demo({
+    listen,
+    dir: options.dir,
+    script: LABSLOT_BIN,
+    cwd: process.cwd(),
+    write: (text) => process.stdout.write(text),
+  });
   const stop = new AbortController();
   let signals = 0;
   const onSignal = (): void => {
@@ -22,7 +28,9 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       return;
     }
     const left = demo.forceStop();
-    process.stderr.write(`labslot demo: forced: the lab's processes are killed and its namespace is deleted${left.length > 0 ? `; not cleaned up: ${left.join('; ')}` : ''}\n`);
+    process.stderr.write(
+      `labslot demo: forced: the lab's processes are killed and its namespace is deleted${left.length > 0 ? `; not cleaned up: ${left.join('; ')}` : ''}\n`,
+    );
     process.exit(EXIT_FAILURE);
   };
   // SIGHUP too: closing the terminal must take the lab down, not leave it running without its agent.

@@ -15,7 +15,11 @@ export function registerDemo(program: Command, done: CommandResult): void {
   program
     .command('demo')
     .description('run the agent on an emulated lab on this machine (needs root); Ctrl-C removes it all')
-    .option('--listen <host:port>', 'address of the agent (8422, so it can run next to npm start on 8421)', '127.0.0.1:8422')
+    .option(
+      '--listen <host:port>',
+      'address of the agent (8422, so it can run next to npm start on 8421)',
+      '127.0.0.1:8422',
+    )
     .option('--dir <dir>', 'build the lab in DIR and keep DIR at exit (default: a temporary directory, removed)')
     .action(async (options: DemoOptions) => {
       const { runDemo } = await import('./demo-run.js');

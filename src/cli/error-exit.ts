@@ -29,14 +29,19 @@ export function reportError(error: unknown): number {
   }
   if (error instanceof ConfigError) {
     for (const issue of error.issues) process.stderr.write(`${formatIssue(issue)}\n`);
-    process.stderr.write(`labslot: configuration rejected (${error.issues.length} ${error.issues.length === 1 ? 'problem' : 'problems'})\n`);
+    process.stderr.write(
+      `labslot: configuration rejected (${error.issues.length} ${error.issues.length === 1 ? 'problem' : 'problems'})\n`,
+    );
     return EXIT_USAGE;
   }
   if (error instanceof CliError) {
     process.stderr.write(`labslot: ${error.message}\n`);
     return error.exitCode;
   }
-  const byName = error instanceof Error && Object.hasOwn(EXIT_BY_ERROR_NAME, error.name) ? EXIT_BY_ERROR_NAME[error.name] : undefined;
+  const byName =
+    error instanceof Error && Object.hasOwn(EXIT_BY_ERROR_NAME, error.name)
+      ? EXIT_BY_ERROR_NAME[error.name]
+      : undefined;
   if (error instanceof Error && byName !== undefined) {
     process.stderr.write(`labslot: ${error.message}\n`);
     return byName(error);

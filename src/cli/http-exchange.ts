@@ -37,12 +37,17 @@ export async function exchange(url: URL, init: Exchange): Promise<{ status: numb
       finish();
     };
     const fail = (error: unknown): void => settle(() => reject(new ExchangeFailure(answered, { cause: error })));
-    const headers = init.body === undefined ? init.headers : { ...init.headers, 'content-length': String(Buffer.byteLength(init.body)) };
+    const headers =
+      init.body === undefined
+        ? init.headers
+        : { ...init.headers, 'content-length': String(Buffer.byteLength(init.body)) };
     const req = request(url, { method: init.method, headers }, (res) => {
       answered = true;
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => settle(() => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') })));
+      res.on('end', () =>
+        settle(() => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') })),
+      );
       res.on('error', fail);
       res.on('close', () => {
         if (!res.complete) fail(new Error('the connection closed before the answer was complete'));

@@ -15,16 +15,32 @@ import { CliError, EXIT_FAILURE, EXIT_USAGE } from './exit-codes.js';
 import { jobPath } from './job-json.js';
 
 /** Packs `dir` and uploads it as the job's input; refuses what the agent would refuse before sending anything. */
-export async function uploadInput(client: AgentClient, id: string, dir: string): Promise<{ files: number; bytes: number }> {
+export async function uploadInput(
+  client: AgentClient,
+  id: string,
+  dir: string,
+): Promise<{ files: number; bytes: number }> {
   const { entries, skipped } = await listTree(dir);
-  if (skipped.length > 0) throw new CliError(`--input: ${skipped.slice(0, 3).join(', ')} ${skipped.length === 1 ? 'is' : 'are'} not a plain file or directory; only those can be sent`, EXIT_USAGE);
+  if (skipped.length > 0)
+    throw new CliError(
+      `--input: ${skipped.slice(0, 3).join(', ')} ${skipped.length === 1 ? 'is' : 'are'} not a plain file or directory; only those can be sent`,
+      EXIT_USAGE,
+    );
   const body = Readable.toWeb(Readable.from(packEntries(dir, entries))) as unknown as ReadableStream<Uint8Array>;
-  const answer = await client.upload<{ input: { files: number; bytes: number } }>(jobPath(id, '/input'), body, 'application/x-tar');
+  const answer = await client.upload<{ input: { files: number; bytes: number } }>(
+    jobPath(id, '/input'),
+    body,
+    'application/x-tar',
+  );
   return answer.input;
 }
 
 /** Uploads the input of a job just submitted; a job whose input cannot be sent is cancelled rather than left waiting. */
-export async function sendInput(client: AgentClient, id: string, dir: string): Promise<{ files: number; bytes: number }> {
+export async function sendInput(
+  client: AgentClient,
+  id: string,
+  dir: string,
+): Promise<{ files: number; bytes: number }> {
   try {
     return await uploadInput(client, id, dir);
   } catch (error) {
@@ -45,7 +61,8 @@ export async function downloadOutputs(client: AgentClient, id: string, dir: stri
     try {
       summary = await checkArchive(file);
     } catch (error) {
-      if (error instanceof ArchiveError) throw new CliError(`outputs of job ${id} refused: ${error.message}`, EXIT_FAILURE);
+      if (error instanceof ArchiveError)
+        throw new CliError(`outputs of job ${id} refused: ${error.message}`, EXIT_FAILURE);
       throw error;
     }
     await mkdir(dir, { recursive: true });

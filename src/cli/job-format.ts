@@ -30,7 +30,16 @@ export function formatJobSummary(job: JobJson): string {
 }
 
 export function formatJobTable(jobs: readonly JobJson[]): string {
-  const rows = jobs.map((job) => [job.id, job.target, job.state, job.slot ?? '-', exitColumn(job), shortTime(job.submitted_at), truncate(describeCommand(job), COMMAND_WIDTH), noteFor(job)]);
+  const rows = jobs.map((job) => [
+    job.id,
+    job.target,
+    job.state,
+    job.slot ?? '-',
+    exitColumn(job),
+    shortTime(job.submitted_at),
+    truncate(describeCommand(job), COMMAND_WIDTH),
+    noteFor(job),
+  ]);
   return formatTable([['ID', 'TARGET', 'STATE', 'SLOT', 'EXIT', 'SUBMITTED', 'COMMAND', 'NOTE'], ...rows]);
 }
 

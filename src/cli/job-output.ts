@@ -48,7 +48,12 @@ export async function copyOutput(client: AgentClient, id: string, options: Outpu
   return (await transfer(client, id, false, options)).offset;
 }
 
-async function transfer(client: AgentClient, id: string, follow: boolean, options: OutputOptions): Promise<{ offset: number; job?: JobJson }> {
+async function transfer(
+  client: AgentClient,
+  id: string,
+  follow: boolean,
+  options: OutputOptions,
+): Promise<{ offset: number; job?: JobJson }> {
   const retry = options.retry ?? DEFAULT_RETRY;
   const progress = { offset: 0 };
   let failures = 0;
@@ -59,12 +64,21 @@ async function transfer(client: AgentClient, id: string, follow: boolean, option
     const before = progress.offset;
     let problem: string | undefined;
     try {
-      const response = await client.stream(jobPath(id, `/output?offset=${before}${follow ? '&follow=1' : ''}`), options.signal);
+      const response = await client.stream(
+        jobPath(id, `/output?offset=${before}${follow ? '&follow=1' : ''}`),
+        options.signal,
+      );
       await copyBody(response, progress, options.write);
     } catch (error) {
       problem = retryableProblem(error, options.signal);
       // Never reached the agent at all: it is down or the URL is wrong, and retrying would only delay saying so.
-      if (attempts === 1 && options.retryFirstAttempt !== true && error instanceof AgentError && error.status === undefined) throw error;
+      if (
+        attempts === 1 &&
+        options.retryFirstAttempt !== true &&
+        error instanceof AgentError &&
+        error.status === undefined
+      )
+        throw error;
     }
     if (!follow && problem === undefined) return { offset: progress.offset };
 
@@ -76,7 +90,10 @@ async function transfer(client: AgentClient, id: string, follow: boolean, option
         problem ??= retryableProblem(error, options.signal);
       }
       // Done, and either every byte is here or a clean stream had nothing more to give (trust the bytes over the count).
-      if (job?.done === true && (progress.offset >= job.output_bytes || (problem === undefined && progress.offset === before))) {
+      if (
+        job?.done === true &&
+        (progress.offset >= job.output_bytes || (problem === undefined && progress.offset === before))
+      ) {
         return { offset: progress.offset, job };
       }
     }
@@ -86,20 +103,30 @@ async function transfer(client: AgentClient, id: string, follow: boolean, option
       failures = 0;
       // The agent is there and ended the stream, or it broke after working for a while: open it again, at
       // once when bytes were flowing, after a pause when the agent ended a stream that had nothing new.
-      if (!progressed && Date.now() - started < REOPEN_PAUSE_MS) await sleep(REOPEN_PAUSE_MS, undefined, { signal: options.signal });
+      if (!progressed && Date.now() - started < REOPEN_PAUSE_MS)
+        await sleep(REOPEN_PAUSE_MS, undefined, { signal: options.signal });
       continue;
     }
     failures += 1;
     if (failures >= retry.attempts) {
-      throw new CliError(`lost the agent while reading the output of job ${id} at byte ${progress.offset}, ${failures} attempts in a row: ${problem}`, EXIT_FAILURE);
+      throw new CliError(
+        `lost the agent while reading the output of job ${id} at byte ${progress.offset}, ${failures} attempts in a row: ${problem}`,
+        EXIT_FAILURE,
+      );
     }
     options.onRetry?.(problem, progress.offset, failures + 1, retry.attempts);
-    await sleep(Math.min(retry.baseDelayMs * 2 ** (failures - 1), retry.maxDelayMs), undefined, { signal: options.signal });
+    await sleep(Math.min(retry.baseDelayMs * 2 ** (failures - 1), retry.maxDelayMs), undefined, {
+      signal: options.signal,
+    });
   }
 }
 
 /** Writes the body chunk by chunk, counting each byte only once it is written. */
-async function copyBody(response: Response, progress: { offset: number }, write: (chunk: Uint8Array) => Promise<void>): Promise<void> {
+async function copyBody(
+  response: Response,
+  progress: { offset: number },
+  write: (chunk: Uint8Array) => Promise<void>,
+): Promise<void> {
   if (response.body === null) return;
   // fetch's body yields bytes; the DOM-less typings of Node 20 leave the chunk type open.
   const reader = (response.body as ReadableStream<Uint8Array>).getReader();
@@ -131,7 +158,10 @@ function retryableProblem(error: unknown, signal: AbortSignal): string {
 
 /** onRetry for the commands: one line on stderr per failed attempt, so a slow job is not mistaken for a hung client. */
 export function reportRetryOnStderr(id: string): NonNullable<OutputOptions['onRetry']> {
-  return (problem, offset, attempt, of) => process.stderr.write(`labslot: lost the output of job ${id} (${problem}); reconnecting at byte ${offset}, attempt ${attempt} of ${of}\n`);
+  return (problem, offset, attempt, of) =>
+    process.stderr.write(
+      `labslot: lost the output of job ${id} (${problem}); reconnecting at byte ${offset}, attempt ${attempt} of ${of}\n`,
+    );
 }
 
 /** A writer for process.stdout (or any stream) that waits when the reader is slower than the job. */

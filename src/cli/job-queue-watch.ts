@@ -9,7 +9,13 @@ const POLL_INTERVAL_MS = 1_000;
 const POLL_TIMEOUT_MS = 10_000;
 
 /** Resolves once the job has left the queue or `signal` aborts; never rejects (the output stream reports lost contact). */
-export async function reportWhileQueued(client: AgentClient, first: JobJson, signal: AbortSignal, say: (line: string) => void, intervalMs = POLL_INTERVAL_MS): Promise<void> {
+export async function reportWhileQueued(
+  client: AgentClient,
+  first: JobJson,
+  signal: AbortSignal,
+  say: (line: string) => void,
+  intervalMs = POLL_INTERVAL_MS,
+): Promise<void> {
   let job = first;
   let lastWaiting: string | null = null;
   try {

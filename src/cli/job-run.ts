@@ -15,7 +15,12 @@ import { jobPath, type JobJson } from './job-json.js';
 import { jobOutcome } from './job-outcome.js';
 import { followOutput, reportRetryOnStderr, streamWriter } from './job-output.js';
 import { reportWhileQueued } from './job-queue-watch.js';
-import { addSubmissionOptions, compileSubmission, type JobSubmission, type RawSubmissionOptions } from './job-submission.js';
+import {
+  addSubmissionOptions,
+  compileSubmission,
+  type JobSubmission,
+  type RawSubmissionOptions,
+} from './job-submission.js';
 
 const CANCEL_TIMEOUT_MS = 30_000;
 
@@ -24,10 +29,12 @@ export function registerJobRun(job: Command, done: CommandResult): void {
     .command('run')
     .description('submit a job, stream its output, and exit with its exit code')
     .argument('<command...>', 'the program and its arguments (put them after --)');
-  addClientOptions(addSubmissionOptions(run)).action(async (command: string[], options: RawSubmissionOptions & ClientOptions) => {
-    const submission = await compileSubmission(options, command);
-    done.code = await runJob(await AgentClient.from(options), submission, options.input);
-  });
+  addClientOptions(addSubmissionOptions(run)).action(
+    async (command: string[], options: RawSubmissionOptions & ClientOptions) => {
+      const submission = await compileSubmission(options, command);
+      done.code = await runJob(await AgentClient.from(options), submission, options.input);
+    },
+  );
 }
 
 function say(line: string): void {
@@ -47,7 +54,11 @@ async function runJob(client: AgentClient, submission: JobSubmission, inputDir: 
   const onSignal = (): void => {
     interrupts += 1;
     if (interrupts > 1) {
-      say(id === undefined ? 'interrupted again; stopped before the job was submitted' : `interrupted again; not waiting for job ${id}`);
+      say(
+        id === undefined
+          ? 'interrupted again; stopped before the job was submitted'
+          : `interrupted again; not waiting for job ${id}`,
+      );
       process.exit(EXIT_FAILURE);
     }
     if (id === undefined) {
@@ -73,7 +84,12 @@ async function runJob(client: AgentClient, submission: JobSubmission, inputDir: 
     }
     if (interrupts > 0) cancel(id);
     const watching = reportWhileQueued(client, created.job, running.signal, say);
-    const job = await followOutput(client, id, { write: streamWriter(process.stdout), signal: running.signal, retryFirstAttempt: true, onRetry: reportRetryOnStderr(id) });
+    const job = await followOutput(client, id, {
+      write: streamWriter(process.stdout),
+      signal: running.signal,
+      retryFirstAttempt: true,
+      onRetry: reportRetryOnStderr(id),
+    });
     running.abort();
     await watching;
     const outcome = jobOutcome(job, interrupts > 0);

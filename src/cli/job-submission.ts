@@ -39,25 +39,41 @@ export interface JobSubmission {
 const PRIORITY_LIMIT = 1000;
 
 export function addSubmissionOptions(command: Command): Command {
-  return command
-    .requiredOption('--target <target>', 'the kind of testbed to run on (a slot\'s target)')
-    .option('--timeout <duration>', 'stop the job after this long, e.g. 90s, 10m, 1h30m (default: the agent\'s [jobs] timeout)')
-    .option('--input <dir>', 'send this directory along; the job sees it read-only at /input')
-    .option('--archive <probe=path>', 'a Hubris archive in --input for the probe\'s HUMILITY_ENVIRONMENT entry, e.g. sp=build/sp.zip, or PROBE.NAME=PATH for named ones (repeatable)', (value: string, previous: string[] | undefined) => [...(previous ?? []), value])
-    .option('--priority <n>', `higher runs first, from -${PRIORITY_LIMIT} to ${PRIORITY_LIMIT} (default 0)`)
-    // No default array: commander would print "(default: [])" in the help.
-    .option('--env <name=value>', 'set a variable in the job\'s environment (repeatable)', (value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
+  return (
+    command
+      .requiredOption('--target <target>', "the kind of testbed to run on (a slot's target)")
+      .option(
+        '--timeout <duration>',
+        "stop the job after this long, e.g. 90s, 10m, 1h30m (default: the agent's [jobs] timeout)",
+      )
+      .option('--input <dir>', 'send this directory along; the job sees it read-only at /input')
+      .option(
+        '--archive <probe=path>',
+        "a Hubris archive in --input for the probe's HUMILITY_ENVIRONMENT entry, e.g. sp=build/sp.zip, or PROBE.NAME=PATH for named ones (repeatable)",
+        (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+      )
+      .option('--priority <n>', `higher runs first, from -${PRIORITY_LIMIT} to ${PRIORITY_LIMIT} (default 0)`)
+      // No default array: commander would print "(default: [])" in the help.
+      .option(
+        '--env <name=value>',
+        "set a variable in the job's environment (repeatable)",
+        (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+      )
+  );
 }
 
 /** Checks the shared options and builds the request; `argv` empty means "no command given". */
 export async function compileSubmission(raw: RawSubmissionOptions, argv: readonly string[]): Promise<JobSubmission> {
   const submission: JobSubmission = { target: raw.target };
-  if (raw.target.trim() === '') throw new CliError('--target: name the kind of testbed, e.g. --target gimlet', EXIT_USAGE);
+  if (raw.target.trim() === '')
+    throw new CliError('--target: name the kind of testbed, e.g. --target gimlet', EXIT_USAGE);
 
-  if (raw.script !== undefined && argv.length > 0) throw new CliError('give either --script FILE or -- CMD [ARG]..., not both', EXIT_USAGE);
+  if (raw.script !== undefined && argv.length > 0)
+    throw new CliError('give either --script FILE or -- CMD [ARG]..., not both', EXIT_USAGE);
   if (raw.script !== undefined) submission.script = readScript(raw.script);
   else if (argv.length > 0) {
-    if (argv[0] === '') throw new CliError('the command is empty: put the program after --, e.g. -- make test', EXIT_USAGE);
+    if (argv[0] === '')
+      throw new CliError('the command is empty: put the program after --, e.g. -- make test', EXIT_USAGE);
     submission.argv = [...argv];
   } else throw new CliError('nothing to run: give -- CMD [ARG]... or --script FILE', EXIT_USAGE);
 
@@ -91,11 +107,15 @@ export async function parseEnv(pairs: readonly string[]): Promise<Record<string,
     if (equals < 0) throw new CliError(`--env "${pair}": expected NAME=VALUE, e.g. --env BOARD_REV=b`, EXIT_USAGE);
     const name = pair.slice(0, equals);
     if (!ENV_NAME_SYNTAX.test(name)) {
-      throw new CliError(`--env "${pair}": "${name}" is not an environment variable name (letters, digits and _, not starting with a digit)`, EXIT_USAGE);
+      throw new CliError(
+        `--env "${pair}": "${name}" is not an environment variable name (letters, digits and _, not starting with a digit)`,
+        EXIT_USAGE,
+      );
     }
     // The agent's own rule, here too, so a name it would refuse (PATH, LD_PRELOAD, LABSLOT_*) never leaves this host.
     const allowed = envName.safeParse(name);
-    if (!allowed.success) throw new CliError(`--env "${pair}": "${name}" ${allowed.error.issues[0]?.message ?? 'is refused'}`, EXIT_USAGE);
+    if (!allowed.success)
+      throw new CliError(`--env "${pair}": "${name}" ${allowed.error.issues[0]?.message ?? 'is refused'}`, EXIT_USAGE);
     env[name] = pair.slice(equals + 1);
   }
   return env;
@@ -111,7 +131,10 @@ function checkTimeout(text: string): string {
 function parsePriority(text: string): number {
   const value = /^[+-]?\d+$/.test(text) ? Number(text) : NaN;
   if (!Number.isSafeInteger(value) || Math.abs(value) > PRIORITY_LIMIT) {
-    throw new CliError(`--priority "${text}": expected a whole number from -${PRIORITY_LIMIT} to ${PRIORITY_LIMIT}`, EXIT_USAGE);
+    throw new CliError(
+      `--priority "${text}": expected a whole number from -${PRIORITY_LIMIT} to ${PRIORITY_LIMIT}`,
+      EXIT_USAGE,
+    );
   }
   return value;
 }
@@ -122,7 +145,14 @@ function readScript(file: string): string {
     text = readFileSync(file, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
+    const why =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EISDIR'
+          ? 'it is a directory'
+          : code === 'EACCES'
+            ? 'permission denied'
+            : (error as Error).message;
     throw new CliError(`--script ${file}: cannot read it (${why})`, EXIT_USAGE);
   }
   if (text.trim() === '') throw new CliError(`--script ${file} is empty`, EXIT_USAGE);

@@ -29,7 +29,8 @@ const GROUPS: readonly { names: readonly string[]; load: () => Promise<Register>
     names: ['config'],
     load: async () => {
       const { registerConfigValidate } = await import('./config-validate.js');
-      return (program, done) => registerConfigValidate(program.command('config').description('work with configuration files'), done);
+      return (program, done) =>
+        registerConfigValidate(program.command('config').description('work with configuration files'), done);
     },
   },
 ];
@@ -89,7 +90,10 @@ function prefixLines(text: string): string {
   return text
     .trimEnd()
     .split('\n')
-    .map((line) => `labslot: ${line.replace(/^error: /, '').replace(/^\((Did you mean .*)\)$/, (_, hint: string) => hint.replace(/^D/, 'd'))}`)
+    .map(
+      (line) =>
+        `labslot: ${line.replace(/^error: /, '').replace(/^\((Did you mean .*)\)$/, (_, hint: string) => hint.replace(/^D/, 'd'))}`,
+    )
     .join('\n')
     .concat('\n');
 }

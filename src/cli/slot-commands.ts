@@ -23,17 +23,21 @@ function operatorName(): string {
 
 export function registerSlotCommands(program: Command, done: CommandResult): void {
   addClientOptions(program.command('slots').description('list slots with health, usage and holds'))
-    .option('--json', 'print the API\'s JSON')
+    .option('--json', "print the API's JSON")
     .action(async (options: ClientOptions & { json?: boolean }) => {
       const { slots } = await (await AgentClient.from(options)).request<{ slots: SlotView[] }>('GET', '/v1/slots');
       if (options.json === true) process.stdout.write(`${JSON.stringify(slots, null, 2)}\n`);
       else {
         const rows = slots.map((s) => {
-          const sick = s.devices.filter((d) => d.health === 'unhealthy').map((d) => `${d.name}: ${d.last_check?.reason ?? 'unhealthy'}`);
+          const sick = s.devices
+            .filter((d) => d.health === 'unhealthy')
+            .map((d) => `${d.name}: ${d.last_check?.reason ?? 'unhealthy'}`);
           const note = s.hold ? `held by ${holder(s.hold)}: ${s.hold.reason}` : sick.join('; ');
           return [s.name, s.target, s.usage, s.hold ? 'HELD' : '-', s.health, s.conflicts_with.join(',') || '-', note];
         });
-        process.stdout.write(formatTable([['SLOT', 'TARGET', 'USAGE', 'HOLD', 'HEALTH', 'CONFLICTS', 'NOTE'], ...rows]));
+        process.stdout.write(
+          formatTable([['SLOT', 'TARGET', 'USAGE', 'HOLD', 'HEALTH', 'CONFLICTS', 'NOTE'], ...rows]),
+        );
       }
       done.code = EXIT_OK;
     });
@@ -41,34 +45,56 @@ export function registerSlotCommands(program: Command, done: CommandResult): voi
   const slot = program.command('slot').description('hold or release one slot');
   addClientOptions(slot.command('hold').description('keep a slot out of rotation until released').argument('<name>'))
     .requiredOption('-m, --message <reason>', 'why the slot is held')
-    .option('--json', 'print the agent\'s answer (the slot and its hold)')
-    .option('--replace', 'replace the slot\'s current hold (without it, a held slot is refused)')
+    .option('--json', "print the agent's answer (the slot and its hold)")
+    .option('--replace', "replace the slot's current hold (without it, a held slot is refused)")
     .action(async (name: string, options: ClientOptions & { message: string; json?: boolean; replace?: boolean }) => {
       const client = await AgentClient.from(options);
       let answer: { hold: HoldView; replaced: HoldView | null };
       try {
-        answer = await client.request('POST', `/v1/slots/${encodeURIComponent(name)}/hold`, { reason: options.message, by: operatorName(), ...(options.replace === true ? { replace: true } : {}) });
+        answer = await client.request('POST', `/v1/slots/${encodeURIComponent(name)}/hold`, {
+          reason: options.message,
+          by: operatorName(),
+          ...(options.replace === true ? { replace: true } : {}),
+        });
       } catch (error) {
         // The agent's message says how an API client replaces a hold; this one has --replace.
-        const hold = error instanceof AgentError && error.refusal?.code === 'slot_held' ? (error.refusal['hold'] as HoldView | undefined) : undefined;
-        if (hold !== undefined) throw new CliError(`${heldMessage(name, hold)}; pass --replace to replace it`, EXIT_FAILURE, { cause: error });
+        const hold =
+          error instanceof AgentError && error.refusal?.code === 'slot_held'
+            ? (error.refusal['hold'] as HoldView | undefined)
+            : undefined;
+        if (hold !== undefined)
+          throw new CliError(`${heldMessage(name, hold)}; pass --replace to replace it`, EXIT_FAILURE, {
+            cause: error,
+          });
         throw error;
       }
       if (options.json === true) process.stdout.write(`${JSON.stringify(answer, null, 2)}\n`);
       else {
-        const replaced = answer.replaced === null ? '' : ` (replaces the hold by ${holder(answer.replaced)}: ${answer.replaced.reason})`;
+        const replaced =
+          answer.replaced === null
+            ? ''
+            : ` (replaces the hold by ${holder(answer.replaced)}: ${answer.replaced.reason})`;
         process.stdout.write(`${name} is held: ${options.message}${replaced}\n`);
       }
       done.code = EXIT_OK;
     });
-  addClientOptions(slot.command('release').description('release a hold; the slot is checked before its next lease').argument('<name>'))
+  addClientOptions(
+    slot.command('release').description('release a hold; the slot is checked before its next lease').argument('<name>'),
+  )
     .option('-m, --message <note>', 'why it is fine again')
-    .option('--json', 'print the agent\'s answer (released, and whether the fresh check passed)')
+    .option('--json', "print the agent's answer (released, and whether the fresh check passed)")
     .action(async (name: string, options: ClientOptions & { message?: string; json?: boolean }) => {
       const client = await AgentClient.from(options);
-      const result = await client.request<{ healthy: boolean }>('POST', `/v1/slots/${encodeURIComponent(name)}/release`, { note: options.message, by: operatorName() });
+      const result = await client.request<{ healthy: boolean }>(
+        'POST',
+        `/v1/slots/${encodeURIComponent(name)}/release`,
+        { note: options.message, by: operatorName() },
+      );
       if (options.json === true) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-      else process.stdout.write(`${name} released; fresh check: ${result.healthy ? 'healthy' : 'not healthy yet, it stays out of rotation until it is'}\n`);
+      else
+        process.stdout.write(
+          `${name} released; fresh check: ${result.healthy ? 'healthy' : 'not healthy yet, it stays out of rotation until it is'}\n`,
+        );
       done.code = EXIT_OK;
     });
 }

@@ -7,10 +7,16 @@ import { addConfigOption } from './config-options.js';
 import { EXIT_OK } from './exit-codes.js';
 
 export function registerUdevRules(program: Command, done: CommandResult): void {
-  addConfigOption(program.command('udev-rules').description('print udev rules for the configured USB devices (root-only, /dev/labslot/<device> links)'))
-    .action(async (options: { config?: string }) => {
-      const [{ udevRules }, { loadLab }] = await Promise.all([import('../devices/udev-rules.js'), import('./load-lab.js')]);
-      process.stdout.write(udevRules(loadLab(options)));
-      done.code = EXIT_OK;
-    });
+  addConfigOption(
+    program
+      .command('udev-rules')
+      .description('print udev rules for the configured USB devices (root-only, /dev/labslot/<device> links)'),
+  ).action(async (options: { config?: string }) => {
+    const [{ udevRules }, { loadLab }] = await Promise.all([
+      import('../devices/udev-rules.js'),
+      import('./load-lab.js'),
+    ]);
+    process.stdout.write(udevRules(loadLab(options)));
+    done.code = EXIT_OK;
+  });
 }

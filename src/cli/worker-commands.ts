@@ -26,9 +26,9 @@ export function registerWorkerCommands(program: Command, done: CommandResult): v
   const worker = program.command('worker').description('commands for a job to talk to its own agent');
   worker
     .command('mark-broken')
-    .description('inside a job: hold this job\'s slot as broken until an operator releases it')
+    .description("inside a job: hold this job's slot as broken until an operator releases it")
     .requiredOption('-m, --message <message>', 'what is wrong with the testbed')
-    .option('--json', 'print the agent\'s answer (slot, job, worker and the hold) on stdout')
+    .option('--json', "print the agent's answer (slot, job, worker and the hold) on stdout")
     .action(async (options: { message: string; json?: boolean }) => {
       done.code = await markBroken(options.message, options.json === true, process.env);
     });
@@ -37,10 +37,14 @@ export function registerWorkerCommands(program: Command, done: CommandResult): v
 async function markBroken(message: string, json: boolean, env: NodeJS.ProcessEnv): Promise<number> {
   const missing = ['LABSLOT_URL', 'LABSLOT_TOKEN', 'LABSLOT_WORKER'].filter((name) => !env[name]);
   if (missing.length > 0) {
-    throw new CliError(`worker mark-broken only works inside a labslot job (${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not set)`, EXIT_USAGE);
+    throw new CliError(
+      `worker mark-broken only works inside a labslot job (${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not set)`,
+      EXIT_USAGE,
+    );
   }
   if (message.trim() === '') throw new CliError('-m: say what is wrong with the testbed', EXIT_USAGE);
-  if (message.length > MAX_MESSAGE) throw new CliError(`-m: the message is ${message.length} characters; at most ${MAX_MESSAGE} fit`, EXIT_USAGE);
+  if (message.length > MAX_MESSAGE)
+    throw new CliError(`-m: the message is ${message.length} characters; at most ${MAX_MESSAGE} fit`, EXIT_USAGE);
   // Only the job's own variables: a --url or --token here could only point the worker token somewhere it does not belong.
   const client = await AgentClient.from({}, env);
   // The agent checks slot and worker against the token, so a job cannot hold somebody else's slot.
@@ -48,7 +52,12 @@ async function markBroken(message: string, json: boolean, env: NodeJS.ProcessEnv
   const answer = await client.request<MarkBrokenAnswer>('POST', '/v1/worker/mark-broken', body);
   if (json) process.stdout.write(`${JSON.stringify(answer, null, 2)}\n`);
   else if (answer.already_held) {
-    process.stderr.write(`labslot: slot ${answer.slot} stays held by ${holdSummary(answer.hold)} (your message is in its events); this job ends as an infrastructure failure\n`);
-  } else process.stderr.write(`labslot: slot ${answer.slot} is held: ${answer.hold.reason}; this job ends as an infrastructure failure\n`);
+    process.stderr.write(
+      `labslot: slot ${answer.slot} stays held by ${holdSummary(answer.hold)} (your message is in its events); this job ends as an infrastructure failure\n`,
+    );
+  } else
+    process.stderr.write(
+      `labslot: slot ${answer.slot} is held: ${answer.hold.reason}; this job ends as an infrastructure failure\n`,
+    );
   return EXIT_OK;
 }

@@ -18,7 +18,9 @@ export class ConfigError extends Error {
   constructor(issues: readonly ConfigIssue[], options?: ErrorOptions) {
     const first = issues[0];
     super(
-      issues.length === 1 && first ? formatIssue(first) : `${issues.length} problems in ${first?.file ?? 'configuration'}`,
+      issues.length === 1 && first
+        ? formatIssue(first)
+        : `${issues.length} problems in ${first?.file ?? 'configuration'}`,
       options,
     );
     this.issues = issues;

@@ -8,7 +8,8 @@ import { z } from 'zod';
 const RESERVED = new Set(['HUMILITY_ENVIRONMENT', 'PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'TMPDIR']);
 
 /** The dynamic loader's and libc's own variables: a preloaded library runs in every program. */
-const LOADER = /^(?:LD_|MALLOC_|GLIBC_TUNABLES$|GCONV_PATH$|NLSPATH$|LOCPATH$|HOSTALIASES$|RESOLV_HOST_CONF$|RES_OPTIONS$|TZDIR$)/;
+const LOADER =
+  /^(?:LD_|MALLOC_|GLIBC_TUNABLES$|GCONV_PATH$|NLSPATH$|LOCPATH$|HOSTALIASES$|RESOLV_HOST_CONF$|RES_OPTIONS$|TZDIR$)/;
 
 /** What a shell accepts as a variable name. */
 export const ENV_NAME_SYNTAX = /^[A-Za-z_][A-Za-z0-9_]*$/;

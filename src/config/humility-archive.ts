@@ -32,9 +32,13 @@ export function archivePathProblem(path: string, place: ArchivePlace): string | 
   if (path === '') return 'must not be empty';
   if (path.includes('\0')) return 'must not contain NUL characters';
   if (path.length > MAX_PATH) return `must be at most ${MAX_PATH} characters`;
-  if (path.endsWith('/')) return 'names a directory; an archive is a file (e.g. build/gimlet-c/dist/default/build-gimlet-c.zip)';
-  if (place === 'host') return path.startsWith('/') ? undefined : 'must be an absolute path on this host (e.g. /var/lib/hubris/gimlet-c.zip)';
-  if (path.startsWith('/')) return 'must be relative to the job\'s input (build/sp.zip for /input/build/sp.zip)';
+  if (path.endsWith('/'))
+    return 'names a directory; an archive is a file (e.g. build/gimlet-c/dist/default/build-gimlet-c.zip)';
+  if (place === 'host')
+    return path.startsWith('/')
+      ? undefined
+      : 'must be an absolute path on this host (e.g. /var/lib/hubris/gimlet-c.zip)';
+  if (path.startsWith('/')) return "must be relative to the job's input (build/sp.zip for /input/build/sp.zip)";
   if (path.split('/').includes('..')) return 'must not climb out of the input with ".."';
   if (posix.normalize(path) === '.') return 'names the input directory itself; an archive is a file in it';
   return undefined;
@@ -57,10 +61,20 @@ export function parseArchive(value: unknown, place: ArchivePlace): ArchiveResult
     return issue ? { ok: false, issues: [issue] } : { ok: true, archive: fix(value) };
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    return { ok: false, issues: [{ path: [], message: 'must be a path, or a table of named paths ({ a = "...", b = "..." }) chosen with humility --archive-name' }] };
+    return {
+      ok: false,
+      issues: [
+        {
+          path: [],
+          message:
+            'must be a path, or a table of named paths ({ a = "...", b = "..." }) chosen with humility --archive-name',
+        },
+      ],
+    };
   }
   const entries = Object.entries(value as Record<string, unknown>);
-  if (entries.length === 0) return { ok: false, issues: [{ path: [], message: 'names no archive: give a path, or at least one NAME = path' }] };
+  if (entries.length === 0)
+    return { ok: false, issues: [{ path: [], message: 'names no archive: give a path, or at least one NAME = path' }] };
   const issues: ArchiveIssue[] = [];
   const named: Record<string, string> = {};
   for (const [name, path] of entries) {
@@ -77,10 +91,14 @@ export function parseArchive(value: unknown, place: ArchivePlace): ArchiveResult
 
 /** Every path of an archive value, with its name (undefined for the single-path form). */
 export function archivePaths(archive: HumilityArchive): { name: string | undefined; path: string }[] {
-  return typeof archive === 'string' ? [{ name: undefined, path: archive }] : Object.entries(archive).map(([name, path]) => ({ name, path }));
+  return typeof archive === 'string'
+    ? [{ name: undefined, path: archive }]
+    : Object.entries(archive).map(([name, path]) => ({ name, path }));
 }
 
 /** The same archive with every path passed through `map`. */
 export function mapArchive(archive: HumilityArchive, map: (path: string) => string): HumilityArchive {
-  return typeof archive === 'string' ? map(archive) : Object.fromEntries(Object.entries(archive).map(([name, path]) => [name, map(path)]));
+  return typeof archive === 'string'
+    ? map(archive)
+    : Object.fromEntries(Object.entries(archive).map(([name, path]) => [name, map(path)]));
 }

@@ -37,7 +37,8 @@ export function loadConfig(file: string, rules: DeviceRules, overrides: ConfigOv
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
-      for (const described of describeSchemaIssue(issue, raw)) issues.push(located(file, described.path, described.message, locator));
+      for (const described of describeSchemaIssue(issue, raw))
+        issues.push(located(file, described.path, described.message, locator));
     }
   }
   for (const issue of [...crossCheck(raw), ...rules.rawIssues(raw)]) {
@@ -49,7 +50,8 @@ export function loadConfig(file: string, rules: DeviceRules, overrides: ConfigOv
   return buildLabModel(config, rules, {
     file,
     agentName: config.agent.name ?? hostname(),
-    stateDir: overrides.stateDir !== undefined ? resolve(overrides.stateDir) : resolve(dirname(file), config.agent.state_dir),
+    stateDir:
+      overrides.stateDir !== undefined ? resolve(overrides.stateDir) : resolve(dirname(file), config.agent.state_dir),
     listen: overrides.listen ?? config.agent.listen,
   });
 }
@@ -60,7 +62,14 @@ function readSource(file: string): string {
     bytes = readFileSync(file);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : String(code ?? error);
+    const why =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EACCES'
+          ? 'permission denied'
+          : code === 'EISDIR'
+            ? 'is a directory'
+            : String(code ?? error);
     throw new ConfigError([{ file, message: `cannot read the config file: ${why}` }], { cause: error });
   }
   try {
@@ -105,5 +114,9 @@ function sortIssues(issues: ConfigIssue[]): ConfigIssue[] {
       seen.add(key);
       return true;
     })
-    .sort((a, b) => (a.line ?? Number.MAX_SAFE_INTEGER) - (b.line ?? Number.MAX_SAFE_INTEGER) || (a.path ?? '').localeCompare(b.path ?? ''));
+    .sort(
+      (a, b) =>
+        (a.line ?? Number.MAX_SAFE_INTEGER) - (b.line ?? Number.MAX_SAFE_INTEGER) ||
+        (a.path ?? '').localeCompare(b.path ?? ''),
+    );
 }

@@ -22,7 +22,12 @@ export class KeyLocator {
       if (!header?.[1]) return;
       const previous = this.tables.at(-1);
       if (previous) previous.bodyEnd = index;
-      this.tables.push({ path: splitDotted(header[1]), headerLine: index + 1, bodyStart: index + 1, bodyEnd: this.lines.length });
+      this.tables.push({
+        path: splitDotted(header[1]),
+        headerLine: index + 1,
+        bodyStart: index + 1,
+        bodyEnd: this.lines.length,
+      });
     });
   }
 
@@ -58,6 +63,7 @@ function splitDotted(text: string): string[] {
 }
 
 function unquote(text: string): string {
-  if ((text.startsWith('"') && text.endsWith('"')) || (text.startsWith("'") && text.endsWith("'"))) return text.slice(1, -1);
+  if ((text.startsWith('"') && text.endsWith('"')) || (text.startsWith("'") && text.endsWith("'")))
+    return text.slice(1, -1);
   return text;
 }

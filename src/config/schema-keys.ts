@@ -30,7 +30,8 @@ function objectShapes(schema: z.ZodType): Record<string, z.ZodType>[] {
 
 function children(schema: z.ZodType): { key: string | null; schema: z.ZodType }[] {
   const out: { key: string | null; schema: z.ZodType }[] = [];
-  for (const shape of objectShapes(schema)) for (const [key, child] of Object.entries(shape)) out.push({ key, schema: child });
+  for (const shape of objectShapes(schema))
+    for (const [key, child] of Object.entries(shape)) out.push({ key, schema: child });
   const def = defOf(unwrap(schema));
   if (def.type === 'record' && def.valueType) out.push({ key: null, schema: def.valueType });
   if (def.type === 'array' && def.element) out.push({ key: null, schema: def.element });
@@ -74,7 +75,14 @@ function selects(shape: Record<string, z.ZodType>, table: unknown): boolean {
 export function allKeyPaths(schema: z.ZodType, prefix = ''): string[] {
   const paths = new Set<string>();
   for (const { key, schema: child } of children(schema)) {
-    const here = key === null ? (defOf(unwrap(schema)).type === 'array' ? prefix : `${prefix}.<name>`) : prefix === '' ? key : `${prefix}.${key}`;
+    const here =
+      key === null
+        ? defOf(unwrap(schema)).type === 'array'
+          ? prefix
+          : `${prefix}.<name>`
+        : prefix === ''
+          ? key
+          : `${prefix}.${key}`;
     if (key !== null) paths.add(here);
     for (const deeper of allKeyPaths(child, here)) paths.add(deeper);
   }

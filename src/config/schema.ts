@@ -19,7 +19,10 @@ export const name = z
   .regex(NAME_PATTERN, { error: 'must match [a-z0-9][a-z0-9-]* (lowercase letters, digits, dashes)' });
 
 // Unix user and group names as useradd accepts them by default.
-const unixName = z.string().regex(/^[a-z_][a-z0-9_-]*\$?$/, { error: 'is not a valid Unix user or group name' }).max(32);
+const unixName = z
+  .string()
+  .regex(/^[a-z_][a-z0-9_-]*\$?$/, { error: 'is not a valid Unix user or group name' })
+  .max(32);
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -50,7 +53,8 @@ export const duration = durationUpTo(HOUR);
 export const size = z.string().transform((text, ctx) => {
   const bytes = parseSize(text);
   if (bytes === undefined || bytes <= 0) {
-    const message = bytes === undefined ? `"${text}" is not a size (use e.g. "512MiB", "4GiB", "1GB")` : 'must be greater than zero';
+    const message =
+      bytes === undefined ? `"${text}" is not a size (use e.g. "512MiB", "4GiB", "1GB")` : 'must be greater than zero';
     ctx.issues.push({ code: 'custom', input: text, message });
     return z.NEVER;
   }
@@ -60,7 +64,10 @@ export const size = z.string().transform((text, ctx) => {
 // A job's own filesystem needs room for its metadata: below 1MiB there is none left for files.
 const diskSize = size.refine((bytes) => bytes >= 2 ** 20, { error: 'must be at least 1MiB' });
 
-const u16 = z.int().min(0, { error: 'must be between 0 and 0xffff' }).max(0xffff, { error: 'must be between 0 and 0xffff' });
+const u16 = z
+  .int()
+  .min(0, { error: 'must be between 0 and 0xffff' })
+  .max(0xffff, { error: 'must be between 0 and 0xffff' });
 const positiveInt = z.int().positive();
 const argv = z.array(z.string().min(1)).min(1, { error: 'must name a program: ["program", "arg", ...]' });
 const description = z.string().max(200).optional();
@@ -69,14 +76,17 @@ const description = z.string().max(200).optional();
 export const usbIdentity = {
   vid: u16,
   pid: u16,
-  serial: z.string().min(1, { error: 'must not be empty: without a serial, two probes of one model cannot be told apart' }),
+  serial: z
+    .string()
+    .min(1, { error: 'must not be empty: without a serial, two probes of one model cannot be told apart' }),
 };
 
 /** A probe's Hubris archive for HUMILITY_ENVIRONMENT: one host path, or named host paths (humility-archive.ts). */
 const hostArchive = z.unknown().transform((value, ctx) => {
   const parsed = parseArchive(value, 'host');
   if (parsed.ok) return parsed.archive;
-  for (const issue of parsed.issues) ctx.issues.push({ code: 'custom', input: value, path: issue.path, message: issue.message });
+  for (const issue of parsed.issues)
+    ctx.issues.push({ code: 'custom', input: value, path: issue.path, message: issue.message });
   return z.NEVER;
 });
 
@@ -89,7 +99,8 @@ const usbDevice = z
     archive: hostArchive.optional(),
   })
   .refine((d) => d.role !== 'other' || d.archive === undefined, {
-    error: 'a device with role "other" is not in HUMILITY_ENVIRONMENT, so it has no archive: make it a probe or drop the archive',
+    error:
+      'a device with role "other" is not in HUMILITY_ENVIRONMENT, so it has no archive: make it a probe or drop the archive',
     path: ['archive'],
   });
 
@@ -141,7 +152,10 @@ const ipv6Device = z
     kind: z.literal('ipv6'),
     description,
     address: ipv6Address,
-    interface: z.string().regex(/^[^\s/%]{1,15}$/, { error: 'is not a network interface name' }).optional(),
+    interface: z
+      .string()
+      .regex(/^[^\s/%]{1,15}$/, { error: 'is not a network interface name' })
+      .optional(),
     tcp_port: z.int().min(1).max(65_535).optional(),
   })
   .refine((d) => !isLinkLocal(d.address) || d.interface !== undefined, {
@@ -152,9 +166,16 @@ const ipv6Device = z
 // A host name (RFC 1123 labels) or an IPv4/IPv6 literal, without brackets: the port is its own key.
 const networkHost = z
   .string()
-  .refine((h) => isIP(h) !== 0 || /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(h), {
-    error: 'must be a host name or an IP address, without brackets or port (set "port")',
-  });
+  .refine(
+    (h) =>
+      isIP(h) !== 0 ||
+      /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(
+        h,
+      ),
+    {
+      error: 'must be a host name or an IP address, without brackets or port (set "port")',
+    },
+  );
 
 // A serial console over TCP (ser2net, a console server); its probe keys are a serial console's.
 const consoleServerDevice = z.strictObject({
@@ -173,10 +194,14 @@ const commandDevice = z.strictObject({
   user: unixName.optional(),
 });
 
-export const device = z.discriminatedUnion(
-  'kind',
-  [usbDevice, serialDevice, z.discriminatedUnion('driver', [pdudaemonPower, commandPower]), ipv6Device, commandDevice, consoleServerDevice],
-);
+export const device = z.discriminatedUnion('kind', [
+  usbDevice,
+  serialDevice,
+  z.discriminatedUnion('driver', [pdudaemonPower, commandPower]),
+  ipv6Device,
+  commandDevice,
+  consoleServerDevice,
+]);
 
 const limits = z.strictObject({
   memory: size.optional(),
@@ -197,7 +222,6 @@ const jobLimits = z.strictObject({
   cpu: z.number().positive().max(1024).optional(),
 });
 
-
 const slot = z.strictObject({
   target: name,
   description,
@@ -209,13 +233,18 @@ const slot = z.strictObject({
 });
 
 const tokenHash = z.string().regex(/^[0-9a-f]{64}$/, {
-  error: 'must be the SHA-256 of a token as 64 lowercase hex characters (printf %s TOKEN | sha256sum), never the token itself',
+  error:
+    'must be the SHA-256 of a token as 64 lowercase hex characters (printf %s TOKEN | sha256sum), never the token itself',
 });
 
 export const listen = z.string().transform((text, ctx) => {
   const parsed = parseListen(text);
   if (parsed === undefined) {
-    ctx.issues.push({ code: 'custom', input: text, message: `"${text}" is not host:port (e.g. "127.0.0.1:8421", "[::1]:8421")` });
+    ctx.issues.push({
+      code: 'custom',
+      input: text,
+      message: `"${text}" is not host:port (e.g. "127.0.0.1:8421", "[::1]:8421")`,
+    });
     return z.NEVER;
   }
   return parsed;
@@ -226,7 +255,9 @@ export const configSchema = z.strictObject({
     .strictObject({
       name: z
         .string()
-        .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, { error: 'must be a host-like name: letters, digits, ".", "_", "-"' })
+        .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, {
+          error: 'must be a host-like name: letters, digits, ".", "_", "-"',
+        })
         .optional(),
       state_dir: z.string().min(1).default('/var/lib/labslot'),
       listen: listen.prefault('127.0.0.1:8421'),
@@ -262,7 +293,9 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   devices: z.record(name, device).default({}),
-  slots: z.record(name, slot).refine((s) => Object.keys(s).length > 0, { error: 'at least one [slots.NAME] table is required' }),
+  slots: z
+    .record(name, slot)
+    .refine((s) => Object.keys(s).length > 0, { error: 'at least one [slots.NAME] table is required' }),
 });
 
 export type RawConfigInput = z.input<typeof configSchema>;

@@ -11,7 +11,9 @@ export class TomlDateTime {
   ) {}
 }
 
-const marker = (kind: string): { from(item: string): TomlDateTime } => ({ from: (text: string) => new TomlDateTime(kind, text) });
+const marker = (kind: string): { from(item: string): TomlDateTime } => ({
+  from: (text: string) => new TomlDateTime(kind, text),
+});
 
 /** A stand-in for the Temporal API that the parser calls for every date/time value. */
 export const DATE_TIME_MARKERS: TemporalLike = {

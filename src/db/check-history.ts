@@ -17,9 +17,20 @@ export interface StoredResult {
 /** The newest `limit` results of a device, newest first; with `since`, only those checked at or after it. */
 export function checkHistory(db: Db, device: string, limit: number, since?: number): StoredResult[] {
   return db
-    .select({ ok: checkResults.ok, reason: checkResults.reason, detail: checkResults.detail, durationMs: checkResults.durationMs, at: checkResults.at, trigger: checkResults.trigger })
+    .select({
+      ok: checkResults.ok,
+      reason: checkResults.reason,
+      detail: checkResults.detail,
+      durationMs: checkResults.durationMs,
+      at: checkResults.at,
+      trigger: checkResults.trigger,
+    })
     .from(checkResults)
-    .where(since === undefined ? eq(checkResults.device, device) : and(eq(checkResults.device, device), gte(checkResults.at, since)))
+    .where(
+      since === undefined
+        ? eq(checkResults.device, device)
+        : and(eq(checkResults.device, device), gte(checkResults.at, since)),
+    )
     .orderBy(desc(checkResults.id))
     .limit(limit)
     .all();

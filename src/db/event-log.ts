@@ -16,5 +16,7 @@ export interface NewEvent {
 
 /** Takes the database or a transaction, so events commit with the change they describe. */
 export function recordEvent(db: Pick<Db, 'insert'>, event: NewEvent, at = Date.now()): void {
-  db.insert(events).values({ ...event, at }).run();
+  db.insert(events)
+    .values({ ...event, at })
+    .run();
 }

@@ -81,6 +81,9 @@ export function openDatabaseReadOnly(stateDir: string): Db | undefined {
     const client = new Database(file, { readonly: true, fileMustExist: true, timeout: 5_000 });
     return drizzle(client, { schema });
   } catch (error) {
-    throw new DatabaseError(`cannot read the database ${file}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    throw new DatabaseError(
+      `cannot read the database ${file}: ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error },
+    );
   }
 }

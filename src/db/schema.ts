@@ -115,7 +115,10 @@ export const jobs = sqliteTable(
     /** Why a queued job has no slot yet, for `GET /v1/jobs/:id`. */
     waiting: text('waiting'),
   },
-  (t) => [index('jobs_queue').on(t.state, t.target, t.priority, t.submittedAt), index('jobs_slot').on(t.slot, t.submittedAt)],
+  (t) => [
+    index('jobs_queue').on(t.state, t.target, t.priority, t.submittedAt),
+    index('jobs_slot').on(t.slot, t.submittedAt),
+  ],
 );
 
 /** Ephemeral Unix users that run jobs; kept after destruction for the audit trail. */

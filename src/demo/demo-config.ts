@@ -29,7 +29,9 @@ export interface DemoConfigParts {
 const q = (text: string): string => JSON.stringify(text);
 
 export function demoConfigToml(parts: DemoConfigParts): string {
-  const listen = parts.listen.host.includes(':') ? `[${parts.listen.host}]:${parts.listen.port}` : `${parts.listen.host}:${parts.listen.port}`;
+  const listen = parts.listen.host.includes(':')
+    ? `[${parts.listen.host}]:${parts.listen.port}`
+    : `${parts.listen.host}:${parts.listen.port}`;
   const net: Record<DemoSlot, string> = {
     'demo-1': `address = ${q(parts.globalAddresses[0])}`,
     // Link-local addresses need the interface: the same fe80:: address may exist on every link.

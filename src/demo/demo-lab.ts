@@ -18,7 +18,9 @@ export const DEMO_NAMESPACE_PREFIX = 'labslot-demo-';
 
 /** The emulated SP console: a prompt for every line, as Hubris answers a bare return. */
 function answerConsole(line: string): string {
-  return line.trim() === '' ? `\r\n${DEMO_PROMPT}` : `\r\n${line.trim()}: this SP console is emulated by labslot demo\r\n${DEMO_PROMPT}`;
+  return line.trim() === ''
+    ? `\r\n${DEMO_PROMPT}`
+    : `\r\n${line.trim()}: this SP console is emulated by labslot demo\r\n${DEMO_PROMPT}`;
 }
 
 export async function buildEmulatedLab(dir: string, stack: ResourceStack, signal: AbortSignal): Promise<EmulatedParts> {

@@ -32,13 +32,20 @@ export function onPath(program: string, path = process.env['PATH'] ?? ''): strin
 
 /** Throws a DemoError (prerequisite) naming everything missing at once. */
 export function checkDemoPrerequisites(): void {
-  if (process.platform !== 'linux') throw new DemoError('labslot demo needs Linux (network namespaces, PTYs, bubblewrap)', 'prerequisite');
+  if (process.platform !== 'linux')
+    throw new DemoError('labslot demo needs Linux (network namespaces, PTYs, bubblewrap)', 'prerequisite');
   if (process.getuid?.() !== 0) {
-    throw new DemoError('labslot demo needs root: it creates job users, a network namespace and device grants (try: sudo npm run demo)', 'prerequisite');
+    throw new DemoError(
+      'labslot demo needs root: it creates job users, a network namespace and device grants (try: sudo npm run demo)',
+      'prerequisite',
+    );
   }
   const missing = Object.keys(DEMO_PROGRAMS).filter((program) => onPath(program) === undefined);
   if (missing.length > 0) {
     const packages = [...new Set(missing.map((program) => DEMO_PROGRAMS[program]))].join(' ');
-    throw new DemoError(`labslot demo needs ${missing.join(', ')} on PATH; on Debian: apt-get install ${packages}`, 'prerequisite');
+    throw new DemoError(
+      `labslot demo needs ${missing.join(', ')} on PATH; on Debian: apt-get install ${packages}`,
+      'prerequisite',
+    );
   }
 }

@@ -37,7 +37,11 @@ export class ResourceStack {
         // Popped only once done, so a forced stop meanwhile still kills what this step was removing.
         this.steps.pop();
       }
-      if (failures.length > 0) throw new AggregateError(failures, `${failures.length} teardown ${failures.length === 1 ? 'step' : 'steps'} failed`);
+      if (failures.length > 0)
+        throw new AggregateError(
+          failures,
+          `${failures.length} teardown ${failures.length === 1 ? 'step' : 'steps'} failed`,
+        );
     })();
     return this.disposing;
   }

@@ -3,7 +3,17 @@
 // reverse: agent (which stops and cleans up its jobs' workers) first, then the
 // consoles, the namespace, pdudaemon and the directory.
 import { randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Agent, untraversableParent } from '../agent.js';
@@ -45,7 +55,9 @@ export class Demo {
     let failure: unknown;
     try {
       await this.start(stop);
-      await new Promise<void>((resolve) => (stop.aborted ? resolve() : stop.addEventListener('abort', () => resolve(), { once: true })));
+      await new Promise<void>((resolve) =>
+        stop.aborted ? resolve() : stop.addEventListener('abort', () => resolve(), { once: true }),
+      );
     } catch (error) {
       // Ctrl-C during the start is a stop like any other.
       if (!stop.aborted) failure = error;
@@ -59,7 +71,11 @@ export class Demo {
       failure ??= error;
     }
     if (failure !== undefined) throw coerceError(failure);
-    this.say(this.options.dir === undefined ? 'stopped; the lab is gone' : `stopped; the lab is gone, ${this.options.dir} is kept`);
+    this.say(
+      this.options.dir === undefined
+        ? 'stopped; the lab is gone'
+        : `stopped; the lab is gone, ${this.options.dir} is kept`,
+    );
   }
 
   /** A second Ctrl-C: kill the lab's processes and delete its namespace at once; returns what may be left behind. */
@@ -77,7 +93,10 @@ export class Demo {
     const stateDir = join(dir, 'state');
     const closed = untraversableParent(stateDir);
     if (closed !== undefined) {
-      throw new DemoError(`job users could not reach ${stateDir}: ${closed} lacks o+x (chmod o+x it, or give a --dir under /tmp or /srv)`, 'prerequisite');
+      throw new DemoError(
+        `job users could not reach ${stateDir}: ${closed} lacks o+x (chmod o+x it, or give a --dir under /tmp or /srv)`,
+        'prerequisite',
+      );
     }
     this.say(`building the lab in ${dir}`);
     const parts = await buildEmulatedLab(dir, this.stack, stop);
@@ -85,7 +104,16 @@ export class Demo {
     const operatorToken = `demo-operator-${randomBytes(12).toString('hex')}`;
     const submitterToken = `demo-submitter-${randomBytes(12).toString('hex')}`;
     const configFile = join(dir, 'slots.toml');
-    writeFileSync(configFile, demoConfigToml({ ...parts, operatorHash: sha256Hex(operatorToken), submitterHash: sha256Hex(submitterToken), listen: this.options.listen }), { mode: 0o644 });
+    writeFileSync(
+      configFile,
+      demoConfigToml({
+        ...parts,
+        operatorHash: sha256Hex(operatorToken),
+        submitterHash: sha256Hex(submitterToken),
+        listen: this.options.listen,
+      }),
+      { mode: 0o644 },
+    );
     // Loaded like `labslot agent -c` loads it: the demo's config is real config.
     const lab = loadLabConfig(configFile, { listen: this.options.listen });
 
@@ -94,7 +122,11 @@ export class Demo {
     const logFd = openSync(agentLog, 'a', 0o600);
     this.stack.defer({ what: 'agent log', run: () => closeSync(logFd), force: () => undefined });
     // Forced, nothing can delete them synchronously, but the user learns their names.
-    this.stack.defer({ what: 'job users', run: () => assertNoWorkerUsers(lab.stateDir), force: () => assertNoWorkerUsers(lab.stateDir) });
+    this.stack.defer({
+      what: 'job users',
+      run: () => assertNoWorkerUsers(lab.stateDir),
+      force: () => assertNoWorkerUsers(lab.stateDir),
+    });
     const agent = new Agent({ lab, log: createLogger(logFd) });
     // Forced, the agent dies with this process, and its sandboxes with it (bubblewrap --die-with-parent).
     this.stack.defer({ what: 'agent', run: () => agent.stop(), force: () => undefined });
@@ -128,14 +160,22 @@ export class Demo {
     if (this.options.dir !== undefined) {
       const dir = resolve(this.options.dir);
       // The path goes into socat addresses and pdudaemon's outlet commands (run by a shell): plain characters only.
-      if (!SAFE_DIR.test(dir)) throw new DemoError(`--dir ${JSON.stringify(dir)}: use a path of letters, digits and . _ - / + @ = only (it goes into socat addresses and shell commands)`, 'prerequisite');
+      if (!SAFE_DIR.test(dir))
+        throw new DemoError(
+          `--dir ${JSON.stringify(dir)}: use a path of letters, digits and . _ - / + @ = only (it goes into socat addresses and shell commands)`,
+          'prerequisite',
+        );
       if (!existsSync(dir)) {
         mkdirSync(dir, { recursive: true });
         chmodSync(dir, 0o755);
       }
       return dir;
     }
-    if (!SAFE_DIR.test(tmpdir())) throw new DemoError(`the temporary directory ${JSON.stringify(tmpdir())} has characters socat and the shell would misread: give --dir`, 'prerequisite');
+    if (!SAFE_DIR.test(tmpdir()))
+      throw new DemoError(
+        `the temporary directory ${JSON.stringify(tmpdir())} has characters socat and the shell would misread: give --dir`,
+        'prerequisite',
+      );
     const dir = mkdtempSync(join(tmpdir(), 'labslot-demo-'));
     const remove = (): void => rmSync(dir, { recursive: true, force: true });
     this.stack.defer({ what: `directory ${dir}`, run: remove, force: remove });
@@ -153,5 +193,8 @@ function assertNoWorkerUsers(stateDir: string): void {
     .map((line) => line.split(':'))
     .filter((fields) => fields[0]?.startsWith('ls-') === true && fields[5]?.startsWith(prefix) === true)
     .map((fields) => fields[0]);
-  if (left.length > 0) throw new Error(`left behind: ${left.join(', ')} (remove each with userdel and groupdel, and its cgroups labslot/<scope>/w<id> under /sys/fs/cgroup)`);
+  if (left.length > 0)
+    throw new Error(
+      `left behind: ${left.join(', ')} (remove each with userdel and groupdel, and its cgroups labslot/<scope>/w<id> under /sys/fs/cgroup)`,
+    );
 }

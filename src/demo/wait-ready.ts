@@ -7,13 +7,21 @@ import type { SlotView } from '../api/slot.js';
 import { DemoError } from './demo-error.js';
 
 /** The token makes this work on any --listen: beyond loopback, reads need one. */
-export async function waitSlotsAvailable(url: string, token: string, timeoutMs: number, signal: AbortSignal): Promise<SlotView[]> {
+export async function waitSlotsAvailable(
+  url: string,
+  token: string,
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<SlotView[]> {
   const deadline = Date.now() + timeoutMs;
   let slots: SlotView[] = [];
   for (;;) {
     signal.throwIfAborted();
     try {
-      const response = await fetch(`${url}/v1/slots`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.any([signal, AbortSignal.timeout(5_000)]) });
+      const response = await fetch(`${url}/v1/slots`, {
+        headers: { authorization: `Bearer ${token}` },
+        signal: AbortSignal.any([signal, AbortSignal.timeout(5_000)]),
+      });
       const body = (await response.json()) as { slots?: unknown };
       if (response.ok && Array.isArray(body.slots)) slots = body.slots as SlotView[];
       if (slots.length > 0 && slots.every(ready)) return slots;
@@ -21,7 +29,8 @@ export async function waitSlotsAvailable(url: string, token: string, timeoutMs: 
       if (signal.aborted) throw error;
       // The agent answers once it listens; a refused or slow request is retried until the deadline.
     }
-    if (Date.now() > deadline) throw new DemoError(`the demo slots were not ready within ${timeoutMs / 1000} s: ${notReady(slots)}`, 'failed');
+    if (Date.now() > deadline)
+      throw new DemoError(`the demo slots were not ready within ${timeoutMs / 1000} s: ${notReady(slots)}`, 'failed');
     await sleep(100, undefined, { signal });
   }
 }
@@ -33,9 +42,15 @@ function ready(slot: SlotView): boolean {
 function notReady(slots: readonly SlotView[]): string {
   if (slots.length === 0) return 'the agent never listed its slots';
   const problems = slots.flatMap((slot) => {
-    const devices = slot.devices.filter((d) => d.health !== 'healthy').map((d) => `${d.name} ${d.health}${d.last_check?.reason ? ` (${d.last_check.reason})` : ''}`);
+    const devices = slot.devices
+      .filter((d) => d.health !== 'healthy')
+      .map((d) => `${d.name} ${d.health}${d.last_check?.reason ? ` (${d.last_check.reason})` : ''}`);
     if (devices.length > 0) return [`${slot.name}: ${devices.join(', ')}`];
-    return ready(slot) ? [] : [`${slot.name}: ${slot.unavailable ? `${slot.unavailable.kind}: ${slot.unavailable.detail}` : 'not available'}`];
+    return ready(slot)
+      ? []
+      : [
+          `${slot.name}: ${slot.unavailable ? `${slot.unavailable.kind}: ${slot.unavailable.detail}` : 'not available'}`,
+        ];
   });
   return problems.join('; ');
 }

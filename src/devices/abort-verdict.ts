@@ -6,7 +6,10 @@ import { unhealthy, type Verdict } from './check-result.js';
 
 export function abortedVerdict(signal: AbortSignal, subject: string): Verdict {
   const timedOut = (signal.reason as Error | undefined)?.name === 'TimeoutError';
-  return unhealthy(timedOut ? 'timeout' : 'error', timedOut ? `${subject} check timed out` : `${subject} check aborted`);
+  return unhealthy(
+    timedOut ? 'timeout' : 'error',
+    timedOut ? `${subject} check timed out` : `${subject} check aborted`,
+  );
 }
 
 /** `work`'s value, or null as soon as the signal aborts (the work itself is left to finish). */

@@ -18,6 +18,8 @@ export async function checkDevices(
   const limit = pLimit(concurrency);
   const usb = checker.newUsbSnapshot();
   const unique = [...new Set(devices)];
-  const results = await Promise.all(unique.map((name) => limit(async () => [name, await checker.check(name, modeOf(name), signal, usb)] as const)));
+  const results = await Promise.all(
+    unique.map((name) => limit(async () => [name, await checker.check(name, modeOf(name), signal, usb)] as const)),
+  );
   return new Map(results);
 }

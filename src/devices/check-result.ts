@@ -11,7 +11,17 @@
  * refused; command-failed: a check program said no (non-zero exit); error:
  * anything else (cannot open or run, I/O error, a check that threw).
  */
-export const FAILURE_CLASSES = ['timeout', 'not-present', 'no-answer', 'unreachable', 'busy', 'unexpected-answer', 'refused', 'command-failed', 'error'] as const;
+export const FAILURE_CLASSES = [
+  'timeout',
+  'not-present',
+  'no-answer',
+  'unreachable',
+  'busy',
+  'unexpected-answer',
+  'refused',
+  'command-failed',
+  'error',
+] as const;
 export type FailureClass = (typeof FAILURE_CLASSES)[number];
 
 export interface CheckResult {

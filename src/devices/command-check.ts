@@ -13,11 +13,17 @@ export interface CommandSpec {
 
 export type PlaceholderKind = 'tty' | 'usb_node' | 'address';
 /** Resolves `{tty}` / `{tty:device-name}` to a value, or explains why there is none. */
-export type PlaceholderResolver = (kind: PlaceholderKind, device: string | undefined) => Promise<{ value: string } | { missing: string }>;
+export type PlaceholderResolver = (
+  kind: PlaceholderKind,
+  device: string | undefined,
+) => Promise<{ value: string } | { missing: string }>;
 
 const PLACEHOLDER = /\{(tty|usb_node|address)(?::([a-z0-9][a-z0-9-]*))?\}/g;
 
-export async function expandPlaceholders(argv: readonly string[], resolve: PlaceholderResolver): Promise<{ argv: string[] } | { missing: string }> {
+export async function expandPlaceholders(
+  argv: readonly string[],
+  resolve: PlaceholderResolver,
+): Promise<{ argv: string[] } | { missing: string }> {
   const out: string[] = [];
   for (const arg of argv) {
     let expanded = '';
@@ -33,7 +39,11 @@ export async function expandPlaceholders(argv: readonly string[], resolve: Place
   return { argv: out };
 }
 
-export async function checkCommand(spec: CommandSpec, ctx: CheckContext, resolve: PlaceholderResolver): Promise<Verdict> {
+export async function checkCommand(
+  spec: CommandSpec,
+  ctx: CheckContext,
+  resolve: PlaceholderResolver,
+): Promise<Verdict> {
   const expanded = await expandPlaceholders(spec.argv, resolve);
   if ('missing' in expanded) return unhealthy('not-present', `command placeholder has no value: ${expanded.missing}`);
   let argv = expanded.argv;
@@ -42,14 +52,34 @@ export async function checkCommand(spec: CommandSpec, ctx: CheckContext, resolve
     account = await lookupUser(spec.user, ctx.signal);
     if (!account) return unhealthy('error', `command check user "${spec.user}" does not exist`);
     // setpriv applies the user's supplementary groups (initgroups) and drops every privilege.
-    argv = ['setpriv', `--reuid=${account.uid}`, `--regid=${account.gid}`, '--init-groups', '--no-new-privs', '--inh-caps=-all', '--', ...argv];
+    argv = [
+      'setpriv',
+      `--reuid=${account.uid}`,
+      `--regid=${account.gid}`,
+      '--init-groups',
+      '--no-new-privs',
+      '--inh-caps=-all',
+      '--',
+      ...argv,
+    ];
   }
-  const result = await runProcess(argv, { timeoutMs: ctx.timeoutMs, signal: ctx.signal, env: account ? accountEnv(account) : undefined });
+  const result = await runProcess(argv, {
+    timeoutMs: ctx.timeoutMs,
+    signal: ctx.signal,
+    env: account ? accountEnv(account) : undefined,
+  });
   const program = expanded.argv[0] ?? '';
-  if (result.spawnError) return unhealthy('error', `command ${program} cannot run: ${result.spawnError.code ?? result.spawnError.message}`);
+  if (result.spawnError)
+    return unhealthy('error', `command ${program} cannot run: ${result.spawnError.code ?? result.spawnError.message}`);
   if (result.aborted) return unhealthy('error', `command ${program} aborted`, lastLines(result.output));
-  if (result.timedOut) return unhealthy('timeout', `command ${program} timed out after ${ctx.timeoutMs} ms`, lastLines(result.output));
-  if (result.code !== 0) return unhealthy('command-failed', `command ${program} exited ${result.code ?? result.signal ?? 'abnormally'}`, lastLines(result.output));
+  if (result.timedOut)
+    return unhealthy('timeout', `command ${program} timed out after ${ctx.timeoutMs} ms`, lastLines(result.output));
+  if (result.code !== 0)
+    return unhealthy(
+      'command-failed',
+      `command ${program} exited ${result.code ?? result.signal ?? 'abnormally'}`,
+      lastLines(result.output),
+    );
   return healthy(`command ${program} ok`, lastLines(result.output));
 }
 

@@ -41,7 +41,12 @@ export class DeviceChecker {
   }
 
   /** Active checks are skipped (null) in passive mode: a leased slot's devices are the job's. */
-  async check(name: string, mode: CheckMode, signal: AbortSignal, usb: UsbSnapshot = this.newUsbSnapshot()): Promise<CheckResult | null> {
+  async check(
+    name: string,
+    mode: CheckMode,
+    signal: AbortSignal,
+    usb: UsbSnapshot = this.newUsbSnapshot(),
+  ): Promise<CheckResult | null> {
     const device = this.lab.devices.get(name);
     if (!device) throw new Error(`no device named ${name}`);
     const spec = device.spec;
@@ -49,7 +54,13 @@ export class DeviceChecker {
     const timeoutMs = checkTimeoutMs(this.lab, spec);
     const enumerate = (): Promise<UsbDeviceInfo[]> => usb.get();
     return runCheck(timeoutMs, signal, (checkSignal) =>
-      kindOf(spec).check(spec, { mode, signal: checkSignal, timeoutMs, usb: enumerate, placeholders: placeholderResolver(this.lab, name, enumerate) }),
+      kindOf(spec).check(spec, {
+        mode,
+        signal: checkSignal,
+        timeoutMs,
+        usb: enumerate,
+        placeholders: placeholderResolver(this.lab, name, enumerate),
+      }),
     );
   }
 }

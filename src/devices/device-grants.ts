@@ -12,10 +12,17 @@ export interface NodeToGrant {
   path: string;
 }
 
-export async function grantDevices(db: Db, workerId: string, gid: number, nodes: readonly NodeToGrant[]): Promise<void> {
+export async function grantDevices(
+  db: Db,
+  workerId: string,
+  gid: number,
+  nodes: readonly NodeToGrant[],
+): Promise<void> {
   for (const { device, path } of nodes) {
     const before = await stat(path);
-    db.insert(deviceGrants).values({ workerId, device, path, origUid: before.uid, origGid: before.gid, origMode: before.mode & 0o7777 }).run();
+    db.insert(deviceGrants)
+      .values({ workerId, device, path, origUid: before.uid, origGid: before.gid, origMode: before.mode & 0o7777 })
+      .run();
     // Owner stays (root); the worker's group gets read/write, everyone else nothing.
     await chown(path, before.uid, gid);
     await chmod(path, 0o660);
@@ -24,7 +31,11 @@ export async function grantDevices(db: Db, workerId: string, gid: number, nodes:
 
 /** Restores every grant of the worker not restored yet; a node that is gone (unplugged) needs nothing. */
 export async function restoreGrants(db: Db, workerId: string): Promise<void> {
-  const open = db.select().from(deviceGrants).where(and(eq(deviceGrants.workerId, workerId), isNull(deviceGrants.restoredAt))).all();
+  const open = db
+    .select()
+    .from(deviceGrants)
+    .where(and(eq(deviceGrants.workerId, workerId), isNull(deviceGrants.restoredAt)))
+    .all();
   // Newest first: should one node be granted twice, the first grant holds the true original.
   for (const grant of open.reverse()) {
     try {

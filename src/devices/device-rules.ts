@@ -16,7 +16,9 @@ export const deviceRules: DeviceRules = {
   },
   hardwareOf(spec) {
     const on = kindOf(spec).usb(spec);
-    return on !== undefined && 'identity' in on ? `${on.identity.vid}:${on.identity.pid}:${on.identity.serial}` : undefined;
+    return on !== undefined && 'identity' in on
+      ? `${on.identity.vid}:${on.identity.pid}:${on.identity.serial}`
+      : undefined;
   },
 };
 
@@ -32,7 +34,11 @@ function duplicateHardware(devices: Table): RawIssue[] {
     if (!hardware) continue;
     const owner = owners.get(hardware.key);
     if (owner === undefined) owners.set(hardware.key, deviceName);
-    else issues.push({ path: ['devices', deviceName, ...hardware.at], message: `${hardware.what} is already device "${owner}"; define it once and list it in every slot that uses it` });
+    else
+      issues.push({
+        path: ['devices', deviceName, ...hardware.at],
+        message: `${hardware.what} is already device "${owner}"; define it once and list it in every slot that uses it`,
+      });
   }
   return issues;
 }
@@ -48,9 +54,14 @@ function placeholderIssues(devices: Table, slots: Table): RawIssue[] {
   const issues: RawIssue[] = [];
   const slotDevices = new Map<string, string[]>();
   for (const [slotName, slot] of Object.entries(slots)) {
-    if (isTable(slot)) slotDevices.set(slotName, stringsIn(slot['devices']).map(([, d]) => d));
+    if (isTable(slot))
+      slotDevices.set(
+        slotName,
+        stringsIn(slot['devices']).map(([, d]) => d),
+      );
   }
-  const fills = (device: unknown, placeholder: string): boolean => isTable(device) && kindNamed(device['kind'])?.placeholder === placeholder;
+  const fills = (device: unknown, placeholder: string): boolean =>
+    isTable(device) && kindNamed(device['kind'])?.placeholder === placeholder;
   for (const [deviceName, spec] of Object.entries(devices)) {
     const key = isTable(spec) ? kindNamed(spec['kind'])?.placeholdersIn : undefined;
     if (!isTable(spec) || key === undefined) continue;
@@ -62,19 +73,32 @@ function placeholderIssues(devices: Table, slots: Table): RawIssue[] {
         const kind = kindsFilling(placeholder).join(' or ');
         const named = match[2];
         if (named === undefined) {
-          if (users.length > 1) issues.push({ path, message: `${match[0]} is ambiguous in a check shared by slots ${users.join(', ')}: name the device, as in {${placeholder}:DEVICE}` });
+          if (users.length > 1)
+            issues.push({
+              path,
+              message: `${match[0]} is ambiguous in a check shared by slots ${users.join(', ')}: name the device, as in {${placeholder}:DEVICE}`,
+            });
           for (const slot of users) {
             const candidates = (slotDevices.get(slot) ?? []).filter((d) => fills(devices[d], placeholder));
-            if (candidates.length === 0) issues.push({ path, message: `${match[0]} needs ${withArticle(kind)} device, and slot ${slot} has none` });
+            if (candidates.length === 0)
+              issues.push({
+                path,
+                message: `${match[0]} needs ${withArticle(kind)} device, and slot ${slot} has none`,
+              });
           }
           continue;
         }
         const target = devices[named];
         if (!isTable(target)) issues.push({ path, message: `${match[0]} names unknown device "${named}"` });
-        else if (!fills(target, placeholder)) issues.push({ path, message: `${match[0]}: device "${named}" is not ${withArticle(kind)} device` });
+        else if (!fills(target, placeholder))
+          issues.push({ path, message: `${match[0]}: device "${named}" is not ${withArticle(kind)} device` });
         else {
           const outside = users.filter((slot) => !(slotDevices.get(slot) ?? []).includes(named));
-          if (outside.length > 0) issues.push({ path, message: `${match[0]}: device "${named}" is not part of slot ${outside.join(', ')}, which runs this check` });
+          if (outside.length > 0)
+            issues.push({
+              path,
+              message: `${match[0]}: device "${named}" is not part of slot ${outside.join(', ')}, which runs this check`,
+            });
         }
       }
     }

@@ -14,7 +14,11 @@ export interface HostMinimums {
 }
 
 export function hostMinimums(lab: LabModel): HostMinimums {
-  return { stateDir: lab.stateDir, minFreeDisk: lab.config.health.min_free_disk, minAvailableMemory: lab.config.health.min_available_memory };
+  return {
+    stateDir: lab.stateDir,
+    minFreeDisk: lab.config.health.min_free_disk,
+    minAvailableMemory: lab.config.health.min_available_memory,
+  };
 }
 
 export async function checkHost(min: HostMinimums): Promise<Verdict> {
@@ -23,10 +27,14 @@ export async function checkHost(min: HostMinimums): Promise<Verdict> {
   const freeDisk = fs.bavail * fs.bsize;
   const memory = await si.mem();
   const problems: string[] = [];
-  if (freeDisk < min.minFreeDisk) problems.push(`free disk in ${min.stateDir} ${gib(freeDisk)} below ${gib(min.minFreeDisk)}`);
-  if (memory.available < min.minAvailableMemory) problems.push(`available memory ${gib(memory.available)} below ${gib(min.minAvailableMemory)}`);
+  if (freeDisk < min.minFreeDisk)
+    problems.push(`free disk in ${min.stateDir} ${gib(freeDisk)} below ${gib(min.minFreeDisk)}`);
+  if (memory.available < min.minAvailableMemory)
+    problems.push(`available memory ${gib(memory.available)} below ${gib(min.minAvailableMemory)}`);
   const detail = `free disk ${gib(freeDisk)}, available memory ${gib(memory.available)}`;
-  return problems.length > 0 ? unhealthy('error', `host ${problems.join('; ')}`, detail) : healthy('host has enough disk and memory', detail);
+  return problems.length > 0
+    ? unhealthy('error', `host ${problems.join('; ')}`, detail)
+    : healthy('host has enough disk and memory', detail);
 }
 
 function gib(bytes: number): string {

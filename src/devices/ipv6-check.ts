@@ -22,18 +22,29 @@ export async function checkIpv6(spec: Ipv6Spec, ctx: CheckContext): Promise<Verd
   const argv = ['ping', '-6', '-n', '-c', '1', '-W', String(waitSeconds)];
   if (spec.interface !== undefined) argv.push('-I', spec.interface);
   argv.push(spec.address);
-  const ping = await runProcess(argv, { timeoutMs: ctx.timeoutMs, signal: ctx.signal, env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', LC_ALL: 'C' } });
+  const ping = await runProcess(argv, {
+    timeoutMs: ctx.timeoutMs,
+    signal: ctx.signal,
+    env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', LC_ALL: 'C' },
+  });
   if (ping.spawnError) return unhealthy('error', `ping not available: ${ping.spawnError.message}`);
   if (ping.code !== 0) {
     const output = lastLines(ping.output, 2);
     if (ping.code === 1 || ping.timedOut) return unhealthy('no-answer', `ipv6 ${target} no echo reply`, output);
-    return unhealthy('unreachable', `ipv6 ${target} unreachable: ${lastLines(ping.output, 1) || `ping exited ${ping.code}`}`, output);
+    return unhealthy(
+      'unreachable',
+      `ipv6 ${target} unreachable: ${lastLines(ping.output, 1) || `ping exited ${ping.code}`}`,
+      output,
+    );
   }
   const rtt = /time[=<]([\d.]+) ?ms/.exec(ping.output)?.[1];
   const rttText = rtt !== undefined ? `rtt ${rtt} ms` : 'replied';
   if (spec.tcp_port === undefined) return healthy(`ipv6 ${target} ${rttText}`);
   // The connect gets what is left of the check's budget, so a silently dropping firewall is reported as such.
-  const tcp = await tcpConnect({ host: target, port: spec.tcp_port, family: 6 }, { ...ctx, timeoutMs: Math.max(100, ctx.timeoutMs - ping.durationMs - 50) });
+  const tcp = await tcpConnect(
+    { host: target, port: spec.tcp_port, family: 6 },
+    { ...ctx, timeoutMs: Math.max(100, ctx.timeoutMs - ping.durationMs - 50) },
+  );
   if (!tcp.ok) return unhealthy(tcp.failure, `ipv6 ${target} ${rttText}, but tcp/${spec.tcp_port} ${tcp.why}`);
   tcp.socket.destroy();
   return healthy(`ipv6 ${target} ${rttText}, tcp/${spec.tcp_port} open in ${tcp.ms.toFixed(1)} ms`);

@@ -8,7 +8,11 @@ import type { PlaceholderResolver } from './command-check.js';
 import { kindOf, kindsFilling } from './kinds/registry.js';
 import type { UsbDeviceInfo } from './usb-bus.js';
 
-export function placeholderResolver(lab: LabModel, commandDevice: string, usb: () => Promise<UsbDeviceInfo[]>): PlaceholderResolver {
+export function placeholderResolver(
+  lab: LabModel,
+  commandDevice: string,
+  usb: () => Promise<UsbDeviceInfo[]>,
+): PlaceholderResolver {
   const slotName = lab.devices.get(commandDevice)?.usedBy[0];
   const slot = slotName !== undefined ? lab.slots.get(slotName) : undefined;
   const fills = (device: string, placeholder: string): boolean => {
@@ -26,7 +30,12 @@ export function placeholderResolver(lab: LabModel, commandDevice: string, usb: (
     const spec = deviceName !== undefined ? lab.devices.get(deviceName)?.spec : undefined;
     const wanted = kindsFilling(placeholder).join(' or ');
     if (deviceName === undefined || spec === undefined || !fills(deviceName, placeholder)) {
-      return { missing: named !== undefined ? `"${named}" is not ${withArticle(wanted)} device` : `slot ${slotName ?? '(none)'} has no ${wanted} device` };
+      return {
+        missing:
+          named !== undefined
+            ? `"${named}" is not ${withArticle(wanted)} device`
+            : `slot ${slotName ?? '(none)'} has no ${wanted} device`,
+      };
     }
     const kind = kindOf(spec);
     const node = await kind.node(spec, usb);

@@ -26,21 +26,33 @@ export function powerControl(spec: PowerSpec): PowerControl {
 }
 
 /** Switches an outlet. pdudaemon's 200 only means "accepted": callers must verify the effect. */
-export async function switchPower(spec: PowerSpec, action: PowerAction, signal: AbortSignal, timeoutMs = 30_000): Promise<void> {
+export async function switchPower(
+  spec: PowerSpec,
+  action: PowerAction,
+  signal: AbortSignal,
+  timeoutMs = 30_000,
+): Promise<void> {
   if (spec.driver === 'pdudaemon') {
     // pdudaemon calls a power cycle "reboot".
     const url = new URL(`/power/control/${action === 'cycle' ? 'reboot' : action}`, spec.url);
     url.searchParams.set('hostname', spec.pdu);
     url.searchParams.set('port', String(spec.port));
-    if (action === 'cycle' && spec.delay !== undefined) url.searchParams.set('delay', String(Math.ceil(spec.delay / 1000)));
+    if (action === 'cycle' && spec.delay !== undefined)
+      url.searchParams.set('delay', String(Math.ceil(spec.delay / 1000)));
     const response = await fetch(url, { signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]) });
     const body = await response.text();
-    if (!response.ok) throw new PowerControlError(`pdudaemon refused ${action} for ${spec.pdu}/${spec.port}: HTTP ${response.status} ${body.trim()}`);
+    if (!response.ok)
+      throw new PowerControlError(
+        `pdudaemon refused ${action} for ${spec.pdu}/${spec.port}: HTTP ${response.status} ${body.trim()}`,
+      );
     return;
   }
   const steps = action === 'cycle' ? [spec.off, spec.on] : [action === 'on' ? spec.on : spec.off];
   for (const argv of steps) {
     const result = await runProcess(argv, { timeoutMs, signal });
-    if (result.code !== 0) throw new PowerControlError(`power ${action} command ${argv.join(' ')} failed: ${result.spawnError?.message ?? `exit ${result.code ?? result.signal}`} ${lastLines(result.output, 2)}`);
+    if (result.code !== 0)
+      throw new PowerControlError(
+        `power ${action} command ${argv.join(' ')} failed: ${result.spawnError?.message ?? `exit ${result.code ?? result.signal}`} ${lastLines(result.output, 2)}`,
+      );
   }
 }

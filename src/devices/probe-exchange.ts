@@ -27,7 +27,12 @@ export interface ProbeWording {
   closeDetail?: () => string | undefined;
 }
 
-export function exchangeProbe(stream: ConsoleStream, probe: ConsoleProbe, signal: AbortSignal, wording: ProbeWording): Promise<Verdict> {
+export function exchangeProbe(
+  stream: ConsoleStream,
+  probe: ConsoleProbe,
+  signal: AbortSignal,
+  wording: ProbeWording,
+): Promise<Verdict> {
   const { subject, where } = wording;
   const detail = (text: string): string => (where === undefined ? text : `${where}: ${text}`);
   const expect = new RegExp(probe.expect, 'm');
@@ -45,16 +50,29 @@ export function exchangeProbe(stream: ConsoleStream, probe: ConsoleProbe, signal
       received = Buffer.concat([received, chunk]).subarray(-4096);
       if (expect.test(received.toString('latin1'))) finish(healthy(`${subject} answered`, detail(printable(received))));
     };
-    const onClose = (): void => finish(unhealthy('error', `${subject} ${wording.closed} during the check`, wording.closeDetail?.() ?? where));
-    const onIoError = (error: Error): void => finish(unhealthy('error', `${subject} failed during the check: ${error.message}`, where));
+    const onClose = (): void =>
+      finish(unhealthy('error', `${subject} ${wording.closed} during the check`, wording.closeDetail?.() ?? where));
+    const onIoError = (error: Error): void =>
+      finish(unhealthy('error', `${subject} failed during the check: ${error.message}`, where));
     const onTimeout = (): void =>
       finish(
         received.length === 0
           ? unhealthy('no-answer', `${subject} no answer within ${probe.timeout} ms`, where)
-          : unhealthy('unexpected-answer', `${subject} unexpected answer (first bytes ${JSON.stringify(printable(received.subarray(0, 32)))})`, detail(`expected /${probe.expect}/, got ${printable(received)}`)),
+          : unhealthy(
+              'unexpected-answer',
+              `${subject} unexpected answer (first bytes ${JSON.stringify(printable(received.subarray(0, 32)))})`,
+              detail(`expected /${probe.expect}/, got ${printable(received)}`),
+            ),
       );
     // The check's own deadline aborts with a TimeoutError; any other abort is the agent stopping.
-    const onAbort = (): void => finish(unhealthy((signal.reason as Error | undefined)?.name === 'TimeoutError' ? 'timeout' : 'error', `${subject} check aborted`, where));
+    const onAbort = (): void =>
+      finish(
+        unhealthy(
+          (signal.reason as Error | undefined)?.name === 'TimeoutError' ? 'timeout' : 'error',
+          `${subject} check aborted`,
+          where,
+        ),
+      );
     const timer = setTimeout(onTimeout, probe.timeout);
     stream.on('data', onData);
     stream.on('close', onClose);

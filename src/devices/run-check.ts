@@ -3,7 +3,11 @@
 import { coerceError } from '../errors.js';
 import type { CheckResult, Verdict } from './check-result.js';
 
-export async function runCheck(timeoutMs: number, signal: AbortSignal, check: (signal: AbortSignal) => Promise<Verdict>): Promise<CheckResult> {
+export async function runCheck(
+  timeoutMs: number,
+  signal: AbortSignal,
+  check: (signal: AbortSignal) => Promise<Verdict>,
+): Promise<CheckResult> {
   const started = performance.now();
   const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
@@ -24,9 +28,11 @@ export async function runCheck(timeoutMs: number, signal: AbortSignal, check: (s
   else signal.addEventListener('abort', onAbort, { once: true });
   try {
     const verdict = await Promise.race([
-      check(AbortSignal.any([controller.signal, AbortSignal.timeout(timeoutMs)])).catch(
-        (error: unknown): Verdict => ({ ok: false, reason: `check failed: ${coerceError(error).message}`, failure: 'error' }),
-      ),
+      check(AbortSignal.any([controller.signal, AbortSignal.timeout(timeoutMs)])).catch((error: unknown): Verdict => ({
+        ok: false,
+        reason: `check failed: ${coerceError(error).message}`,
+        failure: 'error',
+      })),
       deadline,
     ]);
     return { ...verdict, durationMs: Math.round(performance.now() - started) };

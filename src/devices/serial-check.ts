@@ -26,19 +26,34 @@ export async function resolveTty(spec: SerialSpec): Promise<ResolvedTty> {
       tty = await realpath(spec.path);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      return { ok: false, verdict: unhealthy(code === 'ENOENT' ? 'not-present' : 'error', `serial ${spec.path} not present${code === 'ENOENT' ? '' : ` (${code ?? 'error'})`}`) };
+      return {
+        ok: false,
+        verdict: unhealthy(
+          code === 'ENOENT' ? 'not-present' : 'error',
+          `serial ${spec.path} not present${code === 'ENOENT' ? '' : ` (${code ?? 'error'})`}`,
+        ),
+      };
     }
   } else if (spec.usb !== undefined) {
     const found = findTtyByUsb(spec.usb);
     const id = `${formatUsbId(spec.usb.vid, spec.usb.pid)} serial ${spec.usb.serial}`;
-    if (found === undefined) return { ok: false, verdict: unhealthy('not-present', `serial adapter usb ${id} has no tty`, 'the adapter is unplugged or its driver is not loaded') };
+    if (found === undefined)
+      return {
+        ok: false,
+        verdict: unhealthy(
+          'not-present',
+          `serial adapter usb ${id} has no tty`,
+          'the adapter is unplugged or its driver is not loaded',
+        ),
+      };
     tty = found;
   } else {
     return { ok: false, verdict: unhealthy('error', 'serial device has neither path nor usb identity') };
   }
   try {
     const info = await stat(tty);
-    if (!info.isCharacterDevice()) return { ok: false, verdict: unhealthy('error', `serial ${tty} is not a character device`) };
+    if (!info.isCharacterDevice())
+      return { ok: false, verdict: unhealthy('error', `serial ${tty} is not a character device`) };
   } catch {
     return { ok: false, verdict: unhealthy('not-present', `serial ${tty} vanished`) };
   }
@@ -57,7 +72,13 @@ export async function checkSerial(spec: SerialSpec, ctx: CheckContext): Promise<
 }
 
 /** Active check: exclusive open, send, wait for the expected answer within the probe timeout. */
-async function openAndProbe(tty: string, baud: number, probe: ConsoleProbe, signal: AbortSignal, where: string): Promise<Verdict> {
+async function openAndProbe(
+  tty: string,
+  baud: number,
+  probe: ConsoleProbe,
+  signal: AbortSignal,
+  where: string,
+): Promise<Verdict> {
   const port = new SerialPort({ path: tty, baudRate: baud, autoOpen: false, lock: true });
   // Without a listener, an I/O error (the console vanishing mid-write) would be an uncaught exception.
   let ioError: Error | undefined;
@@ -67,7 +88,8 @@ async function openAndProbe(tty: string, baud: number, probe: ConsoleProbe, sign
   port.on('error', onError);
   const opened = await new Promise<Error | null>((resolve) => port.open((error) => resolve(error ?? null)));
   if (opened) {
-    if (/Cannot lock port|EAGAIN|EWOULDBLOCK/i.test(opened.message)) return unhealthy('busy', `serial ${tty} busy (locked by another process)`, where);
+    if (/Cannot lock port|EAGAIN|EWOULDBLOCK/i.test(opened.message))
+      return unhealthy('busy', `serial ${tty} busy (locked by another process)`, where);
     return unhealthy('error', `serial ${tty} cannot be opened: ${opened.message}`, where);
   }
   try {

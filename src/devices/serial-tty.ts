@@ -38,13 +38,21 @@ export function findTtyByUsb(want: TtyUsbIdentity, sysClassTty = SYS_CLASS_TTY):
       if (vid === undefined) continue;
       const pid = readText(join(up, 'idProduct'));
       const serial = readText(join(up, 'serial'));
-      if (parseInt(vid, 16) === want.vid && pid !== undefined && parseInt(pid, 16) === want.pid && serial === want.serial) {
+      if (
+        parseInt(vid, 16) === want.vid &&
+        pid !== undefined &&
+        parseInt(pid, 16) === want.pid &&
+        serial === want.serial
+      ) {
         matches.push({ tty, iface });
       }
       break;
     }
   }
-  const chosen = want.interface === undefined ? matches.sort((a, b) => (a.iface ?? 0) - (b.iface ?? 0))[0] : matches.find((m) => m.iface === want.interface);
+  const chosen =
+    want.interface === undefined
+      ? matches.sort((a, b) => (a.iface ?? 0) - (b.iface ?? 0))[0]
+      : matches.find((m) => m.iface === want.interface);
   return chosen && existsSync(`/dev/${chosen.tty}`) ? `/dev/${chosen.tty}` : undefined;
 }
 

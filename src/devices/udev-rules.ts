@@ -54,11 +54,18 @@ export function udevRules(lab: LabModel): string {
     const { identity } = on;
     const problem = unmatchableSerial(identity.serial);
     if (problem !== undefined) {
-      issues.push({ file: lab.file, path: `devices.${device.name}.${on.serialKey}`, message: `${JSON.stringify(identity.serial)} cannot be matched by a udev rule: ${problem}` });
+      issues.push({
+        file: lab.file,
+        path: `devices.${device.name}.${on.serialKey}`,
+        message: `${JSON.stringify(identity.serial)} cannot be matched by a udev rule: ${problem}`,
+      });
       continue;
     }
     const key = `${identity.vid}:${identity.pid}:${identity.serial}`;
-    const entry = hardware.get(key) ?? { identity: { vid: identity.vid, pid: identity.pid, serial: identity.serial }, consoles: [] };
+    const entry = hardware.get(key) ?? {
+      identity: { vid: identity.vid, pid: identity.pid, serial: identity.serial },
+      consoles: [],
+    };
     if (on.as === 'probe') entry.probe = device.name;
     else entry.consoles.push({ name: device.name, iface: on.interface });
     hardware.set(key, entry);
@@ -74,7 +81,11 @@ export function udevRules(lab: LabModel): string {
   ];
   for (const entry of hardware.values()) lines.push('', ...hardwareRules(entry));
   if (byPath.length > 0) {
-    lines.push('', '# Serial consoles configured by path only: udev cannot tell which adapter they are on, so they get', '# no rule here. Configure usb = { vid, pid, serial } for them to be matched:');
+    lines.push(
+      '',
+      '# Serial consoles configured by path only: udev cannot tell which adapter they are on, so they get',
+      '# no rule here. Configure usb = { vid, pid, serial } for them to be matched:',
+    );
     for (const line of byPath) lines.push(`#   ${line}`);
   }
   return `${lines.join('\n')}\n`;
@@ -82,7 +93,10 @@ export function udevRules(lab: LabModel): string {
 
 function hardwareRules({ identity, probe, consoles }: Hardware): string[] {
   const { vid, pid, serial } = identity;
-  const names = [...(probe !== undefined ? [`devices.${probe} (usb)`] : []), ...consoles.map((c) => `devices.${c.name} (serial)`)];
+  const names = [
+    ...(probe !== undefined ? [`devices.${probe} (usb)`] : []),
+    ...consoles.map((c) => `devices.${c.name} (serial)`),
+  ];
   const own = `ATTR{idVendor}=="${hex4(vid)}", ATTR{idProduct}=="${hex4(pid)}", ATTR{serial}=="${matchValue(serial)}"`;
   // ATTRS keys must all match on one ancestor: here the USB device that owns the tty or hidraw node.
   const parent = `ATTRS{idVendor}=="${hex4(vid)}", ATTRS{idProduct}=="${hex4(pid)}", ATTRS{serial}=="${matchValue(serial)}"`;
@@ -95,12 +109,16 @@ function hardwareRules({ identity, probe, consoles }: Hardware): string[] {
   for (const console of consoles) {
     if (console.iface === undefined) {
       // The adapter's port count is not in the config, so the warning is always written.
-      lines.push(`# devices.${console.name} sets no usb.interface: every tty of this adapter claims the link, while the agent uses the lowest-numbered one; set usb.interface on a multi-port adapter.`);
+      lines.push(
+        `# devices.${console.name} sets no usb.interface: every tty of this adapter claims the link, while the agent uses the lowest-numbered one; set usb.interface on a multi-port adapter.`,
+      );
       lines.push(`SUBSYSTEM=="tty", ${parent}, ${link(console.name)}`);
     } else {
       // The interface is on another ancestor than vid/pid/serial, so it comes from usb_id (as for /dev/serial/by-id's -ifNN).
       const iface = console.iface.toString(16).padStart(2, '0');
-      lines.push(`SUBSYSTEM=="tty", ${parent}, IMPORT{builtin}="usb_id", ENV{ID_USB_INTERFACE_NUM}=="${iface}", ${link(console.name)}`);
+      lines.push(
+        `SUBSYSTEM=="tty", ${parent}, IMPORT{builtin}="usb_id", ENV{ID_USB_INTERFACE_NUM}=="${iface}", ${link(console.name)}`,
+      );
     }
   }
   return lines;
@@ -120,7 +138,8 @@ export function unmatchableSerial(serial: string): string | undefined {
   if (serial.includes('"')) return 'it contains a double quote, which cannot appear in a udev rule value';
   if (serial.includes('\\')) return 'it contains a backslash, which udev rule values treat as an escape';
   if (serial.includes('|')) return 'it contains "|", which udev reads as "or" in a match';
-  if (/\p{Cc}/u.test(serial)) return 'it contains control characters (match such a probe in a rule of your own, or by path)';
+  if (/\p{Cc}/u.test(serial))
+    return 'it contains control characters (match such a probe in a rule of your own, or by path)';
   if (serial.trim() !== serial) return 'it starts or ends with whitespace, which sysfs readers strip';
   return undefined;
 }

@@ -34,7 +34,8 @@ export async function listUsbDevices(wanted?: (vid: number, pid: number) => bool
     // Root hubs have no port numbers (sysfs names them usbN); the usb package then leaves
     // portNumbers undefined, whatever its type declaration says.
     const ports = device.portNumbers as readonly number[] | undefined;
-    const sysfsName = ports !== undefined && ports.length > 0 ? `${device.busNumber}-${ports.join('.')}` : `usb${device.busNumber}`;
+    const sysfsName =
+      ports !== undefined && ports.length > 0 ? `${device.busNumber}-${ports.join('.')}` : `usb${device.busNumber}`;
     // Right after an unplug libusb may still list the device while the kernel has dropped it:
     // on Linux a device without its sysfs directory is gone, and is neither listed nor opened.
     if (existsSync(SYSFS_USB) && !existsSync(join(SYSFS_USB, sysfsName))) continue;
@@ -42,7 +43,15 @@ export async function listUsbDevices(wanted?: (vid: number, pid: number) => bool
     if (serial === null && device.deviceDescriptor.iSerialNumber !== 0 && wanted?.(vid, pid) === true) {
       serial = await readSerialDescriptor(device);
     }
-    out.push({ vid, pid, serial, busNumber: device.busNumber, deviceAddress: device.deviceAddress, node: usbNode(device.busNumber, device.deviceAddress), sysfsName });
+    out.push({
+      vid,
+      pid,
+      serial,
+      busNumber: device.busNumber,
+      deviceAddress: device.deviceAddress,
+      node: usbNode(device.busNumber, device.deviceAddress),
+      sysfsName,
+    });
   }
   return out;
 }

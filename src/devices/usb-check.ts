@@ -25,14 +25,23 @@ export async function checkUsb(want: UsbIdentity, devices: readonly UsbDeviceInf
         ? `no ${id} device is present`
         : `present with ${id}: ${sameModel.map((d) => (d.serial === null ? `unknown serial at ${d.node}` : `serial ${d.serial}`)).join(', ')}`;
     // What *is* there belongs in the reason: "the other probe is plugged in" is often the whole story.
-    return unhealthy('not-present', `usb ${id} serial ${want.serial} not present (${present})`, `${devices.length} USB devices on the bus`);
+    return unhealthy(
+      'not-present',
+      `usb ${id} serial ${want.serial} not present (${present})`,
+      `${devices.length} USB devices on the bus`,
+    );
   }
   try {
     const info = await stat(found.node);
-    if (!info.isCharacterDevice()) return unhealthy('error', `usb ${id} serial ${want.serial}: ${found.node} is not a character device`);
+    if (!info.isCharacterDevice())
+      return unhealthy('error', `usb ${id} serial ${want.serial}: ${found.node} is not a character device`);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'error';
-    return unhealthy('not-present', `usb ${id} serial ${want.serial}: device node ${found.node} missing (${code})`, 'the device enumerated but udev has not created its node');
+    return unhealthy(
+      'not-present',
+      `usb ${id} serial ${want.serial}: device node ${found.node} missing (${code})`,
+      'the device enumerated but udev has not created its node',
+    );
   }
   return healthy(`usb ${id} serial ${want.serial} present`, found.node);
 }

@@ -17,14 +17,19 @@ export interface BackgroundProcess {
   kill: () => void;
 }
 
-export async function startBackground(argv: readonly string[], { killAfterMs = 3_000 } = {}): Promise<BackgroundProcess> {
+export async function startBackground(
+  argv: readonly string[],
+  { killAfterMs = 3_000 } = {},
+): Promise<BackgroundProcess> {
   const [program, ...args] = argv;
   if (program === undefined) throw new TypeError('startBackground needs a program');
   const child = spawn(program, args, { stdio: 'ignore', detached: true });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   await new Promise<void>((resolve, reject) => {
     child.once('spawn', resolve);
-    child.once('error', (error) => reject(new LabPartError(`cannot start ${program}: ${error.message}`, { cause: error })));
+    child.once('error', (error) =>
+      reject(new LabPartError(`cannot start ${program}: ${error.message}`, { cause: error })),
+    );
   });
   const pid = child.pid;
   if (pid === undefined) throw new LabPartError(`cannot start ${program}: no process id`);

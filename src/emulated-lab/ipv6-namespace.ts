@@ -52,7 +52,10 @@ export function createIpv6Target({ namePrefix = 'lsns-' } = {}): Ipv6Target {
     ip('-n', namespace, 'link', 'set', targetInterface, 'up');
   } catch (error) {
     // Half made: the host end exists until its peer has moved into the namespace.
-    for (const undo of [['link', 'delete', hostInterface], ['netns', 'delete', namespace]]) {
+    for (const undo of [
+      ['link', 'delete', hostInterface],
+      ['netns', 'delete', namespace],
+    ]) {
       try {
         ip(...undo);
       } catch {
@@ -66,7 +69,8 @@ export function createIpv6Target({ namePrefix = 'lsns-' } = {}): Ipv6Target {
     (stopping ??= (async () => {
       const result = await runProcess(['ip', 'netns', 'delete', namespace], { timeoutMs: 10_000 });
       // Gone already (someone deleted it by hand) is as good as deleted.
-      if (result.code !== 0 && existsSync(`/run/netns/${namespace}`)) throw new LabPartError(`ip netns delete ${namespace} failed: ${result.output.trim()}`);
+      if (result.code !== 0 && existsSync(`/run/netns/${namespace}`))
+        throw new LabPartError(`ip netns delete ${namespace} failed: ${result.output.trim()}`);
     })());
   return {
     namespace,

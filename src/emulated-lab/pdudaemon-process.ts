@@ -22,7 +22,10 @@ export interface PdudaemonProcess {
 }
 
 /** Writes its config, outlet log and own log into `dir`. */
-export async function startPdudaemon(dir: string, { pdu = 'lab-pdu', timeoutMs = 15_000 } = {}): Promise<PdudaemonProcess> {
+export async function startPdudaemon(
+  dir: string,
+  { pdu = 'lab-pdu', timeoutMs = 15_000 } = {},
+): Promise<PdudaemonProcess> {
   // pdudaemon cannot be told to pick a port itself.
   const port = await freePort();
   const outletLog = join(dir, 'outlets.log');
@@ -33,14 +36,18 @@ export async function startPdudaemon(dir: string, { pdu = 'lab-pdu', timeoutMs =
     conf,
     JSON.stringify({
       daemon: { hostname: '127.0.0.1', port, listener: 'http', logging_level: 'INFO' },
-      pdus: { [pdu]: { driver: 'localcmdline', cmd_on: `echo on %s >> ${outletLog}`, cmd_off: `echo off %s >> ${outletLog}` } },
+      pdus: {
+        [pdu]: { driver: 'localcmdline', cmd_on: `echo on %s >> ${outletLog}`, cmd_off: `echo off %s >> ${outletLog}` },
+      },
     }),
   );
   const daemon = await startBackground(['pdudaemon', `--conf=${conf}`, `--logfile=${join(dir, 'pdudaemon.log')}`]);
   const deadline = Date.now() + timeoutMs;
   while (!(await portOpen(port))) {
     if (!daemon.running() || Date.now() > deadline) {
-      const why = daemon.running() ? `did not listen on 127.0.0.1:${port} within ${timeoutMs} ms` : `exited with ${daemon.child.exitCode ?? daemon.child.signalCode ?? '?'}`;
+      const why = daemon.running()
+        ? `did not listen on 127.0.0.1:${port} within ${timeoutMs} ms`
+        : `exited with ${daemon.child.exitCode ?? daemon.child.signalCode ?? '?'}`;
       await daemon.stop();
       throw new LabPartError(`pdudaemon ${why} (its log: ${join(dir, 'pdudaemon.log')})`);
     }

@@ -27,7 +27,11 @@ export async function startPtyPair(dir: string, name = 'console', { timeoutMs = 
   while (!(existsSync(device) && existsSync(peer))) {
     if (!socat.running() || Date.now() > deadline) {
       await socat.stop();
-      throw new LabPartError(socat.running() ? `socat did not create the PTY links within ${timeoutMs} ms` : 'socat exited before it created the PTY links');
+      throw new LabPartError(
+        socat.running()
+          ? `socat did not create the PTY links within ${timeoutMs} ms`
+          : 'socat exited before it created the PTY links',
+      );
     }
     await sleep(20);
   }
@@ -43,7 +47,11 @@ export interface Responder {
 /** Answers every line received on `path` with `answer(line)` (null: stay silent). */
 export async function startResponder(path: string, answer: (line: string) => string | null): Promise<Responder> {
   const port = new SerialPort({ path, baudRate: 115_200, lock: false, autoOpen: false });
-  await new Promise<void>((resolve, reject) => port.open((error) => (error ? reject(new LabPartError(`cannot open ${path}: ${error.message}`, { cause: error })) : resolve())));
+  await new Promise<void>((resolve, reject) =>
+    port.open((error) =>
+      error ? reject(new LabPartError(`cannot open ${path}: ${error.message}`, { cause: error })) : resolve(),
+    ),
+  );
   let buffer = '';
   port.on('data', (chunk: Buffer) => {
     buffer += chunk.toString('latin1');
@@ -57,6 +65,7 @@ export async function startResponder(path: string, answer: (line: string) => str
   });
   // The far end going away (socat stopped first) is how a console dies; nothing to report.
   port.on('error', () => undefined);
-  const stop = (): Promise<void> => new Promise<void>((resolve) => (port.isOpen ? port.close(() => resolve()) : resolve()));
+  const stop = (): Promise<void> =>
+    new Promise<void>((resolve) => (port.isOpen ? port.close(() => resolve()) : resolve()));
   return { port, stop };
 }

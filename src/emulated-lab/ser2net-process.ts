@@ -26,14 +26,23 @@ export async function startSer2net(dir: string, device: string, { timeoutMs = 10
   // `local`: a PTY has no modem lines to wait for; kickolduser: a new client takes the console, as on a console server.
   writeFileSync(
     conf,
-    ['connection: &console', `  accepter: tcp,127.0.0.1,${port}`, `  connector: serialdev,${device},115200n81,local`, '  options:', '    kickolduser: true', ''].join('\n'),
+    [
+      'connection: &console',
+      `  accepter: tcp,127.0.0.1,${port}`,
+      `  connector: serialdev,${device},115200n81,local`,
+      '  options:',
+      '    kickolduser: true',
+      '',
+    ].join('\n'),
   );
   // -n: stay in the foreground (stop() signals it); -u: no UUCP lock files in /var/lock.
   const daemon = await startBackground(['ser2net', '-n', '-u', '-c', conf]);
   const deadline = Date.now() + timeoutMs;
   while (!(await portOpen(port))) {
     if (!daemon.running() || Date.now() > deadline) {
-      const why = daemon.running() ? `did not listen on 127.0.0.1:${port} within ${timeoutMs} ms` : `exited with ${daemon.child.exitCode ?? daemon.child.signalCode ?? '?'}`;
+      const why = daemon.running()
+        ? `did not listen on 127.0.0.1:${port} within ${timeoutMs} ms`
+        : `exited with ${daemon.child.exitCode ?? daemon.child.signalCode ?? '?'}`;
       await daemon.stop();
       throw new LabPartError(`ser2net ${why} (its config: ${conf})`);
     }

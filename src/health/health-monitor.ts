@@ -72,20 +72,29 @@ export class HealthMonitor {
    * The pre-lease check passes `mode: 'active'` (its slot is reserved for it, so nothing else uses
    * the devices) and `definitive`, so one failure takes the device out of rotation at once.
    */
-  async checkNow(devices: readonly string[], trigger: CheckTrigger, options: CheckNowOptions = {}): Promise<Map<string, CheckResult | null>> {
+  async checkNow(
+    devices: readonly string[],
+    trigger: CheckTrigger,
+    options: CheckNowOptions = {},
+  ): Promise<Map<string, CheckResult | null>> {
     const usb = this.options.checker.newUsbSnapshot();
-    const results = await Promise.all([...new Set(devices)].map(async (d) => [d, await this.checkDevice(d, trigger, usb, false, options)] as const));
+    const results = await Promise.all(
+      [...new Set(devices)].map(async (d) => [d, await this.checkDevice(d, trigger, usb, false, options)] as const),
+    );
     return new Map(results);
   }
 
   async checkHostNow(): Promise<CheckResult> {
     const { lab } = this.options;
-    const result = await runCheck(lab.config.health.timeout, this.controller.signal, () => checkHost(hostMinimums(lab)));
+    const result = await runCheck(lab.config.health.timeout, this.controller.signal, () =>
+      checkHost(hostMinimums(lab)),
+    );
     const previous = this.host;
     this.host = result;
     if (previous?.ok !== result.ok && !this.controller.signal.aborted) {
       // The first verdict is news only when it is bad; a healthy start is not worth a warning.
-      if (previous !== null || !result.ok) this.options.log.warn({ ok: result.ok, reason: result.reason }, 'host health changed');
+      if (previous !== null || !result.ok)
+        this.options.log.warn({ ok: result.ok, reason: result.reason }, 'host health changed');
       this.options.store.recordHostChange(result.ok, result.reason);
     }
     return result;
@@ -113,7 +122,13 @@ export class HealthMonitor {
    * cheap, never opens a device, and must not wait behind slow active checks
    * if an unplugged probe is to leave rotation at once (bench/hotplug measures how fast).
    */
-  private checkDevice(device: string, trigger: CheckTrigger, usb?: UsbSnapshot, presenceOnly = false, options: CheckNowOptions = {}): Promise<CheckResult | null> {
+  private checkDevice(
+    device: string,
+    trigger: CheckTrigger,
+    usb?: UsbSnapshot,
+    presenceOnly = false,
+    options: CheckNowOptions = {},
+  ): Promise<CheckResult | null> {
     if (presenceOnly) return this.runOne(device, trigger, usb, true, {});
     const before = this.inFlight.get(device) ?? Promise.resolve(null);
     const next = before.then(() => this.limit(() => this.runOne(device, trigger, usb, false, options)));
@@ -131,7 +146,13 @@ export class HealthMonitor {
    * not flaky, so it skips the failure threshold. Never rejects: a check or a
    * database write that fails is logged, and the agent goes on.
    */
-  private async runOne(device: string, trigger: CheckTrigger, usb: UsbSnapshot | undefined, presenceOnly: boolean, options: CheckNowOptions): Promise<CheckResult | null> {
+  private async runOne(
+    device: string,
+    trigger: CheckTrigger,
+    usb: UsbSnapshot | undefined,
+    presenceOnly: boolean,
+    options: CheckNowOptions,
+  ): Promise<CheckResult | null> {
     if (this.stopped) return null;
     const { checker, store, modeOf, log, onTransition } = this.options;
     try {
@@ -140,9 +161,14 @@ export class HealthMonitor {
       // A check cut short by our own stop says nothing about the device.
       if (result === null || this.controller.signal.aborted) return result;
       this.notifyResult(device, result, trigger);
-      const transition = store.record(device, result, trigger, { definitive: (presenceOnly || options.definitive === true) && !result.ok });
+      const transition = store.record(device, result, trigger, {
+        definitive: (presenceOnly || options.definitive === true) && !result.ok,
+      });
       if (transition) {
-        log.info({ device, from: transition.from, to: transition.to, reason: result.reason, trigger }, 'device health changed');
+        log.info(
+          { device, from: transition.from, to: transition.to, reason: result.reason, trigger },
+          'device health changed',
+        );
         onTransition?.(transition);
       }
       return result;
@@ -204,7 +230,8 @@ export class HealthMonitor {
     if (this.stopped) return;
     const timer = setTimeout(() => {
       this.timers.delete(timer);
-      if (!this.stopped) void run().catch((error: unknown) => this.options.log.error({ err: coerceError(error) }, 'health task failed'));
+      if (!this.stopped)
+        void run().catch((error: unknown) => this.options.log.error({ err: coerceError(error) }, 'health task failed'));
     }, ms);
     this.timers.add(timer);
   }

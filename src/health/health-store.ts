@@ -26,7 +26,12 @@ export class HealthStore {
   ) {}
 
   /** Records one result; returns the transition it caused, if any. */
-  record(device: string, result: CheckResult, trigger: CheckTrigger, options: { definitive?: boolean; at?: number } = {}): Transition | null {
+  record(
+    device: string,
+    result: CheckResult,
+    trigger: CheckTrigger,
+    options: { definitive?: boolean; at?: number } = {},
+  ): Transition | null {
     const at = options.at ?? Date.now();
     const { failure_threshold: failure, success_threshold: success, history } = this.lab.config.health;
     return this.db.transaction((tx) => {
@@ -45,11 +50,26 @@ export class HealthStore {
         lastCheckedAt: at,
         ...(changed ? { stateChangedAt: at } : {}),
       };
-      tx.insert(deviceHealth).values({ device, ...values }).onConflictDoUpdate({ target: deviceHealth.device, set: values }).run();
+      tx.insert(deviceHealth)
+        .values({ device, ...values })
+        .onConflictDoUpdate({ target: deviceHealth.device, set: values })
+        .run();
 
-      tx.insert(checkResults).values({ device, at, ok: result.ok, reason: result.reason, detail: result.detail ?? null, durationMs: result.durationMs, trigger }).run();
+      tx.insert(checkResults)
+        .values({
+          device,
+          at,
+          ok: result.ok,
+          reason: result.reason,
+          detail: result.detail ?? null,
+          durationMs: result.durationMs,
+          trigger,
+        })
+        .run();
       // Keep the newest `history` results of this device.
-      tx.delete(checkResults).where(and(eq(checkResults.device, device), lt(checkResults.id, this.cutoff(tx, device, history)))).run();
+      tx.delete(checkResults)
+        .where(and(eq(checkResults.device, device), lt(checkResults.id, this.cutoff(tx, device, history))))
+        .run();
 
       if (!changed) return null;
       const users = this.lab.devices.get(device)?.usedBy ?? [];
@@ -85,7 +105,11 @@ export class HealthStore {
 
   /** The host's own health changed (disk or memory crossed a minimum): an event, since it stops all leasing. */
   recordHostChange(ok: boolean, reason: string, at = Date.now()): void {
-    recordEvent(this.db, { type: 'host.changed', message: `host ${ok ? 'healthy' : 'unhealthy'}: ${reason}`, data: { ok, reason } }, at);
+    recordEvent(
+      this.db,
+      { type: 'host.changed', message: `host ${ok ? 'healthy' : 'unhealthy'}: ${reason}`, data: { ok, reason } },
+      at,
+    );
   }
 
   /** The newest `limit` results of a device, newest first; with `since`, only those checked at or after it. */
@@ -94,7 +118,14 @@ export class HealthStore {
   }
 
   states(devices: readonly string[]): Map<string, DeviceHealthState> {
-    const rows = devices.length === 0 ? [] : this.db.select({ device: deviceHealth.device, state: deviceHealth.state }).from(deviceHealth).where(inArray(deviceHealth.device, [...devices])).all();
+    const rows =
+      devices.length === 0
+        ? []
+        : this.db
+            .select({ device: deviceHealth.device, state: deviceHealth.state })
+            .from(deviceHealth)
+            .where(inArray(deviceHealth.device, [...devices]))
+            .all();
     return new Map(rows.map((r) => [r.device, r.state]));
   }
 }

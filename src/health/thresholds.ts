@@ -18,13 +18,28 @@ export interface Thresholds {
 
 export const INITIAL_COUNTERS: HealthCounters = { state: 'unknown', consecutiveFailures: 0, consecutiveSuccesses: 0 };
 
-export function applyResult(previous: HealthCounters, ok: boolean, thresholds: Thresholds, definitive = false): HealthCounters {
+export function applyResult(
+  previous: HealthCounters,
+  ok: boolean,
+  thresholds: Thresholds,
+  definitive = false,
+): HealthCounters {
   if (ok) {
     const successes = previous.consecutiveSuccesses + 1;
-    const becomesHealthy = previous.state === 'unknown' || (previous.state === 'unhealthy' && successes >= thresholds.success);
-    return { state: becomesHealthy ? 'healthy' : previous.state, consecutiveFailures: 0, consecutiveSuccesses: successes };
+    const becomesHealthy =
+      previous.state === 'unknown' || (previous.state === 'unhealthy' && successes >= thresholds.success);
+    return {
+      state: becomesHealthy ? 'healthy' : previous.state,
+      consecutiveFailures: 0,
+      consecutiveSuccesses: successes,
+    };
   }
   const failures = previous.consecutiveFailures + 1;
-  const becomesUnhealthy = previous.state === 'unknown' || definitive || (previous.state === 'healthy' && failures >= thresholds.failure);
-  return { state: becomesUnhealthy ? 'unhealthy' : previous.state, consecutiveFailures: failures, consecutiveSuccesses: 0 };
+  const becomesUnhealthy =
+    previous.state === 'unknown' || definitive || (previous.state === 'healthy' && failures >= thresholds.failure);
+  return {
+    state: becomesUnhealthy ? 'unhealthy' : previous.state,
+    consecutiveFailures: failures,
+    consecutiveSuccesses: 0,
+  };
 }

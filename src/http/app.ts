@@ -32,7 +32,13 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   // Every JSON body is small; a job on this host must not make the agent buffer gigabytes to find out.
   // Input archives are the one large body: their route comes first and streams them under its own cap.
   app.route('/v1/jobs', jobInputRoutes(deps));
-  app.use('/v1/*', bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => errorResponse(c, 413, 'body_too_large', `the request body is over ${MAX_BODY_BYTES} bytes`) }));
+  app.use(
+    '/v1/*',
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: (c) => errorResponse(c, 413, 'body_too_large', `the request body is over ${MAX_BODY_BYTES} bytes`),
+    }),
+  );
   app.use('/v1/*', requireReader(deps.lab.listen.host, deps.lab.config.auth));
   app.route('/v1/slots', slotRoutes(deps));
   app.route('/v1/events', eventRoutes(deps));

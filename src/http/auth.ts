@@ -38,7 +38,10 @@ export function requireRole(roles: Role | readonly Role[], hashes: TokenHashes):
   return async (c, next) => {
     const token = bearerToken(c.req.header('authorization'));
     // `needs` lets a client say it in its own words ("pass --token") rather than in HTTP's.
-    if (token === undefined) throw new HttpError(401, 'unauthorized', `this needs ${needs} token: send "Authorization: Bearer TOKEN"`, { details: { needs: wanted } });
+    if (token === undefined)
+      throw new HttpError(401, 'unauthorized', `this needs ${needs} token: send "Authorization: Bearer TOKEN"`, {
+        details: { needs: wanted },
+      });
     const held = rolesOf(token, hashes);
     const role = wanted.find((r) => held.includes(r));
     if (role !== undefined) {
@@ -78,7 +81,8 @@ export function presentedToken(header: string | undefined): string | undefined {
 export function readRefusal(listenHost: string, hashes: TokenHashes, header: string | undefined): string | null {
   if (isLoopback(listenHost)) return null;
   const token = presentedToken(header);
-  if (token === undefined) return 'this agent listens beyond loopback: reading needs a token ("Authorization: Bearer TOKEN", or the token as the password of basic auth)';
+  if (token === undefined)
+    return 'this agent listens beyond loopback: reading needs a token ("Authorization: Bearer TOKEN", or the token as the password of basic auth)';
   if (rolesOf(token, hashes).length === 0) return 'the token is not valid';
   return null;
 }

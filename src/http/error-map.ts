@@ -51,16 +51,27 @@ export const REPLACE_HOLD_HINT = 'send "replace": true to replace it';
 /** Error class → answer, first match wins (no class here extends another, so the order does not matter). */
 export const ERROR_TABLE: readonly Mapping[] = [
   // The HTTP layer's own refusals (bad JSON, a token, an unknown slot name) carry their answer.
-  map(HttpError, (e) => ({ status: e.status, code: e.code, message: e.message, ...(e.details === undefined ? {} : { details: e.details }) })),
+  map(HttpError, (e) => ({
+    status: e.status,
+    code: e.code,
+    message: e.message,
+    ...(e.details === undefined ? {} : { details: e.details }),
+  })),
   // hono's own (its body parsers); under 500 it is the request's fault.
-  map(HTTPException, (e) => ({ status: e.status, code: e.status < 500 ? 'bad_request' : 'internal', message: e.message })),
+  map(HTTPException, (e) => ({
+    status: e.status,
+    code: e.status < 500 ? 'bad_request' : 'internal',
+    message: e.message,
+  })),
   map(JobNotFoundError, (e) => coded('job_not_found', e.message)),
   map(JobDoneError, (e) => coded('job_done', e.message)),
   map(UnknownTargetError, (e) => coded('unknown_target', e.message)),
   map(JobRefusedError, (e) => coded('invalid_request', `${e.field}: ${e.message}`)),
   map(InputTooLargeError, (e) => coded('input_too_large', e.message)),
   map(ArchiveError, (e) => coded('bad_archive', e.message)),
-  map(SlotHeldError, (e) => coded('slot_held', `${e.message}; ${REPLACE_HOLD_HINT}`, { details: { hold: holdView(e.hold) } })),
+  map(SlotHeldError, (e) =>
+    coded('slot_held', `${e.message}; ${REPLACE_HOLD_HINT}`, { details: { hold: holdView(e.hold) } }),
+  ),
   map(NotHeldError, (e) => coded('not_held', e.message)),
 ];
 
@@ -71,13 +82,21 @@ export const ERROR_TABLE: readonly Mapping[] = [
 const CONDITIONS: readonly { is: (error: unknown) => boolean; answer: ErrorAnswer }[] = [
   {
     is: isDiskFull,
-    answer: coded('disk_full', "the agent's state directory is full; the request was not done; retry once space is freed", { log: 'request failed: the state directory is full' }),
+    answer: coded(
+      'disk_full',
+      "the agent's state directory is full; the request was not done; retry once space is freed",
+      { log: 'request failed: the state directory is full' },
+    ),
   },
   {
     is: isDatabaseUnreadable,
-    answer: coded('database_unreadable', 'the agent cannot read its database (damaged or failing storage); the agent log has the details, and a restart checks the file', {
-      log: 'request failed: the database cannot be read',
-    }),
+    answer: coded(
+      'database_unreadable',
+      'the agent cannot read its database (damaged or failing storage); the agent log has the details, and a restart checks the file',
+      {
+        log: 'request failed: the database cannot be read',
+      },
+    ),
   },
 ];
 

@@ -4,5 +4,7 @@ import type { AppDeps } from './app-deps.js';
 
 export function hostView(deps: Pick<AppDeps, 'monitor'>): HostView {
   const host = deps.monitor.host;
-  return host === null ? { ok: null, reason: 'not checked yet', detail: null } : { ok: host.ok, reason: host.reason, detail: host.detail ?? null };
+  return host === null
+    ? { ok: null, reason: 'not checked yet', detail: null }
+    : { ok: host.ok, reason: host.reason, detail: host.detail ?? null };
 }

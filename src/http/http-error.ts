@@ -19,6 +19,12 @@ export class HttpError extends Error {
   }
 }
 
-export function errorResponse(c: Context, status: ContentfulStatusCode, code: string, message: string, details?: Record<string, unknown>): Response {
+export function errorResponse(
+  c: Context,
+  status: ContentfulStatusCode,
+  code: string,
+  message: string,
+  details?: Record<string, unknown>,
+): Response {
   return c.json({ error: { code, message, ...details } }, status);
 }

@@ -10,7 +10,8 @@ export const MAX_BODY_BYTES = 64 * 1024;
 
 export async function jsonBody<T extends z.ZodType>(c: Context, schema: T): Promise<z.output<T>> {
   const text = await c.req.text();
-  if (text.length > MAX_BODY_BYTES) throw new HttpError(413, 'body_too_large', `the request body is over ${MAX_BODY_BYTES} bytes`);
+  if (text.length > MAX_BODY_BYTES)
+    throw new HttpError(413, 'body_too_large', `the request body is over ${MAX_BODY_BYTES} bytes`);
   let value: unknown;
   try {
     value = text.trim() === '' ? {} : JSON.parse(text);
@@ -19,7 +20,9 @@ export async function jsonBody<T extends z.ZodType>(c: Context, schema: T): Prom
   }
   const parsed = schema.safeParse(value);
   if (!parsed.success) {
-    const message = parsed.error.issues.map((i) => `${i.path.length > 0 ? `${formatKeyPath(i.path)}: ` : ''}${issueMessage(i)}`).join('; ');
+    const message = parsed.error.issues
+      .map((i) => `${i.path.length > 0 ? `${formatKeyPath(i.path)}: ` : ''}${issueMessage(i)}`)
+      .join('; ');
     throw new HttpError(400, 'invalid_request', message);
   }
   return parsed.data;

@@ -26,7 +26,11 @@ export const CONNECTION_LIMITS = {
   requestMs: 15 * 60_000,
 } as const;
 
-export async function listen(app: Hono<AppEnv>, address: ListenAddress, log: Logger): Promise<{ server: Server; port: number }> {
+export async function listen(
+  app: Hono<AppEnv>,
+  address: ListenAddress,
+  log: Logger,
+): Promise<{ server: Server; port: number }> {
   const handle = getRequestListener(app.fetch);
   // The listener is async and reports its own failures through app.onError.
   const server = createServer((request, response) => void handle(request, response));
@@ -38,7 +42,9 @@ export async function listen(app: Hono<AppEnv>, address: ListenAddress, log: Log
   boundPerAddress(server, CONNECTION_LIMITS.perAddress, log);
   await new Promise<void>((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException): void => {
-      const where = address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
+      const where = address.host.includes(':')
+        ? `[${address.host}]:${address.port}`
+        : `${address.host}:${address.port}`;
       const why =
         error.code === 'EADDRINUSE'
           ? 'the address is already in use (is another agent running?)'

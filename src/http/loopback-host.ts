@@ -19,7 +19,12 @@ export function requireLoopbackHost(listenHost: string): MiddlewareHandler<AppEn
   return async (c, next) => {
     const host = c.req.header('host');
     if (guarded && host !== undefined && !isLoopback(hostName(host))) {
-      return errorResponse(c, 403, 'bad_host', `this agent listens on loopback and answers only requests addressed to localhost, 127.0.0.1 or [::1], not "${host.slice(0, 100)}"`);
+      return errorResponse(
+        c,
+        403,
+        'bad_host',
+        `this agent listens on loopback and answers only requests addressed to localhost, 127.0.0.1 or [::1], not "${host.slice(0, 100)}"`,
+      );
     }
     await next();
   };

@@ -6,7 +6,11 @@ import type { AppDeps } from './app-deps.js';
 
 /** `by` names the person (the CLI sends user@host); the token's hash prefix is recorded as the actor too. */
 const by = z.string().trim().min(1).max(100).optional();
-export const holdRequest = z.strictObject({ reason: z.string().trim().min(1, { error: 'say why the slot is held' }).max(1000), by, replace: z.boolean().optional() });
+export const holdRequest = z.strictObject({
+  reason: z.string().trim().min(1, { error: 'say why the slot is held' }).max(1000),
+  by,
+  replace: z.boolean().optional(),
+});
 export const releaseRequest = z.strictObject({ note: z.string().trim().max(1000).optional(), by });
 
 export interface OperatorAction {
@@ -22,14 +26,22 @@ export interface OperatorAction {
  * whose body carries the current hold, error-map.ts) unless `replace` is set.
  */
 export function operatorHold(deps: AppDeps, action: OperatorAction & { reason: string; replace: boolean }): HoldResult {
-  const result = holdSlot(deps.db, action.slot, { reason: action.reason, source: 'operator', by: actorName(action), replace: action.replace });
+  const result = holdSlot(deps.db, action.slot, {
+    reason: action.reason,
+    source: 'operator',
+    by: actorName(action),
+    replace: action.replace,
+  });
   deps.log.info({ slot: action.slot, actor: action.actor, replaced: result.outcome === 'replaced' }, 'slot held');
   deps.scheduler.poke();
   return result;
 }
 
 /** Releases the hold (NotHeldError, a 409, if there is none) and checks the slot at once; resolves to whether the fresh check passed. */
-export async function operatorRelease(deps: AppDeps, action: OperatorAction & { note: string | undefined }): Promise<boolean> {
+export async function operatorRelease(
+  deps: AppDeps,
+  action: OperatorAction & { note: string | undefined },
+): Promise<boolean> {
   releaseSlot(deps.db, action.slot, { by: actorName(action), note: action.note });
   deps.log.info({ slot: action.slot, actor: action.actor }, 'slot released');
   // A released slot proves itself again before its next lease (DESIGN §2).

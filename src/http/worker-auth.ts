@@ -22,9 +22,18 @@ export type WorkerEnv = AppEnv & { Variables: { worker: AuthenticatedWorker } };
 export function requireWorker(db: Db, hashes: TokenHashes): MiddlewareHandler<WorkerEnv> {
   return async (c, next) => {
     const token = bearerToken(c.req.header('authorization'));
-    if (token === undefined) throw new HttpError(401, 'unauthorized', 'this needs the worker token of a running job ($LABSLOT_TOKEN inside the job)');
+    if (token === undefined)
+      throw new HttpError(
+        401,
+        'unauthorized',
+        'this needs the worker token of a running job ($LABSLOT_TOKEN inside the job)',
+      );
     // Compared with every running worker's hash in constant time, without stopping at a match.
-    const running = db.select({ id: workers.id, jobId: workers.jobId, slot: workers.slot, tokenHash: workers.tokenHash }).from(workers).where(eq(workers.state, 'running')).all();
+    const running = db
+      .select({ id: workers.id, jobId: workers.jobId, slot: workers.slot, tokenHash: workers.tokenHash })
+      .from(workers)
+      .where(eq(workers.state, 'running'))
+      .all();
     const found = findByTokenHash(token, running, (w) => w.tokenHash);
     const match: AuthenticatedWorker | undefined = found && { id: found.id, jobId: found.jobId, slot: found.slot };
     if (match) {
@@ -34,10 +43,19 @@ export function requireWorker(db: Db, hashes: TokenHashes): MiddlewareHandler<Wo
       return;
     }
     if (rolesOf(token, hashes).length > 0) {
-      throw new HttpError(403, 'forbidden', 'this needs a worker token; operator and submitter tokens cannot act for a job');
+      throw new HttpError(
+        403,
+        'forbidden',
+        'this needs a worker token; operator and submitter tokens cannot act for a job',
+      );
     }
-    const expired = db.select({ id: workers.id }).from(workers).where(eq(workers.tokenHash, sha256Hex(token))).get();
-    if (expired) throw new HttpError(401, 'token_expired', `the token of worker ${expired.id} expired when its job ended`);
+    const expired = db
+      .select({ id: workers.id })
+      .from(workers)
+      .where(eq(workers.tokenHash, sha256Hex(token)))
+      .get();
+    if (expired)
+      throw new HttpError(401, 'token_expired', `the token of worker ${expired.id} expired when its job ended`);
     throw new HttpError(401, 'unauthorized', 'the token is not valid');
   };
 }

@@ -72,11 +72,16 @@ export function humilityNames(lab: LabModel, target: string): string[] {
  * The file's content. A job's archive for a target replaces the config's for
  * it, and points into the input as the job sees it (/input/...).
  */
-export function humilityEnvironment(lab: LabModel, slot: SlotModel, jobArchives: JobArchives | null = null): HumilityFile {
+export function humilityEnvironment(
+  lab: LabModel,
+  slot: SlotModel,
+  jobArchives: JobArchives | null = null,
+): HumilityFile {
   const file: HumilityFile = { entries: {}, leftOut: [] };
   for (const probe of humilityProbes(lab, slot)) {
     const submitted = jobArchives?.[probe.name];
-    const archive = submitted === undefined ? probe.archive : mapArchive(submitted, (path) => posix.join(INPUT_IN_JOB, path));
+    const archive =
+      submitted === undefined ? probe.archive : mapArchive(submitted, (path) => posix.join(INPUT_IN_JOB, path));
     if (archive === undefined) file.leftOut.push(probe);
     else file.entries[probe.name] = { probe: probe.probe, archive, description: `${slot.name} ${probe.device}` };
   }

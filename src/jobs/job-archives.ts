@@ -21,7 +21,11 @@ export interface ArchiveSummary {
 
 const PLAIN_TYPES = new Set(['File', 'OldFile', 'ContiguousFile', 'Directory']);
 /** node-tar's names of the special entry types, in words ("CharacterDevice" is how tar says it, not a person). */
-const ENTRY_KINDS: Readonly<Record<string, string>> = { CharacterDevice: 'a character device', BlockDevice: 'a block device', FIFO: 'a named pipe' };
+const ENTRY_KINDS: Readonly<Record<string, string>> = {
+  CharacterDevice: 'a character device',
+  BlockDevice: 'a block device',
+  FIFO: 'a named pipe',
+};
 
 /** Why an entry may not be in an archive, or undefined when it may. */
 export function entryProblem(path: string, type: string): string | undefined {
@@ -30,7 +34,8 @@ export function entryProblem(path: string, type: string): string | undefined {
   if (path.split('/').includes('..')) return 'climbs out with ".."';
   if (type === 'SymbolicLink') return 'is a symbolic link';
   if (type === 'Link') return 'is a hard link';
-  if (!PLAIN_TYPES.has(type)) return `is ${ENTRY_KINDS[type] ?? `an entry of tar type ${type}`}, not a file or directory`;
+  if (!PLAIN_TYPES.has(type))
+    return `is ${ENTRY_KINDS[type] ?? `an entry of tar type ${type}`}, not a file or directory`;
   return undefined;
 }
 
@@ -64,7 +69,13 @@ export async function checkArchive(file: string): Promise<ArchiveSummary> {
  * filter drops any entry the check would have refused, should one slip by.
  */
 export async function unpackArchive(file: string, dir: string): Promise<void> {
-  await tar.x({ file, cwd: dir, strict: true, preserveOwner: false, filter: (path, entry) => 'type' in entry && entryProblem(path, entry.type) === undefined });
+  await tar.x({
+    file,
+    cwd: dir,
+    strict: true,
+    preserveOwner: false,
+    filter: (path, entry) => 'type' in entry && entryProblem(path, entry.type) === undefined,
+  });
 }
 
 /** Checks, then extracts into `dir` (made fresh), readable by everyone and owned by root. */
@@ -121,9 +132,17 @@ export function packEntries(dir: string, entries: readonly string[]): AsyncItera
  * Symlinks and special files are left out and named in `skipped`, and an
  * archive over `maxBytes` is not made at all.
  */
-export async function createArchive(dir: string, file: string, maxBytes: number): Promise<{ ok: true; summary: ArchiveSummary; skipped: string[] } | { ok: false; reason: string }> {
+export async function createArchive(
+  dir: string,
+  file: string,
+  maxBytes: number,
+): Promise<{ ok: true; summary: ArchiveSummary; skipped: string[] } | { ok: false; reason: string }> {
   const { entries, skipped, summary } = await listTree(dir);
-  if (summary.bytes > maxBytes) return { ok: false, reason: `${plural(summary.bytes, 'byte')} in ${plural(summary.files, 'file')}, over the limit of ${formatSize(maxBytes)}` };
+  if (summary.bytes > maxBytes)
+    return {
+      ok: false,
+      reason: `${plural(summary.bytes, 'byte')} in ${plural(summary.files, 'file')}, over the limit of ${formatSize(maxBytes)}`,
+    };
   if (entries.length === 0) return { ok: true, summary, skipped };
   await tar.c({ ...PACK_OPTIONS, file, cwd: dir }, entries);
   return { ok: true, summary, skipped };

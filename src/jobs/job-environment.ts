@@ -57,4 +57,3 @@ export function jobEnvironment(ctx: EnvironmentContext, worker: WorkerIdentity):
     LANG: 'C.UTF-8',
   };
 }
-

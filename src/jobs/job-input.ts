@@ -22,13 +22,24 @@ export class InputTooLargeError extends Error {
 }
 
 /** `archives` are what the job named for HUMILITY_ENVIRONMENT: an input without them is refused like a bad archive. */
-export async function receiveInput(db: Db, stateDir: string, jobId: string, body: WebReadableStream<Uint8Array>, maxBytes: number, by: string, archives: JobArchives | null = null): Promise<ArchiveSummary> {
+export async function receiveInput(
+  db: Db,
+  stateDir: string,
+  jobId: string,
+  body: WebReadableStream<Uint8Array>,
+  maxBytes: number,
+  by: string,
+  archives: JobArchives | null = null,
+): Promise<ArchiveSummary> {
   const file = join(jobDir(stateDir, jobId), 'input.tar');
   let received = 0;
   const cap = new Transform({
     transform(chunk: Buffer, _encoding, done) {
       received += chunk.length;
-      if (received > maxBytes) done(new InputTooLargeError(`the input archive is over the limit of ${formatSize(maxBytes)} ([jobs] max_input)`));
+      if (received > maxBytes)
+        done(
+          new InputTooLargeError(`the input archive is over the limit of ${formatSize(maxBytes)} ([jobs] max_input)`),
+        );
       else done(null, chunk);
     },
   });
@@ -37,10 +48,19 @@ export async function receiveInput(db: Db, stateDir: string, jobId: string, body
     const summary = await extractArchive(file, jobInputDir(stateDir, jobId));
     // Checked here, not at worker setup: the submitter is still there to hear it, and no slot waits on a typo.
     const missing = await archivesMissingFromInput(jobInputDir(stateDir, jobId), archives);
-    if (missing.length > 0) throw new ArchiveError(`the input lacks the Hubris archives the job names: ${missing.join('; ')}`);
+    if (missing.length > 0)
+      throw new ArchiveError(`the input lacks the Hubris archives the job names: ${missing.join('; ')}`);
     db.transaction((tx) => {
-      tx.update(jobs).set({ input: 'ready', waiting: null }).where(and(eq(jobs.id, jobId), eq(jobs.input, 'awaiting'))).run();
-      recordEvent(tx, { type: 'job.input', jobId, actor: by, message: `job ${jobId} got its input: ${plural(summary.files, 'file')}, ${plural(summary.bytes, 'byte')}` });
+      tx.update(jobs)
+        .set({ input: 'ready', waiting: null })
+        .where(and(eq(jobs.id, jobId), eq(jobs.input, 'awaiting')))
+        .run();
+      recordEvent(tx, {
+        type: 'job.input',
+        jobId,
+        actor: by,
+        message: `job ${jobId} got its input: ${plural(summary.files, 'file')}, ${plural(summary.bytes, 'byte')}`,
+      });
     });
     return summary;
   } catch (error) {

@@ -28,7 +28,9 @@ export type StopCause =
  * What the audit event that gave a job its final state says about it, so
  * /v1/events shows how it ended and /metrics counts each job once.
  */
-export function jobEndData(outcome: Pick<JobOutcome, 'state' | 'endedBy'>): { job_end: { state: JobOutcome['state']; ended_by: JobEnd } } {
+export function jobEndData(outcome: Pick<JobOutcome, 'state' | 'endedBy'>): {
+  job_end: { state: JobOutcome['state']; ended_by: JobEnd };
+} {
   return { job_end: { state: outcome.state, ended_by: outcome.endedBy } };
 }
 
@@ -36,25 +38,85 @@ export function infrastructureFailure(reason: string): JobOutcome {
   return { state: 'failed', exitCode: null, signal: null, reason, endedBy: 'infrastructure', infrastructure: true };
 }
 
-export function decideOutcome(exit: { code: number | null; signal: string | null }, cause: StopCause | undefined): JobOutcome {
+export function decideOutcome(
+  exit: { code: number | null; signal: string | null },
+  cause: StopCause | undefined,
+): JobOutcome {
   const { code, signal } = exit;
   switch (cause?.kind) {
     case 'marked-broken':
-      return { state: 'failed', exitCode: code, signal, reason: `marked broken: ${cause.message}`, endedBy: 'infrastructure', infrastructure: true };
+      return {
+        state: 'failed',
+        exitCode: code,
+        signal,
+        reason: `marked broken: ${cause.message}`,
+        endedBy: 'infrastructure',
+        infrastructure: true,
+      };
     case 'agent-error':
-      return { state: 'failed', exitCode: code, signal, reason: `agent error: ${cause.message}`, endedBy: 'infrastructure', infrastructure: true };
+      return {
+        state: 'failed',
+        exitCode: code,
+        signal,
+        reason: `agent error: ${cause.message}`,
+        endedBy: 'infrastructure',
+        infrastructure: true,
+      };
     case 'limit':
       return { state: 'failed', exitCode: code, signal, reason: cause.reason, endedBy: 'limit', infrastructure: false };
     case 'agent-stopping':
-      return { state: 'failed', exitCode: code, signal, reason: 'agent stopped while the job ran', endedBy: 'infrastructure', infrastructure: true };
+      return {
+        state: 'failed',
+        exitCode: code,
+        signal,
+        reason: 'agent stopped while the job ran',
+        endedBy: 'infrastructure',
+        infrastructure: true,
+      };
     case 'cancel':
-      return { state: 'cancelled', exitCode: code, signal, reason: `cancelled by ${cause.by}`, endedBy: 'cancel', infrastructure: false };
+      return {
+        state: 'cancelled',
+        exitCode: code,
+        signal,
+        reason: `cancelled by ${cause.by}`,
+        endedBy: 'cancel',
+        infrastructure: false,
+      };
     case 'timeout':
-      return { state: 'failed', exitCode: code, signal, reason: `timed out after ${formatDuration(cause.afterMs)}`, endedBy: 'timeout', infrastructure: false };
+      return {
+        state: 'failed',
+        exitCode: code,
+        signal,
+        reason: `timed out after ${formatDuration(cause.afterMs)}`,
+        endedBy: 'timeout',
+        infrastructure: false,
+      };
     case undefined:
-      if (code === 0) return { state: 'succeeded', exitCode: 0, signal: null, reason: 'exit code 0', endedBy: 'exit', infrastructure: false };
-      if (code !== null) return { state: 'failed', exitCode: code, signal: null, reason: `exit code ${code}`, endedBy: 'exit', infrastructure: false };
-      return { state: 'failed', exitCode: null, signal, reason: `killed by ${signal ?? 'a signal'}`, endedBy: 'signal', infrastructure: false };
+      if (code === 0)
+        return {
+          state: 'succeeded',
+          exitCode: 0,
+          signal: null,
+          reason: 'exit code 0',
+          endedBy: 'exit',
+          infrastructure: false,
+        };
+      if (code !== null)
+        return {
+          state: 'failed',
+          exitCode: code,
+          signal: null,
+          reason: `exit code ${code}`,
+          endedBy: 'exit',
+          infrastructure: false,
+        };
+      return {
+        state: 'failed',
+        exitCode: null,
+        signal,
+        reason: `killed by ${signal ?? 'a signal'}`,
+        endedBy: 'signal',
+        infrastructure: false,
+      };
   }
 }
-

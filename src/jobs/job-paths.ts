@@ -29,7 +29,13 @@ export function workerDisk(root: string): { mountPoint: string; image: string } 
 /** The writable directories of a worker, owned by its user with mode 0700, all on its disk. */
 export function workerDirs(root: string): { home: string; work: string; tmp: string; varTmp: string; output: string } {
   const disk = workerDisk(root).mountPoint;
-  return { home: join(disk, 'home'), work: join(disk, 'work'), tmp: join(disk, 'tmp'), varTmp: join(disk, 'var-tmp'), output: join(disk, 'output') };
+  return {
+    home: join(disk, 'home'),
+    work: join(disk, 'work'),
+    tmp: join(disk, 'tmp'),
+    varTmp: join(disk, 'var-tmp'),
+    output: join(disk, 'output'),
+  };
 }
 
 /** Where the agent puts the `labslot` command that jobs find on their PATH. */

@@ -33,18 +33,31 @@ export class JobRefusedError extends Error {
 }
 
 /** `beforeCommit` runs inside the insert's transaction: if it throws (a full disk), the job was never submitted. */
-export function submitJob(db: Db, lab: LabModel, request: JobRequest, by: string, at = Date.now(), beforeCommit?: (id: string) => void): JobRow {
+export function submitJob(
+  db: Db,
+  lab: LabModel,
+  request: JobRequest,
+  by: string,
+  at = Date.now(),
+  beforeCommit?: (id: string) => void,
+): JobRow {
   if (!lab.targets.has(request.target)) throw new UnknownTargetError(unknownTargetMessage(lab, request.target));
   const limit = lab.config.jobs.timeout;
   if (request.timeout !== undefined && request.timeout > limit) {
     // The route puts the field in front ("timeout: 2h is over ..."): the message does not name it again.
-    throw new JobRefusedError('timeout', `${formatDuration(request.timeout)} is over this host's limit of ${formatDuration(limit)} ([jobs] timeout)`);
+    throw new JobRefusedError(
+      'timeout',
+      `${formatDuration(request.timeout)} is over this host's limit of ${formatDuration(limit)} ([jobs] timeout)`,
+    );
   }
   const probes = humilityNames(lab, request.target);
   for (const name of Object.keys(request.archives ?? {})) {
     if (!probes.includes(name)) {
       const known = probes.length === 0 ? 'its slots have no probes' : `its probes: ${probes.join(', ')}`;
-      throw new JobRefusedError(`archives.${name}`, `no slot of target "${request.target}" has a probe named "${name}" in HUMILITY_ENVIRONMENT (${known})`);
+      throw new JobRefusedError(
+        `archives.${name}`,
+        `no slot of target "${request.target}" has a probe named "${name}" in HUMILITY_ENVIRONMENT (${known})`,
+      );
     }
   }
   const id = newJobId();
@@ -66,7 +79,17 @@ export function submitJob(db: Db, lab: LabModel, request: JobRequest, by: string
       })
       .returning()
       .get();
-    recordEvent(tx, { type: 'job.submitted', jobId: id, actor: by, message: `job ${id} submitted for ${request.target}`, data: { target: request.target, priority: request.priority } }, at);
+    recordEvent(
+      tx,
+      {
+        type: 'job.submitted',
+        jobId: id,
+        actor: by,
+        message: `job ${id} submitted for ${request.target}`,
+        data: { target: request.target, priority: request.priority },
+      },
+      at,
+    );
     beforeCommit?.(id);
     return row;
   });
@@ -94,7 +117,10 @@ export function jobState(db: Pick<Db, 'select'>, id: string): JobState | undefin
   return db.select({ state: jobs.state }).from(jobs).where(eq(jobs.id, id)).get()?.state;
 }
 
-export function listJobs(db: Db, filter: { state?: JobState | undefined; target?: string | undefined; slot?: string | undefined; limit: number }): JobRow[] {
+export function listJobs(
+  db: Db,
+  filter: { state?: JobState | undefined; target?: string | undefined; slot?: string | undefined; limit: number },
+): JobRow[] {
   const conditions: SQL[] = [];
   if (filter.slot !== undefined) conditions.push(eq(jobs.slot, filter.slot));
   if (filter.state !== undefined) conditions.push(eq(jobs.state, filter.state));
@@ -110,5 +136,9 @@ export function listJobs(db: Db, filter: { state?: JobState | undefined; target?
 
 /** Jobs past the queue but not finished: what a restarted agent must clean up after. */
 export function unfinishedJobs(db: Db): JobRow[] {
-  return db.select().from(jobs).where(inArray(jobs.state, ['leased', 'running', 'cleaning'])).all();
+  return db
+    .select()
+    .from(jobs)
+    .where(inArray(jobs.state, ['leased', 'running', 'cleaning']))
+    .all();
 }

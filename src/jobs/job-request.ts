@@ -10,14 +10,21 @@ import { name } from '../config/schema.js';
 /** Longest job anyone may ask for; a typo of "10d" must not pin a slot for a month. */
 const MAX_TIMEOUT_MS = 7 * 86_400_000;
 
-
 /** A NUL cannot pass through execve; refuse it here rather than fail the job later. */
-const text = (max: number): z.ZodString => z.string().max(max).refine((v) => !v.includes('\0'), { error: 'must not contain NUL characters' });
+const text = (max: number): z.ZodString =>
+  z
+    .string()
+    .max(max)
+    .refine((v) => !v.includes('\0'), { error: 'must not contain NUL characters' });
 
 const timeout = z.union([z.string(), z.number()]).transform((value, ctx) => {
   const ms = typeof value === 'number' ? Math.round(value * 1000) : parseDuration(value);
   if (ms === undefined || !Number.isFinite(ms) || ms <= 0 || ms > MAX_TIMEOUT_MS) {
-    ctx.issues.push({ code: 'custom', input: value, message: `"${String(value)}" is not a timeout between 1ms and 7d (a duration like "90s", "10m", or seconds)` });
+    ctx.issues.push({
+      code: 'custom',
+      input: value,
+      message: `"${String(value)}" is not a timeout between 1ms and 7d (a duration like "90s", "10m", or seconds)`,
+    });
     return z.NEVER;
   }
   return ms;
@@ -27,7 +34,8 @@ const timeout = z.union([z.string(), z.number()]).transform((value, ctx) => {
 const inputArchive = z.unknown().transform((value, ctx) => {
   const parsed = parseArchive(value, 'input');
   if (parsed.ok) return parsed.archive;
-  for (const issue of parsed.issues) ctx.issues.push({ code: 'custom', input: value, path: issue.path, message: issue.message });
+  for (const issue of parsed.issues)
+    ctx.issues.push({ code: 'custom', input: value, path: issue.path, message: issue.message });
   return z.NEVER;
 });
 
@@ -50,9 +58,12 @@ export const jobRequestSchema = z
     /** By humility target ("sp", "rot"): replaces the config's archive in HUMILITY_ENVIRONMENT for this job. */
     archives: z.record(name, inputArchive).optional(),
   })
-  .refine((r) => (r.argv === undefined) !== (r.script === undefined), { error: 'give exactly one of "argv" and "script"' })
+  .refine((r) => (r.argv === undefined) !== (r.script === undefined), {
+    error: 'give exactly one of "argv" and "script"',
+  })
   .refine((r) => r.input || Object.keys(r.archives ?? {}).length === 0, {
-    error: 'archives are files in the job\'s input: submit with "input": true and send them with PUT /v1/jobs/:id/input',
+    error:
+      'archives are files in the job\'s input: submit with "input": true and send them with PUT /v1/jobs/:id/input',
     path: ['archives'],
   });
 

@@ -22,7 +22,13 @@ export type LeasePhase =
    * The job is asked to stop; the first cause decides its outcome. `sequence` (SIGTERM, grace, SIGKILL)
    * is undefined while a job that marked its slot broken gets a moment to exit on its own.
    */
-  | { kind: 'stopping'; worker: PreparedWorker; slot: LeaseSlotUsage; cause: StopCause; sequence: Promise<void> | undefined }
+  | {
+      kind: 'stopping';
+      worker: PreparedWorker;
+      slot: LeaseSlotUsage;
+      cause: StopCause;
+      sequence: Promise<void> | undefined;
+    }
   /** The job is over with `outcome`; its worker is being cleaned up, after any stop sequence still under way. */
   | { kind: 'cleaning'; outcome: JobOutcome; from: LeaseSlotUsage; sequence: Promise<void> | undefined }
   /**

@@ -24,10 +24,25 @@ export function claimSlot(db: Db, jobId: string, slot: SlotModel, at = Date.now(
     const own = states.get(slot.name);
     if (!own || own.usage !== 'idle' || own.hold !== null) return false;
     if (slot.conflicts.some((other) => (states.get(other)?.usage ?? 'idle') !== 'idle')) return false;
-    const claimed = tx.update(jobs).set({ state: 'leased', slot: slot.name, waiting: null }).where(and(eq(jobs.id, jobId), eq(jobs.state, 'queued'))).returning({ id: jobs.id }).all();
+    const claimed = tx
+      .update(jobs)
+      .set({ state: 'leased', slot: slot.name, waiting: null })
+      .where(and(eq(jobs.id, jobId), eq(jobs.state, 'queued')))
+      .returning({ id: jobs.id })
+      .all();
     if (claimed.length === 0) return false;
     moveSlot(tx, slot.name, 'idle', 'leased', { jobId, at });
-    recordEvent(tx, { type: 'slot.leased', slot: slot.name, jobId, message: `${slot.name} leased to job ${jobId}`, data: { target: slot.target, conflicts: slot.conflicts } }, at);
+    recordEvent(
+      tx,
+      {
+        type: 'slot.leased',
+        slot: slot.name,
+        jobId,
+        message: `${slot.name} leased to job ${jobId}`,
+        data: { target: slot.target, conflicts: slot.conflicts },
+      },
+      at,
+    );
     return true;
   });
 }
@@ -35,9 +50,21 @@ export function claimSlot(db: Db, jobId: string, slot: SlotModel, at = Date.now(
 /** The pre-lease check failed: the slot is free again and the job waits for another. */
 export function returnToQueue(db: Db, jobId: string, slot: string, why: string, at = Date.now()): void {
   db.transaction((tx) => {
-    tx.update(jobs).set({ state: 'queued', slot: null, workerId: null }).where(and(eq(jobs.id, jobId), eq(jobs.state, 'leased'))).run();
+    tx.update(jobs)
+      .set({ state: 'queued', slot: null, workerId: null })
+      .where(and(eq(jobs.id, jobId), eq(jobs.state, 'leased')))
+      .run();
     moveSlot(tx, slot, 'leased', 'idle', { at });
-    recordEvent(tx, { type: 'lease.check-failed', slot, jobId, message: `${slot} failed its pre-lease check; job ${jobId} stays queued: ${why}` }, at);
+    recordEvent(
+      tx,
+      {
+        type: 'lease.check-failed',
+        slot,
+        jobId,
+        message: `${slot} failed its pre-lease check; job ${jobId} stays queued: ${why}`,
+      },
+      at,
+    );
   });
 }
 
@@ -53,7 +80,9 @@ export interface NewWorkerRecord {
 /** Recorded before anything is created, so a crash during setup leaves a worker to clean up. */
 export function recordWorker(db: Db, worker: NewWorkerRecord, at = Date.now()): void {
   db.transaction((tx) => {
-    tx.insert(workers).values({ ...worker, uid: -1, gid: -1, createdAt: at }).run();
+    tx.insert(workers)
+      .values({ ...worker, uid: -1, gid: -1, createdAt: at })
+      .run();
     tx.update(jobs).set({ workerId: worker.id }).where(eq(jobs.id, worker.jobId)).run();
     tx.update(slots).set({ leaseWorkerId: worker.id }).where(eq(slots.name, worker.slot)).run();
   });
@@ -68,7 +97,11 @@ export function markRunning(db: Db, jobId: string, workerId: string, slot: strin
     tx.update(jobs).set({ state: 'running', startedAt: at }).where(eq(jobs.id, jobId)).run();
     tx.update(workers).set({ state: 'running' }).where(eq(workers.id, workerId)).run();
     moveSlot(tx, slot, 'leased', 'running', { at });
-    recordEvent(tx, { type: 'job.started', slot, jobId, workerId, message: `job ${jobId} started in ${slot} as worker ${workerId}` }, at);
+    recordEvent(
+      tx,
+      { type: 'job.started', slot, jobId, workerId, message: `job ${jobId} started in ${slot} as worker ${workerId}` },
+      at,
+    );
   });
 }
 
@@ -76,16 +109,48 @@ export function markRunning(db: Db, jobId: string, workerId: string, slot: strin
  * The job is over (its outcome is known); the slot is not reusable until cleanup finishes, and the worker's token stops working.
  * `from` is where the lease left the slot: running, or still leased when the job never started or its start was not recorded.
  */
-export function markCleaning(db: Db, lease: { jobId: string; workerId: string; slot: string }, from: 'leased' | 'running', outcome: JobOutcome, at = Date.now()): void {
+export function markCleaning(
+  db: Db,
+  lease: { jobId: string; workerId: string; slot: string },
+  from: 'leased' | 'running',
+  outcome: JobOutcome,
+  at = Date.now(),
+): void {
   const { jobId, slot } = lease;
   db.transaction((tx) => {
-    tx.update(workers).set({ state: 'cleaning' }).where(and(eq(workers.id, lease.workerId), ne(workers.state, 'destroyed'))).run();
+    tx.update(workers)
+      .set({ state: 'cleaning' })
+      .where(and(eq(workers.id, lease.workerId), ne(workers.state, 'destroyed')))
+      .run();
     tx.update(jobs)
-      .set({ state: 'cleaning', endedAt: at, exitCode: outcome.exitCode, signal: outcome.signal, endReason: outcome.reason, endedBy: outcome.endedBy, infrastructure: outcome.infrastructure })
+      .set({
+        state: 'cleaning',
+        endedAt: at,
+        exitCode: outcome.exitCode,
+        signal: outcome.signal,
+        endReason: outcome.reason,
+        endedBy: outcome.endedBy,
+        infrastructure: outcome.infrastructure,
+      })
       .where(eq(jobs.id, jobId))
       .run();
     moveSlot(tx, slot, from, 'cleaning', { at });
-    recordEvent(tx, { type: 'job.ended', slot, jobId, message: `job ${jobId} ${outcome.state}: ${outcome.reason}`, data: { state: outcome.state, exit_code: outcome.exitCode, signal: outcome.signal, infrastructure: outcome.infrastructure } }, at);
+    recordEvent(
+      tx,
+      {
+        type: 'job.ended',
+        slot,
+        jobId,
+        message: `job ${jobId} ${outcome.state}: ${outcome.reason}`,
+        data: {
+          state: outcome.state,
+          exit_code: outcome.exitCode,
+          signal: outcome.signal,
+          infrastructure: outcome.infrastructure,
+        },
+      },
+      at,
+    );
   });
 }
 
@@ -95,18 +160,34 @@ export function markCleaning(db: Db, lease: { jobId: string; workerId: string; s
  * changes: a job in `cleaning` had its outcome written when its process ended (markCleaning), so a
  * later end (a reconciler that found its cleanup unfinished) only makes that outcome final.
  */
-export function finishJob(db: Pick<Db, 'update'>, jobId: string, outcome: JobOutcome, at = Date.now()): Pick<JobOutcome, 'state' | 'endedBy'> | undefined {
+export function finishJob(
+  db: Pick<Db, 'update'>,
+  jobId: string,
+  outcome: JobOutcome,
+  at = Date.now(),
+): Pick<JobOutcome, 'state' | 'endedBy'> | undefined {
   const recorded = db
     .update(jobs)
-    .set({ state: sql`case when ${jobs.endedBy} = 'cancel' then 'cancelled' when ${jobs.endedBy} = 'exit' and ${jobs.exitCode} = 0 then 'succeeded' else 'failed' end` })
+    .set({
+      state: sql`case when ${jobs.endedBy} = 'cancel' then 'cancelled' when ${jobs.endedBy} = 'exit' and ${jobs.exitCode} = 0 then 'succeeded' else 'failed' end`,
+    })
     .where(and(eq(jobs.id, jobId), eq(jobs.state, 'cleaning'), isNotNull(jobs.endedBy)))
     .returning({ state: jobs.state, endedBy: jobs.endedBy })
     .all()[0];
-  if (recorded !== undefined) return { state: recorded.state as JobOutcome['state'], endedBy: recorded.endedBy ?? outcome.endedBy };
+  if (recorded !== undefined)
+    return { state: recorded.state as JobOutcome['state'], endedBy: recorded.endedBy ?? outcome.endedBy };
   const changed = db
     .update(jobs)
     // The job ended when its process did (markCleaning), not when its cleanup finished.
-    .set({ state: outcome.state, endedAt: sql`coalesce(${jobs.endedAt}, ${at})`, exitCode: outcome.exitCode, signal: outcome.signal, endReason: outcome.reason, endedBy: outcome.endedBy, infrastructure: outcome.infrastructure })
+    .set({
+      state: outcome.state,
+      endedAt: sql`coalesce(${jobs.endedAt}, ${at})`,
+      exitCode: outcome.exitCode,
+      signal: outcome.signal,
+      endReason: outcome.reason,
+      endedBy: outcome.endedBy,
+      infrastructure: outcome.infrastructure,
+    })
     .where(and(eq(jobs.id, jobId), inArray(jobs.state, ['queued', 'leased', 'running', 'cleaning'])))
     .run();
   return changed.changes > 0 ? outcome : undefined;
@@ -118,15 +199,32 @@ export function finishJob(db: Pick<Db, 'update'>, jobId: string, outcome: JobOut
  * passes 'as found': the slot moves from whatever it is while it is still this job's, and is left alone
  * once it is not.
  */
-export function completeLease(db: Db, lease: { jobId: string; workerId: string | null; slot: string }, from: 'leased' | 'cleaning' | 'as found', outcome: JobOutcome, at = Date.now()): void {
+export function completeLease(
+  db: Db,
+  lease: { jobId: string; workerId: string | null; slot: string },
+  from: 'leased' | 'cleaning' | 'as found',
+  outcome: JobOutcome,
+  at = Date.now(),
+): void {
   db.transaction((tx) => {
-    if (lease.workerId !== null) tx.update(workers).set({ state: 'destroyed', destroyedAt: at, cleanupError: null }).where(eq(workers.id, lease.workerId)).run();
+    if (lease.workerId !== null)
+      tx.update(workers)
+        .set({ state: 'destroyed', destroyedAt: at, cleanupError: null })
+        .where(eq(workers.id, lease.workerId))
+        .run();
     const ended = finishJob(tx, lease.jobId, outcome, at);
     const usage = from === 'as found' ? leaseUsage(tx, lease.slot, lease.jobId) : from;
     if (usage !== undefined) moveSlot(tx, lease.slot, usage, 'idle', { jobId: lease.jobId, at });
     recordEvent(
       tx,
-      { type: 'slot.idle', slot: lease.slot, jobId: lease.jobId, workerId: lease.workerId ?? undefined, message: `${lease.slot} cleaned up after job ${lease.jobId}, idle`, ...(ended ? { data: jobEndData(ended) } : {}) },
+      {
+        type: 'slot.idle',
+        slot: lease.slot,
+        jobId: lease.jobId,
+        workerId: lease.workerId ?? undefined,
+        message: `${lease.slot} cleaned up after job ${lease.jobId}, idle`,
+        ...(ended ? { data: jobEndData(ended) } : {}),
+      },
       at,
     );
   });

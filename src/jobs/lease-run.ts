@@ -69,7 +69,10 @@ export class LeaseRun {
     try {
       if (!(await this.preLeaseCheck())) return;
     } catch (error) {
-      this.log.error({ err: coerceError(error) }, 'pre-lease step could not be recorded; the reconciler frees the slot');
+      this.log.error(
+        { err: coerceError(error) },
+        'pre-lease step could not be recorded; the reconciler frees the slot',
+      );
       this.enter({ kind: 'done', end: 'unrecorded' });
       return;
     }
@@ -146,7 +149,14 @@ export class LeaseRun {
     const cause = stopOf(this.phase);
     if (cause?.kind === 'cancel') {
       // Cancelled while its check ran: nothing was set up, the slot goes straight back.
-      await retryWrite(() => completeLease(db, { jobId: this.job.id, workerId: null, slot: this.slot.name }, 'leased', decideOutcome({ code: null, signal: null }, cause)));
+      await retryWrite(() =>
+        completeLease(
+          db,
+          { jobId: this.job.id, workerId: null, slot: this.slot.name },
+          'leased',
+          decideOutcome({ code: null, signal: null }, cause),
+        ),
+      );
       this.enter({ kind: 'done', end: 'idle' });
     } else {
       await retryWrite(() => returnToQueue(db, this.job.id, this.slot.name, why));
@@ -175,7 +185,10 @@ export class LeaseRun {
     } catch (error) {
       this.log.error({ err: coerceError(error) }, 'worker setup failed');
       // A full state directory is the host's problem, not the slot's: no hold (the host check stops leasing).
-      return { ...infrastructureFailure(`worker setup failed: ${coerceError(error).message}`), holdSlot: !isDiskFull(error) };
+      return {
+        ...infrastructureFailure(`worker setup failed: ${coerceError(error).message}`),
+        holdSlot: !isDiskFull(error),
+      };
     }
     const early = stopOf(this.phase);
     if (early) return decideOutcome({ code: null, signal: null }, early);
@@ -198,19 +211,26 @@ export class LeaseRun {
     const whileStarting = stopOf(this.phase);
     this.enter({ kind: 'running', worker, slot: unrecorded === undefined ? 'running' : 'leased' });
     if (whileStarting) this.stop(whileStarting);
-    if (unrecorded) this.stop({ kind: 'agent-error', message: `could not record the job's start: ${unrecorded.message}` });
+    if (unrecorded)
+      this.stop({ kind: 'agent-error', message: `could not record the job's start: ${unrecorded.message}` });
     const timeout = setTimeout(() => this.stop({ kind: 'timeout', afterMs: this.job.timeoutMs }), this.job.timeoutMs);
     const outputWatch = setInterval(() => void this.checkOutputSize(), OUTPUT_POLL_MS);
     try {
       const exit = await Promise.race([started.exited, this.abandoned.then(() => ABANDONED_EXIT)]);
-      if (exit.spawnError !== undefined) return { ...infrastructureFailure(`could not start the job: ${exit.spawnError}`), holdSlot: true };
+      if (exit.spawnError !== undefined)
+        return { ...infrastructureFailure(`could not start the job: ${exit.spawnError}`), holdSlot: true };
       let cause = stopOf(this.phase);
       // A limit the kernel enforced (OOM kill, failed forks) is the reason a failed job failed, even past its timeout.
       const verdict = await this.deps.platform.limitVerdict(worker.account, worker.launch.limits);
-      if (verdict !== undefined && exit.code !== 0 && (cause === undefined || cause.kind === 'timeout')) cause = { kind: 'limit', reason: verdict };
+      if (verdict !== undefined && exit.code !== 0 && (cause === undefined || cause.kind === 'timeout'))
+        cause = { kind: 'limit', reason: verdict };
       // The cap cut the output before the poll saw it (the job then died of SIGPIPE, or even exited 0).
-      if (cause === undefined && (await this.outputSize()) > this.deps.lab.config.jobs.max_output) cause = this.outputLimit();
-      this.log.info({ code: exit.code, signal: exit.signal, cause: cause?.kind, abandoned: exit.abandoned === true }, 'job exited');
+      if (cause === undefined && (await this.outputSize()) > this.deps.lab.config.jobs.max_output)
+        cause = this.outputLimit();
+      this.log.info(
+        { code: exit.code, signal: exit.signal, cause: cause?.kind, abandoned: exit.abandoned === true },
+        'job exited',
+      );
       return decideOutcome(exit, cause);
     } finally {
       clearTimeout(timeout);
@@ -243,7 +263,10 @@ export class LeaseRun {
   }
 
   private outputLimit(): StopCause {
-    return { kind: 'limit', reason: `output exceeded the limit of ${formatSize(this.deps.lab.config.jobs.max_output)} ([jobs] max_output)` };
+    return {
+      kind: 'limit',
+      reason: `output exceeded the limit of ${formatSize(this.deps.lab.config.jobs.max_output)} ([jobs] max_output)`,
+    };
   }
 
   /** SIGTERM to everything the worker's UID runs, `stop_grace` to finish, then SIGKILL until none is left. */
@@ -277,7 +300,10 @@ export class LeaseRun {
         if (!isDiskFull(error)) await retryWrite(() => markCleaning(db, lease, from, outcome));
         else {
           recorded = false;
-          this.log.warn({ err: coerceError(error) }, 'state directory full: cleaning up before recording how the job ended');
+          this.log.warn(
+            { err: coerceError(error) },
+            'state directory full: cleaning up before recording how the job ended',
+          );
         }
       }
       await sequence;
@@ -295,7 +321,15 @@ export class LeaseRun {
       await retryWrite(() => completeLease(db, row ? lease : { ...lease, workerId: null }, 'cleaning', outcome));
       if (outcome.holdSlot === true) {
         // A slot where workers cannot even be set up would fail every job sent to it (DESIGN §2: a system hold).
-        await retryWrite(() => holdSlot(db, this.slot.name, { reason: outcome.reason, source: 'system', by: 'labslot', jobId: this.job.id, workerId: this.workerId }));
+        await retryWrite(() =>
+          holdSlot(db, this.slot.name, {
+            reason: outcome.reason,
+            source: 'system',
+            by: 'labslot',
+            jobId: this.job.id,
+            workerId: this.workerId,
+          }),
+        );
       }
       this.log.info({ state: outcome.state, reason: outcome.reason }, 'lease complete, slot idle');
       end = 'idle';

@@ -29,13 +29,23 @@ export const NOTHING_ACTIVE = (): ActiveLeases => ({ jobs: new Set(), workers: n
  * `reason` ends the jobs found unfinished: "agent restarted" at start. `activeNow` is asked again
  * before each decision, since the scheduler keeps leasing while this awaits cleanups.
  */
-export async function reconcile(db: Db, platform: Platform, outputs: OutputsPolicy, log: Logger, activeNow: () => ActiveLeases, reason: string): Promise<void> {
+export async function reconcile(
+  db: Db,
+  platform: Platform,
+  outputs: OutputsPolicy,
+  log: Logger,
+  activeNow: () => ActiveLeases,
+  reason: string,
+): Promise<void> {
   const outcome = infrastructureFailure(reason);
   const endJob = (jobId: string, slot: string | null, workerId?: string): void => {
     const ended = finishJob(db, jobId, outcome);
     if (ended === undefined) return; // Already final: nothing new to say.
     // A job whose process had ended keeps the outcome it had then: that is what it did, whatever happened to its cleanup.
-    const message = ended === outcome ? `job ${jobId} failed: ${reason}` : `job ${jobId} ${ended.state}; its cleanup finished after: ${reason}`;
+    const message =
+      ended === outcome
+        ? `job ${jobId} failed: ${reason}`
+        : `job ${jobId} ${ended.state}; its cleanup finished after: ${reason}`;
     recordEvent(db, { type: 'job.ended', slot: slot ?? undefined, jobId, workerId, message, data: jobEndData(ended) });
   };
 
@@ -59,7 +69,14 @@ export async function reconcile(db: Db, platform: Platform, outputs: OutputsPoli
   // Jobs past the queue with neither a run nor a worker (caught in their pre-lease check) have nothing
   // to clean. From here on nothing awaits, so no lease can start between this look and the writes.
   const active = activeNow();
-  const live = new Set(db.select({ jobId: workers.jobId }).from(workers).where(ne(workers.state, 'destroyed')).all().map((w) => w.jobId));
+  const live = new Set(
+    db
+      .select({ jobId: workers.jobId })
+      .from(workers)
+      .where(ne(workers.state, 'destroyed'))
+      .all()
+      .map((w) => w.jobId),
+  );
   for (const job of unfinishedJobs(db)) {
     if (!active.jobs.has(job.id) && !live.has(job.id)) endJob(job.id, job.slot);
   }

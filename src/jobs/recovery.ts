@@ -34,7 +34,11 @@ export async function recoverAfterRestart(ctx: RecoveryContext): Promise<void> {
   const { db, lab, platform, log } = ctx;
   await reconcile(db, platform, outputsPolicy(lab), log, NOTHING_ACTIVE, 'agent restarted');
   // The workers reconcile could not clean up; nothing below writes worker rows, so one read serves every sweep.
-  const live = db.select({ id: workers.id, username: workers.username, gid: workers.gid }).from(workers).where(ne(workers.state, 'destroyed')).all();
+  const live = db
+    .select({ id: workers.id, username: workers.username, gid: workers.gid })
+    .from(workers)
+    .where(ne(workers.state, 'destroyed'))
+    .all();
   await sweepOrphanUsers(ctx, new Set(live.map((w) => w.username)));
   await sweepOrphanDirs(ctx, new Set(live.map((w) => w.id)));
   for (const what of await platform.sweepOrphans(new Set(live.map((w) => w.id))).catch((error: unknown) => {
@@ -59,7 +63,10 @@ function orphanRemoved(db: Db, log: Logger, message: string, data: Record<string
  * this agent or of another one on the host sharing the device: that grant is
  * not ours to take (our own orphan users and groups are gone by now).
  */
-async function sweepOrphanGrants({ db, lab, log, listUsb }: RecoveryContext, liveGids: ReadonlySet<number>): Promise<void> {
+async function sweepOrphanGrants(
+  { db, lab, log, listUsb }: RecoveryContext,
+  liveGids: ReadonlySet<number>,
+): Promise<void> {
   const groups = new Set(idsIn('/etc/group'));
   const usb = new UsbSnapshot(listUsb);
   for (const device of lab.devices.values()) {
@@ -67,10 +74,16 @@ async function sweepOrphanGrants({ db, lab, log, listUsb }: RecoveryContext, liv
     if (!('node' in found) || found.node === null) continue;
     try {
       const info = await stat(found.node);
-      if (info.gid < WORKER_ID_MIN || info.gid > WORKER_ID_MAX || liveGids.has(info.gid) || groups.has(info.gid)) continue;
+      if (info.gid < WORKER_ID_MIN || info.gid > WORKER_ID_MAX || liveGids.has(info.gid) || groups.has(info.gid))
+        continue;
       await chown(found.node, 0, 0);
       await chmod(found.node, 0o600);
-      orphanRemoved(db, log, `device ${device.name} (${found.node}) was still owned by worker group ${info.gid}; reset to root 0600`, { device: device.name, node: found.node, gid: info.gid });
+      orphanRemoved(
+        db,
+        log,
+        `device ${device.name} (${found.node}) was still owned by worker group ${info.gid}; reset to root 0600`,
+        { device: device.name, node: found.node, gid: info.gid },
+      );
     } catch (error) {
       log.error({ err: coerceError(error), device: device.name }, 'could not check a device node for an orphan grant');
     }
@@ -78,7 +91,10 @@ async function sweepOrphanGrants({ db, lab, log, listUsb }: RecoveryContext, liv
 }
 
 /** This agent's worker users that no live worker row accounts for: a lost database. */
-async function sweepOrphanUsers({ db, lab, platform, log }: RecoveryContext, known: ReadonlySet<string>): Promise<void> {
+async function sweepOrphanUsers(
+  { db, lab, platform, log }: RecoveryContext,
+  known: ReadonlySet<string>,
+): Promise<void> {
   for (const { name, uid } of localWorkerUsers(workersDir(lab.stateDir))) {
     if (known.has(name)) continue;
     try {
@@ -128,6 +144,12 @@ function localWorkerUsers(ours: string): { name: string; uid: number }[] {
   return text
     .split('\n')
     .map((line) => line.split(':'))
-    .filter((f) => f[0]?.startsWith(WORKER_USER_PREFIX) === true && Number(f[2]) >= WORKER_ID_MIN && Number(f[2]) <= WORKER_ID_MAX && (f[5] ?? '').startsWith(`${ours}/`))
+    .filter(
+      (f) =>
+        f[0]?.startsWith(WORKER_USER_PREFIX) === true &&
+        Number(f[2]) >= WORKER_ID_MIN &&
+        Number(f[2]) <= WORKER_ID_MAX &&
+        (f[5] ?? '').startsWith(`${ours}/`),
+    )
     .map((f) => ({ name: f[0] ?? '', uid: Number(f[2]) }));
 }

@@ -13,7 +13,8 @@ export async function retryWrite<T>(write: () => T): Promise<T> {
       return write();
     } catch (error) {
       const delay = DELAYS_MS[attempt];
-      if (delay === undefined || error instanceof SlotTransitionError || error instanceof SlotUsageMismatchError) throw error;
+      if (delay === undefined || error instanceof SlotTransitionError || error instanceof SlotUsageMismatchError)
+        throw error;
       await sleep(delay);
     }
   }

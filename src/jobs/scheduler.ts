@@ -83,7 +83,18 @@ export class Scheduler {
         .where(and(eq(jobs.id, jobId), eq(jobs.state, 'queued')))
         .returning({ id: jobs.id })
         .all();
-      if (rows.length > 0) recordEvent(tx, { type: 'job.cancelled', jobId, actor: by, message: `job ${jobId} cancelled while queued`, data: jobEndData({ state: 'cancelled', endedBy: 'cancel' }) }, at);
+      if (rows.length > 0)
+        recordEvent(
+          tx,
+          {
+            type: 'job.cancelled',
+            jobId,
+            actor: by,
+            message: `job ${jobId} cancelled while queued`,
+            data: jobEndData({ state: 'cancelled', endedBy: 'cancel' }),
+          },
+          at,
+        );
       return rows.length > 0;
     });
     if (cancelled) {
@@ -123,14 +134,20 @@ export class Scheduler {
         if (job.waiting !== waiting) db.update(jobs).set({ waiting }).where(eq(jobs.id, job.id)).run();
         continue;
       }
-      const slot = (lab.targets.get(job.target) ?? []).map((name) => lab.slots.get(name)).find((s): s is SlotModel => s !== undefined && availability.get(s.name)?.available === true);
+      const slot = (lab.targets.get(job.target) ?? [])
+        .map((name) => lab.slots.get(name))
+        .find((s): s is SlotModel => s !== undefined && availability.get(s.name)?.available === true);
       if (slot && claimSlot(db, job.id, slot)) {
         markTaken(availability, slot);
         this.launch(job.id, slot);
         continue;
       }
       const waiting = waitingReason(lab, job.target, availability);
-      if (waiting !== job.waiting) db.update(jobs).set({ waiting }).where(and(eq(jobs.id, job.id), ne(jobs.state, 'cancelled'))).run();
+      if (waiting !== job.waiting)
+        db.update(jobs)
+          .set({ waiting })
+          .where(and(eq(jobs.id, job.id), ne(jobs.state, 'cancelled')))
+          .run();
     }
   }
 
@@ -152,5 +169,6 @@ export class Scheduler {
 /** After a claim in this pass, the slot and everything it conflicts with are taken for the rest of it. */
 function markTaken(availability: Map<string, SlotAvailability>, slot: SlotModel): void {
   availability.set(slot.name, { available: false, why: { kind: 'in-use', detail: 'leased' } });
-  for (const other of slot.conflicts) availability.set(other, { available: false, why: { kind: 'conflict', detail: `${slot.name} is in use` } });
+  for (const other of slot.conflicts)
+    availability.set(other, { available: false, why: { kind: 'conflict', detail: `${slot.name} is in use` } });
 }

@@ -39,7 +39,12 @@ export function outputsPolicy(lab: LabModel): OutputsPolicy {
 }
 
 /** No AbortSignal on purpose: cleanup is never cut short (each step has its own timeout), since the slot is idle only after it. */
-export async function cleanupWorker(db: Db, platform: Platform, worker: WorkerRow, outputs: OutputsPolicy): Promise<void> {
+export async function cleanupWorker(
+  db: Db,
+  platform: Platform,
+  worker: WorkerRow,
+  outputs: OutputsPolicy,
+): Promise<void> {
   // Cleanup frees space before it needs any: on a full disk this write may fail, and must not keep the worker's disk from being freed.
   tolerate(() => db.update(workers).set({ state: 'cleaning' }).where(eq(workers.id, worker.id)).run());
   // uid -1: the crash came before the user existed; only its cgroup, files and grants can be left.
@@ -48,7 +53,8 @@ export async function cleanupWorker(db: Db, platform: Platform, worker: WorkerRo
   const ours = worker.uid > 0 && (owner === undefined || owner === worker.username);
   const account = { workerId: worker.id, username: worker.username, uid: ours ? worker.uid : -1, gid: worker.gid };
   const left = await platform.killWorker(account, KILL_TIMEOUT_MS);
-  if (left.length > 0) throw new CleanupError(`processes of worker ${worker.id} (uid ${worker.uid}) survived SIGKILL: ${left.join(', ')}`);
+  if (left.length > 0)
+    throw new CleanupError(`processes of worker ${worker.id} (uid ${worker.uid}) survived SIGKILL: ${left.join(', ')}`);
   // Only now that nothing of the job runs can its outputs be read without it changing them underneath.
   await keepOutputs(db, worker, outputs);
   // The job's disk next, before any other write: it is the space a full state directory needs back.
@@ -60,7 +66,13 @@ export async function cleanupWorker(db: Db, platform: Platform, worker: WorkerRo
 }
 
 /** Cleanup retries, with a short pause: a process may still be exiting, a tool may be busy. */
-export async function cleanupWithRetries(db: Db, platform: Platform, worker: WorkerRow, outputs: OutputsPolicy, attempts = 3): Promise<void> {
+export async function cleanupWithRetries(
+  db: Db,
+  platform: Platform,
+  worker: WorkerRow,
+  outputs: OutputsPolicy,
+  attempts = 3,
+): Promise<void> {
   let last: unknown;
   for (let attempt = 1; attempt <= attempts; attempt += 1) {
     try {
@@ -79,18 +91,45 @@ export async function cleanupWithRetries(db: Db, platform: Platform, worker: Wor
  * complete), the slot stays `cleaning` under a `system` hold with the error,
  * and the agent retries the cleanup later.
  */
-export function recordCleanupFailure(db: Db, lease: { jobId: string; workerId: string; slot: string }, outcome: JobOutcome, error: unknown, at = Date.now()): void {
+export function recordCleanupFailure(
+  db: Db,
+  lease: { jobId: string; workerId: string; slot: string },
+  outcome: JobOutcome,
+  error: unknown,
+  at = Date.now(),
+): void {
   const message = coerceError(error).message;
   db.transaction((tx) => {
-    tx.update(workers).set({ state: 'cleanup-failed', cleanupError: message }).where(eq(workers.id, lease.workerId)).run();
+    tx.update(workers)
+      .set({ state: 'cleanup-failed', cleanupError: message })
+      .where(eq(workers.id, lease.workerId))
+      .run();
     const ended = finishJob(tx, lease.jobId, outcome, at);
     recordEvent(
       tx,
-      { type: 'worker.cleanup-failed', slot: lease.slot, jobId: lease.jobId, workerId: lease.workerId, message: `cleanup of worker ${lease.workerId} in ${lease.slot} failed: ${message}`, ...(ended ? { data: jobEndData(ended) } : {}) },
+      {
+        type: 'worker.cleanup-failed',
+        slot: lease.slot,
+        jobId: lease.jobId,
+        workerId: lease.workerId,
+        message: `cleanup of worker ${lease.workerId} in ${lease.slot} failed: ${message}`,
+        ...(ended ? { data: jobEndData(ended) } : {}),
+      },
       at,
     );
   });
-  holdSlot(db, lease.slot, { reason: `cleanup of worker ${lease.workerId} failed: ${message}`, source: 'system', by: 'labslot', jobId: lease.jobId, workerId: lease.workerId }, at);
+  holdSlot(
+    db,
+    lease.slot,
+    {
+      reason: `cleanup of worker ${lease.workerId} failed: ${message}`,
+      source: 'system',
+      by: 'labslot',
+      jobId: lease.jobId,
+      workerId: lease.workerId,
+    },
+    at,
+  );
 }
 
 /**
@@ -104,7 +143,15 @@ async function keepOutputs(db: Db, worker: WorkerRow, policy: OutputsPolicy): Pr
   const archive = jobOutputsArchive(policy.stateDir, worker.jobId);
   if (!existsSync(dir) || existsSync(archive)) return;
   const discard = (why: string): void =>
-    tolerate(() => recordEvent(db, { type: 'job.outputs-discarded', slot: worker.slot, jobId: worker.jobId, workerId: worker.id, message: `outputs of job ${worker.jobId} not kept: ${why}` }));
+    tolerate(() =>
+      recordEvent(db, {
+        type: 'job.outputs-discarded',
+        slot: worker.slot,
+        jobId: worker.jobId,
+        workerId: worker.id,
+        message: `outputs of job ${worker.jobId} not kept: ${why}`,
+      }),
+    );
   let result;
   try {
     result = await createArchive(dir, `${archive}.part`, policy.maxBytes);

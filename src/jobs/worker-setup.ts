@@ -18,7 +18,15 @@ import { INSTALL_ROOT } from './command-wrapper.js';
 import { grantDevices, type NodeToGrant } from '../devices/device-grants.js';
 import { humilityEnvironment, leftOutNote } from './humility-environment.js';
 import { jobEnvironment } from './job-environment.js';
-import { INPUT_IN_JOB, jobInputDir, jobOutputPath, OUTPUT_IN_JOB, workerDirs, workerDisk, workerRoot } from './job-paths.js';
+import {
+  INPUT_IN_JOB,
+  jobInputDir,
+  jobOutputPath,
+  OUTPUT_IN_JOB,
+  workerDirs,
+  workerDisk,
+  workerRoot,
+} from './job-paths.js';
 import type { JobRow } from './job-view.js';
 import { recordWorker, recordWorkerIds } from './lease-records.js';
 
@@ -55,7 +63,14 @@ export async function setupWorker(ctx: SetupContext): Promise<PreparedWorker> {
   const username = workerUsername(workerId);
   const root = workerRoot(lab.stateDir, workerId);
   const dirs = workerDirs(root);
-  recordWorker(db, { id: workerId, jobId: job.id, slot: slot.name, username, tokenHash: sha256Hex(token), rootDir: root });
+  recordWorker(db, {
+    id: workerId,
+    jobId: job.id,
+    slot: slot.name,
+    username,
+    tokenHash: sha256Hex(token),
+    rootDir: root,
+  });
 
   // Resolve the nodes first: a probe that vanished after the pre-lease check fails setup before a user exists.
   const nodes = new Map<string, string | null>();
@@ -71,7 +86,10 @@ export async function setupWorker(ctx: SetupContext): Promise<PreparedWorker> {
     if (found.node !== null && !grants.some((g) => g.path === found.node)) grants.push({ device, path: found.node });
   }
 
-  const user = await ctx.platform.createUser({ workerId, name: username, groups: slot.spec.add_to_groups, home: dirs.home }, (ids) => recordWorkerIds(db, workerId, ids));
+  const user = await ctx.platform.createUser(
+    { workerId, name: username, groups: slot.spec.add_to_groups, home: dirs.home },
+    (ids) => recordWorkerIds(db, workerId, ids),
+  );
 
   // The worker's group only: its token, environment and script are in here, and worker ids are public.
   await mkdir(root, { mode: 0o750 });
@@ -79,7 +97,11 @@ export async function setupWorker(ctx: SetupContext): Promise<PreparedWorker> {
   await chmod(root, 0o750);
   // All its writable space on one filesystem of [jobs] limits.disk: a job that fills it gets ENOSPC, the state directory's disk never does.
   const capped = await ctx.platform.createWorkerDisk(workerDisk(root), slot.limits.disk ?? lab.config.jobs.limits.disk);
-  if (!capped) ctx.log.warn({ platform: ctx.platform.name, disk: slot.limits.disk }, "this platform cannot cap a job's disk ([jobs] limits.disk); the job's writable space is not limited");
+  if (!capped)
+    ctx.log.warn(
+      { platform: ctx.platform.name, disk: slot.limits.disk },
+      "this platform cannot cap a job's disk ([jobs] limits.disk); the job's writable space is not limited",
+    );
   for (const dir of Object.values(dirs)) {
     await mkdir(dir, { mode: 0o700 });
     await chown(dir, user.uid, user.gid);
@@ -89,7 +111,8 @@ export async function setupWorker(ctx: SetupContext): Promise<PreparedWorker> {
   await writeFile(humilityFile, `${JSON.stringify(humility.entries, null, 2)}\n`, { mode: 0o640 });
   await chown(humilityFile, 0, user.gid);
   // Said in the job's own output, before anything it prints: that is where `humility -t sp` will fail.
-  if (humility.leftOut.length > 0) await appendFile(jobOutputPath(lab.stateDir, job.id), leftOutNote(humility.leftOut), { mode: 0o600 });
+  if (humility.leftOut.length > 0)
+    await appendFile(jobOutputPath(lab.stateDir, job.id), leftOutNote(humility.leftOut), { mode: 0o600 });
   let command = job.argv ?? [];
   if (job.script !== null) {
     const scriptFile = join(root, 'job.sh');
@@ -126,7 +149,12 @@ export async function setupWorker(ctx: SetupContext): Promise<PreparedWorker> {
       { host: dirs.output, inJob: OUTPUT_IN_JOB },
     ],
     devices: grants.map((g) => ({ host: g.path, inJob: nodeInJob(g.device, g.path) })),
-    limits: { memoryBytes: slot.limits.memory, pids: slot.limits.pids, cpus: slot.limits.cpu, shmBytes: slot.limits.shm },
+    limits: {
+      memoryBytes: slot.limits.memory,
+      pids: slot.limits.pids,
+      cpus: slot.limits.cpu,
+      shmBytes: slot.limits.shm,
+    },
   };
   return { account: user, launch };
 }

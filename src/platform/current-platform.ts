@@ -9,5 +9,7 @@ import type { Platform } from './platform.js';
 /** `stateDir` scopes what the platform makes on the host to this agent (agent-scope.ts). */
 export function currentPlatform(stateDir: string, os: NodeJS.Platform = process.platform): Platform {
   // The workers directory, as job-paths.ts names it; platform/ sits below jobs/ and does not import it.
-  return os === 'sunos' ? new IllumosPlatform({ workersDir: join(stateDir, 'workers') }) : new LinuxPlatform(agentScope(stateDir));
+  return os === 'sunos'
+    ? new IllumosPlatform({ workersDir: join(stateDir, 'workers') })
+    : new LinuxPlatform(agentScope(stateDir));
 }

@@ -33,7 +33,8 @@ export class OutputRelay {
 
   /** Starts `stdbuf -o0 head -c maxBytes` appending to `outputFd` (the agent may close its own copy afterwards). */
   static async start(outputFd: number, maxBytes: number, env: NodeJS.ProcessEnv): Promise<OutputRelay> {
-    if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) throw new RangeError(`output cap ${String(maxBytes)} is not a byte count`);
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 0)
+      throw new RangeError(`output cap ${String(maxBytes)} is not a byte count`);
     const child = spawn('stdbuf', ['-o0', 'head', '-c', String(maxBytes)], {
       env,
       stdio: ['pipe', outputFd, 'ignore'],

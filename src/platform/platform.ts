@@ -93,7 +93,11 @@ export interface Platform {
   readonly name: string;
 
   /** Creates the user and its own group with a random id from the worker range; `reserve` runs first, so the ids are on record before anything exists. */
-  createUser(user: NewWorkerUser, reserve: (ids: { uid: number; gid: number }) => void, signal?: AbortSignal): Promise<WorkerAccount>;
+  createUser(
+    user: NewWorkerUser,
+    reserve: (ids: { uid: number; gid: number }) => void,
+    signal?: AbortSignal,
+  ): Promise<WorkerAccount>;
   /** Removes the user and its group; already gone is fine. */
   deleteUser(name: string, signal?: AbortSignal): Promise<void>;
   /** The account that owns a uid, through the name service; undefined when none does. */

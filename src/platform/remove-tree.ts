@@ -7,7 +7,14 @@ import { lastLines, runProcess } from './run-process.js';
 const RM_TIMEOUT_MS = 120_000;
 
 export async function removeTree(path: string, signal?: AbortSignal): Promise<void> {
-  const result = await runProcess(['rm', '-rf', '--one-file-system', '--', path], { timeoutMs: RM_TIMEOUT_MS, signal, env: { PATH: '/usr/bin:/bin', LC_ALL: 'C' } });
+  const result = await runProcess(['rm', '-rf', '--one-file-system', '--', path], {
+    timeoutMs: RM_TIMEOUT_MS,
+    signal,
+    env: { PATH: '/usr/bin:/bin', LC_ALL: 'C' },
+  });
   if (result.spawnError) throw new Error(`cannot run rm: ${result.spawnError.message}`, { cause: result.spawnError });
-  if (result.code !== 0) throw new Error(`rm -rf ${path} failed${result.timedOut ? ' (timed out)' : ''}: ${lastLines(result.output, 2) || `exit ${String(result.code)}`}`);
+  if (result.code !== 0)
+    throw new Error(
+      `rm -rf ${path} failed${result.timedOut ? ' (timed out)' : ''}: ${lastLines(result.output, 2) || `exit ${String(result.code)}`}`,
+    );
 }

@@ -36,7 +36,15 @@ export async function runProcess(argv: readonly string[], options: RunOptions): 
     if (output.length > keep * 2) output = output.subarray(output.length - keep);
   };
 
-  const failed = (error: NodeJS.ErrnoException): RunResult => ({ code: null, signal: null, output: '', timedOut: false, aborted: false, spawnError: error, durationMs: performance.now() - started });
+  const failed = (error: NodeJS.ErrnoException): RunResult => ({
+    code: null,
+    signal: null,
+    output: '',
+    timedOut: false,
+    aborted: false,
+    spawnError: error,
+    durationMs: performance.now() - started,
+  });
   let child: ReturnType<typeof spawn>;
   try {
     child = spawn(program, args, {

@@ -39,26 +39,50 @@ export interface CreatedUser {
  * this host's files do not list). `reserve` runs before anything is created,
  * so the caller can record the name and ids for crash cleanup first.
  */
-export async function createUser(user: NewUser, reserve: (ids: { uid: number; gid: number }) => void, signal?: AbortSignal): Promise<CreatedUser> {
+export async function createUser(
+  user: NewUser,
+  reserve: (ids: { uid: number; gid: number }) => void,
+  signal?: AbortSignal,
+): Promise<CreatedUser> {
   for (let attempt = 0; attempt < 5; attempt += 1) {
     const id = freeId();
     reserve({ uid: id, gid: id });
-    const group = await tool(['groupadd', '-g', String(id), '-K', `GID_MIN=${WORKER_ID_MIN}`, '-K', `GID_MAX=${WORKER_ID_MAX}`, user.name], signal);
+    const group = await tool(
+      ['groupadd', '-g', String(id), '-K', `GID_MIN=${WORKER_ID_MIN}`, '-K', `GID_MAX=${WORKER_ID_MAX}`, user.name],
+      signal,
+    );
     if (group.code === EXIT_ID_TAKEN) continue;
-    if (group.code !== 0) throw new UserCommandError(`groupadd ${user.name} failed (exit ${String(group.code)}): ${lastLines(group.output, 2)}`);
+    if (group.code !== 0)
+      throw new UserCommandError(
+        `groupadd ${user.name} failed (exit ${String(group.code)}): ${lastLines(group.output, 2)}`,
+      );
     const created = await tool(
       [
         'useradd',
-        '-u', String(id),
-        '-g', String(id),
+        '-u',
+        String(id),
+        '-g',
+        String(id),
         ...(user.groups.length > 0 ? ['-G', user.groups.join(',')] : []),
-        '-M', '-N',
-        '-d', user.home,
-        '-s', '/bin/sh',
-        '-c', 'labslot worker',
+        '-M',
+        '-N',
+        '-d',
+        user.home,
+        '-s',
+        '/bin/sh',
+        '-c',
+        'labslot worker',
         // Quiet the range warning, and keep workers out of /etc/subuid and the mail spool.
-        '-K', `UID_MIN=${WORKER_ID_MIN}`, '-K', `UID_MAX=${WORKER_ID_MAX}`,
-        '-K', 'SUB_UID_COUNT=0', '-K', 'SUB_GID_COUNT=0', '-K', 'MAIL_DIR=/nonexistent',
+        '-K',
+        `UID_MIN=${WORKER_ID_MIN}`,
+        '-K',
+        `UID_MAX=${WORKER_ID_MAX}`,
+        '-K',
+        'SUB_UID_COUNT=0',
+        '-K',
+        'SUB_GID_COUNT=0',
+        '-K',
+        'MAIL_DIR=/nonexistent',
         user.name,
       ],
       signal,
@@ -67,7 +91,10 @@ export async function createUser(user: NewUser, reserve: (ids: { uid: number; gi
       await deleteGroup(user.name, signal);
       continue;
     }
-    if (created.code !== 0) throw new UserCommandError(`useradd ${user.name} failed (exit ${String(created.code)}): ${lastLines(created.output, 2)}`);
+    if (created.code !== 0)
+      throw new UserCommandError(
+        `useradd ${user.name} failed (exit ${String(created.code)}): ${lastLines(created.output, 2)}`,
+      );
     return { name: user.name, uid: id, gid: id };
   }
   throw new UserCommandError(`no free uid/gid for ${user.name} after 5 tries`);
@@ -76,7 +103,8 @@ export async function createUser(user: NewUser, reserve: (ids: { uid: number; gi
 /** Removes the user and its group; a user or group that is already gone is fine (cleanup is idempotent). */
 export async function deleteUser(name: string, signal?: AbortSignal): Promise<void> {
   const result = await tool(['userdel', name], signal);
-  if (result.code !== 0 && result.code !== EXIT_NOT_FOUND) throw new UserCommandError(`userdel ${name} failed (exit ${String(result.code)}): ${lastLines(result.output, 2)}`);
+  if (result.code !== 0 && result.code !== EXIT_NOT_FOUND)
+    throw new UserCommandError(`userdel ${name} failed (exit ${String(result.code)}): ${lastLines(result.output, 2)}`);
   // userdel takes the user's own group along (USERGROUPS_ENAB); remove it when it did not,
   // or when a crash came between groupadd and useradd.
   if (localGroupExists(name)) await deleteGroup(name, signal);
@@ -84,7 +112,8 @@ export async function deleteUser(name: string, signal?: AbortSignal): Promise<vo
 
 async function deleteGroup(name: string, signal?: AbortSignal): Promise<void> {
   const result = await tool(['groupdel', name], signal);
-  if (result.code !== 0 && result.code !== EXIT_NOT_FOUND) throw new UserCommandError(`groupdel ${name} failed (exit ${String(result.code)}): ${lastLines(result.output, 2)}`);
+  if (result.code !== 0 && result.code !== EXIT_NOT_FOUND)
+    throw new UserCommandError(`groupdel ${name} failed (exit ${String(result.code)}): ${lastLines(result.output, 2)}`);
 }
 
 /** The account name of a uid through NSS (getent), or undefined when no account has it. */
@@ -118,15 +147,24 @@ export function idsIn(file: string): number[] {
 
 function readLines(file: string): string[] {
   try {
-    return readFileSync(file, 'utf8').split('\n').filter((l) => l !== '' && !l.startsWith('#'));
+    return readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((l) => l !== '' && !l.startsWith('#'));
   } catch {
     return [];
   }
 }
 
 async function tool(argv: string[], signal?: AbortSignal): ReturnType<typeof runProcess> {
-  const result = await runProcess(argv, { timeoutMs: TOOL_TIMEOUT_MS, signal, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' } });
-  if (result.spawnError) throw new UserCommandError(`cannot run ${argv[0] ?? ''}: ${result.spawnError.message}`, { cause: result.spawnError });
+  const result = await runProcess(argv, {
+    timeoutMs: TOOL_TIMEOUT_MS,
+    signal,
+    env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' },
+  });
+  if (result.spawnError)
+    throw new UserCommandError(`cannot run ${argv[0] ?? ''}: ${result.spawnError.message}`, {
+      cause: result.spawnError,
+    });
   if (result.timedOut) throw new UserCommandError(`${argv[0] ?? ''} did not finish within ${TOOL_TIMEOUT_MS / 1000} s`);
   return result;
 }

@@ -63,4 +63,3 @@ export async function waitUserGone(uid: number, timeoutMs: number, signal?: Abor
     await sleep(50);
   }
 }
-

@@ -24,12 +24,24 @@ export interface DeviceHealthSummary {
 
 export function slotAvailability(lab: LabModel, db: Db, host: HostState): Map<string, SlotAvailability> {
   const devices = [...lab.devices.keys()];
-  const rows = devices.length === 0 ? [] : db.select({ device: deviceHealth.device, state: deviceHealth.state, lastReason: deviceHealth.lastReason }).from(deviceHealth).where(inArray(deviceHealth.device, devices)).all();
+  const rows =
+    devices.length === 0
+      ? []
+      : db
+          .select({ device: deviceHealth.device, state: deviceHealth.state, lastReason: deviceHealth.lastReason })
+          .from(deviceHealth)
+          .where(inArray(deviceHealth.device, devices))
+          .all();
   return availabilityOf(lab, readSlotStates(db, [...lab.slots.keys()]), new Map(rows.map((r) => [r.device, r])), host);
 }
 
 /** The same from state already read; `states` must cover every slot, since conflicts look at the others. */
-export function availabilityOf(lab: LabModel, states: ReadonlyMap<string, SlotState>, health: ReadonlyMap<string, DeviceHealthSummary>, host: HostState): Map<string, SlotAvailability> {
+export function availabilityOf(
+  lab: LabModel,
+  states: ReadonlyMap<string, SlotState>,
+  health: ReadonlyMap<string, DeviceHealthSummary>,
+  host: HostState,
+): Map<string, SlotAvailability> {
   const out = new Map<string, SlotAvailability>();
   for (const slot of lab.slots.values()) {
     const state = states.get(slot.name);
@@ -37,7 +49,11 @@ export function availabilityOf(lab: LabModel, states: ReadonlyMap<string, SlotSt
       // Lasting problems an operator must act on come before passing ones (another job running).
       if (state?.hold) return { kind: 'held', detail: `${state.hold.source}: ${state.hold.reason}` };
       const sick = slot.devices.filter((d) => health.get(d)?.state === 'unhealthy');
-      if (sick.length > 0) return { kind: 'unhealthy', detail: sick.map((d) => `${d}: ${health.get(d)?.lastReason ?? 'unhealthy'}`).join('; ') };
+      if (sick.length > 0)
+        return {
+          kind: 'unhealthy',
+          detail: sick.map((d) => `${d}: ${health.get(d)?.lastReason ?? 'unhealthy'}`).join('; '),
+        };
       const unknown = slot.devices.filter((d) => (health.get(d)?.state ?? 'unknown') === 'unknown');
       if (unknown.length > 0) return { kind: 'unknown-health', detail: `not checked yet: ${unknown.join(', ')}` };
       if (state && state.usage !== 'idle') return { kind: 'in-use', detail: state.usage };
@@ -52,7 +68,11 @@ export function availabilityOf(lab: LabModel, states: ReadonlyMap<string, SlotSt
 }
 
 /** "gimlet: 1 held, 1 unhealthy (gimlet-2-sp: usb ... not present), 0 free" for a queued job. */
-export function waitingReason(lab: LabModel, target: string, availability: ReadonlyMap<string, SlotAvailability>): string {
+export function waitingReason(
+  lab: LabModel,
+  target: string,
+  availability: ReadonlyMap<string, SlotAvailability>,
+): string {
   const slots = lab.targets.get(target);
   if (slots === undefined) return `${target}: no slot on this host serves this target any more`;
   const counts = new Map<Unavailable['kind'], string[]>();
@@ -64,15 +84,28 @@ export function waitingReason(lab: LabModel, target: string, availability: Reado
       continue;
     }
     const list = counts.get(a.why.kind) ?? [];
-    list.push(a.why.kind === 'unhealthy' || a.why.kind === 'host' || a.why.kind === 'unknown-health' ? a.why.detail : name);
+    list.push(
+      a.why.kind === 'unhealthy' || a.why.kind === 'host' || a.why.kind === 'unknown-health' ? a.why.detail : name,
+    );
     counts.set(a.why.kind, list);
   }
   const parts: string[] = [];
-  const order: [Unavailable['kind'], string][] = [['held', 'held'], ['unhealthy', 'unhealthy'], ['unknown-health', 'not checked yet'], ['in-use', 'in use'], ['conflict', 'blocked by a conflicting slot'], ['host', 'waiting for the host']];
+  const order: [Unavailable['kind'], string][] = [
+    ['held', 'held'],
+    ['unhealthy', 'unhealthy'],
+    ['unknown-health', 'not checked yet'],
+    ['in-use', 'in use'],
+    ['conflict', 'blocked by a conflicting slot'],
+    ['host', 'waiting for the host'],
+  ];
   for (const [kind, label] of order) {
     const list = counts.get(kind);
     if (!list) continue;
-    parts.push(kind === 'unhealthy' || kind === 'host' ? `${list.length} ${label} (${[...new Set(list)].join('; ')})` : `${list.length} ${label}`);
+    parts.push(
+      kind === 'unhealthy' || kind === 'host'
+        ? `${list.length} ${label} (${[...new Set(list)].join('; ')})`
+        : `${list.length} ${label}`,
+    );
   }
   parts.push(`${free} free`);
   return `${target}: ${parts.join(', ')}`;

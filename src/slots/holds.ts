@@ -57,7 +57,14 @@ export interface HoldResult {
 export function holdSlot(db: Db, slot: string, request: HoldRequest, at = Date.now()): HoldResult {
   return db.transaction((tx) => {
     const previous = readSlotStates(tx, [slot]).get(slot)?.hold ?? null;
-    const wanted: Hold = { reason: request.reason, source: request.source, by: request.by, at, jobId: request.jobId ?? null, workerId: request.workerId ?? null };
+    const wanted: Hold = {
+      reason: request.reason,
+      source: request.source,
+      by: request.by,
+      at,
+      jobId: request.jobId ?? null,
+      workerId: request.workerId ?? null,
+    };
     const ids = { slot, jobId: request.jobId, workerId: request.workerId, actor: request.by };
     if (previous !== null && (request.source !== 'operator' || request.replace !== true)) {
       if (request.source === 'operator') throw new SlotHeldError(slot, previous);
@@ -74,13 +81,25 @@ export function holdSlot(db: Db, slot: string, request: HoldRequest, at = Date.n
       return { hold: previous, outcome: 'kept', previous };
     }
     tx.update(slots)
-      .set({ holdReason: wanted.reason, holdSource: wanted.source, holdBy: wanted.by, holdAt: at, holdJobId: wanted.jobId, holdWorkerId: wanted.workerId })
+      .set({
+        holdReason: wanted.reason,
+        holdSource: wanted.source,
+        holdBy: wanted.by,
+        holdAt: at,
+        holdJobId: wanted.jobId,
+        holdWorkerId: wanted.workerId,
+      })
       .where(eq(slots.name, slot))
       .run();
     recordEvent(
       tx,
       previous === null
-        ? { type: 'slot.held', ...ids, message: `${slot} held (${request.source}): ${request.reason}`, data: { source: request.source, reason: request.reason } }
+        ? {
+            type: 'slot.held',
+            ...ids,
+            message: `${slot} held (${request.source}): ${request.reason}`,
+            data: { source: request.source, reason: request.reason },
+          }
         : {
             type: 'slot.hold-replaced',
             ...ids,
@@ -94,11 +113,19 @@ export function holdSlot(db: Db, slot: string, request: HoldRequest, at = Date.n
 }
 
 /** Clears a hold, recording who and why; throws NotHeldError when there is none. Returns the released hold. */
-export function releaseSlot(db: Db, slot: string, release: { by: string; note?: string | undefined }, at = Date.now()): Hold {
+export function releaseSlot(
+  db: Db,
+  slot: string,
+  release: { by: string; note?: string | undefined },
+  at = Date.now(),
+): Hold {
   return db.transaction((tx) => {
     const hold = readSlotStates(tx, [slot]).get(slot)?.hold ?? null;
     if (!hold) throw new NotHeldError(`slot ${slot} is not held`);
-    tx.update(slots).set({ holdReason: null, holdSource: null, holdBy: null, holdAt: null, holdJobId: null, holdWorkerId: null }).where(eq(slots.name, slot)).run();
+    tx.update(slots)
+      .set({ holdReason: null, holdSource: null, holdBy: null, holdAt: null, holdJobId: null, holdWorkerId: null })
+      .where(eq(slots.name, slot))
+      .run();
     recordEvent(
       tx,
       {
@@ -106,7 +133,11 @@ export function releaseSlot(db: Db, slot: string, release: { by: string; note?: 
         slot,
         actor: release.by,
         message: `${slot} released${release.note ? `: ${release.note}` : ''} (was held by ${hold.source} ${hold.by ?? ''}: ${hold.reason})`,
-        data: { note: release.note ?? null, held_for_ms: at - hold.at, hold: { reason: hold.reason, source: hold.source, by: hold.by } },
+        data: {
+          note: release.note ?? null,
+          held_for_ms: at - hold.at,
+          hold: { reason: hold.reason, source: hold.source, by: hold.by },
+        },
       },
       at,
     );
@@ -116,5 +147,11 @@ export function releaseSlot(db: Db, slot: string, release: { by: string; note?: 
 
 /** A hold as events record it: enough to tell later who held the slot, why and since when. */
 function auditHold(hold: Hold): Record<string, unknown> {
-  return { reason: hold.reason, source: hold.source, by: hold.by, at: new Date(hold.at).toISOString(), job_id: hold.jobId };
+  return {
+    reason: hold.reason,
+    source: hold.source,
+    by: hold.by,
+    at: new Date(hold.at).toISOString(),
+    job_id: hold.jobId,
+  };
 }

@@ -31,7 +31,14 @@ export function ensureSlotRows(db: Pick<Db, 'insert'>, names: readonly string[])
 }
 
 export function readSlotStates(db: Pick<Db, 'select'>, names: readonly string[]): Map<string, SlotState> {
-  const rows = names.length === 0 ? [] : db.select().from(slots).where(inArray(slots.name, [...names])).all();
+  const rows =
+    names.length === 0
+      ? []
+      : db
+          .select()
+          .from(slots)
+          .where(inArray(slots.name, [...names]))
+          .all();
   return new Map(
     rows.map((row) => [
       row.name,
@@ -43,7 +50,14 @@ export function readSlotStates(db: Pick<Db, 'select'>, names: readonly string[])
         leaseWorkerId: row.leaseWorkerId,
         hold:
           row.holdReason !== null && row.holdSource !== null && row.holdAt !== null
-            ? { reason: row.holdReason, source: row.holdSource, by: row.holdBy, at: row.holdAt, jobId: row.holdJobId, workerId: row.holdWorkerId }
+            ? {
+                reason: row.holdReason,
+                source: row.holdSource,
+                by: row.holdBy,
+                at: row.holdAt,
+                jobId: row.holdJobId,
+                workerId: row.holdWorkerId,
+              }
             : null,
       },
     ]),

@@ -24,11 +24,27 @@ export interface SlotMove {
 export const SLOT_MOVES: readonly SlotMove[] = [
   { from: 'idle', to: 'leased', when: 'a queued job claims the slot (the scheduler)' },
   { from: 'leased', to: 'running', when: "the job's process has started" },
-  { from: 'leased', to: 'cleaning', when: 'worker setup failed, the job could not start or was stopped before it did, or its start could not be recorded' },
-  { from: 'leased', to: 'idle', when: 'the pre-lease check failed or the job was cancelled during it (no worker yet); or the reconciler finished a lease that never ran (an agent crash, a lost write)' },
+  {
+    from: 'leased',
+    to: 'cleaning',
+    when: 'worker setup failed, the job could not start or was stopped before it did, or its start could not be recorded',
+  },
+  {
+    from: 'leased',
+    to: 'idle',
+    when: 'the pre-lease check failed or the job was cancelled during it (no worker yet); or the reconciler finished a lease that never ran (an agent crash, a lost write)',
+  },
   { from: 'running', to: 'cleaning', when: "the job's process ended" },
-  { from: 'running', to: 'idle', when: 'the reconciler cleaned up a worker whose lease was lost mid-run (an agent crash, a lost write)' },
-  { from: 'cleaning', to: 'idle', when: 'cleanup finished (the lease itself, or the reconciler retrying a failed one)' },
+  {
+    from: 'running',
+    to: 'idle',
+    when: 'the reconciler cleaned up a worker whose lease was lost mid-run (an agent crash, a lost write)',
+  },
+  {
+    from: 'cleaning',
+    to: 'idle',
+    when: 'cleanup finished (the lease itself, or the reconciler retrying a failed one)',
+  },
 ];
 
 export function isSlotMove(from: SlotUsage, to: SlotUsage): boolean {
@@ -60,7 +76,12 @@ export class SlotUsageMismatchError extends Error {
     readonly to: SlotUsage,
   ) {
     const wanted = expected.jobId === undefined ? expected.usage : `${expected.usage} for job ${expected.jobId}`;
-    const seen = found === undefined ? 'no such slot' : found.jobId === null ? found.usage : `${found.usage} for job ${found.jobId}`;
+    const seen =
+      found === undefined
+        ? 'no such slot'
+        : found.jobId === null
+          ? found.usage
+          : `${found.usage} for job ${found.jobId}`;
     super(`slot ${slot} cannot move to ${to}: expected ${wanted}, found ${seen}`);
   }
 }
@@ -81,21 +102,50 @@ export interface MoveOptions {
  * for a move not in the table and SlotUsageMismatchError when the row was not
  * in `from` (or not `jobId`'s lease); in both cases nothing is written.
  */
-export function moveSlot(tx: SlotWriter, slot: string, from: SlotUsage, to: 'leased', options: MoveOptions & { jobId: string }): void;
-export function moveSlot(tx: SlotWriter, slot: string, from: SlotUsage, to: Exclude<SlotUsage, 'leased'>, options?: MoveOptions): void;
-export function moveSlot(tx: SlotWriter, slot: string, from: SlotUsage, to: SlotUsage, options: MoveOptions = {}): void {
+export function moveSlot(
+  tx: SlotWriter,
+  slot: string,
+  from: SlotUsage,
+  to: 'leased',
+  options: MoveOptions & { jobId: string },
+): void;
+export function moveSlot(
+  tx: SlotWriter,
+  slot: string,
+  from: SlotUsage,
+  to: Exclude<SlotUsage, 'leased'>,
+  options?: MoveOptions,
+): void;
+export function moveSlot(
+  tx: SlotWriter,
+  slot: string,
+  from: SlotUsage,
+  to: SlotUsage,
+  options: MoveOptions = {},
+): void {
   if (!isSlotMove(from, to)) throw new SlotTransitionError(slot, from, to);
   const { at = Date.now() } = options;
   // Leased takes the job as its lease; every other move is a move of that job's lease only.
   const guard = to === 'leased' ? undefined : options.jobId;
-  const lease = to === 'leased' ? { leaseJobId: options.jobId ?? null, leaseWorkerId: null } : to === 'idle' ? { leaseJobId: null, leaseWorkerId: null } : {};
+  const lease =
+    to === 'leased'
+      ? { leaseJobId: options.jobId ?? null, leaseWorkerId: null }
+      : to === 'idle'
+        ? { leaseJobId: null, leaseWorkerId: null }
+        : {};
   const moved = tx
     .update(slots)
     .set({ usage: to, usageChangedAt: at, ...lease })
-    .where(and(eq(slots.name, slot), eq(slots.usage, from), guard === undefined ? undefined : eq(slots.leaseJobId, guard)))
+    .where(
+      and(eq(slots.name, slot), eq(slots.usage, from), guard === undefined ? undefined : eq(slots.leaseJobId, guard)),
+    )
     .run();
   if (moved.changes > 0) return;
-  const found = tx.select({ usage: slots.usage, jobId: slots.leaseJobId }).from(slots).where(eq(slots.name, slot)).get();
+  const found = tx
+    .select({ usage: slots.usage, jobId: slots.leaseJobId })
+    .from(slots)
+    .where(eq(slots.name, slot))
+    .get();
   throw new SlotUsageMismatchError(slot, { usage: from, ...(guard === undefined ? {} : { jobId: guard }) }, found, to);
 }
 

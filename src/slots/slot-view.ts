@@ -13,7 +13,14 @@ import { readSlotStates, type Hold } from './slot-states.js';
 export { holder } from './holder.js';
 
 export function holdView(hold: Hold): HoldView {
-  return { reason: hold.reason, source: hold.source, by: hold.by, at: new Date(hold.at).toISOString(), job_id: hold.jobId, worker_id: hold.workerId };
+  return {
+    reason: hold.reason,
+    source: hold.source,
+    by: hold.by,
+    at: new Date(hold.at).toISOString(),
+    job_id: hold.jobId,
+    worker_id: hold.workerId,
+  };
 }
 
 export interface SlotViewOptions {
@@ -24,12 +31,17 @@ export interface SlotViewOptions {
   host?: HostState;
 }
 
-export function slotViews(lab: LabModel, db: Db, { only, historyLimit = 0, host = { ok: null, reason: 'host not checked yet' } }: SlotViewOptions = {}): SlotView[] {
+export function slotViews(
+  lab: LabModel,
+  db: Db,
+  { only, historyLimit = 0, host = { ok: null, reason: 'host not checked yet' } }: SlotViewOptions = {},
+): SlotView[] {
   const slots = [...lab.slots.values()].filter((s) => only === undefined || only.includes(s.name));
   // Every slot's state and every device's health, read once: availability needs the other slots too.
   const states = readSlotStates(db, [...lab.slots.keys()]);
   const allDevices = [...lab.devices.keys()];
-  const healthRows = allDevices.length === 0 ? [] : db.select().from(deviceHealth).where(inArray(deviceHealth.device, allDevices)).all();
+  const healthRows =
+    allDevices.length === 0 ? [] : db.select().from(deviceHealth).where(inArray(deviceHealth.device, allDevices)).all();
   const health = new Map(healthRows.map((row) => [row.device, row]));
   const availability = availabilityOf(lab, states, health, host);
   const shown = [...new Set(slots.flatMap((s) => s.devices))];
@@ -57,7 +69,9 @@ export function slotViews(lab: LabModel, db: Db, { only, historyLimit = 0, host 
 }
 
 function availabilityView(a: SlotAvailability | undefined): { available: boolean; unavailable: Unavailable | null } {
-  return a === undefined || a.available ? { available: true, unavailable: null } : { available: false, unavailable: a.why };
+  return a === undefined || a.available
+    ? { available: true, unavailable: null }
+    : { available: false, unavailable: a.why };
 }
 
 /** A slot is healthy when all its devices are, unhealthy when any is, unknown otherwise. */
@@ -69,7 +83,13 @@ export function combinedHealth(states: readonly DeviceHealthState[]): DeviceHeal
 
 type HealthRow = typeof deviceHealth.$inferSelect;
 
-function deviceView(lab: LabModel, slot: SlotModel, name: string, row: HealthRow | undefined, history: readonly StoredResult[]): DeviceView {
+function deviceView(
+  lab: LabModel,
+  slot: SlotModel,
+  name: string,
+  row: HealthRow | undefined,
+  history: readonly StoredResult[],
+): DeviceView {
   const device = lab.devices.get(name);
   if (!device) throw new Error(`device ${name} of slot ${slot.name} is not in the model`);
   return {
@@ -87,8 +107,20 @@ function deviceView(lab: LabModel, slot: SlotModel, name: string, row: HealthRow
     last_check:
       row?.lastOk === null || row?.lastOk === undefined
         ? null
-        : { ok: row.lastOk, reason: row.lastReason, detail: row.lastDetail, duration_ms: row.lastDurationMs, at: isoOrNull(row.lastCheckedAt) },
-    history: history.map((h) => ({ ok: h.ok, reason: h.reason, duration_ms: h.durationMs, at: new Date(h.at).toISOString(), trigger: h.trigger })),
+        : {
+            ok: row.lastOk,
+            reason: row.lastReason,
+            detail: row.lastDetail,
+            duration_ms: row.lastDurationMs,
+            at: isoOrNull(row.lastCheckedAt),
+          },
+    history: history.map((h) => ({
+      ok: h.ok,
+      reason: h.reason,
+      duration_ms: h.durationMs,
+      at: new Date(h.at).toISOString(),
+      trigger: h.trigger,
+    })),
   };
 }
 

@@ -41,7 +41,17 @@ export async function startAgent(
     while (stdio.length < options.inheritFd.fd) stdio.push('ignore');
     stdio[options.inheritFd.fd] = options.inheritFd.from;
   }
-  const argv = [process.execPath, LABSLOT_BIN, 'agent', '-c', options.config, '--state-dir', options.stateDir, '--listen', options.listen ?? '127.0.0.1:0'];
+  const argv = [
+    process.execPath,
+    LABSLOT_BIN,
+    'agent',
+    '-c',
+    options.config,
+    '--state-dir',
+    options.stateDir,
+    '--listen',
+    options.listen ?? '127.0.0.1:0',
+  ];
   // --pdeathsig: if this test process dies (a file timeout kills it), its agent gets SIGTERM and cleans up
   // instead of running on as an orphan with its jobs, users and cgroups.
   const [program, ...args] = ['setpriv', '--pdeathsig', 'TERM', '--', ...(options.wrapper ?? []), ...argv];
@@ -78,12 +88,19 @@ export async function startAgent(
     }
     // Another agent of this test on the same state directory (registered earlier, so stopped later) owns
     // its workers and cgroups now; its own teardown checks them.
-    await assertNoLeaks({ stateDir: options.stateDir, mark, descendants }, { stateDirChecks: (runningOn.get(stateKey) ?? 0) === 0 });
+    await assertNoLeaks(
+      { stateDir: options.stateDir, mark, descendants },
+      { stateDirChecks: (runningOn.get(stateKey) ?? 0) === 0 },
+    );
   });
   stderrPipe.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
 
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`agent did not start listening within ${options.timeoutMs ?? 15_000} ms; stderr: ${stderr}`)), options.timeoutMs ?? 15_000);
+    const timer = setTimeout(
+      () =>
+        reject(new Error(`agent did not start listening within ${options.timeoutMs ?? 15_000} ms; stderr: ${stderr}`)),
+      options.timeoutMs ?? 15_000,
+    );
     stdout.setEncoding('utf8').on('data', (chunk: string) => {
       buffered += chunk;
       let newline;

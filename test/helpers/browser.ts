@@ -7,14 +7,25 @@ import type { Prerequisite } from './prerequisites.js';
 
 const CHROMIUM_PATH = '/usr/bin/chromium';
 
-export const CHROMIUM: Prerequisite = { what: `Debian's chromium at ${CHROMIUM_PATH}`, met: () => existsSync(CHROMIUM_PATH) };
+export const CHROMIUM: Prerequisite = {
+  what: `Debian's chromium at ${CHROMIUM_PATH}`,
+  met: () => existsSync(CHROMIUM_PATH),
+};
 
 export async function launchChromium(t: Cleanup): Promise<Browser> {
   const browser = await chromium.launch({
     executablePath: CHROMIUM_PATH,
     headless: true,
     timeout: 60_000,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
   t.after(() => browser.close());
   return browser;

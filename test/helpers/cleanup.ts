@@ -49,7 +49,8 @@ export function lifo(t: Cleanup): Cleanup {
           }
           // The messages in the summary too: a test report may show only it (a leak check names what leaked).
           const messages = failures.map((f) => (f instanceof Error ? f.message : String(f)));
-          if (failures.length > 0) throw new AggregateError(failures, `${failures.length} cleanup steps failed: ${messages.join(' | ')}`);
+          if (failures.length > 0)
+            throw new AggregateError(failures, `${failures.length} cleanup steps failed: ${messages.join(' | ')}`);
         });
         stack = steps;
       }

@@ -22,7 +22,10 @@ export class GiveUp extends Error {
 /** A check whose last attempt did not settle before the deadline. */
 const HUNG = Symbol('hung');
 
-export async function eventually<T>(check: () => T | Promise<T>, options: EventuallyOptions = {}): Promise<Exclude<T, false>> {
+export async function eventually<T>(
+  check: () => T | Promise<T>,
+  options: EventuallyOptions = {},
+): Promise<Exclude<T, false>> {
   const { timeoutMs = 10_000, intervalMs = 20 } = options;
   const deadline = Date.now() + timeoutMs;
   let last: unknown = undefined;
@@ -35,7 +38,8 @@ export async function eventually<T>(check: () => T | Promise<T>, options: Eventu
       attempt = false as T;
       last = error;
     }
-    if (attempt === HUNG) throw timedOut(options, timeoutMs, new Error('the last attempt did not finish before the deadline'));
+    if (attempt === HUNG)
+      throw timedOut(options, timeoutMs, new Error('the last attempt did not finish before the deadline'));
     if (attempt !== false) return attempt as Exclude<T, false>;
     if (Date.now() >= deadline) throw timedOut(options, timeoutMs, last);
     await pause(Math.min(intervalMs, Math.max(0, deadline - Date.now())));
@@ -46,7 +50,9 @@ export async function eventually<T>(check: () => T | Promise<T>, options: Eventu
 async function settleBy<T>(check: () => T | Promise<T>, deadline: number): Promise<T | typeof HUNG> {
   const pending = Promise.resolve().then(check);
   let timer: NodeJS.Timeout | undefined;
-  const hung = new Promise<typeof HUNG>((resolve) => (timer = setTimeout(() => resolve(HUNG), Math.max(0, deadline - Date.now()) + 1_000)));
+  const hung = new Promise<typeof HUNG>(
+    (resolve) => (timer = setTimeout(() => resolve(HUNG), Math.max(0, deadline - Date.now()) + 1_000)),
+  );
   try {
     // A check that loses the race may still reject later; nobody awaits it then.
     pending.catch(() => undefined);
@@ -68,7 +74,9 @@ function timedOut(options: EventuallyOptions, timeoutMs: number, last: unknown):
     last.message = `${prefix}: ${last.message}`;
     return last;
   }
-  return new Error(last === undefined ? prefix : `${prefix}: ${typeof last === 'string' ? last : JSON.stringify(last)}`);
+  return new Error(
+    last === undefined ? prefix : `${prefix}: ${typeof last === 'string' ? last : JSON.stringify(last)}`,
+  );
 }
 
 function pause(ms: number): Promise<void> {

@@ -21,7 +21,6 @@ export interface AgentPlan {
   listen: string;
 }
 
-
 export interface AgentExit {
   code: number | null;
   signal: string | null;
@@ -88,7 +87,8 @@ export class GuestAgent {
 
   /** The agent's exit status, stderr and the end of its log: what a failure message must carry. */
   describe(): string {
-    const exit = this.status === undefined ? 'still running' : `exited with ${this.status.code ?? this.status.signal ?? '?'}`;
+    const exit =
+      this.status === undefined ? 'still running' : `exited with ${this.status.code ?? this.status.signal ?? '?'}`;
     const log = this.log();
     return `--- the agent (${exit}): stderr ---\n${this.stderr()}\n--- the agent's log, last ${LOG_TAIL_CHARS} of ${log.length} characters ---\n${log.slice(-LOG_TAIL_CHARS)}`;
   }
@@ -153,6 +153,7 @@ export class GuestAgent {
   }
 
   private throwIfExited(): void {
-    if (this.status !== undefined) throw new Error(`the agent exited (${this.status.code ?? this.status.signal ?? '?'})`);
+    if (this.status !== undefined)
+      throw new Error(`the agent exited (${this.status.code ?? this.status.signal ?? '?'})`);
   }
 }

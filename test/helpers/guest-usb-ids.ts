@@ -18,7 +18,8 @@ export function sysfsName(id: UsbId): string | undefined {
     const dir = join(SYSFS_USB, name);
     const vid = readText(join(dir, 'idVendor'));
     if (vid === undefined || parseInt(vid, 16) !== id.vid) continue;
-    if (parseInt(readText(join(dir, 'idProduct')) ?? '', 16) === id.pid && readText(join(dir, 'serial')) === id.serial) return name;
+    if (parseInt(readText(join(dir, 'idProduct')) ?? '', 16) === id.pid && readText(join(dir, 'serial')) === id.serial)
+      return name;
   }
   return undefined;
 }
@@ -43,7 +44,9 @@ export function ttyOf(serial: string): string | undefined {
 export function present(id: UsbId): boolean {
   const name = sysfsName(id);
   if (name === undefined) return false;
-  const [bus, dev] = ['busnum', 'devnum'].map((f) => String(Number(readText(join(SYSFS_USB, name, f)))).padStart(3, '0'));
+  const [bus, dev] = ['busnum', 'devnum'].map((f) =>
+    String(Number(readText(join(SYSFS_USB, name, f)))).padStart(3, '0'),
+  );
   return existsSync(`/dev/bus/usb/${bus ?? '?'}/${dev ?? '?'}`);
 }
 

@@ -22,7 +22,8 @@ export function diagPath(name: string): string | undefined {
 }
 
 /** One JSON line on stdout, which the host reads from the guest's serial console. */
-export const emit = (message: Record<string, unknown>): void => void process.stdout.write(`${JSON.stringify(message)}\n`);
+export const emit = (message: Record<string, unknown>): void =>
+  void process.stdout.write(`${JSON.stringify(message)}\n`);
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 export const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
@@ -34,7 +35,8 @@ export function readText(path: string): string | undefined {
   }
 }
 
-export const errorText = (error: unknown): string => (error instanceof Error ? (error.stack ?? error.message) : String(error));
+export const errorText = (error: unknown): string =>
+  error instanceof Error ? (error.stack ?? error.message) : String(error);
 
 /** What a guest program tells `runGuestProgram` as it goes, for its failure report. */
 export interface GuestSteps {
@@ -66,7 +68,9 @@ export function runGuestProgram(main: (steps: GuestSteps) => Promise<void>): voi
     emit({ phase: 'error', step: current, error: [error, ...more].join('\n') });
     process.exit(1);
   };
-  process.once('SIGTERM', () => fail(`stopped by the guest's watchdog (SIGTERM: out of time) during the step: ${current}`));
+  process.once('SIGTERM', () =>
+    fail(`stopped by the guest's watchdog (SIGTERM: out of time) during the step: ${current}`),
+  );
   main({ step: (name) => (current = name), onFailure: (describe) => extras.push(describe) }).then(
     () => {
       emit({ phase: 'done' });

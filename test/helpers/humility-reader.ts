@@ -10,7 +10,8 @@
 
 const FIELDS = ['probe', 'archive', 'description', 'cmds'] as const;
 
-export type Reading = { ok: true; probe: string; archive: string } | { ok: true; targets: string[] } | { ok: false; error: string };
+export type Reading =
+  { ok: true; probe: string; archive: string } | { ok: true; targets: string[] } | { ok: false; error: string };
 
 function jsonType(value: unknown): string {
   if (value === null) return 'null';
@@ -22,22 +23,32 @@ function jsonType(value: unknown): string {
 }
 
 /** serde_json::from_str::<IndexMap<String, Environment>>: the first error, in serde's words, or the entries. */
-function deserialize(text: string): { ok: true; entries: Map<string, Record<string, unknown>> } | { ok: false; error: string } {
+function deserialize(
+  text: string,
+): { ok: true; entries: Map<string, Record<string, unknown>> } | { ok: false; error: string } {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (error) {
     return { ok: false, error: (error as Error).message };
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, error: `invalid type: ${jsonType(value)}, expected a map` };
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    return { ok: false, error: `invalid type: ${jsonType(value)}, expected a map` };
   const entries = new Map<string, Record<string, unknown>>();
   for (const [target, entry] of Object.entries(value as Record<string, unknown>)) {
-    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return { ok: false, error: `invalid type: ${jsonType(entry)}, expected struct Environment` };
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry))
+      return { ok: false, error: `invalid type: ${jsonType(entry)}, expected struct Environment` };
     // Fields in document order: an unknown one or a wrong type stops at once, missing ones are found at the end.
     for (const [field, fieldValue] of Object.entries(entry as Record<string, unknown>)) {
-      if (!(FIELDS as readonly string[]).includes(field)) return { ok: false, error: `unknown field \`${field}\`, expected one of ${FIELDS.map((f) => `\`${f}\``).join(', ')}` };
-      if (field === 'probe' && typeof fieldValue !== 'string') return { ok: false, error: `invalid type: ${jsonType(fieldValue)}, expected a string` };
-      if (field === 'description' && fieldValue !== null && typeof fieldValue !== 'string') return { ok: false, error: `invalid type: ${jsonType(fieldValue)}, expected a string` };
+      if (!(FIELDS as readonly string[]).includes(field))
+        return {
+          ok: false,
+          error: `unknown field \`${field}\`, expected one of ${FIELDS.map((f) => `\`${f}\``).join(', ')}`,
+        };
+      if (field === 'probe' && typeof fieldValue !== 'string')
+        return { ok: false, error: `invalid type: ${jsonType(fieldValue)}, expected a string` };
+      if (field === 'description' && fieldValue !== null && typeof fieldValue !== 'string')
+        return { ok: false, error: `invalid type: ${jsonType(fieldValue)}, expected a string` };
       // archive and cmds are serde_json::Value: any JSON is accepted here.
     }
     for (const required of ['probe', 'archive']) {
@@ -49,8 +60,14 @@ function deserialize(text: string): { ok: true; entries: Map<string, Record<stri
 }
 
 /** Environment::archive(&archive_name). */
-function pickArchive(archive: unknown, archiveName: string | undefined): { ok: true; path: string } | { ok: false; error: string } {
-  if (typeof archive === 'string') return archiveName === undefined ? { ok: true, path: archive } : { ok: false, error: 'an archive name was specified but there is only one archive' };
+function pickArchive(
+  archive: unknown,
+  archiveName: string | undefined,
+): { ok: true; path: string } | { ok: false; error: string } {
+  if (typeof archive === 'string')
+    return archiveName === undefined
+      ? { ok: true, path: archive }
+      : { ok: false, error: 'an archive name was specified but there is only one archive' };
   if (typeof archive === 'object' && archive !== null && !Array.isArray(archive)) {
     if (archiveName === undefined) return { ok: false, error: 'Need an archive name' };
     if (!Object.hasOwn(archive, archiveName)) return { ok: false, error: `Couldn't find archive ${archiveName}` };
@@ -67,10 +84,17 @@ function pickArchive(archive: unknown, archiveName: string | undefined): { ok: t
  */
 export function humilityReads(text: string, target?: string, archiveName?: string): Reading {
   const parsed = deserialize(text);
-  if (target === undefined) return parsed.ok ? { ok: true, targets: [...parsed.entries.keys()] } : { ok: false, error: `failed to parse environment: ${parsed.error}` };
+  if (target === undefined)
+    return parsed.ok
+      ? { ok: true, targets: [...parsed.entries.keys()] }
+      : { ok: false, error: `failed to parse environment: ${parsed.error}` };
   if (!parsed.ok) return { ok: false, error: `failed to match environment: ${parsed.error}` };
   const entry = parsed.entries.get(target);
-  if (entry === undefined) return { ok: false, error: `failed to match environment: invalid target "${target}" (expected one of: ${[...parsed.entries.keys()].join(', ')})` };
+  if (entry === undefined)
+    return {
+      ok: false,
+      error: `failed to match environment: invalid target "${target}" (expected one of: ${[...parsed.entries.keys()].join(', ')})`,
+    };
   const archive = pickArchive(entry['archive'], archiveName);
   if (!archive.ok) return { ok: false, error: `Failed to get archive: ${archive.error}` };
   return { ok: true, probe: entry['probe'] as string, archive: archive.path };

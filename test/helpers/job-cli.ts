@@ -11,7 +11,14 @@ export const SUBMITTER = 'demo-submitter-token';
 export const OPERATOR = 'demo-operator-token';
 
 /** The variables a job has, cleared. */
-export const NOT_IN_A_JOB = { LABSLOT_URL: '', LABSLOT_TOKEN: '', LABSLOT_WORKER: '', LABSLOT_SLOT: '', LABSLOT_JOB: '', LABSLOT_CONFIG: '/nonexistent/slots.toml' };
+export const NOT_IN_A_JOB = {
+  LABSLOT_URL: '',
+  LABSLOT_TOKEN: '',
+  LABSLOT_WORKER: '',
+  LABSLOT_SLOT: '',
+  LABSLOT_JOB: '',
+  LABSLOT_CONFIG: '/nonexistent/slots.toml',
+};
 
 export interface LiveCli {
   signal: (name: NodeJS.Signals) => void;
@@ -22,7 +29,11 @@ export interface LiveCli {
 
 /** The CLI as a live process: raw stdout bytes, and signals the test can send while it runs. */
 export function spawnCli(t: TestContext, args: readonly string[], env: NodeJS.ProcessEnv): LiveCli {
-  const child = spawn(process.execPath, [LABSLOT_BIN, ...args], { cwd: PROJECT_ROOT, env: { ...process.env, ...NOT_IN_A_JOB, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [LABSLOT_BIN, ...args], {
+    cwd: PROJECT_ROOT,
+    env: { ...process.env, ...NOT_IN_A_JOB, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const out: Buffer[] = [];
   let err = '';
   child.stdout.on('data', (chunk: Buffer) => out.push(chunk));

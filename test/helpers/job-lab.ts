@@ -91,7 +91,12 @@ export async function jobLab(
 
   let agent = await startAgent(t, { config, stateDir, ...spawnOptions });
   const url = (): string => agent.url;
-  const api = async (method: string, path: string, body?: unknown, token = SUBMITTER_TOKEN): Promise<{ status: number; json: Record<string, unknown> }> => {
+  const api = async (
+    method: string,
+    path: string,
+    body?: unknown,
+    token = SUBMITTER_TOKEN,
+  ): Promise<{ status: number; json: Record<string, unknown> }> => {
     const response = await fetch(`${url()}${path}`, {
       method,
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
@@ -128,7 +133,13 @@ export async function jobLab(
         { timeoutMs, intervalMs: 25, message: () => `job ${id} to be done: ${JSON.stringify(last)}` },
       );
     },
-    output: async (id) => (await fetch(`${url()}/v1/jobs/${id}/output`, { headers: { authorization: `Bearer ${SUBMITTER_TOKEN}` }, signal: AbortSignal.timeout(10_000) })).text(),
+    output: async (id) =>
+      (
+        await fetch(`${url()}/v1/jobs/${id}/output`, {
+          headers: { authorization: `Bearer ${SUBMITTER_TOKEN}` },
+          signal: AbortSignal.timeout(10_000),
+        })
+      ).text(),
     waitOutput: async (id, pattern, timeoutMs = 15_000) => {
       let output = '';
       return eventually(
@@ -136,15 +147,25 @@ export async function jobLab(
           output = await lab.output(id);
           return pattern.exec(output) ?? false;
         },
-        { timeoutMs, intervalMs: 25, message: () => `job ${id} to print ${String(pattern)}; output ${JSON.stringify(output)}` },
+        {
+          timeoutMs,
+          intervalMs: 25,
+          message: () => `job ${id} to print ${String(pattern)}; output ${JSON.stringify(output)}`,
+        },
       ).catch(async (error: unknown) => {
         // The job's view says why it did not print (still queued, failed); it takes a request, so only now.
-        throw new Error(`${error instanceof Error ? error.message : String(error)}; job ${JSON.stringify(await lab.job(id).catch(() => 'unreadable'))}`, { cause: error });
+        throw new Error(
+          `${error instanceof Error ? error.message : String(error)}; job ${JSON.stringify(await lab.job(id).catch(() => 'unreadable'))}`,
+          { cause: error },
+        );
       });
     },
-    slot: async (name) => (await (await fetch(`${url()}/v1/slots/${name}`, { signal: AbortSignal.timeout(10_000) })).json()) as SlotDetailView,
+    slot: async (name) =>
+      (await (
+        await fetch(`${url()}/v1/slots/${name}`, { signal: AbortSignal.timeout(10_000) })
+      ).json()) as SlotDetailView,
     post: (path, body, token) => api('POST', path, body, token),
-    events: async (query = '') => ((await api('GET', `/v1/events?limit=1000${query}`)).json['events'] as EventView[]),
+    events: async (query = '') => (await api('GET', `/v1/events?limit=1000${query}`)).json['events'] as EventView[],
     cgroups: () => new WorkerCgroups(agentScope(stateDir)).existing(),
     workers: () => recordedWorkers(stateDir),
     workerProcesses: () => recordedWorkers(stateDir).flatMap(({ uid }) => (uid > 0 ? processesOf(uid) : [])),
@@ -158,7 +179,9 @@ export async function waitHealthy(url: string, slot: string, timeoutMs = 10_000)
   let view: SlotDetailView | undefined;
   await eventually(
     async () => {
-      view = (await (await fetch(`${url}/v1/slots/${slot}`, { signal: AbortSignal.timeout(5_000) })).json()) as SlotDetailView;
+      view = (await (
+        await fetch(`${url}/v1/slots/${slot}`, { signal: AbortSignal.timeout(5_000) })
+      ).json()) as SlotDetailView;
       return view.health === 'healthy';
     },
     { timeoutMs, intervalMs: 50, message: () => `slot ${slot} to be healthy: ${JSON.stringify(view)}` },

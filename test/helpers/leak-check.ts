@@ -51,9 +51,11 @@ export function newAgentMark(): string {
 export function leaksOf(trace: AgentTrace, { stateDirChecks = true } = {}): string[] {
   const leaks: string[] = [];
   const marked = trace.mark === undefined ? [] : processesMarked(trace.mark);
-  for (const pid of marked) leaks.push(`process ${processName(pid)} started by the agent (${AGENT_MARK_ENV}) still runs`);
+  for (const pid of marked)
+    leaks.push(`process ${processName(pid)} started by the agent (${AGENT_MARK_ENV}) still runs`);
   for (const { pid, startTime } of trace.descendants ?? []) {
-    if (!marked.includes(pid) && startTimeOf(pid) === startTime) leaks.push(`process ${processName(pid)}, a child of the agent when it stopped, still runs`);
+    if (!marked.includes(pid) && startTimeOf(pid) === startTime)
+      leaks.push(`process ${processName(pid)}, a child of the agent when it stopped, still runs`);
   }
   if (!stateDirChecks) return leaks;
 
@@ -62,20 +64,24 @@ export function leaksOf(trace: AgentTrace, { stateDirChecks = true } = {}): stri
   for (const { username, uid } of recordedWorkers(trace.stateDir)) {
     if (passwd.has(username)) leaks.push(`user ${username} (uid ${uid})`);
     if (groups.has(username)) leaks.push(`group ${username}`);
-    for (const pid of uid > 0 ? processesOf(uid) : []) leaks.push(`process ${processName(pid)} of worker user ${username}`);
+    for (const pid of uid > 0 ? processesOf(uid) : [])
+      leaks.push(`process ${processName(pid)} of worker user ${username}`);
   }
   const scope = agentScope(trace.stateDir);
   const cgroups = new WorkerCgroups(scope);
   for (const name of cgroups.existing()) {
     const pids = cgroups.pids(name);
-    leaks.push(`cgroup labslot/${scope}/${name}${pids.length > 0 ? ` with processes ${pids.map(processName).join(', ')}` : ''}`);
+    leaks.push(
+      `cgroup labslot/${scope}/${name}${pids.length > 0 ? ` with processes ${pids.map(processName).join(', ')}` : ''}`,
+    );
   }
   const stateDir = realStateDir(trace.stateDir);
   for (const line of mountTable(stateDir)) {
     const target = line.split(' ')[4] ?? '';
     if (target === stateDir || target.startsWith(`${stateDir}/`)) leaks.push(`mount ${target}`);
   }
-  for (const loop of loopDevicesUnder(stateDir)) leaks.push(`loop device /dev/${loop} backed by a file under ${stateDir}`);
+  for (const loop of loopDevicesUnder(stateDir))
+    leaks.push(`loop device /dev/${loop} backed by a file under ${stateDir}`);
   return leaks;
 }
 
@@ -91,7 +97,7 @@ export async function assertNoLeaks(trace: AgentTrace, options: { stateDirChecks
       leaks = leaksOf(trace, options);
       return leaks.length === 0;
     },
-    { timeoutMs: 3_000, intervalMs: 100, message: 'the agent\'s leftovers to go' },
+    { timeoutMs: 3_000, intervalMs: 100, message: "the agent's leftovers to go" },
   ).catch(() => {
     throw new LeakError(`the agent of ${trace.stateDir}`, leaks);
   });
@@ -179,7 +185,11 @@ function processName(pid: number): string {
 
 /** The first field of each line of a colon-separated database (/etc/passwd, /etc/group). */
 function names(file: string): Set<string> {
-  return new Set(readFileSync(file, 'utf8').split('\n').map((line) => line.split(':')[0] ?? ''));
+  return new Set(
+    readFileSync(file, 'utf8')
+      .split('\n')
+      .map((line) => line.split(':')[0] ?? ''),
+  );
 }
 
 function realStateDir(stateDir: string): string {

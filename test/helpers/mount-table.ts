@@ -14,7 +14,10 @@ export function mountTable(ownStateDir: string): string[] {
     .trim()
     .split('\n')
     .map((l) => l.split(' ').slice(0, 5))
-    .filter(([, , , , target = '']) => !target.startsWith('/run/netns') && !(WORKER_DISK.test(target) && !target.startsWith(`${ownStateDir}/`)))
+    .filter(
+      ([, , , , target = '']) =>
+        !target.startsWith('/run/netns') && !(WORKER_DISK.test(target) && !target.startsWith(`${ownStateDir}/`)),
+    )
     .map((fields) => fields.join(' '))
     .sort();
 }

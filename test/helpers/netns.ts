@@ -12,7 +12,8 @@ export function ipv6Target(t: Cleanup): Ipv6Target {
   const target = createIpv6Target();
   lifo(t).after(async () => {
     await target.stop();
-    if (existsSync(`/run/netns/${target.namespace}`)) throw new LeakError(`the IPv6 target ${target.namespace}`, [`network namespace ${target.namespace}`]);
+    if (existsSync(`/run/netns/${target.namespace}`))
+      throw new LeakError(`the IPv6 target ${target.namespace}`, [`network namespace ${target.namespace}`]);
   });
   return target;
 }

@@ -24,7 +24,10 @@ export async function watchOpens(t: Cleanup, path: string): Promise<OpenWatch> {
       else if (line === 'open') seen.opens += 1;
     }
   });
-  await eventually(() => seen.ready || watcher.exitCode !== null, { timeoutMs: 5_000, message: `the open watch on ${path}` });
+  await eventually(() => seen.ready || watcher.exitCode !== null, {
+    timeoutMs: 5_000,
+    message: `the open watch on ${path}`,
+  });
   if (!seen.ready) throw new Error(`cannot watch opens of ${path} (python3 exited ${watcher.exitCode ?? '?'})`);
   return { opens: () => seen.opens };
 }

@@ -14,7 +14,10 @@ export interface Prerequisite {
 export const ROOT: Prerequisite = { what: 'running as root', met: () => process.getuid?.() === 0 };
 
 export function command(name: string, args: string[] = ['--version']): Prerequisite {
-  return { what: `the command "${name}"`, met: () => spawnSync(name, args, { stdio: 'ignore', timeout: 10_000 }).status === 0 };
+  return {
+    what: `the command "${name}"`,
+    met: () => spawnSync(name, args, { stdio: 'ignore', timeout: 10_000 }).status === 0,
+  };
 }
 
 /** Returns true when the test may go on; otherwise it has been skipped or failed. */

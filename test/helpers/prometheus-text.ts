@@ -31,7 +31,10 @@ function pythonWithParser(): string | null {
   return python;
 }
 
-export const PROMETHEUS_PARSER: Prerequisite = { what: 'the Python module prometheus_client (python3-prometheus-client)', met: () => pythonWithParser() !== null };
+export const PROMETHEUS_PARSER: Prerequisite = {
+  what: 'the Python module prometheus_client (python3-prometheus-client)',
+  met: () => pythonWithParser() !== null,
+};
 
 // Non-finite values are sent as strings: JSON has no NaN or Infinity.
 const SCRIPT = `
@@ -48,14 +51,37 @@ json.dump(out, sys.stdout)
 export function parsePrometheusText(text: string): MetricFamily[] {
   const interpreter = pythonWithParser();
   if (interpreter === null) throw new Error(`no python3 can import ${PARSER}`);
-  const run = spawnSync(interpreter, ['-c', SCRIPT], { input: text, encoding: 'utf8', timeout: 20_000, maxBuffer: 64 * 1024 * 1024 });
-  if (run.status !== 0) throw new Error(`the Prometheus parser rejected the text (exit ${run.status ?? run.signal ?? 'none'}): ${run.stderr}`);
-  const families = JSON.parse(run.stdout) as { name: string; type: string; help: string; samples: { name: string; labels: Record<string, string>; value: number | string }[] }[];
-  return families.map((f) => ({ ...f, samples: f.samples.map((s) => ({ ...s, value: typeof s.value === 'number' ? s.value : Number(s.value.replace('inf', 'Infinity')) })) }));
+  const run = spawnSync(interpreter, ['-c', SCRIPT], {
+    input: text,
+    encoding: 'utf8',
+    timeout: 20_000,
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (run.status !== 0)
+    throw new Error(
+      `the Prometheus parser rejected the text (exit ${run.status ?? run.signal ?? 'none'}): ${run.stderr}`,
+    );
+  const families = JSON.parse(run.stdout) as {
+    name: string;
+    type: string;
+    help: string;
+    samples: { name: string; labels: Record<string, string>; value: number | string }[];
+  }[];
+  return families.map((f) => ({
+    ...f,
+    samples: f.samples.map((s) => ({
+      ...s,
+      value: typeof s.value === 'number' ? s.value : Number(s.value.replace('inf', 'Infinity')),
+    })),
+  }));
 }
 
 /** Value of the one sample named `name` whose labels include `labels`; undefined when there is none, an error when several match. */
-export function sampleValue(families: readonly MetricFamily[], name: string, labels: Record<string, string> = {}): number | undefined {
+export function sampleValue(
+  families: readonly MetricFamily[],
+  name: string,
+  labels: Record<string, string> = {},
+): number | undefined {
   const matches = families
     .flatMap((f) => f.samples)
     .filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));

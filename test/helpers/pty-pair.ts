@@ -23,7 +23,11 @@ export async function ptyPair(t: Cleanup, dir: string, name = 'console'): Promis
 }
 
 /** Answers every line received on `path` with `answer(line)`; closed after the test. */
-export async function responder(t: Cleanup, path: string, answer: (line: string) => string | null): Promise<SerialPort> {
+export async function responder(
+  t: Cleanup,
+  path: string,
+  answer: (line: string) => string | null,
+): Promise<SerialPort> {
   const serial = await startResponder(path, answer);
   lifo(t).after(serial.stop);
   return serial.port;
@@ -35,5 +39,8 @@ export async function holdLock(t: Cleanup, path: string): Promise<void> {
   // the lock (no --nonblock), since the probe below holds it for a moment.
   const holder = spawn('flock', ['--no-fork', '--exclusive', path, 'sleep', '60'], { stdio: 'ignore' });
   lifo(t).after(() => holder.kill('SIGKILL'));
-  await eventually(() => spawnSync('flock', ['--nonblock', '--exclusive', path, 'true']).status !== 0, { timeoutMs: 5_000, message: `the lock on ${path} to be taken` });
+  await eventually(() => spawnSync('flock', ['--nonblock', '--exclusive', path, 'true']).status !== 0, {
+    timeoutMs: 5_000,
+    message: `the lock on ${path} to be taken`,
+  });
 }

@@ -5,7 +5,22 @@
 // once and cached under os.tmpdir(), keyed by kernel version and recipe.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 
@@ -32,7 +47,10 @@ const GADGET_MODULES = ['dummy_hcd', 'libcomposite', 'usb_f_acm'];
  */
 export function findGuestKernel(): GuestKernel | undefined {
   const candidates: string[] = [];
-  const query = spawnSync('dpkg-query', ['-W', '-f', '${Depends}', 'linux-image-amd64'], { encoding: 'utf8', timeout: 10_000 });
+  const query = spawnSync('dpkg-query', ['-W', '-f', '${Depends}', 'linux-image-amd64'], {
+    encoding: 'utf8',
+    timeout: 10_000,
+  });
   const fromPackage = /linux-image-(\S+)/.exec(query.stdout)?.[1];
   if (query.status === 0 && fromPackage !== undefined) candidates.push(fromPackage);
   try {
@@ -43,7 +61,9 @@ export function findGuestKernel(): GuestKernel | undefined {
   } catch {
     // No /boot: no kernel.
   }
-  const version = candidates.find((v) => existsSync(`/boot/vmlinuz-${v}`) && existsSync(`/lib/modules/${v}/modules.dep`));
+  const version = candidates.find(
+    (v) => existsSync(`/boot/vmlinuz-${v}`) && existsSync(`/lib/modules/${v}/modules.dep`),
+  );
   return version === undefined ? undefined : { version, vmlinuz: `/boot/vmlinuz-${version}` };
 }
 
@@ -99,7 +119,10 @@ exec switch_root /mnt /bin/sh /run/labslot/out/guest.sh
 function moduleFiles(version: string, modules: readonly string[], seen: Set<string>): string[] {
   const files: string[] = [];
   for (const module of modules) {
-    const plan = execFileSync('modprobe', ['-S', version, '--show-depends', module], { encoding: 'utf8', timeout: 10_000 });
+    const plan = execFileSync('modprobe', ['-S', version, '--show-depends', module], {
+      encoding: 'utf8',
+      timeout: 10_000,
+    });
     for (const line of plan.split('\n')) {
       const file = /^insmod (\S+)/.exec(line.trim())?.[1];
       if (file !== undefined && !seen.has(file)) {
@@ -123,7 +146,10 @@ export function guestImages(kernel: GuestKernel): GuestImages {
   const seen = new Set<string>();
   const base = moduleFiles(kernel.version, BASE_MODULES, seen);
   const gadget = moduleFiles(kernel.version, GADGET_MODULES, seen);
-  const init = initScript(base.map((f) => basename(f)), gadget.map((f) => basename(f)));
+  const init = initScript(
+    base.map((f) => basename(f)),
+    gadget.map((f) => basename(f)),
+  );
   const { size, mtimeMs } = statSync(kernel.vmlinuz);
   const key = createHash('sha256').update(`${init}\n${size} ${mtimeMs}`).digest('hex').slice(0, 12);
   const dir = join(tmpdir(), `labslot-qemu-usb-${kernel.version}-${key}`);
@@ -151,7 +177,11 @@ export function guestImages(kernel: GuestKernel): GuestImages {
     for (const file of [...base, ...gadget]) copyFileSync(file, join(root, 'modules', basename(file)));
     writeFileSync(join(root, 'init'), init, { mode: 0o755 });
     // Uncompressed: the guest unpacks it faster than it could gunzip it under TCG.
-    const cpio = spawnSync('sh', ['-c', 'find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0'], { cwd: root, maxBuffer: 64 * 1024 * 1024, timeout: 60_000 });
+    const cpio = spawnSync('sh', ['-c', 'find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0'], {
+      cwd: root,
+      maxBuffer: 64 * 1024 * 1024,
+      timeout: 60_000,
+    });
     if (cpio.status !== 0) throw new Error(`cpio failed: ${cpio.stderr.toString()}`);
     writeFileSync(join(work, 'initramfs.cpio'), cpio.stdout);
     rmSync(root, { recursive: true });

@@ -57,7 +57,8 @@ export interface GadgetSpec {
  * WARM_ONLY_ENV set, on which it must exit at once) so that the guest finds
  * its modules already transformed; only for scripts written for that.
  */
-export type GuestProgram = { script: string; args?: readonly string[]; cwd: string; warmTsxCache?: boolean } | { shell: string; cwd?: string };
+export type GuestProgram =
+  { script: string; args?: readonly string[]; cwd: string; warmTsxCache?: boolean } | { shell: string; cwd?: string };
 
 export interface UsbLabOptions {
   serials?: readonly UsbSerialSpec[];
@@ -139,8 +140,17 @@ function qemuValue(value: string, what: string): string {
 }
 
 function serialDeviceProps(spec: UsbSerialSpec): Record<string, string | number | boolean> {
-  if (!SAFE.test(spec.id) || !SAFE.test(spec.serial)) throw new Error(`usb-serial id and serial must match ${String(SAFE)}`);
-  return { driver: 'usb-serial', id: spec.id, bus: 'xhci.0', port: String(spec.port), chardev: `ch-${spec.id}`, serial: spec.serial, 'always-plugged': true };
+  if (!SAFE.test(spec.id) || !SAFE.test(spec.serial))
+    throw new Error(`usb-serial id and serial must match ${String(SAFE)}`);
+  return {
+    driver: 'usb-serial',
+    id: spec.id,
+    bus: 'xhci.0',
+    port: String(spec.port),
+    chardev: `ch-${spec.id}`,
+    serial: spec.serial,
+    'always-plugged': true,
+  };
 }
 
 function gadgetScript(gadgets: readonly GadgetSpec[]): string {
@@ -245,7 +255,10 @@ export async function startUsbLab(cleanup: Cleanup, options: UsbLabOptions): Pro
     ...['-vga', 'none', '-display', 'none', '-monitor', 'none', '-serial', 'stdio', '-no-reboot', '-nic', 'none'],
     ...['-qmp', `unix:${qemuValue(qmpPath, 'QMP path')},server=on,wait=off`],
     ...['-kernel', images.vmlinux, '-initrd', images.initramfs],
-    ...['-append', `console=ttyS0 quiet loglevel=3 panic=-1${gadgets.length > 0 ? ` labslot.dummy_hcd=${gadgets.length}` : ''}`],
+    ...[
+      '-append',
+      `console=ttyS0 quiet loglevel=3 panic=-1${gadgets.length > 0 ? ` labslot.dummy_hcd=${gadgets.length}` : ''}`,
+    ],
     ...['-virtfs', 'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap'],
     ...['-virtfs', `local,path=${qemuValue(out, 'out dir')},mount_tag=out,security_model=none`],
     ...['-virtfs', `local,path=${qemuValue(tsxCache, 'tsx cache dir')},mount_tag=tsxcache,security_model=none`],
@@ -254,12 +267,21 @@ export async function startUsbLab(cleanup: Cleanup, options: UsbLabOptions): Pro
   for (const spec of options.serials ?? []) {
     const props = serialDeviceProps(spec);
     const deviceArgs = Object.entries(props).map(([k, v]) => `${k}=${typeof v === 'boolean' ? (v ? 'on' : 'off') : v}`);
-    const chardev = spec.socket === undefined ? `null,id=${String(props['chardev'])}` : `socket,id=${String(props['chardev'])},path=${qemuValue(spec.socket, 'console socket')}`;
-    args.push('-chardev', chardev, '-device', `usb-serial,${deviceArgs.filter((a) => !a.startsWith('driver=')).join(',')}`);
+    const chardev =
+      spec.socket === undefined
+        ? `null,id=${String(props['chardev'])}`
+        : `socket,id=${String(props['chardev'])},path=${qemuValue(spec.socket, 'console socket')}`;
+    args.push(
+      '-chardev',
+      chardev,
+      '-device',
+      `usb-serial,${deviceArgs.filter((a) => !a.startsWith('driver=')).join(',')}`,
+    );
   }
 
   // tsx's transforms are most of the guest's start-up time under TCG: the host makes them while the guest boots.
-  if ('script' in options.program && options.program.warmTsxCache === true) warmTsxCache(cleanup, options.program, tsxCache);
+  if ('script' in options.program && options.program.warmTsxCache === true)
+    warmTsxCache(cleanup, options.program, tsxCache);
 
   const started = performance.now();
   const qemu = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -280,8 +302,10 @@ export async function startUsbLab(cleanup: Cleanup, options: UsbLabOptions): Pro
   const timings: { stage2Ms?: number; programMs?: number } = {};
   qemu.stdout.setEncoding('utf8').on('data', (chunk: string) => {
     consoleText += chunk;
-    if (timings.stage2Ms === undefined && consoleText.includes('LABSLOT-STAGE2 ')) timings.stage2Ms = performance.now() - started;
-    if (timings.programMs === undefined && consoleText.includes('LABSLOT-RUN ')) timings.programMs = performance.now() - started;
+    if (timings.stage2Ms === undefined && consoleText.includes('LABSLOT-STAGE2 '))
+      timings.stage2Ms = performance.now() - started;
+    if (timings.programMs === undefined && consoleText.includes('LABSLOT-RUN '))
+      timings.programMs = performance.now() - started;
   });
   qemu.stderr.setEncoding('utf8').on('data', (chunk: string) => (qemuStderr += chunk));
   let timedOut = false;
@@ -374,7 +398,10 @@ export async function startUsbLab(cleanup: Cleanup, options: UsbLabOptions): Pro
         () => {
           const poweredOff = exited; // before reading: the file is complete once QEMU has exited
           const text = read('stdout');
-          const line = text.slice(0, text.lastIndexOf('\n') + 1).split('\n').find((l) => match.test(l));
+          const line = text
+            .slice(0, text.lastIndexOf('\n') + 1)
+            .split('\n')
+            .find((l) => match.test(l));
           if (line !== undefined) return line;
           if (poweredOff) throw new GiveUp(explain(`the guest ended before printing a line matching ${String(match)}`));
           return false;

@@ -11,7 +11,9 @@ export const DEVICES_PER_SLOT = 4;
 export async function scaleLabToml(t: Cleanup, dir: string, slots: number): Promise<string> {
   const target = ipv6Target(t);
   const addresses = target.addAddresses(slots);
-  const parts: string[] = ['[health]\ninterval = "1h"\ntimeout = "10s"\nconcurrency = 256\nmin_free_disk = "1MiB"\nmin_available_memory = "1MiB"\n'];
+  const parts: string[] = [
+    '[health]\ninterval = "1h"\ntimeout = "10s"\nconcurrency = 256\nmin_free_disk = "1MiB"\nmin_available_memory = "1MiB"\n',
+  ];
   for (let i = 0; i < slots; i++) {
     const pty = await ptyPair(t, dir, `console-${i}`);
     await responder(t, pty.peer, () => 'hubris> ');

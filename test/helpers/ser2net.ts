@@ -14,7 +14,12 @@ export interface NetworkConsole {
 }
 
 /** `answer(line)` is the console's reply to each line (null: stays silent). */
-export async function networkConsole(t: Cleanup, dir: string, answer: (line: string) => string | null, name = 'netcons'): Promise<NetworkConsole> {
+export async function networkConsole(
+  t: Cleanup,
+  dir: string,
+  answer: (line: string) => string | null,
+  name = 'netcons',
+): Promise<NetworkConsole> {
   const pty = await ptyPair(t, dir, name);
   const received: string[] = [];
   await responder(t, pty.peer, (line) => {

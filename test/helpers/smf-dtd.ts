@@ -19,17 +19,33 @@ interface ElementRule {
 const BOOL = ['true', 'false'];
 const RESTART_ON = ['error', 'restart', 'refresh', 'none'];
 const GROUPING = ['require_all', 'require_any', 'exclude_all', 'optional_all'];
-const PROP_TYPES = ['count', 'integer', 'opaque', 'host', 'hostname', 'net_address_v4', 'net_address_v6', 'time', 'astring', 'ustring', 'boolean', 'fmri', 'uri'];
+const PROP_TYPES = [
+  'count',
+  'integer',
+  'opaque',
+  'host',
+  'hostname',
+  'net_address_v4',
+  'net_address_v6',
+  'time',
+  'astring',
+  'ustring',
+  'boolean',
+  'fmri',
+  'uri',
+];
 
 const RULES: Readonly<Record<string, ElementRule>> = {
   service_bundle: { children: /^((service_bundle )*|(service )*)$/, required: ['type', 'name'] },
   service: {
-    children: /^(create_default_instance )?(single_instance )?(restarter )?(dependency )*(dependent )*(method_context )?(exec_method )*(property_group )*(instance )*(stability )?(template )?$/,
+    children:
+      /^(create_default_instance )?(single_instance )?(restarter )?(dependency )*(dependent )*(method_context )?(exec_method )*(property_group )*(instance )*(stability )?(template )?$/,
     required: ['name', 'version', 'type'],
     enums: { type: ['service', 'restarter', 'milestone'] },
   },
   instance: {
-    children: /^(restarter )?(dependency )*(dependent )*(method_context )?(exec_method )*(property_group )*(template )?$/,
+    children:
+      /^(restarter )?(dependency )*(dependent )*(method_context )?(exec_method )*(property_group )*(template )?$/,
     required: ['name', 'enabled'],
     enums: { enabled: BOOL },
   },
@@ -53,7 +69,11 @@ const RULES: Readonly<Record<string, ElementRule>> = {
     children: /^((method_profile|method_credential) )?(method_environment )?$/,
     optional: ['working_directory', 'project', 'resource_pool'],
   },
-  method_credential: { children: /^$/, required: ['user'], optional: ['group', 'supp_groups', 'privileges', 'limit_privileges'] },
+  method_credential: {
+    children: /^$/,
+    required: ['user'],
+    optional: ['group', 'supp_groups', 'privileges', 'limit_privileges'],
+  },
   method_environment: { children: /^(envvar )+$/ },
   envvar: { children: /^$/, required: ['name', 'value'] },
   exec_method: {
@@ -62,9 +82,23 @@ const RULES: Readonly<Record<string, ElementRule>> = {
     optional: ['delete'],
     enums: { type: ['method', 'monitor'], delete: BOOL },
   },
-  property_group: { children: /^(stability )?((propval|property) )*$/, required: ['name', 'type'], optional: ['delete'], enums: { delete: BOOL } },
-  propval: { children: /^$/, required: ['name', 'type', 'value'], optional: ['override'], enums: { type: PROP_TYPES, override: BOOL } },
-  stability: { children: /^$/, required: ['value'], enums: { value: ['Standard', 'Stable', 'Evolving', 'Unstable', 'External', 'Obsolete'] } },
+  property_group: {
+    children: /^(stability )?((propval|property) )*$/,
+    required: ['name', 'type'],
+    optional: ['delete'],
+    enums: { delete: BOOL },
+  },
+  propval: {
+    children: /^$/,
+    required: ['name', 'type', 'value'],
+    optional: ['override'],
+    enums: { type: PROP_TYPES, override: BOOL },
+  },
+  stability: {
+    children: /^$/,
+    required: ['value'],
+    enums: { value: ['Standard', 'Stable', 'Evolving', 'Unstable', 'External', 'Obsolete'] },
+  },
   template: { children: /^common_name (description )?(documentation )?(pg_pattern )*$/ },
   common_name: { children: /^(loctext )+$/ },
   description: { children: /^(loctext )+$/ },
@@ -84,16 +118,22 @@ export function smfDtdViolations(root: XmlElement): string[] {
       problems.push(`<${element.name}> is not an SMF manifest element this check knows`);
       continue;
     }
-    const names = element.children.filter((c): c is XmlElement => typeof c !== 'string').map((c) => `${c.name} `).join('');
-    if (!rule.children.test(names)) problems.push(`<${element.name}> may not contain, in this order: ${names.trim() || '(nothing)'}`);
+    const names = element.children
+      .filter((c): c is XmlElement => typeof c !== 'string')
+      .map((c) => `${c.name} `)
+      .join('');
+    if (!rule.children.test(names))
+      problems.push(`<${element.name}> may not contain, in this order: ${names.trim() || '(nothing)'}`);
     const text = element.children.filter((c): c is string => typeof c === 'string').join('');
     if (!rule.text && text.trim() !== '') problems.push(`<${element.name}> may not contain text`);
     const allowed = new Set([...(rule.required ?? []), ...(rule.optional ?? []), ...Object.keys(rule.enums ?? {})]);
-    for (const name of rule.required ?? []) if (!element.attrs.has(name)) problems.push(`<${element.name}> lacks ${name}`);
+    for (const name of rule.required ?? [])
+      if (!element.attrs.has(name)) problems.push(`<${element.name}> lacks ${name}`);
     for (const [name, value] of element.attrs) {
       if (!allowed.has(name)) problems.push(`<${element.name}> has no attribute ${name}`);
       const values = rule.enums?.[name];
-      if (values && !values.includes(value)) problems.push(`<${element.name} ${name}="${value}"> is not one of ${values.join(', ')}`);
+      if (values && !values.includes(value))
+        problems.push(`<${element.name} ${name}="${value}"> is not one of ${values.join(', ')}`);
     }
   }
   return problems;

@@ -47,13 +47,37 @@ export function list(section: UnitSection | undefined, key: string): string[] {
 
 /** Applied to the process by `emulation()`. */
 const APPLIED = new Set([
-  'ExecStart', 'StateDirectory', 'StateDirectoryMode', 'CapabilityBoundingSet', 'ProtectSystem', 'ReadWritePaths',
-  'ProtectHome', 'PrivateTmp', 'ProtectKernelTunables', 'ProtectKernelModules', 'ProtectKernelLogs', 'ProtectHostname',
+  'ExecStart',
+  'StateDirectory',
+  'StateDirectoryMode',
+  'CapabilityBoundingSet',
+  'ProtectSystem',
+  'ReadWritePaths',
+  'ProtectHome',
+  'PrivateTmp',
+  'ProtectKernelTunables',
+  'ProtectKernelModules',
+  'ProtectKernelLogs',
+  'ProtectHostname',
 ]);
 /** System call filters: inherited by every process, checked by tracing what the agent and its job call. */
-export const SECCOMP = new Set(['RestrictAddressFamilies', 'RestrictNamespaces', 'SystemCallArchitectures', 'RestrictRealtime', 'LockPersonality']);
+export const SECCOMP = new Set([
+  'RestrictAddressFamilies',
+  'RestrictNamespaces',
+  'SystemCallArchitectures',
+  'RestrictRealtime',
+  'LockPersonality',
+]);
 /** Lifecycle settings that do not change what a running agent may do. */
-const LIFECYCLE = new Set(['Type', 'Restart', 'RestartSec', 'RestartPreventExitStatus', 'KillMode', 'TimeoutStopSec', 'Delegate']);
+const LIFECYCLE = new Set([
+  'Type',
+  'Restart',
+  'RestartSec',
+  'RestartPreventExitStatus',
+  'KillMode',
+  'TimeoutStopSec',
+  'Delegate',
+]);
 
 /** [Service] keys the emulation does not account for. */
 export function unknownServiceKeys(service: UnitSection): string[] {
@@ -97,10 +121,12 @@ export function emulation(service: UnitSection, options: EmulationOptions): stri
   const yes = (key: string): boolean => ['yes', 'true', '1', 'on'].includes(last(service, key) ?? 'no');
   const { root, stash } = options.project;
   const hiddenByPrivateTmp = yes('PrivateTmp') && ['/tmp', '/var/tmp'].some((tmp) => under(root, tmp));
-  if (['/home', '/root', '/run/user'].some((home) => under(root, home))) throw new Error(`the emulation cannot run a checkout under ${root}: ProtectHome= hides it; clone it elsewhere`);
+  if (['/home', '/root', '/run/user'].some((home) => under(root, home)))
+    throw new Error(`the emulation cannot run a checkout under ${root}: ProtectHome= hides it; clone it elsewhere`);
   if (hiddenByPrivateTmp) lines.push(`mount --bind ${quote(root)} ${quote(stash)}`);
   const protectSystem = last(service, 'ProtectSystem');
-  if (protectSystem !== 'strict') throw new Error(`the emulation knows ProtectSystem=strict only, not ${String(protectSystem)}`);
+  if (protectSystem !== 'strict')
+    throw new Error(`the emulation knows ProtectSystem=strict only, not ${String(protectSystem)}`);
   const writable = [...list(service, 'ReadWritePaths'), options.stateDirectory];
   // Writable paths are bind-mounted onto themselves first, so the read-only remounts below pass them by.
   for (const path of writable) lines.push(`mount --bind ${quote(path)} ${quote(path)}`);
@@ -109,15 +135,25 @@ export function emulation(service: UnitSection, options: EmulationOptions): stri
     if (['/dev', '/proc', '/sys'].some((api) => under(point, api)) || writable.some((w) => under(point, w))) continue;
     lines.push(`mount -o remount,bind,ro ${quote(point)}`);
   }
-  const inaccessible = (path: string): string => `if [ -e ${quote(path)} ]; then mount -t tmpfs -o ro,mode=000,size=4k tmpfs ${quote(path)}; fi`;
-  const inaccessibleFile = (path: string): string => `if [ -e ${quote(path)} ]; then mount --bind ${quote(options.inaccessibleFile)} ${quote(path)}; fi`;
+  const inaccessible = (path: string): string =>
+    `if [ -e ${quote(path)} ]; then mount -t tmpfs -o ro,mode=000,size=4k tmpfs ${quote(path)}; fi`;
+  const inaccessibleFile = (path: string): string =>
+    `if [ -e ${quote(path)} ]; then mount --bind ${quote(options.inaccessibleFile)} ${quote(path)}; fi`;
   if (last(service, 'ProtectHome') !== 'yes') throw new Error('the emulation knows ProtectHome=yes only');
   for (const home of ['/home', '/root', '/run/user']) lines.push(inaccessible(home));
   if (yes('PrivateTmp')) for (const tmp of ['/tmp', '/var/tmp']) lines.push(`mount -t tmpfs -o mode=1777 tmpfs ${tmp}`);
-  if (hiddenByPrivateTmp) lines.push(`mkdir -p ${quote(root)}`, `mount --bind ${quote(stash)} ${quote(root)}`, `mount -o remount,bind,ro ${quote(root)}`);
+  if (hiddenByPrivateTmp)
+    lines.push(
+      `mkdir -p ${quote(root)}`,
+      `mount --bind ${quote(stash)} ${quote(root)}`,
+      `mount -o remount,bind,ro ${quote(root)}`,
+    );
   if (yes('ProtectKernelTunables')) {
     // /sys and its mounts read-only except /sys/fs/cgroup (systemd's protect_kernel_tunables_sys_table), /proc/sys read-only.
-    for (const point of [...new Set(options.mountPoints)].filter((p) => under(p, '/sys') && !under(p, '/sys/fs/cgroup')).sort()) lines.push(`mount -o remount,bind,ro ${quote(point)}`);
+    for (const point of [...new Set(options.mountPoints)]
+      .filter((p) => under(p, '/sys') && !under(p, '/sys/fs/cgroup'))
+      .sort())
+      lines.push(`mount -o remount,bind,ro ${quote(point)}`);
     lines.push('mount --bind /proc/sys /proc/sys', 'mount -o remount,bind,ro /proc/sys');
   }
   if (yes('ProtectKernelModules')) lines.push(inaccessible('/usr/lib/modules'));
@@ -134,10 +170,24 @@ export function emulation(service: UnitSection, options: EmulationOptions): stri
   argv[c + 1] = options.config;
   const env = [`PATH=${SYSTEMD_PATH}`, `STATE_DIRECTORY=${options.stateDirectory}`, ...list(service, 'Environment')];
   return [
-    'unshare', '--mount', ...(yes('ProtectHostname') ? ['--uts'] : []), '--propagation', 'slave', '--',
-    'sh', '-c', lines.join('\n'), 'labslot-unit',
+    'unshare',
+    '--mount',
+    ...(yes('ProtectHostname') ? ['--uts'] : []),
+    '--propagation',
+    'slave',
+    '--',
+    'sh',
+    '-c',
+    lines.join('\n'),
+    'labslot-unit',
     ...(options.tracer ?? []),
-    'setpriv', `--bounding-set=-all,${caps.join(',')}`, '--inh-caps=-all', '--',
-    '/usr/bin/env', '-i', ...env, ...(options.command ?? [options.program, ...argv, ...options.extraArgs]),
+    'setpriv',
+    `--bounding-set=-all,${caps.join(',')}`,
+    '--inh-caps=-all',
+    '--',
+    '/usr/bin/env',
+    '-i',
+    ...env,
+    ...(options.command ?? [options.program, ...argv, ...options.extraArgs]),
   ];
 }

@@ -42,14 +42,30 @@ export function testApp(t: TestContext): TestApp {
   const log = createLogger(
     new Writable({
       write(chunk: Buffer, _encoding, done) {
-        for (const line of chunk.toString('utf8').split('\n')) if (line.trim() !== '') logs.push(JSON.parse(line) as Record<string, unknown>);
+        for (const line of chunk.toString('utf8').split('\n'))
+          if (line.trim() !== '') logs.push(JSON.parse(line) as Record<string, unknown>);
         done();
       },
     }),
   );
-  const monitor = new HealthMonitor({ lab, store: new HealthStore(db, lab), checker: new DeviceChecker(lab), log, modeOf: () => 'passive' });
+  const monitor = new HealthMonitor({
+    lab,
+    store: new HealthStore(db, lab),
+    checker: new DeviceChecker(lab),
+    log,
+    modeOf: () => 'passive',
+  });
   const scheduler = new Scheduler(
-    { lab, db, log, monitor, agentUrl: () => 'http://127.0.0.1:1', commandDir: join(dir, 'commands'), listUsb: () => Promise.resolve([]), platform: currentPlatform(lab.stateDir) },
+    {
+      lab,
+      db,
+      log,
+      monitor,
+      agentUrl: () => 'http://127.0.0.1:1',
+      commandDir: join(dir, 'commands'),
+      listUsb: () => Promise.resolve([]),
+      platform: currentPlatform(lab.stateDir),
+    },
     () => ({ ok: null, reason: 'not checked yet' }),
   );
   lifo(t).after(async () => {
@@ -62,9 +78,18 @@ export function testApp(t: TestContext): TestApp {
 }
 
 /** A request as a client on this host sends it (Host: localhost), with a bearer token and a JSON or raw body. */
-export async function request(app: Hono<AppEnv>, method: string, path: string, options: { token?: string; body?: string } = {}): Promise<{ status: number; json: unknown }> {
+export async function request(
+  app: Hono<AppEnv>,
+  method: string,
+  path: string,
+  options: { token?: string; body?: string } = {},
+): Promise<{ status: number; json: unknown }> {
   const headers: Record<string, string> = { host: 'localhost:8421', 'content-type': 'application/json' };
   if (options.token !== undefined) headers['authorization'] = `Bearer ${options.token}`;
-  const response = await app.request(`http://localhost:8421${path}`, { method, headers, ...(options.body === undefined ? {} : { body: options.body }) });
+  const response = await app.request(`http://localhost:8421${path}`, {
+    method,
+    headers,
+    ...(options.body === undefined ? {} : { body: options.body }),
+  });
   return { status: response.status, json: await response.json() };
 }

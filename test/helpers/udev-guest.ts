@@ -43,7 +43,8 @@ function quote(value: string): string {
 }
 
 // A HID report descriptor as CMSIS-DAP v1 probes have: vendor page, 64-byte input and output reports.
-const CMSIS_DAP_REPORT = '\\006\\000\\377\\011\\001\\241\\001\\025\\000\\046\\377\\000\\165\\010\\225\\100\\011\\001\\201\\002\\225\\100\\011\\001\\221\\002\\300';
+const CMSIS_DAP_REPORT =
+  '\\006\\000\\377\\011\\001\\241\\001\\025\\000\\046\\377\\000\\165\\010\\225\\100\\011\\001\\201\\002\\225\\100\\011\\001\\221\\002\\300';
 
 function hidScript(hid: UdevGuestPlan['hid']): string {
   if (hid === undefined) return '';
@@ -60,7 +61,9 @@ echo ${quote(hid.udc)} > ${g}/UDC || fail "bind ${hid.gadget} again"
 }
 
 export function udevGuestScript(plan: UdevGuestPlan): string {
-  const install = plan.rules.map((file) => `cp ${quote(file)} /run/udev/rules.d/${quote(basename(file))} || fail "install ${basename(file)}"`);
+  const install = plan.rules.map(
+    (file) => `cp ${quote(file)} /run/udev/rules.d/${quote(basename(file))} || fail "install ${basename(file)}"`,
+  );
   return `set -u
 fail() { echo "udev-guest: $*" >&2; exit 1; }
 mkdir -p /run/udev/rules.d

@@ -71,7 +71,20 @@ const KEYS: Readonly<Record<string, KeySpec>> = {
 };
 
 /** udev's builtin commands (udev-builtin.c); IMPORT{builtin} of anything else is an error. */
-const BUILTINS = new Set(['blkid', 'btrfs', 'hwdb', 'input_id', 'keyboard', 'kmod', 'net_driver', 'net_id', 'net_setup_link', 'path_id', 'uaccess', 'usb_id']);
+const BUILTINS = new Set([
+  'blkid',
+  'btrfs',
+  'hwdb',
+  'input_id',
+  'keyboard',
+  'kmod',
+  'net_driver',
+  'net_id',
+  'net_setup_link',
+  'path_id',
+  'uaccess',
+  'usb_id',
+]);
 
 // KEY, optional {attr}, operator, then a double-quoted value; an e prefix means C escapes inside.
 const TOKEN = /^([A-Z_]+)(?:\{([^}]*)\})?\s*(==|!=|\+=|-=|:=|=)\s*(e?)"/;
@@ -138,13 +151,19 @@ function checkToken(token: UdevToken, line: number): string[] {
   const spec = KEYS[token.key];
   if (!spec) return [`${where}: unknown key`];
   const errors: string[] = [];
-  if (!spec.ops.includes(token.op)) errors.push(`${where}: operator ${token.op} not allowed (allowed: ${spec.ops.join(' ')})`);
+  if (!spec.ops.includes(token.op))
+    errors.push(`${where}: operator ${token.op} not allowed (allowed: ${spec.ops.join(' ')})`);
   if (spec.attr === 'none' && token.attr !== undefined) errors.push(`${where}: takes no {attribute}`);
-  if (spec.attr === 'required' && (token.attr === undefined || token.attr === '')) errors.push(`${where}: needs an {attribute}`);
-  if (Array.isArray(spec.attr) && !spec.attr.includes(token.attr ?? '')) errors.push(`${where}: attribute must be one of ${spec.attr.join(', ')}`);
-  if (token.key === 'IMPORT' && token.attr === 'builtin' && !BUILTINS.has(token.value.split(' ')[0] ?? '')) errors.push(`${where}: unknown builtin ${token.value}`);
-  if (token.key === 'MODE' && !/^[0-7]{3,4}$/.test(token.value)) errors.push(`${where}: mode must be octal, got ${JSON.stringify(token.value)}`);
-  if ((token.key === 'OWNER' || token.key === 'GROUP') && !/^[a-z_][a-z0-9_-]*$/.test(token.value)) errors.push(`${where}: not a user or group name`);
+  if (spec.attr === 'required' && (token.attr === undefined || token.attr === ''))
+    errors.push(`${where}: needs an {attribute}`);
+  if (Array.isArray(spec.attr) && !spec.attr.includes(token.attr ?? ''))
+    errors.push(`${where}: attribute must be one of ${spec.attr.join(', ')}`);
+  if (token.key === 'IMPORT' && token.attr === 'builtin' && !BUILTINS.has(token.value.split(' ')[0] ?? ''))
+    errors.push(`${where}: unknown builtin ${token.value}`);
+  if (token.key === 'MODE' && !/^[0-7]{3,4}$/.test(token.value))
+    errors.push(`${where}: mode must be octal, got ${JSON.stringify(token.value)}`);
+  if ((token.key === 'OWNER' || token.key === 'GROUP') && !/^[a-z_][a-z0-9_-]*$/.test(token.value))
+    errors.push(`${where}: not a user or group name`);
   if ((token.key === 'GOTO' || token.key === 'LABEL') && token.value === '') errors.push(`${where}: empty label`);
   if (token.key === 'TAG' && token.value === '') errors.push(`${where}: empty tag`);
   return errors;
@@ -164,7 +183,8 @@ function checkGotos(rules: readonly UdevRule[], errors: string[]): void {
     for (const token of rule.tokens) {
       if (token.key !== 'GOTO') continue;
       const target = labels.get(token.value);
-      if (target === undefined || target <= index) errors.push(`line ${rule.line}: GOTO ${JSON.stringify(token.value)} has no LABEL after it`);
+      if (target === undefined || target <= index)
+        errors.push(`line ${rule.line}: GOTO ${JSON.stringify(token.value)} has no LABEL after it`);
     }
   });
 }

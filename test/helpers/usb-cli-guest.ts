@@ -66,7 +66,10 @@ interface Exit {
 /** `node bin/labslot.js ARGS`, to the end (killed after timeoutMs). */
 function labslot(plan: CliGuestPlan, args: readonly string[], timeoutMs: number): Promise<Exit> {
   const started = performance.now();
-  const child = spawn(process.execPath, [join(plan.project, 'bin/labslot.js'), ...args], { cwd: plan.project, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(plan.project, 'bin/labslot.js'), ...args], {
+    cwd: plan.project,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
@@ -89,11 +92,22 @@ async function check(plan: CliGuestPlan, step: string): Promise<void> {
   } catch {
     // Reported as stdout below.
   }
-  emit({ phase: 'check', step, code: exit.code, signal: exit.signal, ms: exit.ms, json, ...(json === null ? { stdout: exit.stdout } : {}), stderr: exit.stderr });
+  emit({
+    phase: 'check',
+    step,
+    code: exit.code,
+    signal: exit.signal,
+    ms: exit.ms,
+    json,
+    ...(json === null ? { stdout: exit.stdout } : {}),
+    stderr: exit.stderr,
+  });
 }
 
 const slotSummary = (slots: readonly SlotView[]): string =>
-  JSON.stringify(slots.map((s) => ({ slot: s.name, devices: s.devices.map((d) => [d.name, d.health, d.last_check?.reason]) })));
+  JSON.stringify(
+    slots.map((s) => ({ slot: s.name, devices: s.devices.map((d) => [d.name, d.health, d.last_check?.reason]) })),
+  );
 
 async function agentPhase(plan: CliGuestPlan, steps: GuestSteps): Promise<void> {
   steps.step('labslot agent: from its start to every slot healthy in GET /v1/slots');
@@ -103,21 +117,31 @@ async function agentPhase(plan: CliGuestPlan, steps: GuestSteps): Promise<void> 
   steps.onFailure(() => agent.describe());
   try {
     let last: SlotView[] = [];
-    await eventually(async () => {
-      last = (await agent.slots()) ?? [];
-      return last.length > 0 && last.every((s) => s.health === 'healthy');
-    }, { timeoutMs: AGENT_START_MS, intervalMs: 100, message: 'every slot healthy in GET /v1/slots' }).catch((error: unknown) => {
-      throw new Error(`${messageOf(error)}: ${last.length === 0 ? 'the API never answered' : slotSummary(last)}`, { cause: error });
+    await eventually(
+      async () => {
+        last = (await agent.slots()) ?? [];
+        return last.length > 0 && last.every((s) => s.health === 'healthy');
+      },
+      { timeoutMs: AGENT_START_MS, intervalMs: 100, message: 'every slot healthy in GET /v1/slots' },
+    ).catch((error: unknown) => {
+      throw new Error(`${messageOf(error)}: ${last.length === 0 ? 'the API never answered' : slotSummary(last)}`, {
+        cause: error,
+      });
     });
     const consoleDir = join(SYSFS_USB, sysfsName(plan.console) ?? '?');
     const ttyPath = ttyOf(plan.console.serial) ?? '?';
-    if (!existsSync(consoleDir) || !existsSync(ttyPath)) throw new Error(`the console is not there before the unplug: ${consoleDir} ${ttyPath}`);
+    if (!existsSync(consoleDir) || !existsSync(ttyPath))
+      throw new Error(`the console is not there before the unplug: ${consoleDir} ${ttyPath}`);
     emit({ phase: 'agent-ready', ms: Math.round(performance.now() - started) });
 
     // The host unplugs the console now. Its tty or its USB device leaving the kernel, whichever is first
     // (the tty, by about 15 ms), is the moment of the unplug: polled every 2 ms.
     steps.step('labslot agent: waiting for the host to unplug the console (QMP device_del)');
-    const goneAt = await eventually(() => (existsSync(consoleDir) && existsSync(ttyPath) ? false : performance.now()), { timeoutMs: HOST_STEP_MS, intervalMs: 2, message: 'the console to leave sysfs' });
+    const goneAt = await eventually(() => (existsSync(consoleDir) && existsSync(ttyPath) ? false : performance.now()), {
+      timeoutMs: HOST_STEP_MS,
+      intervalMs: 2,
+      message: 'the console to leave sysfs',
+    });
     const goneEpoch = Date.now();
     // A client polling the API. How long this takes is for bench/hotplug.ts to measure, not for
     // this test to judge (TCG on a shared machine); the bound is a behaviour bound: the next
@@ -126,19 +150,25 @@ async function agentPhase(plan: CliGuestPlan, steps: GuestSteps): Promise<void> 
     steps.step('labslot agent: waiting for GET /v1/slots/sp to answer unhealthy after the unplug');
     const getMs: number[] = [];
     let view: SlotView | undefined;
-    const unhealthyAt = await eventually(async () => {
-      const sent = performance.now();
-      view = await agent.slot('sp');
-      getMs.push(Math.round(performance.now() - sent));
-      return view.health === 'unhealthy' ? performance.now() : false;
-    }, { timeoutMs: plan.intervalMs / 2, intervalMs: plan.pollMs ?? 50, message: 'GET /v1/slots/sp: unhealthy' }).catch((error: unknown) => {
-      throw new Error(`${messageOf(error)}: ${view === undefined ? 'no answer' : slotSummary([view])}`, { cause: error });
+    const unhealthyAt = await eventually(
+      async () => {
+        const sent = performance.now();
+        view = await agent.slot('sp');
+        getMs.push(Math.round(performance.now() - sent));
+        return view.health === 'unhealthy' ? performance.now() : false;
+      },
+      { timeoutMs: plan.intervalMs / 2, intervalMs: plan.pollMs ?? 50, message: 'GET /v1/slots/sp: unhealthy' },
+    ).catch((error: unknown) => {
+      throw new Error(`${messageOf(error)}: ${view === undefined ? 'no answer' : slotSummary([view])}`, {
+        cause: error,
+      });
     });
     const rot = (await agent.slot('rot')).health;
     // The agent's own timestamps (ms, wall clock): the hotplug re-check and the health change.
     const entries = agent.logEntries();
     const at = (match: (e: Record<string, unknown>) => boolean): number | null => {
-      const time = (x: Record<string, unknown>): number => (typeof x['time'] === 'string' ? Date.parse(x['time']) : NaN);
+      const time = (x: Record<string, unknown>): number =>
+        typeof x['time'] === 'string' ? Date.parse(x['time']) : NaN;
       const e = entries.find((x) => match(x) && time(x) >= goneEpoch - 1_000);
       return e === undefined ? null : time(e) - goneEpoch;
     };
@@ -148,7 +178,12 @@ async function agentPhase(plan: CliGuestPlan, steps: GuestSteps): Promise<void> 
       getMs,
       hotplugLogMs: at((e) => e['msg'] === 'usb hotplug, re-checking'),
       transitionLogMs: at((e) => e['msg'] === 'device health changed' && e['to'] === 'unhealthy'),
-      devices: view?.devices.map((d) => ({ name: d.name, health: d.health, reason: d.last_check?.reason ?? null, trigger: d.history[0]?.trigger ?? null })),
+      devices: view?.devices.map((d) => ({
+        name: d.name,
+        health: d.health,
+        reason: d.last_check?.reason ?? null,
+        trigger: d.history[0]?.trigger ?? null,
+      })),
       rot,
     });
 
@@ -175,7 +210,10 @@ async function unplugChecks(plan: CliGuestPlan, steps: GuestSteps): Promise<void
   steps.step('labslot check (all)');
   await check(plan, 'all');
   steps.step('waiting for the host to unplug the console (QMP device_del)');
-  await eventually(() => gone(plan.console), { timeoutMs: HOST_STEP_MS, message: 'the console to leave sysfs (QMP device_del)' });
+  await eventually(() => gone(plan.console), {
+    timeoutMs: HOST_STEP_MS,
+    message: 'the console to leave sysfs (QMP device_del)',
+  });
   steps.step('labslot check (console-out)');
   await check(plan, 'console-out');
 }
@@ -184,10 +222,16 @@ async function unplugChecks(plan: CliGuestPlan, steps: GuestSteps): Promise<void
 async function unbindChecks(plan: CliGuestPlan, steps: GuestSteps): Promise<void> {
   emit({ phase: 'devices-ready' });
   steps.step('waiting for the host to unplug the console (QMP device_del)');
-  await eventually(() => gone(plan.console), { timeoutMs: HOST_STEP_MS, message: 'the console to leave sysfs (QMP device_del)' });
+  await eventually(() => gone(plan.console), {
+    timeoutMs: HOST_STEP_MS,
+    message: 'the console to leave sysfs (QMP device_del)',
+  });
   emit({ phase: 'console-gone' });
   steps.step('waiting for the host to replug the console (QMP device_add)');
-  await eventually(() => consoleReady(plan), { timeoutMs: HOST_STEP_MS, message: 'the console back, with its tty (QMP device_add)' });
+  await eventually(() => consoleReady(plan), {
+    timeoutMs: HOST_STEP_MS,
+    message: 'the console back, with its tty (QMP device_add)',
+  });
   steps.step('unbinding the RoT gadget');
   bindGadget(plan.rot, false);
   await eventually(() => gone(plan.rot), { timeoutMs: GADGET_MS, message: 'the RoT gadget to leave sysfs' });
@@ -206,7 +250,10 @@ async function main(steps: GuestSteps): Promise<void> {
   const all = [plan.console, plan.sp, plan.rot];
   // Enumeration may still be going on when udev has settled.
   steps.step('every device in sysfs');
-  await eventually(() => (all.every((d) => present(d)) && consoleReady(plan)), { timeoutMs: GADGET_MS, message: 'every device in sysfs, the console with its tty' });
+  await eventually(() => all.every((d) => present(d)) && consoleReady(plan), {
+    timeoutMs: GADGET_MS,
+    message: 'every device in sysfs, the console with its tty',
+  });
   if (plan.mode === 'unplug') await unplugChecks(plan, steps);
   else if (plan.mode === 'unbind') await unbindChecks(plan, steps);
   else await agentPhase(plan, steps);

@@ -88,7 +88,10 @@ export interface CliLab {
  * qemu-usb-lab.ts's tsx cache warming) with the base plan plus `extra`, as
  * JSON in its first argument. QEMU and the fake console end in `cleanup`.
  */
-export async function startCliLab(cleanup: Cleanup, options: { script: string; extra: Record<string, unknown>; timeoutMs: number }): Promise<CliLab> {
+export async function startCliLab(
+  cleanup: Cleanup,
+  options: { script: string; extra: Record<string, unknown>; timeoutMs: number },
+): Promise<CliLab> {
   const dir = mkdtempSync(join(tmpdir(), 'labslot-usb-cli-'));
   cleanup.after(() => rmSync(dir, { recursive: true, force: true }));
   const config = join(dir, 'slots.toml');
@@ -102,8 +105,20 @@ export async function startCliLab(cleanup: Cleanup, options: { script: string; e
   };
   const lab = await startUsbLab(cleanup, {
     serials: [{ id: CONSOLE_ID, serial: CONSOLE.serial, port: 1, socket }],
-    gadgets: [SP, ROT].map((g) => ({ name: g.gadget, vid: g.vid, pid: g.pid, serial: g.serial, manufacturer: 'NXP', product: 'MCU-Link' })),
-    program: { script: options.script, args: [JSON.stringify({ ...plan, ...options.extra })], cwd: PROJECT_ROOT, warmTsxCache: true },
+    gadgets: [SP, ROT].map((g) => ({
+      name: g.gadget,
+      vid: g.vid,
+      pid: g.pid,
+      serial: g.serial,
+      manufacturer: 'NXP',
+      product: 'MCU-Link',
+    })),
+    program: {
+      script: options.script,
+      args: [JSON.stringify({ ...plan, ...options.extra })],
+      cwd: PROJECT_ROOT,
+      warmTsxCache: true,
+    },
     timeoutMs: options.timeoutMs,
   });
   return { lab, prompts: fake.prompts };
@@ -114,7 +129,8 @@ export async function waitForPhase<T>(lab: UsbLab, phase: string, timeoutMs: num
   const line = await lab.waitForLine(new RegExp(`^\\{"phase":"(${phase}|error)"`), timeoutMs);
   const report = JSON.parse(line) as T & { phase: string; step?: string; error?: string };
   // The error carries the agent's stderr and log tail once it has started; explain() adds the rest.
-  if (report.phase === 'error') throw new Error(lab.explain(`the guest program failed during '${report.step ?? '?'}': ${report.error ?? ''}`));
+  if (report.phase === 'error')
+    throw new Error(lab.explain(`the guest program failed during '${report.step ?? '?'}': ${report.error ?? ''}`));
   return report;
 }
 
@@ -129,7 +145,11 @@ interface CheckStep {
 }
 
 /** The guest's report of one `labslot check --json` run (usb-cli-guest.ts): its JSON, exit code and duration; nothing on stderr. */
-export async function checkReport(lab: UsbLab, step: string, timeoutMs: number): Promise<CheckJson & { code: number | null; ms: number }> {
+export async function checkReport(
+  lab: UsbLab,
+  step: string,
+  timeoutMs: number,
+): Promise<CheckJson & { code: number | null; ms: number }> {
   const r = await waitForPhase<CheckStep>(lab, `check","step":"${step}`, timeoutMs);
   assert.ok(r.json, `labslot check printed no JSON (exit ${r.code ?? 'none'}):\n${r.stdout ?? ''}\n${r.stderr}`);
   assert.equal(r.stderr, '', 'labslot check wrote to stderr');
@@ -149,4 +169,5 @@ export function deviceOf(r: CheckJson, slotName: string, name: string): CheckDev
 }
 
 /** Every device's reason, for assertion messages. */
-export const checkSummary = (r: CheckJson): string => r.slots.flatMap((s) => s.devices.map((d) => `${s.name}/${d.name}: ${d.reason}`)).join('; ');
+export const checkSummary = (r: CheckJson): string =>
+  r.slots.flatMap((s) => s.devices.map((d) => `${s.name}/${d.name}: ${d.reason}`)).join('; ');

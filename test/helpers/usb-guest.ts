@@ -103,10 +103,15 @@ async function staticPhase(plan: GuestPlan): Promise<void> {
     report['gadget'] = await check(plan.gadget.serial, plan.gadget);
   }
   report['ttys'] = { sysfs: ttySerials(), byId: byIdSerials() };
-  report['found'] = Object.fromEntries(plan.serials.map((serial) => [serial, findTtyByUsb({ ...FTDI, serial }) ?? null]));
+  report['found'] = Object.fromEntries(
+    plan.serials.map((serial) => [serial, findTtyByUsb({ ...FTDI, serial }) ?? null]),
+  );
   const last = plan.serials[plan.serials.length - 1] ?? '';
   try {
-    report['serialCheck'] = await checkSerial({ usb: { ...FTDI, serial: last }, baud: 115_200 }, { mode: 'passive', signal: AbortSignal.timeout(5_000), timeoutMs: 5_000 });
+    report['serialCheck'] = await checkSerial(
+      { usb: { ...FTDI, serial: last }, baud: 115_200 },
+      { mode: 'passive', signal: AbortSignal.timeout(5_000), timeoutMs: 5_000 },
+    );
   } catch (error) {
     report['serialCheck'] = { error: errorText(error) };
   }
@@ -132,7 +137,14 @@ async function hotplugPhase(plan: GuestPlan): Promise<void> {
   ensureSlotRows(db, [...lab.slots.keys()]);
   const store = new HealthStore(db, lab);
   const log = createLogger(2);
-  const monitor = new HealthMonitor({ lab, store, checker: new DeviceChecker(lab), log, modeOf: (d) => checkModeFor(lab, db, d), hotplug: usbHotplug });
+  const monitor = new HealthMonitor({
+    lab,
+    store,
+    checker: new DeviceChecker(lab),
+    log,
+    modeOf: (d) => checkModeFor(lab, db, d),
+    hotplug: usbHotplug,
+  });
   const state = (device: string): string | undefined => store.states([device]).get(device);
   const lastReason = (device: string): string | undefined => store.history(device, 1)[0]?.reason;
   monitor.start();
@@ -140,7 +152,10 @@ async function hotplugPhase(plan: GuestPlan): Promise<void> {
     const sysfsName = sysfsSerials().get(plan.hotplugSerial);
     if (sysfsName === undefined) throw new Error(`${plan.hotplugSerial} is not in sysfs`);
     const devices = [...lab.devices.keys()];
-    await eventually(() => (devices.every((d) => state(d) === 'healthy')), { timeoutMs: 20_000, message: 'every device healthy' }).catch((error: unknown) => {
+    await eventually(() => devices.every((d) => state(d) === 'healthy'), {
+      timeoutMs: 20_000,
+      message: 'every device healthy',
+    }).catch((error: unknown) => {
       const states = devices.map((d) => `${d}: ${state(d) ?? 'none'} (${lastReason(d) ?? 'not checked'})`);
       throw new Error(`${messageOf(error)}; ${states.join('; ')}`);
     });
@@ -150,9 +165,19 @@ async function hotplugPhase(plan: GuestPlan): Promise<void> {
     emit({ phase: 'ready', sysfsName, other: other !== undefined ? state('other') : null });
 
     // The host unplugs now. Poll tightly: the kernel's removal is the moment of the unplug.
-    const goneAt = await eventually(() => (existsSync(sysfsDir) ? false : performance.now()), { timeoutMs: 60_000, intervalMs: 2, message: 'the device to leave sysfs' });
-    const unhealthyAt = await eventually(() => (state('probe') === 'unhealthy' ? performance.now() : false), { timeoutMs: 10_000, intervalMs: 5, message: 'probe unhealthy' }).catch((error: unknown) => {
-      throw new Error(`${messageOf(error)}; state ${state('probe') ?? 'none'}, last result: ${lastReason('probe') ?? 'none'}`);
+    const goneAt = await eventually(() => (existsSync(sysfsDir) ? false : performance.now()), {
+      timeoutMs: 60_000,
+      intervalMs: 2,
+      message: 'the device to leave sysfs',
+    });
+    const unhealthyAt = await eventually(() => (state('probe') === 'unhealthy' ? performance.now() : false), {
+      timeoutMs: 10_000,
+      intervalMs: 5,
+      message: 'probe unhealthy',
+    }).catch((error: unknown) => {
+      throw new Error(
+        `${messageOf(error)}; state ${state('probe') ?? 'none'}, last result: ${lastReason('probe') ?? 'none'}`,
+      );
     });
     emit({
       phase: 'detached',
@@ -163,11 +188,26 @@ async function hotplugPhase(plan: GuestPlan): Promise<void> {
       other: other !== undefined ? state('other') : null,
     });
 
-    const backAt = await eventually(() => (sysfsSerials().has(plan.hotplugSerial) ? performance.now() : false), { timeoutMs: 30_000, intervalMs: 5, message: 'the device to return to sysfs' });
-    const healthyAt = await eventually(() => (state('probe') === 'healthy' ? performance.now() : false), { timeoutMs: 15_000, intervalMs: 5, message: 'probe healthy again' }).catch((error: unknown) => {
-      throw new Error(`${messageOf(error)}; state ${state('probe') ?? 'none'}, last result: ${lastReason('probe') ?? 'none'}`);
+    const backAt = await eventually(() => (sysfsSerials().has(plan.hotplugSerial) ? performance.now() : false), {
+      timeoutMs: 30_000,
+      intervalMs: 5,
+      message: 'the device to return to sysfs',
     });
-    emit({ phase: 'reattached', latencyMs: Math.round(healthyAt - backAt), reason: lastReason('probe'), trigger: store.history('probe', 1)[0]?.trigger });
+    const healthyAt = await eventually(() => (state('probe') === 'healthy' ? performance.now() : false), {
+      timeoutMs: 15_000,
+      intervalMs: 5,
+      message: 'probe healthy again',
+    }).catch((error: unknown) => {
+      throw new Error(
+        `${messageOf(error)}; state ${state('probe') ?? 'none'}, last result: ${lastReason('probe') ?? 'none'}`,
+      );
+    });
+    emit({
+      phase: 'reattached',
+      latencyMs: Math.round(healthyAt - backAt),
+      reason: lastReason('probe'),
+      trigger: store.history('probe', 1)[0]?.trigger,
+    });
   } finally {
     await monitor.stop();
     db.$client.close();
@@ -179,10 +219,18 @@ async function main(): Promise<void> {
   if (process.env['LABSLOT_USB_LAB_WARM_ONLY'] === '1') return;
   const plan = JSON.parse(process.argv[2] ?? '') as GuestPlan;
   // Enumeration of the emulated devices may still be going on when udev has settled.
-  await eventually(() => {
-    const present = sysfsSerials();
-    return [...plan.serials, plan.gadget.serial].every((s) => present.has(s));
-  }, { timeoutMs: 20_000, message: 'the devices in sysfs' }).catch((error: unknown) => emit({ phase: 'error', error: `${messageOf(error)}; sysfs has ${JSON.stringify(Object.fromEntries(sysfsSerials()))}` }));
+  await eventually(
+    () => {
+      const present = sysfsSerials();
+      return [...plan.serials, plan.gadget.serial].every((s) => present.has(s));
+    },
+    { timeoutMs: 20_000, message: 'the devices in sysfs' },
+  ).catch((error: unknown) =>
+    emit({
+      phase: 'error',
+      error: `${messageOf(error)}; sysfs has ${JSON.stringify(Object.fromEntries(sysfsSerials()))}`,
+    }),
+  );
   try {
     await staticPhase(plan);
   } catch (error) {

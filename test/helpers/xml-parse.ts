@@ -77,7 +77,11 @@ export function parseXml(text: string): XmlDocument {
   if (startsWith('<?xml')) {
     const end = text.indexOf('?>');
     if (end < 0) fail('unclosed XML declaration');
-    if (!/^<\?xml\s+version\s*=\s*(["'])1\.[0-9]\1(\s+encoding\s*=\s*(["'])[A-Za-z][-A-Za-z0-9._]*\3)?(\s+standalone\s*=\s*(["'])(yes|no)\5)?\s*\?>$/.test(text.slice(0, end + 2))) {
+    if (
+      !/^<\?xml\s+version\s*=\s*(["'])1\.[0-9]\1(\s+encoding\s*=\s*(["'])[A-Za-z][-A-Za-z0-9._]*\3)?(\s+standalone\s*=\s*(["'])(yes|no)\5)?\s*\?>$/.test(
+        text.slice(0, end + 2),
+      )
+    ) {
       fail('malformed XML declaration');
     }
     pos = end + 2;

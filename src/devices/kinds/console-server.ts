@@ -21,7 +21,11 @@ export const consoleServerKind: DeviceKind<ConsoleServerSpec> = {
   humilityProbe: () => undefined,
   hardware: (raw) =>
     typeof raw['host'] === 'string' && typeof raw['port'] === 'number'
-      ? { key: `console-server ${raw['host'].toLowerCase()} ${raw['port']}`, what: `console ${consoleEndpoint({ host: raw['host'], port: raw['port'] })}`, at: [] }
+      ? {
+          key: `console-server ${raw['host'].toLowerCase()} ${raw['port']}`,
+          what: `console ${consoleEndpoint({ host: raw['host'], port: raw['port'] })}`,
+          at: [],
+        }
       : undefined,
   recover: nothingToRecover,
 };

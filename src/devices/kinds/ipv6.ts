@@ -7,7 +7,8 @@ import { nothingToRecover, type DeviceKind } from './device-kind.js';
 type Ipv6Spec = Extract<DeviceSpec, { kind: 'ipv6' }>;
 
 export const ipv6Kind: DeviceKind<Ipv6Spec> = {
-  describe: (spec) => `ipv6 ${spec.address}${spec.interface !== undefined ? `%${spec.interface}` : ''}${spec.tcp_port !== undefined ? ` tcp/${spec.tcp_port}` : ''}`,
+  describe: (spec) =>
+    `ipv6 ${spec.address}${spec.interface !== undefined ? `%${spec.interface}` : ''}${spec.tcp_port !== undefined ? ` tcp/${spec.tcp_port}` : ''}`,
   passive: true,
   check: (spec, ctx) => checkIpv6(spec, ctx),
   timeoutMs: (_spec, healthTimeoutMs) => healthTimeoutMs,

@@ -8,7 +8,10 @@ import { nothingToRecover, type DeviceKind } from './device-kind.js';
 type PowerSpec = Extract<DeviceSpec, { kind: 'power' }>;
 
 export const powerKind: DeviceKind<PowerSpec> = {
-  describe: (spec) => (spec.driver === 'pdudaemon' ? `power pdudaemon ${spec.pdu} port ${spec.port}` : `power command ${spec.status.join(' ')}`),
+  describe: (spec) =>
+    spec.driver === 'pdudaemon'
+      ? `power pdudaemon ${spec.pdu} port ${spec.port}`
+      : `power command ${spec.status.join(' ')}`,
   passive: true,
   check: (spec, ctx) => checkPower(spec, ctx),
   timeoutMs: (_spec, healthTimeoutMs) => healthTimeoutMs,
@@ -19,7 +22,8 @@ export const powerKind: DeviceKind<PowerSpec> = {
   usb: () => undefined,
   humilityProbe: () => undefined,
   hardware: (raw) => {
-    if (raw['driver'] !== 'pdudaemon' || typeof raw['pdu'] !== 'string' || typeof raw['port'] !== 'number') return undefined;
+    if (raw['driver'] !== 'pdudaemon' || typeof raw['pdu'] !== 'string' || typeof raw['port'] !== 'number')
+      return undefined;
     const url = typeof raw['url'] === 'string' ? raw['url'] : '';
     return { key: `pdu ${url} ${raw['pdu']} ${raw['port']}`, what: `outlet ${raw['pdu']} port ${raw['port']}`, at: [] };
   },

@@ -7,9 +7,17 @@ import type { HardwareKey } from './device-kind.js';
  * A probe and its own VCOM console share an identity legitimately (the kind is
  * part of the key); the lab model makes their slots conflict instead.
  */
-export function rawUsbHardware(kind: string, identity: Readonly<Record<string, unknown>>, at: PropertyKey[]): HardwareKey | undefined {
+export function rawUsbHardware(
+  kind: string,
+  identity: Readonly<Record<string, unknown>>,
+  at: PropertyKey[],
+): HardwareKey | undefined {
   const { vid, pid, serial } = identity;
   if (typeof vid !== 'number' || typeof pid !== 'number' || typeof serial !== 'string') return undefined;
   const iface = typeof identity['interface'] === 'number' ? `/${identity['interface']}` : '';
-  return { key: `${kind} ${formatUsbId(vid, pid)} ${serial}${iface}`, what: `USB ${formatUsbId(vid, pid)} serial "${serial}"`, at };
+  return {
+    key: `${kind} ${formatUsbId(vid, pid)} ${serial}${iface}`,
+    what: `USB ${formatUsbId(vid, pid)} serial "${serial}"`,
+    at,
+  };
 }

@@ -29,11 +29,17 @@ export const serialKind: DeviceKind<SerialSpec> = {
   placeholdersIn: undefined,
   usb: (spec) =>
     spec.usb !== undefined
-      ? { as: 'console', identity: { vid: spec.usb.vid, pid: spec.usb.pid, serial: spec.usb.serial }, interface: spec.usb.interface, serialKey: 'usb.serial' }
+      ? {
+          as: 'console',
+          identity: { vid: spec.usb.vid, pid: spec.usb.pid, serial: spec.usb.serial },
+          interface: spec.usb.interface,
+          serialKey: 'usb.serial',
+        }
       : { as: 'console', path: spec.path ?? '' },
   humilityProbe: () => undefined,
   hardware: (raw) => {
-    if (typeof raw['path'] === 'string') return { key: `serial ${raw['path']}`, what: `console ${raw['path']}`, at: [] };
+    if (typeof raw['path'] === 'string')
+      return { key: `serial ${raw['path']}`, what: `console ${raw['path']}`, at: [] };
     return isTable(raw['usb']) ? rawUsbHardware('serial', raw['usb'], ['usb']) : undefined;
   },
   recover: nothingToRecover,

@@ -26,8 +26,15 @@ export const usbKind: DeviceKind<UsbSpec> = {
   env: (_spec, node) => node ?? undefined,
   placeholder: 'usb_node',
   placeholdersIn: undefined,
-  usb: (spec) => ({ as: 'probe', identity: { vid: spec.vid, pid: spec.pid, serial: spec.serial }, serialKey: 'serial' }),
-  humilityProbe: (spec) => (spec.role === 'other' ? undefined : { role: spec.role, probe: `${formatUsbId(spec.vid, spec.pid)}:${spec.serial}`, archive: spec.archive }),
+  usb: (spec) => ({
+    as: 'probe',
+    identity: { vid: spec.vid, pid: spec.pid, serial: spec.serial },
+    serialKey: 'serial',
+  }),
+  humilityProbe: (spec) =>
+    spec.role === 'other'
+      ? undefined
+      : { role: spec.role, probe: `${formatUsbId(spec.vid, spec.pid)}:${spec.serial}`, archive: spec.archive },
   hardware: (raw) => rawUsbHardware('usb', raw, []),
   recover: nothingToRecover,
 };

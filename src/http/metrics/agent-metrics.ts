@@ -21,7 +21,12 @@ export class AgentMetrics {
     const { lab, db, monitor } = deps;
     const registry = this.registry;
     collectDefaultMetrics({ register: registry });
-    const info = new Gauge({ name: 'labslot_agent_info', help: 'Always 1; the labels name the agent and its version.', labelNames: ['agent', 'version'], registers: [registry] });
+    const info = new Gauge({
+      name: 'labslot_agent_info',
+      help: 'Always 1; the labels name the agent and its version.',
+      labelNames: ['agent', 'version'],
+      registers: [registry],
+    });
     info.set({ agent: lab.agentName, version: deps.version }, 1);
     this.hostHealthy = new Gauge({
       name: 'labslot_host_healthy',
@@ -34,7 +39,11 @@ export class AgentMetrics {
       labelNames: ['collector'],
       registers: [registry],
     });
-    this.collectors = [new SlotMetrics(lab, db, registry), new QueueMetrics(lab, db, registry), new EventMetrics(lab, db, registry, deps.startedAt)];
+    this.collectors = [
+      new SlotMetrics(lab, db, registry),
+      new QueueMetrics(lab, db, registry),
+      new EventMetrics(lab, db, registry, deps.startedAt),
+    ];
     for (const collector of this.collectors) this.collectorErrors.inc({ collector: collector.name }, 0);
     new CheckMetrics(lab, monitor, registry);
   }

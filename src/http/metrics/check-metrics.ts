@@ -52,7 +52,9 @@ export class CheckMetrics {
       registers: [registry],
     });
     // Every class starts at 0, so the first failure of a kind shows up as an increase.
-    for (const device of devices) for (const cls of FAILURE_CLASSES) this.failures.inc({ device: device.name, kind: device.spec.kind, class: cls }, 0);
+    for (const device of devices)
+      for (const cls of FAILURE_CLASSES)
+        this.failures.inc({ device: device.name, kind: device.spec.kind, class: cls }, 0);
     // The monitor and these metrics live and end with the same agent: nothing to unsubscribe.
     monitor.onResult((device, result) => this.observe(device, result));
   }

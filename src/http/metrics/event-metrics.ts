@@ -15,10 +15,35 @@ import type { ScrapeCollector } from './scrape-collector.js';
 const BATCH = 5_000;
 const MAX_PER_SCRAPE = 50_000;
 
-const EVENT_TYPES = ['slot.leased', 'slot.idle', 'lease.check-failed', 'worker.cleanup-failed', 'job.ended', 'job.cancelled', 'slot.held', 'slot.hold-replaced', 'slot.released'];
+const EVENT_TYPES = [
+  'slot.leased',
+  'slot.idle',
+  'lease.check-failed',
+  'worker.cleanup-failed',
+  'job.ended',
+  'job.cancelled',
+  'slot.held',
+  'slot.hold-replaced',
+  'slot.released',
+];
 
 /** From a minute to a month: holds last as long as it takes a person to look. */
-const HOLD_BUCKETS_S = [60, 300, 900, 1_800, 3_600, 3 * 3_600, 6 * 3_600, 12 * 3_600, 86_400, 2 * 86_400, 4 * 86_400, 7 * 86_400, 14 * 86_400, 30 * 86_400];
+const HOLD_BUCKETS_S = [
+  60,
+  300,
+  900,
+  1_800,
+  3_600,
+  3 * 3_600,
+  6 * 3_600,
+  12 * 3_600,
+  86_400,
+  2 * 86_400,
+  4 * 86_400,
+  7 * 86_400,
+  14 * 86_400,
+  30 * 86_400,
+];
 
 export class EventMetrics implements ScrapeCollector {
   readonly name = 'events';
@@ -44,7 +69,12 @@ export class EventMetrics implements ScrapeCollector {
       labelNames: ['target', 'state', 'ended_by'],
       registers,
     });
-    this.leasesStarted = new Counter({ name: 'labslot_leases_started_total', help: 'Slots leased to a job (before its pre-lease check).', labelNames: ['slot', 'target'], registers });
+    this.leasesStarted = new Counter({
+      name: 'labslot_leases_started_total',
+      help: 'Slots leased to a job (before its pre-lease check).',
+      labelNames: ['slot', 'target'],
+      registers,
+    });
     this.leasesEnded = new Counter({
       name: 'labslot_leases_ended_total',
       help: 'Leases that ended, by result: completed (cleaned up, slot idle), check-failed (the pre-lease check failed; the job went back to the queue). A lease whose cleanup keeps failing has not ended.',
@@ -59,7 +89,12 @@ export class EventMetrics implements ScrapeCollector {
       labelNames: ['slot', 'target'],
       registers,
     });
-    this.holds = new Counter({ name: 'labslot_holds_total', help: 'Holds placed (or replaced) on a slot, by who placed them: operator, job (mark-broken) or system.', labelNames: ['slot', 'target', 'source'], registers });
+    this.holds = new Counter({
+      name: 'labslot_holds_total',
+      help: 'Holds placed (or replaced) on a slot, by who placed them: operator, job (mark-broken) or system.',
+      labelNames: ['slot', 'target', 'source'],
+      registers,
+    });
     this.holdDuration = new Histogram({
       name: 'labslot_hold_duration_seconds',
       help: 'How long holds lasted, observed when an operator released them; source is who had placed the hold.',
@@ -71,7 +106,7 @@ export class EventMetrics implements ScrapeCollector {
 
   /** No clear(): what was counted stays true even when a later read fails. */
   refresh(): void {
-    for (let read = 0; read < MAX_PER_SCRAPE; ) {
+    for (let read = 0; read < MAX_PER_SCRAPE;) {
       const count = this.tail.read(BATCH, (batch) => this.count(batch));
       if (count < BATCH) return;
       read += count;
@@ -85,7 +120,12 @@ export class EventMetrics implements ScrapeCollector {
       const slot = event.slot ?? '';
       const slotLabels = { slot, target: this.lab.slots.get(slot)?.target ?? '' };
       const end = jobEnd(event);
-      if (end) this.jobsEnded.inc({ target: (event.jobId !== null ? targets.get(event.jobId) : undefined) ?? slotLabels.target, state: end.state, ended_by: end.endedBy });
+      if (end)
+        this.jobsEnded.inc({
+          target: (event.jobId !== null ? targets.get(event.jobId) : undefined) ?? slotLabels.target,
+          state: end.state,
+          ended_by: end.endedBy,
+        });
       switch (event.type) {
         case 'slot.leased':
           this.leasesStarted.inc(slotLabels);
@@ -107,8 +147,10 @@ export class EventMetrics implements ScrapeCollector {
         case 'slot.released': {
           const heldForMs = event.data?.['held_for_ms'];
           const hold = event.data?.['hold'];
-          const source = typeof hold === 'object' && hold !== null ? text((hold as Record<string, unknown>)['source']) : undefined;
-          if (typeof heldForMs === 'number' && Number.isFinite(heldForMs)) this.holdDuration.observe({ ...slotLabels, source: source ?? '' }, Math.max(0, heldForMs) / 1000);
+          const source =
+            typeof hold === 'object' && hold !== null ? text((hold as Record<string, unknown>)['source']) : undefined;
+          if (typeof heldForMs === 'number' && Number.isFinite(heldForMs))
+            this.holdDuration.observe({ ...slotLabels, source: source ?? '' }, Math.max(0, heldForMs) / 1000);
           break;
         }
       }

@@ -22,7 +22,12 @@ export class EventTail {
     private readonly types: readonly string[],
     since: number,
   ) {
-    this.lastId = db.select({ id: max(events.id) }).from(events).where(lt(events.at, since)).get()?.id ?? 0;
+    this.lastId =
+      db
+        .select({ id: max(events.id) })
+        .from(events)
+        .where(lt(events.at, since))
+        .get()?.id ?? 0;
   }
 
   /**
@@ -34,7 +39,13 @@ export class EventTail {
   read(limit: number, handle: (batch: readonly TailedEvent[]) => void): number {
     // The data column is read raw and parsed per row: one row that is not JSON must not stop the tail for good.
     const rows = this.db
-      .select({ id: events.id, type: events.type, slot: events.slot, jobId: events.jobId, data: sql<string | null>`${events.data}` })
+      .select({
+        id: events.id,
+        type: events.type,
+        slot: events.slot,
+        jobId: events.jobId,
+        data: sql<string | null>`${events.data}`,
+      })
       .from(events)
       .where(and(gt(events.id, this.lastId), inArray(events.type, [...this.types])))
       .orderBy(asc(events.id))
@@ -52,7 +63,9 @@ function parseData(text: string | null): Record<string, unknown> | null {
   if (text === null) return null;
   try {
     const value: unknown = JSON.parse(text);
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : null;
   } catch {
     return null;
   }

@@ -17,7 +17,12 @@ export class QueueMetrics implements ScrapeCollector {
     private readonly db: Db,
     registry: Registry,
   ) {
-    this.depth = new Gauge({ name: 'labslot_queue_jobs', help: 'Jobs queued for each target, waiting for a slot.', labelNames: ['target'], registers: [registry] });
+    this.depth = new Gauge({
+      name: 'labslot_queue_jobs',
+      help: 'Jobs queued for each target, waiting for a slot.',
+      labelNames: ['target'],
+      registers: [registry],
+    });
     this.oldest = new Gauge({
       name: 'labslot_queue_oldest_age_seconds',
       help: 'How long the oldest queued job of each target has waited since it was submitted; 0 when none waits.',

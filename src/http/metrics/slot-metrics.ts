@@ -67,7 +67,8 @@ export class SlotMetrics implements ScrapeCollector {
     this.clear();
     for (const device of this.lab.devices.values()) {
       const current = deviceStates.get(device.name) ?? 'unknown';
-      for (const health of HEALTH_STATES) this.deviceHealth.set({ device: device.name, kind: device.spec.kind, health }, health === current ? 1 : 0);
+      for (const health of HEALTH_STATES)
+        this.deviceHealth.set({ device: device.name, kind: device.spec.kind, health }, health === current ? 1 : 0);
     }
     for (const slot of this.lab.slots.values()) {
       const labels = { slot: slot.name, target: slot.target };

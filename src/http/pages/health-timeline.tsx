@@ -30,7 +30,13 @@ interface Bucket {
 function bucketResults(results: readonly StoredResult[], now: number): Bucket[] {
   const size = TIMELINE_WINDOW_MS / BUCKETS;
   const start = now - TIMELINE_WINDOW_MS;
-  const buckets: Bucket[] = Array.from({ length: BUCKETS }, (_, i) => ({ start: start + i * size, checks: 0, failures: 0, slowestMs: 0, firstFailure: null }));
+  const buckets: Bucket[] = Array.from({ length: BUCKETS }, (_, i) => ({
+    start: start + i * size,
+    checks: 0,
+    failures: 0,
+    slowestMs: 0,
+    firstFailure: null,
+  }));
   for (const r of results) {
     const bucket = buckets[Math.min(BUCKETS - 1, Math.floor((r.at - start) / size))];
     if (bucket === undefined) continue; // older than the window (or from a clock that ran ahead)
@@ -44,36 +50,73 @@ function bucketResults(results: readonly StoredResult[], now: number): Bucket[] 
   return buckets;
 }
 
-export const HealthTimeline: FC<{ device: string; results: readonly StoredResult[]; now: number; timeoutMs: number }> = ({ device, results, now, timeoutMs }) => {
+export const HealthTimeline: FC<{
+  device: string;
+  results: readonly StoredResult[];
+  now: number;
+  timeoutMs: number;
+}> = ({ device, results, now, timeoutMs }) => {
   const buckets = bucketResults(results, now);
   const column = WIDTH / BUCKETS;
   // Log scale from 1 ms to the check timeout: a 2 ms ping and a 5 s probe both stay readable.
   const top = Math.log10(Math.max(10, timeoutMs));
   const y = (ms: number): number => PLOT_TOP + PLOT_HEIGHT * (1 - Math.min(1, Math.log10(Math.max(1, ms)) / top));
-  const points = buckets.flatMap((b, i) => (b.checks === 0 ? [] : [`${(i * column + column / 2).toFixed(1)},${y(b.slowestMs).toFixed(1)}`]));
+  const points = buckets.flatMap((b, i) =>
+    b.checks === 0 ? [] : [`${(i * column + column / 2).toFixed(1)},${y(b.slowestMs).toFixed(1)}`],
+  );
   const checks = buckets.reduce((n, b) => n + b.checks, 0);
   const failures = buckets.reduce((n, b) => n + b.failures, 0);
   return (
-    <svg class="timeline" role="img" viewBox={`0 0 ${WIDTH} ${HEIGHT}`} width={WIDTH} height={HEIGHT} data-device={device} data-checks={checks} data-failures={failures}>
+    <svg
+      class="timeline"
+      role="img"
+      viewBox={`0 0 ${WIDTH} ${HEIGHT}`}
+      width={WIDTH}
+      height={HEIGHT}
+      data-device={device}
+      data-checks={checks}
+      data-failures={failures}
+    >
       <title>{`${device}: ${plural(checks, 'check')} in the last 24 h, ${failures} failed`}</title>
       <rect x="0" y={PLOT_TOP} width={WIDTH} height={PLOT_HEIGHT} fill="#f6f8fa" />
       {[6, 12, 18].map((h) => {
         const x = (WIDTH * h) / 24;
         return <line x1={x} x2={x} y1={PLOT_TOP} y2={BAND_TOP + BAND_HEIGHT} stroke="#d0d7de" stroke-width="1" />;
       })}
-      {points.length > 1 ? <polyline points={points.join(' ')} fill="none" stroke="#0969da" stroke-width="1.2" /> : null}
+      {points.length > 1 ? (
+        <polyline points={points.join(' ')} fill="none" stroke="#0969da" stroke-width="1.2" />
+      ) : null}
       {bars(buckets).map((bar) => (
-        <rect x={(bar.first * column).toFixed(2)} y={BAND_TOP} width={Math.max(1, (bar.last - bar.first + 1) * column - 0.3).toFixed(2)} height={BAND_HEIGHT} fill={bar.failed ? '#cf222e' : '#2da44e'} class={bar.failed ? 'failed' : 'passed'}>
+        <rect
+          x={(bar.first * column).toFixed(2)}
+          y={BAND_TOP}
+          width={Math.max(1, (bar.last - bar.first + 1) * column - 0.3).toFixed(2)}
+          height={BAND_HEIGHT}
+          fill={bar.failed ? '#cf222e' : '#2da44e'}
+          class={bar.failed ? 'failed' : 'passed'}
+        >
           <title>{barTitle(bar, buckets)}</title>
         </rect>
       ))}
-      <text x="0" y={HEIGHT - 2} font-size="9" fill="#57606a">-24h</text>
-      <text x={WIDTH / 4} y={HEIGHT - 2} font-size="9" fill="#57606a" text-anchor="middle">-18h</text>
-      <text x={WIDTH / 2} y={HEIGHT - 2} font-size="9" fill="#57606a" text-anchor="middle">-12h</text>
-      <text x={(WIDTH * 3) / 4} y={HEIGHT - 2} font-size="9" fill="#57606a" text-anchor="middle">-6h</text>
-      <text x={WIDTH} y={HEIGHT - 2} font-size="9" fill="#57606a" text-anchor="end">now</text>
+      <text x="0" y={HEIGHT - 2} font-size="9" fill="#57606a">
+        -24h
+      </text>
+      <text x={WIDTH / 4} y={HEIGHT - 2} font-size="9" fill="#57606a" text-anchor="middle">
+        -18h
+      </text>
+      <text x={WIDTH / 2} y={HEIGHT - 2} font-size="9" fill="#57606a" text-anchor="middle">
+        -12h
+      </text>
+      <text x={(WIDTH * 3) / 4} y={HEIGHT - 2} font-size="9" fill="#57606a" text-anchor="middle">
+        -6h
+      </text>
+      <text x={WIDTH} y={HEIGHT - 2} font-size="9" fill="#57606a" text-anchor="end">
+        now
+      </text>
       <text x={WIDTH - 2} y={PLOT_TOP + 9} font-size="9" fill="#57606a" text-anchor="end">{`${timeoutMs} ms`}</text>
-      <text x={WIDTH - 2} y={PLOT_TOP + PLOT_HEIGHT - 2} font-size="9" fill="#57606a" text-anchor="end">1 ms</text>
+      <text x={WIDTH - 2} y={PLOT_TOP + PLOT_HEIGHT - 2} font-size="9" fill="#57606a" text-anchor="end">
+        1 ms
+      </text>
     </svg>
   );
 };

@@ -34,10 +34,21 @@ import { TIMELINE_WINDOW_MS } from './health-timeline.js';
 const REFRESH_SECONDS = 10;
 const FORM_MAX_BYTES = 16 * 1024;
 
-const NOTICES: Record<string, string> = { held: 'The slot is held.', replaced: 'The slot\'s hold is replaced.', released: 'The slot is released and was checked again.', 'released-unhealthy': 'The slot is released, but its fresh check failed: it takes no jobs until its devices are healthy.' };
+const NOTICES: Record<string, string> = {
+  held: 'The slot is held.',
+  replaced: "The slot's hold is replaced.",
+  released: 'The slot is released and was checked again.',
+  'released-unhealthy':
+    'The slot is released, but its fresh check failed: it takes no jobs until its devices are healthy.',
+};
 
 /** `replace` is the hold form's checkbox: "on" when ticked, absent otherwise. */
-const formFields = z.object({ text: z.string().default(''), by: z.string().default(''), token: z.string().default(''), replace: z.string().optional() });
+const formFields = z.object({
+  text: z.string().default(''),
+  by: z.string().default(''),
+  token: z.string().default(''),
+  replace: z.string().optional(),
+});
 
 /**
  * No framing (a hostile page could overlay the forms and borrow a password
@@ -46,7 +57,8 @@ const formFields = z.object({ text: z.string().default(''), by: z.string().defau
  */
 const PAGE_HEADERS = {
   'X-Frame-Options': 'DENY',
-  'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'Content-Security-Policy':
+    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   'X-Content-Type-Options': 'nosniff',
   'Referrer-Policy': 'no-referrer',
 };
@@ -63,21 +75,33 @@ export function pageRoutes(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const { lab, db } = deps;
 
-  const page = (c: Context<AppEnv>, title: string, body: Child, options: { status?: ContentfulStatusCode; refresh?: boolean } = {}): Response | Promise<Response> => {
+  const page = (
+    c: Context<AppEnv>,
+    title: string,
+    body: Child,
+    options: { status?: ContentfulStatusCode; refresh?: boolean } = {},
+  ): Response | Promise<Response> => {
     for (const [name, value] of Object.entries(PAGE_HEADERS)) c.header(name, value);
     // The reload goes to the page itself, without a one-off notice such as ?done=held.
     const refresh = options.refresh === true ? { seconds: REFRESH_SECONDS, url: c.req.path } : undefined;
     return c.html(
       html`<!DOCTYPE html>${(
-        <Layout title={title} agent={lab.agentName} version={deps.version} host={hostView(deps)} refresh={refresh}>
-          {body}
-        </Layout>
-      )}`,
+          <Layout title={title} agent={lab.agentName} version={deps.version} host={hostView(deps)} refresh={refresh}>
+            {body}
+          </Layout>
+        )}`,
       options.status ?? 200,
     );
   };
   const problem = (c: Context<AppEnv>, status: ContentfulStatusCode, message: string): Response | Promise<Response> =>
-    page(c, 'Error', <p class="banner bad" role="alert">{message}</p>, { status });
+    page(
+      c,
+      'Error',
+      <p class="banner bad" role="alert">
+        {message}
+      </p>,
+      { status },
+    );
 
   // Per route, not '*': this app is mounted at '/', and the API's paths keep their JSON answers.
   const reader: MiddlewareHandler<AppEnv> = async (c, next) => {
@@ -89,10 +113,15 @@ export function pageRoutes(deps: AppDeps): Hono<AppEnv> {
     }
     await next();
   };
-  const formLimit = bodyLimit({ maxSize: FORM_MAX_BYTES, onError: (c: Context<AppEnv>) => problem(c, 413, `the form is over ${FORM_MAX_BYTES} bytes`) });
+  const formLimit = bodyLimit({
+    maxSize: FORM_MAX_BYTES,
+    onError: (c: Context<AppEnv>) => problem(c, 413, `the form is over ${FORM_MAX_BYTES} bytes`),
+  });
 
-  const viewOf = (name: string): SlotView | undefined => (lab.slots.has(name) ? slotViews(lab, db, { only: [name], host: hostView(deps) })[0] : undefined);
-  const noSlot = (c: Context<AppEnv>, name: string): Response | Promise<Response> => problem(c, 404, `No slot named "${name}". Slots: ${[...lab.slots.keys()].join(', ')}.`);
+  const viewOf = (name: string): SlotView | undefined =>
+    lab.slots.has(name) ? slotViews(lab, db, { only: [name], host: hostView(deps) })[0] : undefined;
+  const noSlot = (c: Context<AppEnv>, name: string): Response | Promise<Response> =>
+    problem(c, 404, `No slot named "${name}". Slots: ${[...lab.slots.keys()].join(', ')}.`);
 
   app.get('/', reader, (c) => {
     const now = Date.now();
@@ -110,7 +139,16 @@ export function pageRoutes(deps: AppDeps): Hono<AppEnv> {
     // The slot's devices are in the model: slotViews would not have listed them otherwise.
     const timelines = (lab.slots.get(name)?.devices ?? []).flatMap((device) => {
       const spec = lab.devices.get(device)?.spec;
-      return spec === undefined ? [] : [{ device, kind: spec.kind, results: store.history(device, kept, now - TIMELINE_WINDOW_MS), timeoutMs: checkTimeoutMs(lab, spec) }];
+      return spec === undefined
+        ? []
+        : [
+            {
+              device,
+              kind: spec.kind,
+              results: store.history(device, kept, now - TIMELINE_WINDOW_MS),
+              timeoutMs: checkTimeoutMs(lab, spec),
+            },
+          ];
     });
     const jobs = listJobs(db, { slot: name, limit: 20 }).map((j) => jobView(j, lab.stateDir));
     const events = recentSlotEvents(db, name, 50).reverse();
@@ -118,7 +156,15 @@ export function pageRoutes(deps: AppDeps): Hono<AppEnv> {
     return page(
       c,
       name,
-      <SlotPage slot={slot} timelines={timelines} events={events} jobs={jobs} now={now} historyKept={kept} notice={notice} />,
+      <SlotPage
+        slot={slot}
+        timelines={timelines}
+        events={events}
+        jobs={jobs}
+        now={now}
+        historyKept={kept}
+        notice={notice}
+      />,
       { refresh: true },
     );
   });
@@ -128,14 +174,19 @@ export function pageRoutes(deps: AppDeps): Hono<AppEnv> {
       const name = c.req.param('name');
       const slot = viewOf(name);
       if (slot === undefined) return noSlot(c, name);
-      return page(c, `${action} ${name}`, <SlotActionForm action={action} slot={slot} now={Date.now()} values={{ text: '', by: '' }} error={null} />);
+      return page(
+        c,
+        `${action} ${name}`,
+        <SlotActionForm action={action} slot={slot} now={Date.now()} values={{ text: '', by: '' }} error={null} />,
+      );
     });
 
     app.post(`/slots/:name/${action}`, formLimit, async (c) => {
       const name = c.req.param('name');
       const slot = viewOf(name);
       if (slot === undefined) return noSlot(c, name);
-      if (crossSite(c)) return problem(c, 403, 'This form was sent from another site; open the slot page here and send it from there.');
+      if (crossSite(c))
+        return problem(c, 403, 'This form was sent from another site; open the slot page here and send it from there.');
       let body: unknown;
       try {
         body = await c.req.parseBody();
@@ -143,29 +194,48 @@ export function pageRoutes(deps: AppDeps): Hono<AppEnv> {
         return problem(c, 400, 'The form could not be read.');
       }
       const parsed = formFields.safeParse(body);
-      if (!parsed.success) return problem(c, 400, 'The form has fields of the wrong kind: reason, name and token are text.');
+      if (!parsed.success)
+        return problem(c, 400, 'The form has fields of the wrong kind: reason, name and token are text.');
       const fields = parsed.data;
       const refuse = (status: ContentfulStatusCode, error: string): Response | Promise<Response> =>
-        page(c, `${action} ${name}`, <SlotActionForm action={action} slot={slot} now={Date.now()} values={{ text: fields.text, by: fields.by }} error={error} />, { status });
+        page(
+          c,
+          `${action} ${name}`,
+          <SlotActionForm
+            action={action}
+            slot={slot}
+            now={Date.now()}
+            values={{ text: fields.text, by: fields.by }}
+            error={error}
+          />,
+          { status },
+        );
 
       const token = fields.token.trim();
       if (token === '') return refuse(401, 'Enter an operator token.');
       const roles = rolesOf(token, lab.config.auth);
       if (!roles.includes('operator')) {
-        return roles.length > 0 ? refuse(403, 'That is a submitter token: holding and releasing needs an operator token.') : refuse(401, 'That token is not valid.');
+        return roles.length > 0
+          ? refuse(403, 'That is a submitter token: holding and releasing needs an operator token.')
+          : refuse(401, 'That token is not valid.');
       }
       const by = fields.by.trim() === '' ? undefined : fields.by;
       const common = { slot: name, actor: actorOf('operator', token) };
       try {
         if (action === 'hold') {
           const request = holdRequest.safeParse({ reason: fields.text, by });
-          if (!request.success) return await refuse(400, `Say why the slot is held (1 to 1000 characters): ${request.error.issues[0]?.message ?? ''}`);
+          if (!request.success)
+            return await refuse(
+              400,
+              `Say why the slot is held (1 to 1000 characters): ${request.error.issues[0]?.message ?? ''}`,
+            );
           const replace = fields.replace !== undefined;
           const held = operatorHold(deps, { ...common, by: request.data.by, reason: request.data.reason, replace });
           return c.redirect(`/slots/${name}?done=${held.outcome === 'replaced' ? 'replaced' : 'held'}`, 303);
         }
         const request = releaseRequest.safeParse({ note: fields.text.trim() === '' ? undefined : fields.text, by });
-        if (!request.success) return await refuse(400, `The note is too long: ${request.error.issues[0]?.message ?? ''}`);
+        if (!request.success)
+          return await refuse(400, `The note is too long: ${request.error.issues[0]?.message ?? ''}`);
         const healthy = await operatorRelease(deps, { ...common, by: request.data.by, note: request.data.note });
         return c.redirect(`/slots/${name}?done=${healthy ? 'released' : 'released-unhealthy'}`, 303);
       } catch (error) {
@@ -173,7 +243,12 @@ export function pageRoutes(deps: AppDeps): Hono<AppEnv> {
         // The agent's own failures (5xx) go on to app.onError like any route's.
         const answer = errorAnswer(error);
         if (answer.status >= 500) throw error;
-        return await refuse(answer.status, error instanceof SlotHeldError ? `${error.message}; tick "Replace the current hold" to replace it` : answer.message);
+        return await refuse(
+          answer.status,
+          error instanceof SlotHeldError
+            ? `${error.message}; tick "Replace the current hold" to replace it`
+            : answer.message,
+        );
       }
     });
   }

@@ -62,7 +62,8 @@ export const SlotActionForm: FC<SlotActionFormProps> = ({ action, slot, now, val
         <input type="password" name="token" required autocomplete="current-password" />
       </label>
       <div>
-        <button type="submit">{action === 'hold' ? 'Hold slot' : 'Release slot'}</button> <a href={`/slots/${slot.name}`}>Cancel</a>
+        <button type="submit">{action === 'hold' ? 'Hold slot' : 'Release slot'}</button>{' '}
+        <a href={`/slots/${slot.name}`}>Cancel</a>
       </div>
     </form>
   </>

@@ -6,7 +6,9 @@ import type { DeviceView, HoldView, SlotView, Unavailable } from '../../api/slot
 import { holder } from '../../slots/holder.js';
 import { ago, clock } from './page-format.js';
 
-export const HealthBadge: FC<{ health: DeviceHealthState }> = ({ health }) => <span class={`badge ${health}`}>{health}</span>;
+export const HealthBadge: FC<{ health: DeviceHealthState }> = ({ health }) => (
+  <span class={`badge ${health}`}>{health}</span>
+);
 
 /** The row class that makes trouble visible: held, unhealthy, or both. */
 export function troubleClass(slot: SlotView): string {

@@ -50,11 +50,17 @@ export const SlotPage: FC<SlotPageProps> = ({ slot, timelines, events, jobs, now
           <td id="hold">
             {slot.hold === null ? (
               <>
-                <span class="muted">not held</span> <a class="button" href={`/slots/${slot.name}/hold`}>Hold…</a>
+                <span class="muted">not held</span>{' '}
+                <a class="button" href={`/slots/${slot.name}/hold`}>
+                  Hold…
+                </a>
               </>
             ) : (
               <>
-                <HoldText hold={slot.hold} now={now} /> <a class="button" href={`/slots/${slot.name}/release`}>Release…</a>{' '}
+                <HoldText hold={slot.hold} now={now} />{' '}
+                <a class="button" href={`/slots/${slot.name}/release`}>
+                  Release…
+                </a>{' '}
                 <a class="button" href={`/slots/${slot.name}/hold`}>
                   Replace hold…
                 </a>
@@ -97,7 +103,9 @@ export const SlotPage: FC<SlotPageProps> = ({ slot, timelines, events, jobs, now
             <td>
               <HealthBadge health={d.health} />
               <br />
-              <small title={d.health_since === null ? undefined : clock(d.health_since)}>since {ago(d.health_since, now)}</small>
+              <small title={d.health_since === null ? undefined : clock(d.health_since)}>
+                since {ago(d.health_since, now)}
+              </small>
               <br />
               <small>
                 {d.total_failures} of {d.total_checks} failed
@@ -129,8 +137,8 @@ export const SlotPage: FC<SlotPageProps> = ({ slot, timelines, events, jobs, now
       ))}
     </div>
     <p class="muted">
-      Latency (blue, log scale) is the slowest check per 5 minutes; the band below is green when they all passed, red when any failed. Each device keeps its newest {historyKept} results
-      ([health] history).
+      Latency (blue, log scale) is the slowest check per 5 minutes; the band below is green when they all passed, red
+      when any failed. Each device keeps its newest {historyKept} results ([health] history).
     </p>
 
     <h2>Recent jobs</h2>
@@ -156,7 +164,13 @@ export const SlotPage: FC<SlotPageProps> = ({ slot, timelines, events, jobs, now
               <td>{job.state}</td>
               <td>{outcome(job)}</td>
               <td title={clock(job.submitted_at)}>{ago(job.submitted_at, now)}</td>
-              <td class="num">{job.started_at === null ? '—' : roughDuration((job.ended_at === null ? now : Date.parse(job.ended_at)) - Date.parse(job.started_at))}</td>
+              <td class="num">
+                {job.started_at === null
+                  ? '—'
+                  : roughDuration(
+                      (job.ended_at === null ? now : Date.parse(job.ended_at)) - Date.parse(job.started_at),
+                    )}
+              </td>
             </tr>
           ))}
         </tbody>

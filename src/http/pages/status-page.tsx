@@ -112,7 +112,13 @@ const TargetTable: FC<StatusPageProps> = ({ slots, queues, now }) => {
               <td class="num">{own.filter((s) => s.available).length}</td>
               <td class="num">{own.filter((s) => s.usage === 'running').length}</td>
               <td class="num">{queue?.queued ?? 0}</td>
-              <td>{queue === undefined ? <span class="muted">—</span> : <span title={clock(queue.oldestSubmittedAt)}>{ago(queue.oldestSubmittedAt, now)}</span>}</td>
+              <td>
+                {queue === undefined ? (
+                  <span class="muted">—</span>
+                ) : (
+                  <span title={clock(queue.oldestSubmittedAt)}>{ago(queue.oldestSubmittedAt, now)}</span>
+                )}
+              </td>
             </tr>
           );
         })}
@@ -120,4 +126,3 @@ const TargetTable: FC<StatusPageProps> = ({ slots, queues, now }) => {
     </table>
   );
 };
-

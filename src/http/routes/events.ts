@@ -18,13 +18,23 @@ export function eventRoutes(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.get('/', (c) => {
     const parsed = query.safeParse(c.req.query());
-    if (!parsed.success) throw new HttpError(400, 'invalid_request', parsed.error.issues.map((i) => `${i.path.join('.') || 'query'}: ${i.message}`).join('; '));
+    if (!parsed.success)
+      throw new HttpError(
+        400,
+        'invalid_request',
+        parsed.error.issues.map((i) => `${i.path.join('.') || 'query'}: ${i.message}`).join('; '),
+      );
     const { slot, since, after_id: afterId, limit } = parsed.data;
     const conditions: SQL[] = [];
     if (slot !== undefined) conditions.push(eq(events.slot, slot));
     if (since !== undefined) {
       const at = Date.parse(since);
-      if (Number.isNaN(at)) throw new HttpError(400, 'invalid_request', `since: "${since}" is not a time (use ISO 8601, e.g. 2026-11-25T10:00:00Z)`);
+      if (Number.isNaN(at))
+        throw new HttpError(
+          400,
+          'invalid_request',
+          `since: "${since}" is not a time (use ISO 8601, e.g. 2026-11-25T10:00:00Z)`,
+        );
       conditions.push(gte(events.at, at));
     }
     if (afterId !== undefined) conditions.push(gt(events.id, afterId));
@@ -46,4 +56,3 @@ export function eventRoutes(deps: AppDeps): Hono<AppEnv> {
   });
   return app;
 }
-

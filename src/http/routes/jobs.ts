@@ -49,7 +49,12 @@ export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
     const query = parseQuery(listQuery, c.req.query());
     const found = listJobs(db, query);
     // A target no slot serves and no job ever had is a typo, as in a submission, not an empty list.
-    if (query.target !== undefined && found.length === 0 && !lab.targets.has(query.target) && listJobs(db, { target: query.target, limit: 1 }).length === 0) {
+    if (
+      query.target !== undefined &&
+      found.length === 0 &&
+      !lab.targets.has(query.target) &&
+      listJobs(db, { target: query.target, limit: 1 }).length === 0
+    ) {
       throw new HttpError(400, 'unknown_target', unknownTargetMessage(lab, query.target));
     }
     return c.json({ jobs: found.map((j) => jobView(j, lab.stateDir)) });
@@ -62,7 +67,13 @@ export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
     const query = parseQuery(outputQuery, c.req.query());
     const follow = query.follow === '1' || query.follow === 'true';
     const body = deps.outputs.stream(job.id, query.offset, follow, c.req.raw.signal);
-    return new Response(body, { headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' } });
+    return new Response(body, {
+      headers: {
+        'content-type': 'text/plain; charset=utf-8',
+        'cache-control': 'no-store',
+        'x-content-type-options': 'nosniff',
+      },
+    });
   });
 
   app.get('/:id/outputs', reader, async (c) => {
@@ -72,10 +83,22 @@ export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
     try {
       size = (await stat(archive)).size;
     } catch {
-      throw new HttpError(404, 'no_outputs', isFinal(job.state) ? `job ${job.id} kept no outputs (nothing under $LABSLOT_OUTPUT, or over [jobs] max_outputs: see its events)` : `job ${job.id} has not finished; outputs are kept at cleanup`);
+      throw new HttpError(
+        404,
+        'no_outputs',
+        isFinal(job.state)
+          ? `job ${job.id} kept no outputs (nothing under $LABSLOT_OUTPUT, or over [jobs] max_outputs: see its events)`
+          : `job ${job.id} has not finished; outputs are kept at cleanup`,
+      );
     }
     const stream = Readable.toWeb(createReadStream(archive)) as unknown as ReadableStream<Uint8Array>;
-    return new Response(stream, { headers: { 'content-type': 'application/x-tar', 'content-length': String(size), 'content-disposition': `attachment; filename="${job.id}-outputs.tar"` } });
+    return new Response(stream, {
+      headers: {
+        'content-type': 'application/x-tar',
+        'content-length': String(size),
+        'content-disposition': `attachment; filename="${job.id}-outputs.tar"`,
+      },
+    });
   });
 
   app.post('/:id/cancel', reader, (c) => {
@@ -90,6 +113,11 @@ export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
 
 function parseQuery<T extends z.ZodType>(schema: T, query: Record<string, string>): z.output<T> {
   const parsed = schema.safeParse(query);
-  if (!parsed.success) throw new HttpError(400, 'invalid_request', parsed.error.issues.map((i) => `${i.path.join('.') || 'query'}: ${i.message}`).join('; '));
+  if (!parsed.success)
+    throw new HttpError(
+      400,
+      'invalid_request',
+      parsed.error.issues.map((i) => `${i.path.join('.') || 'query'}: ${i.message}`).join('; '),
+    );
   return parsed.data;
 }

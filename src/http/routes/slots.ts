@@ -17,7 +17,11 @@ export function slotRoutes(deps: AppDeps): Hono<AppEnv> {
 
   const slotNamed = (name: string): string => {
     if (!deps.lab.slots.has(name)) {
-      throw new HttpError(404, 'slot_not_found', `no slot named "${name}" (slots: ${[...deps.lab.slots.keys()].join(', ')})`);
+      throw new HttpError(
+        404,
+        'slot_not_found',
+        `no slot named "${name}" (slots: ${[...deps.lab.slots.keys()].join(', ')})`,
+      );
     }
     return name;
   };
@@ -38,17 +42,37 @@ export function slotRoutes(deps: AppDeps): Hono<AppEnv> {
     const name = slotNamed(c.req.param('name'));
     const slot = deps.lab.slots.get(name);
     const results = await deps.monitor.checkNow(slot?.devices ?? [], 'manual');
-    recordEvent(deps.db, { type: 'slot.checked', slot: name, actor: c.get('actor'), message: `${name} checked on request` });
+    recordEvent(deps.db, {
+      type: 'slot.checked',
+      slot: name,
+      actor: c.get('actor'),
+      message: `${name} checked on request`,
+    });
     const devices = [...results].map(([device, r]) => ({ name: device, ...checkResultJson(r) }));
     const [view] = slotViews(deps.lab, deps.db, { only: [name], historyLimit: 0 });
-    return c.json({ slot: name, healthy: devices.every((d) => d.ok !== false), health: view?.health, results: devices });
+    return c.json({
+      slot: name,
+      healthy: devices.every((d) => d.ok !== false),
+      health: view?.health,
+      results: devices,
+    });
   });
 
   app.post('/:name/hold', operator, async (c) => {
     const name = slotNamed(c.req.param('name'));
     const body = await jsonBody(c, holdRequest);
-    const held = operatorHold(deps, { slot: name, actor: c.get('actor'), by: body.by, reason: body.reason, replace: body.replace === true });
-    return c.json({ slot: name, hold: holdView(held.hold), replaced: held.previous === null ? null : holdView(held.previous) });
+    const held = operatorHold(deps, {
+      slot: name,
+      actor: c.get('actor'),
+      by: body.by,
+      reason: body.reason,
+      replace: body.replace === true,
+    });
+    return c.json({
+      slot: name,
+      hold: holdView(held.hold),
+      replaced: held.previous === null ? null : holdView(held.previous),
+    });
   });
 
   app.post('/:name/release', operator, async (c) => {

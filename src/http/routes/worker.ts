@@ -25,15 +25,41 @@ export function workerRoutes(deps: AppDeps): Hono<WorkerEnv> {
   app.post('/mark-broken', requireWorker(deps.db, deps.lab.config.auth), async (c) => {
     const worker = c.get('worker');
     const body = await jsonBody(c, markBrokenBody);
-    if ((body.slot !== undefined && body.slot !== worker.slot) || (body.worker !== undefined && body.worker !== worker.id)) {
-      throw new HttpError(403, 'forbidden', `this token belongs to worker ${worker.id} in slot ${worker.slot}, not to ${body.worker ?? '?'} in ${body.slot ?? '?'}`);
+    if (
+      (body.slot !== undefined && body.slot !== worker.slot) ||
+      (body.worker !== undefined && body.worker !== worker.id)
+    ) {
+      throw new HttpError(
+        403,
+        'forbidden',
+        `this token belongs to worker ${worker.id} in slot ${worker.slot}, not to ${body.worker ?? '?'} in ${body.slot ?? '?'}`,
+      );
     }
     const by = `job ${worker.jobId}`;
-    const held = holdSlot(deps.db, worker.slot, { reason: body.message, source: 'job', by, jobId: worker.jobId, workerId: worker.id });
-    recordEvent(deps.db, { type: 'slot.marked-broken', slot: worker.slot, jobId: worker.jobId, workerId: worker.id, actor: by, message: `${worker.slot} marked broken by job ${worker.jobId}: ${body.message}` });
+    const held = holdSlot(deps.db, worker.slot, {
+      reason: body.message,
+      source: 'job',
+      by,
+      jobId: worker.jobId,
+      workerId: worker.id,
+    });
+    recordEvent(deps.db, {
+      type: 'slot.marked-broken',
+      slot: worker.slot,
+      jobId: worker.jobId,
+      workerId: worker.id,
+      actor: by,
+      message: `${worker.slot} marked broken by job ${worker.jobId}: ${body.message}`,
+    });
     deps.scheduler.leaseOfWorker(worker.id)?.markBroken(body.message);
     deps.log.warn({ slot: worker.slot, job: worker.jobId, worker: worker.id }, 'slot marked broken by its job');
-    return c.json({ slot: worker.slot, job_id: worker.jobId, worker_id: worker.id, hold: holdView(held.hold), already_held: held.outcome === 'kept' });
+    return c.json({
+      slot: worker.slot,
+      job_id: worker.jobId,
+      worker_id: worker.id,
+      hold: holdView(held.hold),
+      already_held: held.outcome === 'kept',
+    });
   });
   return app;
 }

@@ -23,12 +23,17 @@ export function groupaddArgv(name: string, gid: number): string[] {
 export function useraddArgv(user: WorkerUserSpec, id: number): string[] {
   return [
     'useradd',
-    '-u', String(id),
-    '-g', String(id),
+    '-u',
+    String(id),
+    '-g',
+    String(id),
     ...(user.groups.length > 0 ? ['-G', user.groups.join(',')] : []),
-    '-d', user.home,
-    '-s', '/bin/sh',
-    '-c', 'labslot worker',
+    '-d',
+    user.home,
+    '-s',
+    '/bin/sh',
+    '-c',
+    'labslot worker',
     user.name,
   ];
 }

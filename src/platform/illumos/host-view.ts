@@ -24,7 +24,9 @@ export function toHostPath(value: string, mappings: readonly Mapping[]): string 
   return best === undefined ? value : `${best.host}${value.slice(best.inJob.length)}`;
 }
 
-export function hostView(launch: Pick<JobLaunch, 'cwd' | 'env' | 'command' | 'writable' | 'readOnly' | 'devices'>): HostView {
+export function hostView(
+  launch: Pick<JobLaunch, 'cwd' | 'env' | 'command' | 'writable' | 'readOnly' | 'devices'>,
+): HostView {
   const mappings = [...launch.writable, ...launch.readOnly, ...launch.devices];
   const env: Record<string, string> = {};
   for (const [name, value] of Object.entries(launch.env)) env[name] = toHostPath(value, mappings);

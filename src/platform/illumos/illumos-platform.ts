@@ -36,9 +36,25 @@ import { OutputPipe } from './output-pipe.js';
 import { WorkerProcesses } from './processes.js';
 import { lwpsVerdict, parsePrctlUsage, parseProjectNames, prctlLwpsArgv, projaddArgv, projdelArgv } from './rctl.js';
 import { IllumosToolError, runTool, runToolOk } from './tool.js';
-import { accountOfUid, createWorkerUser, deleteWorkerUser, orphanWorkerUsers, ownWorkerIds, parsePasswd } from './users.js';
+import {
+  accountOfUid,
+  createWorkerUser,
+  deleteWorkerUser,
+  orphanWorkerUsers,
+  ownWorkerIds,
+  parsePasswd,
+} from './users.js';
 import { LAUNCH_FILE, launchScript, OUTPUT_FIFO, workerStartMethod } from './worker-method.js';
-import type { JobLaunch, JobLimits, LimitVerdict, NewWorkerUser, Platform, StartedJob, WorkerAccount, WorkerDisk } from '../platform.js';
+import type {
+  JobLaunch,
+  JobLimits,
+  LimitVerdict,
+  NewWorkerUser,
+  Platform,
+  StartedJob,
+  WorkerAccount,
+  WorkerDisk,
+} from '../platform.js';
 import { lastLines } from '../run-process.js';
 import { workerUsername } from '../worker-names.js';
 
@@ -85,11 +101,16 @@ export class IllumosPlatform implements Platform {
 
   constructor(options: IllumosPlatformOptions) {
     this.workersDir = options.workersDir;
-    this.startMethodPath = options.startMethodPath ?? join(dirname(options.workersDir), 'libexec', 'labslot-worker-start');
+    this.startMethodPath =
+      options.startMethodPath ?? join(dirname(options.workersDir), 'libexec', 'labslot-worker-start');
     this.shell = options.shell ?? '/usr/bin/ksh93';
   }
 
-  async createUser(user: NewWorkerUser, reserve: (ids: { uid: number; gid: number }) => void, signal?: AbortSignal): Promise<WorkerAccount> {
+  async createUser(
+    user: NewWorkerUser,
+    reserve: (ids: { uid: number; gid: number }) => void,
+    signal?: AbortSignal,
+  ): Promise<WorkerAccount> {
     const ids = await createWorkerUser({ name: user.name, groups: user.groups, home: user.home }, reserve, signal);
     return { workerId: user.workerId, username: user.name, ...ids };
   }
@@ -119,7 +140,10 @@ export class IllumosPlatform implements Platform {
     await chown(launchFile, 0, worker.gid);
     await chmod(launchFile, 0o640);
     await rm(join(root, OUTPUT_FIFO), { force: true });
-    state.pipe = await OutputPipe.open(join(root, OUTPUT_FIFO), launch.outputFile, { owner: { uid: worker.uid, gid: worker.gid }, maxBytes: launch.maxOutputBytes });
+    state.pipe = await OutputPipe.open(join(root, OUTPUT_FIFO), launch.outputFile, {
+      owner: { uid: worker.uid, gid: worker.gid },
+      maxBytes: launch.maxOutputBytes,
+    });
 
     const manifest = join(root, INSTANCE_FILE);
     const xml = workerInstanceManifest({
@@ -141,7 +165,17 @@ export class IllumosPlatform implements Platform {
       state: () => instanceState(fmri),
       ...(launch.limits.pids !== undefined ? { sample: () => this.sampleLwps(project, state) } : {}),
     };
-    const watch = watchInstance(probe, { logOffset, pollMs: POLL_MS, stateEvery: STATE_EVERY, startTimeoutMs: START_TIMEOUT_MS, maxFailures: MAX_FAILURES }, state.stop.signal);
+    const watch = watchInstance(
+      probe,
+      {
+        logOffset,
+        pollMs: POLL_MS,
+        stateEvery: STATE_EVERY,
+        startTimeoutMs: START_TIMEOUT_MS,
+        maxFailures: MAX_FAILURES,
+      },
+      state.stop.signal,
+    );
     const exited = watch.exited.then(async (exit) => {
       // Followers must find all of the job's output in the file once it has ended, as on Linux.
       state.pipe?.releaseWriter();
@@ -149,9 +183,15 @@ export class IllumosPlatform implements Platform {
       return exit;
     });
     const start = await watch.started;
-    if (start.kind === 'timeout') throw new IllumosPlatformError(`${fmri} did not start the job within ${START_TIMEOUT_MS / 1000} s (see svcs -xv ${fmri})`);
+    if (start.kind === 'timeout')
+      throw new IllumosPlatformError(
+        `${fmri} did not start the job within ${START_TIMEOUT_MS / 1000} s (see svcs -xv ${fmri})`,
+      );
     if (start.kind === 'ended') return { pid: -1, exited };
-    state.wrapperPid = await runTool(startPidArgv(fmri)).then((r) => (r.code === 0 ? parseStartPid(r.output) : undefined), () => undefined);
+    state.wrapperPid = await runTool(startPidArgv(fmri)).then(
+      (r) => (r.code === 0 ? parseStartPid(r.output) : undefined),
+      () => undefined,
+    );
     return { pid: start.pid, exited };
   }
 
@@ -189,7 +229,9 @@ export class IllumosPlatform implements Platform {
     const fmri = workerFmri(worker.workerId);
     const deleted = await runTool(svccfgDeleteArgv(fmri), { signal, timeoutMs: SVCCFG_TIMEOUT_MS });
     if (deleted.code !== 0 && (await instanceState(fmri, signal)) !== undefined) {
-      throw new IllumosPlatformError(`svccfg delete ${fmri} failed (exit ${String(deleted.code)}): ${lastLines(deleted.output, 2)}`);
+      throw new IllumosPlatformError(
+        `svccfg delete ${fmri} failed (exit ${String(deleted.code)}): ${lastLines(deleted.output, 2)}`,
+      );
     }
     await this.deleteProject(workerProject(worker.workerId), signal);
     await rm(smfLogPath(fmri), { force: true });
@@ -217,7 +259,8 @@ export class IllumosPlatform implements Platform {
     // Read once, before any user is removed: what the sweeps below may take.
     const ours = ownWorkerIds(readLocal('/etc/passwd'), this.workersDir);
     const listed = await runTool(svcsWorkerInstancesArgv(), { signal, keepBytes: 1 << 20 });
-    if (listed.code !== 0 && !isNoMatch(listed.output)) throw new IllumosPlatformError(`svcs ${WORKER_SERVICE} failed: ${lastLines(listed.output, 2)}`);
+    if (listed.code !== 0 && !isNoMatch(listed.output))
+      throw new IllumosPlatformError(`svcs ${WORKER_SERVICE} failed: ${lastLines(listed.output, 2)}`);
     for (const fmri of listed.code === 0 ? parseWorkerFmris(listed.output) : []) {
       const workerId = fmri.slice(WORKER_SERVICE.length + 1);
       if (known.has(workerId) || !ours.has(workerId)) continue;
@@ -226,7 +269,8 @@ export class IllumosPlatform implements Platform {
         const uid = (await uidOf(username, signal)) ?? -1;
         const account = { workerId, username, uid, gid: uid };
         const left = await this.killWorker(account, 10_000, signal);
-        if (left.length > 0) throw new IllumosPlatformError(`processes of ${username} survived SIGKILL: ${left.join(', ')}`);
+        if (left.length > 0)
+          throw new IllumosPlatformError(`processes of ${username} survived SIGKILL: ${left.join(', ')}`);
         await this.releaseWorker(account, signal);
       });
     }
@@ -248,7 +292,11 @@ export class IllumosPlatform implements Platform {
       if (workerId === undefined || known.has(workerId) || !ours.has(workerId)) continue;
       await attempt(`SMF log ${join(logDir, entry)}`, () => rm(join(logDir, entry), { force: true }));
     }
-    if (failures.length > 0) throw new AggregateError(failures, `orphan sweep: ${failures.length} failed, ${removed.length} removed (${removed.join('; ')})`);
+    if (failures.length > 0)
+      throw new AggregateError(
+        failures,
+        `orphan sweep: ${failures.length} failed, ${removed.length} removed (${removed.join('; ')})`,
+      );
     return removed;
   }
 
@@ -272,7 +320,9 @@ export class IllumosPlatform implements Platform {
   private async deleteProject(project: string, signal?: AbortSignal): Promise<void> {
     const result = await runTool(projdelArgv(project), { signal });
     if (result.code !== 0 && parseProjectNames(readLocal('/etc/project')).includes(project)) {
-      throw new IllumosPlatformError(`projdel ${project} failed (exit ${String(result.code)}): ${lastLines(result.output, 2)}`);
+      throw new IllumosPlatformError(
+        `projdel ${project} failed (exit ${String(result.code)}): ${lastLines(result.output, 2)}`,
+      );
     }
   }
 

@@ -51,7 +51,11 @@ export function watchInstance(probe: InstanceProbe, options: WatchOptions, signa
       return exit;
     },
     (error: unknown): JobExit => {
-      const exit: JobExit = { code: null, signal: null, spawnError: `lost track of the worker instance: ${error instanceof Error ? error.message : String(error)}` };
+      const exit: JobExit = {
+        code: null,
+        signal: null,
+        spawnError: `lost track of the worker instance: ${error instanceof Error ? error.message : String(error)}`,
+      };
       resolveStarted({ kind: 'ended', exit });
       return exit;
     },
@@ -59,7 +63,12 @@ export function watchInstance(probe: InstanceProbe, options: WatchOptions, signa
   return { started, exited };
 }
 
-async function follow(probe: InstanceProbe, options: WatchOptions, signal: AbortSignal, onStarted: (result: StartResult) => void): Promise<JobExit> {
+async function follow(
+  probe: InstanceProbe,
+  options: WatchOptions,
+  signal: AbortSignal,
+  onStarted: (result: StartResult) => void,
+): Promise<JobExit> {
   const since = Date.now();
   let offset = options.logOffset;
   let pending = '';
@@ -125,7 +134,10 @@ async function follow(probe: InstanceProbe, options: WatchOptions, signal: Abort
 
 /** The log's size now, 0 when it does not exist yet. */
 export async function logSize(file: string): Promise<number> {
-  return stat(file).then((s) => s.size, () => 0);
+  return stat(file).then(
+    (s) => s.size,
+    () => 0,
+  );
 }
 
 /** At most 1 MiB of the log from `offset`; nothing when it does not exist (yet). */

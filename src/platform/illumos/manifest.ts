@@ -32,7 +32,8 @@ export class WorkerIdError extends Error {
 
 /** Worker ids name FMRIs, projects and paths: only the agent's own shape (src/jobs/ids.ts) is accepted. */
 export function assertWorkerId(workerId: string): void {
-  if (!/^w[a-z0-9]{1,40}$/.test(workerId)) throw new WorkerIdError(`worker id ${JSON.stringify(workerId)} is not of the form w[a-z0-9]+`);
+  if (!/^w[a-z0-9]{1,40}$/.test(workerId))
+    throw new WorkerIdError(`worker id ${JSON.stringify(workerId)} is not of the form w[a-z0-9]+`);
 }
 
 export function workerFmri(workerId: string): string {
@@ -103,7 +104,10 @@ export function workerInstanceManifest(spec: WorkerInstanceSpec): string {
     `  <service name="application/labslot/worker" type="service" version="1">`,
     `    <instance name="${xmlAttr(id)}" enabled="false">`,
     `      <exec_method type="method" name="start" exec="${xmlAttr(methodExec(spec.start), 'the start method')}" timeout_seconds="0">`,
-    `        <method_context${xmlAttrs([['working_directory', spec.workingDirectory], ['project', spec.project]])}>`,
+    `        <method_context${xmlAttrs([
+      ['working_directory', spec.workingDirectory],
+      ['project', spec.project],
+    ])}>`,
     `          <method_credential${credential}/>`,
     '          <method_environment>',
     // The wrapper's own environment; the job's comes from its launch file through env -i.

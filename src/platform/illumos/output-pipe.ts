@@ -64,11 +64,21 @@ export class OutputPipe {
    * Makes the FIFO (mode 0600, owned by the worker) and starts copying it to
    * `outputFile`, appending at most `maxBytes` (undefined: no cap). `owner` undefined keeps the agent's ownership.
    */
-  static async open(fifo: string, outputFile: string, options: { owner?: { uid: number; gid: number }; signal?: AbortSignal; maxBytes?: number | undefined } = {}): Promise<OutputPipe> {
+  static async open(
+    fifo: string,
+    outputFile: string,
+    options: { owner?: { uid: number; gid: number }; signal?: AbortSignal; maxBytes?: number | undefined } = {},
+  ): Promise<OutputPipe> {
     const { owner, signal, maxBytes } = options;
-    const made = await runProcess(['mkfifo', '-m', '0600', fifo], { timeoutMs: 10_000, signal, env: { PATH: '/usr/bin:/bin', LC_ALL: 'C' } });
-    if (made.spawnError) throw new OutputPipeError(`cannot run mkfifo: ${made.spawnError.message}`, { cause: made.spawnError });
-    if (made.code !== 0) throw new OutputPipeError(`mkfifo ${fifo} failed: ${lastLines(made.output, 2) || `exit ${String(made.code)}`}`);
+    const made = await runProcess(['mkfifo', '-m', '0600', fifo], {
+      timeoutMs: 10_000,
+      signal,
+      env: { PATH: '/usr/bin:/bin', LC_ALL: 'C' },
+    });
+    if (made.spawnError)
+      throw new OutputPipeError(`cannot run mkfifo: ${made.spawnError.message}`, { cause: made.spawnError });
+    if (made.code !== 0)
+      throw new OutputPipeError(`mkfifo ${fifo} failed: ${lastLines(made.output, 2) || `exit ${String(made.code)}`}`);
     if (owner) await chown(fifo, owner.uid, owner.gid);
     // Non-blocking: opening a FIFO's read end otherwise waits for a writer.
     const readFd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
@@ -128,9 +138,13 @@ export class ByteCap extends Transform {
   private left: number;
   private full = false;
 
-  constructor(maxBytes: number, private readonly onFull: () => void) {
+  constructor(
+    maxBytes: number,
+    private readonly onFull: () => void,
+  ) {
     super();
-    if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) throw new RangeError(`output cap ${String(maxBytes)} is not a byte count`);
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 0)
+      throw new RangeError(`output cap ${String(maxBytes)} is not a byte count`);
     this.left = maxBytes;
     if (maxBytes === 0) this.reachCap();
   }

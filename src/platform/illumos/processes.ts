@@ -32,10 +32,17 @@ export class WorkerProcesses {
   /** Live processes of `uid`; pgrep leaves zombies out (no LWP left), which only wait for their parent. */
   async list(uid: number, signal?: AbortSignal): Promise<number[]> {
     if (uid <= 0) return [];
-    const result = await runTool(pgrepArgv(uid, await this.currentZone(signal)), { signal, timeoutMs: 10_000, keepBytes: 1 << 20 });
+    const result = await runTool(pgrepArgv(uid, await this.currentZone(signal)), {
+      signal,
+      timeoutMs: 10_000,
+      keepBytes: 1 << 20,
+    });
     // 1: nothing matched.
     if (result.code === 1) return [];
-    if (result.code !== 0) throw new IllumosToolError(`pgrep -U ${uid} failed (exit ${String(result.code)}): ${lastLines(result.output, 2)}`);
+    if (result.code !== 0)
+      throw new IllumosToolError(
+        `pgrep -U ${uid} failed (exit ${String(result.code)}): ${lastLines(result.output, 2)}`,
+      );
     return parsePids(result.output);
   }
 

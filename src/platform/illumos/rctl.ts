@@ -19,7 +19,8 @@ export class LimitValueError extends Error {
 }
 
 function positiveInteger(value: number, what: string): number {
-  if (!Number.isSafeInteger(value) || value <= 0) throw new LimitValueError(`${what} must be a positive integer, not ${String(value)}`);
+  if (!Number.isSafeInteger(value) || value <= 0)
+    throw new LimitValueError(`${what} must be a positive integer, not ${String(value)}`);
   return value;
 }
 
@@ -30,7 +31,8 @@ export function projectAttributes(limits: JobLimits): string[] {
     attrs.push(`project.max-lwps=(privileged,${positiveInteger(limits.pids, 'pids') + WRAPPER_LWPS},deny)`);
   }
   if (limits.cpus !== undefined) {
-    if (!Number.isFinite(limits.cpus) || limits.cpus <= 0) throw new LimitValueError(`cpus must be a positive number, not ${String(limits.cpus)}`);
+    if (!Number.isFinite(limits.cpus) || limits.cpus <= 0)
+      throw new LimitValueError(`cpus must be a positive number, not ${String(limits.cpus)}`);
     attrs.push(`project.cpu-cap=(privileged,${Math.max(1, Math.round(limits.cpus * 100))},deny)`);
   }
   if (limits.memoryBytes !== undefined) {
@@ -42,7 +44,15 @@ export function projectAttributes(limits: JobLimits): string[] {
 
 /** The worker's project: only its user may join it, and it carries the limits. */
 export function projaddArgv(project: string, username: string, workerId: string, limits: JobLimits): string[] {
-  return ['projadd', '-c', `labslot worker ${workerId}`, '-U', username, ...projectAttributes(limits).flatMap((attr) => ['-K', attr]), project];
+  return [
+    'projadd',
+    '-c',
+    `labslot worker ${workerId}`,
+    '-U',
+    username,
+    ...projectAttributes(limits).flatMap((attr) => ['-K', attr]),
+    project,
+  ];
 }
 
 export function projdelArgv(project: string): string[] {

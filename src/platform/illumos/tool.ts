@@ -21,8 +21,16 @@ export interface ToolOptions {
 /** Runs a tool; its exit code is the caller's to judge. Throws only when it could not run or finish. */
 export async function runTool(argv: readonly string[], options: ToolOptions = {}): Promise<RunResult> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const result = await runProcess(argv, { timeoutMs, signal: options.signal, env: TOOL_ENV, keepBytes: options.keepBytes });
-  if (result.spawnError) throw new IllumosToolError(`cannot run ${argv[0] ?? ''}: ${result.spawnError.message}`, { cause: result.spawnError });
+  const result = await runProcess(argv, {
+    timeoutMs,
+    signal: options.signal,
+    env: TOOL_ENV,
+    keepBytes: options.keepBytes,
+  });
+  if (result.spawnError)
+    throw new IllumosToolError(`cannot run ${argv[0] ?? ''}: ${result.spawnError.message}`, {
+      cause: result.spawnError,
+    });
   if (result.timedOut) throw new IllumosToolError(`${argv.join(' ')} did not finish within ${timeoutMs / 1000} s`);
   if (result.aborted) throw new IllumosToolError(`${argv[0] ?? ''} was aborted`);
   return result;
@@ -31,6 +39,9 @@ export async function runTool(argv: readonly string[], options: ToolOptions = {}
 /** Runs a tool that must succeed; otherwise throws with the end of what it said. */
 export async function runToolOk(argv: readonly string[], options: ToolOptions = {}): Promise<RunResult> {
   const result = await runTool(argv, options);
-  if (result.code !== 0) throw new IllumosToolError(`${argv.join(' ')} failed (exit ${String(result.code)}): ${lastLines(result.output, 3)}`);
+  if (result.code !== 0)
+    throw new IllumosToolError(
+      `${argv.join(' ')} failed (exit ${String(result.code)}): ${lastLines(result.output, 3)}`,
+    );
   return result;
 }

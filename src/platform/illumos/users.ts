@@ -35,7 +35,8 @@ export function parsePasswd(text: string): PasswdEntry[] {
     const fields = line.split(':');
     if (fields.length < 7) continue;
     const [name = '', , uid = '', gid = '', , home = ''] = fields;
-    if (name === '' || name.startsWith('+') || name.startsWith('-') || !/^\d+$/.test(uid) || !/^\d+$/.test(gid)) continue;
+    if (name === '' || name.startsWith('+') || name.startsWith('-') || !/^\d+$/.test(uid) || !/^\d+$/.test(gid))
+      continue;
     entries.push({ name, uid: Number(uid), gid: Number(gid), home });
   }
   return entries;
@@ -51,7 +52,10 @@ export function idsOf(text: string): number[] {
 }
 
 /** A random id in the worker range that no local user or group has; the tools catch the rest. */
-export function pickWorkerId(taken: ReadonlySet<number>, random: (min: number, max: number) => number = randomInt): number {
+export function pickWorkerId(
+  taken: ReadonlySet<number>,
+  random: (min: number, max: number) => number = randomInt,
+): number {
   for (;;) {
     const id = random(WORKER_ID_MIN, WORKER_ID_MAX + 1);
     if (!taken.has(id)) return id;
@@ -75,10 +79,16 @@ export function ownWorkerIds(passwd: string, workersDir: string): Set<string> {
   return new Set(orphanWorkerUsers(passwd, workersDir, new Set()).map((user) => user.workerId));
 }
 
-export function orphanWorkerUsers(passwd: string, workersDir: string, known: ReadonlySet<string>): (PasswdEntry & { workerId: string })[] {
+export function orphanWorkerUsers(
+  passwd: string,
+  workersDir: string,
+  known: ReadonlySet<string>,
+): (PasswdEntry & { workerId: string })[] {
   const prefix = `${workersDir.replace(/\/+$/, '')}/`;
   return parsePasswd(passwd)
-    .filter((e) => e.name.startsWith('ls-') && e.uid >= WORKER_ID_MIN && e.uid <= WORKER_ID_MAX && e.home.startsWith(prefix))
+    .filter(
+      (e) => e.name.startsWith('ls-') && e.uid >= WORKER_ID_MIN && e.uid <= WORKER_ID_MAX && e.home.startsWith(prefix),
+    )
     .map((e) => ({ ...e, workerId: `w${e.name.slice('ls-'.length)}` }))
     .filter((e) => !known.has(e.workerId));
 }
@@ -96,20 +106,30 @@ function readLocal(file: string): string {
  * the id is taken. `reserve` runs before anything is created, so the caller
  * has the ids on record for crash cleanup first.
  */
-export async function createWorkerUser(user: WorkerUserSpec, reserve: (ids: { uid: number; gid: number }) => void, signal?: AbortSignal): Promise<{ uid: number; gid: number }> {
+export async function createWorkerUser(
+  user: WorkerUserSpec,
+  reserve: (ids: { uid: number; gid: number }) => void,
+  signal?: AbortSignal,
+): Promise<{ uid: number; gid: number }> {
   for (let attempt = 0; attempt < ID_ATTEMPTS; attempt += 1) {
     const taken = new Set([...idsOf(readLocal('/etc/passwd')), ...idsOf(readLocal('/etc/group'))]);
     const id = pickWorkerId(taken);
     reserve({ uid: id, gid: id });
     const group = await runTool(groupaddArgv(user.name, id), { signal });
     if (group.code === EX_ID_EXISTS) continue;
-    if (group.code !== 0) throw new IllumosToolError(`groupadd ${user.name} failed (exit ${String(group.code)}): ${lastLines(group.output, 2)}`);
+    if (group.code !== 0)
+      throw new IllumosToolError(
+        `groupadd ${user.name} failed (exit ${String(group.code)}): ${lastLines(group.output, 2)}`,
+      );
     const created = await runTool(useraddArgv(user, id), { signal });
     if (created.code === EX_ID_EXISTS) {
       await deleteGroup(user.name, signal);
       continue;
     }
-    if (created.code !== 0) throw new IllumosToolError(`useradd ${user.name} failed (exit ${String(created.code)}): ${lastLines(created.output, 2)}`);
+    if (created.code !== 0)
+      throw new IllumosToolError(
+        `useradd ${user.name} failed (exit ${String(created.code)}): ${lastLines(created.output, 2)}`,
+      );
     return { uid: id, gid: id };
   }
   throw new IllumosToolError(`no free uid/gid for ${user.name} after ${ID_ATTEMPTS} tries`);
@@ -118,13 +138,15 @@ export async function createWorkerUser(user: WorkerUserSpec, reserve: (ids: { ui
 /** Removes the user and then its group; either already gone is fine. */
 export async function deleteWorkerUser(name: string, signal?: AbortSignal): Promise<void> {
   const result = await runTool(userdelArgv(name), { signal });
-  if (result.code !== 0 && result.code !== EX_NAME_NOT_EXIST) throw new IllumosToolError(`userdel ${name} failed (exit ${String(result.code)}): ${lastLines(result.output, 2)}`);
+  if (result.code !== 0 && result.code !== EX_NAME_NOT_EXIST)
+    throw new IllumosToolError(`userdel ${name} failed (exit ${String(result.code)}): ${lastLines(result.output, 2)}`);
   await deleteGroup(name, signal);
 }
 
 async function deleteGroup(name: string, signal?: AbortSignal): Promise<void> {
   const result = await runTool(groupdelArgv(name), { signal });
-  if (result.code !== 0 && result.code !== EX_NAME_NOT_EXIST) throw new IllumosToolError(`groupdel ${name} failed (exit ${String(result.code)}): ${lastLines(result.output, 2)}`);
+  if (result.code !== 0 && result.code !== EX_NAME_NOT_EXIST)
+    throw new IllumosToolError(`groupdel ${name} failed (exit ${String(result.code)}): ${lastLines(result.output, 2)}`);
 }
 
 /** The account name of a uid through the name service, or undefined when no account has it. */

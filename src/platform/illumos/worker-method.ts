@@ -81,7 +81,8 @@ export function launchScript(env: Readonly<Record<string, string>>, command: rea
   if (command.length === 0) throw new LaunchError('the job has no command');
   const words = ['/usr/bin/env', '-i'];
   for (const [name, value] of Object.entries(env)) {
-    if (name === '' || name.includes('=') || name.includes('\0')) throw new LaunchError(`environment variable name ${JSON.stringify(name)} is not valid`);
+    if (name === '' || name.includes('=') || name.includes('\0'))
+      throw new LaunchError(`environment variable name ${JSON.stringify(name)} is not valid`);
     if (value.includes('\0')) throw new LaunchError(`environment variable ${name} contains NUL`);
     words.push(`${name}=${value}`);
   }
@@ -125,23 +126,70 @@ export function exitFromRecords(records: readonly WorkerRecord[], finalState?: s
   for (const record of records) {
     if (record.kind === 'exited') return { code: record.code, signal: null };
     if (record.kind === 'signaled') return { code: null, signal: illumosSignalName(record.signal) };
-    if (record.kind === 'not-started' && !started) return { code: null, signal: null, spawnError: `the worker's start method did not start the job: ${record.reason}` };
+    if (record.kind === 'not-started' && !started)
+      return {
+        code: null,
+        signal: null,
+        spawnError: `the worker's start method did not start the job: ${record.reason}`,
+      };
   }
   if (finalState === undefined) return undefined;
   // The start method died before it could report (killed, or retried and refused): the job's status is lost.
   if (started) return { code: null, signal: null };
-  return { code: null, signal: null, spawnError: `the worker's SMF instance became ${finalState} without starting the job (see svcs -xv)` };
+  return {
+    code: null,
+    signal: null,
+    spawnError: `the worker's SMF instance became ${finalState} without starting the job (see svcs -xv)`,
+  };
 }
 
 /** illumos signal numbers (<sys/iso/signal_iso.h>), which differ from Linux's past 15. */
 const ILLUMOS_SIGNALS = [
-  '', 'HUP', 'INT', 'QUIT', 'ILL', 'TRAP', 'ABRT', 'EMT', 'FPE', 'KILL', 'BUS', 'SEGV', 'SYS', 'PIPE', 'ALRM', 'TERM',
-  'USR1', 'USR2', 'CHLD', 'PWR', 'WINCH', 'URG', 'POLL', 'STOP', 'TSTP', 'CONT', 'TTIN', 'TTOU', 'VTALRM', 'PROF',
-  'XCPU', 'XFSZ', 'WAITING', 'LWP', 'FREEZE', 'THAW', 'CANCEL', 'LOST', 'XRES', 'JVM1', 'JVM2', 'INFO',
+  '',
+  'HUP',
+  'INT',
+  'QUIT',
+  'ILL',
+  'TRAP',
+  'ABRT',
+  'EMT',
+  'FPE',
+  'KILL',
+  'BUS',
+  'SEGV',
+  'SYS',
+  'PIPE',
+  'ALRM',
+  'TERM',
+  'USR1',
+  'USR2',
+  'CHLD',
+  'PWR',
+  'WINCH',
+  'URG',
+  'POLL',
+  'STOP',
+  'TSTP',
+  'CONT',
+  'TTIN',
+  'TTOU',
+  'VTALRM',
+  'PROF',
+  'XCPU',
+  'XFSZ',
+  'WAITING',
+  'LWP',
+  'FREEZE',
+  'THAW',
+  'CANCEL',
+  'LOST',
+  'XRES',
+  'JVM1',
+  'JVM2',
+  'INFO',
 ];
 
 export function illumosSignalName(signal: number): string {
   const name = ILLUMOS_SIGNALS[signal];
   return name ? `SIG${name}` : `signal ${signal}`;
 }
-

@@ -16,7 +16,9 @@ export function assertXmlChars(value: string, what: string): void {
   const bad = NOT_XML_CHAR.exec(value);
   if (bad) {
     const code = bad[0].codePointAt(0) ?? 0;
-    throw new XmlValueError(`${what} contains U+${code.toString(16).toUpperCase().padStart(4, '0')}, which an XML 1.0 manifest cannot carry`);
+    throw new XmlValueError(
+      `${what} contains U+${code.toString(16).toUpperCase().padStart(4, '0')}, which an XML 1.0 manifest cannot carry`,
+    );
   }
 }
 

@@ -103,7 +103,9 @@ export class WorkerCgroups {
     for (;;) {
       const pids = this.pids(workerId);
       if (pids.length === 0 || Date.now() > deadline) return pids;
-      const killFile = this.dirs(workerId).map((d) => join(d, 'cgroup.kill')).find((f) => existsSync(f));
+      const killFile = this.dirs(workerId)
+        .map((d) => join(d, 'cgroup.kill'))
+        .find((f) => existsSync(f));
       if (killFile !== undefined) {
         writeFileSync(killFile, '1');
       } else if (this.layout.kind === 'v1') {
@@ -119,12 +121,18 @@ export class WorkerCgroups {
   /** Which limit ended the job, read from the kernel's event counters. */
   verdict(workerId: string, limits: JobLimits): LimitVerdict {
     const { layout } = this;
-    const memoryDir = layout.kind === 'v2' ? join(layout.root, this.parent, workerId) : join(layout.memory, this.parent, workerId);
+    const memoryDir =
+      layout.kind === 'v2' ? join(layout.root, this.parent, workerId) : join(layout.memory, this.parent, workerId);
     const pidsDir = layout.kind === 'v2' ? memoryDir : join(layout.pids, this.parent, workerId);
-    const oomKills = counter(readOr(join(memoryDir, layout.kind === 'v2' ? 'memory.events' : 'memory.oom_control'), ''), 'oom_kill');
-    if (oomKills > 0 && limits.memoryBytes !== undefined) return `memory limit of ${formatSize(limits.memoryBytes)} reached: the kernel killed the job (out of memory)`;
+    const oomKills = counter(
+      readOr(join(memoryDir, layout.kind === 'v2' ? 'memory.events' : 'memory.oom_control'), ''),
+      'oom_kill',
+    );
+    if (oomKills > 0 && limits.memoryBytes !== undefined)
+      return `memory limit of ${formatSize(limits.memoryBytes)} reached: the kernel killed the job (out of memory)`;
     const forkFailures = counter(readOr(join(pidsDir, 'pids.events'), ''), 'max');
-    if (forkFailures > 0 && limits.pids !== undefined) return `process limit of ${limits.pids} reached: ${forkFailures} forks failed`;
+    if (forkFailures > 0 && limits.pids !== undefined)
+      return `process limit of ${limits.pids} reached: ${forkFailures} forks failed`;
     return undefined;
   }
 
@@ -158,7 +166,8 @@ export class WorkerCgroups {
     const names = new Set<string>();
     for (const parent of this.parents()) {
       try {
-        for (const entry of readdirSync(parent, { withFileTypes: true })) if (entry.isDirectory()) names.add(entry.name);
+        for (const entry of readdirSync(parent, { withFileTypes: true }))
+          if (entry.isDirectory()) names.add(entry.name);
       } catch {
         // No parent yet: no workers either.
       }
@@ -169,7 +178,9 @@ export class WorkerCgroups {
   private parents(): string[] {
     const { layout } = this;
     if (layout.kind === 'v2') return [join(layout.root, this.parent)];
-    return [layout.memory, layout.pids, layout.cpu, layout.freezer, ...(layout.unified ? [layout.unified] : [])].map((h) => join(h, this.parent));
+    return [layout.memory, layout.pids, layout.cpu, layout.freezer, ...(layout.unified ? [layout.unified] : [])].map(
+      (h) => join(h, this.parent),
+    );
   }
 
   private async ensureParents(): Promise<void> {

@@ -8,7 +8,17 @@ import { join } from 'node:path';
 import { WorkerCgroups } from './cgroups.js';
 import { ENVIRONMENT_FILE, environmentScript, sandboxCommand } from './sandbox.js';
 import { OutputRelay } from '../output-relay.js';
-import type { JobExit, JobLaunch, JobLimits, LimitVerdict, NewWorkerUser, Platform, StartedJob, WorkerAccount, WorkerDisk } from '../platform.js';
+import type {
+  JobExit,
+  JobLaunch,
+  JobLimits,
+  LimitVerdict,
+  NewWorkerUser,
+  Platform,
+  StartedJob,
+  WorkerAccount,
+  WorkerDisk,
+} from '../platform.js';
 import { createWorkerDisk, releaseWorkerDisk } from './worker-disk.js';
 import { accountOfUid, createUser, deleteUser } from '../unix-users.js';
 import { killUser, processesOf, signalAll, waitUserGone } from '../user-processes.js';
@@ -25,9 +35,16 @@ export class LinuxPlatform implements Platform {
   readonly name = 'linux';
 
   /** `scope` (agent-scope.ts) keeps this agent's cgroups apart from another agent's on the host. */
-  constructor(scope: string, private readonly cgroups = new WorkerCgroups(scope)) {}
+  constructor(
+    scope: string,
+    private readonly cgroups = new WorkerCgroups(scope),
+  ) {}
 
-  async createUser(user: NewWorkerUser, reserve: (ids: { uid: number; gid: number }) => void, signal?: AbortSignal): Promise<WorkerAccount> {
+  async createUser(
+    user: NewWorkerUser,
+    reserve: (ids: { uid: number; gid: number }) => void,
+    signal?: AbortSignal,
+  ): Promise<WorkerAccount> {
     const created = await createUser(user, reserve, signal);
     return { workerId: user.workerId, username: created.name, uid: created.uid, gid: created.gid };
   }
@@ -52,7 +69,8 @@ export class LinuxPlatform implements Platform {
     let relay: OutputRelay | undefined;
     try {
       // With a cap, the job writes into the relay's pipe and never holds the file itself.
-      if (launch.maxOutputBytes !== undefined) relay = await OutputRelay.start(out, launch.maxOutputBytes, PRIVILEGED_ENV);
+      if (launch.maxOutputBytes !== undefined)
+        relay = await OutputRelay.start(out, launch.maxOutputBytes, PRIVILEGED_ENV);
       const sink = relay?.input ?? out;
       const child = spawn(program, args, {
         env: PRIVILEGED_ENV,
@@ -134,5 +152,4 @@ export class LinuxPlatform implements Platform {
     }
     return removed;
   }
-
 }

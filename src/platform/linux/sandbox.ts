@@ -21,13 +21,23 @@
 import { readdirSync, readlinkSync } from 'node:fs';
 import type { JobLaunch, WorkerAccount } from '../platform.js';
 
-const ENTER_CGROUPS = 'while [ "$#" -gt 0 ] && [ "$1" != -- ]; do echo "$$" > "$1" || exit 125; shift; done; shift; exec "$@"';
+const ENTER_CGROUPS =
+  'while [ "$#" -gt 0 ] && [ "$1" != -- ]; do echo "$$" > "$1" || exit 125; shift; done; shift; exec "$@"';
 const LOAD_ENVIRONMENT = '. "$1" || exit 125; shift; exec "$@"';
 /** Where the platform writes the job's environment, in the worker's private directory. */
 export const ENVIRONMENT_FILE = 'environment';
 
 export function privilegeDrop(worker: Pick<WorkerAccount, 'uid' | 'gid'>): string[] {
-  return ['setpriv', `--reuid=${worker.uid}`, `--regid=${worker.gid}`, '--init-groups', '--no-new-privs', '--inh-caps=-all', '--bounding-set=-all', '--'];
+  return [
+    'setpriv',
+    `--reuid=${worker.uid}`,
+    `--regid=${worker.gid}`,
+    '--init-groups',
+    '--no-new-privs',
+    '--inh-caps=-all',
+    '--bounding-set=-all',
+    '--',
+  ];
 }
 
 /** Run after the privilege drop: an empty environment, then the job's from `envFile` (environmentScript), then the command. */
@@ -57,8 +67,12 @@ export interface RootEntry {
 
 export function hostRoot(): RootEntry[] {
   return readdirSync('/', { withFileTypes: true }).map((entry) => {
-    if (entry.isSymbolicLink()) return { name: entry.name, kind: 'symlink' as const, target: readlinkSync(`/${entry.name}`) };
-    return { name: entry.name, kind: entry.isDirectory() ? ('directory' as const) : entry.isFile() ? ('file' as const) : ('other' as const) };
+    if (entry.isSymbolicLink())
+      return { name: entry.name, kind: 'symlink' as const, target: readlinkSync(`/${entry.name}`) };
+    return {
+      name: entry.name,
+      kind: entry.isDirectory() ? ('directory' as const) : entry.isFile() ? ('file' as const) : ('other' as const),
+    };
   });
 }
 
@@ -71,18 +85,33 @@ const PROVIDED = new Set(['proc', 'dev', 'tmp']);
  * can be made in it; it is remounted read-only once everything is in place.
  */
 export function bwrapArguments(launch: JobLaunch, root: readonly RootEntry[] = hostRoot()): string[] {
-  const args = ['bwrap', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try', '--die-with-parent', '--new-session'];
+  const args = [
+    'bwrap',
+    '--unshare-pid',
+    '--unshare-ipc',
+    '--unshare-uts',
+    '--unshare-cgroup-try',
+    '--die-with-parent',
+    '--new-session',
+  ];
   // Top-level directories that are the job's own (/work, /input, /output, /tmp) replace the host's.
-  const ownTopLevel = new Set([...launch.writable, ...launch.readOnly].map((m) => m.inJob).filter((p) => /^\/[^/]+$/.test(p)).map((p) => p.slice(1)));
+  const ownTopLevel = new Set(
+    [...launch.writable, ...launch.readOnly]
+      .map((m) => m.inJob)
+      .filter((p) => /^\/[^/]+$/.test(p))
+      .map((p) => p.slice(1)),
+  );
   args.push('--tmpfs', '/');
   for (const entry of root) {
     if (PROVIDED.has(entry.name) || ownTopLevel.has(entry.name)) continue;
     if (entry.kind === 'symlink' && entry.target !== undefined) args.push('--symlink', entry.target, `/${entry.name}`);
-    else if (entry.kind === 'directory' || entry.kind === 'file') args.push('--ro-bind', `/${entry.name}`, `/${entry.name}`);
+    else if (entry.kind === 'directory' || entry.kind === 'file')
+      args.push('--ro-bind', `/${entry.name}`, `/${entry.name}`);
   }
   args.push('--dev', '/dev', '--proc', '/proc');
   // Its own /dev/shm, sized: bwrap's /dev has only an empty root-owned directory there.
-  if (launch.limits.shmBytes !== undefined) args.push('--perms', '1777', '--size', String(launch.limits.shmBytes), '--tmpfs', '/dev/shm');
+  if (launch.limits.shmBytes !== undefined)
+    args.push('--perms', '1777', '--size', String(launch.limits.shmBytes), '--tmpfs', '/dev/shm');
   // Mounts apply in order, each on top of the ones before: outer paths first, or a bind of /tmp would
   // cover the worker's directories of a state directory that lives under /tmp.
   const mounts = [
@@ -98,8 +127,12 @@ export function bwrapArguments(launch: JobLaunch, root: readonly RootEntry[] = h
     // /work) needs its parents made in it: bwrap would make them 0700 root, closed to the job.
     const under = targets.filter((t) => target.startsWith(`${t}/`)).sort((x, y) => y.length - x.length)[0];
     if (under !== undefined) {
-      const rest = target.slice(under.length + 1).split('/').slice(0, -1);
-      for (let i = 1; i <= rest.length; i += 1) args.push('--perms', '0755', '--dir', `${under}/${rest.slice(0, i).join('/')}`);
+      const rest = target
+        .slice(under.length + 1)
+        .split('/')
+        .slice(0, -1);
+      for (let i = 1; i <= rest.length; i += 1)
+        args.push('--perms', '0755', '--dir', `${under}/${rest.slice(0, i).join('/')}`);
     }
     args.push(...mount);
     targets.push(target);
@@ -111,8 +144,17 @@ export function bwrapArguments(launch: JobLaunch, root: readonly RootEntry[] = h
 /** `envFile`: the job's environment (environmentScript), readable by the worker inside the sandbox. */
 export function sandboxCommand(launch: JobLaunch, cgroupProcsFiles: readonly string[], envFile: string): string[] {
   return [
-    '/bin/sh', '-c', ENTER_CGROUPS, 'labslot-enter', ...cgroupProcsFiles, '--',
-    'unshare', '--mount', '--propagation', 'private', '--',
+    '/bin/sh',
+    '-c',
+    ENTER_CGROUPS,
+    'labslot-enter',
+    ...cgroupProcsFiles,
+    '--',
+    'unshare',
+    '--mount',
+    '--propagation',
+    'private',
+    '--',
     ...bwrapArguments(launch),
     ...privilegeDrop(launch.worker),
     ...withJobEnvironment(envFile, launch.command),

@@ -13,15 +13,20 @@ import { lastLines, runProcess } from '../run-process.js';
 const ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' };
 const STEP_TIMEOUT_MS = 60_000;
 
-
 export class WorkerDiskError extends Error {
   override readonly name = 'WorkerDiskError';
 }
 
 async function run(argv: string[], what: string): Promise<string> {
   const result = await runProcess(argv, { timeoutMs: STEP_TIMEOUT_MS, env: ENV });
-  if (result.spawnError) throw new WorkerDiskError(`cannot run ${argv[0] ?? ''} to ${what}: ${result.spawnError.message}`, { cause: result.spawnError });
-  if (result.code !== 0) throw new WorkerDiskError(`${what} failed${result.timedOut ? ' (timed out)' : ''}: ${lastLines(result.output, 2) || `exit ${String(result.code)}`}`);
+  if (result.spawnError)
+    throw new WorkerDiskError(`cannot run ${argv[0] ?? ''} to ${what}: ${result.spawnError.message}`, {
+      cause: result.spawnError,
+    });
+  if (result.code !== 0)
+    throw new WorkerDiskError(
+      `${what} failed${result.timedOut ? ' (timed out)' : ''}: ${lastLines(result.output, 2) || `exit ${String(result.code)}`}`,
+    );
   return result.output;
 }
 
@@ -32,14 +37,24 @@ export async function createWorkerDisk(disk: WorkerDisk, bytes: number): Promise
     await run(['fallocate', '-l', String(bytes), disk.image], `reserving ${bytes} bytes for the job's disk`);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    if (/No space left/i.test(message)) throw new WorkerDiskError(`the state directory has no room for this job's disk of ${bytes} bytes ([jobs] limits.disk)`, { cause: error });
+    if (/No space left/i.test(message))
+      throw new WorkerDiskError(
+        `the state directory has no room for this job's disk of ${bytes} bytes ([jobs] limits.disk)`,
+        { cause: error },
+      );
     // A filesystem without fallocate (some network or FUSE ones): a sparse image still caps the job, but does not reserve its space.
     if (!/not supported/i.test(message)) throw error;
     await run(['truncate', '-s', String(bytes), disk.image], `sizing the job's disk image`);
   }
   // No journal: the filesystem lives as long as the job, and a crash throws it away anyway. No reserved blocks: it is all the job's.
-  await run(['mkfs.ext4', '-q', '-F', '-m', '0', '-O', '^has_journal', '-E', 'root_owner=0:0,nodiscard', disk.image], "making the job's filesystem");
-  await run(['mount', '-t', 'ext4', '-o', 'loop,nosuid,nodev', disk.image, disk.mountPoint], "mounting the job's filesystem");
+  await run(
+    ['mkfs.ext4', '-q', '-F', '-m', '0', '-O', '^has_journal', '-E', 'root_owner=0:0,nodiscard', disk.image],
+    "making the job's filesystem",
+  );
+  await run(
+    ['mount', '-t', 'ext4', '-o', 'loop,nosuid,nodev', disk.image, disk.mountPoint],
+    "mounting the job's filesystem",
+  );
   await rmdir(`${disk.mountPoint}/lost+found`).catch(() => undefined);
 }
 
