@@ -1,0 +1,148 @@
+// Exit-code scenarios that need no agent: usage errors, configuration
+// commands, and client commands pointed at a URL where nothing listens.
+import { join } from 'node:path';
+import { freePort } from '../free-port.js';
+import { cli, type Scenario, type Scenarios } from './table.js';
+
+export interface OfflineContext {
+  dir: string;
+  good: string;
+  unhealthy: string;
+  bad: string;
+}
+
+export const OFFLINE_SCENARIOS: Scenarios<OfflineContext> = new Map<string, Scenario<OfflineContext>>([
+  ['labslot --version — always', { run: async () => [await cli(['--version'])] }],
+  [
+    'labslot job run --help — the help of any command',
+    {
+      run: async () => [
+        await cli(['job', 'run', '--help']),
+        await cli(['--help']),
+        await cli(['slot', 'hold', '--help']),
+      ],
+    },
+  ],
+  ['labslot nope — an unknown command', { run: async () => [await cli(['nope']), await cli(['job', 'nope'])] }],
+  [
+    'labslot slots --jsn — an unknown option, with a suggestion',
+    { run: async () => [await cli(['slots', '--jsn']), await cli(['job', 'list', '--tagret', 'x'])] },
+  ],
+  [
+    'labslot job status — a missing argument or required option',
+    {
+      run: async () => [
+        await cli(['job', 'status']),
+        await cli(['job', 'run', '--', 'true']),
+        await cli(['slot', 'hold', 'gimlet-1']),
+      ],
+    },
+  ],
+  [
+    "labslot slots — nothing listens at the agent's URL (the same for every client command)",
+    {
+      run: async () => {
+        const env = { LABSLOT_URL: `http://127.0.0.1:${await freePort()}`, LABSLOT_TOKEN: 'x' };
+        const commands = [
+          ['slots'],
+          ['slot', 'hold', 's1', '-m', 'x'],
+          ['slot', 'release', 's1'],
+          ['job', 'status', 'j1'],
+          ['job', 'list'],
+          ['job', 'cancel', 'j1'],
+          ['job', 'outputs', 'j1', '-o', '/nonexistent/out'],
+        ];
+        return [
+          ...(await Promise.all(commands.map((args) => cli(args, env)))),
+          await cli(['worker', 'mark-broken', '-m', 'x'], { ...env, LABSLOT_WORKER: 'w1' }),
+        ];
+      },
+    },
+  ],
+  [
+    'labslot slots --url nope — `--url` or `$LABSLOT_URL` is not a URL',
+    {
+      run: async () => [await cli(['slots', '--url', 'nope']), await cli(['job', 'list'], { LABSLOT_URL: 'nope' })],
+    },
+  ],
+  [
+    'labslot slots — no `--url`, no `$LABSLOT_URL`, and no config file to take `agent.listen` from',
+    {
+      run: async () => [await cli(['slots']), await cli(['job', 'list', '-c', '/nonexistent/slots.toml'])],
+    },
+  ],
+  [
+    'labslot job run --target TARGET --env NOEQUALS -- true — a bad argument (`--env`, `--timeout`, `--priority`, `--input`, `--archive`): nothing is sent',
+    {
+      run: async () => {
+        // Nothing listens at this URL: a command that got as far as the network would exit 1.
+        const env = { LABSLOT_URL: `http://127.0.0.1:${await freePort()}`, LABSLOT_TOKEN: 'x' };
+        const bad = [
+          ['--env', 'NOEQUALS'],
+          ['--timeout', '10 min'],
+          ['--priority', 'high'],
+          ['--input', '/nonexistent/dir'],
+          ['--archive', 'sp=x.zip'],
+        ];
+        return Promise.all(
+          bad.map((options) => cli(['job', 'run', '--target', 'gimlet', ...options, '--', 'true'], env)),
+        );
+      },
+    },
+  ],
+  [
+    'labslot job list --state nope — not a job state',
+    {
+      run: async () => [
+        await cli(['job', 'list', '--state', 'nope'], { LABSLOT_URL: `http://127.0.0.1:${await freePort()}` }),
+      ],
+    },
+  ],
+  [
+    'labslot worker mark-broken -m MESSAGE — outside a job: `LABSLOT_WORKER` and friends are not set',
+    {
+      run: async () => [
+        await cli(['worker', 'mark-broken', '-m', 'x']),
+        await cli(['worker', 'mark-broken', '-m', 'x'], { LABSLOT_URL: 'http://127.0.0.1:8421', LABSLOT_TOKEN: 'x' }),
+      ],
+    },
+  ],
+  [
+    'labslot config validate -c FILE — the config is valid',
+    {
+      run: async (c) => [
+        await cli(['config', 'validate', '-c', c.good]),
+        await cli(['config', 'validate', '-c', c.good, '--json']),
+      ],
+    },
+  ],
+  [
+    'labslot config validate -c FILE — the config has problems, or the file cannot be read',
+    {
+      run: async (c) => [
+        await cli(['config', 'validate', '-c', c.bad]),
+        await cli(['config', 'validate', '-c', join(c.dir, 'missing.toml')]),
+      ],
+    },
+  ],
+  ['labslot check -c FILE — every device is healthy', { run: async (c) => [await cli(['check', '-c', c.good])] }],
+  [
+    'labslot check -c FILE — a device is unhealthy',
+    {
+      run: async (c) => [await cli(['check', '-c', c.unhealthy]), await cli(['check', '-c', c.unhealthy, '--json'])],
+    },
+  ],
+  [
+    'labslot check -c FILE --slot nope — no slot of that name',
+    { run: async (c) => [await cli(['check', '-c', c.good, '--slot', 'nope'])] },
+  ],
+  [
+    'labslot udev-rules -c FILE — the rules are printed',
+    { run: async (c) => [await cli(['udev-rules', '-c', c.good])] },
+  ],
+  [
+    'labslot udev-rules -c FILE — the config has problems',
+    { run: async (c) => [await cli(['udev-rules', '-c', c.bad])] },
+  ],
+  ['labslot demo --listen nope — a bad `--listen`', { run: async () => [await cli(['demo', '--listen', 'nope'])] }],
+]);
