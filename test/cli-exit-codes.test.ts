@@ -26,7 +26,7 @@ describe('exit codes, as README.md tabulates them', () => {
     assert.deepEqual(
       keys.filter((k) => !groups.some((g) => g.has(k))),
       [],
-      'rows without a scenario in this test',
+      'rows without a scenario in test/helpers/exit-codes/',
     );
     // Each group's file walks its own rows: a row in two groups would be checked twice.
     assert.deepEqual(

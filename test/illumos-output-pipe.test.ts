@@ -1,7 +1,7 @@
 // The illumos output FIFO (src/platform/illumos/output-pipe.ts) for real with
 // the local sh: it is plain POSIX, so unlike the rest of the illumos platform
-// (illumos-platform.test.ts) it runs here. Apart from that file to keep each
-// under the size limit.
+// (illumos-manifests, illumos-commands and illumos-job-launch tests) it runs
+// here. Apart from those files to keep each under the size limit.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
