@@ -12,7 +12,7 @@ import { requires } from './helpers/prerequisites.js';
 import { runInUsbLab, USB_LAB_PREREQUISITES } from './helpers/qemu-usb-lab.js';
 import { tempDir } from './helpers/temp-dir.js';
 import { parseUdevGuestReport, udevGuestScript, type GuestNode } from './helpers/udev-guest.js';
-import { labFrom, SLOT, SP_SERIAL, STATIC_FILE, STATIC_NAME } from './helpers/udev-rules-lab.js';
+import { labFrom, SLOT, SP_DEVICES, SP_SERIAL, STATIC_FILE, STATIC_NAME } from './helpers/udev-rules-lab.js';
 
 // ---------------------------------------------------------------------------
 // udev itself, in the QEMU guest. The configured hardware: an MCU-Link-like
@@ -24,14 +24,7 @@ import { labFrom, SLOT, SP_SERIAL, STATIC_FILE, STATIC_NAME } from './helpers/ud
 // ---------------------------------------------------------------------------
 const DECOY_SERIAL = 'SP-decoy-1x $k%';
 const GUEST_CONFIG = `
-[devices.sp-probe]
-kind = "usb"
-vid = 0x1fc9
-pid = 0x0143
-serial = "${SP_SERIAL}"
-[devices.sp-vcom]
-kind = "serial"
-usb = { vid = 0x1fc9, pid = 0x0143, serial = "${SP_SERIAL}" }
+${SP_DEVICES}
 [devices.console]
 kind = "serial"
 usb = { vid = 0x0403, pid = 0x6001, serial = "CON-0001", interface = 0 }

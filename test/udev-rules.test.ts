@@ -12,7 +12,7 @@ import { GENERATED_RULES_FILE, udevRules } from '../src/devices/udev-rules.js';
 import { hasStackTrace, PROJECT_ROOT, runCli } from './helpers/cli.js';
 import { tempDir } from './helpers/temp-dir.js';
 import { parseUdevRules, tokenStrings, type UdevRule } from './helpers/udev-rules-parser.js';
-import { labFrom, SLOT, SP_SERIAL, STATIC_FILE, STATIC_NAME } from './helpers/udev-rules-lab.js';
+import { labFrom, SLOT, SP_DEVICES, STATIC_FILE, STATIC_NAME } from './helpers/udev-rules-lab.js';
 
 const staticText = readFileSync(STATIC_FILE, 'utf8');
 const LOCK = ['OWNER:="root"', 'GROUP:="root"', 'MODE:="0600"', 'TAG-="uaccess"'];
@@ -143,14 +143,7 @@ describe('udev/72-labslot.rules', () => {
 });
 
 const FULL_CONFIG = `
-[devices.sp-probe]
-kind = "usb"
-vid = 0x1fc9
-pid = 0x0143
-serial = "${SP_SERIAL}"
-[devices.sp-vcom]
-kind = "serial"
-usb = { vid = 0x1fc9, pid = 0x0143, serial = "${SP_SERIAL}" }
+${SP_DEVICES}
 [devices.quad-port-2]
 kind = "serial"
 usb = { vid = 0x0403, pid = 0x6011, serial = "FT4232-1", interface = 10 }

@@ -13,6 +13,15 @@ export const STATIC_FILE = join(PROJECT_ROOT, 'udev', STATIC_NAME);
 
 /** Glob characters, a space, `$` and `%`: all must be matched literally. */
 export const SP_SERIAL = 'SP*1[x] $k%';
+/** The SP's probe and its VCOM, both matched by vid, pid and that serial: in every lab these tests configure. */
+export const SP_DEVICES = `[devices.sp-probe]
+kind = "usb"
+vid = 0x1fc9
+pid = 0x0143
+serial = "${SP_SERIAL}"
+[devices.sp-vcom]
+kind = "serial"
+usb = { vid = 0x1fc9, pid = 0x0143, serial = "${SP_SERIAL}" }`;
 /** The start of a slot whose devices list follows. */
 export const SLOT = `[slots.a]\ntarget = "t"\ndevices = `;
 
