@@ -1,5 +1,5 @@
 // Jobs cannot talk to each other over abstract Unix sockets (DESIGN §8,
-// README "What a job can reach"): two jobs at once on different slots, a
+// README Status, "Abstract Unix sockets"): two jobs at once on different slots, a
 // real agent, real worker users, this machine's kernel. On a kernel with
 // Landlock ABI 6 the second job's connect is refused; on an older one the
 // test asserts the documented fallback (it connects) and says so.
