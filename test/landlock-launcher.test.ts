@@ -40,6 +40,11 @@ describe(`labslot-landlock (${ON_KERNEL})`, () => {
         : /^kernel lacks Landlock ABI 6 \(has \d+\)/,
     );
     t.diagnostic(`${ON_KERNEL}: ${landlockNote(LANDLOCK_ABI).message}`);
+    // What keeps an agent from starting when it cannot tell (a launcher missing from the installation).
+    await assert.rejects(landlockAbi(undefined, '/nonexistent/labslot-landlock'), {
+      name: 'LandlockProbeError',
+      message: /^\/nonexistent\/labslot-landlock --abi failed \(exit 2\): .*can't open file/,
+    });
   });
 
   it(`${SCOPED ? 'refuses' : `(ABI < ${SCOPE_ABI}: fallback) allows`} a connection to an abstract socket made outside the command's domain`, async (t) => {

@@ -30,18 +30,18 @@ export function landlockScope(): string[] {
 }
 
 /** The kernel's Landlock ABI (0: none), asked through the same launcher the jobs run. */
-export async function landlockAbi(signal?: AbortSignal): Promise<number> {
-  const result = await runProcess([...PYTHON, LANDLOCK_LAUNCHER, '--abi'], {
+export async function landlockAbi(signal?: AbortSignal, launcher = LANDLOCK_LAUNCHER): Promise<number> {
+  const result = await runProcess([...PYTHON, launcher, '--abi'], {
     timeoutMs: PROBE_TIMEOUT_MS,
     signal,
     env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' },
   });
   const text = result.output.trim();
   if (result.spawnError !== undefined)
-    throw new LandlockProbeError(`cannot run python3 for ${LANDLOCK_LAUNCHER}: ${result.spawnError.message}`);
+    throw new LandlockProbeError(`cannot run python3 for ${launcher}: ${result.spawnError.message}`);
   if (result.code !== 0 || !/^\d+$/.test(text))
     throw new LandlockProbeError(
-      `${LANDLOCK_LAUNCHER} --abi failed (${result.timedOut ? 'timed out' : `exit ${String(result.code ?? result.signal)}`}): ${lastLines(text, 3)}`,
+      `${launcher} --abi failed (${result.timedOut ? 'timed out' : `exit ${String(result.code ?? result.signal)}`}): ${lastLines(text, 3)}`,
     );
   return Number(text);
 }
