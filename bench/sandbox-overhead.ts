@@ -1,15 +1,18 @@
 // What the sandbox adds to every job: the same trivial job (`true`) as the
 // same worker user, started once through the Linux platform (cgroups, a
 // private mount namespace, bwrap, setpriv, env -i; then killing the cgroup
-// and removing it) and once with setpriv alone, as before the sandbox.
-// Prints p50/p99 of each and of the difference. Needs root and bubblewrap.
+// and removing it) and once with setpriv alone, as before the sandbox; and
+// setpriv with the Landlock launcher (libexec/labslot-landlock, which every
+// sandboxed job runs) against setpriv alone, for what the launcher adds.
+// Prints p50/p99 of each and of the differences. Needs root, bubblewrap, python3.
 //
 //   npx tsx bench/sandbox-overhead.ts
 import { spawn } from 'node:child_process';
-import { chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { agentScope } from '../src/platform/agent-scope.js';
+import { landlockAbi, landlockScope } from '../src/platform/linux/landlock.js';
 import { LinuxPlatform } from '../src/platform/linux/linux-platform.js';
 import {
   ENVIRONMENT_FILE,
@@ -37,6 +40,8 @@ function run(argv: string[]): Promise<void> {
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'labslot-bench-sandbox-'));
+// The worker passes through it to its directories and the environment file, as through a state directory.
+chmodSync(dir, 0o711);
 const platform = new LinuxPlatform(agentScope(dir));
 const workerId = 'wbenchsandbox';
 const account = await platform.createUser(
@@ -61,7 +66,8 @@ try {
     privateDir: dir,
     cwd: '/work',
     outputFile: join(dir, 'output.log'),
-    readOnly: [],
+    // The environment file is in `dir`, under the /tmp the job gets its own of (as worker-setup binds the worker root).
+    readOnly: [{ host: dir, inJob: dir }],
     writable: [
       { host: join(dir, 'home'), inJob: join(dir, 'home') },
       { host: join(dir, 'work'), inJob: '/work' },
@@ -73,23 +79,31 @@ try {
   };
   const sandboxed: number[] = [];
   const plain: number[] = [];
+  const scoped: number[] = [];
   for (let i = 0; i < RUNS + 5; i += 1) {
     let started = performance.now();
     const job = await platform.startJob(launch);
     const exit = await job.exited;
-    if (exit.code !== 0) throw new Error(`sandboxed job exited ${String(exit.code)}`);
+    if (exit.code !== 0)
+      throw new Error(`sandboxed job exited ${String(exit.code)}: ${readFileSync(launch.outputFile, 'utf8')}`);
     await platform.killWorker(account, 5_000);
     await platform.releaseWorker(account);
     const sandboxMs = performance.now() - started;
     started = performance.now();
     await run([...privilegeDrop(account), ...withJobEnvironment(envFile, ['true'])]);
     const plainMs = performance.now() - started;
+    started = performance.now();
+    await run([...privilegeDrop(account), ...landlockScope(), ...withJobEnvironment(envFile, ['true'])]);
+    const scopedMs = performance.now() - started;
     if (i >= 5) {
       sandboxed.push(sandboxMs);
       plain.push(plainMs);
+      scoped.push(scopedMs);
     }
   }
   const added = sandboxed.map((s, i) => s - (plain[i] ?? 0)).sort((a, b) => a - b);
+  const launcher = scoped.map((s, i) => s - (plain[i] ?? 0)).sort((a, b) => a - b);
+  scoped.sort((a, b) => a - b);
   sandboxed.sort((a, b) => a - b);
   plain.sort((a, b) => a - b);
   console.log(
@@ -104,6 +118,12 @@ try {
   );
   console.log(
     `added by the sandbox             ${percentile(added, 50).toFixed(1).padStart(7)}  ${percentile(added, 99).toFixed(1).padStart(7)}`,
+  );
+  console.log(
+    `setpriv + landlock + env         ${percentile(scoped, 50).toFixed(1).padStart(7)}  ${percentile(scoped, 99).toFixed(1).padStart(7)}`,
+  );
+  console.log(
+    `added by the launcher (ABI ${await landlockAbi()})     ${percentile(launcher, 50).toFixed(1).padStart(7)}  ${percentile(launcher, 99).toFixed(1).padStart(7)}`,
   );
 } finally {
   await platform.killWorker(account, 5_000);

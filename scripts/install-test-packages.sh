@@ -13,7 +13,8 @@ if ! command -v apt-get >/dev/null; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-# g++/make/python3: better-sqlite3 is compiled from source (its prebuilt download is unreachable).
+# g++/make/python3: better-sqlite3 is compiled from source (its prebuilt download is unreachable); python3 also runs
+# libexec/labslot-landlock, the Landlock scope of every job (and the abstract-socket tests).
 # socat: PTY pairs standing in for serial consoles; util-linux: flock, setpriv, setsid, unshare;
 # bubblewrap: the job sandbox; passwd: useradd/userdel for workers; e2fsprogs: chattr (a cleanup that fails), mkfs.ext4 (each job's own disk); procps: ps in jobs.
 # iproute2 + iputils-ping: network namespaces with IPv6 targets; pdudaemon: a real PDU daemon.

@@ -105,6 +105,8 @@ export class Agent {
       // Before any slot is offered: finish what a crashed agent left (DESIGN §3.7).
       const platform = this.options.platform ?? currentPlatform(lab.stateDir);
       this.platform = platform;
+      // Once, before any job: what this kernel lets the sandbox keep apart. It throws when it cannot tell.
+      for (const note of await platform.isolation()) log[note.level](note.fields, note.message);
       const checker = new DeviceChecker(lab, this.options.listUsb);
       // The checker's enumeration: it reads descriptors of configured probes only, where sysfs has no serials.
       const listUsb = (): ReturnType<UsbSnapshot['get']> => checker.newUsbSnapshot().get();

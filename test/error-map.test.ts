@@ -146,6 +146,7 @@ const NEVER_REACH_A_ROUTE: Readonly<Record<string, string>> = {
   DatabaseError: 'opening the database at start',
   ListenError: 'binding the listener at start',
   StateDirLockedError: 'locking the state directory at start',
+  LandlockProbeError: "asking the kernel's Landlock ABI at start",
   IllegalStateError: 'lifecycle misuse (start twice, launch after stop): a bug, rightly a 500 anywhere',
   // Leases run in the scheduler, not in a request; their failures end the job and are logged.
   WorkerSetupError: 'worker setup, in a lease run',

@@ -13,6 +13,7 @@ export const DEMO_PROGRAMS: Readonly<Record<string, string>> = {
   ping: 'iputils-ping',
   setpriv: 'util-linux',
   bwrap: 'bubblewrap',
+  python3: 'python3',
   useradd: 'passwd',
   userdel: 'passwd',
 };

@@ -89,6 +89,13 @@ export interface StartedJob {
 /** Which limit, if any, ended a job: "memory limit of 256MiB reached (out of memory)". */
 export type LimitVerdict = string | undefined;
 
+/** Something about how well this host isolates jobs from each other, for the agent to log at start. */
+export interface IsolationNote {
+  level: 'info' | 'warn';
+  message: string;
+  fields: Record<string, unknown>;
+}
+
 export interface Platform {
   readonly name: string;
 
@@ -103,6 +110,12 @@ export interface Platform {
   /** The account that owns a uid, through the name service; undefined when none does. */
   accountOfUid(uid: number, signal?: AbortSignal): Promise<string | undefined>;
 
+  /**
+   * What this host's kernel gives jobs beyond the contract of startJob (Linux: the Landlock scope of
+   * abstract Unix sockets). Asked once at start; rejects when the platform cannot tell, rather than
+   * let jobs start on a sandbox it cannot vouch for.
+   */
+  isolation(signal?: AbortSignal): Promise<IsolationNote[]>;
   /** Starts the job as its worker: supplementary groups applied, no privileges, sandboxed, limited. */
   startJob(launch: JobLaunch): Promise<StartedJob>;
   /** Sends a signal to every process of the worker. Returns how many there were. */

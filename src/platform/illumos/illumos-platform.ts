@@ -46,6 +46,7 @@ import {
 } from './users.js';
 import { LAUNCH_FILE, launchScript, OUTPUT_FIFO, workerStartMethod } from './worker-method.js';
 import type {
+  IsolationNote,
   JobLaunch,
   JobLimits,
   LimitVerdict,
@@ -241,6 +242,11 @@ export class IllumosPlatform implements Platform {
   /** Instances, projects and users are per worker; the agent itself keeps nothing on the host. */
   releaseAgent(): Promise<void> {
     return Promise.resolve();
+  }
+
+  /** illumos has no abstract Unix sockets (a Linux extension): nothing to scope, nothing to say. */
+  isolation(): Promise<IsolationNote[]> {
+    return Promise.resolve([]);
   }
 
   /** Tries everything, then reports every failure together: one stuck orphan must not shield the others. */

@@ -1,14 +1,17 @@
 // The Linux platform: shadow-utils users, the bwrap sandbox of
 // linux/sandbox.ts, cgroups v1 or v2 for limits and for killing a job whole,
-// and /proc for finding what a worker's uid still runs.
+// /proc for finding what a worker's uid still runs, and Landlock (landlock.ts)
+// keeping each job's abstract Unix sockets to itself.
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { chown, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WorkerCgroups } from './cgroups.js';
+import { landlockAbi, landlockNote } from './landlock.js';
 import { ENVIRONMENT_FILE, environmentScript, sandboxCommand } from './sandbox.js';
 import { OutputRelay } from '../output-relay.js';
 import type {
+  IsolationNote,
   JobExit,
   JobLaunch,
   JobLimits,
@@ -55,6 +58,11 @@ export class LinuxPlatform implements Platform {
 
   accountOfUid(uid: number, signal?: AbortSignal): Promise<string | undefined> {
     return accountOfUid(uid, signal);
+  }
+
+  /** Each job scopes itself (landlock.ts); this only says what the kernel lets that scope be. */
+  async isolation(signal?: AbortSignal): Promise<IsolationNote[]> {
+    return [landlockNote(await landlockAbi(signal))];
   }
 
   async startJob(launch: JobLaunch): Promise<StartedJob> {

@@ -11,6 +11,8 @@
 //   setpriv the worker's uid and gid with initgroups (bwrap's own --uid would
 //           drop supplementary groups), no_new_privs, no capabilities, an
 //           empty bounding set;
+//   labslot-landlock  a Landlock domain of the job's own, in which abstract
+//           Unix sockets made outside it cannot be reached (landlock.ts);
 //   env -i  then sh, which reads the job's environment from a file only the
 //           worker's group can read, only now that nothing runs as root.
 // Everything is an argv element, and nothing of the job's environment (its
@@ -19,6 +21,7 @@
 // command as "$@", never as code; the environment file is data the job's own
 // shell reads, each value single-quoted.
 import { readdirSync, readlinkSync } from 'node:fs';
+import { LANDLOCK_LAUNCHER_DIR, landlockScope } from './landlock.js';
 import type { JobLaunch, WorkerAccount } from '../platform.js';
 
 const ENTER_CGROUPS =
@@ -155,8 +158,13 @@ export function sandboxCommand(launch: JobLaunch, cgroupProcsFiles: readonly str
     '--propagation',
     'private',
     '--',
-    ...bwrapArguments(launch),
+    // The launcher's own directory, whatever the job's mounts hide (an installation under /work).
+    ...bwrapArguments({
+      ...launch,
+      readOnly: [...launch.readOnly, { host: LANDLOCK_LAUNCHER_DIR, inJob: LANDLOCK_LAUNCHER_DIR }],
+    }),
     ...privilegeDrop(launch.worker),
+    ...landlockScope(),
     ...withJobEnvironment(envFile, launch.command),
   ];
 }
