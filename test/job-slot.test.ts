@@ -134,6 +134,8 @@ describe('job run --slot against a real agent', () => {
     const id = jobId(run.stderr);
     const view = await lab.job(id);
     assert.match(view.allow_held_by ?? '', /^operator:[0-9a-f]{8}$/);
+    const status = await cli(['job', 'status', id], env(lab));
+    assert.match(status.stdout, /^asked for\s+slot bench-2, held or not \(allowed by operator:[0-9a-f]{8}\)$/m);
     const slot = await lab.slot('bench-2');
     assert.deepEqual([slot.hold?.reason, slot.usage], ['flaky SP console', 'idle'], 'the hold is still there');
     const leased = (await lab.events('&slot=bench-2')).find((e) => e.type === 'slot.leased' && e.job_id === id);
