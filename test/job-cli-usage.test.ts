@@ -13,8 +13,10 @@ describe('job and worker commands: usage errors', () => {
     const cases: [string[], RegExp][] = [
       [
         ['job', 'run', '--', 'true'],
-        /^labslot: required option '--target <target>' not specified\nlabslot: see 'labslot job run --help'\n$/,
+        /^labslot: give --target TARGET \(any slot of it\) or --slot NAME \(that slot only\)\n$/,
       ],
+      [['job', 'run', '--target', 'gimlet', '--allow-held', '--', 'true'], /^labslot: --allow-held needs --slot NAME/],
+      [['job', 'submit', '--slot', ' ', '--', 'true'], /^labslot: --slot: name the slot, e.g. --slot gimlet-1\n$/],
       [['job', 'run', '--target', 'gimlet'], /^labslot: missing required argument 'command'$/m],
       [
         ['job', 'run', '--target', 'gimlet', '--env', 'NOEQUALS', '--', 'true'],

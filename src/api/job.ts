@@ -7,8 +7,13 @@ export interface JobView {
   id: string;
   target: string;
   state: JobState;
+  /** The slot it got (null while queued). */
   slot: string | null;
   worker_id: string | null;
+  /** The one slot it was submitted for ("slot" in POST /v1/jobs); null: any slot of its target. */
+  requested_slot: string | null;
+  /** The operator who allowed it on its requested slot while held ("allow_held"); null when not allowed. */
+  allow_held_by: string | null;
   argv: string[] | null;
   script: string | null;
   env: Record<string, string>;

@@ -17,6 +17,11 @@ export function formatJobSummary(job: JobJson): string {
     ['exit code', exitText(job)],
     ['reason', job.end_reason ?? '-'],
   ];
+  if (job.requested_slot !== null)
+    rows.splice(4, 0, [
+      'asked for',
+      `slot ${job.requested_slot}${job.allow_held_by === null ? '' : `, held or not (allowed by ${job.allow_held_by})`}`,
+    ]);
   if (job.state === 'queued') rows.push(['waiting', job.waiting ?? '-']);
   rows.push(
     ['priority', String(job.priority)],

@@ -1,5 +1,6 @@
-// `labslot job run --target T ... -- CMD [ARG]...`: submit, stream the job's
-// output to stdout as it happens, and exit with the job's exit code. Only the
+// `labslot job run --target T | --slot NAME ... -- CMD [ARG]...`: submit, say
+// which slot and worker it got, stream the job's output to stdout as it
+// happens, and exit with the job's exit code. Only the
 // job's bytes go to stdout; everything labslot has to say goes to stderr, so
 // `labslot job run ... > log` captures exactly what the job printed.
 //
@@ -15,6 +16,7 @@ import { jobPath, type JobJson } from './job-json.js';
 import { jobOutcome } from './job-outcome.js';
 import { followOutput, reportRetryOnStderr, streamWriter } from './job-output.js';
 import { reportWhileQueued } from './job-queue-watch.js';
+import { SlotAnnouncement } from './slot-announcement.js';
 import {
   addSubmissionOptions,
   compileSubmission,
@@ -75,7 +77,8 @@ async function runJob(client: AgentClient, submission: JobSubmission, inputDir: 
   try {
     const created = await client.request<{ id: string; job: JobJson }>('POST', '/v1/jobs', submission);
     id = created.id;
-    say(`job ${id} queued for ${submission.target}`);
+    const { requested_slot: slot, target } = created.job;
+    say(`job ${id} queued for ${slot === null ? target : `slot ${slot}`}`);
     if (inputDir !== undefined) {
       // tar is loaded only for a job that sends a directory.
       const { sendInput } = await import('./job-archive-transfer.js');
@@ -83,15 +86,18 @@ async function runJob(client: AgentClient, submission: JobSubmission, inputDir: 
       say(`job ${id} got its input: ${plural(sent.files, 'file')}, ${plural(sent.bytes, 'byte')}`);
     }
     if (interrupts > 0) cancel(id);
-    const watching = reportWhileQueued(client, created.job, running.signal, say);
+    const announcement = new SlotAnnouncement(say);
+    const watching = reportWhileQueued(client, created.job, running.signal, say, announcement);
     const job = await followOutput(client, id, {
-      write: streamWriter(process.stdout),
+      write: announcement.gate(client, id, running.signal, streamWriter(process.stdout)),
       signal: running.signal,
       retryFirstAttempt: true,
       onRetry: reportRetryOnStderr(id),
     });
     running.abort();
     await watching;
+    // A job that printed nothing: the gate never ran.
+    announcement.tell(job);
     const outcome = jobOutcome(job, interrupts > 0);
     if (outcome.message !== undefined) say(outcome.message);
     return outcome.code;

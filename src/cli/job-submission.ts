@@ -12,7 +12,9 @@ import { CliError, EXIT_USAGE } from './exit-codes.js';
 
 /** What commander hands over, unchecked. */
 export interface RawSubmissionOptions {
-  target: string;
+  target?: string;
+  slot?: string;
+  allowHeld?: boolean;
   timeout?: string;
   priority?: string;
   env?: string[];
@@ -23,7 +25,12 @@ export interface RawSubmissionOptions {
 
 /** The body of POST /v1/jobs. */
 export interface JobSubmission {
-  target: string;
+  /** Implied by `slot` when left out. */
+  target?: string;
+  /** This slot only. */
+  slot?: string;
+  /** Operator tokens: run on `slot` although it is held. */
+  allow_held?: boolean;
   argv?: string[];
   script?: string;
   env?: Record<string, string>;
@@ -41,7 +48,9 @@ const PRIORITY_LIMIT = 1000;
 export function addSubmissionOptions(command: Command): Command {
   return (
     command
-      .requiredOption('--target <target>', "the kind of testbed to run on (a slot's target)")
+      .option('--target <target>', "the kind of testbed to run on (a slot's target); implied by --slot")
+      .option('--slot <name>', 'run on this slot only (it waits while the slot is busy or unhealthy)')
+      .option('--allow-held', 'with --slot and an operator token: run on the slot although it is held, to debug it')
       .option(
         '--timeout <duration>',
         "stop the job after this long, e.g. 90s, 10m, 1h30m (default: the agent's [jobs] timeout)",
@@ -64,9 +73,23 @@ export function addSubmissionOptions(command: Command): Command {
 
 /** Checks the shared options and builds the request; `argv` empty means "no command given". */
 export async function compileSubmission(raw: RawSubmissionOptions, argv: readonly string[]): Promise<JobSubmission> {
-  const submission: JobSubmission = { target: raw.target };
-  if (raw.target.trim() === '')
-    throw new CliError('--target: name the kind of testbed, e.g. --target gimlet', EXIT_USAGE);
+  const submission: JobSubmission = {};
+  if (raw.target === undefined && raw.slot === undefined)
+    throw new CliError('give --target TARGET (any slot of it) or --slot NAME (that slot only)', EXIT_USAGE);
+  if (raw.target !== undefined) {
+    if (raw.target.trim() === '')
+      throw new CliError('--target: name the kind of testbed, e.g. --target gimlet', EXIT_USAGE);
+    submission.target = raw.target;
+  }
+  if (raw.slot !== undefined) {
+    if (raw.slot.trim() === '') throw new CliError('--slot: name the slot, e.g. --slot gimlet-1', EXIT_USAGE);
+    submission.slot = raw.slot;
+  }
+  if (raw.allowHeld === true) {
+    if (raw.slot === undefined)
+      throw new CliError('--allow-held needs --slot NAME: the held slot to run on', EXIT_USAGE);
+    submission.allow_held = true;
+  }
 
   if (raw.script !== undefined && argv.length > 0)
     throw new CliError('give either --script FILE or -- CMD [ARG]..., not both', EXIT_USAGE);

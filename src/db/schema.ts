@@ -114,6 +114,10 @@ export const jobs = sqliteTable(
     outputsBytes: integer('outputs_bytes'),
     /** Why a queued job has no slot yet, for `GET /v1/jobs/:id`. */
     waiting: text('waiting'),
+    /** The one slot the submitter asked for (`job run --slot`); null: any slot of the target. */
+    requestedSlot: text('requested_slot'),
+    /** The operator who let this job run on its slot although the slot is held (`--allow-held`); null: never on a held slot. */
+    allowHeldBy: text('allow_held_by'),
   },
   (t) => [
     index('jobs_queue').on(t.state, t.target, t.priority, t.submittedAt),

@@ -31,6 +31,12 @@ export function actorOf(role: Role, token: string): string {
   return `${role}:${sha256Hex(token).slice(0, 8)}`;
 }
 
+/** The actor of a request's bearer token in `role`, or undefined when the token does not hold that role. */
+export function actorAs(header: string | undefined, role: Role, hashes: TokenHashes): string | undefined {
+  const token = bearerToken(header);
+  return token !== undefined && rolesOf(token, hashes).includes(role) ? actorOf(role, token) : undefined;
+}
+
 /** Requires a token of one of `roles`: 401 without a valid token, 403 with a token of another role. */
 export function requireRole(roles: Role | readonly Role[], hashes: TokenHashes): MiddlewareHandler<AppEnv> {
   const wanted: readonly Role[] = typeof roles === 'string' ? [roles] : roles;

@@ -10,9 +10,10 @@ import { API_ERRORS, type ApiErrorCode } from '../api/error-codes.js';
 import { isDatabaseUnreadable, isDiskFull } from '../errors.js';
 import { ArchiveError } from '../jobs/job-archives.js';
 import { InputTooLargeError } from '../jobs/job-input.js';
-import { JobRefusedError, UnknownTargetError } from '../jobs/job-queue.js';
+import { HeldSlotRefusedError, JobRefusedError, UnknownTargetError } from '../jobs/job-refusals.js';
 import { JobDoneError, JobNotFoundError } from '../jobs/scheduler.js';
 import { NotHeldError, SlotHeldError } from '../slots/holds.js';
+import { SlotNotFoundError } from '../slots/slot-named.js';
 import { holdView } from '../slots/slot-view.js';
 import { HttpError } from './http-error.js';
 
@@ -73,6 +74,9 @@ export const ERROR_TABLE: readonly Mapping[] = [
     coded('slot_held', `${e.message}; ${REPLACE_HOLD_HINT}`, { details: { hold: holdView(e.hold) } }),
   ),
   map(NotHeldError, (e) => coded('not_held', e.message)),
+  map(SlotNotFoundError, (e) => coded('slot_not_found', e.message)),
+  // A job for a held slot: the same code and hold as a second hold, worded for a job.
+  map(HeldSlotRefusedError, (e) => coded('slot_held', e.message, { details: { hold: holdView(e.hold) } })),
 ];
 
 /**

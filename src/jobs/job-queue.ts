@@ -9,28 +9,12 @@ import type { Db } from '../db/open-database.js';
 import { jobs, type JobState } from '../db/schema.js';
 import { newJobId } from './ids.js';
 import { humilityNames } from './humility-environment.js';
+import { JobRefusedError, UnknownTargetError, unknownTargetMessage } from './job-refusals.js';
 import type { JobRequest } from './job-request.js';
+import { placeJob } from './slot-request.js';
 import type { JobRow } from './job-view.js';
 
-export class UnknownTargetError extends Error {
-  override readonly name = 'UnknownTargetError';
-}
-
-/** "no slot serves target "x" on lab-1 (targets: gimlet, sidecar)": the same words for a submission and a job list filter. */
-export function unknownTargetMessage(lab: LabModel, target: string): string {
-  return `no slot serves target "${target}" on ${lab.agentName} (targets: ${[...lab.targets.keys()].sort().join(', ')})`;
-}
-
-/** A submission this host refuses, though it is well-formed (a timeout over the host's limit); `field` is the request's key at fault. */
-export class JobRefusedError extends Error {
-  override readonly name = 'JobRefusedError';
-  constructor(
-    readonly field: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export { JobRefusedError, UnknownTargetError, unknownTargetMessage };
 
 /** `beforeCommit` runs inside the insert's transaction: if it throws (a full disk), the job was never submitted. */
 export function submitJob(
@@ -41,7 +25,9 @@ export function submitJob(
   at = Date.now(),
   beforeCommit?: (id: string) => void,
 ): JobRow {
-  if (!lab.targets.has(request.target)) throw new UnknownTargetError(unknownTargetMessage(lab, request.target));
+  const place = placeJob(db, lab, request, by);
+  const { target } = place;
+  if (!lab.targets.has(target)) throw new UnknownTargetError(unknownTargetMessage(lab, target));
   const limit = lab.config.jobs.timeout;
   if (request.timeout !== undefined && request.timeout > limit) {
     // The route puts the field in front ("timeout: 2h is over ..."): the message does not name it again.
@@ -50,13 +36,13 @@ export function submitJob(
       `${formatDuration(request.timeout)} is over this host's limit of ${formatDuration(limit)} ([jobs] timeout)`,
     );
   }
-  const probes = humilityNames(lab, request.target);
+  const probes = humilityNames(lab, target);
   for (const name of Object.keys(request.archives ?? {})) {
     if (!probes.includes(name)) {
       const known = probes.length === 0 ? 'its slots have no probes' : `its probes: ${probes.join(', ')}`;
       throw new JobRefusedError(
         `archives.${name}`,
-        `no slot of target "${request.target}" has a probe named "${name}" in HUMILITY_ENVIRONMENT (${known})`,
+        `no slot of target "${target}" has a probe named "${name}" in HUMILITY_ENVIRONMENT (${known})`,
       );
     }
   }
@@ -66,7 +52,9 @@ export function submitJob(
       .insert(jobs)
       .values({
         id,
-        target: request.target,
+        target,
+        requestedSlot: place.slot,
+        allowHeldBy: place.allowHeldBy,
         argv: request.argv ?? null,
         script: request.script ?? null,
         env: request.env,
@@ -85,8 +73,15 @@ export function submitJob(
         type: 'job.submitted',
         jobId: id,
         actor: by,
-        message: `job ${id} submitted for ${request.target}`,
-        data: { target: request.target, priority: request.priority },
+        message:
+          place.slot === null
+            ? `job ${id} submitted for ${target}`
+            : `job ${id} submitted for slot ${place.slot}${place.allowHeldBy === null ? '' : ' (allowed on it while held)'}`,
+        data: {
+          target,
+          priority: request.priority,
+          ...(place.slot === null ? {} : { slot: place.slot, allow_held_by: place.allowHeldBy }),
+        },
       },
       at,
     );
@@ -100,12 +95,19 @@ export function readJob(db: Pick<Db, 'select'>, id: string): JobRow | undefined 
 }
 
 /** What a scheduler pass needs of a queued job; the full row (script, env) is read only for the one that gets a slot. */
-export type QueuedJob = Pick<JobRow, 'id' | 'target' | 'input' | 'waiting'>;
+export type QueuedJob = Pick<JobRow, 'id' | 'target' | 'input' | 'waiting' | 'requestedSlot' | 'allowHeldBy'>;
 
 /** Queued jobs in the order they should get slots: priority, then submission. */
 export function queuedJobs(db: Db): QueuedJob[] {
   return db
-    .select({ id: jobs.id, target: jobs.target, input: jobs.input, waiting: jobs.waiting })
+    .select({
+      id: jobs.id,
+      target: jobs.target,
+      input: jobs.input,
+      waiting: jobs.waiting,
+      requestedSlot: jobs.requestedSlot,
+      allowHeldBy: jobs.allowHeldBy,
+    })
     .from(jobs)
     .where(eq(jobs.state, 'queued'))
     .orderBy(desc(jobs.priority), asc(jobs.submittedAt), asc(jobs.id))

@@ -1,6 +1,7 @@
-// The body of POST /v1/jobs, validated at the edge: exactly one of argv or
-// script, an env that cannot replace what labslot sets, a timeout as a
-// duration string or seconds, Hubris archives as paths inside the input.
+// The body of POST /v1/jobs, validated at the edge: a target or a slot (or
+// both), exactly one of argv or script, an env that cannot replace what
+// labslot sets, a timeout as a duration string or seconds, Hubris archives as
+// paths inside the input.
 import { z } from 'zod';
 import { parseDuration } from '../config/duration.js';
 import { envName } from '../config/env-names.js';
@@ -41,7 +42,12 @@ const inputArchive = z.unknown().transform((value, ctx) => {
 
 export const jobRequestSchema = z
   .strictObject({
-    target: z.string().trim().min(1, { error: 'name the target (e.g. "gimlet")' }),
+    /** Optional when `slot` names one: the slot's target is implied. */
+    target: z.string().trim().min(1, { error: 'name the target (e.g. "gimlet")' }).optional(),
+    /** This slot only (same health gate); its target must be `target` when both are given. */
+    slot: z.string().trim().min(1, { error: 'name the slot (e.g. "gimlet-1")' }).optional(),
+    /** Operator tokens only: run on `slot` although it is held, to debug it; the hold stays. */
+    allow_held: z.boolean().default(false),
     argv: z
       .array(text(65_536))
       .min(1, { error: 'argv needs a program' })
@@ -57,6 +63,13 @@ export const jobRequestSchema = z
     input: z.boolean().default(false),
     /** By humility target ("sp", "rot"): replaces the config's archive in HUMILITY_ENVIRONMENT for this job. */
     archives: z.record(name, inputArchive).optional(),
+  })
+  .refine((r) => r.target !== undefined || r.slot !== undefined, {
+    error: 'give "target" (any slot of it) or "slot" (that slot only)',
+  })
+  .refine((r) => !r.allow_held || r.slot !== undefined, {
+    error: '"allow_held" needs "slot": it lets a job run on that one held slot',
+    path: ['allow_held'],
   })
   .refine((r) => (r.argv === undefined) !== (r.script === undefined), {
     error: 'give exactly one of "argv" and "script"',

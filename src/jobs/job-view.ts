@@ -19,6 +19,8 @@ export function jobView(row: JobRow, stateDir: string): JobView {
     state: row.state,
     slot: row.slot,
     worker_id: row.workerId,
+    requested_slot: row.requestedSlot,
+    allow_held_by: row.allowHeldBy,
     argv: row.argv,
     script: row.script,
     env: row.env,

@@ -10,19 +10,29 @@ import type { Db } from '../db/open-database.js';
 import { jobs, slots, workers, type SlotUsage } from '../db/schema.js';
 import { readSlotStates } from '../slots/slot-states.js';
 import { leaseUsage, moveSlot } from '../slots/slot-usage.js';
+import { holdView } from '../slots/slot-view.js';
 import { jobEndData, type JobOutcome } from './job-outcome.js';
 
 /**
  * Leases `slot` to a queued job if, inside this transaction, the slot is idle
- * and unheld, no conflicting slot is in use, and the job is still queued.
+ * and unheld (or held, for a job `allowHeldBy` an operator), no conflicting
+ * slot is in use, and the job is still queued.
  * One transaction per claim and one process writing: two jobs can never hold
  * one slot, nor two conflicting slots run at once.
  */
-export function claimSlot(db: Db, jobId: string, slot: SlotModel, at = Date.now()): boolean {
+export function claimSlot(
+  db: Db,
+  jobId: string,
+  slot: SlotModel,
+  { allowHeldBy = null, at = Date.now() }: { allowHeldBy?: string | null; at?: number } = {},
+): boolean {
   return db.transaction((tx) => {
     const states = readSlotStates(tx, [slot.name, ...slot.conflicts]);
     const own = states.get(slot.name);
-    if (!own || own.usage !== 'idle' || own.hold !== null) return false;
+    if (!own || own.usage !== 'idle') return false;
+    // A held slot stays out of rotation; only a job an operator allowed on it (to debug it) may run there.
+    const hold = own.hold;
+    if (hold !== null && allowHeldBy === null) return false;
     if (slot.conflicts.some((other) => (states.get(other)?.usage ?? 'idle') !== 'idle')) return false;
     const claimed = tx
       .update(jobs)
@@ -38,8 +48,15 @@ export function claimSlot(db: Db, jobId: string, slot: SlotModel, at = Date.now(
         type: 'slot.leased',
         slot: slot.name,
         jobId,
-        message: `${slot.name} leased to job ${jobId}`,
-        data: { target: slot.target, conflicts: slot.conflicts },
+        message:
+          hold === null
+            ? `${slot.name} leased to job ${jobId}`
+            : `${slot.name} leased to job ${jobId} while held (allowed by ${allowHeldBy}); the hold stays`,
+        data: {
+          target: slot.target,
+          conflicts: slot.conflicts,
+          ...(hold === null ? {} : { held: holdView(hold), allowed_by: allowHeldBy }),
+        },
       },
       at,
     );

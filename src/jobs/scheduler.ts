@@ -1,14 +1,20 @@
 // The scheduler (DESIGN §3.2): on every slot, health or job change, and on a
-// timer as a safety net, hands queued jobs the slots that can take them. Jobs
-// are taken in queue order (priority, then submission) and slots in name
-// order, and each claim is one transaction: concurrent submissions cannot give
+// timer as a safety net, hands queued jobs the slots that can take them (any
+// slot of the job's target, or the one slot it asked for). Jobs are taken in
+// queue order (priority, then submission) and slots in name order, and each claim is one transaction: concurrent submissions cannot give
 // one slot twice, run two conflicting slots at once, or deadlock.
 import { and, eq, ne } from 'drizzle-orm';
 import type { SlotModel } from '../config/lab-model.js';
 import { recordEvent } from '../db/event-log.js';
 import { jobs } from '../db/schema.js';
 import { coerceError, IllegalStateError } from '../errors.js';
-import { slotAvailability, waitingReason, type HostState, type SlotAvailability } from '../slots/availability.js';
+import {
+  slotAvailability,
+  slotWaitingReason,
+  waitingReason,
+  type HostState,
+  type SlotAvailability,
+} from '../slots/availability.js';
 import { queuedJobs, readJob } from './job-queue.js';
 import { LeaseRun, type LeaseDeps } from './lease-run.js';
 import { jobEndData } from './job-outcome.js';
@@ -134,15 +140,19 @@ export class Scheduler {
         if (job.waiting !== waiting) db.update(jobs).set({ waiting }).where(eq(jobs.id, job.id)).run();
         continue;
       }
-      const slot = (lab.targets.get(job.target) ?? [])
+      const allowHeld = job.allowHeldBy !== null;
+      const slot = (job.requestedSlot === null ? (lab.targets.get(job.target) ?? []) : [job.requestedSlot])
         .map((name) => lab.slots.get(name))
-        .find((s): s is SlotModel => s !== undefined && availability.get(s.name)?.available === true);
-      if (slot && claimSlot(db, job.id, slot)) {
+        .find((s): s is SlotModel => s !== undefined && usable(availability.get(s.name), allowHeld));
+      if (slot && claimSlot(db, job.id, slot, { allowHeldBy: job.allowHeldBy })) {
         markTaken(availability, slot);
         this.launch(job.id, slot);
         continue;
       }
-      const waiting = waitingReason(lab, job.target, availability);
+      const waiting =
+        job.requestedSlot === null
+          ? waitingReason(lab, job.target, availability)
+          : slotWaitingReason(job.requestedSlot, seenBy(availability.get(job.requestedSlot), allowHeld));
       if (waiting !== job.waiting)
         db.update(jobs)
           .set({ waiting })
@@ -164,6 +174,17 @@ export class Scheduler {
     this.runs.set(jobId, { run, done });
     this.onJobChange?.(jobId);
   }
+}
+
+/** A job an operator allowed on a held slot sees the slot as it would be without the hold. */
+function seenBy(availability: SlotAvailability | undefined, allowHeld: boolean): SlotAvailability | undefined {
+  return allowHeld && availability?.available === false && availability.unheld !== undefined
+    ? availability.unheld
+    : availability;
+}
+
+function usable(availability: SlotAvailability | undefined, allowHeld: boolean): boolean {
+  return seenBy(availability, allowHeld)?.available === true;
 }
 
 /** After a claim in this pass, the slot and everything it conflicts with are taken for the rest of it. */

@@ -80,6 +80,8 @@ export function jobJson(overrides: Partial<JobView> = {}): JobView {
     state,
     slot: null,
     worker_id: null,
+    requested_slot: null,
+    allow_held_by: null,
     argv: ['make', 'test'],
     script: null,
     env: {},

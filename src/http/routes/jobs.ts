@@ -11,7 +11,7 @@ import { createOutputFileSync, jobOutputsArchive } from '../../jobs/job-paths.js
 import { isFinal, jobView } from '../../jobs/job-view.js';
 import type { JobRow } from '../../jobs/job-view.js';
 import type { AppDeps, AppEnv } from '../app-deps.js';
-import { requireRole } from '../auth.js';
+import { actorAs, requireRole } from '../auth.js';
 import { HttpError } from '../http-error.js';
 import { jobNamed as jobNamedIn } from '../job-named.js';
 import { jsonBody } from '../json-body.js';
@@ -36,12 +36,26 @@ export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
   // boundary here: reading them always takes an operator or submitter token.
   const reader = requireRole(['operator', 'submitter'], lab.config.auth);
 
-  app.post('/', requireRole('submitter', lab.config.auth), async (c) => {
+  // Submitters submit; an operator submits only to run a job on a held slot ("allow_held"), to debug it.
+  app.post('/', requireRole(['submitter', 'operator'], lab.config.auth), async (c) => {
     const request = await jsonBody(c, jobRequestSchema);
+    const actor = actorAs(
+      c.req.header('authorization'),
+      request.allow_held ? 'operator' : 'submitter',
+      lab.config.auth,
+    );
+    if (actor === undefined)
+      throw new HttpError(
+        403,
+        'forbidden',
+        request.allow_held
+          ? '"allow_held" needs an operator token: only an operator may run a job on a held slot'
+          : 'this needs a submitter token',
+      );
     // The output file with the row, in its transaction: a full disk leaves neither, and the client a 507.
-    const job = submitJob(db, lab, request, c.get('actor'), Date.now(), (id) => createOutputFileSync(lab.stateDir, id));
+    const job = submitJob(db, lab, request, actor, Date.now(), (id) => createOutputFileSync(lab.stateDir, id));
     deps.scheduler.poke();
-    deps.log.info({ job: job.id, target: job.target, actor: c.get('actor') }, 'job submitted');
+    deps.log.info({ job: job.id, target: job.target, slot: job.requestedSlot, actor }, 'job submitted');
     return c.json({ id: job.id, job: jobView(job, lab.stateDir) }, 201);
   });
 

@@ -3,11 +3,11 @@ import { Hono } from 'hono';
 import { recordEvent } from '../../db/event-log.js';
 import { recentSlotEvents } from '../event-view.js';
 import { checkResultJson } from '../../devices/check-result.js';
+import { slotNamed as slotNamedIn } from '../../slots/slot-named.js';
 import { holdView, slotViews } from '../../slots/slot-view.js';
 import type { AppDeps, AppEnv } from '../app-deps.js';
 import { requireRole } from '../auth.js';
 import { hostView } from '../host-view.js';
-import { HttpError } from '../http-error.js';
 import { jsonBody } from '../json-body.js';
 import { holdRequest, operatorHold, operatorRelease, releaseRequest } from '../slot-actions.js';
 
@@ -15,16 +15,7 @@ export function slotRoutes(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const operator = requireRole('operator', deps.lab.config.auth);
 
-  const slotNamed = (name: string): string => {
-    if (!deps.lab.slots.has(name)) {
-      throw new HttpError(
-        404,
-        'slot_not_found',
-        `no slot named "${name}" (slots: ${[...deps.lab.slots.keys()].join(', ')})`,
-      );
-    }
-    return name;
-  };
+  const slotNamed = (name: string): string => slotNamedIn(deps.lab, name);
 
   app.get('/', (c) => {
     const host = hostView(deps);

@@ -102,6 +102,44 @@ export const LAB_SCENARIOS: Scenarios<LabContext> = new Map<string, Scenario<Lab
     { run: async (c) => [await cli(['job', 'run', '--target', 'nope', '--', 'true'], c.submitter)] },
   ],
   [
+    'labslot job run --slot nope -- true — no slot of that name',
+    {
+      run: async (c) => [
+        await cli(['job', 'run', '--slot', 'nope', '--', 'true'], c.submitter),
+        await cli(['job', 'submit', '--slot', 'nope', '--', 'true'], c.submitter),
+      ],
+    },
+  ],
+  [
+    'labslot job run --target TARGET --slot SLOT -- true — the slot serves another target',
+    {
+      run: async (c) => [await cli(['job', 'run', '--target', 'gimlet', '--slot', 'psc-1', '--', 'true'], c.submitter)],
+    },
+  ],
+  [
+    'labslot job run --slot SLOT -- true — the slot is held (and no `--allow-held` by an operator)',
+    {
+      run: async (c) => {
+        // psc-1 runs a job further down (mark-broken): it is released again here.
+        await c.lab.post('/v1/slots/psc-1/hold', { reason: 'held for the exit-code table' }, OPERATOR_TOKEN);
+        const refused = await cli(['job', 'run', '--slot', 'psc-1', '--', 'true'], c.submitter);
+        await c.lab.post('/v1/slots/psc-1/release', {}, OPERATOR_TOKEN);
+        return [refused];
+      },
+    },
+  ],
+  [
+    "labslot job run --slot SLOT --allow-held -- true — the token is not an operator's",
+    {
+      run: async (c) => {
+        await c.lab.post('/v1/slots/psc-1/hold', { reason: 'held for the exit-code table' }, OPERATOR_TOKEN);
+        const refused = await cli(['job', 'run', '--slot', 'psc-1', '--allow-held', '--', 'true'], c.submitter);
+        await c.lab.post('/v1/slots/psc-1/release', {}, OPERATOR_TOKEN);
+        return [refused];
+      },
+    },
+  ],
+  [
     'labslot job submit --target TARGET -- true — the job is queued',
     {
       run: async (c) => [
