@@ -14,6 +14,12 @@ import { JobRefusedError, UnknownTargetError } from '../jobs/job-queue.js';
 import { JobDoneError, JobNotFoundError } from '../jobs/scheduler.js';
 import { NotHeldError, SlotHeldError } from '../slots/holds.js';
 import { holdView } from '../slots/slot-view.js';
+import {
+  ForeignPowerDeviceError,
+  NoPowerDeviceError,
+  PowerSwitchError,
+  UnknownPowerDeviceError,
+} from '../slots/slot-power.js';
 import { HttpError } from './http-error.js';
 
 /** What a failed request answers: the status and the body's `error` object. */
@@ -73,6 +79,11 @@ export const ERROR_TABLE: readonly Mapping[] = [
     coded('slot_held', `${e.message}; ${REPLACE_HOLD_HINT}`, { details: { hold: holdView(e.hold) } }),
   ),
   map(NotHeldError, (e) => coded('not_held', e.message)),
+  map(UnknownPowerDeviceError, (e) => coded('power_device_not_found', e.message)),
+  map(ForeignPowerDeviceError, (e) => coded('power_device_forbidden', e.message)),
+  map(NoPowerDeviceError, (e) => coded('no_power_device', e.message)),
+  // Not the client's fault and not the agent's bug: the outlet's driver said no (logged where it failed).
+  map(PowerSwitchError, (e) => coded('power_failed', e.message)),
 ];
 
 /**
