@@ -35,9 +35,10 @@ export interface TestApp {
   logs: Record<string, unknown>[];
 }
 
-export function testApp(t: TestContext): TestApp {
+/** `toml`: the lab's config (slots.example.toml unless given). */
+export function testApp(t: TestContext, toml?: string): TestApp {
   const dir = tempDir(t);
-  const { lab, db } = labFixture(t, dir, readFileSync(join(PROJECT_ROOT, 'slots.example.toml'), 'utf8'));
+  const { lab, db } = labFixture(t, dir, toml ?? readFileSync(join(PROJECT_ROOT, 'slots.example.toml'), 'utf8'));
   const logs: Record<string, unknown>[] = [];
   const log = createLogger(
     new Writable({
