@@ -143,6 +143,7 @@ const SCENARIOS = new Map<string, Scenario>([
           ['job', 'list'],
           ['job', 'cancel', 'j1'],
           ['job', 'outputs', 'j1', '-o', '/nonexistent/out'],
+          ['power', 'on', 's1'],
         ];
         return [
           ...(await Promise.all(commands.map((args) => cli(args, env)))),
@@ -201,6 +202,29 @@ const SCENARIOS = new Map<string, Scenario>([
       run: async () => [
         await cli(['worker', 'mark-broken', '-m', 'x']),
         await cli(['worker', 'mark-broken', '-m', 'x'], { LABSLOT_URL: 'http://127.0.0.1:8421', LABSLOT_TOKEN: 'x' }),
+      ],
+    },
+  ],
+  [
+    'labslot worker power on — outside a job: `LABSLOT_WORKER` and friends are not set',
+    {
+      group: 'offline',
+      run: async () => [
+        await cli(['worker', 'power', 'on']),
+        await cli(['worker', 'power', 'cycle', 'x-power'], {
+          LABSLOT_URL: 'http://127.0.0.1:8421',
+          LABSLOT_TOKEN: 'x',
+        }),
+      ],
+    },
+  ],
+  [
+    'labslot power toggle SLOT — not `on`, `off` or `cycle`',
+    {
+      group: 'offline',
+      run: async () => [
+        await cli(['power', 'toggle', 's1'], { LABSLOT_URL: `http://127.0.0.1:${await freePort()}` }),
+        await cli(['worker', 'power', 'reboot'], { LABSLOT_URL: 'http://127.0.0.1:1', LABSLOT_WORKER: 'w1' }),
       ],
     },
   ],
@@ -442,17 +466,7 @@ const SCENARIOS = new Map<string, Scenario>([
     'labslot worker mark-broken -m MESSAGE — inside a job: its slot is held',
     {
       group: 'lab',
-      run: async (c) => {
-        // The job's own `labslot` (first on its PATH) reports its exit code in the job's output.
-        const id = await c.lab.submit({
-          target: 'psc',
-          script: 'labslot worker mark-broken -m "probe gone"\necho "exit=$?"',
-        });
-        const job = await c.lab.waitDone(id, 60_000);
-        const output = await c.lab.output(id);
-        const code = /^exit=(\d+)$/m.exec(output)?.[1];
-        return [{ code: code === undefined ? null : Number(code), output: `job ${JSON.stringify(job)}\n${output}` }];
-      },
+      run: async (c) => [await inJob(c, 'labslot worker mark-broken -m "probe gone"')],
     },
   ],
   [
@@ -466,6 +480,44 @@ const SCENARIOS = new Map<string, Scenario>([
           LABSLOT_WORKER: 'w-none',
           LABSLOT_SLOT: 'psc-1',
         }),
+      ],
+    },
+  ],
+  [
+    "labslot worker power cycle — inside a job: its slot's outlets are switched",
+    { group: 'lab', run: async (c) => [await inJob(c, 'labslot worker power cycle', 'pwr')] },
+  ],
+  [
+    "labslot worker power off DEVICE — inside a job: `DEVICE` is another slot's outlet",
+    { group: 'lab', run: async (c) => [await inJob(c, 'labslot worker power off gimlet-1-power', 'pwr')] },
+  ],
+  [
+    "labslot power off SLOT — the slot's outlets are switched",
+    {
+      group: 'lab',
+      run: async (c) => [
+        await cli(['power', 'off', 'pwr-1'], c.operator),
+        await cli(['power', 'cycle', 'pwr-1', 'pwr-1-power', '--json'], c.operator),
+      ],
+    },
+  ],
+  [
+    "labslot power off SLOT — an outlet's driver failed (pdudaemon unreachable, a command failed), or the slot has no power device",
+    {
+      group: 'lab',
+      run: async (c) => [
+        await cli(['power', 'off', 'gimlet-1'], c.operator),
+        await cli(['power', 'off', 'sidecar-1'], c.operator),
+      ],
+    },
+  ],
+  [
+    'labslot power off SLOT nope — no slot, or no power device, of that name',
+    {
+      group: 'lab',
+      run: async (c) => [
+        await cli(['power', 'off', 'pwr-1', 'nope'], c.operator),
+        await cli(['power', 'off', 'nope'], c.operator),
       ],
     },
   ],
@@ -525,6 +577,23 @@ const SCENARIOS = new Map<string, Scenario>([
     },
   ],
 ]);
+
+/** Runs `script` as a job of `target` (psc, whose slot mark-broken holds, unless named); its own `labslot` (first on its PATH) reports its exit code in the job's output. */
+async function inJob(c: LabContext, script: string, target = 'psc'): Promise<Outcome> {
+  const id = await c.lab.submit({ target, script: `${script}\necho "exit=$?"` });
+  const job = await c.lab.waitDone(id, 60_000);
+  const output = await c.lab.output(id);
+  const code = /^exit=(\d+)$/m.exec(output)?.[1];
+  return { code: code === undefined ? null : Number(code), output: `job ${JSON.stringify(job)}\n${output}` };
+}
+
+/** Outlets for the power rows: pwr-1's switches (command driver), gimlet-1's cannot be switched off. */
+const POWER_TOML = ['pwr-1', 'gimlet-1']
+  .map(
+    (slot) =>
+      `[devices.${slot}-power]\nkind = "power"\ndriver = "command"\non = ["true"]\noff = ["${slot === 'pwr-1' ? 'true' : 'false'}"]\nstatus = ["true"]\n`,
+  )
+  .join('');
 
 /** A lab of one slot whose only device is a command check: `true` (healthy) or `false`. */
 function writeConfig(dir: string, name: string, argv: string): string {
@@ -613,11 +682,16 @@ describe('exit codes, as README.md tabulates them', () => {
   it('client rows, against a real agent that runs jobs', async (t) => {
     if (!requires(t, ROOT, command('socat', ['-V']), command('bwrap', ['--version']))) return;
     const sidecars = [1, 2, 3, 4, 5].map((n) => ({ name: `sidecar-${n}`, target: 'sidecar' }));
-    const lab = await jobLab(t, [
-      { name: 'gimlet-1', target: 'gimlet' },
-      ...sidecars,
-      { name: 'psc-1', target: 'psc' },
-    ]);
+    const lab = await jobLab(
+      t,
+      [
+        { name: 'gimlet-1', target: 'gimlet', devices: ['gimlet-1-power'] },
+        ...sidecars,
+        { name: 'psc-1', target: 'psc' },
+        { name: 'pwr-1', target: 'pwr', devices: ['pwr-1-power'] },
+      ],
+      POWER_TOML,
+    );
     const done = await lab.submit({ target: 'gimlet', argv: ['true'] });
     const withOutputs = await lab.submit({ target: 'gimlet', script: 'echo pass > "$LABSLOT_OUTPUT/result.txt"' });
     for (const id of [done, withOutputs]) assert.equal((await lab.waitDone(id, 60_000)).state, 'succeeded', id);
