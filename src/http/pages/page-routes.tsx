@@ -277,9 +277,9 @@ export function pageRoutes(deps: AppDeps): Hono<AppEnv> {
         return c.redirect(`/slots/${name}?done=${healthy ? 'released' : 'released-unhealthy'}`, 303);
       } catch (error) {
         // The JSON API's status and words (error-map.ts), shown on the form; a held slot's hint names this form's checkbox.
-        // The agent's own failures (5xx) go on to app.onError like any route's.
+        // The agent's own failures (5xx) go on to app.onError like any route's; an outlet's driver failing is not one.
         const answer = errorAnswer(error);
-        if (answer.status >= 500) throw error;
+        if (answer.status >= 500 && answer.code !== 'power_failed') throw error;
         return await refuse(
           answer.status,
           error instanceof SlotHeldError
