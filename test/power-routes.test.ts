@@ -16,7 +16,12 @@ import { OPERATOR_TOKEN, request, SUBMITTER_TOKEN, testApp, type TestApp } from 
 
 const WORKER_TOKEN = 'worker-token-of-a1';
 
-/** Two slots with an outlet each (a1 has two), one without; "broken" is an outlet whose driver fails. */
+/** A `command` outlet whose programs run `on` (and `true` for off and status). */
+function outlet(name: string, on: readonly string[] = ['true']): string {
+  return `[devices.${name}]\nkind = "power"\ndriver = "command"\non = ${JSON.stringify(on)}\noff = ["true"]\nstatus = ["true"]\n`;
+}
+
+/** a1 has two outlets, b1 one, c1 one whose driver fails, d1 none; spare-power is in no slot. */
 const TOML = `
 [auth]
 operators = ["${sha256Hex('demo-operator-token')}"]
@@ -24,36 +29,7 @@ submitters = ["${sha256Hex('demo-submitter-token')}"]
 [devices.a1-check]
 kind = "command"
 argv = ["true"]
-[devices.a1-power]
-kind = "power"
-driver = "command"
-on = ["true"]
-off = ["true"]
-status = ["true"]
-[devices.a1-aux-power]
-kind = "power"
-driver = "command"
-on = ["true"]
-off = ["true"]
-status = ["true"]
-[devices.b1-power]
-kind = "power"
-driver = "command"
-on = ["true"]
-off = ["true"]
-status = ["true"]
-[devices.broken-power]
-kind = "power"
-driver = "command"
-on = ["sh", "-c", "echo relay stuck >&2; exit 3"]
-off = ["true"]
-status = ["true"]
-[devices.spare-power]
-kind = "power"
-driver = "command"
-on = ["true"]
-off = ["true"]
-status = ["true"]
+${outlet('a1-power')}${outlet('a1-aux-power')}${outlet('b1-power')}${outlet('spare-power')}${outlet('broken-power', ['sh', '-c', 'echo relay stuck >&2; exit 3'])}
 [slots.a1]
 target = "tb"
 devices = ["a1-check", "a1-power", "a1-aux-power"]
