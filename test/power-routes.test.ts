@@ -11,6 +11,7 @@ import type { LabModel } from '../src/config/lab-model.js';
 import { submitJob } from '../src/jobs/job-queue.js';
 import { jobRequestSchema } from '../src/jobs/job-request.js';
 import { claimSlot, markRunning, recordWorker } from '../src/jobs/lease-records.js';
+import { PowerSwitchError, switchSlotPower } from '../src/slots/slot-power.js';
 import { sha256Hex } from '../src/tokens.js';
 import { OPERATOR_TOKEN, request, SUBMITTER_TOKEN, testApp, type TestApp } from './helpers/test-app.js';
 
@@ -42,6 +43,10 @@ devices = ["a1-check", "broken-power"]
 [slots.d1]
 target = "none"
 devices = ["a1-check"]
+${outlet('slow-power', ['sleep', '60'])}
+[slots.e1]
+target = "slow"
+devices = ["slow-power"]
 `;
 
 /** A job running in a1 as worker w-a1, whose token is WORKER_TOKEN. */
@@ -199,6 +204,25 @@ describe('POST /v1/slots/:name/power', () => {
     assert.deepEqual(
       (await powerEvents(app)).map((e) => [e.type, e.device]),
       [['slot.power-failed', 'broken-power']],
+    );
+  });
+
+  it('gives up on an outlet that does not answer in time, naming it, rather than holding the request', async (t) => {
+    const { lab, db, log, logs } = testApp(t, TOML);
+    await assert.rejects(
+      switchSlotPower(
+        { lab, db, log },
+        { slot: 'e1', action: 'on', device: undefined },
+        { actor: 'test', by: 'test', slotWords: 'slot e1' },
+        300,
+      ),
+      (error: unknown) =>
+        error instanceof PowerSwitchError &&
+        error.message === 'power on in e1 failed: slow-power: no answer within 0.3 s',
+    );
+    assert.deepEqual(
+      logs.map((line) => [line['msg'], line['device']]),
+      [['power switch failed', 'slow-power']],
     );
   });
 });

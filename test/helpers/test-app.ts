@@ -16,7 +16,7 @@ import { createApp } from '../../src/http/app.js';
 import type { AppEnv } from '../../src/http/app-deps.js';
 import { JobOutputs } from '../../src/jobs/job-output.js';
 import { Scheduler } from '../../src/jobs/scheduler.js';
-import { createLogger } from '../../src/log.js';
+import { createLogger, type Logger } from '../../src/log.js';
 import { currentPlatform } from '../../src/platform/current-platform.js';
 import { lifo } from './cleanup.js';
 import { PROJECT_ROOT } from './cli.js';
@@ -31,6 +31,7 @@ export interface TestApp {
   app: Hono<AppEnv>;
   lab: LabModel;
   db: Db;
+  log: Logger;
   /** The agent's log lines, parsed. */
   logs: Record<string, unknown>[];
 }
@@ -75,7 +76,7 @@ export function testApp(t: TestContext, toml?: string): TestApp {
   });
   const outputs = new JobOutputs(lab.stateDir, { isDone: () => true });
   const app = createApp({ lab, db, log, version: 'test', startedAt: Date.now(), monitor, scheduler, outputs });
-  return { app, lab, db, logs };
+  return { app, lab, db, log, logs };
 }
 
 /** A request as a client on this host sends it (Host: localhost), with a bearer token and a JSON or raw body. */
