@@ -22,6 +22,8 @@ const ANSWERING = [
   ['job', 'cancel'],
   ['job', 'list'],
   ['worker', 'mark-broken'],
+  ['worker', 'power'],
+  ['power'],
   ['check'],
   ['config', 'validate'],
 ];
@@ -49,6 +51,14 @@ const ANSWERS: Record<string, unknown> = {
     hold: { ...hold, source: 'job', by: 'job j0001' },
     outcome: 'held',
   },
+  'POST /v1/worker/power': {
+    slot: 'gimlet-1',
+    action: 'cycle',
+    devices: ['gimlet-1-power'],
+    job_id: 'j0001',
+    worker_id: 'w0001',
+  },
+  'POST /v1/slots/gimlet-1/power': { slot: 'gimlet-1', action: 'off', devices: ['gimlet-1-power'] },
 };
 
 describe('--json', () => {
@@ -76,6 +86,8 @@ describe('--json', () => {
       [['job', 'cancel', 'j0001', '--json'], env, ANSWERS['POST /v1/jobs/j0001/cancel']],
       [['job', 'list', '--json'], env, (ANSWERS['GET /v1/jobs'] as { jobs: unknown[] }).jobs],
       [['worker', 'mark-broken', '-m', 'reseating', '--json'], inJob, ANSWERS['POST /v1/worker/mark-broken']],
+      [['worker', 'power', 'cycle', '--json'], inJob, ANSWERS['POST /v1/worker/power']],
+      [['power', 'off', 'gimlet-1', '--json'], env, ANSWERS['POST /v1/slots/gimlet-1/power']],
     ];
     for (const [args, caseEnv, expected] of cases) {
       const result = await runCli(args, { env: caseEnv });

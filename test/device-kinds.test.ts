@@ -8,7 +8,6 @@ import { appendFileSync, closeSync, constants, openSync, readFileSync, realpathS
 import { connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { powerControl } from '../src/devices/power-control.js';
 import { deviceKinds } from '../src/devices/kinds/registry.js';
 import { startPdudaemon } from '../src/emulated-lab/pdudaemon-process.js';
 import { lifo, type Cleanup } from './helpers/cleanup.js';
@@ -32,6 +31,15 @@ const CASES = ['usb', 'serial', 'power', 'ipv6', 'command', 'console-server'] as
 describe('device kinds', () => {
   it('every kind in the registry runs the contract below', () => {
     assert.deepEqual(Object.keys(deviceKinds).sort(), [...CASES].sort());
+  });
+
+  it('only a power outlet can be switched (labslot power refuses any other device as no power device)', () => {
+    assert.deepEqual(
+      Object.entries(deviceKinds)
+        .filter(([, kind]) => kind.outlet !== undefined)
+        .map(([name]) => name),
+      ['power'],
+    );
   });
 });
 
@@ -148,7 +156,11 @@ deviceKindContract('power', [PDUDAEMON], async (t, dir) => {
     names: (spec) => [spec.driver === 'pdudaemon' ? spec.url : spec.status.join(' ')],
     // The outlet is the device: a check must never switch it.
     contacts: () => pdu.switched().length,
-    touch: () => powerControl(working).on(AbortSignal.timeout(10_000)),
+    // Through the kind's own switch, as `labslot worker power` and power_after_job switch it.
+    touch: async () => {
+      assert.ok(deviceKinds.power.outlet);
+      await deviceKinds.power.outlet(working, 'on', AbortSignal.timeout(10_000));
+    },
     activeTouches: false,
   };
 });

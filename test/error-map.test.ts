@@ -122,7 +122,11 @@ describe('error map, the table', () => {
 
   it('gives every code its status and the exit code README.md\'s table says: 2 for what the command line named wrong, 1 for a "no"', () => {
     for (const [code, { status, exit }] of Object.entries(API_ERRORS)) {
-      assert.equal(exit, status === 400 || code === 'slot_not_found' ? 2 : 1, code);
+      assert.equal(
+        exit,
+        status === 400 || code === 'slot_not_found' || code === 'power_device_not_found' ? 2 : 1,
+        code,
+      );
       assert.equal(exitCodeForRefusal(status, code), exit, code);
     }
     // A code from a newer agent goes by its status.
@@ -155,7 +159,7 @@ const NEVER_REACH_A_ROUTE: Readonly<Record<string, string>> = {
   SlotTransitionError: 'a slot move not in the table: a bug in a lease run or the reconciler, never in a request',
   SlotUsageMismatchError:
     'a slot not in the state a lease run or the reconciler expected: logged there, never in a request',
-  PowerControlError: 'power actions during recovery and cleanup; no route switches power yet',
+  PowerControlError: 'a driver failure: slots/slot-power.ts reports it as a PowerSwitchError naming the outlet',
   // Platform operations under worker setup and cleanup (same reason).
   UserCommandError: 'useradd/userdel in worker setup and cleanup',
   WorkerDiskError: "a job's disk in worker setup and cleanup",

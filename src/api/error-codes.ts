@@ -18,6 +18,8 @@ export const API_ERRORS = {
   bad_archive: { status: 400, exit: USAGE },
   // A slot name is configuration: an unknown one is a usage error. A job id is not (it may be gone).
   slot_not_found: { status: 404, exit: USAGE },
+  // A device name is configuration too (`labslot power on SLOT DEVICE`).
+  power_device_not_found: { status: 404, exit: USAGE },
   job_not_found: { status: 404, exit: FAILURE },
   no_outputs: { status: 404, exit: FAILURE },
   not_found: { status: 404, exit: FAILURE },
@@ -25,13 +27,18 @@ export const API_ERRORS = {
   token_expired: { status: 401, exit: FAILURE },
   forbidden: { status: 403, exit: FAILURE },
   bad_host: { status: 403, exit: FAILURE },
+  // Another slot's outlet: the token is fine, the outlet is not this slot's.
+  power_device_forbidden: { status: 403, exit: FAILURE },
   slot_held: { status: 409, exit: FAILURE },
   not_held: { status: 409, exit: FAILURE },
   job_done: { status: 409, exit: FAILURE },
+  no_power_device: { status: 409, exit: FAILURE },
   no_input_expected: { status: 409, exit: FAILURE },
   body_too_large: { status: 413, exit: FAILURE },
   input_too_large: { status: 413, exit: FAILURE },
   internal: { status: 500, exit: FAILURE },
+  // The outlet's driver failed (pdudaemon refused or unreachable, a command failed, no answer in time).
+  power_failed: { status: 502, exit: FAILURE },
   database_unreadable: { status: 503, exit: FAILURE },
   disk_full: { status: 507, exit: FAILURE },
 } as const satisfies Record<string, { status: ContentfulStatusCode; exit: typeof USAGE | typeof FAILURE }>;

@@ -11,7 +11,7 @@ import { CliError, EXIT_FAILURE, EXIT_OK } from './exit-codes.js';
 import { formatTable } from './format-table.js';
 
 /** Who is at the keyboard, for the hold's "by" (the token says which role). */
-function operatorName(): string {
+export function operatorName(): string {
   let user = 'unknown';
   try {
     user = userInfo().username;

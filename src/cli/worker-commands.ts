@@ -7,9 +7,10 @@
 import type { Command } from 'commander';
 import { holdSummary } from '../slots/hold-message.js';
 import type { HoldView } from '../api/slot.js';
-import { AgentClient } from './agent-client.js';
 import type { CommandResult } from './command-result.js';
 import { CliError, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
+import { registerWorkerPower } from './power-commands.js';
+import { workerClient } from './worker-client.js';
 
 const MAX_MESSAGE = 1000;
 
@@ -32,21 +33,14 @@ export function registerWorkerCommands(program: Command, done: CommandResult): v
     .action(async (options: { message: string; json?: boolean }) => {
       done.code = await markBroken(options.message, options.json === true, process.env);
     });
+  registerWorkerPower(worker, done);
 }
 
 async function markBroken(message: string, json: boolean, env: NodeJS.ProcessEnv): Promise<number> {
-  const missing = ['LABSLOT_URL', 'LABSLOT_TOKEN', 'LABSLOT_WORKER'].filter((name) => !env[name]);
-  if (missing.length > 0) {
-    throw new CliError(
-      `worker mark-broken only works inside a labslot job (${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not set)`,
-      EXIT_USAGE,
-    );
-  }
+  const client = await workerClient('mark-broken', env);
   if (message.trim() === '') throw new CliError('-m: say what is wrong with the testbed', EXIT_USAGE);
   if (message.length > MAX_MESSAGE)
     throw new CliError(`-m: the message is ${message.length} characters; at most ${MAX_MESSAGE} fit`, EXIT_USAGE);
-  // Only the job's own variables: a --url or --token here could only point the worker token somewhere it does not belong.
-  const client = await AgentClient.from({}, env);
   // The agent checks slot and worker against the token, so a job cannot hold somebody else's slot.
   const body = { message, slot: env['LABSLOT_SLOT'] || undefined, worker: env['LABSLOT_WORKER'] };
   const answer = await client.request<MarkBrokenAnswer>('POST', '/v1/worker/mark-broken', body);

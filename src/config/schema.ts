@@ -230,6 +230,8 @@ const slot = z.strictObject({
   conflicts_with_slots: z.array(z.string()).default([]),
   env: z.record(envName, z.string()).default({}),
   limits: limits.prefault({}),
+  // What the slot's outlets are left at once a job's cleanup has finished; "as-is" switches nothing.
+  power_after_job: z.enum(['on', 'off', 'as-is']).default('as-is'),
 });
 
 const tokenHash = z.string().regex(/^[0-9a-f]{64}$/, {

@@ -12,7 +12,11 @@ export const deviceRules: DeviceRules = {
     if (!isTable(raw)) return [];
     const devices = isTable(raw['devices']) ? raw['devices'] : {};
     const slots = isTable(raw['slots']) ? raw['slots'] : {};
-    return [...duplicateHardware(devices), ...placeholderIssues(devices, slots)];
+    return [
+      ...duplicateHardware(devices),
+      ...placeholderIssues(devices, slots),
+      ...powerAfterJobIssues(devices, slots),
+    ];
   },
   hardwareOf(spec) {
     const on = kindOf(spec).usb(spec);
@@ -38,6 +42,25 @@ function duplicateHardware(devices: Table): RawIssue[] {
       issues.push({
         path: ['devices', deviceName, ...hardware.at],
         message: `${hardware.what} is already device "${owner}"; define it once and list it in every slot that uses it`,
+      });
+  }
+  return issues;
+}
+
+/** `power_after_job = "on"|"off"` promises an outlet's state after each job: a slot without an outlet cannot keep it. */
+function powerAfterJobIssues(devices: Table, slots: Table): RawIssue[] {
+  const issues: RawIssue[] = [];
+  for (const [slotName, slot] of Object.entries(slots)) {
+    const wanted = isTable(slot) ? slot['power_after_job'] : undefined;
+    if (!isTable(slot) || (wanted !== 'on' && wanted !== 'off')) continue;
+    const outlets = stringsIn(slot['devices']).filter(([, d]) => {
+      const spec = devices[d];
+      return isTable(spec) && kindNamed(spec['kind'])?.outlet !== undefined;
+    });
+    if (outlets.length === 0)
+      issues.push({
+        path: ['slots', slotName, 'power_after_job'],
+        message: `"${wanted}" needs a power device in the slot's devices, and it has none (or set "as-is")`,
       });
   }
   return issues;

@@ -15,6 +15,12 @@ import { JobDoneError, JobNotFoundError } from '../jobs/scheduler.js';
 import { NotHeldError, SlotHeldError } from '../slots/holds.js';
 import { SlotNotFoundError } from '../slots/slot-named.js';
 import { holdView } from '../slots/slot-view.js';
+import {
+  ForeignPowerDeviceError,
+  NoPowerDeviceError,
+  PowerSwitchError,
+  UnknownPowerDeviceError,
+} from '../slots/slot-power.js';
 import { HttpError } from './http-error.js';
 
 /** What a failed request answers: the status and the body's `error` object. */
@@ -77,6 +83,11 @@ export const ERROR_TABLE: readonly Mapping[] = [
   map(SlotNotFoundError, (e) => coded('slot_not_found', e.message)),
   // A job for a held slot: the same code and hold as a second hold, worded for a job.
   map(HeldSlotRefusedError, (e) => coded('slot_held', e.message, { details: { hold: holdView(e.hold) } })),
+  map(UnknownPowerDeviceError, (e) => coded('power_device_not_found', e.message)),
+  map(ForeignPowerDeviceError, (e) => coded('power_device_forbidden', e.message)),
+  map(NoPowerDeviceError, (e) => coded('no_power_device', e.message)),
+  // Not the client's fault and not the agent's bug: the outlet's driver said no (logged where it failed).
+  map(PowerSwitchError, (e) => coded('power_failed', e.message)),
 ];
 
 /**

@@ -2,6 +2,8 @@
 // forms, so both log, re-check and wake the scheduler the same way.
 import { z } from 'zod';
 import { holdSlot, releaseSlot, type HoldResult } from '../slots/holds.js';
+import { switchSlotPower, type PowerResult } from '../slots/slot-power.js';
+import type { PowerAction } from '../devices/power-control.js';
 import type { AppDeps } from './app-deps.js';
 
 /** `by` names the person (the CLI sends user@host); the token's hash prefix is recorded as the actor too. */
@@ -12,6 +14,12 @@ export const holdRequest = z.strictObject({
   replace: z.boolean().optional(),
 });
 export const releaseRequest = z.strictObject({ note: z.string().trim().max(1000).optional(), by });
+/** POST /v1/slots/:name/power and the slot page's power form; the worker route adds the job's own slot and worker. */
+export const powerRequest = z.strictObject({
+  action: z.enum(['on', 'off', 'cycle'], { error: 'must be "on", "off" or "cycle"' }),
+  device: z.string().trim().min(1).max(200).optional(),
+  by,
+});
 
 export interface OperatorAction {
   slot: string;
@@ -48,6 +56,18 @@ export async function operatorRelease(
   const results = await deps.monitor.checkNow(deps.lab.slots.get(action.slot)?.devices ?? [], 'release');
   deps.scheduler.poke();
   return [...results.values()].every((r) => r?.ok !== false);
+}
+
+/** Switches the slot's outlets (all, or the one named) for an operator; audited with the operator's name. */
+export function operatorPower(
+  deps: AppDeps,
+  action: OperatorAction & { action: PowerAction; device: string | undefined },
+): Promise<PowerResult> {
+  return switchSlotPower(
+    deps,
+    { slot: action.slot, action: action.action, device: action.device },
+    { actor: action.actor, by: actorName(action), slotWords: `slot ${action.slot}` },
+  );
 }
 
 function actorName({ by, actor }: OperatorAction): string {

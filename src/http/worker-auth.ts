@@ -1,7 +1,7 @@
 // Worker tokens (DESIGN §4): each job gets its own bearer token, stored only
 // as a SHA-256 hash on its worker row. It is valid while that worker runs and
-// not a moment after its cleanup begins; it grants mark-broken of its own slot
-// and nothing else. Operator and submitter tokens are not worker tokens.
+// not a moment after its cleanup begins; it grants mark-broken and power of its
+// own slot and nothing else. Operator and submitter tokens are not worker tokens.
 import { eq } from 'drizzle-orm';
 import type { MiddlewareHandler } from 'hono';
 import type { Db } from '../db/open-database.js';

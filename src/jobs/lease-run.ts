@@ -19,6 +19,7 @@ import type { Logger } from '../log.js';
 import type { Platform } from '../platform/platform.js';
 import { holdSlot } from '../slots/holds.js';
 import { newWorkerId } from './ids.js';
+import { powerAfterJob } from './power-after-job.js';
 import { jobOutputPath } from './job-paths.js';
 import { decideOutcome, infrastructureFailure, type JobOutcome, type StopCause } from './job-outcome.js';
 import { ABANDONED_EXIT, phaseFields, slotUsageOf, stopOf, workerOf, type LeasePhase } from './lease-phase.js';
@@ -318,6 +319,8 @@ export class LeaseRun {
         return;
       }
       if (!recorded) await retryWrite(() => markCleaning(db, lease, from, outcome));
+      // Before the slot is idle: a next job must not find the outlet half-way (a failed switch holds the slot).
+      await powerAfterJob(this.deps, this.slot, lease);
       await retryWrite(() => completeLease(db, row ? lease : { ...lease, workerId: null }, 'cleaning', outcome));
       if (outcome.holdSlot === true) {
         // A slot where workers cannot even be set up would fail every job sent to it (DESIGN §2: a system hold).

@@ -16,7 +16,7 @@ import { createApp } from '../../src/http/app.js';
 import type { AppEnv } from '../../src/http/app-deps.js';
 import { JobOutputs } from '../../src/jobs/job-output.js';
 import { Scheduler } from '../../src/jobs/scheduler.js';
-import { createLogger } from '../../src/log.js';
+import { createLogger, type Logger } from '../../src/log.js';
 import { currentPlatform } from '../../src/platform/current-platform.js';
 import { lifo } from './cleanup.js';
 import { PROJECT_ROOT } from './cli.js';
@@ -31,13 +31,15 @@ export interface TestApp {
   app: Hono<AppEnv>;
   lab: LabModel;
   db: Db;
+  log: Logger;
   /** The agent's log lines, parsed. */
   logs: Record<string, unknown>[];
 }
 
-export function testApp(t: TestContext): TestApp {
+/** `toml`: the lab's config (slots.example.toml unless given). */
+export function testApp(t: TestContext, toml?: string): TestApp {
   const dir = tempDir(t);
-  const { lab, db } = labFixture(t, dir, readFileSync(join(PROJECT_ROOT, 'slots.example.toml'), 'utf8'));
+  const { lab, db } = labFixture(t, dir, toml ?? readFileSync(join(PROJECT_ROOT, 'slots.example.toml'), 'utf8'));
   const logs: Record<string, unknown>[] = [];
   const log = createLogger(
     new Writable({
@@ -74,7 +76,7 @@ export function testApp(t: TestContext): TestApp {
   });
   const outputs = new JobOutputs(lab.stateDir, { isDone: () => true });
   const app = createApp({ lab, db, log, version: 'test', startedAt: Date.now(), monitor, scheduler, outputs });
-  return { app, lab, db, logs };
+  return { app, lab, db, log, logs };
 }
 
 /** A request as a client on this host sends it (Host: localhost), with a bearer token and a JSON or raw body. */

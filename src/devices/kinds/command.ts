@@ -19,5 +19,6 @@ export const commandKind: DeviceKind<CommandSpec> = {
   usb: () => undefined,
   humilityProbe: () => undefined,
   hardware: () => undefined,
+  outlet: undefined,
   recover: nothingToRecover,
 };

@@ -27,5 +27,6 @@ export const consoleServerKind: DeviceKind<ConsoleServerSpec> = {
           at: [],
         }
       : undefined,
+  outlet: undefined,
   recover: nothingToRecover,
 };

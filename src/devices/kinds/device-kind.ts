@@ -4,6 +4,7 @@
 // recover it) is asked of its module here, never switched on elsewhere.
 import type { HumilityArchive } from '../../config/humility-archive.js';
 import type { CheckContext, Verdict } from '../check-result.js';
+import type { PowerAction } from '../power-control.js';
 import type { PlaceholderResolver } from '../command-check.js';
 import type { UsbDeviceInfo } from '../usb-bus.js';
 import type { UsbIdentity } from '../usb-check.js';
@@ -76,6 +77,11 @@ export interface DeviceKind<S> {
   humilityProbe(spec: S): HumilityProbeSpec | undefined;
   /** Its hardware identity from the raw config table: one piece of hardware must be one device. */
   hardware(raw: Readonly<Record<string, unknown>>): HardwareKey | undefined;
+  /**
+   * How to switch it, if it is a power outlet (`labslot worker power`, `labslot power`,
+   * `power_after_job`); the signal bounds the switch. Undefined: the kind switches nothing.
+   */
+  outlet: ((spec: S, action: PowerAction, signal: AbortSignal) => Promise<void>) | undefined;
   /**
    * A bounded attempt to bring an unhealthy device back (power-cycle, USB
    * reset), for recovery before quarantine (DESIGN §9, issue 16). Every kind

@@ -19,5 +19,6 @@ export const ipv6Kind: DeviceKind<Ipv6Spec> = {
   usb: () => undefined,
   humilityProbe: () => undefined,
   hardware: () => undefined,
+  outlet: undefined,
   recover: nothingToRecover,
 };

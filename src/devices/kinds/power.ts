@@ -3,6 +3,7 @@
 // switches its own outlets through `labslot worker power`), no node.
 import type { DeviceSpec } from '../../config/schema.js';
 import { checkPower } from '../power-check.js';
+import { switchPower } from '../power-control.js';
 import { nothingToRecover, type DeviceKind } from './device-kind.js';
 
 type PowerSpec = Extract<DeviceSpec, { kind: 'power' }>;
@@ -27,5 +28,7 @@ export const powerKind: DeviceKind<PowerSpec> = {
     const url = typeof raw['url'] === 'string' ? raw['url'] : '';
     return { key: `pdu ${url} ${raw['pdu']} ${raw['port']}`, what: `outlet ${raw['pdu']} port ${raw['port']}`, at: [] };
   },
+  // The drivers the health checks use; pdudaemon's 200 only means "accepted", the outlet log or the board tells more.
+  outlet: (spec, action, signal) => switchPower(spec, action, signal),
   recover: nothingToRecover,
 };

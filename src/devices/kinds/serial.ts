@@ -42,5 +42,6 @@ export const serialKind: DeviceKind<SerialSpec> = {
       return { key: `serial ${raw['path']}`, what: `console ${raw['path']}`, at: [] };
     return isTable(raw['usb']) ? rawUsbHardware('serial', raw['usb'], ['usb']) : undefined;
   },
+  outlet: undefined,
   recover: nothingToRecover,
 };

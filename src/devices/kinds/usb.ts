@@ -36,5 +36,6 @@ export const usbKind: DeviceKind<UsbSpec> = {
       ? undefined
       : { role: spec.role, probe: `${formatUsbId(spec.vid, spec.pid)}:${spec.serial}`, archive: spec.archive },
   hardware: (raw) => rawUsbHardware('usb', raw, []),
+  outlet: undefined,
   recover: nothingToRecover,
 };

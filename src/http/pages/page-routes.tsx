@@ -1,5 +1,5 @@
 // The status page for people (DESIGN §4 `GET /`): server-rendered HTML that
-// reads the same library the JSON API does, with hold and release forms.
+// reads the same library the JSON API does, with hold, release and power forms.
 // Reads follow the API's rule (open on loopback, a token otherwise; a browser
 // sends it through its basic-auth prompt). Writes need the operator token in
 // the form itself.
@@ -23,7 +23,15 @@ import type { AppDeps, AppEnv } from '../app-deps.js';
 import { actorOf, readRefusal, rolesOf } from '../auth.js';
 import { hostView } from '../host-view.js';
 import { errorAnswer } from '../error-map.js';
-import { holdRequest, operatorHold, operatorRelease, releaseRequest } from '../slot-actions.js';
+import {
+  holdRequest,
+  operatorHold,
+  operatorPower,
+  operatorRelease,
+  powerRequest,
+  releaseRequest,
+} from '../slot-actions.js';
+import { outletsOf } from '../../slots/slot-power.js';
 import { Layout } from './page-layout.js';
 import { SlotActionForm, type SlotAction } from './slot-action-forms.js';
 import { SlotPage } from './slot-page.js';
@@ -40,14 +48,19 @@ const NOTICES: Record<string, string> = {
   released: 'The slot is released and was checked again.',
   'released-unhealthy':
     'The slot is released, but its fresh check failed: it takes no jobs until its devices are healthy.',
+  'power-on': 'Power on was sent to the outlets.',
+  'power-off': 'Power off was sent to the outlets.',
+  'power-cycle': 'A power cycle was sent to the outlets.',
 };
 
-/** `replace` is the hold form's checkbox: "on" when ticked, absent otherwise. */
+/** `replace` is the hold form's checkbox: "on" when ticked, absent otherwise; `power` and `device` are the power form's. */
 const formFields = z.object({
   text: z.string().default(''),
   by: z.string().default(''),
   token: z.string().default(''),
   replace: z.string().optional(),
+  power: z.string().default(''),
+  device: z.string().default(''),
 });
 
 /**
@@ -164,12 +177,13 @@ export function pageRoutes(deps: AppDeps): Hono<AppEnv> {
         now={now}
         historyKept={kept}
         notice={notice}
+        outlets={outletsOf(lab, name)}
       />,
       { refresh: true },
     );
   });
 
-  for (const action of ['hold', 'release'] as const satisfies readonly SlotAction[]) {
+  for (const action of ['hold', 'release', 'power'] as const satisfies readonly SlotAction[]) {
     app.get(`/slots/:name/${action}`, reader, (c) => {
       const name = c.req.param('name');
       const slot = viewOf(name);
@@ -177,7 +191,14 @@ export function pageRoutes(deps: AppDeps): Hono<AppEnv> {
       return page(
         c,
         `${action} ${name}`,
-        <SlotActionForm action={action} slot={slot} now={Date.now()} values={{ text: '', by: '' }} error={null} />,
+        <SlotActionForm
+          action={action}
+          slot={slot}
+          now={Date.now()}
+          values={{ text: '', by: '' }}
+          outlets={outletsOf(lab, name)}
+          error={null}
+        />,
       );
     });
 
@@ -205,7 +226,8 @@ export function pageRoutes(deps: AppDeps): Hono<AppEnv> {
             action={action}
             slot={slot}
             now={Date.now()}
-            values={{ text: fields.text, by: fields.by }}
+            values={fields}
+            outlets={outletsOf(lab, name)}
             error={error}
           />,
           { status },
@@ -216,7 +238,10 @@ export function pageRoutes(deps: AppDeps): Hono<AppEnv> {
       const roles = rolesOf(token, lab.config.auth);
       if (!roles.includes('operator')) {
         return roles.length > 0
-          ? refuse(403, 'That is a submitter token: holding and releasing needs an operator token.')
+          ? refuse(
+              403,
+              `That is a submitter token: ${action === 'power' ? 'switching power' : 'holding and releasing'} needs an operator token.`,
+            )
           : refuse(401, 'That token is not valid.');
       }
       const by = fields.by.trim() === '' ? undefined : fields.by;
@@ -233,6 +258,18 @@ export function pageRoutes(deps: AppDeps): Hono<AppEnv> {
           const held = operatorHold(deps, { ...common, by: request.data.by, reason: request.data.reason, replace });
           return c.redirect(`/slots/${name}?done=${held.outcome === 'replaced' ? 'replaced' : 'held'}`, 303);
         }
+        if (action === 'power') {
+          const request = powerRequest.safeParse({
+            action: fields.power,
+            device: fields.device.trim() === '' ? undefined : fields.device,
+            by,
+          });
+          if (!request.success)
+            return await refuse(400, `Choose on, off or cycle: ${request.error.issues[0]?.message ?? ''}`);
+          const { action: power, device } = request.data;
+          await operatorPower(deps, { ...common, by: request.data.by, action: power, device });
+          return c.redirect(`/slots/${name}?done=power-${power}`, 303);
+        }
         const request = releaseRequest.safeParse({ note: fields.text.trim() === '' ? undefined : fields.text, by });
         if (!request.success)
           return await refuse(400, `The note is too long: ${request.error.issues[0]?.message ?? ''}`);
@@ -240,9 +277,9 @@ export function pageRoutes(deps: AppDeps): Hono<AppEnv> {
         return c.redirect(`/slots/${name}?done=${healthy ? 'released' : 'released-unhealthy'}`, 303);
       } catch (error) {
         // The JSON API's status and words (error-map.ts), shown on the form; a held slot's hint names this form's checkbox.
-        // The agent's own failures (5xx) go on to app.onError like any route's.
+        // The agent's own failures (5xx) go on to app.onError like any route's; an outlet's driver failing is not one.
         const answer = errorAnswer(error);
-        if (answer.status >= 500) throw error;
+        if (answer.status >= 500 && answer.code !== 'power_failed') throw error;
         return await refuse(
           answer.status,
           error instanceof SlotHeldError

@@ -26,9 +26,11 @@ export interface SlotPageProps {
   now: number;
   historyKept: number;
   notice: string | null;
+  /** The slot's power devices: with any, the page offers the power form. */
+  outlets: readonly string[];
 }
 
-export const SlotPage: FC<SlotPageProps> = ({ slot, timelines, events, jobs, now, historyKept, notice }) => (
+export const SlotPage: FC<SlotPageProps> = ({ slot, timelines, events, jobs, now, historyKept, notice, outlets }) => (
   <>
     <h2 style="margin-top:0">
       {slot.name} <span class="muted">· target {slot.target}</span> <HealthBadge health={slot.health} />
@@ -74,6 +76,17 @@ export const SlotPage: FC<SlotPageProps> = ({ slot, timelines, events, jobs, now
           <th>conflicts</th>
           <td>{slot.conflicts_with.length === 0 ? <span class="muted">none</span> : slot.conflicts_with.join(', ')}</td>
         </tr>
+        {outlets.length === 0 ? null : (
+          <tr>
+            <th>power</th>
+            <td id="power" colspan={3}>
+              {outlets.join(', ')}{' '}
+              <a class="button" href={`/slots/${slot.name}/power`}>
+                Power…
+              </a>
+            </td>
+          </tr>
+        )}
       </tbody>
     </table>
 

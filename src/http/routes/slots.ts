@@ -1,4 +1,4 @@
-// Slot routes: GET /v1/slots, GET /v1/slots/:name, POST /v1/slots/:name/check.
+// Slot routes: GET /v1/slots, GET /v1/slots/:name, POST /v1/slots/:name/{check,hold,release,power}.
 import { Hono } from 'hono';
 import { recordEvent } from '../../db/event-log.js';
 import { recentSlotEvents } from '../event-view.js';
@@ -9,7 +9,14 @@ import type { AppDeps, AppEnv } from '../app-deps.js';
 import { requireRole } from '../auth.js';
 import { hostView } from '../host-view.js';
 import { jsonBody } from '../json-body.js';
-import { holdRequest, operatorHold, operatorRelease, releaseRequest } from '../slot-actions.js';
+import {
+  holdRequest,
+  operatorHold,
+  operatorPower,
+  operatorRelease,
+  powerRequest,
+  releaseRequest,
+} from '../slot-actions.js';
 
 export function slotRoutes(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -71,6 +78,20 @@ export function slotRoutes(deps: AppDeps): Hono<AppEnv> {
     const body = await jsonBody(c, releaseRequest);
     const healthy = await operatorRelease(deps, { slot: name, actor: c.get('actor'), by: body.by, note: body.note });
     return c.json({ slot: name, released: true, healthy });
+  });
+
+  // Switches the slot's outlets; a device of another slot is a 403, an unknown one a 404 (error-map.ts).
+  app.post('/:name/power', operator, async (c) => {
+    const name = slotNamed(c.req.param('name'));
+    const body = await jsonBody(c, powerRequest);
+    const result = await operatorPower(deps, {
+      slot: name,
+      actor: c.get('actor'),
+      by: body.by,
+      action: body.action,
+      device: body.device,
+    });
+    return c.json(result);
   });
 
   return app;

@@ -3,15 +3,18 @@
 // infrastructure failure once it has had a moment to finish on its own. A
 // slot that is already held keeps its hold (an operator's "reflashing RoT"
 // is not replaced by the job's message); the message is in the events.
+// POST /v1/worker/power: a job switches its own slot's outlets (DESIGN §8).
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { recordEvent } from '../../db/event-log.js';
 import { holdSlot } from '../../slots/holds.js';
 import { holdView } from '../../slots/slot-view.js';
+import { switchSlotPower } from '../../slots/slot-power.js';
 import type { AppDeps } from '../app-deps.js';
 import { HttpError } from '../http-error.js';
 import { jsonBody } from '../json-body.js';
-import { requireWorker, type WorkerEnv } from '../worker-auth.js';
+import { powerRequest } from '../slot-actions.js';
+import { requireWorker, type AuthenticatedWorker, type WorkerEnv } from '../worker-auth.js';
 
 const markBrokenBody = z.strictObject({
   message: z.string().trim().min(1, { error: 'say what is broken' }).max(1000),
@@ -20,21 +23,36 @@ const markBrokenBody = z.strictObject({
   worker: z.string().optional(),
 });
 
+// The job's own outlets: the slot is the token's, never the body's (which only says what the job believes).
+const workerPowerBody = powerRequest.omit({ by: true }).extend({
+  slot: z.string().optional(),
+  worker: z.string().optional(),
+});
+
+/** A token used from another job (its $LABSLOT_SLOT or $LABSLOT_WORKER differ) is refused. */
+function requireOwnToken(
+  worker: AuthenticatedWorker,
+  body: { slot?: string | undefined; worker?: string | undefined },
+): void {
+  if (
+    (body.slot !== undefined && body.slot !== worker.slot) ||
+    (body.worker !== undefined && body.worker !== worker.id)
+  ) {
+    throw new HttpError(
+      403,
+      'forbidden',
+      `this token belongs to worker ${worker.id} in slot ${worker.slot}, not to ${body.worker ?? '?'} in ${body.slot ?? '?'}`,
+    );
+  }
+}
+
 export function workerRoutes(deps: AppDeps): Hono<WorkerEnv> {
   const app = new Hono<WorkerEnv>();
-  app.post('/mark-broken', requireWorker(deps.db, deps.lab.config.auth), async (c) => {
+  const worker = requireWorker(deps.db, deps.lab.config.auth);
+  app.post('/mark-broken', worker, async (c) => {
     const worker = c.get('worker');
     const body = await jsonBody(c, markBrokenBody);
-    if (
-      (body.slot !== undefined && body.slot !== worker.slot) ||
-      (body.worker !== undefined && body.worker !== worker.id)
-    ) {
-      throw new HttpError(
-        403,
-        'forbidden',
-        `this token belongs to worker ${worker.id} in slot ${worker.slot}, not to ${body.worker ?? '?'} in ${body.slot ?? '?'}`,
-      );
-    }
+    requireOwnToken(worker, body);
     const by = `job ${worker.jobId}`;
     const held = holdSlot(deps.db, worker.slot, {
       reason: body.message,
@@ -60,6 +78,24 @@ export function workerRoutes(deps: AppDeps): Hono<WorkerEnv> {
       hold: holdView(held.hold),
       already_held: held.outcome === 'kept',
     });
+  });
+  // POST /v1/worker/power: the job switches its own slot's outlets; another slot's is a 403 naming both slots.
+  app.post('/power', worker, async (c) => {
+    const worker = c.get('worker');
+    const body = await jsonBody(c, workerPowerBody);
+    requireOwnToken(worker, body);
+    const result = await switchSlotPower(
+      deps,
+      { slot: worker.slot, action: body.action, device: body.device },
+      {
+        actor: c.get('actor'),
+        by: `job ${worker.jobId} (worker ${worker.id})`,
+        jobId: worker.jobId,
+        workerId: worker.id,
+        slotWords: `this job's slot ${worker.slot}`,
+      },
+    );
+    return c.json({ ...result, job_id: worker.jobId, worker_id: worker.id });
   });
   return app;
 }

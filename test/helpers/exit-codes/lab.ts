@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { OPERATOR_TOKEN, type JobLab } from '../job-lab.js';
-import { cli, type Scenario, type Scenarios } from './table.js';
+import { cli, type Outcome, type Scenario, type Scenarios } from './table.js';
 
 export interface LabContext {
   lab: JobLab;
@@ -222,17 +222,7 @@ export const LAB_SCENARIOS: Scenarios<LabContext> = new Map<string, Scenario<Lab
   [
     'labslot worker mark-broken -m MESSAGE — inside a job: its slot is held',
     {
-      run: async (c) => {
-        // The job's own `labslot` (first on its PATH) reports its exit code in the job's output.
-        const id = await c.lab.submit({
-          target: 'psc',
-          script: 'labslot worker mark-broken -m "probe gone"\necho "exit=$?"',
-        });
-        const job = await c.lab.waitDone(id, 60_000);
-        const output = await c.lab.output(id);
-        const code = /^exit=(\d+)$/m.exec(output)?.[1];
-        return [{ code: code === undefined ? null : Number(code), output: `job ${JSON.stringify(job)}\n${output}` }];
-      },
+      run: async (c) => [await inJob(c, 'labslot worker mark-broken -m "probe gone"')],
     },
   ],
   [
@@ -248,4 +238,56 @@ export const LAB_SCENARIOS: Scenarios<LabContext> = new Map<string, Scenario<Lab
       ],
     },
   ],
+  [
+    "labslot worker power cycle — inside a job: its slot's outlets are switched",
+    { run: async (c) => [await inJob(c, 'labslot worker power cycle', 'pwr')] },
+  ],
+  [
+    "labslot worker power off DEVICE — inside a job: `DEVICE` is another slot's outlet",
+    { run: async (c) => [await inJob(c, 'labslot worker power off gimlet-1-power', 'pwr')] },
+  ],
+  [
+    "labslot power off SLOT — the slot's outlets are switched",
+    {
+      run: async (c) => [
+        await cli(['power', 'off', 'pwr-1'], c.operator),
+        await cli(['power', 'cycle', 'pwr-1', 'pwr-1-power', '--json'], c.operator),
+      ],
+    },
+  ],
+  [
+    "labslot power off SLOT — an outlet's driver failed (pdudaemon unreachable, a command failed), or the slot has no power device",
+    {
+      run: async (c) => [
+        await cli(['power', 'off', 'gimlet-1'], c.operator),
+        await cli(['power', 'off', 'sidecar-1'], c.operator),
+      ],
+    },
+  ],
+  [
+    'labslot power off SLOT nope — no slot, or no power device, of that name',
+    {
+      run: async (c) => [
+        await cli(['power', 'off', 'pwr-1', 'nope'], c.operator),
+        await cli(['power', 'off', 'nope'], c.operator),
+      ],
+    },
+  ],
 ]);
+
+/** Runs `script` as a job of `target` (psc, whose slot mark-broken holds, unless named); its own `labslot` (first on its PATH) reports its exit code in the job's output. */
+async function inJob(c: LabContext, script: string, target = 'psc'): Promise<Outcome> {
+  const id = await c.lab.submit({ target, script: `${script}\necho "exit=$?"` });
+  const job = await c.lab.waitDone(id, 60_000);
+  const output = await c.lab.output(id);
+  const code = /^exit=(\d+)$/m.exec(output)?.[1];
+  return { code: code === undefined ? null : Number(code), output: `job ${JSON.stringify(job)}\n${output}` };
+}
+
+/** Outlets for the power rows: pwr-1's switches (command driver), gimlet-1's cannot be switched off. */
+export const POWER_TOML = ['pwr-1', 'gimlet-1']
+  .map(
+    (slot) =>
+      `[devices.${slot}-power]\nkind = "power"\ndriver = "command"\non = ["true"]\noff = ["${slot === 'pwr-1' ? 'true' : 'false'}"]\nstatus = ["true"]\n`,
+  )
+  .join('');

@@ -51,6 +51,7 @@ export const OFFLINE_SCENARIOS: Scenarios<OfflineContext> = new Map<string, Scen
           ['job', 'list'],
           ['job', 'cancel', 'j1'],
           ['job', 'outputs', 'j1', '-o', '/nonexistent/out'],
+          ['power', 'on', 's1'],
         ];
         return [
           ...(await Promise.all(commands.map((args) => cli(args, env)))),
@@ -104,6 +105,27 @@ export const OFFLINE_SCENARIOS: Scenarios<OfflineContext> = new Map<string, Scen
       run: async () => [
         await cli(['worker', 'mark-broken', '-m', 'x']),
         await cli(['worker', 'mark-broken', '-m', 'x'], { LABSLOT_URL: 'http://127.0.0.1:8421', LABSLOT_TOKEN: 'x' }),
+      ],
+    },
+  ],
+  [
+    'labslot worker power on — outside a job: `LABSLOT_WORKER` and friends are not set',
+    {
+      run: async () => [
+        await cli(['worker', 'power', 'on']),
+        await cli(['worker', 'power', 'cycle', 'x-power'], {
+          LABSLOT_URL: 'http://127.0.0.1:8421',
+          LABSLOT_TOKEN: 'x',
+        }),
+      ],
+    },
+  ],
+  [
+    'labslot power toggle SLOT — not `on`, `off` or `cycle`',
+    {
+      run: async () => [
+        await cli(['power', 'toggle', 's1'], { LABSLOT_URL: `http://127.0.0.1:${await freePort()}` }),
+        await cli(['worker', 'power', 'reboot'], { LABSLOT_URL: 'http://127.0.0.1:1', LABSLOT_WORKER: 'w1' }),
       ],
     },
   ],
