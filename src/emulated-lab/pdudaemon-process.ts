@@ -2,11 +2,9 @@
 // commands append to a file, so whoever switched an outlet can be seen.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { startBackground, type BackgroundProcess } from './background-process.js';
 import { freePort } from './free-port.js';
-import { LabPartError } from './lab-part-error.js';
-import { portOpen } from './port-open.js';
+import { waitForListener } from './port-open.js';
 
 export interface PdudaemonProcess {
   url: string;
@@ -42,17 +40,7 @@ export async function startPdudaemon(
     }),
   );
   const daemon = await startBackground(['pdudaemon', `--conf=${conf}`, `--logfile=${join(dir, 'pdudaemon.log')}`]);
-  const deadline = Date.now() + timeoutMs;
-  while (!(await portOpen(port))) {
-    if (!daemon.running() || Date.now() > deadline) {
-      const why = daemon.running()
-        ? `did not listen on 127.0.0.1:${port} within ${timeoutMs} ms`
-        : `exited with ${daemon.child.exitCode ?? daemon.child.signalCode ?? '?'}`;
-      await daemon.stop();
-      throw new LabPartError(`pdudaemon ${why} (its log: ${join(dir, 'pdudaemon.log')})`);
-    }
-    await sleep(100);
-  }
+  await waitForListener(daemon, port, 'pdudaemon', `its log: ${join(dir, 'pdudaemon.log')}`, timeoutMs);
   return {
     url: `http://127.0.0.1:${port}`,
     port,

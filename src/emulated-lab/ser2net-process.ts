@@ -4,11 +4,9 @@
 // packaged service.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { startBackground, type BackgroundProcess } from './background-process.js';
 import { freePort } from './free-port.js';
-import { LabPartError } from './lab-part-error.js';
-import { portOpen } from './port-open.js';
+import { waitForListener } from './port-open.js';
 
 export interface Ser2netProcess {
   host: string;
@@ -37,16 +35,6 @@ export async function startSer2net(dir: string, device: string, { timeoutMs = 10
   );
   // -n: stay in the foreground (stop() signals it); -u: no UUCP lock files in /var/lock.
   const daemon = await startBackground(['ser2net', '-n', '-u', '-c', conf]);
-  const deadline = Date.now() + timeoutMs;
-  while (!(await portOpen(port))) {
-    if (!daemon.running() || Date.now() > deadline) {
-      const why = daemon.running()
-        ? `did not listen on 127.0.0.1:${port} within ${timeoutMs} ms`
-        : `exited with ${daemon.child.exitCode ?? daemon.child.signalCode ?? '?'}`;
-      await daemon.stop();
-      throw new LabPartError(`ser2net ${why} (its config: ${conf})`);
-    }
-    await sleep(50);
-  }
+  await waitForListener(daemon, port, 'ser2net', `its config: ${conf}`, timeoutMs);
   return { host: '127.0.0.1', port, daemon, stop: daemon.stop };
 }
