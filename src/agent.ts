@@ -105,6 +105,10 @@ export class Agent {
       // Before any slot is offered: finish what a crashed agent left (DESIGN §3.7).
       const platform = this.options.platform ?? currentPlatform(lab.stateDir);
       this.platform = platform;
+      // Refused before recovery or any job: jobs must never run unfiltered because the host cannot filter.
+      if (lab.config.jobs.network === 'slot') await platform.checkNetworkPolicy();
+      const ping = platform.pingWarning();
+      if (ping !== undefined) log.warn({ problem: ping }, 'ping will not work in jobs');
       const checker = new DeviceChecker(lab, this.options.listUsb);
       // The checker's enumeration: it reads descriptors of configured probes only, where sysfs has no serials.
       const listUsb = (): ReturnType<UsbSnapshot['get']> => checker.newUsbSnapshot().get();

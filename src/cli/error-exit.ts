@@ -17,6 +17,8 @@ export const EXIT_BY_ERROR_NAME: Readonly<Record<string, (error: Error) => numbe
   ListenError: () => EXIT_FAILURE,
   DatabaseError: () => EXIT_FAILURE,
   StateDirLockedError: () => EXIT_FAILURE,
+  // [jobs] network = "slot" on a host without nftables (or on illumos): the config asks what the host cannot do.
+  NetworkPolicyUnavailableError: () => EXIT_USAGE,
   // `labslot demo`: a prerequisite the user must fix first is a usage error; a lab that did not come up, a failure.
   DemoError: (error) => ((error as Error & { kind?: unknown }).kind === 'prerequisite' ? EXIT_USAGE : EXIT_FAILURE),
 };
