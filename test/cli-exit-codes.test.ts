@@ -524,6 +524,22 @@ const SCENARIOS = new Map<string, Scenario>([
       ],
     },
   ],
+  [
+    'labslot agent -c FILE — `[jobs] network = "slot"` (the default) on a host without a usable `nft`, or on illumos',
+    {
+      group: 'agent',
+      run: async (c) => {
+        // A PATH without nft: the agent runs nft as any other tool, through its PATH.
+        const empty = join(c.dir, 'bin-without-nft');
+        mkdirSync(empty, { recursive: true });
+        return [
+          await cli(['agent', '-c', c.good, '--state-dir', join(c.dir, 'state-no-nft'), '--listen', '127.0.0.1:0'], {
+            PATH: empty,
+          }),
+        ];
+      },
+    },
+  ],
 ]);
 
 /** A lab of one slot whose only device is a command check: `true` (healthy) or `false`. */

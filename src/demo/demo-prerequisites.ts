@@ -15,6 +15,8 @@ export const DEMO_PROGRAMS: Readonly<Record<string, string>> = {
   bwrap: 'bubblewrap',
   useradd: 'passwd',
   userdel: 'passwd',
+  // The agent keeps each demo job to its own slot's network ([jobs] network = "slot").
+  nft: 'nftables',
 };
 
 export function onPath(program: string, path = process.env['PATH'] ?? ''): string | undefined {
