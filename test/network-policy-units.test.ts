@@ -13,7 +13,7 @@ import { networkPolicyFor } from '../src/jobs/network-policy.js';
 import { createLogger } from '../src/log.js';
 import { NetworkPolicyError } from '../src/platform/network-policy.js';
 import { policyScript, workerChain, workerOfChain } from '../src/platform/linux/nft-policy.js';
-import { pingRangeWarning } from '../src/platform/linux/ping-group.js';
+import { pingRangeWarning, pingWarning } from '../src/platform/linux/ping-group.js';
 import { tempDir } from './helpers/temp-dir.js';
 
 const LAB = `
@@ -140,5 +140,14 @@ describe('ping_group_range', () => {
     const warning = pingRangeWarning('1\t0\n') ?? '';
     assert.match(warning, /net\.ipv4\.ping_group_range is "1 0"/);
     assert.match(warning, /sysctl -p \/etc\/sysctl\.d\/60-labslot-ping\.conf/);
+  });
+
+  it('reads the kernel file, and says so when it cannot', (t) => {
+    const file = join(tempDir(t), 'ping_group_range');
+    writeFileSync(file, '1048576\t1073741823\n');
+    assert.equal(pingWarning(file), undefined);
+    writeFileSync(file, '100\t2000\n');
+    assert.match(pingWarning(file) ?? '', /is "100 2000", not covering the worker groups 1048576-1073741823/);
+    assert.match(pingWarning(join(file, 'missing')) ?? '', /cannot be read/);
   });
 });
