@@ -11,17 +11,9 @@ import { join } from 'node:path';
 import { agentScope } from '../src/platform/agent-scope.js';
 import { addPolicy, listChains, removePolicy, workerChain, workerOfChain } from '../src/platform/linux/nft-policy.js';
 import type { NetworkPolicy } from '../src/platform/network-policy.js';
+import { summary } from './percentiles.js';
 
 const RUNS = 100;
-
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
-}
-
-function summary(label: string, values: number[]): string {
-  const sorted = [...values].sort((a, b) => a - b);
-  return `${label}: p50 ${percentile(sorted, 50).toFixed(1)} ms, p99 ${percentile(sorted, 99).toFixed(1)} ms`;
-}
 
 // A slot of a lab of 8: its own target and console; 7 other slots' targets and consoles; one pdudaemon.
 const policy: NetworkPolicy = {

@@ -26,6 +26,14 @@ import type { Ipv6Target } from './helpers/netns.js';
 import { tempDir } from './helpers/temp-dir.js';
 
 const SERVICE_PORT = 7777;
+/** What twoSlots() builds the lab from. */
+const LAB_PARTS: Prerequisite[] = [
+  ROOT,
+  command('nft'),
+  command('socat', ['-V']),
+  command('pdudaemon', ['--help']),
+  command('ser2net', ['-v']),
+];
 
 /** ping in a job needs ICMP datagram sockets for worker groups: what .ci/run applies from systemd/sysctl.d. */
 const PING_GROUPS: Prerequisite = {
@@ -89,19 +97,7 @@ async function runProbes(lab: JobLab, target: string, script: string): Promise<M
 
 describe('network policy (network = "slot")', () => {
   it("keeps a job on slot a to its own target, the agent and network_allow; pdudaemon, b's target and console are refused", async (t) => {
-    if (
-      !requires(
-        t,
-        ROOT,
-        command('nft'),
-        command('socat', ['-V']),
-        command('pdudaemon', ['--help']),
-        command('ser2net', ['-v']),
-        command('curl'),
-        PING_GROUPS,
-      )
-    )
-      return;
+    if (!requires(t, ...LAB_PARTS, command('curl'), PING_GROUPS)) return;
     const { lab, a, b, pdu, console, allowedPort, otherLocalPort } = await twoSlots(
       t,
       (port) => `network_allow = ["127.0.0.1:${port}"]`,
@@ -132,17 +128,7 @@ describe('network policy (network = "slot")', () => {
   });
 
   it("is per slot: b's job reaches b's target and not a's", async (t) => {
-    if (
-      !requires(
-        t,
-        ROOT,
-        command('nft'),
-        command('socat', ['-V']),
-        command('pdudaemon', ['--help']),
-        command('ser2net', ['-v']),
-      )
-    )
-      return;
+    if (!requires(t, ...LAB_PARTS)) return;
     const { lab, a, b } = await twoSlots(t, () => '');
     const results = await runProbes(
       lab,
@@ -159,17 +145,7 @@ describe('network policy (network = "slot")', () => {
 
 describe('network = "host"', () => {
   it("keeps today's behaviour: a job reaches another slot's target and no rule is made", async (t) => {
-    if (
-      !requires(
-        t,
-        ROOT,
-        command('nft'),
-        command('socat', ['-V']),
-        command('pdudaemon', ['--help']),
-        command('ser2net', ['-v']),
-      )
-    )
-      return;
+    if (!requires(t, ...LAB_PARTS)) return;
     const { lab, b, otherLocalPort } = await twoSlots(t, () => 'network = "host"');
     const id = await lab.submit({
       target: 'ta',
