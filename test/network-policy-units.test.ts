@@ -114,8 +114,11 @@ describe('the nft script of a worker', () => {
       [
         'ip6 daddr 2001:db8::2 accept',
         'oifname "lo" tcp dport 8421 accept',
+        'oifname "veth-b" ip6 daddr fe80::2 meta l4proto tcp reject with tcp reset',
         'oifname "veth-b" ip6 daddr fe80::2 drop',
+        'ip daddr 127.0.0.1 meta l4proto { tcp, udp } th dport 16421 meta l4proto tcp reject with tcp reset',
         'ip daddr 127.0.0.1 meta l4proto { tcp, udp } th dport 16421 drop',
+        'oifname "lo" meta l4proto tcp reject with tcp reset',
         'oifname "lo" drop',
       ],
     );

@@ -86,10 +86,12 @@ async function twoSlots(t: TestContext, jobsToml: (allowedPort: number) => strin
   return { lab, a, b, pdu, console, allowedPort, otherLocalPort };
 }
 
-async function runProbes(lab: JobLab, target: string, script: string): Promise<Map<string, string>> {
+async function runProbes(t: TestContext, lab: JobLab, target: string, script: string): Promise<Map<string, string>> {
   const id = await lab.submit({ target, script });
   const job = await lab.waitDone(id, 60_000);
   const output = await lab.output(id);
+  // What the job saw, refusals' own words included, in the test's report.
+  t.diagnostic(output);
   assert.equal(job.state, 'succeeded', output);
   assert.match(output, /probes-done/);
   return probeResults(output);
@@ -103,6 +105,7 @@ describe('network policy (network = "slot")', () => {
       (port) => `network_allow = ["127.0.0.1:${port}"]`,
     );
     const results = await runProbes(
+      t,
       lab,
       'ta',
       probeScript([
@@ -131,6 +134,7 @@ describe('network policy (network = "slot")', () => {
     if (!requires(t, ...LAB_PARTS)) return;
     const { lab, a, b } = await twoSlots(t, () => '');
     const results = await runProbes(
+      t,
       lab,
       'tb',
       probeScript([

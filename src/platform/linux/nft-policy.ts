@@ -6,9 +6,11 @@
 // `delete chain`, and an agent's orphan sweep takes only chains carrying its
 // own scope, so two agents on one host never touch each other's rules.
 //
-// Local traffic (loopback, the host's own addresses) leaves through "lo";
-// dropping an output packet fails the sender's call with EPERM at once
-// ("Operation not permitted"), where a reject would look like a network fault.
+// Local traffic (loopback, the host's own addresses) leaves through "lo".
+// Refused TCP gets a reset, so connect() fails at once ("Connection refused")
+// instead of retrying a dropped SYN until it times out; any other refused
+// packet is dropped on its way out, which fails the sender's call at once with
+// EPERM ("Operation not permitted": ping says so).
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -55,10 +57,15 @@ export function policyScript(chain: string, worker: WorkerAccount, policy: Netwo
     // Allowed first: a slot's own console on loopback, an artifact server in network_allow.
     ...policy.allow.map((r) => rule(`${match(r)} accept`)),
     ...policy.localPorts.map((port) => rule(`oifname "lo" tcp dport ${portNumber(port)} accept`)),
-    ...policy.deny.map((r) => rule(`${match(r)} drop`)),
-    rule('oifname "lo" drop'),
+    ...policy.deny.flatMap((r) => refuse(rule, match(r))),
+    ...refuse(rule, 'oifname "lo"'),
     '',
   ].join('\n');
+}
+
+/** A TCP connection is reset (refused at once); anything else is dropped, failing the sender's call with EPERM. */
+function refuse(rule: (body: string) => string, what: string): string[] {
+  return [rule(`${what} meta l4proto tcp reject with tcp reset`), rule(`${what} drop`)];
 }
 
 function match(r: NetworkRule): string {
