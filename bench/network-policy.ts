@@ -9,7 +9,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { agentScope } from '../src/platform/agent-scope.js';
-import { addPolicy, listChains, removePolicy, workerChain, workerOfChain } from '../src/platform/linux/nft-policy.js';
+import {
+  addPolicy,
+  listChains,
+  policyScript,
+  removePolicy,
+  workerChain,
+  workerOfChain,
+} from '../src/platform/linux/nft-policy.js';
 import type { NetworkPolicy } from '../src/platform/network-policy.js';
 import { summary } from './percentiles.js';
 
@@ -35,6 +42,9 @@ const worker = (i: number): { workerId: string; username: string; uid: number; g
   uid: 2 ** 29 + i,
   gid: 2 ** 29 + i,
 });
+const rules = policyScript(workerChain(scope, 'wcount'), worker(0), policy)
+  .split('\n')
+  .filter((line) => line.startsWith('add rule')).length;
 try {
   for (const others of [0, 31]) {
     for (let i = 0; i < others; i += 1) await addPolicy(workerChain(scope, `wother${i}`), worker(1000 + i), policy);
@@ -50,7 +60,7 @@ try {
       remove.push(performance.now() - start);
     }
     console.log(
-      `${policy.allow.length + policy.deny.length + policy.localPorts.length + 1} rules, ${others} other chains, ${RUNS} runs: ` +
+      `${rules} rules, ${others} other chains, ${RUNS} runs: ` +
         `${summary('add (nft -f)', add)}; ${summary('remove (nft delete chain)', remove)}`,
     );
   }
