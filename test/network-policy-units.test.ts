@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import { ConfigError } from '../src/config/config-error.js';
 import { parseNetworkAddress } from '../src/config/network-address.js';
 import { loadLabConfig } from '../src/devices/load-lab-config.js';
-import { networkPolicyFor } from '../src/jobs/network-policy.js';
+import { agentPort, networkPolicyFor } from '../src/jobs/network-policy.js';
 import { createLogger } from '../src/log.js';
 import { NetworkPolicyError } from '../src/platform/network-policy.js';
 import { policyScript, workerChain, workerOfChain } from '../src/platform/linux/nft-policy.js';
@@ -88,6 +88,14 @@ describe("a slot's policy", () => {
       { address: 'fe80::2', port: undefined, interface: 'veth-b' },
     ]);
     assert.deepEqual(policy.localPorts, [8421]);
+  });
+});
+
+describe("the agent's port a job may reach", () => {
+  it("is its URL's port, or the scheme's", () => {
+    assert.equal(agentPort('http://127.0.0.1:8421'), 8421);
+    assert.equal(agentPort('http://[::1]'), 80);
+    assert.equal(agentPort('https://lab-1.example'), 443);
   });
 });
 

@@ -9,6 +9,7 @@ import { isIP } from 'node:net';
 import type { LabModel, SlotModel } from '../config/lab-model.js';
 import type { DeviceEndpoint } from '../devices/kinds/device-kind.js';
 import { kindOf } from '../devices/kinds/registry.js';
+import { coerceError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { NetworkPolicy, NetworkRule } from '../platform/network-policy.js';
 
@@ -18,17 +19,28 @@ export type ResolveHost = (host: string) => Promise<string[]>;
 const RESOLVE_TIMEOUT_MS = 5_000;
 
 export const resolveHost: ResolveHost = async (host) => {
-  const found = await Promise.race([
-    lookup(host, { all: true }),
-    new Promise<never>((_, reject) =>
-      setTimeout(
-        () => reject(new Error(`no answer within ${RESOLVE_TIMEOUT_MS / 1000} s`)),
-        RESOLVE_TIMEOUT_MS,
-      ).unref(),
-    ),
-  ]);
-  return found.map((a) => a.address);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const found = await Promise.race([
+      lookup(host, { all: true }),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`no answer within ${RESOLVE_TIMEOUT_MS / 1000} s`)),
+          RESOLVE_TIMEOUT_MS,
+        );
+      }),
+    ]);
+    return found.map((a) => a.address);
+  } finally {
+    clearTimeout(timer);
+  }
 };
+
+/** The port of the agent's URL as the job has it (`$LABSLOT_URL`), the scheme's when the URL names none. */
+export function agentPort(agentUrl: string): number {
+  const url = new URL(agentUrl);
+  return url.port !== '' ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
+}
 
 export async function networkPolicyFor(
   lab: LabModel,
@@ -45,7 +57,7 @@ export async function networkPolicyFor(
       const rules = await rulesOf(endpoint, resolve).catch((error: unknown) => {
         // Said, not fatal: the job cannot resolve the name either, but a lab must know its policy has a gap.
         log.warn(
-          { device: device.name, host: endpoint.host, err: error },
+          { device: device.name, host: endpoint.host, err: coerceError(error) },
           'device host name did not resolve; no rule for it',
         );
         return [];

@@ -1,7 +1,7 @@
 // Cleanup of a worker (DESIGN §3.6): kill what its UID still runs, remove its
-// network policy, restore device nodes, remove its files, delete its user and group. Every step is
-// idempotent, so the same function finishes a cleanup that a crash or an
-// error interrupted, as often as needed.
+// network policy, restore device nodes, remove its files, delete its user and
+// group. Every step is idempotent, so the same function finishes a cleanup
+// that a crash or an error interrupted, as often as needed.
 import { existsSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { eq } from 'drizzle-orm';

@@ -29,7 +29,7 @@ import {
 } from './job-paths.js';
 import type { JobRow } from './job-view.js';
 import { recordNetworkPolicy, recordWorker, recordWorkerIds } from './lease-records.js';
-import { networkPolicyFor } from './network-policy.js';
+import { agentPort, networkPolicyFor } from './network-policy.js';
 
 export class WorkerSetupError extends Error {
   override readonly name = 'WorkerSetupError';
@@ -90,7 +90,7 @@ export async function setupWorker(ctx: SetupContext): Promise<PreparedWorker> {
   // Worked out before anything exists: a name that does not resolve is said once, not mid-setup.
   const policy =
     lab.config.jobs.network === 'slot'
-      ? await networkPolicyFor(lab, slot, Number(new URL(ctx.agentUrl).port), ctx.log)
+      ? await networkPolicyFor(lab, slot, agentPort(ctx.agentUrl), ctx.log)
       : undefined;
 
   const user = await ctx.platform.createUser(
