@@ -31,6 +31,7 @@ import type { Logger } from './log.js';
 import { agentScope } from './platform/agent-scope.js';
 import { currentPlatform } from './platform/current-platform.js';
 import { closeInheritedDescriptors, raiseFileLimit } from './platform/process-hygiene.js';
+import { NetworkPolicyUnavailableError } from './platform/network-policy.js';
 import type { Platform } from './platform/platform.js';
 import { ensureSlotRows } from './slots/slot-states.js';
 import { lockStateDir } from './state-dir-lock.js';
@@ -105,6 +106,12 @@ export class Agent {
       // Before any slot is offered: finish what a crashed agent left (DESIGN §3.7).
       const platform = this.options.platform ?? currentPlatform(lab.stateDir);
       this.platform = platform;
+      // Jobs never run unfiltered because the host cannot filter: the agent starts (its status stays
+      // visible, and says why), but the host is unhealthy and leases nothing until it is fixed.
+      const jobsRefused = lab.config.jobs.network === 'slot' ? await networkPolicyRefusal(platform) : undefined;
+      if (jobsRefused !== undefined) log.error({ problem: jobsRefused }, 'no job will run on this host');
+      const ping = platform.pingWarning();
+      if (ping !== undefined) log.warn({ problem: ping }, 'ping will not work in jobs');
       // Once, before any job: what this kernel lets the sandbox keep apart. It throws when it cannot tell.
       for (const note of await platform.isolation()) log[note.level](note.fields, note.message);
       const checker = new DeviceChecker(lab, this.options.listUsb);
@@ -119,6 +126,7 @@ export class Agent {
         modeOf: (device) => checkModeFor(lab, db, device),
         onTransition: () => this.scheduler?.poke(),
         hotplug: this.options.hotplug ?? usbHotplug,
+        jobsRefused,
       });
       this.monitor = monitor;
       const scheduler = new Scheduler(
@@ -258,5 +266,16 @@ export function untraversableParent(dir: string): string | undefined {
   for (let parent = dirname(dir); ; parent = dirname(parent)) {
     if ((statSync(parent).mode & 0o001) === 0) return parent;
     if (parent === dirname(parent)) return undefined;
+  }
+}
+
+/** Why this host cannot keep jobs to their slots' network (what to do about it), or undefined when it can. */
+async function networkPolicyRefusal(platform: Platform): Promise<string | undefined> {
+  try {
+    await platform.checkNetworkPolicy();
+    return undefined;
+  } catch (error) {
+    if (error instanceof NetworkPolicyUnavailableError) return error.message;
+    throw error;
   }
 }

@@ -45,9 +45,21 @@ describe('client commands against a connection that closes without an answer', (
     // Takes the submission, then hangs up on every output request.
     const half = createHttpServer((request, response) => {
       if (request.method === 'POST' && request.url === '/v1/jobs') {
-        response
-          .writeHead(201, { 'content-type': 'application/json' })
-          .end(JSON.stringify({ id: 'j1', state: 'queued', target: 'tb', slot: null, worker_id: null, done: false }));
+        response.writeHead(201, { 'content-type': 'application/json' }).end(
+          // The agent's answer to a submission: the id and the job as queued.
+          JSON.stringify({
+            id: 'j1',
+            job: {
+              id: 'j1',
+              state: 'queued',
+              target: 'tb',
+              slot: null,
+              requested_slot: null,
+              worker_id: null,
+              done: false,
+            },
+          }),
+        );
         return;
       }
       request.socket.destroy();

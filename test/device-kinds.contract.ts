@@ -69,6 +69,17 @@ export function deviceKindContract<K extends KindName>(
       return made;
     };
 
+    it('names its network endpoints as a host and an optional port a packet filter can hold', async (t) => {
+      const c = await lab(t);
+      if (c === null) return;
+      for (const endpoint of kindOf(c.working).endpoints(c.working)) {
+        assert.ok(['slot', 'none'].includes(endpoint.reach), JSON.stringify(endpoint));
+        assert.match(endpoint.host, /^[^\s[\]/]+$/, 'a bare address or name, no brackets, port or prefix');
+        if (endpoint.port !== undefined)
+          assert.ok(Number.isInteger(endpoint.port) && endpoint.port >= 1 && endpoint.port <= 65_535);
+      }
+    });
+
     it('passes a working device, in every mode the kind checks in', async (t) => {
       const c = await lab(t);
       if (c === null) return;

@@ -151,6 +151,8 @@ const NEVER_REACH_A_ROUTE: Readonly<Record<string, string>> = {
   ListenError: 'binding the listener at start',
   StateDirLockedError: 'locking the state directory at start',
   LandlockProbeError: "asking the kernel's Landlock ABI at start",
+  NetworkPolicyUnavailableError:
+    '[jobs] network = "slot" on a host that cannot filter: found at start, it keeps the host unhealthy',
   IllegalStateError: 'lifecycle misuse (start twice, launch after stop): a bug, rightly a 500 anywhere',
   // Leases run in the scheduler, not in a request; their failures end the job and are logged.
   WorkerSetupError: 'worker setup, in a lease run',
@@ -163,6 +165,7 @@ const NEVER_REACH_A_ROUTE: Readonly<Record<string, string>> = {
   // Platform operations under worker setup and cleanup (same reason).
   UserCommandError: 'useradd/userdel in worker setup and cleanup',
   WorkerDiskError: "a job's disk in worker setup and cleanup",
+  NetworkPolicyError: "a worker's nftables rules, in worker setup and cleanup",
   OutputRelayError: "relaying a job's output, in a lease run",
   OutputPipeError: "illumos: a job's output pipe, in a lease run",
   LaunchError: 'illumos: starting a job, in a lease run',

@@ -8,6 +8,7 @@ import { formatDuration, parseDuration } from './duration.js';
 import { parseSize } from './size.js';
 import { envName } from './env-names.js';
 import { parseArchive } from './humility-archive.js';
+import { parseNetworkAddress } from './network-address.js';
 
 export const NAME_PATTERN = /^[a-z0-9][a-z0-9-]*$/;
 const NAME_MAX = 48;
@@ -252,6 +253,15 @@ export const listen = z.string().transform((text, ctx) => {
   return parsed;
 });
 
+const networkAddress = z.string().transform((text, ctx) => {
+  const parsed = parseNetworkAddress(text);
+  if ('error' in parsed) {
+    ctx.issues.push({ code: 'custom', input: text, message: parsed.error });
+    return z.NEVER;
+  }
+  return parsed;
+});
+
 export const configSchema = z.strictObject({
   agent: z
     .strictObject({
@@ -292,6 +302,9 @@ export const configSchema = z.strictObject({
       max_input: size.prefault('1GiB'),
       max_outputs: size.prefault('1GiB'),
       limits: jobLimits.prefault({}),
+      // "slot": each job reaches only its slot's targets, the agent and network_allow (README "Network policy"); "host": the host's network as is.
+      network: z.enum(['slot', 'host']).default('slot'),
+      network_allow: z.array(networkAddress).default([]),
     })
     .prefault({}),
   devices: z.record(name, device).default({}),

@@ -143,6 +143,8 @@ export const workers = sqliteTable(
     createdAt: integer('created_at').notNull().default(now),
     destroyedAt: integer('destroyed_at'),
     cleanupError: text('cleanup_error'),
+    /** The name of the worker's packet-filter rules (nftables chain), written before they are made; null: none. */
+    networkPolicy: text('network_policy'),
   },
   (t) => [index('workers_state').on(t.state)],
 );

@@ -16,6 +16,8 @@ export const DEMO_PROGRAMS: Readonly<Record<string, string>> = {
   python3: 'python3',
   useradd: 'passwd',
   userdel: 'passwd',
+  // The agent keeps each demo job to its own slot's network ([jobs] network = "slot").
+  nft: 'nftables',
 };
 
 export function onPath(program: string, path = process.env['PATH'] ?? ''): string | undefined {

@@ -26,6 +26,11 @@ export interface HealthMonitorOptions {
   hotplug?: HotplugSource;
   /** Debounce of hotplug bursts (a hub re-enumerating fires many events). */
   hotplugDebounceMs?: number;
+  /**
+   * Why this host may run no job at all, found at start (a network policy it cannot enforce): the
+   * host stays unhealthy with this reason, so no slot is leased, while the status stays visible.
+   */
+  jobsRefused?: string;
 }
 
 export interface CheckNowOptions {
@@ -86,9 +91,14 @@ export class HealthMonitor {
 
   async checkHostNow(): Promise<CheckResult> {
     const { lab } = this.options;
-    const result = await runCheck(lab.config.health.timeout, this.controller.signal, () =>
+    const checked = await runCheck(lab.config.health.timeout, this.controller.signal, () =>
       checkHost(hostMinimums(lab)),
     );
+    const refused = this.options.jobsRefused;
+    const result: CheckResult =
+      refused === undefined
+        ? checked
+        : { ok: false, reason: refused, failure: 'error', durationMs: checked.durationMs };
     const previous = this.host;
     this.host = result;
     if (previous?.ok !== result.ok && !this.controller.signal.aborted) {

@@ -109,6 +109,11 @@ export function recordWorkerIds(db: Db, workerId: string, ids: { uid: number; gi
   db.update(workers).set(ids).where(eq(workers.id, workerId)).run();
 }
 
+/** The name of the worker's packet-filter rules, before the platform makes them. */
+export function recordNetworkPolicy(db: Db, workerId: string, name: string): void {
+  db.update(workers).set({ networkPolicy: name }).where(eq(workers.id, workerId)).run();
+}
+
 export function markRunning(db: Db, jobId: string, workerId: string, slot: string, at = Date.now()): void {
   db.transaction((tx) => {
     tx.update(jobs).set({ state: 'running', startedAt: at }).where(eq(jobs.id, jobId)).run();

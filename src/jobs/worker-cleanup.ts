@@ -1,7 +1,7 @@
-// Cleanup of a worker (DESIGN §3.6): kill what its UID still runs, restore
-// device nodes, remove its files, delete its user and group. Every step is
-// idempotent, so the same function finishes a cleanup that a crash or an
-// error interrupted, as often as needed.
+// Cleanup of a worker (DESIGN §3.6): kill what its UID still runs, remove its
+// network policy, restore device nodes, remove its files, delete its user and
+// group. Every step is idempotent, so the same function finishes a cleanup
+// that a crash or an error interrupted, as often as needed.
 import { existsSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { eq } from 'drizzle-orm';
@@ -60,6 +60,8 @@ export async function cleanupWorker(
   // The job's disk next, before any other write: it is the space a full state directory needs back.
   await platform.releaseWorkerDisk(workerDisk(worker.rootDir));
   await platform.releaseWorker(account);
+  // Only what is on record: with [jobs] network = "host" there is none, and nft may not even exist.
+  if (worker.networkPolicy !== null) await platform.removeNetworkPolicy(worker.networkPolicy);
   await restoreGrants(db, worker.id);
   await platform.deleteUser(worker.username);
   await removeTree(worker.rootDir);

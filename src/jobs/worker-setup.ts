@@ -28,7 +28,8 @@ import {
   workerRoot,
 } from './job-paths.js';
 import type { JobRow } from './job-view.js';
-import { recordWorker, recordWorkerIds } from './lease-records.js';
+import { recordNetworkPolicy, recordWorker, recordWorkerIds } from './lease-records.js';
+import { agentPort, networkPolicyFor } from './network-policy.js';
 
 export class WorkerSetupError extends Error {
   override readonly name = 'WorkerSetupError';
@@ -86,10 +87,23 @@ export async function setupWorker(ctx: SetupContext): Promise<PreparedWorker> {
     if (found.node !== null && !grants.some((g) => g.path === found.node)) grants.push({ device, path: found.node });
   }
 
+  // Worked out before anything exists: a name that does not resolve is said once, not mid-setup.
+  const policy =
+    lab.config.jobs.network === 'slot'
+      ? await networkPolicyFor(lab, slot, agentPort(ctx.agentUrl), ctx.log)
+      : undefined;
+
   const user = await ctx.platform.createUser(
     { workerId, name: username, groups: slot.spec.add_to_groups, home: dirs.home },
     (ids) => recordWorkerIds(db, workerId, ids),
   );
+
+  if (policy !== undefined) {
+    // On record first: a crash between the two leaves a name that cleanup and the next start remove.
+    const name = ctx.platform.networkPolicyName(workerId);
+    recordNetworkPolicy(db, workerId, name);
+    await ctx.platform.addNetworkPolicy(name, user, policy);
+  }
 
   // The worker's group only: its token, environment and script are in here, and worker ids are public.
   await mkdir(root, { mode: 0o750 });

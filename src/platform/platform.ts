@@ -3,6 +3,7 @@
 // (src/jobs/) only talks to this: users and groups, starting a job as its
 // worker inside a sandbox with limits, stopping everything the worker runs,
 // and finding what a crash left behind.
+import type { NetworkPolicy } from './network-policy.js';
 
 /** A worker as the platform sees it. */
 export interface WorkerAccount {
@@ -135,6 +136,17 @@ export interface Platform {
   releaseWorkerDisk(disk: WorkerDisk): Promise<void>;
   /** Removes what startJob made for the worker besides its user (cgroups, service instances). Idempotent. */
   releaseWorker(worker: WorkerAccount, signal?: AbortSignal): Promise<void>;
+
+  /** Throws NetworkPolicyUnavailableError (saying what to do) when this host cannot enforce a worker's network policy. */
+  checkNetworkPolicy(signal?: AbortSignal): Promise<void>;
+  /** The name a worker's rules carry: on record in the database before addNetworkPolicy makes them. */
+  networkPolicyName(workerId: string): string;
+  /** Filters what the worker's uid sends to `policy`, until removeNetworkPolicy. */
+  addNetworkPolicy(name: string, worker: WorkerAccount, policy: NetworkPolicy, signal?: AbortSignal): Promise<void>;
+  /** Removes the rules of that name; already gone is fine. */
+  removeNetworkPolicy(name: string, signal?: AbortSignal): Promise<void>;
+  /** Why a worker's unprivileged `ping` cannot work on this host, with what to do; undefined when it can. */
+  pingWarning(): string | undefined;
 
   /**
    * What a crash left that the database does not know: resources of workers

@@ -1,6 +1,6 @@
 // What an agent a test started left on the host once it has stopped: worker
-// users and groups, their processes, cgroups under its scope, mounts and loop
-// devices under its state directory, and processes it started. A leak is a
+// users and groups, their processes, cgroups and nftables chains under its
+// scope, mounts and loop devices under its state directory, and processes it started. A leak is a
 // test failure (startAgent's teardown calls assertNoLeaks), as in graphile
 // worker's after-each check: the agent's contract is that it cleans up
 // completely, and a test that leaves a user or a process behind poisons the
@@ -18,6 +18,7 @@ import { WorkerCgroups } from '../../src/platform/linux/cgroups.js';
 import { processesOf } from '../../src/platform/user-processes.js';
 import { eventually } from './eventually.js';
 import { loopDevicesUnder, mountTable } from './mount-table.js';
+import { chainsOfAgent } from './nft-chains.js';
 import { recordedWorkers } from './worker-records.js';
 
 /** Set in the environment of each agent a test starts; its children inherit it unless they are given a clean one. */
@@ -75,6 +76,8 @@ export function leaksOf(trace: AgentTrace, { stateDirChecks = true } = {}): stri
       `cgroup labslot/${scope}/${name}${pids.length > 0 ? ` with processes ${pids.map(processName).join(', ')}` : ''}`,
     );
   }
+  // Its workers' packet-filter chains (network = "slot"): only those carrying its own scope.
+  for (const chain of chainsOfAgent(trace.stateDir)) leaks.push(`nftables chain inet labslot ${chain}`);
   const stateDir = realStateDir(trace.stateDir);
   for (const line of mountTable(stateDir)) {
     const target = line.split(' ')[4] ?? '';

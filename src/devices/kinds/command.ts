@@ -16,6 +16,7 @@ export const commandKind: DeviceKind<CommandSpec> = {
   env: () => undefined,
   placeholder: undefined,
   placeholdersIn: 'argv',
+  endpoints: () => [],
   usb: () => undefined,
   humilityProbe: () => undefined,
   hardware: () => undefined,

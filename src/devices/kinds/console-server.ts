@@ -17,6 +17,7 @@ export const consoleServerKind: DeviceKind<ConsoleServerSpec> = {
   env: (spec) => consoleEndpoint(spec),
   placeholder: undefined,
   placeholdersIn: undefined,
+  endpoints: (spec) => [{ reach: 'slot', host: spec.host, port: spec.port }],
   usb: () => undefined,
   humilityProbe: () => undefined,
   hardware: (raw) =>

@@ -54,6 +54,20 @@ export interface RecoveryAttempt {
   detail?: string;
 }
 
+/**
+ * Where a job's traffic to a device goes, for the per-worker network policy (DESIGN §8). `slot`: the
+ * job of the device's own slot may reach it, no other job may. `none`: no job may (a power
+ * controller: jobs switch power through the agent). No port: every port and ICMP.
+ */
+export interface DeviceEndpoint {
+  reach: 'slot' | 'none';
+  /** An IP literal or a host name (resolved when a worker's rules are made). */
+  host: string;
+  port?: number | undefined;
+  /** The link of a link-local address. */
+  interface?: string | undefined;
+}
+
 export interface DeviceKind<S> {
   /** One line for tables, the API and messages: "serial /dev/ttyUSB0 @115200". */
   describe(spec: S): string;
@@ -71,6 +85,8 @@ export interface DeviceKind<S> {
   placeholder: PlaceholderName | undefined;
   /** The key of its raw config table whose strings may hold placeholders (a command's argv), if any. */
   placeholdersIn: string | undefined;
+  /** What a job's traffic to it goes to, for the network policy; [] for a device with no network address. */
+  endpoints(spec: S): DeviceEndpoint[];
   /** Where it is on the USB bus, if it is USB hardware at all. */
   usb(spec: S): UsbPresence | undefined;
   /** The debug probe it is for humility, if it is one. */

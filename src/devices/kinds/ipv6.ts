@@ -16,6 +16,7 @@ export const ipv6Kind: DeviceKind<Ipv6Spec> = {
   env: (spec) => scopedAddress(spec),
   placeholder: 'address',
   placeholdersIn: undefined,
+  endpoints: (spec) => [{ reach: 'slot', host: spec.address, interface: spec.interface }],
   usb: () => undefined,
   humilityProbe: () => undefined,
   hardware: () => undefined,

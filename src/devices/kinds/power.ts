@@ -4,7 +4,7 @@
 import type { DeviceSpec } from '../../config/schema.js';
 import { checkPower } from '../power-check.js';
 import { switchPower } from '../power-control.js';
-import { nothingToRecover, type DeviceKind } from './device-kind.js';
+import { nothingToRecover, type DeviceEndpoint, type DeviceKind } from './device-kind.js';
 
 type PowerSpec = Extract<DeviceSpec, { kind: 'power' }>;
 
@@ -20,6 +20,8 @@ export const powerKind: DeviceKind<PowerSpec> = {
   env: (spec) => powerKind.describe(spec),
   placeholder: undefined,
   placeholdersIn: undefined,
+  // pdudaemon switches any outlet for anyone who reaches it: no job may. A command driver has no address here.
+  endpoints: (spec) => (spec.driver === 'pdudaemon' ? [pdudaemonEndpoint(spec.url)] : []),
   usb: () => undefined,
   humilityProbe: () => undefined,
   hardware: (raw) => {
@@ -32,3 +34,10 @@ export const powerKind: DeviceKind<PowerSpec> = {
   outlet: (spec, action, signal) => switchPower(spec, action, signal),
   recover: nothingToRecover,
 };
+
+/** pdudaemon's address and port from its URL, brackets off an IPv6 literal; the scheme's port when the URL has none. */
+function pdudaemonEndpoint(url: string): DeviceEndpoint {
+  const parsed = new URL(url);
+  const port = parsed.port !== '' ? Number(parsed.port) : parsed.protocol === 'https:' ? 443 : 80;
+  return { reach: 'none', host: parsed.hostname.replace(/^\[(.*)\]$/, '$1'), port };
+}

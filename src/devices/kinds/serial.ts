@@ -27,6 +27,7 @@ export const serialKind: DeviceKind<SerialSpec> = {
   env: (_spec, node) => node ?? undefined,
   placeholder: 'tty',
   placeholdersIn: undefined,
+  endpoints: () => [],
   usb: (spec) =>
     spec.usb !== undefined
       ? {

@@ -26,6 +26,7 @@ export const usbKind: DeviceKind<UsbSpec> = {
   env: (_spec, node) => node ?? undefined,
   placeholder: 'usb_node',
   placeholdersIn: undefined,
+  endpoints: () => [],
   usb: (spec) => ({
     as: 'probe',
     identity: { vid: spec.vid, pid: spec.pid, serial: spec.serial },

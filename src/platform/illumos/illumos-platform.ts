@@ -56,6 +56,7 @@ import type {
   WorkerAccount,
   WorkerDisk,
 } from '../platform.js';
+import { NetworkPolicyUnavailableError } from '../network-policy.js';
 import { lastLines } from '../run-process.js';
 import { workerUsername } from '../worker-names.js';
 
@@ -237,6 +238,34 @@ export class IllumosPlatform implements Platform {
     await this.deleteProject(workerProject(worker.workerId), signal);
     await rm(smfLogPath(fmri), { force: true });
     this.running.delete(worker.workerId);
+  }
+
+  /** Not built on illumos (ipfilter could; nothing here does yet): `[jobs] network = "slot"` is refused at start. */
+  checkNetworkPolicy(): Promise<void> {
+    return Promise.reject(
+      new NetworkPolicyUnavailableError(
+        '[jobs] network = "slot" is not implemented on illumos: set [jobs] network = "host" (jobs then reach what the host reaches)',
+      ),
+    );
+  }
+
+  networkPolicyName(workerId: string): string {
+    return `ls_${workerId}`;
+  }
+
+  /** Never called: the agent does not start with network = "slot" here. */
+  addNetworkPolicy(): Promise<void> {
+    return Promise.reject(new NetworkPolicyUnavailableError('no network policy on illumos'));
+  }
+
+  /** Nothing was ever added. */
+  removeNetworkPolicy(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** illumos lets any user ping (net_icmpaccess is in the basic privilege set). */
+  pingWarning(): string | undefined {
+    return undefined;
   }
 
   /** Instances, projects and users are per worker; the agent itself keeps nothing on the host. */

@@ -22,6 +22,9 @@ import type {
   WorkerAccount,
   WorkerDisk,
 } from '../platform.js';
+import type { NetworkPolicy } from '../network-policy.js';
+import { addPolicy, checkNft, listChains, NFT_TABLE, removePolicy, workerChain, workerOfChain } from './nft-policy.js';
+import { pingWarning } from './ping-group.js';
 import { createWorkerDisk, releaseWorkerDisk } from './worker-disk.js';
 import { accountOfUid, createUser, deleteUser } from '../unix-users.js';
 import { killUser, processesOf, signalAll, waitUserGone } from '../user-processes.js';
@@ -39,9 +42,29 @@ export class LinuxPlatform implements Platform {
 
   /** `scope` (agent-scope.ts) keeps this agent's cgroups apart from another agent's on the host. */
   constructor(
-    scope: string,
+    private readonly scope: string,
     private readonly cgroups = new WorkerCgroups(scope),
   ) {}
+
+  checkNetworkPolicy(signal?: AbortSignal): Promise<void> {
+    return checkNft(signal);
+  }
+
+  networkPolicyName(workerId: string): string {
+    return workerChain(this.scope, workerId);
+  }
+
+  addNetworkPolicy(name: string, worker: WorkerAccount, policy: NetworkPolicy, signal?: AbortSignal): Promise<void> {
+    return addPolicy(name, worker, policy, signal);
+  }
+
+  removeNetworkPolicy(name: string, signal?: AbortSignal): Promise<void> {
+    return removePolicy(name, signal);
+  }
+
+  pingWarning(): string | undefined {
+    return pingWarning();
+  }
 
   async createUser(
     user: NewWorkerUser,
@@ -157,6 +180,13 @@ export class LinuxPlatform implements Platform {
       await this.cgroups.kill(workerId, 10_000);
       await this.cgroups.remove(workerId);
       removed.push(`cgroup ${this.cgroups.dirs(workerId)[0] ?? workerId}`);
+    }
+    // Only chains carrying this agent's scope: another agent's workers are in the same table.
+    for (const chain of await listChains()) {
+      const workerId = workerOfChain(this.scope, chain);
+      if (workerId === undefined || known.has(workerId)) continue;
+      await removePolicy(chain);
+      removed.push(`nftables chain inet ${NFT_TABLE} ${chain}`);
     }
     return removed;
   }

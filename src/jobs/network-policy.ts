@@ -1,0 +1,75 @@
+// What a job on one slot may reach (DESIGN §8), worked out from the lab: the
+// devices' network endpoints (each kind says its own, kinds/*.ts endpoints())
+// become allow rules for the slot's own devices and deny rules for every other
+// device and every power controller; `[jobs] network_allow` is allowed to all
+// jobs; the agent's own port is the one local port open. The platform turns
+// it into packet-filter rules on the worker's uid.
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import type { LabModel, SlotModel } from '../config/lab-model.js';
+import type { DeviceEndpoint } from '../devices/kinds/device-kind.js';
+import { kindOf } from '../devices/kinds/registry.js';
+import { coerceError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { NetworkPolicy, NetworkRule } from '../platform/network-policy.js';
+
+/** Host name → its addresses. A name that does not resolve gives none (and a warning). */
+export type ResolveHost = (host: string) => Promise<string[]>;
+
+const RESOLVE_TIMEOUT_MS = 5_000;
+
+export const resolveHost: ResolveHost = async (host) => {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const found = await Promise.race([
+      lookup(host, { all: true }),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`no answer within ${RESOLVE_TIMEOUT_MS / 1000} s`)),
+          RESOLVE_TIMEOUT_MS,
+        );
+      }),
+    ]);
+    return found.map((a) => a.address);
+  } finally {
+    clearTimeout(timer);
+  }
+};
+
+/** The port of the agent's URL as the job has it (`$LABSLOT_URL`), the scheme's when the URL names none. */
+export function agentPort(agentUrl: string): number {
+  const url = new URL(agentUrl);
+  return url.port !== '' ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
+}
+
+export async function networkPolicyFor(
+  lab: LabModel,
+  slot: SlotModel,
+  agentPort: number,
+  log: Logger,
+  resolve: ResolveHost = resolveHost,
+): Promise<NetworkPolicy> {
+  const own = new Set(slot.devices);
+  const allow: NetworkRule[] = [];
+  const deny: NetworkRule[] = [];
+  for (const device of lab.devices.values()) {
+    for (const endpoint of kindOf(device.spec).endpoints(device.spec)) {
+      const rules = await rulesOf(endpoint, resolve).catch((error: unknown) => {
+        // Said, not fatal: the job cannot resolve the name either, but a lab must know its policy has a gap.
+        log.warn(
+          { device: device.name, host: endpoint.host, err: coerceError(error) },
+          'device host name did not resolve; no rule for it',
+        );
+        return [];
+      });
+      (endpoint.reach === 'slot' && own.has(device.name) ? allow : deny).push(...rules);
+    }
+  }
+  allow.push(...lab.config.jobs.network_allow);
+  return { allow, deny, localPorts: [agentPort] };
+}
+
+async function rulesOf(endpoint: DeviceEndpoint, resolve: ResolveHost): Promise<NetworkRule[]> {
+  const addresses = isIP(endpoint.host) !== 0 ? [endpoint.host] : await resolve(endpoint.host);
+  return addresses.map((address) => ({ address, port: endpoint.port, interface: endpoint.interface }));
+}
