@@ -22,9 +22,11 @@ import { summary } from './percentiles.js';
 
 const RUNS = 100;
 
-// A slot of a lab of 8: its own target and console; 7 other slots' targets and consoles; one pdudaemon.
+// A slot of a lab of 8: its own target and console; 7 other slots' targets and consoles; one pdudaemon;
+// an artifact server in network_allow.
 const policy: NetworkPolicy = {
-  allow: [{ address: 'fd00:1::2' }, { address: '10.1.0.1', port: 7001 }, { address: '192.0.2.10', port: 8080 }],
+  allow: [{ address: 'fd00:1::2' }, { address: '10.1.0.1', port: 7001 }],
+  shared: [{ address: '192.0.2.10', port: 8080 }],
   deny: [
     ...Array.from({ length: 7 }, (_, i) => ({ address: `fd00:${i + 2}::2` })),
     ...Array.from({ length: 7 }, (_, i) => ({ address: '10.1.0.1', port: 7002 + i })),

@@ -25,7 +25,7 @@ import { jobState } from './jobs/job-queue.js';
 import { isFinal } from './jobs/job-view.js';
 import { Reconciler } from './jobs/reconcile.js';
 import { outputsPolicy } from './jobs/worker-cleanup.js';
-import { recoverAfterRestart } from './jobs/recovery.js';
+import { powerAfterCleanup, recoverAfterRestart } from './jobs/recovery.js';
 import { Scheduler } from './jobs/scheduler.js';
 import type { Logger } from './log.js';
 import { agentScope } from './platform/agent-scope.js';
@@ -168,6 +168,7 @@ export class Agent {
         log,
         active: () => scheduler.active(),
         intervalMs: this.options.reconcileIntervalMs ?? RECONCILE_MS,
+        afterCleanup: powerAfterCleanup({ lab, db, log }),
       });
       this.reconciler.start();
       this.transition('running');

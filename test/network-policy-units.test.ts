@@ -78,16 +78,35 @@ describe("a slot's policy", () => {
     const policy = await networkPolicyFor(lab, slot, 8421, createLogger(new PassThrough()), (host) =>
       Promise.resolve(host === 'console.lab' ? ['192.0.2.77'] : []),
     );
-    assert.deepEqual(policy.allow, [
-      { address: '2001:db8:a::2', port: undefined, interface: undefined },
-      { address: '192.0.2.0', prefix: 24, port: 8080 },
-    ]);
+    assert.deepEqual(policy.allow, [{ address: '2001:db8:a::2', port: undefined, interface: undefined }]);
+    assert.deepEqual(policy.shared, [{ address: '192.0.2.0', prefix: 24, port: 8080 }]);
     assert.deepEqual(policy.deny, [
       { address: '127.0.0.1', port: 16421, interface: undefined },
       { address: '192.0.2.77', port: 7001, interface: undefined },
       { address: 'fe80::2', port: undefined, interface: 'veth-b' },
     ]);
     assert.deepEqual(policy.localPorts, [8421]);
+  });
+});
+
+describe('a device name that does not resolve', () => {
+  it("fails the worker's policy closed when jobs must be kept from it, and only warns for the slot's own", async (t) => {
+    const file = join(tempDir(t), 'slots.toml');
+    writeFileSync(file, LAB);
+    const lab = loadLabConfig(file);
+    const [a, b] = [lab.slots.get('a'), lab.slots.get('b')];
+    assert.ok(a && b);
+    const log = createLogger(new PassThrough());
+    const unresolved = (): Promise<string[]> => Promise.reject(new Error('SERVFAIL'));
+    // Slot a must be kept from b's console server: no address, no job.
+    await assert.rejects(
+      networkPolicyFor(lab, a, 8421, log, unresolved),
+      (error: unknown) =>
+        error instanceof NetworkPolicyError && /b-con: its host console\.lab did not resolve/.test(error.message),
+    );
+    // Slot b's own console: nothing to open, nothing to refuse.
+    const own = await networkPolicyFor(lab, b, 8421, log, unresolved);
+    assert.deepEqual(own.allow, [{ address: 'fe80::2', port: undefined, interface: 'veth-b' }]);
   });
 });
 
@@ -103,13 +122,15 @@ describe('the nft script of a worker', () => {
   const worker = { workerId: 'wabc', username: 'ls-abc', uid: 1_048_577, gid: 1_048_577 };
   const chain = workerChain('a0123456789ab', 'wabc');
 
-  it("matches the worker's uid in every rule of a chain of its own, allow before deny, loopback closed last", () => {
+  it("matches the worker's uid in every rule of a chain of its own: own, deny, network_allow, loopback closed last", () => {
     const script = policyScript(chain, worker, {
       allow: [{ address: '2001:db8::2' }],
       deny: [
         { address: 'fe80::2', interface: 'veth-b' },
         { address: '127.0.0.1', port: 16421 },
       ],
+      // A resolver on loopback and a block holding the host's own address: neither may reopen pdudaemon.
+      shared: [{ address: '127.0.0.53' }, { address: '10.0.0.0', prefix: 24 }],
       localPorts: [8421],
     });
     const rules = script.split('\n').filter((line) => line.startsWith('add rule'));
@@ -126,6 +147,10 @@ describe('the nft script of a worker', () => {
         'oifname "veth-b" ip6 daddr fe80::2 drop',
         'ip daddr 127.0.0.1 meta l4proto { tcp, udp } th dport 16421 meta l4proto tcp reject with tcp reset',
         'ip daddr 127.0.0.1 meta l4proto { tcp, udp } th dport 16421 drop',
+        'oifname "lo" meta l4proto { tcp, udp } th dport 16421 meta l4proto tcp reject with tcp reset',
+        'oifname "lo" meta l4proto { tcp, udp } th dport 16421 drop',
+        'ip daddr 127.0.0.53 accept',
+        'ip daddr 10.0.0.0/24 accept',
         'oifname "lo" meta l4proto tcp reject with tcp reset',
         'oifname "lo" drop',
       ],
@@ -135,7 +160,10 @@ describe('the nft script of a worker', () => {
 
   it('refuses anything that is not a literal before nft sees it', () => {
     for (const rule of [{ address: 'evil; flush ruleset' }, { address: '::1', interface: 'x" drop; #' }])
-      assert.throws(() => policyScript(chain, worker, { allow: [rule], deny: [], localPorts: [] }), NetworkPolicyError);
+      assert.throws(
+        () => policyScript(chain, worker, { allow: [rule], deny: [], shared: [], localPorts: [] }),
+        NetworkPolicyError,
+      );
   });
 
   it("names chains by agent scope, so an agent's sweep finds only its own", () => {

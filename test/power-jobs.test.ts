@@ -3,7 +3,7 @@
 // to a log ("on 1", "off 3"): a job switches exactly its own slot's outlets,
 // another slot's is refused by name, an operator's switch is audited, and
 // `power_after_job` leaves the outlet as the slot's config says (a failing
-// switch holds the slot).
+// switch holds the slot), also after a restarted agent cleans up a killed one's job.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { runCli } from './helpers/cli.js';
@@ -127,5 +127,25 @@ describe('power switching with a real pdudaemon', () => {
       held.reason,
       /^power_after_job = "off" failed after job \S+: power off in pd-1 failed: pd-1-power: .*exit 4 relay stuck/,
     );
+  });
+
+  it('leaves the outlet as power_after_job says when a restarted agent finishes the cleanup of a killed one', async (t) => {
+    if (!requires(t, ...PREREQUISITES)) return;
+    const pdu = await startPdudaemon(t, tempDir(t));
+    const lab = await jobLab(
+      t,
+      [{ name: 'pe-1', target: 'pe', devices: ['pe-1-power'], extra: 'power_after_job = "off"' }],
+      outlet('pe-1-power', pdu, 5),
+    );
+    const id = await lab.submit({ target: 'pe', script: 'echo started\nsleep 1000' });
+    await lab.waitOutput(id, /started/);
+    await lab.agent.stop('SIGKILL');
+    assert.deepEqual(pdu.switched(), [], 'nothing switched the outlet before the restart');
+
+    await lab.restart();
+    assert.equal((await lab.waitDone(id, 60_000)).end_reason, 'agent restarted');
+    await eventually(() => pdu.switched().length >= 1, { timeoutMs: 15_000, message: () => pdu.switched().join(',') });
+    assert.deepEqual(pdu.switched(), ['off 5']);
+    await eventually(async () => (await lab.slot('pe-1')).usage === 'idle', { message: 'pe-1 idle again' });
   });
 });

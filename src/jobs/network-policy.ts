@@ -11,7 +11,7 @@ import type { DeviceEndpoint } from '../devices/kinds/device-kind.js';
 import { kindOf } from '../devices/kinds/registry.js';
 import { coerceError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { NetworkPolicy, NetworkRule } from '../platform/network-policy.js';
+import { NetworkPolicyError, type NetworkPolicy, type NetworkRule } from '../platform/network-policy.js';
 
 /** Host name → its addresses. A name that does not resolve gives none (and a warning). */
 export type ResolveHost = (host: string) => Promise<string[]>;
@@ -54,22 +54,28 @@ export async function networkPolicyFor(
   const deny: NetworkRule[] = [];
   for (const device of lab.devices.values()) {
     for (const endpoint of kindOf(device.spec).endpoints(device.spec)) {
+      const mine = endpoint.reach === 'slot' && own.has(device.name);
       const rules = await rulesOf(endpoint, resolve).catch((error: unknown) => {
-        // Said, not fatal: the job cannot resolve the name either, but a lab must know its policy has a gap.
+        // A name the job must not reach fails closed: the job could resolve it a moment later and get through.
+        if (!mine)
+          throw new NetworkPolicyError(
+            `${device.name}: its host ${endpoint.host} did not resolve, so jobs cannot be kept from it: ${coerceError(error).message}`,
+          );
+        // The slot's own device: the job cannot resolve it either; a lab must know, but nothing is opened.
         log.warn(
           { device: device.name, host: endpoint.host, err: coerceError(error) },
           'device host name did not resolve; no rule for it',
         );
         return [];
       });
-      (endpoint.reach === 'slot' && own.has(device.name) ? allow : deny).push(...rules);
+      (mine ? allow : deny).push(...rules);
     }
   }
-  allow.push(...lab.config.jobs.network_allow);
-  return { allow, deny, localPorts: [agentPort] };
+  return { allow, deny, shared: [...lab.config.jobs.network_allow], localPorts: [agentPort] };
 }
 
 async function rulesOf(endpoint: DeviceEndpoint, resolve: ResolveHost): Promise<NetworkRule[]> {
   const addresses = isIP(endpoint.host) !== 0 ? [endpoint.host] : await resolve(endpoint.host);
+  if (addresses.length === 0) throw new Error('no address');
   return addresses.map((address) => ({ address, port: endpoint.port, interface: endpoint.interface }));
 }

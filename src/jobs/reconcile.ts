@@ -36,6 +36,7 @@ export async function reconcile(
   log: Logger,
   activeNow: () => ActiveLeases,
   reason: string,
+  afterCleanup: AfterCleanup = () => Promise.resolve(),
 ): Promise<void> {
   const outcome = infrastructureFailure(reason);
   const endJob = (jobId: string, slot: string | null, workerId?: string): void => {
@@ -55,6 +56,8 @@ export async function reconcile(
     const lease = { jobId: worker.jobId, workerId: worker.id, slot: worker.slot };
     try {
       await cleanupWithRetries(db, platform, worker, outputs, 2);
+      // As a lease's own cleanup ends (power_after_job): before the slot can be idle again.
+      await afterCleanup({ jobId: worker.jobId, workerId: worker.id, slot: worker.slot });
       endJob(worker.jobId, worker.slot, worker.id);
       completeLease(db, lease, 'as found', outcome);
       log.info({ worker: worker.id, slot: worker.slot, job: worker.jobId, reason }, 'leftover worker cleaned up');
@@ -92,6 +95,9 @@ export async function reconcile(
   }
 }
 
+/** What the slot's config wants once a job's cleanup has finished (power_after_job); must not throw. */
+export type AfterCleanup = (lease: { jobId: string; workerId: string; slot: string }) => Promise<void>;
+
 export interface ReconcilerOptions {
   db: Db;
   platform: Platform;
@@ -100,6 +106,7 @@ export interface ReconcilerOptions {
   /** What the agent is working on now (the scheduler's leases): left alone. */
   active: () => ActiveLeases;
   intervalMs: number;
+  afterCleanup?: AfterCleanup;
 }
 
 /**
@@ -132,8 +139,8 @@ export class Reconciler {
   private startRound(): void {
     // One round at a time: a round with stubborn processes can outlast the interval.
     if (this.state !== 'running' || this.round !== undefined) return;
-    const { db, platform, outputs, log, active } = this.options;
-    this.round = reconcile(db, platform, outputs, log, active, 'the agent lost track of the job')
+    const { db, platform, outputs, log, active, afterCleanup } = this.options;
+    this.round = reconcile(db, platform, outputs, log, active, 'the agent lost track of the job', afterCleanup)
       .catch((error: unknown) => log.error({ err: coerceError(error) }, 'reconciling failed'))
       .finally(() => (this.round = undefined));
   }

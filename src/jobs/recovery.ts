@@ -19,7 +19,9 @@ import { UsbSnapshot } from '../devices/device-checker.js';
 import { deviceNode } from '../devices/device-node.js';
 import type { UsbDeviceInfo } from '../devices/usb-bus.js';
 import { workerDisk, workerRoot, workersDir } from './job-paths.js';
-import { NOTHING_ACTIVE, reconcile } from './reconcile.js';
+import type { PowerDeps } from '../slots/slot-power.js';
+import { powerAfterJob } from './power-after-job.js';
+import { NOTHING_ACTIVE, reconcile, type AfterCleanup } from './reconcile.js';
 import { outputsPolicy } from './worker-cleanup.js';
 
 export interface RecoveryContext {
@@ -32,7 +34,7 @@ export interface RecoveryContext {
 
 export async function recoverAfterRestart(ctx: RecoveryContext): Promise<void> {
   const { db, lab, platform, log } = ctx;
-  await reconcile(db, platform, outputsPolicy(lab), log, NOTHING_ACTIVE, 'agent restarted');
+  await reconcile(db, platform, outputsPolicy(lab), log, NOTHING_ACTIVE, 'agent restarted', powerAfterCleanup(ctx));
   // The workers reconcile could not clean up; nothing below writes worker rows, so one read serves every sweep.
   const live = db
     .select({ id: workers.id, username: workers.username, gid: workers.gid })
@@ -152,4 +154,12 @@ function localWorkerUsers(ours: string): { name: string; uid: number }[] {
         (f[5] ?? '').startsWith(`${ours}/`),
     )
     .map((f) => ({ name: f[0] ?? '', uid: Number(f[2]) }));
+}
+
+/** power_after_job for a lease a crashed or stuck agent left: the same as the lease's own cleanup does. */
+export function powerAfterCleanup(deps: PowerDeps): AfterCleanup {
+  return async ({ jobId, workerId, slot }) => {
+    const model = deps.lab.slots.get(slot);
+    if (model !== undefined) await powerAfterJob(deps, model, { jobId, workerId });
+  };
 }

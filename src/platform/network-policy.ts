@@ -10,10 +10,16 @@ export interface NetworkRule extends NetworkAddress {
 }
 
 export interface NetworkPolicy {
-  /** Reachable whatever `deny` says: the slot's own targets and consoles, `[jobs] network_allow`. */
+  /** Reachable whatever `deny` says: the slot's own targets and consoles. */
   allow: NetworkRule[];
   /** Refused: other slots' targets and consoles, power controllers. */
   deny: NetworkRule[];
+  /**
+   * `[jobs] network_allow`: reachable unless `deny` refuses it. It comes after the denials so that an
+   * operator's broad entry (a block holding the host's own address, a resolver on loopback) can never
+   * reopen pdudaemon or another slot's console.
+   */
+  shared: NetworkRule[];
   /** The only local TCP ports (loopback and the host's own addresses) the job reaches: the agent's. */
   localPorts: number[];
 }

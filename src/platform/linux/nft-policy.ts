@@ -54,10 +54,15 @@ export function policyScript(chain: string, worker: WorkerAccount, policy: Netwo
   return [
     `add table inet ${NFT_TABLE}`,
     `add chain inet ${NFT_TABLE} ${chain} { type filter hook output priority 0; policy accept; comment "labslot worker ${worker.workerId} (${worker.username})"; }`,
-    // Allowed first: a slot's own console on loopback, an artifact server in network_allow.
+    // Allowed first: the slot's own targets and consoles (a console on loopback too), and the agent.
     ...policy.allow.map((r) => rule(`${match(r)} accept`)),
     ...policy.localPorts.map((port) => rule(`oifname "lo" tcp dport ${portNumber(port)} accept`)),
     ...policy.deny.flatMap((r) => refuse(rule, match(r))),
+    // A service on loopback usually listens on every local address too (pdudaemon on 0.0.0.0): its port is
+    // closed on all of them (they all leave through lo), so no other local address reaches it.
+    ...policy.deny.filter(isLoopbackPort).flatMap((r) => refuse(rule, `oifname "lo" ${portMatch(r.port)}`)),
+    // network_allow after the denials: it may open a local port (a resolver) or a block, never a denied endpoint.
+    ...policy.shared.map((r) => rule(`${match(r)} accept`)),
     ...refuse(rule, 'oifname "lo"'),
     '',
   ].join('\n');
@@ -78,10 +83,20 @@ function match(r: NetworkRule): string {
   return [
     r.interface !== undefined ? `oifname "${r.interface}"` : '',
     `${family === 4 ? 'ip' : 'ip6'} daddr ${r.address}${r.prefix !== undefined ? `/${r.prefix}` : ''}`,
-    r.port !== undefined ? `meta l4proto { tcp, udp } th dport ${portNumber(r.port)}` : '',
+    r.port !== undefined ? portMatch(r.port) : '',
   ]
     .filter((part) => part !== '')
     .join(' ');
+}
+
+function portMatch(port: number | undefined): string {
+  if (port === undefined) throw new NetworkPolicyError('a port-less rule has no port to match');
+  return `meta l4proto { tcp, udp } th dport ${portNumber(port)}`;
+}
+
+/** A denied service on a loopback address, with its port. */
+function isLoopbackPort(r: NetworkRule): boolean {
+  return r.port !== undefined && (r.address === '::1' || (isIP(r.address) === 4 && r.address.startsWith('127.')));
 }
 
 function portNumber(port: number): number {
@@ -135,6 +150,8 @@ export async function addPolicy(
 export async function removePolicy(chain: string, signal?: AbortSignal): Promise<void> {
   if (!CHAIN_NAME.test(chain)) throw new NetworkPolicyError(`"${chain}" cannot name an nftables chain`);
   const result = await nft(['delete', 'chain', 'inet', NFT_TABLE, chain], signal);
+  // No nft any more (nftables removed with network = "host"): there is no ruleset to hold the chain either.
+  if (result.spawnError?.code === 'ENOENT') return;
   if (result.code !== 0 && !GONE.test(result.output))
     throw new NetworkPolicyError(failure(`removing the network policy ${chain}`, result));
 }
