@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { processesOf } from '../src/platform/user-processes.js';
+import type { JobView } from './helpers/api-types.js';
 import { jobLab, type JobLab } from './helpers/job-lab.js';
 import { command, requires, ROOT } from './helpers/prerequisites.js';
 
@@ -35,6 +36,21 @@ function stopRecord(lab: JobLab, id: string): { cause: unknown; graceMs: number;
   };
 }
 
+/**
+ * The job shrugged off its SIGTERM (its output says so) and only the SIGKILL after the whole grace
+ * ended it, as the agent's own log times show.
+ */
+async function assertKilledAfterGrace(lab: JobLab, id: string, job: JobView, cause: string): Promise<void> {
+  assert.match(await lab.output(id), /^got SIGTERM, going on$/m);
+  assert.equal(job.signal, 'SIGKILL');
+  const stop = stopRecord(lab, id);
+  assert.deepEqual([stop.cause, stop.graceMs, stop.signal], [cause, 1_000, 'SIGKILL']);
+  assert.ok(
+    stop.waitedMs >= stop.graceMs,
+    `killed ${stop.waitedMs} ms after the SIGTERM, before the grace of ${stop.graceMs} ms was over`,
+  );
+}
+
 describe('stopping jobs', () => {
   it('a timeout ends a job that ignores SIGTERM, with its children, after stop_grace', async (t) => {
     if (!requires(t, ROOT, command('socat', ['-V']), command('setsid', ['--version']))) return;
@@ -48,15 +64,7 @@ describe('stopping jobs', () => {
     assert.equal(job.ended_by, 'timeout');
     assert.equal(job.infrastructure, false);
     assert.deepEqual(processesOf(uid), [], 'nothing of the worker UID survives');
-    // The SIGTERM reached the job and was shrugged off; only the SIGKILL after the whole grace ended it.
-    assert.match(await lab.output(id), /^got SIGTERM, going on$/m);
-    assert.equal(job.signal, 'SIGKILL');
-    const stop = stopRecord(lab, id);
-    assert.deepEqual([stop.cause, stop.graceMs, stop.signal], ['timeout', 1_000, 'SIGKILL']);
-    assert.ok(
-      stop.waitedMs >= stop.graceMs,
-      `killed ${stop.waitedMs} ms after the SIGTERM, before the grace of ${stop.graceMs} ms was over`,
-    );
+    await assertKilledAfterGrace(lab, id, job, 'timeout');
   });
 
   it('a cancel does the same, and the job reads as cancelled', async (t) => {
@@ -71,15 +79,7 @@ describe('stopping jobs', () => {
     assert.equal(job.state, 'cancelled');
     assert.match(job.end_reason ?? '', /^cancelled by submitter:[0-9a-f]{8}$/);
     assert.deepEqual(processesOf(uid), []);
-    // SIGTERM ignored, so the grace of 1 s passed before the SIGKILL that ended it.
-    assert.match(await lab.output(id), /^got SIGTERM, going on$/m);
-    assert.equal(job.signal, 'SIGKILL');
-    const stop = stopRecord(lab, id);
-    assert.deepEqual([stop.cause, stop.graceMs, stop.signal], ['cancel', 1_000, 'SIGKILL']);
-    assert.ok(
-      stop.waitedMs >= stop.graceMs,
-      `killed ${stop.waitedMs} ms after the SIGTERM, before the grace of ${stop.graceMs} ms was over`,
-    );
+    await assertKilledAfterGrace(lab, id, job, 'cancel');
     const again = await lab.post(`/v1/jobs/${id}/cancel`, {});
     assert.equal(again.status, 409);
 

@@ -9,6 +9,7 @@ import { isIP } from 'node:net';
 import type { LabModel, SlotModel } from '../config/lab-model.js';
 import type { DeviceEndpoint } from '../devices/kinds/device-kind.js';
 import { kindOf } from '../devices/kinds/registry.js';
+import { urlPort } from '../devices/url-port.js';
 import { coerceError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { NetworkPolicyError, type NetworkPolicy, type NetworkRule } from '../platform/network-policy.js';
@@ -38,8 +39,7 @@ export const resolveHost: ResolveHost = async (host) => {
 
 /** The port of the agent's URL as the job has it (`$LABSLOT_URL`), the scheme's when the URL names none. */
 export function agentPort(agentUrl: string): number {
-  const url = new URL(agentUrl);
-  return url.port !== '' ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
+  return urlPort(new URL(agentUrl));
 }
 
 export async function networkPolicyFor(

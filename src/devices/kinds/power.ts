@@ -4,6 +4,7 @@
 import type { DeviceSpec } from '../../config/schema.js';
 import { checkPower } from '../power-check.js';
 import { switchPower } from '../power-control.js';
+import { urlPort } from '../url-port.js';
 import { nothingToRecover, type DeviceEndpoint, type DeviceKind } from './device-kind.js';
 
 type PowerSpec = Extract<DeviceSpec, { kind: 'power' }>;
@@ -38,6 +39,5 @@ export const powerKind: DeviceKind<PowerSpec> = {
 /** pdudaemon's address and port from its URL, brackets off an IPv6 literal; the scheme's port when the URL has none. */
 function pdudaemonEndpoint(url: string): DeviceEndpoint {
   const parsed = new URL(url);
-  const port = parsed.port !== '' ? Number(parsed.port) : parsed.protocol === 'https:' ? 443 : 80;
-  return { reach: 'none', host: parsed.hostname.replace(/^\[(.*)\]$/, '$1'), port };
+  return { reach: 'none', host: parsed.hostname.replace(/^\[(.*)\]$/, '$1'), port: urlPort(parsed) };
 }
