@@ -6,7 +6,7 @@ import tseslint from 'typescript-eslint';
 import { importLayers, noImportCycles } from './import-layers.js';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'drizzle/**', '.labslot/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'drizzle/**', 'drizzle-lab/**', '.labslot/**'] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {

@@ -9,6 +9,7 @@ import { ConfigError, formatKeyPath, type ConfigIssue } from './config-error.js'
 import { crossCheck } from './cross-check.js';
 import type { DeviceRules } from './device-rules.js';
 import { buildLabModel, type LabModel } from './lab-model.js';
+import { labTransportIssues } from './lab-transport.js';
 import { KeyLocator } from './locate-key.js';
 import { describeSchemaIssue } from './describe-issue.js';
 import { configSchema, type ListenAddress } from './schema.js';
@@ -45,6 +46,8 @@ export function loadConfig(file: string, rules: DeviceRules, overrides: ConfigOv
     issues.push(located(file, issue.path, issue.message, locator));
   }
 
+  if (parsed.success)
+    for (const issue of labTransportIssues(parsed.data)) issues.push(located(file, issue.path, issue.message, locator));
   if (issues.length > 0 || !parsed.success) throw new ConfigError(sortIssues(issues));
   const config = parsed.data;
   return buildLabModel(config, rules, {

@@ -262,6 +262,41 @@ const networkAddress = z.string().transform((text, ctx) => {
   return parsed;
 });
 
+const agentUrlSetting = z.url({
+  protocol: /^https?$/,
+  error: 'must be an http:// or https:// URL, e.g. "https://lab-host-1.example:8421"',
+});
+
+/** A postgres:// URL without a password: the password lives in database_file, never in the TOML. */
+const databaseUrl = z.string().transform((text, ctx) => {
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    url = undefined;
+  }
+  let message: string | undefined;
+  if (url === undefined || !/^postgres(ql)?:$/.test(url.protocol))
+    message = 'must be a postgres:// URL, e.g. "postgres://labslot@db.lab.example/labslot"';
+  else if (url.password !== '')
+    message = 'holds a password: keep it out of the config, in the file that database_file names';
+  if (message === undefined) return text;
+  ctx.issues.push({ code: 'custom', input: text, message });
+  return z.NEVER;
+});
+
+const labSettings = z.strictObject({
+  database: databaseUrl,
+  // A file (mode 0600) holding the database password, read at start.
+  database_file: z.string().min(1).optional(),
+  // A host whose heartbeat is older than this is offline: its slots take nothing.
+  host_timeout: durationUpTo(HOUR).prefault('30s'),
+  // The CA that signed the other agents' certificates (PEM); Node's default CAs otherwise.
+  ca: z.string().min(1).optional(),
+  // Plain HTTP between hosts sends every token in clear; allowed only when named this loudly.
+  insecure_plain_http_sends_tokens_in_clear: z.boolean().default(false),
+});
+
 export const configSchema = z.strictObject({
   agent: z
     .strictObject({
@@ -273,8 +308,14 @@ export const configSchema = z.strictObject({
         .optional(),
       state_dir: z.string().min(1).default('/var/lib/labslot'),
       listen: listen.prefault('127.0.0.1:8421'),
+      // How other hosts and clients reach this agent (a lab advertises it); by default the URL of `listen`.
+      url: agentUrlSetting.optional(),
+      // HTTPS on `listen`: PEM files, read at start.
+      tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
     })
     .prefault({}),
+  // A lab of many hosts sharing one PostgreSQL database (DESIGN §7); absent: this host alone, on SQLite.
+  lab: labSettings.optional(),
   auth: z
     .strictObject({
       operators: z.array(tokenHash).default([]),
@@ -318,6 +359,7 @@ export type Config = z.output<typeof configSchema>;
 export type DeviceSpec = z.output<typeof device>;
 export type SlotSpec = z.output<typeof slot>;
 export type Limits = z.output<typeof limits>;
+export type LabSettings = z.output<typeof labSettings>;
 export interface ListenAddress {
   host: string;
   port: number;

@@ -1,6 +1,7 @@
 // Operator and submitter tokens (DESIGN §4): the config holds SHA-256 hashes
 // only; a presented token is matched against them in constant time (tokens.ts).
 import type { MiddlewareHandler } from 'hono';
+import { isLoopback } from '../config/loopback.js';
 import type { AppEnv } from './app-deps.js';
 import { matchesAny, sha256Hex } from '../tokens.js';
 import { withArticle } from '../words.js';
@@ -60,9 +61,7 @@ export function requireRole(roles: Role | readonly Role[], hashes: TokenHashes):
   };
 }
 
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
-}
+export { isLoopback };
 
 /**
  * The token a request presents: a bearer token, or the password of HTTP Basic
