@@ -36,7 +36,7 @@ const LAYERS = [
   // src/agent.ts wires everything; src/state-dir-lock.ts is the agent's own.
   ['agent'],
   ['http'],
-  // lab/ (future: the shared engine for many hosts, PostgreSQL) sits beside jobs/.
+  // lab/ (the shared engine for many hosts, PostgreSQL) sits beside jobs/, and hands it the jobs it claims.
   ['jobs', 'lab'],
   ['health'],
   ['slots'],
@@ -47,8 +47,8 @@ const LAYERS = [
   ['config', 'db'],
 ];
 
-/** Same-layer imports that are allowed: cli starts the demo; db reads the config model. */
-const ALSO_ALLOWED = { cli: ['demo'], db: ['config'] };
+/** Same-layer imports that are allowed: cli starts the demo; db reads the config model; the lab runs jobs. */
+const ALSO_ALLOWED = { cli: ['demo'], db: ['config'], lab: ['jobs'] };
 
 /** Test and demo support: imports only platform/ (and leaves); only demo/ (and cli/ above it) may import it. */
 const EMULATED_LAB = 'emulated-lab';

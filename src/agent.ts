@@ -27,12 +27,14 @@ import { Reconciler } from './jobs/reconcile.js';
 import { outputsPolicy } from './jobs/worker-cleanup.js';
 import { powerAfterCleanup, recoverAfterRestart } from './jobs/recovery.js';
 import { Scheduler } from './jobs/scheduler.js';
+import { LabMember } from './lab/lab-member.js';
 import type { Logger } from './log.js';
 import { agentScope } from './platform/agent-scope.js';
 import { currentPlatform } from './platform/current-platform.js';
 import { closeInheritedDescriptors, raiseFileLimit } from './platform/process-hygiene.js';
 import { NetworkPolicyUnavailableError } from './platform/network-policy.js';
 import type { Platform } from './platform/platform.js';
+import type { HostState } from './slots/availability.js';
 import { ensureSlotRows } from './slots/slot-states.js';
 import { lockStateDir } from './state-dir-lock.js';
 import { VERSION } from './version.js';
@@ -63,6 +65,7 @@ export class Agent {
   private monitor: HealthMonitor | undefined;
   private scheduler: Scheduler | undefined;
   private reconciler: Reconciler | undefined;
+  private member: LabMember | undefined;
   private unlock: (() => void) | undefined;
   private starting: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
@@ -129,6 +132,24 @@ export class Agent {
         jobsRefused,
       });
       this.monitor = monitor;
+      const hostState = (): HostState =>
+        monitor.host === null ? { ok: null, reason: 'not checked yet' } : { ok: monitor.host.ok, reason: monitor.host.reason };
+      // In a lab (DESIGN §7) jobs come from the shared queue, claimed by this member; alone, from this host's database.
+      const member =
+        lab.config.lab === undefined
+          ? undefined
+          : new LabMember({
+              lab,
+              settings: lab.config.lab,
+              db,
+              log,
+              version: VERSION,
+              monitor,
+              host: hostState,
+              url: () => lab.config.agent.url ?? agentUrl(lab.listen.host, this.port ?? lab.listen.port),
+              scheduler: () => this.scheduler,
+            });
+      this.member = member;
       const scheduler = new Scheduler(
         {
           lab,
@@ -140,16 +161,17 @@ export class Agent {
           listUsb,
           platform,
         },
-        () =>
-          monitor.host === null
-            ? { ok: null, reason: 'not checked yet' }
-            : { ok: monitor.host.ok, reason: monitor.host.reason },
+        hostState,
+        member,
       );
       this.scheduler = scheduler;
       const outputs = new JobOutputs(lab.stateDir, { isDone: (id) => isFinal(jobState(db, id) ?? 'failed') });
-      scheduler.onJobChange = (id) => outputs.notify(id);
+      scheduler.onJobChange = (id) => {
+        outputs.notify(id);
+        member?.noteJob(id);
+      };
       await writeCommandWrapper(commandDir(lab.stateDir));
-      const app = createApp({ lab, db, log, version: VERSION, startedAt, monitor, scheduler, outputs });
+      const app = createApp({ lab, db, log, version: VERSION, startedAt, monitor, scheduler, outputs, member });
       const { server, port } = await listen(app, lab.listen, log);
       this.server = server;
       this.port = port;
@@ -160,6 +182,8 @@ export class Agent {
         data: { version: VERSION, config: lab.file, listen: `${lab.listen.host}:${port}` },
       });
       monitor.start();
+      // Its URL (and so its port) known: the host joins the lab before it claims anything.
+      await member?.start();
       scheduler.start();
       this.reconciler = new Reconciler({
         db,
@@ -215,6 +239,9 @@ export class Agent {
     // Jobs first, while the API still answers their mark-broken calls during the grace period.
     await this.scheduler?.stop().catch((error: unknown) => failures.push(error));
     this.scheduler = undefined;
+    // After the jobs: their last states reach the lab before the link closes.
+    await this.member?.stop().catch((error: unknown) => failures.push(error));
+    this.member = undefined;
     // The round in flight uses the platform and the database: both stay until it has ended.
     await reconciled?.catch((error: unknown) => failures.push(error));
     await this.platform?.releaseAgent().catch((error: unknown) => failures.push(error));

@@ -3,6 +3,8 @@
 
 export interface EventView {
   id: number;
+  /** In a lab: the host whose event it is (its ids are the lab's). Absent on a host alone. */
+  host?: string;
   at: string;
   type: string;
   slot: string | null;

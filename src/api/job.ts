@@ -5,6 +5,8 @@ import type { JobEnd, JobInput, JobState } from '../db/schema.js';
 
 export interface JobView {
   id: string;
+  /** In a lab: the host that has the job (null while queued). Absent on a host alone. */
+  host?: string | null;
   target: string;
   state: JobState;
   /** The slot it got (null while queued). */

@@ -45,6 +45,8 @@ export interface DeviceView {
 
 export interface SlotView {
   name: string;
+  /** The agent that has the slot: this one, or (in a lab) another host. */
+  host: string;
   target: string;
   description: string | null;
   usage: SlotUsage;

@@ -4,6 +4,7 @@ import type { Db } from '../db/open-database.js';
 import type { HealthMonitor } from '../health/health-monitor.js';
 import type { JobOutputs } from '../jobs/job-output.js';
 import type { Scheduler } from '../jobs/scheduler.js';
+import type { LabMember } from '../lab/lab-member.js';
 import type { Logger } from '../log.js';
 
 export interface AppDeps {
@@ -15,6 +16,8 @@ export interface AppDeps {
   monitor: HealthMonitor;
   scheduler: Scheduler;
   outputs: JobOutputs;
+  /** This agent's membership of a lab ([lab] in the config); absent: a host alone. */
+  member?: LabMember | undefined;
 }
 
 /** Values middleware hands to routes. */

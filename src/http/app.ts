@@ -3,7 +3,10 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { AppDeps, AppEnv } from './app-deps.js';
-import { requireReader } from './auth.js';
+import { requireReader, requireRole } from './auth.js';
+import { labJobRouting } from './lab-job-routes.js';
+import { labSlotRouting } from './lab-slot-routes.js';
+import { hostRoutes } from './routes/hosts.js';
 import { errorAnswer } from './error-map.js';
 import { errorResponse } from './http-error.js';
 import { MAX_BODY_BYTES } from './json-body.js';
@@ -31,6 +34,14 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   );
   // Every JSON body is small; a job on this host must not make the agent buffer gigabytes to find out.
   // Input archives are the one large body: their route comes first and streams them under its own cap.
+  const member = deps.member;
+  // A lab: requests for another host's job or slot are that host's (lab-job-routes.ts, lab-slot-routes.ts).
+  if (member !== undefined) {
+    const reader = requireReader(deps.lab.listen.host, deps.lab.config.auth);
+    const jobReader = requireRole(['operator', 'submitter'], deps.lab.config.auth);
+    for (const path of ['/v1/jobs/:id', '/v1/jobs/:id/*']) app.use(path, jobReader, labJobRouting(deps, member));
+    for (const path of ['/v1/slots/:name', '/v1/slots/:name/*']) app.use(path, reader, labSlotRouting(deps, member));
+  }
   app.route('/v1/jobs', jobInputRoutes(deps));
   app.use(
     '/v1/*',
@@ -44,6 +55,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/v1/events', eventRoutes(deps));
   app.route('/v1/jobs', jobRoutes(deps));
   app.route('/v1/worker', workerRoutes(deps));
+  app.route('/v1/hosts', hostRoutes(deps));
   app.get('/metrics', requireReader(deps.lab.listen.host, deps.lab.config.auth), metricsHandler(deps));
   app.route('/', pageRoutes(deps));
 

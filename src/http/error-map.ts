@@ -21,7 +21,9 @@ import {
   PowerSwitchError,
   UnknownPowerDeviceError,
 } from '../slots/slot-power.js';
+import { HostOfflineError, LabUnavailableError } from '../lab/lab-errors.js';
 import { HttpError } from './http-error.js';
+import { PeerUnreachableError } from './peer-fetch.js';
 
 /** What a failed request answers: the status and the body's `error` object. */
 export interface ErrorAnswer {
@@ -88,6 +90,9 @@ export const ERROR_TABLE: readonly Mapping[] = [
   map(NoPowerDeviceError, (e) => coded('no_power_device', e.message)),
   // Not the client's fault and not the agent's bug: the outlet's driver said no (logged where it failed).
   map(PowerSwitchError, (e) => coded('power_failed', e.message)),
+  map(LabUnavailableError, (e) => coded('lab_unavailable', e.message)),
+  map(HostOfflineError, (e) => coded('host_offline', e.message)),
+  map(PeerUnreachableError, (e) => coded('host_unreachable', e.message)),
 ];
 
 /**

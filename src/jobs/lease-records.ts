@@ -64,6 +64,27 @@ export function claimSlot(
   });
 }
 
+/**
+ * A job the lab's queue offers this host: copied into this host's jobs table
+ * and leased `slot`, as claimSlot does; false (and no copy kept) when the slot
+ * was taken meanwhile.
+ */
+export function adoptLabJob(db: Db, job: typeof jobs.$inferSelect, slot: SlotModel): boolean {
+  // A copy left by a claim that never committed (the agent stopped in it) is replaced whole.
+  const copy = { ...job, state: 'queued' as const, slot: null, workerId: null, waiting: null };
+  db.insert(jobs).values(copy).onConflictDoUpdate({ target: jobs.id, set: copy }).run();
+  if (claimSlot(db, job.id, slot, { allowHeldBy: job.allowHeldBy })) return true;
+  forgetLabJob(db, job.id);
+  return false;
+}
+
+/** A lab job this host will not run after all (its claim did not commit): the lab's record is the job's. */
+export function forgetLabJob(db: Db, jobId: string): void {
+  db.delete(jobs)
+    .where(and(eq(jobs.id, jobId), eq(jobs.state, 'queued')))
+    .run();
+}
+
 /** The pre-lease check failed: the slot is free again and the job waits for another. */
 export function returnToQueue(db: Db, jobId: string, slot: string, why: string, at = Date.now()): void {
   db.transaction((tx) => {

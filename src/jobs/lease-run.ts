@@ -18,6 +18,7 @@ import type { HealthMonitor } from '../health/health-monitor.js';
 import type { Logger } from '../log.js';
 import type { Platform } from '../platform/platform.js';
 import { holdSlot } from '../slots/holds.js';
+import { freshCheck } from './fresh-check.js';
 import { newWorkerId } from './ids.js';
 import { powerAfterJob } from './power-after-job.js';
 import { jobOutputPath } from './job-paths.js';
@@ -61,6 +62,8 @@ export class LeaseRun {
     private readonly deps: LeaseDeps,
     readonly job: JobRow,
     readonly slot: SlotModel,
+    /** The fresh pre-lease check has passed already (the lab's claim runs it before it commits). */
+    private readonly checked = false,
   ) {
     this.log = deps.log.child({ job: job.id, slot: slot.name, worker: this.workerId });
   }
@@ -142,10 +145,11 @@ export class LeaseRun {
 
   private async preLeaseCheck(): Promise<boolean> {
     const { monitor, db } = this.deps;
-    const results = await monitor.checkNow(this.slot.devices, 'pre-lease', { mode: 'active', definitive: true });
-    const failed = [...results].filter(([, r]) => r?.ok !== true);
-    if (failed.length === 0) return true;
-    const why = failed.map(([device, r]) => `${device}: ${r?.reason ?? 'not checked (agent stopping)'}`).join('; ');
+    // The lab's claim (lab/lab-claims.ts) ran this check inside its claim, a moment ago.
+    if (this.checked) return true;
+    const check = await freshCheck(monitor, this.slot);
+    if (check.ok) return true;
+    const why = check.why;
     this.log.warn({ why }, 'pre-lease check failed');
     const cause = stopOf(this.phase);
     if (cause?.kind === 'cancel') {

@@ -33,6 +33,12 @@ export class JobDoneError extends Error {
   override readonly name = 'JobDoneError';
 }
 
+/** Where queued jobs come from when not from this host's database: the lab's shared queue (lab/lab-claims.ts). */
+export interface JobSource {
+  /** Something changed (a slot freed, a device recovered, the safety tick): look for jobs to claim. */
+  poke(): void;
+}
+
 export class Scheduler {
   private readonly runs = new Map<string, { run: LeaseRun; done: Promise<void> }>();
   private timer: NodeJS.Timeout | undefined;
@@ -44,6 +50,8 @@ export class Scheduler {
   constructor(
     private readonly deps: LeaseDeps,
     private readonly host: () => HostState,
+    /** The lab's queue; absent: this host's own. */
+    private readonly source?: JobSource,
   ) {}
 
   start(): void {
@@ -54,7 +62,12 @@ export class Scheduler {
 
   /** Schedules a pass soon; many pokes in one tick make one pass. */
   poke(): void {
-    if (this.pending || this.stopped) return;
+    if (this.stopped) return;
+    if (this.source !== undefined) {
+      this.source.poke();
+      return;
+    }
+    if (this.pending) return;
     this.pending = true;
     setImmediate(() => {
       this.pending = false;
@@ -161,11 +174,20 @@ export class Scheduler {
     }
   }
 
-  private launch(jobId: string, slot: SlotModel): void {
+  /** Runs a job the lab's queue claimed for `slot`: leased here already, its fresh pre-lease check passed. */
+  launchClaimed(jobId: string, slot: SlotModel): void {
+    this.launch(jobId, slot, true);
+  }
+
+  get isStopped(): boolean {
+    return this.stopped;
+  }
+
+  private launch(jobId: string, slot: SlotModel, checked = false): void {
     if (this.stopped) throw new IllegalStateError('the scheduler is stopped');
     const job = readJob(this.deps.db, jobId);
     if (!job) return;
-    const run = new LeaseRun(this.deps, job, slot);
+    const run = new LeaseRun(this.deps, job, slot, checked);
     const done = run.execute().finally(() => {
       this.runs.delete(jobId);
       this.onJobChange?.(jobId);

@@ -18,8 +18,10 @@ export interface HostTarget {
   slots: string[];
   /** Probe names in HUMILITY_ENVIRONMENT of the target's slots (a submission's archives must name one). */
   probes: string[];
-  /** Why none of this host's slots of the target can take a job now; null when one can. */
-  waiting: string | null;
+  /** How this host's slots of the target stand: "1 held, 1 free". */
+  waiting: string;
+  /** The same per slot, for a job that asked for one: "held (operator: reflashing)". */
+  slotWaiting: Record<string, string>;
 }
 
 /** Every agent of the lab: registered at start, seen at every heartbeat. */

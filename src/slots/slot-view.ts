@@ -54,6 +54,7 @@ export function slotViews(
     const devices = slot.devices.map((name) => deviceView(lab, slot, name, health.get(name), history.get(name) ?? []));
     return {
       name: slot.name,
+      host: lab.agentName,
       target: slot.target,
       description: slot.spec.description ?? null,
       usage: state.usage,

@@ -15,6 +15,9 @@ import { actorAs, requireRole } from '../auth.js';
 import { HttpError } from '../http-error.js';
 import { jobNamed as jobNamedIn } from '../job-named.js';
 import { jsonBody } from '../json-body.js';
+import { labJobView } from '../lab-job-routes.js';
+import { enqueueLabJob, listLabJobs, placeLabJob } from '../../lab/lab-jobs.js';
+import { heldLabSlots } from '../../lab/lab-view.js';
 
 const listQuery = z.strictObject({
   state: z.enum(JOB_STATES).optional(),
@@ -52,6 +55,22 @@ export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
           ? '"allow_held" needs an operator token: only an operator may run a job on a held slot'
           : 'this needs a submitter token',
       );
+    const member = deps.member;
+    if (member !== undefined) {
+      // A lab: the job joins the lab's queue, for whichever host serving its target is free first.
+      if (request.input)
+        throw new HttpError(
+          400,
+          'invalid_request',
+          'input: input archives are not yet supported in a lab of several hosts; submit to a host alone, or fetch inputs from the job',
+        );
+      const hosts = await member.hosts();
+      const held = await heldLabSlots(member.database());
+      const place = placeLabJob(hosts, request, actor, (slot) => held.get(slot));
+      const row = await enqueueLabJob(member.database(), request, place, actor, member.name, lab.config.jobs.timeout);
+      deps.log.info({ job: row.id, target: row.target, slot: row.requestedSlot, actor }, 'job submitted to the lab');
+      return c.json({ id: row.id, job: labJobView(row, hosts, lab.stateDir) }, 201);
+    }
     // The output file with the row, in its transaction: a full disk leaves neither, and the client a 507.
     const job = submitJob(db, lab, request, actor, Date.now(), (id) => createOutputFileSync(lab.stateDir, id));
     deps.scheduler.poke();
@@ -59,8 +78,13 @@ export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
     return c.json({ id: job.id, job: jobView(job, lab.stateDir) }, 201);
   });
 
-  app.get('/', reader, (c) => {
+  app.get('/', reader, async (c) => {
     const query = parseQuery(listQuery, c.req.query());
+    const member = deps.member;
+    if (member !== undefined) {
+      const [rows, hosts] = await Promise.all([listLabJobs(member.database(), query), member.hosts()]);
+      return c.json({ jobs: rows.map((row) => labJobView(row, hosts, lab.stateDir)) });
+    }
     const found = listJobs(db, query);
     // A target no slot serves and no job ever had is a typo, as in a submission, not an empty list.
     if (

@@ -9,6 +9,7 @@ import type { AppDeps, AppEnv } from '../app-deps.js';
 import { requireRole } from '../auth.js';
 import { hostView } from '../host-view.js';
 import { jsonBody } from '../json-body.js';
+import { labSlotList } from '../lab-slot-routes.js';
 import {
   holdRequest,
   operatorHold,
@@ -24,9 +25,12 @@ export function slotRoutes(deps: AppDeps): Hono<AppEnv> {
 
   const slotNamed = (name: string): string => slotNamedIn(deps.lab, name);
 
-  app.get('/', (c) => {
+  app.get('/', async (c) => {
     const host = hostView(deps);
-    return c.json({ host, slots: slotViews(deps.lab, deps.db, { historyLimit: 10, host }) });
+    const local = slotViews(deps.lab, deps.db, { historyLimit: 10, host });
+    if (deps.member === undefined) return c.json({ host, slots: local });
+    // A lab: every host's slots, each with its host (DESIGN §7); ?host=local for this agent's only.
+    return c.json({ host, ...(await labSlotList(deps.member, local, c.req.query('host'))) });
   });
 
   app.get('/:name', (c) => {

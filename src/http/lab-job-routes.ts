@@ -1,0 +1,107 @@
+// Job requests in a lab (DESIGN §7): any agent is the front door. A job's
+// record is the lab's; the host that claimed it answers for it (proxied), a
+// job no host has claimed yet is answered from the lab's queue here, and a
+// job this host has goes on to this host's own routes.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Context, MiddlewareHandler } from 'hono';
+import type { JobView } from '../api/job.js';
+import { readJob } from '../jobs/job-queue.js';
+import { jobView } from '../jobs/job-view.js';
+import { JobNotFoundError } from '../jobs/scheduler.js';
+import { HostOfflineError, LabUnavailableError } from '../lab/lab-errors.js';
+import type { LabHost } from '../lab/lab-hosts.js';
+import { asJobRow, cancelQueuedLabJob, readLabJob, type LabJobRow } from '../lab/lab-jobs.js';
+import type { LabMember } from '../lab/lab-member.js';
+import { labWaiting, offlineDetail } from '../lab/lab-view.js';
+import type { AppDeps, AppEnv } from './app-deps.js';
+import { HttpError } from './http-error.js';
+import { proxyTo } from './lab-proxy.js';
+
+/** How often a follower of a job nobody has claimed yet looks whether one has. */
+const CLAIM_POLL_MS = 200;
+
+export function labJobView(row: LabJobRow, hosts: readonly LabHost[], stateDir: string): JobView {
+  return { ...jobView(asJobRow(row), stateDir), host: row.host, waiting: labWaiting(row, hosts) };
+}
+
+/** Mounted on /v1/jobs/:id and /v1/jobs/:id/*, after the reader check. */
+export function labJobRouting(deps: AppDeps, member: LabMember): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const id = c.req.param('id') ?? '';
+    let row: LabJobRow | undefined;
+    try {
+      row = await readLabJob(member.database(), id);
+    } catch (error) {
+      // The lab is away: a job this host has is still this host's to show and stop.
+      if (error instanceof LabUnavailableError && readJob(deps.db, id) !== undefined) return next();
+      throw error;
+    }
+    // Not the lab's: a job this host ran alone, before it joined (its own routes know it, or say 404).
+    if (row === undefined || row.host === member.name) return next();
+    const hosts = await member.hosts();
+    if (row.host !== null) return ownerAnswers(c, row, hosts, member, deps.lab.stateDir);
+    const action = c.req.path.slice(`/v1/jobs/${id}`.length);
+    if (c.req.method === 'GET' && action === '') return c.json(labJobView(row, hosts, deps.lab.stateDir));
+    if (c.req.method === 'POST' && action === '/cancel') {
+      if (await cancelQueuedLabJob(member.database(), id, c.get('actor'), member.name)) {
+        deps.log.info({ job: id, actor: c.get('actor') }, 'job cancel requested');
+        return c.json({ id, state: 'cancelled' });
+      }
+      // A host claimed it meanwhile: that host stops it.
+      const now = await readLabJob(member.database(), id);
+      if (now?.host === member.name) return next();
+      if (now?.host != null) return ownerAnswers(c, now, await member.hosts(), member, deps.lab.stateDir);
+      throw new HttpError(409, 'job_done', `job ${id} has already ended (${now?.state ?? 'gone'})`);
+    }
+    if (c.req.method === 'GET' && action === '/output') return outputOfUnclaimed(c, id, member, next);
+    if (c.req.method === 'GET' && action === '/outputs')
+      throw new HttpError(404, 'no_outputs', `job ${id} has not run yet (${row.state}); outputs are kept at cleanup`);
+    throw new JobNotFoundError(`job ${id} is the lab's and not on this host`);
+  };
+}
+
+/** The job's host answers; if it is offline, what the lab last heard of the job (a status only). */
+async function ownerAnswers(
+  c: Context<AppEnv>,
+  row: LabJobRow,
+  hosts: readonly LabHost[],
+  member: LabMember,
+  stateDir: string,
+): Promise<Response> {
+  const owner = hosts.find((h) => h.name === row.host);
+  if (owner?.online === true) return proxyTo(c, owner, member);
+  if (c.req.method === 'GET' && c.req.path === `/v1/jobs/${row.id}`)
+    return c.json({ ...labJobView(row, hosts, stateDir), output_bytes: 0 });
+  throw new HostOfflineError(
+    `job ${row.id} is on ${owner === undefined ? `host ${row.host ?? '?'}, which has left the lab` : offlineDetail(owner)}; ` +
+      'it answers for the job when it is back',
+  );
+}
+
+/**
+ * A job nobody has claimed has no output yet. A follower (`labslot job run`)
+ * waits here until a host claims it, then reads from that host; without
+ * follow, the output is empty.
+ */
+async function outputOfUnclaimed(
+  c: Context<AppEnv>,
+  id: string,
+  member: LabMember,
+  next: () => Promise<void>,
+): Promise<Response | undefined> {
+  const follow = c.req.query('follow') === '1' || c.req.query('follow') === 'true';
+  const signal = c.req.raw.signal;
+  while (follow && !signal.aborted) {
+    const row = await readLabJob(member.database(), id);
+    if (row === undefined || row.state !== 'queued') {
+      if (row?.host === member.name) {
+        await next();
+        return undefined;
+      }
+      if (row?.host != null) return ownerAnswers(c, row, await member.hosts(), member, '');
+      break;
+    }
+    await sleep(CLAIM_POLL_MS, undefined, { signal }).catch(() => undefined);
+  }
+  return new Response('', { headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' } });
+}
