@@ -25,12 +25,41 @@ apt-get update -qq
 # strace + libcap2-bin (capsh): the service unit test traces the hardened agent and checks capability names.
 # ser2net: a real network console (console-server devices) in front of a PTY.
 # nftables + curl: each worker's network policy, and jobs that try to reach what they must not.
+# postgresql: the lab of many hosts (DESIGN §7) shares one real PostgreSQL; its default cluster is started below.
 apt-get install -y -qq --no-install-recommends \
   ca-certificates g++ make python3 \
   socat util-linux passwd e2fsprogs procps bubblewrap iproute2 iputils-ping pdudaemon python3-prometheus-client \
   qemu-system-x86 linux-image-amd64 busybox-static cpio udev kmod xz-utils \
-  chromium libxml2-utils systemd strace libcap2-bin ser2net nftables curl >/dev/null
+  chromium libxml2-utils systemd strace libcap2-bin ser2net nftables curl postgresql >/dev/null
 
 # ping in jobs: apply the sysctl.d file labslot ships, as an install does (README "Install on a lab host").
 install -m 0644 "$(dirname "$0")/../systemd/sysctl.d/60-labslot-ping.conf" /etc/sysctl.d/60-labslot-ping.conf
 sysctl -p /etc/sysctl.d/60-labslot-ping.conf >/dev/null
+
+# PostgreSQL's default cluster, running: the package makes and starts one through its service, but a container
+# without systemd (or with a policy-rc.d refusing starts) leaves it stopped, and a reboot of a dev machine may too.
+# The default is the `main` cluster of the newest version that has one (any cluster if none is called main);
+# with none at all, one is made for the newest installed server. Running already is fine.
+cluster=$(pg_lsclusters --no-header | awk '$2 == "main"' | sort -k1,1V | tail -n 1)
+[ -n "$cluster" ] || cluster=$(pg_lsclusters --no-header | sort -k1,1V | tail -n 1)
+if [ -z "$cluster" ]; then
+  version=$(find /usr/lib/postgresql -mindepth 3 -maxdepth 3 -path '*/bin/postgres' | awk -F/ '{ print $(NF - 2) }' | sort -V | tail -n 1)
+  if [ -z "$version" ]; then
+    echo "install-test-packages: the postgresql package is installed but no server is under /usr/lib/postgresql" >&2
+    exit 1
+  fi
+  pg_createcluster "$version" main >/dev/null
+  cluster=$(pg_lsclusters --no-header "$version" main)
+fi
+read -r pg_version pg_name pg_port pg_status _ <<<"$cluster"
+case "$pg_status" in
+  online*) ;;
+  *) pg_ctlcluster "$pg_version" "$pg_name" start ;;
+esac
+# Accepting connections, not just started: the tests connect at once. pg_isready waits up to 30 s.
+if ! pg_isready --quiet --timeout=30 --host=/var/run/postgresql --port="$pg_port"; then
+  echo "install-test-packages: PostgreSQL cluster $pg_version/$pg_name (port $pg_port) does not accept connections:" >&2
+  pg_lsclusters >&2 || true
+  tail -n 20 "/var/log/postgresql/postgresql-$pg_version-$pg_name.log" >&2 || true
+  exit 1
+fi

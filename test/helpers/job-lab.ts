@@ -1,22 +1,32 @@
 // A real lab for job tests: slots whose consoles are PTY pairs, a real agent
-// process, and the API calls the tests make. Tokens are fixed so tests and
-// job scripts can use them; only their hashes are in the config.
-import { createHash } from 'node:crypto';
+// process, and the API calls the tests make (job-api.ts, which also holds the
+// fixed tokens; only their hashes are in the config).
 import { chmodSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { agentScope } from '../../src/platform/agent-scope.js';
 import { WorkerCgroups } from '../../src/platform/linux/cgroups.js';
 import { processesOf } from '../../src/platform/user-processes.js';
+import type { Cleanup } from './cleanup.js';
 import { startAgent, type AgentSpawnOptions, type RunningAgent } from './agent-process.js';
 import type { EventView, JobView, SlotDetailView } from './api-types.js';
-import { eventually } from './eventually.js';
+import {
+  apiRequest,
+  authToml,
+  getJob,
+  jobOutput,
+  listEvents,
+  slotDetail,
+  submitJob,
+  waitHealthy,
+  waitJobDone,
+  waitJobOutput,
+} from './job-api.js';
 import { ptyPair, type PtyPair } from './pty-pair.js';
 import { tempDir } from './temp-dir.js';
 import { recordedWorkers } from './worker-records.js';
 
-export const OPERATOR_TOKEN = 'job-lab-operator';
-export const SUBMITTER_TOKEN = 'job-lab-submitter';
+export { OPERATOR_TOKEN, SUBMITTER_TOKEN, waitHealthy } from './job-api.js';
 
 export interface JobLab {
   dir: string;
@@ -51,17 +61,47 @@ export interface SlotDef {
   extra?: string;
 }
 
-function sha256(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
+/** The [agent], [auth], [health] and [jobs] tables every test agent starts from: checks rare enough not to interfere. */
+export function agentToml(name: string, { healthToml = '', jobsToml = 'stop_grace = "1s"' } = {}): string {
+  return (
+    `[agent]\nname = "${name}"\n${authToml()}` +
+    `[health]\ninterval = "1h"\nfailure_threshold = 3\nsuccess_threshold = 1\n${healthToml}\n[jobs]\n${jobsToml}\n`
+  );
 }
 
-/** `slots` each get a console device `<name>-con` on their own PTY; `extraToml` adds anything else. */
+/** A PTY pair per slot (stopped at teardown) and its console device `<slot>-con`, made under `dir`. */
+export async function consoleDevices(
+  t: Cleanup,
+  dir: string,
+  slots: readonly SlotDef[],
+): Promise<{ toml: string; consoles: Map<string, PtyPair> }> {
+  const consoles = new Map<string, PtyPair>();
+  let toml = '';
+  for (const slot of slots) {
+    const pty = await ptyPair(t, dir, slot.name);
+    consoles.set(slot.name, pty);
+    toml += `[devices.${slot.name}-con]\nkind = "serial"\npath = "${pty.device}"\n`;
+  }
+  return { toml, consoles };
+}
+
+/** The [slots.NAME] tables: each slot's console first, then its other devices. */
+export function slotTables(slots: readonly SlotDef[]): string {
+  return slots
+    .map(
+      (slot) =>
+        `[slots.${slot.name}]\ntarget = "${slot.target}"\ndevices = ${JSON.stringify([`${slot.name}-con`, ...(slot.devices ?? [])])}\n${slot.extra ?? ''}\n`,
+    )
+    .join('');
+}
+
 /** Where the state directory is (a small filesystem a test made), and more keys of [health]. */
 export interface JobLabOptions {
   stateDir?: string;
   healthToml?: string;
 }
 
+/** `slots` each get a console device `<name>-con` on their own PTY; `extraToml` adds anything else. */
 export async function jobLab(
   t: TestContext,
   slots: readonly SlotDef[],
@@ -74,37 +114,18 @@ export async function jobLab(
   // Workers reach their directories under the state dir, as under /var/lib on a lab host.
   chmodSync(dir, 0o755);
   const stateDir = options.stateDir ?? join(dir, 'state');
-  const consoles = new Map<string, PtyPair>();
-  let toml = `[agent]\nname = "job-lab"\n[auth]\noperators = ["${sha256(OPERATOR_TOKEN)}"]\nsubmitters = ["${sha256(SUBMITTER_TOKEN)}"]\n`;
-  toml += `[health]\ninterval = "1h"\nfailure_threshold = 3\nsuccess_threshold = 1\n${options.healthToml ?? ''}\n[jobs]\n${jobsToml}\n`;
-  for (const slot of slots) {
-    const pty = await ptyPair(t, dir, slot.name);
-    consoles.set(slot.name, pty);
-    toml += `[devices.${slot.name}-con]\nkind = "serial"\npath = "${pty.device}"\n`;
-  }
-  toml += extraToml;
-  for (const slot of slots) {
-    toml += `[slots.${slot.name}]\ntarget = "${slot.target}"\ndevices = ${JSON.stringify([`${slot.name}-con`, ...(slot.devices ?? [])])}\n${slot.extra ?? ''}\n`;
-  }
+  const devices = await consoleDevices(t, dir, slots);
+  const consoles = devices.consoles;
+  const toml =
+    agentToml('job-lab', { healthToml: options.healthToml ?? '', jobsToml }) +
+    devices.toml +
+    extraToml +
+    slotTables(slots);
   const config = join(dir, 'slots.toml');
   writeFileSync(config, toml);
 
   let agent = await startAgent(t, { config, stateDir, ...spawnOptions });
   const url = (): string => agent.url;
-  const api = async (
-    method: string,
-    path: string,
-    body?: unknown,
-    token = SUBMITTER_TOKEN,
-  ): Promise<{ status: number; json: Record<string, unknown> }> => {
-    const response = await fetch(`${url()}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(30_000),
-    });
-    return { status: response.status, json: (await response.json()) as Record<string, unknown> };
-  };
   const lab: JobLab = {
     dir,
     config,
@@ -117,55 +138,14 @@ export async function jobLab(
       agent = await startAgent(t, { config, stateDir, ...spawnOptions });
       return agent;
     },
-    submit: async (body) => {
-      const { status, json } = await api('POST', '/v1/jobs', body);
-      if (status !== 201) throw new Error(`submit answered ${status}: ${JSON.stringify(json)}`);
-      return json['id'] as string;
-    },
-    job: async (id) => (await api('GET', `/v1/jobs/${id}`)).json as unknown as JobView,
-    waitDone: async (id, timeoutMs = 20_000) => {
-      let last: JobView | undefined;
-      return eventually(
-        async () => {
-          last = await lab.job(id);
-          return last.done && last;
-        },
-        { timeoutMs, intervalMs: 25, message: () => `job ${id} to be done: ${JSON.stringify(last)}` },
-      );
-    },
-    output: async (id) =>
-      (
-        await fetch(`${url()}/v1/jobs/${id}/output`, {
-          headers: { authorization: `Bearer ${SUBMITTER_TOKEN}` },
-          signal: AbortSignal.timeout(10_000),
-        })
-      ).text(),
-    waitOutput: async (id, pattern, timeoutMs = 15_000) => {
-      let output = '';
-      return eventually(
-        async () => {
-          output = await lab.output(id);
-          return pattern.exec(output) ?? false;
-        },
-        {
-          timeoutMs,
-          intervalMs: 25,
-          message: () => `job ${id} to print ${String(pattern)}; output ${JSON.stringify(output)}`,
-        },
-      ).catch(async (error: unknown) => {
-        // The job's view says why it did not print (still queued, failed); it takes a request, so only now.
-        throw new Error(
-          `${error instanceof Error ? error.message : String(error)}; job ${JSON.stringify(await lab.job(id).catch(() => 'unreadable'))}`,
-          { cause: error },
-        );
-      });
-    },
-    slot: async (name) =>
-      (await (
-        await fetch(`${url()}/v1/slots/${name}`, { signal: AbortSignal.timeout(10_000) })
-      ).json()) as SlotDetailView,
-    post: (path, body, token) => api('POST', path, body, token),
-    events: async (query = '') => (await api('GET', `/v1/events?limit=1000${query}`)).json['events'] as EventView[],
+    submit: (body) => submitJob(url, body),
+    job: (id) => getJob(url, id),
+    waitDone: (id, timeoutMs) => waitJobDone(url, id, timeoutMs),
+    output: (id) => jobOutput(url, id),
+    waitOutput: (id, pattern, timeoutMs) => waitJobOutput(url, id, pattern, timeoutMs),
+    slot: (name) => slotDetail(url, name),
+    post: (path, body, token) => apiRequest(url, 'POST', path, body, token),
+    events: (query) => listEvents(url, query),
     cgroups: () => new WorkerCgroups(agentScope(stateDir)).existing(),
     workers: () => recordedWorkers(stateDir),
     workerProcesses: () => recordedWorkers(stateDir).flatMap(({ uid }) => (uid > 0 ? processesOf(uid) : [])),
@@ -173,19 +153,6 @@ export async function jobLab(
   // Every slot healthy before a test submits, so a failure is the test's own.
   for (const slot of slots) await waitHealthy(url(), slot.name);
   return lab;
-}
-
-export async function waitHealthy(url: string, slot: string, timeoutMs = 10_000): Promise<void> {
-  let view: SlotDetailView | undefined;
-  await eventually(
-    async () => {
-      view = (await (
-        await fetch(`${url}/v1/slots/${slot}`, { signal: AbortSignal.timeout(5_000) })
-      ).json()) as SlotDetailView;
-      return view.health === 'healthy';
-    },
-    { timeoutMs, intervalMs: 50, message: () => `slot ${slot} to be healthy: ${JSON.stringify(view)}` },
-  );
 }
 
 /** Owner, group and permission bits of a node, for "restored exactly" assertions. */
