@@ -24,6 +24,7 @@ const GROUPS: readonly { names: readonly string[]; load: () => Promise<Register>
   { names: ['job'], load: async () => (await import('./job-commands.js')).registerJobCommands },
   { names: ['worker'], load: async () => (await import('./worker-commands.js')).registerWorkerCommands },
   { names: ['power'], load: async () => (await import('./power-commands.js')).registerPowerCommands },
+  { names: ['hosts'], load: async () => (await import('./host-commands.js')).registerHostCommands },
   { names: ['udev-rules'], load: async () => (await import('./udev-rules.js')).registerUdevRules },
   { names: ['demo'], load: async () => (await import('./demo.js')).registerDemo },
   {

@@ -24,19 +24,30 @@ export function operatorName(): string {
 export function registerSlotCommands(program: Command, done: CommandResult): void {
   addClientOptions(program.command('slots').description('list slots with health, usage and holds'))
     .option('--json', "print the API's JSON")
-    .action(async (options: ClientOptions & { json?: boolean }) => {
-      const { slots } = await (await AgentClient.from(options)).request<{ slots: SlotView[] }>('GET', '/v1/slots');
+    .option('--host <name>', 'in a lab: one host\'s slots only ("local": the agent asked)')
+    .action(async (options: ClientOptions & { json?: boolean; host?: string }) => {
+      const query = options.host === undefined ? '' : `?host=${encodeURIComponent(options.host)}`;
+      const { slots, lab } = await (
+        await AgentClient.from(options)
+      ).request<{ slots: SlotView[]; lab?: { connected: boolean; problem: string | null } }>('GET', `/v1/slots${query}`);
       if (options.json === true) process.stdout.write(`${JSON.stringify(slots, null, 2)}\n`);
       else {
+        // A lab's agent out of touch with the lab shows its own slots only, and says so.
+        if (lab !== undefined && !lab.connected)
+          process.stderr.write(`labslot: the lab database is out of reach (${lab.problem ?? '?'}): this host's slots only\n`);
         const rows = slots.map((s) => {
           const sick = s.devices
             .filter((d) => d.health === 'unhealthy')
             .map((d) => `${d.name}: ${d.last_check?.reason ?? 'unhealthy'}`);
           const note = s.hold ? `held by ${holder(s.hold)}: ${s.hold.reason}` : sick.join('; ');
-          return [s.name, s.target, s.usage, s.hold ? 'HELD' : '-', s.health, s.conflicts_with.join(',') || '-', note];
+          const offline = s.unavailable?.kind === 'host' && lab !== undefined ? s.unavailable.detail : undefined;
+          const row = [s.name, s.target, s.usage, s.hold ? 'HELD' : '-', s.health, s.conflicts_with.join(',') || '-'];
+          // A lab's slots are on several hosts: which one is a column (and an offline host says so first).
+          return [...row.slice(0, 1), ...(lab === undefined ? [] : [s.host]), ...row.slice(1), offline ?? note];
         });
+        const header = ['SLOT', 'TARGET', 'USAGE', 'HOLD', 'HEALTH', 'CONFLICTS', 'NOTE'];
         process.stdout.write(
-          formatTable([['SLOT', 'TARGET', 'USAGE', 'HOLD', 'HEALTH', 'CONFLICTS', 'NOTE'], ...rows]),
+          formatTable([lab === undefined ? header : ['SLOT', 'HOST', ...header.slice(1)], ...rows]),
         );
       }
       done.code = EXIT_OK;
