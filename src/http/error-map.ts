@@ -22,6 +22,7 @@ import {
   UnknownPowerDeviceError,
 } from '../slots/slot-power.js';
 import { HttpError } from './http-error.js';
+import { PeerUnreachableError } from './peer-fetch.js';
 
 /** What a failed request answers: the status and the body's `error` object. */
 export interface ErrorAnswer {
@@ -88,6 +89,8 @@ export const ERROR_TABLE: readonly Mapping[] = [
   map(NoPowerDeviceError, (e) => coded('no_power_device', e.message)),
   // Not the client's fault and not the agent's bug: the outlet's driver said no (logged where it failed).
   map(PowerSwitchError, (e) => coded('power_failed', e.message)),
+  // A front door that proxies to the host running a job, and that host did not answer (logged: the lab may be split).
+  map(PeerUnreachableError, (e) => coded('peer_unreachable', e.message, { log: 'peer agent unreachable' })),
 ];
 
 /**
