@@ -114,8 +114,8 @@ export class AgentClient {
    * GET a streamed body (job output). Resolves once the headers are in with a
    * 2xx Response whose body the caller reads; errors as request(). No timeout of
    * its own: a follow stream is legitimately silent while a job is quiet, so the
-   * caller's signal bounds it (and undici's own header/body timeouts end a dead
-   * connection, which the caller treats as a break).
+   * caller's signal bounds it (and stream-request's 300 s idle timeout ends a
+   * dead connection, which the caller treats as a break).
    */
   async stream(path: string, signal: AbortSignal): Promise<Response> {
     const response = await this.send(path, { method: 'GET', headers: this.headers('text/plain'), signal });
