@@ -5,6 +5,7 @@ import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Server } from 'node:http';
 import type { LabModel } from './config/lab-model.js';
+import { readAgentTls, readLabCa } from './config/tls-files.js';
 import { recordEvent } from './db/event-log.js';
 import { DATABASE_FILE, openDatabase, type Db } from './db/open-database.js';
 import { DeviceChecker, type UsbSnapshot } from './devices/device-checker.js';
@@ -19,6 +20,7 @@ import { agentUrl } from './http/agent-url.js';
 import { createApp } from './http/app.js';
 import { closeServer, listen } from './http/listen.js';
 import { writeCommandWrapper } from './jobs/command-wrapper.js';
+import { writeJobCa } from './jobs/job-tls.js';
 import { JobOutputs } from './jobs/job-output.js';
 import { commandDir, workersDir } from './jobs/job-paths.js';
 import { jobState } from './jobs/job-queue.js';
@@ -96,6 +98,9 @@ export class Agent {
       // First, before this process opens anything: nothing it inherited may reach a job.
       const closed = closeInheritedDescriptors();
       if (closed.length > 0) log.warn({ fds: closed }, 'closed inherited file descriptors');
+      // Before anything is made: a certificate that cannot be used refuses the start (TlsFileError, exit 2).
+      const tls = readAgentTls(lab.config, lab.file);
+      const labCa = readLabCa(lab.config, lab.file);
       const files = await raiseFileLimit();
       if (files !== undefined && Number.isFinite(files.hard) && files.soft < files.hard)
         log.warn({ ...files }, 'could not raise the open-file limit to its hard limit');
@@ -133,7 +138,9 @@ export class Agent {
       });
       this.monitor = monitor;
       const hostState = (): HostState =>
-        monitor.host === null ? { ok: null, reason: 'not checked yet' } : { ok: monitor.host.ok, reason: monitor.host.reason };
+        monitor.host === null
+          ? { ok: null, reason: 'not checked yet' }
+          : { ok: monitor.host.ok, reason: monitor.host.reason };
       // In a lab (DESIGN §7) jobs come from the shared queue, claimed by this member; alone, from this host's database.
       const member =
         lab.config.lab === undefined
@@ -146,7 +153,9 @@ export class Agent {
               version: VERSION,
               monitor,
               host: hostState,
-              url: () => lab.config.agent.url ?? agentUrl(lab.listen.host, this.port ?? lab.listen.port),
+              url: () =>
+                lab.config.agent.url ?? agentUrl(lab.listen.host, this.port ?? lab.listen.port, tls !== undefined),
+              peerTls: labCa === undefined ? {} : { ca: labCa },
               scheduler: () => this.scheduler,
             });
       this.member = member;
@@ -156,7 +165,7 @@ export class Agent {
           db,
           log,
           monitor,
-          agentUrl: () => agentUrl(lab.listen.host, this.port ?? lab.listen.port),
+          agentUrl: () => agentUrl(lab.listen.host, this.port ?? lab.listen.port, tls !== undefined),
           commandDir: commandDir(lab.stateDir),
           listUsb,
           platform,
@@ -171,8 +180,9 @@ export class Agent {
         member?.noteJob(id);
       };
       await writeCommandWrapper(commandDir(lab.stateDir));
+      await writeJobCa(commandDir(lab.stateDir), tls, labCa);
       const app = createApp({ lab, db, log, version: VERSION, startedAt, monitor, scheduler, outputs, member });
-      const { server, port } = await listen(app, lab.listen, log);
+      const { server, port } = await listen(app, lab.listen, log, tls);
       this.server = server;
       this.port = port;
       if (this.stopping) return; // A signal arrived while binding: stop() releases what start made.
@@ -197,7 +207,14 @@ export class Agent {
       this.reconciler.start();
       this.transition('running');
       log.info(
-        { host: lab.listen.host, port, stateDir: lab.stateDir, scope: agentScope(lab.stateDir), slots: lab.slots.size },
+        {
+          host: lab.listen.host,
+          port,
+          url: agentUrl(lab.listen.host, port, tls !== undefined),
+          stateDir: lab.stateDir,
+          scope: agentScope(lab.stateDir),
+          slots: lab.slots.size,
+        },
         'agent listening',
       );
     } catch (error) {

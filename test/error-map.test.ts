@@ -149,6 +149,7 @@ const NEVER_REACH_A_ROUTE: Readonly<Record<string, string>> = {
   ConfigError: 'loading the config: at start and in the CLI; routes read the loaded model',
   DatabaseError: 'opening the database at start',
   ListenError: 'binding the listener at start',
+  TlsFileError: "reading [agent] tls and [lab] ca at start, and the CLI's --cacert",
   StateDirLockedError: 'locking the state directory at start',
   LandlockProbeError: "asking the kernel's Landlock ABI at start",
   NetworkPolicyUnavailableError:

@@ -39,11 +39,12 @@ export const API_ERRORS = {
   internal: { status: 500, exit: FAILURE },
   // The outlet's driver failed (pdudaemon refused or unreachable, a command failed, no answer in time).
   power_failed: { status: 502, exit: FAILURE },
+  // Another agent of the lab (the host running a job whose output is asked here) gave no answer.
+  peer_unreachable: { status: 502, exit: FAILURE },
   database_unreadable: { status: 503, exit: FAILURE },
   // A lab (DESIGN §7): the shared database is out of reach, or the host that has the job or slot is.
   lab_unavailable: { status: 503, exit: FAILURE },
   host_offline: { status: 503, exit: FAILURE },
-  host_unreachable: { status: 502, exit: FAILURE },
   disk_full: { status: 507, exit: FAILURE },
 } as const satisfies Record<string, { status: ContentfulStatusCode; exit: typeof USAGE | typeof FAILURE }>;
 

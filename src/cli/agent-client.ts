@@ -1,6 +1,8 @@
 // How client commands reach the agent (DESIGN §4): --url, then $LABSLOT_URL,
-// then the config's `listen`; the token from --token or $LABSLOT_TOKEN.
-// Every failure becomes one line for the operator, never a stack trace.
+// then the config's `listen`; the token from --token or $LABSLOT_TOKEN; over
+// HTTPS, the CA from --cacert or $LABSLOT_CACERT (README "HTTPS between hosts
+// and clients"). Every failure becomes one line for the operator, never a
+// stack trace.
 //
 // Every labslot call in a job script loads this module, so it imports only
 // what a request needs; the config loader (zod, TOML) is loaded only when the
@@ -9,6 +11,9 @@ import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { exitCodeForRefusal } from '../api/error-codes.js';
 import { agentUrl } from '../http/agent-url.js';
+import { describeConnectionFailure, isUntrustedCertificate } from '../http/connection-failure.js';
+import { streamRequest, type StreamInit } from '../http/stream-request.js';
+import type { TlsTrust } from '../http/tls-trust.js';
 import { withArticle } from '../words.js';
 import { CliError, EXIT_FAILURE, EXIT_USAGE } from './exit-codes.js';
 import { exchange, ExchangeFailure } from './http-exchange.js';
@@ -17,12 +22,14 @@ export interface ClientOptions {
   url?: string;
   token?: string;
   config?: string;
+  cacert?: string;
 }
 
 export function addClientOptions(command: Command): Command {
   return command
     .option('--url <url>', "agent URL (default: $LABSLOT_URL, then the config's listen address)")
     .option('--token <token>', 'bearer token (default: $LABSLOT_TOKEN)')
+    .option('--cacert <file>', "PEM CA that signed an https:// agent's certificate (default: $LABSLOT_CACERT)")
     .option('-c, --config <file>', 'slots.toml to take the listen address from');
 }
 
@@ -53,14 +60,14 @@ export class AgentClient {
   constructor(
     readonly baseUrl: string,
     private readonly token: string | undefined,
+    /** For an https:// agent: the CA and certificate name to check it against (Node's default CAs, the URL's host otherwise). */
+    private readonly trust: TlsTrust = {},
   ) {}
 
   static async from(options: ClientOptions, env: NodeJS.ProcessEnv = process.env): Promise<AgentClient> {
+    const { url, trust } = await resolveAgent(options, env);
     // `--token ""` is no token, as an empty $LABSLOT_TOKEN is: the agent would only see "Bearer ".
-    return new AgentClient(
-      await resolveUrl(options, env),
-      (options.token || undefined) ?? (env['LABSLOT_TOKEN'] || undefined),
-    );
+    return new AgentClient(url, (options.token || undefined) ?? (env['LABSLOT_TOKEN'] || undefined), trust);
   }
 
   async request<T>(
@@ -75,15 +82,20 @@ export class AgentClient {
     const timeout = AbortSignal.timeout(timeoutMs);
     let answer: { status: number; text: string };
     try {
-      answer = await exchange(new URL(path, this.baseUrl), {
-        method,
-        headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
-      });
+      answer = await exchange(
+        new URL(path, this.baseUrl),
+        {
+          method,
+          headers,
+          body: body === undefined ? undefined : JSON.stringify(body),
+          signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+        },
+        this.trust,
+      );
     } catch (error) {
       // An abort we asked for is not the agent's failure; let the caller see its own reason.
       if (signal?.aborted === true) throw error;
+      this.throwIfUntrusted(error instanceof ExchangeFailure ? error.cause : error);
       const lost = error instanceof ExchangeFailure && error.answered;
       const why = timeout.aborted
         ? `no answer within ${timeoutMs / 1000} s`
@@ -102,11 +114,11 @@ export class AgentClient {
    * GET a streamed body (job output). Resolves once the headers are in with a
    * 2xx Response whose body the caller reads; errors as request(). No timeout of
    * its own: a follow stream is legitimately silent while a job is quiet, so the
-   * caller's signal bounds it (and undici's own header/body timeouts end a dead
-   * connection, which the caller treats as a break).
+   * caller's signal bounds it (and stream-request's 300 s idle timeout ends a
+   * dead connection, which the caller treats as a break).
    */
   async stream(path: string, signal: AbortSignal): Promise<Response> {
-    const response = await this.fetch(path, { method: 'GET', headers: this.headers('text/plain'), signal });
+    const response = await this.send(path, { method: 'GET', headers: this.headers('text/plain'), signal });
     if (response.ok) return response;
     const text = await response.text().catch(() => '');
     throw this.refusal(response.status, parseOrUndefined(text));
@@ -120,14 +132,8 @@ export class AgentClient {
     timeoutMs = 600_000,
   ): Promise<T> {
     const headers = { ...this.headers('application/json'), 'content-type': contentType };
-    const init = {
-      method: 'PUT',
-      headers,
-      body,
-      duplex: 'half',
-      signal: AbortSignal.timeout(timeoutMs),
-    } as RequestInit;
-    return this.answer<T>(await this.fetch(path, init, timeoutMs), timeoutMs);
+    const init: StreamInit = { method: 'PUT', headers, body, signal: AbortSignal.timeout(timeoutMs) };
+    return this.answer<T>(await this.send(path, init, timeoutMs), timeoutMs);
   }
 
   /** The JSON of a fetched answer, as parse(); a connection dropped while reading it is an error too. */
@@ -168,12 +174,14 @@ export class AgentClient {
     return headers;
   }
 
-  private async fetch(path: string, init: RequestInit, timeoutMs?: number): Promise<Response> {
+  /** A request whose body streams, either way (node:https, so it takes the CA: http/stream-request.ts). */
+  private async send(path: string, init: StreamInit, timeoutMs?: number): Promise<Response> {
     try {
-      return await fetch(new URL(path, this.baseUrl), init);
+      return await streamRequest(new URL(path, this.baseUrl), init, this.trust);
     } catch (error) {
       // An abort we asked for is not the agent's failure; let the caller see its own reason.
-      if (init.signal?.aborted === true && (error as Error).name !== 'TimeoutError') throw error;
+      if (init.signal.aborted && (error as Error).name !== 'TimeoutError') throw error;
+      this.throwIfUntrusted(error);
       throw new AgentError(
         `cannot reach the agent at ${this.baseUrl}: ${describeFetchFailure(error, timeoutMs)}`,
         EXIT_FAILURE,
@@ -181,6 +189,22 @@ export class AgentClient {
         { cause: error },
       );
     }
+  }
+
+  /**
+   * A certificate this client does not trust: what to pass, in one line. A
+   * CliError, not an AgentError: retrying (a follow stream does) cannot help.
+   */
+  private throwIfUntrusted(error: unknown): void {
+    if (!isUntrustedCertificate(error)) return;
+    throw new CliError(
+      `cannot reach the agent at ${this.baseUrl}: ${describeConnectionFailure(error)}: ` +
+        (this.trust.ca === undefined
+          ? 'pass --cacert FILE or set LABSLOT_CACERT'
+          : 'is --cacert the CA that signed it?'),
+      EXIT_FAILURE,
+      { cause: error },
+    );
   }
 
   private refusal(status: number, json: unknown): AgentError {
@@ -197,41 +221,34 @@ function noToken(needs: unknown): string {
   return `no token: pass --token or set LABSLOT_TOKEN${roles.length > 0 ? ` to ${roles.map(withArticle).join(' or ')} token` : ''}`;
 }
 
-/**
- * Why a request failed, in the words an operator needs: fetch's TypeError says
- * only "fetch failed" and keeps the socket error as its cause; node:http's
- * error is the socket error itself.
- */
-/** Why a request got no answer, in an operator's words (the system's code in brackets, for a search). */
-const CONNECTION_FAILURES: Readonly<Record<string, string>> = {
-  ECONNREFUSED: 'connection refused (is the agent running?)',
-  ECONNRESET: 'the connection was closed without an answer (ECONNRESET)',
-  UND_ERR_SOCKET: 'the connection was closed without a complete answer',
-  EPIPE: 'the connection was closed while the request was sent (EPIPE)',
-  ETIMEDOUT: 'the connection timed out (ETIMEDOUT)',
-  EHOSTUNREACH: "no route to the agent's host (EHOSTUNREACH)",
-  ENETUNREACH: "no route to the agent's network (ENETUNREACH)",
-  ENOTFOUND: 'its host name does not resolve (ENOTFOUND)',
-  EAI_AGAIN: 'its host name could not be resolved now (EAI_AGAIN)',
-};
-
+/** Why a request failed, in the words an operator needs (http/connection-failure.ts); a timeout as the caller's. */
 export function describeFetchFailure(error: unknown, timeoutMs?: number): string {
-  const { cause, code } = error as { cause?: { code?: string; message?: string }; code?: string };
   if ((error as Error).name === 'TimeoutError' && timeoutMs !== undefined)
     return `no answer within ${timeoutMs / 1000} s`;
-  const known = CONNECTION_FAILURES[cause?.code ?? code ?? ''];
-  if (known !== undefined) return known;
-  return cause?.code ?? cause?.message ?? code ?? (error as Error).message;
+  return describeConnectionFailure(error);
 }
 
-async function resolveUrl(options: ClientOptions, env: NodeJS.ProcessEnv): Promise<string> {
+/**
+ * The agent's URL and what to trust of its certificate. $LABSLOT_TLS_NAME
+ * comes with $LABSLOT_URL in a job (jobs/job-tls.ts): the job reaches its agent
+ * on loopback, and the certificate names the agent's advertised host.
+ */
+async function resolveAgent(options: ClientOptions, env: NodeJS.ProcessEnv): Promise<{ url: string; trust: TlsTrust }> {
+  const cacert = options.cacert ?? (env['LABSLOT_CACERT'] || undefined);
+  const ca =
+    cacert === undefined
+      ? undefined
+      : await readCa(options.cacert === undefined ? 'LABSLOT_CACERT' : '--cacert', cacert);
   const explicit = options.url ?? (env['LABSLOT_URL'] || undefined);
   if (explicit !== undefined) {
+    let url: string;
     try {
-      return new URL(explicit).toString();
+      url = new URL(explicit).toString();
     } catch {
       throw new CliError(`"${explicit}" is not a URL (e.g. http://127.0.0.1:8421)`, EXIT_USAGE);
     }
+    const name = options.url === undefined ? env['LABSLOT_TLS_NAME'] || undefined : undefined;
+    return { url, trust: { ...(ca === undefined ? {} : { ca }), ...(name === undefined ? {} : { name }) } };
   }
   const [{ configPathFrom }, { loadLabConfig }] = await Promise.all([
     import('../config/load-config.js'),
@@ -244,8 +261,22 @@ async function resolveUrl(options: ClientOptions, env: NodeJS.ProcessEnv): Promi
       EXIT_USAGE,
     );
   }
-  const { host, port } = loadLabConfig(file).listen;
-  return agentUrl(host, port);
+  const lab = loadLabConfig(file);
+  const { host, port } = lab.listen;
+  const { advertisedName, readLabCa } = await import('../config/tls-files.js');
+  // The agent's own config: its lab's CA, and the name it advertises (its certificate need not name its listen address).
+  const own = ca ?? readLabCa(lab.config, lab.file);
+  const name = advertisedName(lab.config);
+  return {
+    url: agentUrl(host, port, lab.config.agent.tls !== undefined),
+    trust: { ...(own === undefined ? {} : { ca: own }), ...(name === undefined ? {} : { name }) },
+  };
+}
+
+/** A CA file given to the client; one that cannot be used is a usage error naming it (TlsFileError, exit 2). */
+async function readCa(key: string, file: string): Promise<string> {
+  const [tlsFiles, path] = await Promise.all([import('../config/tls-files.js'), import('node:path')]);
+  return tlsFiles.readCertificates(key, path.resolve(file));
 }
 
 function parseOrUndefined(text: string): unknown {

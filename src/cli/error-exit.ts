@@ -17,6 +17,8 @@ export const EXIT_BY_ERROR_NAME: Readonly<Record<string, (error: Error) => numbe
   ListenError: () => EXIT_FAILURE,
   DatabaseError: () => EXIT_FAILURE,
   StateDirLockedError: () => EXIT_FAILURE,
+  // A PEM file of [agent] tls or [lab] ca, or --cacert, that cannot be used: the configuration or command line is wrong.
+  TlsFileError: () => EXIT_USAGE,
   // `labslot demo`: a prerequisite the user must fix first is a usage error; a lab that did not come up, a failure.
   DemoError: (error) => ((error as Error & { kind?: unknown }).kind === 'prerequisite' ? EXIT_USAGE : EXIT_FAILURE),
 };

@@ -14,7 +14,9 @@ interface HostsAnswer {
 }
 
 export function registerHostCommands(program: Command, done: CommandResult): void {
-  addClientOptions(program.command('hosts').description("list the lab's hosts, online or not, and when each last reported"))
+  addClientOptions(
+    program.command('hosts').description("list the lab's hosts, online or not, and when each last reported"),
+  )
     .option('--json', "print the API's JSON")
     .action(async (options: ClientOptions & { json?: boolean }) => {
       const answer = await (await AgentClient.from(options)).request<HostsAnswer>('GET', '/v1/hosts');

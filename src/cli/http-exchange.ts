@@ -2,8 +2,9 @@
 // client's JSON calls. Not fetch: Node compiles its bundled undici on the
 // first fetch() of a process, 100 to 200 ms, which is more than the rest of a
 // `labslot slots` or `labslot worker mark-broken` call. Streams (job output,
-// archives) still use fetch, where that cost is small beside the transfer.
+// archives) use http/stream-request.ts, node:https too, for the CA.
 import { coerceError } from '../errors.js';
+import type { TlsTrust } from '../http/tls-trust.js';
 
 /** The request failed; `answered` tells whether the headers had arrived (a connection lost mid-answer). */
 export class ExchangeFailure extends Error {
@@ -24,8 +25,16 @@ export interface Exchange {
   signal: AbortSignal;
 }
 
-export async function exchange(url: URL, init: Exchange): Promise<{ status: number; text: string }> {
-  const { request } = url.protocol === 'https:' ? await import('node:https') : await import('node:http');
+export async function exchange(
+  url: URL,
+  init: Exchange,
+  trust: TlsTrust = {},
+): Promise<{ status: number; text: string }> {
+  const secure = url.protocol === 'https:';
+  // node:tls and the trust options are loaded only for an https:// agent: most calls are on loopback, in plain HTTP.
+  const [{ request }, tls] = secure
+    ? await Promise.all([import('node:https'), import('../http/tls-trust.js').then((m) => m.tlsOptions(trust))])
+    : [await import('node:http'), {}];
   init.signal.throwIfAborted();
   return new Promise((resolve, reject) => {
     let answered = false;
@@ -41,7 +50,7 @@ export async function exchange(url: URL, init: Exchange): Promise<{ status: numb
       init.body === undefined
         ? init.headers
         : { ...init.headers, 'content-length': String(Buffer.byteLength(init.body)) };
-    const req = request(url, { method: init.method, headers }, (res) => {
+    const req = request(url, { method: init.method, headers, ...tls }, (res) => {
       answered = true;
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));

@@ -2,7 +2,7 @@
 // resuming from the byte offset already written when the connection breaks.
 // The end of a follow stream is only trusted once GET /v1/jobs/:id says the
 // job is done and every byte has arrived: a proxy, an agent restart or
-// undici's 300 s body timeout on a quiet job can all end a stream early.
+// the client's 300 s idle timeout on a quiet job can all end a stream early.
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AgentError, describeFetchFailure, type AgentClient } from './agent-client.js';
@@ -128,7 +128,7 @@ async function copyBody(
   write: (chunk: Uint8Array) => Promise<void>,
 ): Promise<void> {
   if (response.body === null) return;
-  // fetch's body yields bytes; the DOM-less typings of Node 20 leave the chunk type open.
+  // The body yields bytes; the DOM-less typings of Node 20 leave the chunk type open.
   const reader = (response.body as ReadableStream<Uint8Array>).getReader();
   try {
     for (;;) {
@@ -152,7 +152,7 @@ function retryableProblem(error: unknown, signal: AbortSignal): string {
     return error.message;
   }
   if (error instanceof CliError) throw error;
-  // A body that breaks mid-way surfaces as undici's TypeError("terminated") with the socket error as cause.
+  // A body that breaks mid-way surfaces as the response's "aborted" error (ECONNRESET) or a socket error.
   return `connection broke: ${describeFetchFailure(error)}`;
 }
 

@@ -29,12 +29,17 @@ export function registerSlotCommands(program: Command, done: CommandResult): voi
       const query = options.host === undefined ? '' : `?host=${encodeURIComponent(options.host)}`;
       const { slots, lab } = await (
         await AgentClient.from(options)
-      ).request<{ slots: SlotView[]; lab?: { connected: boolean; problem: string | null } }>('GET', `/v1/slots${query}`);
+      ).request<{ slots: SlotView[]; lab?: { connected: boolean; problem: string | null } }>(
+        'GET',
+        `/v1/slots${query}`,
+      );
       if (options.json === true) process.stdout.write(`${JSON.stringify(slots, null, 2)}\n`);
       else {
         // A lab's agent out of touch with the lab shows its own slots only, and says so.
         if (lab !== undefined && !lab.connected)
-          process.stderr.write(`labslot: the lab database is out of reach (${lab.problem ?? '?'}): this host's slots only\n`);
+          process.stderr.write(
+            `labslot: the lab database is out of reach (${lab.problem ?? '?'}): this host's slots only\n`,
+          );
         const rows = slots.map((s) => {
           const sick = s.devices
             .filter((d) => d.health === 'unhealthy')
@@ -46,9 +51,7 @@ export function registerSlotCommands(program: Command, done: CommandResult): voi
           return [...row.slice(0, 1), ...(lab === undefined ? [] : [s.host]), ...row.slice(1), offline ?? note];
         });
         const header = ['SLOT', 'TARGET', 'USAGE', 'HOLD', 'HEALTH', 'CONFLICTS', 'NOTE'];
-        process.stdout.write(
-          formatTable([lab === undefined ? header : ['SLOT', 'HOST', ...header.slice(1)], ...rows]),
-        );
+        process.stdout.write(formatTable([lab === undefined ? header : ['SLOT', 'HOST', ...header.slice(1)], ...rows]));
       }
       done.code = EXIT_OK;
     });

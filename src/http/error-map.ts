@@ -92,7 +92,8 @@ export const ERROR_TABLE: readonly Mapping[] = [
   map(PowerSwitchError, (e) => coded('power_failed', e.message)),
   map(LabUnavailableError, (e) => coded('lab_unavailable', e.message)),
   map(HostOfflineError, (e) => coded('host_offline', e.message)),
-  map(PeerUnreachableError, (e) => coded('host_unreachable', e.message)),
+  // A front door that proxies to the host running a job, and that host did not answer (logged: the lab may be split).
+  map(PeerUnreachableError, (e) => coded('peer_unreachable', e.message, { log: 'peer agent unreachable' })),
 ];
 
 /**

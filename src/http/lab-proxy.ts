@@ -12,14 +12,20 @@ import { peerFetch } from './peer-fetch.js';
 export const VIA_HEADER = 'x-labslot-via';
 
 const REQUEST_HEADERS = ['authorization', 'content-type', 'accept', 'content-length'];
-const ANSWER_HEADERS = ['content-type', 'content-length', 'content-disposition', 'cache-control', 'x-content-type-options'];
+const ANSWER_HEADERS = [
+  'content-type',
+  'content-length',
+  'content-disposition',
+  'cache-control',
+  'x-content-type-options',
+];
 
 export async function proxyTo(c: Context, host: LabHost, member: LabMember): Promise<Response> {
   const via = c.req.header(VIA_HEADER);
   if (via !== undefined)
     throw new HttpError(
       502,
-      'host_unreachable',
+      'peer_unreachable',
       `${via} sent this request here for host ${host.name}, but this agent (${member.name}) does not have it either`,
     );
   const incoming = new URL(c.req.url);

@@ -1,10 +1,13 @@
-// Binding the HTTP server, with the bind errors an operator can act on turned
-// into one clear sentence instead of an 'error' event nobody listens to.
-import { createServer, type Server } from 'node:http';
+// Binding the HTTP server (HTTPS with `[agent] tls`), with the bind errors an
+// operator can act on turned into one clear sentence instead of an 'error'
+// event nobody listens to.
+import { createServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import type { Hono } from 'hono';
 import type { ListenAddress } from '../config/schema.js';
+import type { AgentTls } from '../config/tls-files.js';
 import type { Logger } from '../log.js';
 import type { AppEnv } from './app-deps.js';
 
@@ -26,14 +29,24 @@ export const CONNECTION_LIMITS = {
   requestMs: 15 * 60_000,
 } as const;
 
+/** The agent's listener: plain HTTP, or HTTPS with `[agent] tls`; the same limits either way. */
+export type Server = HttpServer | HttpsServer;
+
 export async function listen(
   app: Hono<AppEnv>,
   address: ListenAddress,
   log: Logger,
+  tls?: AgentTls,
 ): Promise<{ server: Server; port: number }> {
   const handle = getRequestListener(app.fetch);
   // The listener is async and reports its own failures through app.onError.
-  const server = createServer((request, response) => void handle(request, response));
+  const listener = (request: Parameters<typeof handle>[0], response: Parameters<typeof handle>[1]): void =>
+    void handle(request, response);
+  const server: Server =
+    tls === undefined
+      ? createServer(listener)
+      : // A client that connects and never finishes its handshake is cut off as one that never sends headers.
+        createHttpsServer({ cert: tls.cert, key: tls.key, handshakeTimeout: CONNECTION_LIMITS.headersMs }, listener);
   // Idle keep-alive sockets would otherwise hold a graceful stop for their full timeout.
   server.keepAliveTimeout = 5_000;
   server.maxConnections = CONNECTION_LIMITS.total;

@@ -1,29 +1,36 @@
-// Requests from this agent to another of its lab (DESIGN §7), for proxying.
-// PLACEHOLDER until the HTTPS work lands: plain fetch, no CA.
+// An agent's requests to another agent of the lab (DESIGN §7: any agent is a
+// front door, and output is proxied from the host that runs the job). The
+// answer's body streams (following a job's output can last minutes); the
+// peer's certificate is checked against the lab's CA ([lab] ca) when there is
+// one; a redirect is answered as it is, never followed.
+import { describeConnectionFailure } from './connection-failure.js';
+import { streamRequest } from './stream-request.js';
+
+/** The peer gave no answer: refused, unreachable, its certificate not trusted. The URL and the reason are in the message. */
 export class PeerUnreachableError extends Error {
   override readonly name = 'PeerUnreachableError';
+  constructor(
+    readonly url: URL,
+    readonly reason: string,
+    options?: ErrorOptions,
+  ) {
+    super(`cannot reach the agent at ${url.origin}: ${reason}`, options);
+  }
 }
 
-export async function peerFetch(
-  url: URL,
-  init: {
-    method: string;
-    headers: Headers | Record<string, string>;
-    body?: ReadableStream<Uint8Array> | Uint8Array | string;
-    signal: AbortSignal;
-  },
-  _tls: { ca?: string },
-): Promise<Response> {
+export interface PeerInit {
+  method: string;
+  headers: Headers | Record<string, string>;
+  body?: ReadableStream<Uint8Array> | Uint8Array | string;
+  /** Bounds the whole exchange, body included; aborting rejects with its reason, not a PeerUnreachableError. */
+  signal: AbortSignal;
+}
+
+export async function peerFetch(url: URL, init: PeerInit, tls: { ca?: string }): Promise<Response> {
   try {
-    return await fetch(url, {
-      method: init.method,
-      headers: init.headers,
-      body: init.body,
-      signal: init.signal,
-      redirect: 'manual',
-      ...(init.body instanceof ReadableStream ? { duplex: 'half' } : {}),
-    });
+    return await streamRequest(url, init, tls.ca === undefined ? {} : { ca: tls.ca });
   } catch (error) {
-    throw new PeerUnreachableError(`${url.origin} does not answer: ${(error as Error).message}`, { cause: error });
+    if (init.signal.aborted) throw error;
+    throw new PeerUnreachableError(url, describeConnectionFailure(error), { cause: error });
   }
 }

@@ -5,6 +5,7 @@
 import type { LabModel, SlotModel } from '../config/lab-model.js';
 import { deviceEnvName, deviceEnvValue } from '../devices/device-node.js';
 import { OUTPUT_IN_JOB } from './job-paths.js';
+import { jobTlsEnvironment } from './job-tls.js';
 
 export interface WorkerIdentity {
   workerId: string;
@@ -40,6 +41,7 @@ export function jobEnvironment(ctx: EnvironmentContext, worker: WorkerIdentity):
     ...ctx.jobEnv,
     ...devices,
     LABSLOT_URL: ctx.agentUrl,
+    ...jobTlsEnvironment(ctx.lab.config, ctx.commandDir),
     LABSLOT_TOKEN: worker.token,
     LABSLOT_WORKER: worker.workerId,
     LABSLOT_JOB: worker.jobId,

@@ -186,8 +186,16 @@ export class LabClaims {
     if (leased !== undefined) {
       // The commit (or the update before it) failed: the job may or may not be ours in the lab's
       // record. It is not run; if the commit did land, the reconciler fails it there (at most once).
-      this.deps.log.warn({ job: leased.job.id, err: coerceError(error) }, 'a claim did not commit; the job is not run here');
-      returnToQueue(this.deps.db, leased.job.id, leased.slot.name, `the lab's claim did not commit: ${coerceError(error).message}`);
+      this.deps.log.warn(
+        { job: leased.job.id, err: coerceError(error) },
+        'a claim did not commit; the job is not run here',
+      );
+      returnToQueue(
+        this.deps.db,
+        leased.job.id,
+        leased.slot.name,
+        `the lab's claim did not commit: ${coerceError(error).message}`,
+      );
       forgetLabJob(this.deps.db, leased.job.id);
     }
     if (!(error instanceof ClaimRolledBack)) throw error;
@@ -219,7 +227,11 @@ function claimable(offer: Offer): SQL | undefined {
 }
 
 /** The slot a claimed job gets: the one it asked for, or the first available slot of its target in name order. */
-function pick(lab: LabModel, job: LabJobRow, availability: ReadonlyMap<string, SlotAvailability>): SlotModel | undefined {
+function pick(
+  lab: LabModel,
+  job: LabJobRow,
+  availability: ReadonlyMap<string, SlotAvailability>,
+): SlotModel | undefined {
   const usable = (name: string): boolean => {
     const a = availability.get(name);
     if (a?.available === true) return true;

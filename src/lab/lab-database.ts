@@ -3,6 +3,7 @@
 // agents of a lab may start together), and errors that say what went wrong
 // in an operator's words, never with the password.
 import { readFileSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
@@ -60,14 +61,22 @@ export function readDatabasePassword(file: string): string {
  * socket host) and the password file. Not `connectionString`: pg would let the
  * URL's absent password override the file's.
  */
-export function connectionConfig(settings: LabSettings): pg.ClientConfig {
-  const password = settings.database_file === undefined ? undefined : readDatabasePassword(settings.database_file);
+export function connectionConfig(settings: LabSettings, configFile: string): pg.ClientConfig {
+  // Relative to the config file, like every other path in it.
+  const file = settings.database_file === undefined ? undefined : resolve(dirname(configFile), settings.database_file);
+  const password = file === undefined ? undefined : readDatabasePassword(file);
   return { ...parseIntoClientConfig(settings.database), ...(password === undefined ? {} : { password }) };
 }
 
-export function labPool(settings: LabSettings, agentName: string, size: number, log: Logger): pg.Pool {
+export function labPool(
+  settings: LabSettings,
+  configFile: string,
+  agentName: string,
+  size: number,
+  log: Logger,
+): pg.Pool {
   const pool = new pg.Pool({
-    ...connectionConfig(settings),
+    ...connectionConfig(settings, configFile),
     max: size,
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     idleTimeoutMillis: 30_000,

@@ -36,7 +36,9 @@ export async function registerHost(db: LabDb, host: HostRecord, timeoutMs: numbe
       .from(labSlots)
       .where(and(inArray(labSlots.name, slotNames), ne(labSlots.host, host.name)));
     const others = await tx.select().from(labHosts).where(ne(labHosts.name, host.name));
-    const owner = new Map(others.flatMap((h) => Object.values(h.targets).flatMap((t) => t.slots.map((s) => [s, h.name]))));
+    const owner = new Map(
+      others.flatMap((h) => Object.values(h.targets).flatMap((t) => t.slots.map((s) => [s, h.name]))),
+    );
     for (const slot of slotNames) {
       const other = owner.get(slot) ?? taken.find((t) => t.name === slot)?.host;
       if (other !== undefined)
@@ -58,7 +60,9 @@ export async function registerHost(db: LabDb, host: HostRecord, timeoutMs: numbe
     // Slots this host no longer has (its config changed) leave the lab's view.
     await tx
       .delete(labSlots)
-      .where(and(eq(labSlots.host, host.name), slotNames.length > 0 ? notInArray(labSlots.name, slotNames) : undefined));
+      .where(
+        and(eq(labSlots.host, host.name), slotNames.length > 0 ? notInArray(labSlots.name, slotNames) : undefined),
+      );
     const values = { ...host, startedAt: DB_NOW_MS, lastSeen: DB_NOW_MS };
     await tx.insert(labHosts).values(values).onConflictDoUpdate({ target: labHosts.name, set: values });
   });

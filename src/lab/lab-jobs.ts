@@ -181,7 +181,10 @@ export async function cancelQueuedLabJob(db: LabDb, id: string, by: string, via:
 /** Queue depth and the oldest queued job's submission time, lab-wide. */
 export async function labQueueSummary(db: LabDb): Promise<{ queued: number; oldestAt: number | null }> {
   const [row] = await db
-    .select({ queued: sql<number>`count(*)::int`, oldestAt: sql<number | null>`min(${labJobs.submittedAt})`.mapWith(Number) })
+    .select({
+      queued: sql<number>`count(*)::int`,
+      oldestAt: sql<number | null>`min(${labJobs.submittedAt})`.mapWith(Number),
+    })
     .from(labJobs)
     .where(eq(labJobs.state, 'queued'));
   return { queued: row?.queued ?? 0, oldestAt: row?.oldestAt ?? null };

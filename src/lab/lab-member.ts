@@ -17,8 +17,15 @@ import type { HostState } from '../slots/availability.js';
 import { EventMirror } from './event-mirror.js';
 import { JobMirror } from './job-mirror.js';
 import { LabClaims } from './lab-claims.js';
-import { readPem } from './read-pem.js';
-import { connectionConfig, databaseProblem, describeDatabase, labDb, labPool, migrateLab, type LabDb } from './lab-database.js';
+import {
+  connectionConfig,
+  databaseProblem,
+  describeDatabase,
+  labDb,
+  labPool,
+  migrateLab,
+  type LabDb,
+} from './lab-database.js';
 import { LabMembershipError, LabUnavailableError } from './lab-errors.js';
 import { heartbeat, listHosts, registerHost, type LabHost } from './lab-hosts.js';
 import { QUEUE_CHANNEL } from './lab-jobs.js';
@@ -39,6 +46,8 @@ export interface LabMemberDeps {
   host: () => HostState;
   /** The URL other hosts and clients reach this agent at. */
   url: () => string;
+  /** How this agent verifies the other agents' certificates ([lab] ca, read at start). */
+  peerTls: { ca?: string };
   scheduler: () => Scheduler | undefined;
 }
 
@@ -71,7 +80,7 @@ export class LabMember {
 
   constructor(private readonly deps: LabMemberDeps) {
     this.log = deps.log.child({ lab: describeDatabase(deps.settings.database) });
-    this.peerTls = deps.settings.ca === undefined ? {} : { ca: readPem(deps.settings.ca, '[lab] ca') };
+    this.peerTls = deps.peerTls;
     const name = deps.lab.agentName;
     this.jobs = new JobMirror(deps.db, name);
     this.events = new EventMirror(deps.db, name);
@@ -104,7 +113,9 @@ export class LabMember {
   /** The shared database while linked; a 503 for the caller otherwise. */
   database(): LabDb {
     if (this.link.connected && this.shared !== undefined) return this.shared;
-    throw new LabUnavailableError(`the lab database is out of reach (${this.link.problem ?? 'not connected'}); try again`);
+    throw new LabUnavailableError(
+      `the lab database is out of reach (${this.link.problem ?? 'not connected'}); try again`,
+    );
   }
 
   /**
@@ -147,7 +158,10 @@ export class LabMember {
     await this.claims.settle();
     if (this.link.connected && this.shared !== undefined)
       await this.pushAll().catch((error: unknown) =>
-        this.log.warn({ err: coerceError(error) }, 'could not tell the lab the last job states; it hears them at the next start'),
+        this.log.warn(
+          { err: coerceError(error) },
+          'could not tell the lab the last job states; it hears them at the next start',
+        ),
       );
     await this.closeListener();
     await this.pool?.end().catch(() => undefined);
@@ -183,7 +197,7 @@ export class LabMember {
 
   private async connect(): Promise<void> {
     const { lab, settings } = this.deps;
-    this.pool ??= labPool(settings, lab.agentName, lab.slots.size + 8, this.log);
+    this.pool ??= labPool(settings, lab.file, lab.agentName, lab.slots.size + 8, this.log);
     this.shared ??= labDb(this.pool);
     if (!this.migrated) {
       await migrateLab(this.pool);
@@ -233,7 +247,7 @@ export class LabMember {
     await this.closeListener();
     const { settings, lab } = this.deps;
     const client = new pg.Client({
-      ...connectionConfig(settings),
+      ...connectionConfig(settings, lab.file),
       application_name: `labslot ${lab.agentName} listen`.slice(0, 63),
       connectionTimeoutMillis: 5_000,
       keepAlive: true,

@@ -41,8 +41,7 @@ export async function otherHostsSlots(db: LabDb, hosts: readonly LabHost[], me: 
 /** A slot of another host: as published, or, when that host is offline, unavailable for that reason. */
 export function shownSlot(view: SlotView, host: LabHost | undefined): SlotView {
   if (host?.online === true) return view;
-  const detail =
-    host === undefined ? `host ${view.host} has left the lab` : offlineDetail(host);
+  const detail = host === undefined ? `host ${view.host} has left the lab` : offlineDetail(host);
   return { ...view, available: false, unavailable: { kind: 'host', detail } };
 }
 

@@ -17,6 +17,8 @@ export const NOT_IN_A_JOB = {
   LABSLOT_WORKER: '',
   LABSLOT_SLOT: '',
   LABSLOT_JOB: '',
+  LABSLOT_CACERT: '',
+  LABSLOT_TLS_NAME: '',
   LABSLOT_CONFIG: '/nonexistent/slots.toml',
 };
 

@@ -30,7 +30,11 @@ export function eventRoutes(deps: AppDeps): Hono<AppEnv> {
     const { slot, host, since, after_id: afterId, limit } = parsed.data;
     const sinceMs = since === undefined ? undefined : Date.parse(since);
     if (since !== undefined && Number.isNaN(sinceMs))
-      throw new HttpError(400, 'invalid_request', `since: "${since}" is not a time (use ISO 8601, e.g. 2026-11-25T10:00:00Z)`);
+      throw new HttpError(
+        400,
+        'invalid_request',
+        `since: "${since}" is not a time (use ISO 8601, e.g. 2026-11-25T10:00:00Z)`,
+      );
     // A lab: the lab's log, every host's events (ids are the lab's).
     if (deps.member !== undefined)
       return c.json({

@@ -24,21 +24,19 @@ export function hostRoutes(deps: AppDeps): Hono<AppEnv> {
       };
       return c.json({ lab: false, host_timeout_ms: null, hosts: [alone] });
     }
-    const hosts = (await member.hosts()).map(
-      (h): LabHostView => ({
-        name: h.name,
-        url: h.url,
-        version: h.version,
-        online: h.online,
-        last_seen: new Date(h.lastSeen).toISOString(),
-        started_at: new Date(h.startedAt).toISOString(),
-        slots: Object.values(h.targets)
-          .flatMap((t) => t.slots)
-          .sort(),
-        targets: Object.keys(h.targets).sort(),
-        this_host: h.name === member.name,
-      }),
-    );
+    const hosts = (await member.hosts()).map((h): LabHostView => ({
+      name: h.name,
+      url: h.url,
+      version: h.version,
+      online: h.online,
+      last_seen: new Date(h.lastSeen).toISOString(),
+      started_at: new Date(h.startedAt).toISOString(),
+      slots: Object.values(h.targets)
+        .flatMap((t) => t.slots)
+        .sort(),
+      targets: Object.keys(h.targets).sort(),
+      this_host: h.name === member.name,
+    }));
     return c.json({ lab: true, host_timeout_ms: member.timeoutMs, hosts });
   });
   return app;

@@ -6,6 +6,8 @@ import { cli, type Scenario, type Scenarios } from './table.js';
 
 export interface OfflineContext {
   dir: string;
+  /** An HTTPS server whose certificate a CA made for the test signed, not one Node trusts. */
+  https: { url: string };
   good: string;
   unhealthy: string;
   bad: string;
@@ -58,6 +60,25 @@ export const OFFLINE_SCENARIOS: Scenarios<OfflineContext> = new Map<string, Scen
           await cli(['worker', 'mark-broken', '-m', 'x'], { ...env, LABSLOT_WORKER: 'w1' }),
         ];
       },
+    },
+  ],
+  [
+    "labslot slots --url https://HOST:PORT — the agent's certificate is not signed by a CA the client trusts (no `--cacert` or `$LABSLOT_CACERT` for it)",
+    {
+      run: async (c) => [
+        await cli(['slots', '--url', c.https.url]),
+        await cli(['job', 'logs', 'j1'], { LABSLOT_URL: c.https.url, LABSLOT_TOKEN: 'x' }),
+      ],
+    },
+  ],
+  [
+    'labslot slots --cacert FILE — `--cacert` or `$LABSLOT_CACERT` is not a readable PEM certificate',
+    {
+      // Read before anything is sent: the URL's server is never asked.
+      run: async (c) => [
+        await cli(['slots', '--url', c.https.url, '--cacert', join(c.dir, 'missing.pem')]),
+        await cli(['job', 'list'], { LABSLOT_URL: c.https.url, LABSLOT_CACERT: c.good }),
+      ],
     },
   ],
   [
