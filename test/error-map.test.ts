@@ -151,6 +151,9 @@ const NEVER_REACH_A_ROUTE: Readonly<Record<string, string>> = {
   ListenError: 'binding the listener at start',
   TlsFileError: "reading [agent] tls and [lab] ca at start, and the CLI's --cacert",
   StateDirLockedError: 'locking the state directory at start',
+  LabDatabaseError: "reading [lab] database_file at the agent's start (a lab link never throws it in a request)",
+  LabMembershipError: 'joining a lab at start (a slot or host name another host has), or a heartbeat: logged there',
+  ClaimRolledBack: "ends a lab claim's transaction inside lab/lab-claims.ts; never leaves it",
   LandlockProbeError: "asking the kernel's Landlock ABI at start",
   NetworkPolicyUnavailableError:
     '[jobs] network = "slot" on a host that cannot filter: found at start, it keeps the host unhealthy',

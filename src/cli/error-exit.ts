@@ -17,6 +17,9 @@ export const EXIT_BY_ERROR_NAME: Readonly<Record<string, (error: Error) => numbe
   ListenError: () => EXIT_FAILURE,
   DatabaseError: () => EXIT_FAILURE,
   StateDirLockedError: () => EXIT_FAILURE,
+  // Joining a lab: a slot or host name another host has, a password file that cannot be used: the config's to fix.
+  LabMembershipError: () => EXIT_USAGE,
+  LabDatabaseError: () => EXIT_USAGE,
   // A PEM file of [agent] tls or [lab] ca, or --cacert, that cannot be used: the configuration or command line is wrong.
   TlsFileError: () => EXIT_USAGE,
   // `labslot demo`: a prerequisite the user must fix first is a usage error; a lab that did not come up, a failure.

@@ -20,6 +20,7 @@ import { LabClaims } from './lab-claims.js';
 import {
   connectionConfig,
   databaseProblem,
+  LabDatabaseError,
   describeDatabase,
   labDb,
   labPool,
@@ -125,7 +126,7 @@ export class LabMember {
    */
   async start(): Promise<void> {
     await this.connect().catch((error: unknown) => {
-      if (error instanceof LabMembershipError) throw error;
+      if (error instanceof LabMembershipError || error instanceof LabDatabaseError) throw error;
       this.lost(error);
     });
     this.schedule(this.link.connected ? TICK_MS : RETRY_MS);
