@@ -178,16 +178,18 @@ export async function cancelQueuedLabJob(db: LabDb, id: string, by: string, via:
   });
 }
 
-/** Queue depth and the oldest queued job's submission time, lab-wide. */
-export async function labQueueSummary(db: LabDb): Promise<{ queued: number; oldestAt: number | null }> {
-  const [row] = await db
+/** Queue depth and the oldest queued job's submission time per target, lab-wide. */
+export async function labQueueByTarget(db: LabDb): Promise<Map<string, { queued: number; oldestAt: number }>> {
+  const rows = await db
     .select({
+      target: labJobs.target,
       queued: sql<number>`count(*)::int`,
-      oldestAt: sql<number | null>`min(${labJobs.submittedAt})`.mapWith(Number),
+      oldestAt: sql<number>`min(${labJobs.submittedAt})`.mapWith(Number),
     })
     .from(labJobs)
-    .where(eq(labJobs.state, 'queued'));
-  return { queued: row?.queued ?? 0, oldestAt: row?.oldestAt ?? null };
+    .where(eq(labJobs.state, 'queued'))
+    .groupBy(labJobs.target);
+  return new Map(rows.map((r) => [r.target, { queued: r.queued, oldestAt: r.oldestAt }]));
 }
 
 /** Jobs this host claimed that are not over, as the lab last heard of them. */

@@ -30,6 +30,7 @@ import {
 import { LabMembershipError, LabUnavailableError } from './lab-errors.js';
 import { heartbeat, listHosts, registerHost, type LabHost } from './lab-hosts.js';
 import { QUEUE_CHANNEL } from './lab-jobs.js';
+import { readLabSummary, type LabSummary } from './lab-summary.js';
 import { SlotMirror } from './slot-mirror.js';
 
 const TICK_MS = 1_000;
@@ -77,6 +78,8 @@ export class LabMember {
   private lastBeat = 0;
   private ticking: Promise<void> | undefined;
   private flushSoon = false;
+  /** The lab as of the last tick, for /metrics (which reads it synchronously). */
+  summary: LabSummary | undefined;
   private stopped = false;
 
   constructor(private readonly deps: LabMemberDeps) {
@@ -190,6 +193,7 @@ export class LabMember {
         const every = Math.min(MAX_HEARTBEAT_MS, this.timeoutMs / 3);
         if (Date.now() - this.lastBeat >= every) await this.beat();
         this.claims.poke();
+        this.summary = await readLabSummary(this.database(), await this.hosts(), this.name);
       }
     } catch (error) {
       this.lost(error);

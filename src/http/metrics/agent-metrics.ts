@@ -7,6 +7,7 @@ import { coerceError } from '../../errors.js';
 import type { AppDeps } from '../app-deps.js';
 import { CheckMetrics } from './check-metrics.js';
 import { EventMetrics } from './event-metrics.js';
+import { LabMetrics } from './lab-metrics.js';
 import { QueueMetrics } from './queue-metrics.js';
 import type { ScrapeCollector } from './scrape-collector.js';
 import { SlotMetrics } from './slot-metrics.js';
@@ -17,7 +18,9 @@ export class AgentMetrics {
   private readonly collectorErrors: Counter<'collector'>;
   private readonly hostHealthy: Gauge;
 
-  constructor(private readonly deps: Pick<AppDeps, 'lab' | 'db' | 'log' | 'monitor' | 'version' | 'startedAt'>) {
+  constructor(
+    private readonly deps: Pick<AppDeps, 'lab' | 'db' | 'log' | 'monitor' | 'version' | 'startedAt' | 'member'>,
+  ) {
     const { lab, db, monitor } = deps;
     const registry = this.registry;
     collectDefaultMetrics({ register: registry });
@@ -43,6 +46,7 @@ export class AgentMetrics {
       new SlotMetrics(lab, db, registry),
       new QueueMetrics(lab, db, registry),
       new EventMetrics(lab, db, registry, deps.startedAt),
+      ...(deps.member === undefined ? [] : [new LabMetrics(deps.member, registry)]),
     ];
     for (const collector of this.collectors) this.collectorErrors.inc({ collector: collector.name }, 0);
     new CheckMetrics(lab, monitor, registry);
