@@ -78,6 +78,7 @@ export class LabMember {
   private lastBeat = 0;
   private ticking: Promise<void> | undefined;
   private flushSoon = false;
+  private pushing: Promise<void> = Promise.resolve();
   /** The lab as of the last tick, for /metrics (which reads it synchronously). */
   summary: LabSummary | undefined;
   private stopped = false;
@@ -135,13 +136,20 @@ export class LabMember {
     this.schedule(this.link.connected ? TICK_MS : RETRY_MS);
   }
 
+  /** Something changed here (a slot, a hold, a device's health): the lab sees it at once, and queued jobs are looked at. */
   poke(): void {
-    if (this.link.connected) this.claims.poke();
+    if (!this.link.connected) return;
+    this.claims.poke();
+    this.pushSoon();
   }
 
   /** A job's row changed here: the lab hears of it at once. */
   noteJob(jobId: string): void {
     this.jobs.note(jobId);
+    this.pushSoon();
+  }
+
+  private pushSoon(): void {
     if (this.flushSoon || !this.link.connected) return;
     this.flushSoon = true;
     setImmediate(() => {
@@ -233,7 +241,14 @@ export class LabMember {
     this.claims.poke();
   }
 
-  private async pushAll(): Promise<void> {
+  /** One push at a time: a tick's and a change's would otherwise send the same rows twice. */
+  private pushAll(): Promise<void> {
+    const run = this.pushing.then(() => this.pushNow());
+    this.pushing = run.catch(() => undefined);
+    return run;
+  }
+
+  private async pushNow(): Promise<void> {
     const db = this.shared;
     if (db === undefined) return;
     await this.jobs.flush(db);

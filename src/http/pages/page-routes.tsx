@@ -20,6 +20,7 @@ import { queueByTarget } from '../../jobs/queue-summary.js';
 import { SlotHeldError } from '../../slots/holds.js';
 import { slotViews } from '../../slots/slot-view.js';
 import type { AppDeps, AppEnv } from '../app-deps.js';
+import { labStatus } from './lab-status.js';
 import { actorOf, readRefusal, rolesOf } from '../auth.js';
 import { hostView } from '../host-view.js';
 import { errorAnswer } from '../error-map.js';
@@ -136,10 +137,17 @@ export function pageRoutes(deps: AppDeps): Hono<AppEnv> {
   const noSlot = (c: Context<AppEnv>, name: string): Response | Promise<Response> =>
     problem(c, 404, `No slot named "${name}". Slots: ${[...lab.slots.keys()].join(', ')}.`);
 
-  app.get('/', reader, (c) => {
+  app.get('/', reader, async (c) => {
     const now = Date.now();
-    const slots = slotViews(lab, db, { host: hostView(deps) });
-    return page(c, 'Slots', <StatusPage slots={slots} queues={queueByTarget(db)} now={now} />, { refresh: true });
+    const local = slotViews(lab, db, { host: hostView(deps) });
+    const member = deps.member;
+    if (member === undefined)
+      return page(c, 'Slots', <StatusPage slots={local} queues={queueByTarget(db)} now={now} />, { refresh: true });
+    // A lab: every host's slots, with a host column and filter, and the lab's queue (DESIGN §7).
+    const view = await labStatus(member, local, c.req.query('host'));
+    return page(c, 'Slots', <StatusPage slots={view.slots} queues={view.queues} now={now} lab={view.lab} />, {
+      refresh: true,
+    });
   });
 
   app.get('/slots/:name', reader, (c) => {
