@@ -140,6 +140,13 @@ export class LabClaims {
             leased = undefined;
             throw new ClaimRolledBack(check.why);
           }
+          if (this.deps.scheduler()?.isStopped !== false) {
+            // The agent began to stop during the check: the job goes back to the lab, not into a lease nobody runs.
+            returnToQueue(this.deps.db, job.id, slot.name, 'the agent is stopping (back in the lab queue)');
+            forgetLabJob(this.deps.db, job.id);
+            leased = undefined;
+            throw new ClaimRolledBack('the agent is stopping');
+          }
           await tx
             .update(labJobs)
             .set({ state: 'leased', host: this.deps.hostName, slot: slot.name, waiting: null })
