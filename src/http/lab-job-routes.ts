@@ -2,18 +2,24 @@
 // record is the lab's; the host that claimed it answers for it (proxied), a
 // job no host has claimed yet is answered from the lab's queue here, and a
 // job this host has goes on to this host's own routes.
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { JobView } from '../api/job.js';
 import { readJob } from '../jobs/job-queue.js';
+import { receiveArchive } from '../jobs/job-input.js';
 import { jobView } from '../jobs/job-view.js';
 import { JobNotFoundError } from '../jobs/scheduler.js';
 import { HostOfflineError, LabUnavailableError } from '../lab/lab-errors.js';
 import type { LabHost } from '../lab/lab-hosts.js';
 import { asJobRow, cancelQueuedLabJob, readLabJob, type LabJobRow } from '../lab/lab-jobs.js';
 import type { LabMember } from '../lab/lab-member.js';
+import { storeLabInput } from '../lab/lab-inputs.js';
 import { labWaiting, offlineDetail } from '../lab/lab-view.js';
 import type { AppDeps, AppEnv } from './app-deps.js';
+import { actorAs } from './auth.js';
 import { HttpError } from './http-error.js';
 import { proxyTo } from './lab-proxy.js';
 
@@ -53,6 +59,7 @@ export function labJobRouting(deps: AppDeps, member: LabMember): MiddlewareHandl
       if (now?.host != null) return ownerAnswers(c, now, await member.hosts(), member, deps.lab.stateDir);
       throw new HttpError(409, 'job_done', `job ${id} has already ended (${now?.state ?? 'gone'})`);
     }
+    if (c.req.method === 'PUT' && action === '/input') return inputOfUnclaimed(c, row, deps, member);
     if (c.req.method === 'GET' && action === '/output') return outputOfUnclaimed(c, id, member, next);
     if (c.req.method === 'GET' && action === '/outputs')
       throw new HttpError(404, 'no_outputs', `job ${id} has not run yet (${row.state}); outputs are kept at cleanup`);
@@ -104,4 +111,35 @@ async function outputOfUnclaimed(
     await sleep(CLAIM_POLL_MS, undefined, { signal }).catch(() => undefined);
   }
   return new Response('', { headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' } });
+}
+
+/** PUT /v1/jobs/:id/input for a lab job: checked here as on a host alone, then kept in the lab until a host claims it. */
+async function inputOfUnclaimed(
+  c: Context<AppEnv>,
+  row: LabJobRow,
+  deps: AppDeps,
+  member: LabMember,
+): Promise<Response> {
+  const { lab } = deps;
+  const actor = actorAs(c.req.header('authorization'), 'submitter', lab.config.auth);
+  if (actor === undefined) throw new HttpError(403, 'forbidden', 'this needs a submitter token');
+  const noInput = (): HttpError =>
+    new HttpError(
+      409,
+      'no_input_expected',
+      `job ${row.id} is not waiting for an input archive (it is ${row.state}, input ${row.input})`,
+    );
+  if (row.state !== 'queued' || row.input !== 'awaiting') throw noInput();
+  const body = c.req.raw.body as WebReadableStream<Uint8Array> | null;
+  if (body === null) throw new HttpError(400, 'invalid_request', 'send the input as a tar archive in the request body');
+  const dir = join(lab.stateDir, 'lab-inputs', row.id);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  try {
+    const file = join(dir, 'input.tar');
+    const summary = await receiveArchive(body, file, join(dir, 'check'), lab.config.jobs.max_input, row.archives);
+    if (!(await storeLabInput(member.database(), row.id, file, summary, actor, member.name))) throw noInput();
+    return c.json({ id: row.id, input: { files: summary.files, bytes: summary.bytes } });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }

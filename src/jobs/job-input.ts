@@ -32,6 +32,27 @@ export async function receiveInput(
   archives: JobArchives | null = null,
 ): Promise<ArchiveSummary> {
   const file = join(jobDir(stateDir, jobId), 'input.tar');
+  try {
+    const summary = await receiveArchive(body, file, jobInputDir(stateDir, jobId), maxBytes, archives);
+    recordInput(db, jobId, by, summary);
+    return summary;
+  } finally {
+    await rm(file, { force: true });
+  }
+}
+
+/**
+ * Streams an input archive to `file` under the size cap, extracts it into
+ * `dir` (checked entry by entry) and checks that the Hubris archives the job
+ * names are in it. A refused archive leaves no `dir`; `file` is the caller's.
+ */
+export async function receiveArchive(
+  body: WebReadableStream<Uint8Array>,
+  file: string,
+  dir: string,
+  maxBytes: number,
+  archives: JobArchives | null,
+): Promise<ArchiveSummary> {
   let received = 0;
   const cap = new Transform({
     transform(chunk: Buffer, _encoding, done) {
@@ -45,29 +66,43 @@ export async function receiveInput(
   });
   try {
     await pipeline(Readable.fromWeb(body), cap, createWriteStream(file, { mode: 0o600 }));
-    const summary = await extractArchive(file, jobInputDir(stateDir, jobId));
-    // Checked here, not at worker setup: the submitter is still there to hear it, and no slot waits on a typo.
-    const missing = await archivesMissingFromInput(jobInputDir(stateDir, jobId), archives);
-    if (missing.length > 0)
-      throw new ArchiveError(`the input lacks the Hubris archives the job names: ${missing.join('; ')}`);
-    db.transaction((tx) => {
-      tx.update(jobs)
-        .set({ input: 'ready', waiting: null })
-        .where(and(eq(jobs.id, jobId), eq(jobs.input, 'awaiting')))
-        .run();
-      recordEvent(tx, {
-        type: 'job.input',
-        jobId,
-        actor: by,
-        message: `job ${jobId} got its input: ${plural(summary.files, 'file')}, ${plural(summary.bytes, 'byte')}`,
-      });
-    });
-    return summary;
+    return await unpackInput(file, dir, archives);
   } catch (error) {
-    await rm(jobInputDir(stateDir, jobId), { recursive: true, force: true });
     if (error instanceof ArchiveError || error instanceof InputTooLargeError) throw error;
     throw new ArchiveError(`the input archive could not be received: ${(error as Error).message}`, { cause: error });
-  } finally {
-    await rm(file, { force: true });
   }
+}
+
+/** Extracts a received archive into `dir` and checks it holds the named Hubris archives; a refused one leaves no `dir`. */
+export async function unpackInput(file: string, dir: string, archives: JobArchives | null): Promise<ArchiveSummary> {
+  try {
+    const summary = await extractArchive(file, dir);
+    // Checked here, not at worker setup: the submitter is still there to hear it, and no slot waits on a typo.
+    const missing = await archivesMissingFromInput(dir, archives);
+    if (missing.length > 0)
+      throw new ArchiveError(`the input lacks the Hubris archives the job names: ${missing.join('; ')}`);
+    return summary;
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+function recordInput(db: Db, jobId: string, by: string, summary: ArchiveSummary): void {
+  db.transaction((tx) => {
+    tx.update(jobs)
+      .set({ input: 'ready', waiting: null })
+      .where(and(eq(jobs.id, jobId), eq(jobs.input, 'awaiting')))
+      .run();
+    recordEvent(tx, {
+      type: 'job.input',
+      jobId,
+      actor: by,
+      message: inputMessage(jobId, summary),
+    });
+  });
+}
+
+export function inputMessage(jobId: string, summary: ArchiveSummary): string {
+  return `job ${jobId} got its input: ${plural(summary.files, 'file')}, ${plural(summary.bytes, 'byte')}`;
 }

@@ -12,13 +12,15 @@ import type { Db } from '../db/open-database.js';
 import { coerceError } from '../errors.js';
 import type { HealthMonitor } from '../health/health-monitor.js';
 import { freshCheck } from '../jobs/fresh-check.js';
-import { createOutputFile } from '../jobs/job-paths.js';
+import { rm } from 'node:fs/promises';
+import { createOutputFile, jobDir } from '../jobs/job-paths.js';
 import { adoptLabJob, forgetLabJob, returnToQueue } from '../jobs/lease-records.js';
 import type { Scheduler } from '../jobs/scheduler.js';
 import type { Logger } from '../log.js';
 import { slotAvailability, type HostState, type SlotAvailability } from '../slots/availability.js';
 import type { LabDb } from './lab-database.js';
 import { asJobRow, QUEUE_CHANNEL, type LabJobRow } from './lab-jobs.js';
+import { dropLabInput, unpackLabInput } from './lab-inputs.js';
 import { labJobs } from './lab-schema.js';
 
 export interface LabClaimsDeps {
@@ -136,14 +138,16 @@ export class LabClaims {
           if (!check.ok) {
             this.deps.log.warn({ job: job.id, slot: slot.name, why: check.why }, 'pre-lease check failed');
             returnToQueue(this.deps.db, job.id, slot.name, `${check.why} (back in the lab's queue)`);
-            forgetLabJob(this.deps.db, job.id);
+            await this.discard(job.id);
             leased = undefined;
             throw new ClaimRolledBack(check.why);
           }
+          // The input travels with the claim: unpacked here before the job is this host's.
+          if (job.input === 'ready') await unpackLabInput(tx, this.deps.lab.stateDir, job.id, job.archives);
           if (this.deps.scheduler()?.isStopped !== false) {
             // The agent began to stop during the check: the job goes back to the lab, not into a lease nobody runs.
             returnToQueue(this.deps.db, job.id, slot.name, 'the agent is stopping (back in the lab queue)');
-            forgetLabJob(this.deps.db, job.id);
+            await this.discard(job.id);
             leased = undefined;
             throw new ClaimRolledBack('the agent is stopping');
           }
@@ -157,6 +161,13 @@ export class LabClaims {
             if (leased === undefined) return;
             this.deps.log.info({ job: leased.job.id, slot: leased.slot.name }, 'claimed a job from the lab queue');
             this.launch(leased.job.id, leased.slot);
+            if (leased.job.input === 'ready')
+              dropLabInput(labDb, leased.job.id).catch((error: unknown) =>
+                this.deps.log.warn(
+                  { err: coerceError(error), job: leased?.job.id },
+                  'could not drop the lab copy of an input',
+                ),
+              );
           },
           (error: unknown) => this.rolledBack(error, leased, labDb),
         );
@@ -172,6 +183,12 @@ export class LabClaims {
         .finally(() => this.open.delete(tracked));
       this.open.add(tracked);
     });
+  }
+
+  /** A claim that did not commit leaves nothing here: not the job's copy, not its directory (output file, input). */
+  private async discard(jobId: string): Promise<void> {
+    forgetLabJob(this.deps.db, jobId);
+    await rm(jobDir(this.deps.lab.stateDir, jobId), { recursive: true, force: true });
   }
 
   private launch(jobId: string, slot: SlotModel): void {
@@ -203,7 +220,7 @@ export class LabClaims {
         leased.slot.name,
         `the lab's claim did not commit: ${coerceError(error).message}`,
       );
-      forgetLabJob(this.deps.db, leased.job.id);
+      await this.discard(leased.job.id);
     }
     if (!(error instanceof ClaimRolledBack)) throw error;
     // Another host may take it now: a failed pre-lease check here says nothing about theirs.

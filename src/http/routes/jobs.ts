@@ -58,12 +58,6 @@ export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
     const member = deps.member;
     if (member !== undefined) {
       // A lab: the job joins the lab's queue, for whichever host serving its target is free first.
-      if (request.input)
-        throw new HttpError(
-          400,
-          'invalid_request',
-          'input: input archives are not yet supported in a lab of several hosts; submit to a host alone, or fetch inputs from the job',
-        );
       const hosts = await member.hosts();
       const held = await heldLabSlots(member.database());
       const place = placeLabJob(hosts, request, actor, (slot) => held.get(slot));
