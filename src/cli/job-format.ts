@@ -13,6 +13,7 @@ export function formatJobSummary(job: JobJson): string {
     ['target', job.target],
     ['state', job.infrastructure ? `${job.state} (infrastructure failure)` : job.state],
     ['slot', job.slot ?? '-'],
+    ...(job.host == null ? [] : [['host', job.host] as [string, string]]),
     ['command', describeCommand(job)],
     ['exit code', exitText(job)],
     ['reason', job.end_reason ?? '-'],
@@ -39,7 +40,8 @@ export function formatJobTable(jobs: readonly JobJson[]): string {
     job.id,
     job.target,
     job.state,
-    job.slot ?? '-',
+    // In a lab the slot's host says where the job ran.
+    job.slot === null ? '-' : job.host == null ? job.slot : `${job.slot}@${job.host}`,
     exitColumn(job),
     shortTime(job.submitted_at),
     truncate(describeCommand(job), COMMAND_WIDTH),

@@ -92,7 +92,11 @@ export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
     return c.json({ jobs: found.map((j) => jobView(j, lab.stateDir)) });
   });
 
-  app.get('/:id', reader, (c) => c.json(jobView(jobNamed(c.req.param('id')), lab.stateDir)));
+  app.get('/:id', reader, (c) => {
+    const view = jobView(jobNamed(c.req.param('id')), lab.stateDir);
+    // In a lab, the job's host: this one (another host's job is answered there).
+    return c.json(deps.member === undefined ? view : { ...view, host: deps.member.name });
+  });
 
   app.get('/:id/output', reader, (c) => {
     const job = jobNamed(c.req.param('id'));
