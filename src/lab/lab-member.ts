@@ -18,7 +18,15 @@ import { EventMirror } from './event-mirror.js';
 import { JobMirror } from './job-mirror.js';
 import { LabClaims } from './lab-claims.js';
 import { readPem } from './read-pem.js';
-import { connectionConfig, databaseProblem, describeDatabase, labDb, labPool, migrateLab, type LabDb } from './lab-database.js';
+import {
+  connectionConfig,
+  databaseProblem,
+  describeDatabase,
+  labDb,
+  labPool,
+  migrateLab,
+  type LabDb,
+} from './lab-database.js';
 import { LabMembershipError, LabUnavailableError } from './lab-errors.js';
 import { heartbeat, listHosts, registerHost, type LabHost } from './lab-hosts.js';
 import { QUEUE_CHANNEL } from './lab-jobs.js';
@@ -67,6 +75,7 @@ export class LabMember {
   private lastBeat = 0;
   private ticking: Promise<void> | undefined;
   private flushSoon = false;
+  private pushing: Promise<void> = Promise.resolve();
   private stopped = false;
 
   constructor(private readonly deps: LabMemberDeps) {
@@ -104,7 +113,9 @@ export class LabMember {
   /** The shared database while linked; a 503 for the caller otherwise. */
   database(): LabDb {
     if (this.link.connected && this.shared !== undefined) return this.shared;
-    throw new LabUnavailableError(`the lab database is out of reach (${this.link.problem ?? 'not connected'}); try again`);
+    throw new LabUnavailableError(
+      `the lab database is out of reach (${this.link.problem ?? 'not connected'}); try again`,
+    );
   }
 
   /**
@@ -147,7 +158,10 @@ export class LabMember {
     await this.claims.settle();
     if (this.link.connected && this.shared !== undefined)
       await this.pushAll().catch((error: unknown) =>
-        this.log.warn({ err: coerceError(error) }, 'could not tell the lab the last job states; it hears them at the next start'),
+        this.log.warn(
+          { err: coerceError(error) },
+          'could not tell the lab the last job states; it hears them at the next start',
+        ),
       );
     await this.closeListener();
     await this.pool?.end().catch(() => undefined);
@@ -214,7 +228,18 @@ export class LabMember {
     this.claims.poke();
   }
 
-  private async pushAll(): Promise<void> {
+  /**
+   * One push at a time: a job's row read before it ended must not reach the lab
+   * after (or instead of) the row that says it ended, nor clear the mark that
+   * the later change is due.
+   */
+  private pushAll(): Promise<void> {
+    const push = this.pushing.then(() => this.pushOnce());
+    this.pushing = push.catch(() => undefined);
+    return push;
+  }
+
+  private async pushOnce(): Promise<void> {
     const db = this.shared;
     if (db === undefined) return;
     await this.jobs.flush(db);
