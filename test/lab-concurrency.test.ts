@@ -111,6 +111,7 @@ describe('a lab of three hosts under 200 concurrent submissions', () => {
     }
 
     const events = await allEvents(lab.host('lab-a').url);
+    assert.ok(events.length > 1000, `${events.length} events, read over several pages`);
     // Lab-wide ids, each host's events with their host.
     assert.equal(new Set(events.map((e) => e.id)).size, events.length, 'event ids are unique lab-wide');
     assert.ok(events.every((e) => typeof e.host === 'string' && slotsOf.has(e.host)));

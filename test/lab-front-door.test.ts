@@ -49,6 +49,10 @@ describe('any agent of a lab is its front door', () => {
     const id = await lab.submit(a.url, { target: 'sidecar', script: SCRIPT });
     // Followed through A from the start, while the job is still queued or running: all of it, once.
     const followed = outputBytes(a.url, id, 0, true);
+    // And followed through C from the middle of what it has printed so far (it pauses after the lines).
+    const soFar = (await lab.waitOutput(a.url, id, /line 3000\n/, 30_000)).input.length;
+    const fromMiddle = Math.floor(soFar / 2) + 1;
+    const followedFromMiddle = outputBytes(c.url, id, fromMiddle, true);
     const done = await lab.waitDone(a.url, id, 60_000);
     assert.equal(done.state, 'succeeded', JSON.stringify(done));
     assert.equal(done.host, 'lab-b');
@@ -61,6 +65,7 @@ describe('any agent of a lab is its front door', () => {
     const tail = Buffer.from([0xc3, 0xa9, 0x01, 0xff, 0x20, 0x65, 0x6e, 0x64, 0x0a]);
     assert.ok(onB.subarray(-tail.length).equals(tail), 'the bytes that are not UTF-8 are there as printed');
     assert.ok((await followed).equals(onB), 'followed through A from offset 0: the same bytes as B has');
+    assert.ok((await followedFromMiddle).equals(onB.subarray(fromMiddle)), 'followed through C from the middle');
     assert.equal(done.output_bytes, onB.length);
 
     const middle = Math.floor(onB.length / 2) + 1; // Inside a line, not on a boundary.
