@@ -133,7 +133,9 @@ export class Agent {
       });
       this.monitor = monitor;
       const hostState = (): HostState =>
-        monitor.host === null ? { ok: null, reason: 'not checked yet' } : { ok: monitor.host.ok, reason: monitor.host.reason };
+        monitor.host === null
+          ? { ok: null, reason: 'not checked yet' }
+          : { ok: monitor.host.ok, reason: monitor.host.reason };
       // In a lab (DESIGN §7) jobs come from the shared queue, claimed by this member; alone, from this host's database.
       const member =
         lab.config.lab === undefined
@@ -190,7 +192,12 @@ export class Agent {
         platform,
         outputs: outputsPolicy(lab),
         log,
-        active: () => scheduler.active(),
+        // A lab's claims lease a job here before the scheduler runs it (their check and commit in flight).
+        active: () => {
+          const running = scheduler.active();
+          const claiming = member?.claims.claiming() ?? new Set<string>();
+          return { jobs: new Set([...running.jobs, ...claiming]), workers: running.workers };
+        },
         intervalMs: this.options.reconcileIntervalMs ?? RECONCILE_MS,
         afterCleanup: powerAfterCleanup({ lab, db, log }),
       });

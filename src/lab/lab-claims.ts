@@ -53,8 +53,19 @@ export class LabClaims {
   private again = false;
   /** Claims whose transaction is open (their pre-lease check running). */
   private readonly open = new Set<Promise<void>>();
+  /** Jobs leased in this host's database by a claim that has not yet handed them to the scheduler. */
+  private readonly adopted = new Set<string>();
 
   constructor(private readonly deps: LabClaimsDeps) {}
+
+  /**
+   * Jobs a claim has leased here but not yet launched (its pre-lease check and
+   * commit in flight). The reconciler leaves them alone as it does the
+   * scheduler's runs: to it they would be leased jobs nothing works on.
+   */
+  claiming(): ReadonlySet<string> {
+    return this.adopted;
+  }
 
   poke(): void {
     if (this.passing) {
@@ -109,6 +120,7 @@ export class LabClaims {
         resolve(more);
       };
       let leased: { job: LabJobRow; slot: SlotModel } | undefined;
+      let adoptedId: string | undefined;
       const claim = labDb
         .transaction(async (tx) => {
           const [job] = await tx
@@ -131,6 +143,8 @@ export class LabClaims {
             throw new ClaimRolledBack('the slot was taken meanwhile');
           }
           leased = { job, slot };
+          adoptedId = job.id;
+          this.adopted.add(job.id);
           started(true);
           const check = await freshCheck(this.deps.monitor, slot);
           if (!check.ok) {
@@ -162,7 +176,11 @@ export class LabClaims {
             else failed(coerceError(error));
           },
         )
-        .finally(() => this.open.delete(tracked));
+        .finally(() => {
+          this.open.delete(tracked);
+          // Launched (the scheduler's now) or given back: either way no longer only this claim's.
+          if (adoptedId !== undefined) this.adopted.delete(adoptedId);
+        });
       this.open.add(tracked);
     });
   }
@@ -186,8 +204,16 @@ export class LabClaims {
     if (leased !== undefined) {
       // The commit (or the update before it) failed: the job may or may not be ours in the lab's
       // record. It is not run; if the commit did land, the reconciler fails it there (at most once).
-      this.deps.log.warn({ job: leased.job.id, err: coerceError(error) }, 'a claim did not commit; the job is not run here');
-      returnToQueue(this.deps.db, leased.job.id, leased.slot.name, `the lab's claim did not commit: ${coerceError(error).message}`);
+      this.deps.log.warn(
+        { job: leased.job.id, err: coerceError(error) },
+        'a claim did not commit; the job is not run here',
+      );
+      returnToQueue(
+        this.deps.db,
+        leased.job.id,
+        leased.slot.name,
+        `the lab's claim did not commit: ${coerceError(error).message}`,
+      );
       forgetLabJob(this.deps.db, leased.job.id);
     }
     if (!(error instanceof ClaimRolledBack)) throw error;
@@ -219,7 +245,11 @@ function claimable(offer: Offer): SQL | undefined {
 }
 
 /** The slot a claimed job gets: the one it asked for, or the first available slot of its target in name order. */
-function pick(lab: LabModel, job: LabJobRow, availability: ReadonlyMap<string, SlotAvailability>): SlotModel | undefined {
+function pick(
+  lab: LabModel,
+  job: LabJobRow,
+  availability: ReadonlyMap<string, SlotAvailability>,
+): SlotModel | undefined {
   const usable = (name: string): boolean => {
     const a = availability.get(name);
     if (a?.available === true) return true;
