@@ -18,7 +18,15 @@ import { EventMirror } from './event-mirror.js';
 import { JobMirror } from './job-mirror.js';
 import { LabClaims } from './lab-claims.js';
 import { readPem } from './read-pem.js';
-import { connectionConfig, databaseProblem, describeDatabase, labDb, labPool, migrateLab, type LabDb } from './lab-database.js';
+import {
+  connectionConfig,
+  databaseProblem,
+  describeDatabase,
+  labDb,
+  labPool,
+  migrateLab,
+  type LabDb,
+} from './lab-database.js';
 import { LabMembershipError, LabUnavailableError } from './lab-errors.js';
 import { heartbeat, listHosts, registerHost, type LabHost } from './lab-hosts.js';
 import { QUEUE_CHANNEL } from './lab-jobs.js';
@@ -67,6 +75,9 @@ export class LabMember {
   private lastBeat = 0;
   private ticking: Promise<void> | undefined;
   private flushSoon = false;
+  /** The push last started or queued, and the one queued behind it that new callers share. */
+  private lastPush: Promise<void> = Promise.resolve();
+  private nextPush: Promise<void> | undefined;
   private stopped = false;
 
   constructor(private readonly deps: LabMemberDeps) {
@@ -104,7 +115,9 @@ export class LabMember {
   /** The shared database while linked; a 503 for the caller otherwise. */
   database(): LabDb {
     if (this.link.connected && this.shared !== undefined) return this.shared;
-    throw new LabUnavailableError(`the lab database is out of reach (${this.link.problem ?? 'not connected'}); try again`);
+    throw new LabUnavailableError(
+      `the lab database is out of reach (${this.link.problem ?? 'not connected'}); try again`,
+    );
   }
 
   /**
@@ -147,7 +160,10 @@ export class LabMember {
     await this.claims.settle();
     if (this.link.connected && this.shared !== undefined)
       await this.pushAll().catch((error: unknown) =>
-        this.log.warn({ err: coerceError(error) }, 'could not tell the lab the last job states; it hears them at the next start'),
+        this.log.warn(
+          { err: coerceError(error) },
+          'could not tell the lab the last job states; it hears them at the next start',
+        ),
       );
     await this.closeListener();
     await this.pool?.end().catch(() => undefined);
@@ -214,7 +230,27 @@ export class LabMember {
     this.claims.poke();
   }
 
-  private async pushAll(): Promise<void> {
+  /**
+   * One push at a time: two at once (a job's change and the tick) each read
+   * rows and write them on their own pool connections, so an older row could
+   * land after a newer one and stay there. A push asked for during one runs
+   * once it is over, shared by everyone who asked meanwhile.
+   */
+  private pushAll(): Promise<void> {
+    if (this.nextPush === undefined) {
+      const next = this.lastPush
+        .catch(() => undefined)
+        .then(() => {
+          this.nextPush = undefined;
+          return this.pushOnce();
+        });
+      this.nextPush = next;
+      this.lastPush = next;
+    }
+    return this.nextPush;
+  }
+
+  private async pushOnce(): Promise<void> {
     const db = this.shared;
     if (db === undefined) return;
     await this.jobs.flush(db);
