@@ -16,6 +16,31 @@ export interface LabContext {
   withOutputs: string;
 }
 
+/**
+ * The scenarios that hold psc-1 (or need it free) run one at a time: the table runs four
+ * scenarios at once, and one's release must not land between another's hold
+ * and its submission (the job would then run instead of being refused).
+ */
+let psc1 = Promise.resolve();
+function withPsc1Held<T>(run: () => Promise<T>): Promise<T> {
+  const turn = psc1.then(run);
+  psc1 = turn.then(
+    () => undefined,
+    () => undefined,
+  );
+  return turn;
+}
+
+async function holdPsc1(c: LabContext): Promise<void> {
+  const { status } = await c.lab.post(
+    '/v1/slots/psc-1/hold',
+    { reason: 'held for the exit-code table' },
+    OPERATOR_TOKEN,
+  );
+  // 409: held already (the mark-broken row's job holds it): held either way, which is what the scenario needs.
+  assert.ok(status === 200 || status === 409, `psc-1 could not be held for the scenario (${status})`);
+}
+
 export const LAB_SCENARIOS: Scenarios<LabContext> = new Map<string, Scenario<LabContext>>([
   [
     'labslot slots — the agent answers',
@@ -119,24 +144,26 @@ export const LAB_SCENARIOS: Scenarios<LabContext> = new Map<string, Scenario<Lab
   [
     'labslot job run --slot SLOT -- true — the slot is held (and no `--allow-held` by an operator)',
     {
-      run: async (c) => {
-        // psc-1 runs a job further down (mark-broken): it is released again here.
-        await c.lab.post('/v1/slots/psc-1/hold', { reason: 'held for the exit-code table' }, OPERATOR_TOKEN);
-        const refused = await cli(['job', 'run', '--slot', 'psc-1', '--', 'true'], c.submitter);
-        await c.lab.post('/v1/slots/psc-1/release', {}, OPERATOR_TOKEN);
-        return [refused];
-      },
+      run: (c) =>
+        withPsc1Held(async () => {
+          // psc-1 runs a job further down (mark-broken): it is released again here.
+          await holdPsc1(c);
+          const refused = await cli(['job', 'run', '--slot', 'psc-1', '--', 'true'], c.submitter);
+          await c.lab.post('/v1/slots/psc-1/release', {}, OPERATOR_TOKEN);
+          return [refused];
+        }),
     },
   ],
   [
     "labslot job run --slot SLOT --allow-held -- true — the token is not an operator's",
     {
-      run: async (c) => {
-        await c.lab.post('/v1/slots/psc-1/hold', { reason: 'held for the exit-code table' }, OPERATOR_TOKEN);
-        const refused = await cli(['job', 'run', '--slot', 'psc-1', '--allow-held', '--', 'true'], c.submitter);
-        await c.lab.post('/v1/slots/psc-1/release', {}, OPERATOR_TOKEN);
-        return [refused];
-      },
+      run: (c) =>
+        withPsc1Held(async () => {
+          await holdPsc1(c);
+          const refused = await cli(['job', 'run', '--slot', 'psc-1', '--allow-held', '--', 'true'], c.submitter);
+          await c.lab.post('/v1/slots/psc-1/release', {}, OPERATOR_TOKEN);
+          return [refused];
+        }),
     },
   ],
   [
@@ -222,7 +249,8 @@ export const LAB_SCENARIOS: Scenarios<LabContext> = new Map<string, Scenario<Lab
   [
     'labslot worker mark-broken -m MESSAGE — inside a job: its slot is held',
     {
-      run: async (c) => [await inJob(c, 'labslot worker mark-broken -m "probe gone"')],
+      // Its job needs psc-1 free: not while a scenario above holds it.
+      run: (c) => withPsc1Held(async () => [await inJob(c, 'labslot worker mark-broken -m "probe gone"')]),
     },
   ],
   [
