@@ -64,7 +64,7 @@ export function discover(
   return {
     // Probes and adapters, and whatever else the config names; not keyboards, disks and webcams.
     devices: devices.filter((d) => d.model !== undefined || d.ttys.length > 0 || d.configuredAs.length > 0),
-    absent,
+    absent: absent.sort((a, b) => a.device.localeCompare(b.device)),
   };
 }
 
