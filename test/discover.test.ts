@@ -12,6 +12,7 @@ import { NAME_PATTERN } from '../src/config/schema.js';
 import { discover } from '../src/devices/discover.js';
 import { stanzasToml, suggestStanzas, tomlString } from '../src/devices/discover-stanzas.js';
 import { loadLabConfig } from '../src/devices/load-lab-config.js';
+import { udevRules } from '../src/devices/udev-rules.js';
 import { probeModel } from '../src/devices/probe-models.js';
 import { readUsbInventory } from '../src/devices/usb-inventory.js';
 import { runCli } from './helpers/cli.js';
@@ -240,9 +241,10 @@ describe('discover', () => {
       found.devices.filter((d) => d.configuredAs.length > 0).map((d) => [d.usbPath, d.configuredAs]),
     );
     assert.deepEqual(configured, {
-      '1-1.1': [{ device: 'sp-probe', kind: 'usb', slots: ['sp'] }],
-      '1-2': [{ device: 'sp-console', kind: 'serial', slots: ['sp'] }],
-      '1-3': [{ device: 'rot-console', kind: 'serial', slots: ['rot'] }],
+      '1-1.1': [{ device: 'sp-probe', kind: 'usb', slots: ['sp'], as: 'probe', tty: null }],
+      '1-2': [{ device: 'sp-console', kind: 'serial', slots: ['sp'], as: 'console', tty: '/dev/ttyUSB0' }],
+      // The second port of the FT2232; the first is free.
+      '1-3': [{ device: 'rot-console', kind: 'serial', slots: ['rot'], as: 'console', tty: '/dev/ttyUSB2' }],
     });
     // The on-board UART is there, only not on USB: neither listed nor absent.
     assert.deepEqual(
@@ -286,6 +288,8 @@ describe('discover --toml', () => {
         ['1-1.2', 'mcu-link-ghz4gaxhqj1w3', false],
         // The probe's VCOM port, offered commented out.
         ['1-1.2', 'mcu-link-ghz4gaxhqj1w3-console', true],
+        // The FT2232's port the config does not use.
+        ['1-3', 'ftdi-ft2x-01-if0', false],
         ['1-4', 'cp210x-0001', false],
         // No serial: named after its USB port.
         ['1-5', 'ch34x-usb-1-5', false],
@@ -294,7 +298,8 @@ describe('discover --toml', () => {
         ['1-7', 'st-link-0669ff555187534867153938-and-a-very-long', false],
         ['1-8', 'cmsis-dap-e6614103e7', false],
         ['1-10', 'usb-serial-zephyr', false],
-        ['2-1', 'st-link-a-b-c-d', false],
+        // A serial udev rules cannot match (a quote, a backslash, DEL): commented out.
+        ['2-1', 'st-link-a-b-c-d', true],
         ['2-2', 'pl2303-pl-1', false],
         // A probe without a serial cannot be configured (the schema wants one): commented out.
         ['2-3', 'j-link-usb-2-3', true],
@@ -331,20 +336,58 @@ describe('discover --toml', () => {
     // Appended as printed, with a slot that lists them: the real loader, every cross-check included.
     const slot = `\n[slots.discovered]\ntarget = "new"\ndevices = [${usable.map((n) => JSON.stringify(n)).join(', ')}]\n`;
     const appended = loadLabConfig(configFile(t, `${CONFIG}\n${toml}${slot}`));
-    const stanza = appended.devices.get('st-link-a-b-c-d')?.spec;
-    assert.equal(stanza?.kind === 'usb' ? stanza.serial : undefined, ODD_SERIAL, 'the serial survives TOML quoting');
+    // And `labslot udev-rules` can still write rules for all of it (no serial it cannot match).
+    assert.doesNotThrow(() => udevRules(appended));
     assert.equal(appended.devices.get('mcu-link-ghz4gaxhqj1w3')?.spec.kind, 'usb');
     assert.equal(appended.devices.get('cp210x-0001')?.spec.kind, 'serial');
 
-    // Rediscovered with them: every device is some configured device, but the J-Link without a serial.
+    // Rediscovered with them: every device is some configured device, but the two probes without a usable serial.
     const again = discover(readUsbInventory(fake.roots), appended, fake.roots);
     assert.deepEqual(
       again.devices.filter((d) => d.configuredAs.length === 0).map((d) => d.usbPath),
-      ['2-3'],
+      ['2-1', '2-3'],
     );
     assert.deepEqual(
       suggestStanzas(again, appended.devices.keys()).map((s) => [s.name, s.commented]),
-      [['j-link-usb-2-3', true]],
+      [
+        ['st-link-a-b-c-d', true],
+        ['j-link-usb-2-3', true],
+      ],
+    );
+  });
+
+  it('a probe whose VCOM port is configured still gets its own stanza; an adapter port configured leaves the others', (t) => {
+    const fake = new FakeSysfs(tempDir(t))
+      .add({
+        ...{ usbPath: '1-1', vid: 0x1fc9, pid: 0x0143, devnum: 2, serial: 'P1' },
+        ttys: [{ name: 'ttyACM0', interface: 2, byId: 'usb-NXP_MCU-Link_P1-if02' }],
+      })
+      .add({
+        ...{ usbPath: '1-2', vid: 0x0403, pid: 0x6011, devnum: 3, serial: 'QUAD' },
+        ttys: [0, 1, 2, 3].map((i) => ({ name: `ttyUSB${i}`, interface: i })),
+      });
+    // A console without usb.interface is the adapter's lowest-numbered port (as the serial check picks it).
+    const lab = loadLabConfig(
+      configFile(
+        t,
+        `[slots.s]\ntarget = "t"\ndevices = ["vcom", "quad"]\n` +
+          `[devices.vcom]\nkind = "serial"\npath = "/dev/serial/by-id/usb-NXP_MCU-Link_P1-if02"\n` +
+          `[devices.quad]\nkind = "serial"\nusb = { vid = 0x0403, pid = 0x6011, serial = "QUAD" }\n`,
+      ),
+    );
+    const found = discover(readUsbInventory(fake.roots), lab, fake.roots);
+    assert.deepEqual(
+      found.devices.map((d) => d.configuredAs.map((c) => [c.device, c.as, c.tty])),
+      [[['vcom', 'console', '/dev/ttyACM0']], [['quad', 'console', '/dev/ttyUSB0']]],
+    );
+    assert.deepEqual(
+      suggestStanzas(found, lab.devices.keys()).map((s) => [s.name, s.commented]),
+      [
+        ['mcu-link-p1', false],
+        ['ftdi-quad-if1', false],
+        ['ftdi-quad-if2', false],
+        ['ftdi-quad-if3', false],
+      ],
     );
   });
 

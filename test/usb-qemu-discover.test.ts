@@ -28,7 +28,7 @@ interface DiscoveredJson {
   model: string | null;
   class: string | null;
   ttys: { tty: string; interface: number | null; by_id: string | null; by_path: string | null }[];
-  configured_as: { device: string; kind: string; slots: string[] }[] | null;
+  configured_as: { device: string; kind: string; slots: string[]; as: string; tty: string | null }[] | null;
   suggested_name: string | null;
 }
 
@@ -103,7 +103,7 @@ describe('labslot discover in a QEMU guest with two MCU-Link gadgets and an FTDI
       'udev by-id link',
     );
 
-    assert.deepEqual(sp.configured_as, [{ device: 'sp-probe', kind: 'usb', slots: ['sp'] }]);
+    assert.deepEqual(sp.configured_as, [{ device: 'sp-probe', kind: 'usb', slots: ['sp'], as: 'probe', tty: null }]);
     assert.deepEqual(rot.configured_as, []);
     assert.deepEqual(ftdi.configured_as, []);
     assert.equal(sp.suggested_name, null);

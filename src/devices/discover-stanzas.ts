@@ -9,6 +9,7 @@ import { NAME_MAX, NAME_PATTERN } from '../config/schema.js';
 import type { DiscoveredDevice, Discovery } from './discover.js';
 import { unknownModelSlug } from './probe-models.js';
 import type { UsbTty } from './usb-inventory.js';
+import { unmatchableSerial } from './udev-rules.js';
 
 export interface Stanza {
   /** The suggested device name. */
@@ -35,19 +36,21 @@ export function suggestStanzas(discovery: Discovery, taken: Iterable<string>): S
   };
   const out: Stanza[] = [];
   for (const device of discovery.devices) {
-    if (device.configuredAs.length > 0) continue;
     const stem = nameStem(device);
+    // A console configured on one port leaves the others free: an FT4232 often serves four targets.
+    const used = new Set(device.configuredAs.map((c) => c.tty));
+    const freeTtys = device.ttys.filter((t) => !used.has(t.node));
     if (device.model?.class === 'probe') {
+      if (device.configuredAs.some((c) => c.as === 'probe')) continue;
       out.push(probeStanza(device, unique(stem)));
       // A probe's own serial port (MCU-Link's and ST-Link's VCOM) is not always wired to the target's
       // console, so it is offered commented out rather than added to what `check` opens.
-      for (const tty of device.ttys)
-        out.push(consoleStanza(device, tty, unique(stem, consoleSuffix(device, tty)), true));
+      for (const tty of freeTtys) out.push(consoleStanza(device, tty, unique(stem, consoleSuffix(device, tty)), true));
     } else if (device.ttys.length === 0) {
       // An adapter whose driver has not made a tty: still configurable by identity; the check says what is missing.
-      out.push(consoleStanza(device, undefined, unique(stem), false));
+      if (device.configuredAs.length === 0) out.push(consoleStanza(device, undefined, unique(stem), false));
     } else {
-      for (const tty of device.ttys) out.push(consoleStanza(device, tty, unique(stem, portSuffix(device, tty)), false));
+      for (const tty of freeTtys) out.push(consoleStanza(device, tty, unique(stem, portSuffix(device, tty)), false));
     }
   }
   return out;
@@ -79,14 +82,25 @@ export function stanzasToml(stanzas: readonly Stanza[], configFile: string | und
 
 function probeStanza(device: DiscoveredDevice, name: string): Stanza {
   const lines = [`# ${what(device)}`];
-  if (device.serial === null || device.serial === '') {
-    // The schema requires a serial: two probes of one model could not be told apart without it.
-    lines.push('# It reports no serial number, so labslot cannot tell it from another of its model.');
-    lines.push(...commentOut(probeBody(device, name, '')));
+  const problem = serialProblem(device.serial);
+  if (problem !== undefined) {
+    lines.push(`# ${problem}, so it is commented out: labslot tells probes of one model apart by serial number.`);
+    lines.push(...commentOut(probeBody(device, name, device.serial ?? '')));
     return { name, usbPath: device.usbPath, commented: true, text: lines.join('\n') };
   }
-  lines.push(...probeBody(device, name, device.serial));
+  lines.push(...probeBody(device, name, device.serial ?? ''));
   return { name, usbPath: device.usbPath, commented: false, text: lines.join('\n') };
+}
+
+/**
+ * Why a device cannot be configured by its serial number, or undefined when it can. The schema
+ * requires one (two probes of one model could not be told apart without it), and one that
+ * `labslot udev-rules` cannot match would make that command refuse the whole config.
+ */
+function serialProblem(serial: string | null): string | undefined {
+  if (serial === null || serial === '') return 'It reports no serial number';
+  const why = unmatchableSerial(serial);
+  return why === undefined ? undefined : `Its serial number cannot be used in udev rules (${why})`;
 }
 
 function probeBody(device: DiscoveredDevice, name: string, serial: string): string[] {
@@ -106,23 +120,26 @@ function consoleStanza(device: DiscoveredDevice, tty: UsbTty | undefined, name: 
   ];
   if (commented) lines.push("# The probe's own serial port: uncomment if the target's console is wired to it.");
   const body = [`[devices.${name}]`, 'kind = "serial"'];
-  if (device.serial !== null && device.serial !== '') {
+  const problem = serialProblem(device.serial);
+  if (device.serial !== null && problem === undefined) {
     const iface = tty !== undefined && device.ttys.length > 1 ? `, interface = ${tty.interface ?? 0}` : '';
     body.push(
       `usb = { vid = 0x${hex4(device.vid)}, pid = 0x${hex4(device.pid)}, serial = ${tomlString(device.serial)}${iface} }`,
     );
   } else {
     // Without a serial only its place is stable: the port it is plugged into (by-path), else its name.
-    const path = tty?.byPath ?? tty?.byId ?? tty?.node ?? `/dev/serial/by-path/UNKNOWN-${device.usbPath}`;
-    lines.push('# It reports no serial number: this names the USB port it is plugged into, not the adapter.');
+    const path = tty?.byPath ?? tty?.byId ?? tty?.node ?? '/dev/serial/by-path/...';
+    lines.push(`# ${problem ?? ''}: this names the USB port it is plugged into, not the adapter.`);
     body.push(`path = ${tomlString(path)}`);
   }
   body.push(
     `baud = ${DEFAULT_BAUD}`,
     '# probe = { send = "\\r", expect = "> ", timeout = "2s" } # an active check: what the console answers',
   );
-  lines.push(...(commented ? commentOut(body) : body));
-  return { name, usbPath: device.usbPath, commented, text: lines.join('\n') };
+  // With neither a usable serial nor a tty there is nothing stable to name it by.
+  const off = commented || (problem !== undefined && tty === undefined);
+  lines.push(...(off ? commentOut(body) : body));
+  return { name, usbPath: device.usbPath, commented: off, text: lines.join('\n') };
 }
 
 /** "MCU-Link (NXP Semiconductors MCU-Link) 1fc9:0143 serial X at usb 1-2, /dev/bus/usb/001/003" */

@@ -16,6 +16,10 @@ export interface ConfiguredAs {
   kind: string;
   /** The slots that list it. */
   slots: readonly string[];
+  /** What it is of the hardware: the probe itself, or a console on one of its ttys. */
+  as: 'probe' | 'console';
+  /** A console's tty (/dev/ttyUSB0), the one its check opens; null for a probe, or an adapter with no tty now. */
+  tty: string | null;
 }
 
 export interface DiscoveredDevice extends UsbHardware {
@@ -53,13 +57,18 @@ export function discover(
   for (const device of lab?.devices.values() ?? []) {
     const on = kindOf(device.spec).usb(device.spec);
     if (on === undefined) continue;
-    const as: ConfiguredAs = { device: device.name, kind: device.spec.kind, slots: device.usedBy };
-    const found = devices.filter((d) => matches(on, d, roots));
-    for (const d of found) d.configuredAs.push(as);
+    const named = { device: device.name, kind: device.spec.kind, slots: device.usedBy };
+    let found = false;
+    for (const d of devices) {
+      const tty = matchedTty(on, d, roots);
+      if (tty === undefined) continue;
+      found = true;
+      d.configuredAs.push({ ...named, as: on.as, tty: tty === null ? null : `/dev/${tty}` });
+    }
     // A path that resolves to a tty of no USB device (an on-board UART, a console server's pty) is there,
     // only not discoverable; it is absent only when nothing is at the path.
-    if (found.length === 0 && ('identity' in on || ttyNameOf(on.path, roots) === undefined))
-      absent.push({ ...as, what: kindOf(device.spec).describe(device.spec) });
+    if (!found && ('identity' in on || ttyNameOf(on.path, roots) === undefined))
+      absent.push({ ...named, what: kindOf(device.spec).describe(device.spec) });
   }
   return {
     // Probes and adapters, and whatever else the config names; not keyboards, disks and webcams.
@@ -68,15 +77,23 @@ export function discover(
   };
 }
 
-function matches(on: UsbPresence, device: UsbHardware, roots: InventoryRoots): boolean {
+/**
+ * Whether the configured device is this hardware: undefined when not; else the tty name a console
+ * uses (the one serial-tty.ts would pick), or null (a probe; an adapter whose driver made no tty).
+ */
+function matchedTty(on: UsbPresence, device: UsbHardware, roots: InventoryRoots): string | null | undefined {
   if ('path' in on) {
     const tty = ttyNameOf(on.path, roots);
-    return tty !== undefined && device.ttys.some((t) => t.name === tty);
+    return device.ttys.some((t) => t.name === tty) ? tty : undefined;
   }
   const { vid, pid, serial } = on.identity;
-  if (device.vid !== vid || device.pid !== pid || device.serial !== serial) return false;
-  // A console on one port of a multi-port adapter is there only with that port's tty.
-  return on.interface === undefined || device.ttys.some((t) => t.interface === on.interface);
+  if (device.vid !== vid || device.pid !== pid || device.serial !== serial) return undefined;
+  if (on.as === 'probe') return null;
+  // Without an interface the console is the lowest-numbered port's (ttys are sorted so); with one, that
+  // port's, and a console on a port that is not there is absent.
+  const tty = on.interface === undefined ? device.ttys[0] : device.ttys.find((t) => t.interface === on.interface);
+  if (tty === undefined && on.interface !== undefined) return undefined;
+  return tty?.name ?? null;
 }
 
 /** "1fc9:0143" */
