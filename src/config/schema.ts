@@ -11,7 +11,7 @@ import { parseArchive } from './humility-archive.js';
 import { parseNetworkAddress } from './network-address.js';
 
 export const NAME_PATTERN = /^[a-z0-9][a-z0-9-]*$/;
-const NAME_MAX = 48;
+export const NAME_MAX = 48;
 
 /** Slot, device and target names: they end up in user names, env vars and URLs. */
 export const name = z
