@@ -30,6 +30,10 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       version: deps.version,
       uptime_s: Math.round((Date.now() - deps.startedAt) / 1000),
       host: deps.monitor.host === null ? null : { ok: deps.monitor.host.ok, reason: deps.monitor.host.reason },
+      // A lab member: whether it has the lab's database, and why not (it then claims nothing new).
+      ...(deps.member === undefined
+        ? {}
+        : { lab: { connected: deps.member.state.connected, problem: deps.member.state.problem } }),
     }),
   );
   // Every JSON body is small; a job on this host must not make the agent buffer gigabytes to find out.

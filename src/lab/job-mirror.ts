@@ -46,21 +46,24 @@ export class JobMirror {
   /** Pushes every due change; throws (leaving them due) when the database is away. */
   async flush(labDb: LabDb): Promise<void> {
     for (const id of [...this.due]) {
+      // No longer due from the row read now on: a change while it is pushed makes it due again.
+      this.due.delete(id);
       const row = readJob(this.db, id);
-      if (row === undefined) {
-        this.due.delete(id);
-        continue;
-      }
+      if (row === undefined) continue;
       const progress = progressOf(row);
       const json = JSON.stringify(progress);
       if (this.pushed.get(id) !== json) {
-        await labDb
-          .update(labJobs)
-          .set(progress)
-          .where(and(eq(labJobs.id, id), eq(labJobs.host, this.hostName)));
+        try {
+          await labDb
+            .update(labJobs)
+            .set(progress)
+            .where(and(eq(labJobs.id, id), eq(labJobs.host, this.hostName)));
+        } catch (error) {
+          this.due.add(id);
+          throw error;
+        }
         this.pushed.set(id, json);
       }
-      this.due.delete(id);
       // Finished jobs change no more: forget them.
       if (row.endedAt !== null) this.pushed.delete(id);
     }

@@ -241,14 +241,18 @@ export class LabMember {
     this.claims.poke();
   }
 
-  /** One push at a time: a tick's and a change's would otherwise send the same rows twice. */
+  /**
+   * One push at a time: a job's row read before it ended must not reach the lab
+   * after (or instead of) the row that says it ended, nor clear the mark that
+   * the later change is due.
+   */
   private pushAll(): Promise<void> {
-    const run = this.pushing.then(() => this.pushNow());
-    this.pushing = run.catch(() => undefined);
-    return run;
+    const push = this.pushing.then(() => this.pushOnce());
+    this.pushing = push.catch(() => undefined);
+    return push;
   }
 
-  private async pushNow(): Promise<void> {
+  private async pushOnce(): Promise<void> {
     const db = this.shared;
     if (db === undefined) return;
     await this.jobs.flush(db);

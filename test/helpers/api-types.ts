@@ -10,7 +10,7 @@ import type { SlotView } from '../../src/api/slot.js';
 
 export type { CheckResultJson } from '../../src/devices/check-result.js';
 export type { EventView } from '../../src/api/event.js';
-export type { HostView } from '../../src/api/host.js';
+export type { HostView, LabHostView } from '../../src/api/host.js';
 export type { JobView } from '../../src/api/job.js';
 export type { DeviceView, HoldView, SlotView } from '../../src/api/slot.js';
 

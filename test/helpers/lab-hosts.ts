@@ -44,7 +44,7 @@ export interface LabHostsOptions {
 
 export interface LabHost {
   name: string;
-  /** The running agent's URL (a restart moves it to another port). */
+  /** The running agent's URL (a restart keeps its port when the last agent has exited, as a host keeps its URL). */
   readonly url: string;
   readonly agent: RunningAgent;
   config: string;
@@ -106,7 +106,9 @@ export async function startLabHosts(t: TestContext, options: LabHostsOptions): P
         stateDir,
         consoles: devices.consoles,
         restart: async () => {
-          agent = await startAgent(t, { config, stateDir });
+          // A host comes back at the URL the lab knows it by; one started alongside a running agent cannot.
+          const gone = agent.child.exitCode !== null || agent.child.signalCode !== null;
+          agent = await startAgent(t, { config, stateDir, ...(gone ? { listen: `127.0.0.1:${agent.port}` } : {}) });
           return agent;
         },
         kill9: async () => {

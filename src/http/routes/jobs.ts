@@ -92,11 +92,9 @@ export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
     return c.json({ jobs: found.map((j) => jobView(j, lab.stateDir)) });
   });
 
-  app.get('/:id', reader, (c) => {
-    const view = jobView(jobNamed(c.req.param('id')), lab.stateDir);
-    // In a lab, the job's host: this one (another host's job is answered there).
-    return c.json(deps.member === undefined ? view : { ...view, host: deps.member.name });
-  });
+  // In a lab a job this host has says so (JobView.host), also to an agent that proxied the request here.
+  const here = deps.member === undefined ? {} : { host: deps.member.name };
+  app.get('/:id', reader, (c) => c.json({ ...jobView(jobNamed(c.req.param('id')), lab.stateDir), ...here }));
 
   app.get('/:id/output', reader, (c) => {
     const job = jobNamed(c.req.param('id'));
