@@ -25,21 +25,14 @@ apt-get update -qq
 # strace + libcap2-bin (capsh): the service unit test traces the hardened agent and checks capability names.
 # ser2net: a real network console (console-server devices) in front of a PTY.
 # nftables + curl: each worker's network policy, and jobs that try to reach what they must not.
-<<<<<<< HEAD
 # postgresql: the lab of many hosts (DESIGN §7) shares one real PostgreSQL; its default cluster is started below.
-=======
 # openssl: the HTTPS tests make a CA and server certificates with it (test/helpers/tls-certs.ts); named here because
 # only ca-certificates pulls it in, and a minimal image may not keep that tie.
->>>>>>> lab-tls
 apt-get install -y -qq --no-install-recommends \
   ca-certificates g++ make python3 \
   socat util-linux passwd e2fsprogs procps bubblewrap iproute2 iputils-ping pdudaemon python3-prometheus-client \
   qemu-system-x86 linux-image-amd64 busybox-static cpio udev kmod xz-utils \
-<<<<<<< HEAD
-  chromium libxml2-utils systemd strace libcap2-bin ser2net nftables curl postgresql >/dev/null
-=======
-  chromium libxml2-utils systemd strace libcap2-bin ser2net nftables curl openssl >/dev/null
->>>>>>> lab-tls
+  chromium libxml2-utils systemd strace libcap2-bin ser2net nftables curl postgresql openssl >/dev/null
 
 # ping in jobs: apply the sysctl.d file labslot ships, as an install does (README "Install on a lab host").
 install -m 0644 "$(dirname "$0")/../systemd/sysctl.d/60-labslot-ping.conf" /etc/sysctl.d/60-labslot-ping.conf
