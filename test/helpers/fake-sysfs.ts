@@ -2,8 +2,9 @@
 // for tests of what labslot reads from sysfs (usb-inventory.ts) without a USB
 // bus: a device's attributes, its interfaces with their ttys (cdc_acm's
 // INTERFACE/tty/ttyACM0 and usb-serial's INTERFACE/ttyUSB0), the tty nodes and
-// udev's /dev/serial/by-id and by-path links.
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+// udev's /dev/serial/by-id and by-path links, and a device's driver link with
+// the driver's bind and unbind files.
+import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { InventoryRoots } from '../../src/devices/usb-inventory.js';
 
@@ -27,6 +28,8 @@ export interface FakeUsbDevice {
   /** bDeviceClass; 9 is a hub. */
   deviceClass?: number;
   ttys?: readonly FakeTty[];
+  /** The device-level driver bound to it ("usb"): its directory under bus/usb/drivers gets bind and unbind files. */
+  driver?: string;
 }
 
 export class FakeSysfs {
@@ -68,6 +71,10 @@ export class FakeSysfs {
       ...(device.manufacturer === undefined ? {} : { manufacturer: device.manufacturer }),
       ...(device.product === undefined ? {} : { product: device.product }),
     });
+    if (device.driver !== undefined) {
+      const driverDir = this.driverDir(device.driver);
+      symlinkSync(driverDir, join(dir, 'driver'));
+    }
     for (const tty of device.ttys ?? []) {
       const name = `${device.usbPath}:1.${tty.interface}`;
       const iface = join(dir, name);
@@ -88,6 +95,13 @@ export class FakeSysfs {
       }
     }
     return this;
+  }
+
+  /** bus/usb/drivers/NAME with empty bind and unbind files (made once): what a rebind writes to. */
+  driverDir(driver: string): string {
+    const dir = join(this.roots.sysfs, 'bus/usb/drivers', driver);
+    if (!existsSync(dir)) this.write(dir, { bind: '', unbind: '' });
+    return dir;
   }
 
   private write(dir: string, files: Record<string, string>): void {
