@@ -20,6 +20,7 @@
 //                      answers once it says 'unhealthy' (and, for information, how long that took)
 //   agent-stopped      the agent's exit status after SIGTERM
 // mode "discover" (usb-qemu-discover.test.ts): see discover-guest.ts
+// mode "recovery" (usb-qemu-recovery.test.ts): see recovery-guest.ts
 // either:
 //   error              the program failed or ran out of time: the step, the error, and the
 //                      agent's stderr and log tail once it has been started
@@ -28,6 +29,7 @@ import { join } from 'node:path';
 import type { SlotView } from './api-types.js';
 import { eventually } from './eventually.js';
 import { discoverSteps } from './discover-guest.js';
+import { recoverySteps } from './recovery-guest.js';
 import { GuestAgent } from './guest-agent.js';
 import { labslot } from './guest-labslot.js';
 import { gone, present, sysfsName, ttyOf, ttyReady } from './guest-usb-ids.js';
@@ -35,7 +37,7 @@ import { emit, messageOf, runGuestProgram, SYSFS_USB, type GuestSteps } from './
 import type { CliLabPlan } from './usb-cli-lab.js';
 
 export interface CliGuestPlan extends CliLabPlan {
-  mode: 'unplug' | 'unbind' | 'agent' | 'discover';
+  mode: 'unplug' | 'unbind' | 'agent' | 'discover' | 'recovery';
   /** Mode "agent": how often the agent's API is asked, once the console is gone. */
   pollMs?: number;
 }
@@ -230,6 +232,7 @@ async function main(steps: GuestSteps): Promise<void> {
   if (plan.mode === 'unplug') await unplugChecks(plan, steps);
   else if (plan.mode === 'unbind') await unbindChecks(plan, steps);
   else if (plan.mode === 'discover') await discoverSteps(plan, steps);
+  else if (plan.mode === 'recovery') await recoverySteps(plan, steps);
   else await agentPhase(plan, steps);
 }
 
