@@ -208,7 +208,12 @@ export class Agent {
         platform,
         outputs: outputsPolicy(lab),
         log,
-        active: () => scheduler.active(),
+        // A lab's claims lease a job here before the scheduler runs it (their check and commit in flight).
+        active: () => {
+          const running = scheduler.active();
+          const claiming = member?.claims.claiming() ?? new Set<string>();
+          return { jobs: new Set([...running.jobs, ...claiming]), workers: running.workers };
+        },
         intervalMs: this.options.reconcileIntervalMs ?? RECONCILE_MS,
         afterCleanup: powerAfterCleanup({ lab, db, log }),
       });

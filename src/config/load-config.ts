@@ -9,6 +9,7 @@ import { ConfigError, formatKeyPath, type ConfigIssue } from './config-error.js'
 import { crossCheck } from './cross-check.js';
 import type { DeviceRules } from './device-rules.js';
 import { buildLabModel, type LabModel } from './lab-model.js';
+import { fileProblem } from './file-problem.js';
 import { labTransportIssues } from './lab-transport.js';
 import { KeyLocator } from './locate-key.js';
 import { describeSchemaIssue } from './describe-issue.js';
@@ -64,16 +65,7 @@ function readSource(file: string): string {
   try {
     bytes = readFileSync(file);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const why =
-      code === 'ENOENT'
-        ? 'no such file'
-        : code === 'EACCES'
-          ? 'permission denied'
-          : code === 'EISDIR'
-            ? 'is a directory'
-            : String(code ?? error);
-    throw new ConfigError([{ file, message: `cannot read the config file: ${why}` }], { cause: error });
+    throw new ConfigError([{ file, message: `cannot read the config file: ${fileProblem(error)}` }], { cause: error });
   }
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(bytes);

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { coerceError } from '../errors.js';
+import { fileProblem } from './file-problem.js';
 import type { Config } from './schema.js';
 
 /** A PEM file named by `key` (`agent.tls.cert`, `--cacert`) that cannot be used; the agent refuses to start (exit 2). */
@@ -85,16 +86,7 @@ function readPem(key: string, file: string): string {
   try {
     return readFileSync(file, 'utf8');
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const why =
-      code === 'ENOENT'
-        ? 'no such file'
-        : code === 'EACCES'
-          ? 'permission denied'
-          : code === 'EISDIR'
-            ? 'is a directory'
-            : reason(error);
-    throw new TlsFileError(key, file, `cannot read it: ${why}`, { cause: error });
+    throw new TlsFileError(key, file, `cannot read it: ${fileProblem(error)}`, { cause: error });
   }
 }
 

@@ -23,8 +23,13 @@ import { actorAs } from './auth.js';
 import { HttpError } from './http-error.js';
 import { proxyTo } from './lab-proxy.js';
 
-/** How often a follower of a job nobody has claimed yet looks whether one has. */
-const CLAIM_POLL_MS = 200;
+/**
+ * How often a follower of a job nobody has claimed yet looks whether one has:
+ * soon at first (a free host claims within milliseconds of the submission's
+ * NOTIFY), then less often for a job that waits for a slot.
+ */
+const CLAIM_POLL_FIRST_MS = 10;
+const CLAIM_POLL_MAX_MS = 200;
 
 export function labJobView(row: LabJobRow, hosts: readonly LabHost[], stateDir: string): JobView {
   return { ...jobView(asJobRow(row), stateDir), host: row.host, waiting: labWaiting(row, hosts) };
@@ -98,6 +103,7 @@ async function outputOfUnclaimed(
 ): Promise<Response | undefined> {
   const follow = c.req.query('follow') === '1' || c.req.query('follow') === 'true';
   const signal = c.req.raw.signal;
+  let pause = CLAIM_POLL_FIRST_MS;
   while (follow && !signal.aborted) {
     const row = await readLabJob(member.database(), id);
     if (row === undefined || row.state !== 'queued') {
@@ -108,7 +114,8 @@ async function outputOfUnclaimed(
       if (row?.host != null) return ownerAnswers(c, row, await member.hosts(), member, '');
       break;
     }
-    await sleep(CLAIM_POLL_MS, undefined, { signal }).catch(() => undefined);
+    await sleep(pause, undefined, { signal }).catch(() => undefined);
+    pause = Math.min(CLAIM_POLL_MAX_MS, pause * 2);
   }
   return new Response('', { headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' } });
 }

@@ -46,7 +46,7 @@ export class JobMirror {
   /** Pushes every due change; throws (leaving them due) when the database is away. */
   async flush(labDb: LabDb): Promise<void> {
     for (const id of [...this.due]) {
-      // No longer due from the row read now on: a change while it is pushed makes it due again.
+      // No longer due once read: a change while the push below awaits makes it due again (and is pushed next).
       this.due.delete(id);
       const row = readJob(this.db, id);
       if (row === undefined) continue;

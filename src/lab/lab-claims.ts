@@ -55,8 +55,19 @@ export class LabClaims {
   private again = false;
   /** Claims whose transaction is open (their pre-lease check running). */
   private readonly open = new Set<Promise<void>>();
+  /** Jobs leased in this host's database by a claim that has not yet handed them to the scheduler. */
+  private readonly adopted = new Set<string>();
 
   constructor(private readonly deps: LabClaimsDeps) {}
+
+  /**
+   * Jobs a claim has leased here but not yet launched (its pre-lease check and
+   * commit in flight). The reconciler leaves them alone as it does the
+   * scheduler's runs: to it they would be leased jobs nothing works on.
+   */
+  claiming(): ReadonlySet<string> {
+    return this.adopted;
+  }
 
   poke(): void {
     if (this.passing) {
@@ -111,6 +122,7 @@ export class LabClaims {
         resolve(more);
       };
       let leased: { job: LabJobRow; slot: SlotModel } | undefined;
+      let adoptedId: string | undefined;
       const claim = labDb
         .transaction(async (tx) => {
           const [job] = await tx
@@ -133,6 +145,8 @@ export class LabClaims {
             throw new ClaimRolledBack('the slot was taken meanwhile');
           }
           leased = { job, slot };
+          adoptedId = job.id;
+          this.adopted.add(job.id);
           started(true);
           const check = await freshCheck(this.deps.monitor, slot);
           if (!check.ok) {
@@ -180,7 +194,11 @@ export class LabClaims {
             else failed(coerceError(error));
           },
         )
-        .finally(() => this.open.delete(tracked));
+        .finally(() => {
+          this.open.delete(tracked);
+          // Launched (the scheduler's now) or given back: either way no longer only this claim's.
+          if (adoptedId !== undefined) this.adopted.delete(adoptedId);
+        });
       this.open.add(tracked);
     });
   }

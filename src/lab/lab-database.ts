@@ -9,6 +9,7 @@ import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
 import { parseIntoClientConfig } from 'pg-connection-string';
+import { fileProblem } from '../config/file-problem.js';
 import type { LabSettings } from '../config/schema.js';
 import { coerceError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -43,11 +44,7 @@ export function readDatabasePassword(file: string): string {
     mode = statSync(file).mode;
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new LabDatabaseError(
-      `[lab] database_file ${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : coerceError(error).message}`,
-      { cause: error },
-    );
+    throw new LabDatabaseError(`[lab] database_file ${file}: ${fileProblem(error)}`, { cause: error });
   }
   if ((mode & 0o077) !== 0)
     throw new LabDatabaseError(

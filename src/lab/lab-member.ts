@@ -78,7 +78,9 @@ export class LabMember {
   private lastBeat = 0;
   private ticking: Promise<void> | undefined;
   private flushSoon = false;
-  private pushing: Promise<void> = Promise.resolve();
+  /** The push last started or queued, and the one queued behind it that new callers share. */
+  private lastPush: Promise<void> = Promise.resolve();
+  private nextPush: Promise<void> | undefined;
   /** The lab as of the last tick, for /metrics (which reads it synchronously). */
   summary: LabSummary | undefined;
   private stopped = false;
@@ -242,14 +244,23 @@ export class LabMember {
   }
 
   /**
-   * One push at a time: a job's row read before it ended must not reach the lab
-   * after (or instead of) the row that says it ended, nor clear the mark that
-   * the later change is due.
+   * One push at a time: two at once (a job's change and the tick) each read
+   * rows and write them on their own pool connections, so an older row could
+   * land after a newer one and stay there. A push asked for during one runs
+   * once it is over, shared by everyone who asked meanwhile.
    */
   private pushAll(): Promise<void> {
-    const push = this.pushing.then(() => this.pushOnce());
-    this.pushing = push.catch(() => undefined);
-    return push;
+    if (this.nextPush === undefined) {
+      const next = this.lastPush
+        .catch(() => undefined)
+        .then(() => {
+          this.nextPush = undefined;
+          return this.pushOnce();
+        });
+      this.nextPush = next;
+      this.lastPush = next;
+    }
+    return this.nextPush;
   }
 
   private async pushOnce(): Promise<void> {

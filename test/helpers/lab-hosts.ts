@@ -4,8 +4,8 @@
 // same tokens (job-api.ts), so a test can talk to any of them as CI would.
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { TestContext } from 'node:test';
 import { startAgent, type RunningAgent } from './agent-process.js';
+import type { Cleanup } from './cleanup.js';
 import type { EventView, JobView, SlotDetailView } from './api-types.js';
 import {
   apiRequest,
@@ -69,8 +69,11 @@ export interface LabHosts {
   events: (hostUrl: AgentUrl, query?: string) => Promise<EventView[]>;
 }
 
-/** Starts every host's agent (together, as a lab's hosts boot) and waits until each one's slots are healthy. */
-export async function startLabHosts(t: TestContext, options: LabHostsOptions): Promise<LabHosts> {
+/**
+ * Starts every host's agent (together, as a lab's hosts boot) and waits until each one's slots are healthy.
+ * `t` is a test's context, or a script's cleanup (bench/lab.ts).
+ */
+export async function startLabHosts(t: Cleanup, options: LabHostsOptions): Promise<LabHosts> {
   const names = options.hosts.map((host) => host.name);
   if (new Set(names).size !== names.length) throw new Error(`host names must differ: ${names.join(', ')}`);
   const dir = tempDir(t, 'labslot-lab-');

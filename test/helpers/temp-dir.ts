@@ -2,10 +2,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { TestContext } from 'node:test';
-import { lifo } from './cleanup.js';
+import { lifo, type Cleanup } from './cleanup.js';
 
-export function tempDir(t: TestContext, prefix = 'labslot-test-'): string {
+export function tempDir(t: Cleanup, prefix = 'labslot-test-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   // Last of all: what runs in it (an agent, its workers) is stopped first.
   lifo(t).after(() => rmSync(dir, { recursive: true, force: true }));
