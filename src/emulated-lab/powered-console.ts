@@ -5,7 +5,8 @@
 // log, so nothing but a switch that really ran (not pdudaemon's 200) can cut
 // or restore it. Power off silences the console at once; power on brings it
 // back after a boot delay. A wedged board (firmware hung) is silent until its
-// next power on; a dead one stays silent whatever the outlet does.
+// next power on (the test wedges it, or a job sends it the line "crash", as a
+// bad command hangs a real firmware); a dead one stays silent whatever the outlet does.
 import { readFileSync } from 'node:fs';
 import { startPtyPair, startResponder, type PtyPair, type Responder } from './pty-console.js';
 
@@ -61,7 +62,10 @@ export async function startPoweredConsole(dir: string, options: PoweredConsoleOp
   const answering = (): boolean => state.powered && !state.booting && !state.wedged && !state.dead;
   let responder: Responder;
   try {
-    responder = await startResponder(pair.peer, () => (answering() ? prompt : null));
+    responder = await startResponder(pair.peer, (line) => {
+      if (line.trim() === 'crash') state.wedged = true;
+      return answering() ? prompt : null;
+    });
   } catch (error) {
     await pair.stop();
     throw error;
