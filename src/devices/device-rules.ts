@@ -107,10 +107,14 @@ function recoveryIssues(devices: Table, slots: Table): RawIssue[] {
   return issues;
 }
 
-/** A device a USB reset or rebind can reach: one that names its USB identity. */
+/**
+ * A device a USB reset or rebind can reach: one that names its USB identity
+ * ("usb 1fc9:0143 SERIAL", "serial 0403:6001 SERIAL"). A console given by path
+ * ("serial /dev/ttyUSB0") has a hardware key too, but no identity to find on the bus.
+ */
 function isUsbHardware(spec: Table): boolean {
   const hardware = kindNamed(spec['kind'])?.hardware(spec);
-  return hardware?.key.includes(' ') === true && /^(usb|serial) /.test(hardware.key);
+  return hardware !== undefined && /^(usb|serial) [0-9a-f]{4}:[0-9a-f]{4} /i.test(hardware.key);
 }
 
 const PLACEHOLDER = /\{(tty|usb_node|address)(?::([^}]*))?\}/g;
