@@ -139,8 +139,9 @@ export class SlotRecovery {
     const done = { ended: false };
     const aborted = (): boolean => signal.aborted;
     const end = (event: Parameters<typeof endRecovery>[2]): void => {
-      endRecovery(db, slot.name, event);
+      // Marked first: a move that throws is not tried again by the finally below (it would throw the same).
       done.ended = true;
+      endRecovery(db, slot.name, event);
     };
     log.warn({ slot: slot.name, devices }, 'recovering a slot');
     try {
