@@ -28,11 +28,28 @@ apt-get update -qq
 # postgresql: the lab of many hosts (DESIGN §7) shares one real PostgreSQL; its default cluster is started below.
 # openssl: the HTTPS tests make a CA and server certificates with it (test/helpers/tls-certs.ts); named here because
 # only ca-certificates pulls it in, and a minimal image may not keep that tie.
+# prometheus: for its promtool, which checks and unit-tests contrib/prometheus/labslot.rules.yml. Without recommends it
+# is 12 packages (the server and its web assets); with them, 34, among them prometheus-node-exporter, a second service.
+# The server is not wanted: it is stopped and disabled below.
+prometheus_before=$(dpkg-query -W -f='${Status}' prometheus 2>/dev/null || true)
 apt-get install -y -qq --no-install-recommends \
   ca-certificates g++ make python3 \
   socat util-linux passwd e2fsprogs procps bubblewrap iproute2 iputils-ping pdudaemon python3-prometheus-client \
   qemu-system-x86 linux-image-amd64 busybox-static cpio udev kmod xz-utils \
-  chromium libxml2-utils systemd strace libcap2-bin ser2net nftables curl postgresql openssl >/dev/null
+  chromium libxml2-utils systemd strace libcap2-bin ser2net nftables curl postgresql openssl prometheus >/dev/null
+
+# The prometheus package enables its server (systemd unit and SysV links) and starts it on :9090 where systemd or a
+# known runlevel is in charge; in a container without either (CI) invoke-rc.d starts nothing. No test uses 9090, but
+# only promtool is wanted here: a server this script installed is stopped and kept from starting at boot. One that was
+# installed before is someone's Prometheus and is left alone.
+if [ "$prometheus_before" != "install ok installed" ]; then
+  if [ -d /run/systemd/system ]; then
+    systemctl disable --now --quiet prometheus.service
+  else
+    /etc/init.d/prometheus stop >/dev/null
+    update-rc.d prometheus disable >/dev/null
+  fi
+fi
 
 # ping in jobs: apply the sysctl.d file labslot ships, as an install does (README "Install on a lab host").
 install -m 0644 "$(dirname "$0")/../systemd/sysctl.d/60-labslot-ping.conf" /etc/sysctl.d/60-labslot-ping.conf

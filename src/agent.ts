@@ -14,6 +14,7 @@ import { coerceError, IllegalStateError } from './errors.js';
 import { checkModeFor } from './health/check-mode.js';
 import { HealthMonitor } from './health/health-monitor.js';
 import { HealthStore } from './health/health-store.js';
+import { SlotRecovery } from './health/slot-recovery.js';
 import type { HotplugSource } from './health/usb-hotplug.js';
 import { usbHotplug } from './health/usb-hotplug.js';
 import { agentUrl } from './http/agent-url.js';
@@ -68,6 +69,7 @@ export class Agent {
   private scheduler: Scheduler | undefined;
   private reconciler: Reconciler | undefined;
   private member: LabMember | undefined;
+  private recovery: SlotRecovery | undefined;
   private unlock: (() => void) | undefined;
   private starting: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
@@ -132,11 +134,16 @@ export class Agent {
         checker,
         log,
         modeOf: (device) => checkModeFor(lab, db, device),
-        onTransition: () => this.scheduler?.poke(),
+        onTransition: (transition) => {
+          this.scheduler?.poke();
+          this.recovery?.onTransition(transition);
+        },
         hotplug: this.options.hotplug ?? usbHotplug,
         jobsRefused,
       });
       this.monitor = monitor;
+      // Recovery before quarantine (DESIGN §9): idle slots with failing devices get their steps first.
+      this.recovery = new SlotRecovery({ lab, db, log, monitor, usb: listUsb, poke: () => this.scheduler?.poke() });
       const hostState = (): HostState =>
         monitor.host === null
           ? { ok: null, reason: 'not checked yet' }
@@ -192,6 +199,7 @@ export class Agent {
         data: { version: VERSION, config: lab.file, listen: `${lab.listen.host}:${port}` },
       });
       monitor.start();
+      this.recovery.start();
       // Its URL (and so its port) known: the host joins the lab before it claims anything.
       await member?.start();
       scheduler.start();
@@ -272,6 +280,9 @@ export class Agent {
     this.server = undefined;
     if (server)
       await closeServer(server, this.options.httpGraceMs ?? 5_000).catch((error: unknown) => failures.push(error));
+    // Recovery checks devices through the monitor: it stops first (its slots go back to idle).
+    await this.recovery?.stop().catch((error: unknown) => failures.push(error));
+    this.recovery = undefined;
     await this.monitor?.stop().catch((error: unknown) => failures.push(error));
     this.monitor = undefined;
     try {

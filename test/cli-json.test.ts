@@ -26,6 +26,7 @@ const ANSWERING = [
   ['power'],
   ['check'],
   ['config', 'validate'],
+  ['discover'],
 ];
 
 const hold = {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DeviceSpec } from '../src/config/schema.js';
 import { FAILURE_CLASSES, type CheckMode, type FailureClass, type Verdict } from '../src/devices/check-result.js';
-import type { KindCheckContext } from '../src/devices/kinds/device-kind.js';
+import type { KindCheckContext, KindRecoveryStep } from '../src/devices/kinds/device-kind.js';
 import { checksIn, kindOf, type KindName } from '../src/devices/kinds/registry.js';
 import type { Cleanup } from './helpers/cleanup.js';
 import { requires, type Prerequisite } from './helpers/prerequisites.js';
@@ -31,6 +31,12 @@ export interface KindCase<S extends DeviceSpec> {
   activeTouches: boolean;
   /** Context a check of `spec` gets besides mode, signal and timeout (a USB enumeration). */
   context?: (spec: S) => Partial<KindCheckContext>;
+  /**
+   * For a kind that can be USB hardware named by identity (a probe, a console by its adapter): such a
+   * device that is not on the bus, which its USB reset and rebind must fail naming. Undefined: the
+   * kind is never USB hardware by identity, and answers no USB recovery step.
+   */
+  offBus?: S;
 }
 
 export type KindSetup<K extends KindName> = (
@@ -124,6 +130,51 @@ export function deviceKindContract<K extends KindName>(
         verdict.failure !== undefined && TIMEOUT_CLASSES.includes(verdict.failure),
         `a timeout class, got ${String(verdict.failure)}: ${verdict.reason}`,
       );
+    });
+
+    it('answers a USB reset or rebind only as USB hardware by identity: a failure naming a device off the bus, never a throw', async (t) => {
+      const c = await lab(t);
+      if (c === null) return;
+      const kind = kindOf(c.working);
+      const steps: KindRecoveryStep[] = ['usb-reset', 'usb-rebind'];
+      const usbById = (spec: typeof c.working): boolean => {
+        const presence = kind.usb(spec);
+        return presence !== undefined && 'identity' in presence;
+      };
+      for (const spec of [c.working, c.broken, c.hung].filter((s) => !usbById(s)))
+        for (const step of steps) {
+          const attempt = await kind.recover(spec, step, {
+            signal: AbortSignal.timeout(10_000),
+            usb: () => Promise.resolve([]),
+          });
+          assert.equal(attempt, undefined, `${step} of ${kind.describe(spec)}: not USB hardware by identity`);
+        }
+      if ([c.working, c.broken, c.hung].some(usbById))
+        assert.ok(
+          c.offBus !== undefined,
+          'a kind that is USB hardware by identity names a device off the bus for this test',
+        );
+      if (c.offBus === undefined) return;
+      assert.ok(usbById(c.offBus), 'the device off the bus is named by its USB identity');
+      const offBus = c.offBus;
+      const stopping = new AbortController();
+      stopping.abort(new Error('the agent is stopping'));
+      for (const step of steps) {
+        const usb = c.context?.(offBus).usb ?? (() => Promise.resolve([]));
+        const attempt = await kind.recover(offBus, step, { signal: AbortSignal.timeout(10_000), usb });
+        assert.equal(attempt?.ok, false, `${step}: ${attempt?.detail ?? 'no answer'}`);
+        assert.match(attempt.detail, / is not on the bus/);
+        // The agent stopping: the step ends at once, as a failure.
+        const cut = await kind.recover(offBus, step, {
+          signal: stopping.signal,
+          usb: () => new Promise(() => undefined),
+        });
+        assert.deepEqual(
+          [cut?.ok, cut?.detail.endsWith('was cut short')],
+          [false, true],
+          `${step}: ${cut?.detail ?? ''}`,
+        );
+      }
     });
 
     it('touches nothing in passive mode (no open, no byte, no run), where an active check does', async (t) => {

@@ -116,6 +116,7 @@ deviceKindContract('usb', [SOCAT, PYTHON], async (t, dir) => {
     broken: { ...probe, serial: 'UNPLUGGED' },
     hung: { ...probe, serial: 'BEHIND-A-WEDGED-HUB' },
     names: (spec) => [`usb 1fc9:0143 serial ${spec.serial}`],
+    offBus: { ...probe, serial: 'UNPLUGGED' },
     contacts: watch.opens,
     touch: () => openOnce(node),
     activeTouches: false,
@@ -138,6 +139,8 @@ deviceKindContract('serial', [SOCAT, PYTHON], async (t, dir) => {
     broken: { kind: 'serial', path: join(dir, 'usb-FTDI-unplugged'), baud: 115_200, probe },
     hung: { kind: 'serial', path: silent.device, baud: 115_200, probe },
     names: (spec) => [spec.path ?? '', realpathSafe(spec.path ?? '')].filter(Boolean),
+    // A console by its adapter's identity, the adapter unplugged: its reset and rebind are the adapter's.
+    offBus: { kind: 'serial', usb: { vid: 0x0403, pid: 0x6001, serial: 'UNPLUGGED' }, baud: 115_200, probe },
     contacts: watch.opens,
     touch: () => openOnce(pty.device),
     activeTouches: true,

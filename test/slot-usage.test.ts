@@ -18,7 +18,7 @@ import {
 import { lifo } from './helpers/cleanup.js';
 import { tempDir } from './helpers/temp-dir.js';
 
-const USAGES: readonly SlotUsage[] = ['idle', 'leased', 'running', 'cleaning'];
+const USAGES: readonly SlotUsage[] = ['idle', 'leased', 'running', 'cleaning', 'recovering'];
 const EARLIER = 1_700_000_000_000;
 const AT = 1_800_000_000_000;
 
@@ -29,10 +29,10 @@ function database(t: TestContext, stateDir = tempDir(t)): Db {
   return db;
 }
 
-/** Puts s1 in `usage` as a test fixture would find it: leased to j1 unless idle. */
+/** Puts s1 in `usage` as a test fixture would find it: leased to j1 unless idle or recovering (no job has it). */
 function place(db: Db, usage: SlotUsage, jobId = 'j1'): void {
   const lease =
-    usage === 'idle'
+    usage === 'idle' || usage === 'recovering'
       ? { leaseJobId: null, leaseWorkerId: null }
       : { leaseJobId: jobId, leaseWorkerId: usage === 'leased' ? null : 'w1' };
   db.update(slots)
@@ -47,8 +47,10 @@ function row(db: Db): typeof slots.$inferSelect | undefined {
 
 /** A move of j1's lease: the move to leased records it, the others must find it. Two calls, as the overloads want `to` known. */
 function move(db: Pick<Db, 'update' | 'select'>, from: SlotUsage, to: SlotUsage): void {
+  // Recovery's moves are no job's: they carry no lease to guard.
   const options = { jobId: 'j1', at: AT };
   if (to === 'leased') moveSlot(db, 's1', from, to, options);
+  else if (from === 'recovering' || to === 'recovering') moveSlot(db, 's1', from, to, { at: AT });
   else moveSlot(db, 's1', from, to, options);
 }
 
@@ -64,8 +66,13 @@ describe('slot usage moves', () => {
         'running → cleaning',
         'running → idle',
         'cleaning → idle',
+        'idle → recovering',
+        'recovering → idle',
       ],
     );
+    // Recovery takes only an idle slot, and gives it back idle: never from or to a lease.
+    assert.equal(isSlotMove('leased', 'recovering'), false);
+    assert.equal(isSlotMove('recovering', 'leased'), false);
     // A slot is never idle before its cleanup, so nothing moves straight from idle to running or cleaning.
     assert.equal(isSlotMove('idle', 'running'), false);
     assert.equal(isSlotMove('idle', 'cleaning'), false);

@@ -26,6 +26,7 @@ const GROUPS: readonly { names: readonly string[]; load: () => Promise<Register>
   { names: ['power'], load: async () => (await import('./power-commands.js')).registerPowerCommands },
   { names: ['hosts'], load: async () => (await import('./host-commands.js')).registerHostCommands },
   { names: ['udev-rules'], load: async () => (await import('./udev-rules.js')).registerUdevRules },
+  { names: ['discover'], load: async () => (await import('./discover.js')).registerDiscover },
   { names: ['demo'], load: async () => (await import('./demo.js')).registerDemo },
   {
     names: ['config'],

@@ -11,7 +11,7 @@ import { parseArchive } from './humility-archive.js';
 import { parseNetworkAddress } from './network-address.js';
 
 export const NAME_PATTERN = /^[a-z0-9][a-z0-9-]*$/;
-const NAME_MAX = 48;
+export const NAME_MAX = 48;
 
 /** Slot, device and target names: they end up in user names, env vars and URLs. */
 export const name = z
@@ -73,6 +73,16 @@ const positiveInt = z.int().positive();
 const argv = z.array(z.string().min(1)).min(1, { error: 'must name a program: ["program", "arg", ...]' });
 const description = z.string().max(200).optional();
 
+/** What recovery may try on a failing device, in order (DESIGN §9): README "Recovery". */
+export const RECOVERY_STEPS = ['power-cycle', 'usb-reset', 'usb-rebind', 'command'] as const;
+export type RecoveryStep = (typeof RECOVERY_STEPS)[number];
+const recoverySteps = z
+  .array(z.enum(RECOVERY_STEPS))
+  .refine((steps) => new Set(steps).size === steps.length, { error: 'lists a step twice' });
+
+/** Every device (and slot) may say how to recover it; `recover_command` is the argv of its "command" step. */
+const recoveryKeys = { recover: recoverySteps.optional(), recover_command: argv.optional() };
+
 /** A USB device identity: what a probe or adapter reports on the bus. */
 export const usbIdentity = {
   vid: u16,
@@ -95,6 +105,7 @@ const usbDevice = z
   .strictObject({
     kind: z.literal('usb'),
     description,
+    ...recoveryKeys,
     ...usbIdentity,
     role: z.enum(['sp-probe', 'rot-probe', 'probe', 'other']).default('probe'),
     archive: hostArchive.optional(),
@@ -115,6 +126,7 @@ const serialDevice = z
   .strictObject({
     kind: z.literal('serial'),
     description,
+    ...recoveryKeys,
     path: z.string().startsWith('/', { error: 'must be an absolute path such as /dev/serial/by-id/...' }).optional(),
     usb: z.strictObject({ ...usbIdentity, interface: z.int().min(0).max(255).optional() }).optional(),
     baud: positiveInt.max(4_000_000).default(115_200),
@@ -127,6 +139,7 @@ const serialDevice = z
 const pdudaemonPower = z.strictObject({
   kind: z.literal('power'),
   description,
+  ...recoveryKeys,
   driver: z.literal('pdudaemon'),
   url: z.url({ protocol: /^https?$/, error: 'must be an http:// URL of pdudaemon' }).default('http://127.0.0.1:16421'),
   pdu: z.string().min(1),
@@ -137,6 +150,7 @@ const pdudaemonPower = z.strictObject({
 const commandPower = z.strictObject({
   kind: z.literal('power'),
   description,
+  ...recoveryKeys,
   driver: z.literal('command'),
   on: argv,
   off: argv,
@@ -152,6 +166,7 @@ const ipv6Device = z
   .strictObject({
     kind: z.literal('ipv6'),
     description,
+    ...recoveryKeys,
     address: ipv6Address,
     interface: z
       .string()
@@ -182,6 +197,7 @@ const networkHost = z
 const consoleServerDevice = z.strictObject({
   kind: z.literal('console-server'),
   description,
+  ...recoveryKeys,
   host: networkHost,
   port: z.int().min(1).max(65_535),
   probe: serialProbe.optional(),
@@ -190,6 +206,7 @@ const consoleServerDevice = z.strictObject({
 const commandDevice = z.strictObject({
   kind: z.literal('command'),
   description,
+  ...recoveryKeys,
   argv,
   timeout: duration.optional(),
   user: unixName.optional(),
@@ -233,6 +250,10 @@ const slot = z.strictObject({
   limits: limits.prefault({}),
   // What the slot's outlets are left at once a job's cleanup has finished; "as-is" switches nothing.
   power_after_job: z.enum(['on', 'off', 'as-is']).default('as-is'),
+  // Recovery of its devices that set none of their own, and the argv of its "command" step.
+  ...recoveryKeys,
+  // After a job's mark-broken: hold at once, or first try recovery and hold only if it fails. Default: [recovery]'s.
+  on_mark_broken: z.enum(['hold', 'recover-then-hold']).optional(),
 });
 
 const tokenHash = z.string().regex(/^[0-9a-f]{64}$/, {
@@ -346,6 +367,21 @@ export const configSchema = z.strictObject({
       // "slot": each job reaches only its slot's targets, the agent and network_allow (README "Network policy"); "host": the host's network as is.
       network: z.enum(['slot', 'host']).default('slot'),
       network_allow: z.array(networkAddress).default([]),
+    })
+    .prefault({}),
+  recovery: z
+    .strictObject({
+      // Rounds of a slot's recovery steps allowed per window; past them, the slot is held.
+      max_attempts: positiveInt.max(100).default(3),
+      window: durationUpTo(7 * DAY).prefault('1h'),
+      // After a power cycle, before the re-check: the time the device needs to boot.
+      boot_wait: duration.prefault('10s'),
+      // One step (a USB reset, a command) that takes longer has failed.
+      step_timeout: duration.prefault('30s'),
+      // A device whose health changes more than this often within flap_window is held as flapping.
+      flap_threshold: positiveInt.max(1000).default(8),
+      flap_window: durationUpTo(7 * DAY).prefault('15m'),
+      on_mark_broken: z.enum(['hold', 'recover-then-hold']).default('hold'),
     })
     .prefault({}),
   devices: z.record(name, device).default({}),

@@ -6,7 +6,8 @@ import { index, integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 import type { HumilityArchive } from '../config/humility-archive.js';
 import type { JobState } from './job-states.js';
 
-export type SlotUsage = 'idle' | 'leased' | 'running' | 'cleaning';
+/** `recovering`: no job, the agent is trying to bring a failing device back (DESIGN §9). */
+export type SlotUsage = 'idle' | 'leased' | 'running' | 'cleaning' | 'recovering';
 export type HoldSource = 'operator' | 'job' | 'system';
 export type DeviceHealthState = 'unknown' | 'healthy' | 'unhealthy';
 /** What ended a job: its own exit or signal, the clock, a limit, a cancel, or the lab. */
@@ -31,6 +32,8 @@ export const slots = sqliteTable('slots', {
   holdAt: integer('hold_at'),
   holdJobId: text('hold_job_id'),
   holdWorkerId: text('hold_worker_id'),
+  /** A job's mark-broken hold under on_mark_broken = "recover-then-hold": recovery runs first, and lifts it if the slot comes back. */
+  holdRecoverFirst: integer('hold_recover_first', { mode: 'boolean' }).notNull().default(false),
 });
 
 /** Health of every device: counters of consecutive results and the last result. */

@@ -16,6 +16,7 @@ export const deviceRules: DeviceRules = {
       ...duplicateHardware(devices),
       ...placeholderIssues(devices, slots),
       ...powerAfterJobIssues(devices, slots),
+      ...recoveryIssues(devices, slots),
     ];
   },
   hardwareOf(spec) {
@@ -64,6 +65,56 @@ function powerAfterJobIssues(devices: Table, slots: Table): RawIssue[] {
       });
   }
   return issues;
+}
+
+/**
+ * Recovery steps a device could never take (DESIGN §9): a power cycle in a
+ * slot without an outlet, a USB reset or rebind of something that is not USB
+ * hardware labslot can find, a "command" step with no recover_command.
+ * Found now, not when a testbed is already failing.
+ */
+function recoveryIssues(devices: Table, slots: Table): RawIssue[] {
+  const issues: RawIssue[] = [];
+  const seen = new Set<string>();
+  for (const [slotName, slot] of Object.entries(slots)) {
+    if (!isTable(slot)) continue;
+    const hasOutlet = stringsIn(slot['devices']).some(([, d]) => {
+      const spec = devices[d];
+      return isTable(spec) && kindNamed(spec['kind'])?.outlet !== undefined;
+    });
+    for (const [, deviceName] of stringsIn(slot['devices'])) {
+      const spec = devices[deviceName];
+      if (!isTable(spec)) continue;
+      const own = Array.isArray(spec['recover']);
+      const steps = stringsIn(own ? spec['recover'] : slot['recover']);
+      const at = own ? ['devices', deviceName, 'recover'] : ['slots', slotName, 'recover'];
+      for (const [index, step] of steps) {
+        const problem =
+          step === 'power-cycle' && !hasOutlet
+            ? `"power-cycle" needs a power device in slot ${slotName}, and it has none`
+            : (step === 'usb-reset' || step === 'usb-rebind') && !isUsbHardware(spec)
+              ? `"${step}" needs USB hardware labslot can find by vid/pid/serial, and ${deviceName} is not (a usb device, or a serial console given by "usb")`
+              : step === 'command' && !Array.isArray(spec['recover_command']) && !Array.isArray(slot['recover_command'])
+                ? `"command" needs recover_command (on ${deviceName} or on slot ${slotName}): the program to run`
+                : undefined;
+        const key = `${at.join('.')}[${index}]:${problem ?? ''}`;
+        if (problem === undefined || seen.has(key)) continue;
+        seen.add(key);
+        issues.push({ path: [...at, index], message: problem });
+      }
+    }
+  }
+  return issues;
+}
+
+/**
+ * A device a USB reset or rebind can reach: one that names its USB identity
+ * ("usb 1fc9:0143 SERIAL", "serial 0403:6001 SERIAL"). A console given by path
+ * ("serial /dev/ttyUSB0") has a hardware key too, but no identity to find on the bus.
+ */
+function isUsbHardware(spec: Table): boolean {
+  const hardware = kindNamed(spec['kind'])?.hardware(spec);
+  return hardware !== undefined && /^(usb|serial) [0-9a-f]{4}:[0-9a-f]{4} /i.test(hardware.key);
 }
 
 const PLACEHOLDER = /\{(tty|usb_node|address)(?::([^}]*))?\}/g;

@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { getDeviceList, type Device } from 'usb';
+import { usbNode } from './usb-node.js';
 
 export interface UsbDeviceInfo {
   vid: number;
@@ -20,10 +21,6 @@ export interface UsbDeviceInfo {
 
 const SYSFS_USB = '/sys/bus/usb/devices';
 const DESCRIPTOR_TIMEOUT_MS = 1_000;
-
-export function usbNode(busNumber: number, deviceAddress: number): string {
-  return `/dev/bus/usb/${String(busNumber).padStart(3, '0')}/${String(deviceAddress).padStart(3, '0')}`;
-}
 
 /** Enumerates the bus. Descriptors are read (opening the device) only for vid:pid pairs `wanted` accepts. */
 export async function listUsbDevices(wanted?: (vid: number, pid: number) => boolean): Promise<UsbDeviceInfo[]> {

@@ -9,5 +9,8 @@ import { readSlotStates } from '../slots/slot-states.js';
 export function checkModeFor(lab: LabModel, db: Db, device: string): CheckMode {
   const users = lab.devices.get(device)?.usedBy ?? [];
   const states = readSlotStates(db, users);
-  return users.every((slot) => states.get(slot)?.usage === 'idle') ? 'active' : 'passive';
+  // A slot recovering is the agent's own, like an idle one: its consoles can be probed.
+  return users.every((slot) => ['idle', 'recovering'].includes(states.get(slot)?.usage ?? 'idle'))
+    ? 'active'
+    : 'passive';
 }

@@ -10,7 +10,7 @@ import { checkResults, deviceHealth, type DeviceHealthState } from '../db/schema
 import type { CheckResult } from '../devices/check-result.js';
 import { applyResult, INITIAL_COUNTERS } from './thresholds.js';
 
-export type CheckTrigger = 'interval' | 'hotplug' | 'pre-lease' | 'manual' | 'release';
+export type CheckTrigger = 'interval' | 'hotplug' | 'pre-lease' | 'manual' | 'release' | 'recovery';
 
 export interface Transition {
   device: string;

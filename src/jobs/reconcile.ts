@@ -6,7 +6,7 @@
 // failed as infrastructure failures, and their slots freed: idle only once
 // cleanup has succeeded. At start recovery runs one round; while the agent
 // runs, the Reconciler runs one every few seconds until the agent stops it.
-import { ne } from 'drizzle-orm';
+import { and, ne } from 'drizzle-orm';
 import { recordEvent } from '../db/event-log.js';
 import type { Db } from '../db/open-database.js';
 import { slots, workers } from '../db/schema.js';
@@ -83,10 +83,12 @@ export async function reconcile(
   for (const job of unfinishedJobs(db)) {
     if (!active.jobs.has(job.id) && !live.has(job.id)) endJob(job.id, job.slot);
   }
+  // A recovering slot has no lease: it is SlotRecovery's, which gives it back itself (after a crash,
+  // recoverAfterRestart frees it before this runs). Freeing it here would start a second recovery beside the first.
   const stuck = db
     .select()
     .from(slots)
-    .where(ne(slots.usage, 'idle'))
+    .where(and(ne(slots.usage, 'idle'), ne(slots.usage, 'recovering')))
     .all()
     .filter((s) => s.leaseJobId === null || (!active.jobs.has(s.leaseJobId) && !live.has(s.leaseJobId)));
   for (const slot of stuck) {

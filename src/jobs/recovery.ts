@@ -4,10 +4,10 @@
 // worker users and directories of this agent that the database does not know.
 import { readFileSync } from 'node:fs';
 import { chmod, chown, readdir, stat } from 'node:fs/promises';
-import { ne } from 'drizzle-orm';
+import { eq, ne } from 'drizzle-orm';
 import { recordEvent } from '../db/event-log.js';
 import type { Db } from '../db/open-database.js';
-import { workers } from '../db/schema.js';
+import { slots, workers } from '../db/schema.js';
 import { coerceError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Platform } from '../platform/platform.js';
@@ -20,6 +20,7 @@ import { deviceNode } from '../devices/device-node.js';
 import type { UsbDeviceInfo } from '../devices/usb-bus.js';
 import { workerDisk, workerRoot, workersDir } from './job-paths.js';
 import type { PowerDeps } from '../slots/slot-power.js';
+import { moveSlot } from '../slots/slot-usage.js';
 import { powerAfterJob } from './power-after-job.js';
 import { NOTHING_ACTIVE, reconcile, type AfterCleanup } from './reconcile.js';
 import { outputsPolicy } from './worker-cleanup.js';
@@ -34,6 +35,11 @@ export interface RecoveryContext {
 
 export async function recoverAfterRestart(ctx: RecoveryContext): Promise<void> {
   const { db, lab, platform, log } = ctx;
+  // A device recovery the crash cut short: the slot is idle again, and the sweep looks at it afresh.
+  for (const { name } of db.select({ name: slots.name }).from(slots).where(eq(slots.usage, 'recovering')).all()) {
+    moveSlot(db, name, 'recovering', 'idle');
+    log.warn({ slot: name }, 'recovery was cut short by a restart; the slot is idle again');
+  }
   await reconcile(db, platform, outputsPolicy(lab), log, NOTHING_ACTIVE, 'agent restarted', powerAfterCleanup(ctx));
   // The workers reconcile could not clean up; nothing below writes worker rows, so one read serves every sweep.
   const live = db

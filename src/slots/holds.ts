@@ -37,6 +37,8 @@ export interface HoldRequest {
   workerId?: string;
   /** Operator holds only: replace the slot's current hold rather than be refused. */
   replace?: boolean;
+  /** A job's hold that recovery tries to make unneeded first (on_mark_broken = "recover-then-hold"). */
+  recoverFirst?: boolean;
 }
 
 export interface HoldResult {
@@ -64,6 +66,7 @@ export function holdSlot(db: Db, slot: string, request: HoldRequest, at = Date.n
       at,
       jobId: request.jobId ?? null,
       workerId: request.workerId ?? null,
+      recoverFirst: request.recoverFirst === true,
     };
     const ids = { slot, jobId: request.jobId, workerId: request.workerId, actor: request.by };
     if (previous !== null && (request.source !== 'operator' || request.replace !== true)) {
@@ -88,6 +91,7 @@ export function holdSlot(db: Db, slot: string, request: HoldRequest, at = Date.n
         holdAt: at,
         holdJobId: wanted.jobId,
         holdWorkerId: wanted.workerId,
+        holdRecoverFirst: wanted.recoverFirst,
       })
       .where(eq(slots.name, slot))
       .run();
@@ -123,7 +127,15 @@ export function releaseSlot(
     const hold = readSlotStates(tx, [slot]).get(slot)?.hold ?? null;
     if (!hold) throw new NotHeldError(`slot ${slot} is not held`);
     tx.update(slots)
-      .set({ holdReason: null, holdSource: null, holdBy: null, holdAt: null, holdJobId: null, holdWorkerId: null })
+      .set({
+        holdReason: null,
+        holdSource: null,
+        holdBy: null,
+        holdAt: null,
+        holdJobId: null,
+        holdWorkerId: null,
+        holdRecoverFirst: false,
+      })
       .where(eq(slots.name, slot))
       .run();
     recordEvent(
@@ -142,6 +154,27 @@ export function releaseSlot(
       at,
     );
     return hold;
+  });
+}
+
+/** Recovery did not bring the slot back: the job's hold stays as any hold does, with what was tried. */
+export function keepHoldAfterRecovery(db: Db, slot: string, story: string, at = Date.now()): void {
+  db.transaction((tx) => {
+    const hold = readSlotStates(tx, [slot]).get(slot)?.hold ?? null;
+    if (hold === null || !hold.recoverFirst) return;
+    const reason = `${hold.reason} (recovery did not help: ${story})`.slice(0, 2_000);
+    tx.update(slots).set({ holdReason: reason, holdRecoverFirst: false }).where(eq(slots.name, slot)).run();
+    recordEvent(
+      tx,
+      {
+        type: 'slot.hold-kept',
+        slot,
+        actor: 'labslot recovery',
+        message: `${slot} stays held: ${reason}`,
+        data: { source: hold.source, reason },
+      },
+      at,
+    );
   });
 }
 

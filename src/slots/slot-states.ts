@@ -10,6 +10,8 @@ export interface Hold {
   at: number;
   jobId: string | null;
   workerId: string | null;
+  /** A job's hold that recovery may lift (on_mark_broken = "recover-then-hold"); false for every other hold. */
+  recoverFirst: boolean;
 }
 
 export interface SlotState {
@@ -57,6 +59,7 @@ export function readSlotStates(db: Pick<Db, 'select'>, names: readonly string[])
                 at: row.holdAt,
                 jobId: row.holdJobId,
                 workerId: row.holdWorkerId,
+                recoverFirst: row.holdRecoverFirst,
               }
             : null,
       },

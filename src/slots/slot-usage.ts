@@ -45,6 +45,16 @@ export const SLOT_MOVES: readonly SlotMove[] = [
     to: 'idle',
     when: 'cleanup finished (the lease itself, or the reconciler retrying a failed one)',
   },
+  {
+    from: 'idle',
+    to: 'recovering',
+    when: 'recovery takes the idle slot to bring a failing device back (health/slot-recovery.ts)',
+  },
+  {
+    from: 'recovering',
+    to: 'idle',
+    when: 'recovery ended (recovered, or held), or a restarted agent found it cut short',
+  },
 ];
 
 export function isSlotMove(from: SlotUsage, to: SlotUsage): boolean {

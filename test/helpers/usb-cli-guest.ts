@@ -2,7 +2,7 @@
 // and tsx: the built `labslot` command line, run the way an operator runs it,
 // against two probe gadgets and a usb-serial console. It imports nothing of
 // labslot: what it knows of the bus it reads from sysfs. Prints one JSON line
-// per step on stdout; the host test reads them as they come. Three modes, one
+// per step on stdout; the host test reads them as they come. Four modes, one
 // per test file, each in its own guest: under TCG on a loaded two-core machine
 // one `labslot check` took up to 25 s, and all of it in one guest did not fit
 // in the test runner's 120 s per file.
@@ -19,21 +19,25 @@
 //   agent-detached     after the host's device_del of the console: what GET /v1/slots/sp
 //                      answers once it says 'unhealthy' (and, for information, how long that took)
 //   agent-stopped      the agent's exit status after SIGTERM
+// mode "discover" (usb-qemu-discover.test.ts): see discover-guest.ts
+// mode "recovery" (usb-qemu-recovery.test.ts): see recovery-guest.ts
 // either:
 //   error              the program failed or ran out of time: the step, the error, and the
 //                      agent's stderr and log tail once it has been started
-import { spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SlotView } from './api-types.js';
 import { eventually } from './eventually.js';
+import { discoverSteps } from './discover-guest.js';
+import { recoverySteps } from './recovery-guest.js';
 import { GuestAgent } from './guest-agent.js';
+import { labslot } from './guest-labslot.js';
 import { gone, present, sysfsName, ttyOf, ttyReady } from './guest-usb-ids.js';
 import { emit, messageOf, runGuestProgram, SYSFS_USB, type GuestSteps } from './guest-util.js';
 import type { CliLabPlan } from './usb-cli-lab.js';
 
 export interface CliGuestPlan extends CliLabPlan {
-  mode: 'unplug' | 'unbind' | 'agent';
+  mode: 'unplug' | 'unbind' | 'agent' | 'discover' | 'recovery';
   /** Mode "agent": how often the agent's API is asked, once the console is gone. */
   pollMs?: number;
 }
@@ -55,37 +59,8 @@ const AGENT_STOP_MS = 45_000;
 
 const consoleReady = (plan: CliGuestPlan): boolean => ttyReady(plan.console.serial);
 
-interface Exit {
-  code: number | null;
-  signal: string | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
-/** `node bin/labslot.js ARGS`, to the end (killed after timeoutMs). */
-function labslot(plan: CliGuestPlan, args: readonly string[], timeoutMs: number): Promise<Exit> {
-  const started = performance.now();
-  const child = spawn(process.execPath, [join(plan.project, 'bin/labslot.js'), ...args], {
-    cwd: plan.project,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr, ms: Math.round(performance.now() - started) });
-    });
-  });
-}
-
 async function check(plan: CliGuestPlan, step: string): Promise<void> {
-  const exit = await labslot(plan, ['check', '-c', plan.config, '--json'], CHECK_MS);
+  const exit = await labslot(plan.project, ['check', '-c', plan.config, '--json'], CHECK_MS);
   let json: unknown = null;
   try {
     json = JSON.parse(exit.stdout);
@@ -256,6 +231,8 @@ async function main(steps: GuestSteps): Promise<void> {
   });
   if (plan.mode === 'unplug') await unplugChecks(plan, steps);
   else if (plan.mode === 'unbind') await unbindChecks(plan, steps);
+  else if (plan.mode === 'discover') await discoverSteps(plan, steps);
+  else if (plan.mode === 'recovery') await recoverySteps(plan, steps);
   else await agentPhase(plan, steps);
 }
 

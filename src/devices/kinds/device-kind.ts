@@ -47,11 +47,20 @@ export interface HumilityProbeSpec {
   archive: HumilityArchive | undefined;
 }
 
-/** What a recovery step did (issue 16 fills these in); undefined: the kind has nothing to try. */
+/** A recovery step a device kind may do itself (the others are the slot's: power, a command). */
+export type KindRecoveryStep = 'usb-reset' | 'usb-rebind';
+
+/** What a kind's recovery step did. */
 export interface RecoveryAttempt {
-  action: string;
   ok: boolean;
-  detail?: string;
+  /** What was done or why it could not be: "reset 1fc9:0143 at 1-2.3", "not on the bus". */
+  detail: string;
+}
+
+/** What a kind's recovery step may use: the one USB enumeration of the attempt, and the bound on it. */
+export interface RecoveryContext {
+  signal: AbortSignal;
+  usb: () => Promise<UsbDeviceInfo[]>;
 }
 
 /**
@@ -99,14 +108,14 @@ export interface DeviceKind<S> {
    */
   outlet: ((spec: S, action: PowerAction, signal: AbortSignal) => Promise<void>) | undefined;
   /**
-   * A bounded attempt to bring an unhealthy device back (power-cycle, USB
-   * reset), for recovery before quarantine (DESIGN §9, issue 16). Every kind
-   * answers undefined for now: nothing is tried yet.
+   * A bounded attempt to bring an unhealthy device back by the kind's own
+   * means (DESIGN §9): reset or rebind a USB device. Undefined: the kind cannot
+   * do that step (the config check refuses it for such a device).
    */
-  recover(spec: S, signal: AbortSignal): Promise<RecoveryAttempt | undefined>;
+  recover(spec: S, step: KindRecoveryStep, ctx: RecoveryContext): Promise<RecoveryAttempt | undefined>;
 }
 
-/** The recover() of a kind with nothing to try (yet). */
+/** The recover() of a kind that cannot reset or rebind anything (not USB hardware). */
 export function nothingToRecover(): Promise<undefined> {
   return Promise.resolve(undefined);
 }

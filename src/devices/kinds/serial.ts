@@ -6,6 +6,7 @@ import { formatUsbId } from '../../config/usb-identity.js';
 import type { DeviceSpec } from '../../config/schema.js';
 import { checkSerial, resolveTty } from '../serial-check.js';
 import { isTable } from '../../config/raw-table.js';
+import { recoverUsbDevice } from '../usb-recover.js';
 import { nothingToRecover, type DeviceKind } from './device-kind.js';
 import { rawUsbHardware } from './raw-usb-hardware.js';
 
@@ -44,5 +45,10 @@ export const serialKind: DeviceKind<SerialSpec> = {
     return isTable(raw['usb']) ? rawUsbHardware('serial', raw['usb'], ['usb']) : undefined;
   },
   outlet: undefined,
-  recover: nothingToRecover,
+  // Its adapter, when the console is named by the adapter's identity (a multi-port adapter is reset or
+  // rebound whole: the USB device is the unit). A console by path: which adapter it is, udev alone knows.
+  recover: (spec, step, ctx) =>
+    spec.usb !== undefined
+      ? recoverUsbDevice({ vid: spec.usb.vid, pid: spec.usb.pid, serial: spec.usb.serial }, step, ctx)
+      : nothingToRecover(),
 };

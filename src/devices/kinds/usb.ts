@@ -5,7 +5,8 @@ import { formatUsbId } from '../../config/usb-identity.js';
 import type { DeviceSpec } from '../../config/schema.js';
 import { abortedVerdict, unlessAborted } from '../abort-verdict.js';
 import { checkUsb, findUsbDevice } from '../usb-check.js';
-import { nothingToRecover, type DeviceKind } from './device-kind.js';
+import { recoverUsbDevice } from '../usb-recover.js';
+import type { DeviceKind } from './device-kind.js';
 import { rawUsbHardware } from './raw-usb-hardware.js';
 
 type UsbSpec = Extract<DeviceSpec, { kind: 'usb' }>;
@@ -38,5 +39,6 @@ export const usbKind: DeviceKind<UsbSpec> = {
       : { role: spec.role, probe: `${formatUsbId(spec.vid, spec.pid)}:${spec.serial}`, archive: spec.archive },
   hardware: (raw) => rawUsbHardware('usb', raw, []),
   outlet: undefined,
-  recover: nothingToRecover,
+  // A reset or rebind of the probe itself, found on the bus by its identity.
+  recover: (spec, step, ctx) => recoverUsbDevice({ vid: spec.vid, pid: spec.pid, serial: spec.serial }, step, ctx),
 };

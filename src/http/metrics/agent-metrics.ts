@@ -9,6 +9,7 @@ import { CheckMetrics } from './check-metrics.js';
 import { EventMetrics } from './event-metrics.js';
 import { LabMetrics } from './lab-metrics.js';
 import { QueueMetrics } from './queue-metrics.js';
+import { RecoveryMetrics } from './recovery-metrics.js';
 import type { ScrapeCollector } from './scrape-collector.js';
 import { SlotMetrics } from './slot-metrics.js';
 
@@ -46,6 +47,7 @@ export class AgentMetrics {
       new SlotMetrics(lab, db, registry),
       new QueueMetrics(lab, db, registry),
       new EventMetrics(lab, db, registry, deps.startedAt),
+      new RecoveryMetrics(lab, db, registry, deps.startedAt),
       ...(deps.member === undefined ? [] : [new LabMetrics(deps.member, registry)]),
     ];
     for (const collector of this.collectors) this.collectorErrors.inc({ collector: collector.name }, 0);

@@ -10,7 +10,7 @@ import { readSlotStates } from '../../slots/slot-states.js';
 import { combinedHealth } from '../../slots/slot-view.js';
 import type { ScrapeCollector } from './scrape-collector.js';
 
-const USAGES: readonly SlotUsage[] = ['idle', 'leased', 'running', 'cleaning'];
+const USAGES: readonly SlotUsage[] = ['idle', 'leased', 'running', 'cleaning', 'recovering'];
 const HEALTH_STATES: readonly DeviceHealthState[] = ['healthy', 'unhealthy', 'unknown'];
 
 export class SlotMetrics implements ScrapeCollector {

@@ -7,6 +7,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { recordEvent } from '../../db/event-log.js';
+import { hasRecovery } from '../../health/recovery-plan.js';
 import { holdSlot } from '../../slots/holds.js';
 import { holdView } from '../../slots/slot-view.js';
 import { switchSlotPower } from '../../slots/slot-power.js';
@@ -54,12 +55,19 @@ export function workerRoutes(deps: AppDeps): Hono<WorkerEnv> {
     const body = await jsonBody(c, markBrokenBody);
     requireOwnToken(worker, body);
     const by = `job ${worker.jobId}`;
+    // recover-then-hold: the hold stands until recovery, after the job's cleanup, brings the slot back (or not).
+    const slot = deps.lab.slots.get(worker.slot);
+    const recoverFirst =
+      slot !== undefined &&
+      (slot.spec.on_mark_broken ?? deps.lab.config.recovery.on_mark_broken) === 'recover-then-hold' &&
+      hasRecovery(deps.lab, slot);
     const held = holdSlot(deps.db, worker.slot, {
-      reason: body.message,
+      reason: recoverFirst ? `${body.message} (recovery runs after the job; the hold stays if it fails)` : body.message,
       source: 'job',
       by,
       jobId: worker.jobId,
       workerId: worker.id,
+      recoverFirst,
     });
     recordEvent(deps.db, {
       type: 'slot.marked-broken',

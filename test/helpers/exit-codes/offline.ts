@@ -187,5 +187,30 @@ export const OFFLINE_SCENARIOS: Scenarios<OfflineContext> = new Map<string, Scen
     'labslot udev-rules -c FILE — the config has problems',
     { run: async (c) => [await cli(['udev-rules', '-c', c.bad])] },
   ],
+  [
+    'labslot discover — always, also with nothing plugged in or no config at `/etc/labslot/slots.toml`',
+    {
+      run: async (c) => {
+        // No $LABSLOT_CONFIG (NOT_IN_A_JOB points it at a missing file, which would be a config named and not there).
+        const none = { LABSLOT_CONFIG: '' };
+        return [
+          await cli(['discover'], none),
+          await cli(['discover', '--json'], none),
+          await cli(['discover', '--toml'], none),
+          await cli(['discover', '-c', c.good]),
+        ];
+      },
+    },
+  ],
+  [
+    'labslot discover -c FILE — the config has problems, or the file `-c` or `$LABSLOT_CONFIG` names cannot be read',
+    {
+      run: async (c) => [
+        await cli(['discover', '-c', c.bad]),
+        await cli(['discover', '--toml', '-c', join(c.dir, 'missing.toml')]),
+        await cli(['discover'], { LABSLOT_CONFIG: c.bad }),
+      ],
+    },
+  ],
   ['labslot demo --listen nope — a bad `--listen`', { run: async () => [await cli(['demo', '--listen', 'nope'])] }],
 ]);

@@ -1,0 +1,1 @@
+ALTER TABLE `slots` ADD `hold_recover_first` integer DEFAULT false NOT NULL;
