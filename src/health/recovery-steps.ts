@@ -5,6 +5,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { LabModel, SlotModel } from '../config/lab-model.js';
 import type { Db } from '../db/open-database.js';
+import type { RecoveryStep } from '../config/schema.js';
+import type { KindRecoveryStep } from '../devices/kinds/device-kind.js';
 import { kindOf } from '../devices/kinds/registry.js';
 import type { UsbDeviceInfo } from '../devices/usb-bus.js';
 import { coerceError } from '../errors.js';
@@ -27,46 +29,58 @@ export interface StepResult {
   detail: string;
 }
 
+/** What each step does: a table, so every step of the config has its runner (a step missing here does not compile). */
+const STEPS: Record<RecoveryStep, (planned: PlannedStep, ctx: StepContext, bound: AbortSignal) => Promise<StepResult>> =
+  {
+    'power-cycle': async (_planned, ctx) => {
+      const settings = ctx.lab.config.recovery;
+      const switched = await switchSlotPower(
+        ctx,
+        { slot: ctx.slot.name, action: 'cycle', device: undefined },
+        { actor: 'labslot', by: 'recovery', slotWords: `slot ${ctx.slot.name}` },
+        settings.step_timeout,
+      );
+      // The board boots before anything can answer: the re-check waits for it.
+      await sleep(settings.boot_wait, undefined, { signal: ctx.signal });
+      return { ok: true, detail: `cycled ${switched.devices.join(', ')}, waited ${settings.boot_wait / 1000} s` };
+    },
+    'usb-reset': (planned, ctx, bound) => kindStep('usb-reset', planned, ctx, bound),
+    'usb-rebind': (planned, ctx, bound) => kindStep('usb-rebind', planned, ctx, bound),
+    // The step named "command" (not the device kind): the configured recover_command.
+    command: async (planned, ctx) => {
+      const argv = planned.command;
+      if (argv === undefined) return { ok: false, detail: 'no recover_command to run' };
+      const result = await runProcess(argv, { timeoutMs: ctx.lab.config.recovery.step_timeout, signal: ctx.signal });
+      const what = argv.join(' ');
+      if (result.code === 0) return { ok: true, detail: `${what}: exit 0` };
+      const why =
+        result.spawnError?.message ?? (result.timedOut ? 'timed out' : `exit ${result.code ?? result.signal}`);
+      return { ok: false, detail: `${what}: ${why} ${lastLines(result.output, 2)}`.trim() };
+    },
+  };
+
+/** A USB reset or rebind, done by each failing device's own kind. */
+async function kindStep(
+  step: KindRecoveryStep,
+  planned: PlannedStep,
+  ctx: StepContext,
+  bound: AbortSignal,
+): Promise<StepResult> {
+  const done: string[] = [];
+  let ok = true;
+  for (const device of planned.devices) {
+    const spec = ctx.lab.devices.get(device)?.spec;
+    const attempt = spec && (await kindOf(spec).recover(spec, step, { signal: bound, usb: ctx.usb }));
+    ok &&= attempt?.ok === true;
+    done.push(`${device}: ${attempt?.detail ?? `cannot ${step}`}`);
+  }
+  return { ok, detail: done.join('; ') };
+}
+
 export async function runStep(planned: PlannedStep, ctx: StepContext): Promise<StepResult> {
-  const { step } = planned;
-  const settings = ctx.lab.config.recovery;
-  const bound = AbortSignal.any([ctx.signal, AbortSignal.timeout(settings.step_timeout)]);
+  const bound = AbortSignal.any([ctx.signal, AbortSignal.timeout(ctx.lab.config.recovery.step_timeout)]);
   try {
-    switch (step) {
-      case 'power-cycle': {
-        const switched = await switchSlotPower(
-          ctx,
-          { slot: ctx.slot.name, action: 'cycle', device: undefined },
-          { actor: 'labslot', by: 'recovery', slotWords: `slot ${ctx.slot.name}` },
-          settings.step_timeout,
-        );
-        // The board boots before anything can answer: the re-check waits for it.
-        await sleep(settings.boot_wait, undefined, { signal: ctx.signal });
-        return { ok: true, detail: `cycled ${switched.devices.join(', ')}, waited ${settings.boot_wait / 1000} s` };
-      }
-      case 'usb-reset':
-      case 'usb-rebind': {
-        const done: string[] = [];
-        let ok = true;
-        for (const device of planned.devices) {
-          const spec = ctx.lab.devices.get(device)?.spec;
-          const attempt = spec && (await kindOf(spec).recover(spec, step, { signal: bound, usb: ctx.usb }));
-          ok &&= attempt?.ok === true;
-          done.push(`${device}: ${attempt?.detail ?? `cannot ${step}`}`);
-        }
-        return { ok, detail: done.join('; ') };
-      }
-      case 'command': {
-        const argv = planned.command;
-        if (argv === undefined) return { ok: false, detail: 'no recover_command to run' };
-        const result = await runProcess(argv, { timeoutMs: settings.step_timeout, signal: ctx.signal });
-        const what = argv.join(' ');
-        if (result.code === 0) return { ok: true, detail: `${what}: exit 0` };
-        const why =
-          result.spawnError?.message ?? (result.timedOut ? 'timed out' : `exit ${result.code ?? result.signal}`);
-        return { ok: false, detail: `${what}: ${why} ${lastLines(result.output, 2)}`.trim() };
-      }
-    }
+    return await STEPS[planned.step](planned, ctx, bound);
   } catch (error) {
     return { ok: false, detail: ctx.signal.aborted ? 'cut short: the agent is stopping' : coerceError(error).message };
   }
