@@ -60,6 +60,7 @@ describe('database', () => {
       at: 1_700_000_000_000,
       jobId: null,
       workerId: null,
+      recoverFirst: false,
     });
     assert.equal(states.get('gimlet-2')?.hold, null);
     assert.equal(states.get('sidecar-1')?.usage, 'idle');
