@@ -1,7 +1,7 @@
 // The agent: wires the config, database and HTTP server together and owns the
 // lifecycle. States move created → starting → running → stopping → stopped
 // (or failed); stop() is idempotent, and a stop during start waits for it.
-import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Server } from 'node:http';
 import type { LabModel } from './config/lab-model.js';
@@ -23,12 +23,13 @@ import { closeServer, listen } from './http/listen.js';
 import { writeCommandWrapper } from './jobs/command-wrapper.js';
 import { writeJobCa } from './jobs/job-tls.js';
 import { JobOutputs } from './jobs/job-output.js';
-import { commandDir, workersDir } from './jobs/job-paths.js';
+import { commandDir, jobDir, workersDir } from './jobs/job-paths.js';
 import { jobState } from './jobs/job-queue.js';
 import { isFinal } from './jobs/job-view.js';
 import { Reconciler } from './jobs/reconcile.js';
 import { outputsPolicy } from './jobs/worker-cleanup.js';
 import { powerAfterCleanup, recoverAfterRestart } from './jobs/recovery.js';
+import { dropUncommittedClaims } from './jobs/lease-records.js';
 import { Scheduler } from './jobs/scheduler.js';
 import { LabMember } from './lab/lab-member.js';
 import type { Logger } from './log.js';
@@ -127,6 +128,12 @@ export class Agent {
       const checker = new DeviceChecker(lab, this.options.listUsb);
       // The checker's enumeration: it reads descriptors of configured probes only, where sysfs has no serials.
       const listUsb = (): ReturnType<UsbSnapshot['get']> => checker.newUsbSnapshot().get();
+      // A lab claim the crash cut short never became this host's job: dropped before recovery would fail it.
+      if (lab.config.lab !== undefined)
+        for (const dropped of dropUncommittedClaims(db)) {
+          rmSync(jobDir(lab.stateDir, dropped.jobId), { recursive: true, force: true });
+          log.warn(dropped, 'dropped a lab claim that had not committed when the agent stopped');
+        }
       await recoverAfterRestart({ db, lab, platform, log, listUsb });
       const monitor = new HealthMonitor({
         lab,

@@ -18,6 +18,19 @@ export function labTransportIssues(config: Config): Issue[] {
         'set [agent] tls = { cert = "...", key = "..." }, or, on a network you trust, ' +
         '[lab] insecure_plain_http_sends_tokens_in_clear = true',
     });
+  // Other hosts send tokens to the advertised URL: plain HTTP off this machine is the same risk as the listen's.
+  if (
+    url !== undefined &&
+    url.startsWith('http:') &&
+    !isLoopback(new URL(url).hostname.replace(/^\[|\]$/g, '')) &&
+    !lab.insecure_plain_http_sends_tokens_in_clear
+  )
+    issues.push({
+      path: ['agent', 'url'],
+      message:
+        "is plain http:// to another machine: the lab's other agents would send tokens to it in clear. Use https:// " +
+        'with [agent] tls, or, on a network you trust, [lab] insecure_plain_http_sends_tokens_in_clear = true',
+    });
   if (url !== undefined && url.startsWith('http:') && tls !== undefined)
     issues.push({ path: ['agent', 'url'], message: 'is http:// but [agent] tls serves HTTPS: use https://' });
   if (url !== undefined && url.startsWith('https:') && tls === undefined)

@@ -15,7 +15,7 @@ import { deviceHealth } from '../db/schema.js';
 import type { UsbDeviceInfo } from '../devices/usb-bus.js';
 import { coerceError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { holdSlot, keepHoldAfterRecovery, releaseSlot } from '../slots/holds.js';
+import { holdSlot, keepHoldAfterRecovery, releaseRecoverFirstHold } from '../slots/holds.js';
 import { readSlotStates } from '../slots/slot-states.js';
 import { inArray } from 'drizzle-orm';
 import type { HealthMonitor } from './health-monitor.js';
@@ -88,7 +88,12 @@ export class SlotRecovery {
       const devices = [...new Set(candidates.flatMap((s) => s.devices))];
       const health = new Map(
         db
-          .select({ device: deviceHealth.device, state: deviceHealth.state, since: deviceHealth.stateChangedAt })
+          .select({
+            device: deviceHealth.device,
+            state: deviceHealth.state,
+            lastOk: deviceHealth.lastOk,
+            since: deviceHealth.stateChangedAt,
+          })
           .from(deviceHealth)
           .where(inArray(deviceHealth.device, devices))
           .all()
@@ -96,9 +101,18 @@ export class SlotRecovery {
       );
       for (const slot of candidates) {
         const state = states.get(slot.name);
+        // Recovering with no episode of ours running (its last write failed): the slot is freed, not kept out.
+        if (state?.usage === 'recovering') {
+          endRecovery(db, slot.name);
+          continue;
+        }
         const afterMarkBroken = state?.hold?.recoverFirst === true;
         if (state?.usage !== 'idle' || (state.hold !== null && !afterMarkBroken)) continue;
-        let failing = slot.devices.filter((d) => health.get(d)?.state === 'unhealthy');
+        // Unhealthy and failing still: a device that passed its last check (after a person's release and
+        // fix) is on its way back, not a case for a power cycle.
+        let failing = slot.devices.filter(
+          (d) => health.get(d)?.state === 'unhealthy' && health.get(d)?.lastOk !== true,
+        );
         // A job said the slot is broken though its checks may pass: every device with steps gets them.
         if (afterMarkBroken && failing.length === 0)
           failing = slot.devices.filter((d) => recoveryPlan(lab, slot, [d]).length > 0);
@@ -145,7 +159,9 @@ export class SlotRecovery {
     };
     log.warn({ slot: slot.name, devices }, 'recovering a slot');
     try {
-      const budget = settings.max_attempts - roundsSince(db, slot.name, Date.now() - settings.window);
+      // Rounds before an operator's last release are forgiven: the person has looked at the slot.
+      const since = Math.max(Date.now() - settings.window, lastReleaseAt(db, slot.name) + 1);
+      const budget = settings.max_attempts - roundsSince(db, slot.name, since);
       for (let round = 1; round <= budget && !aborted(); round += 1) {
         recordEvent(db, {
           type: 'recovery.round',
@@ -155,6 +171,17 @@ export class SlotRecovery {
         });
         for (const planned of recoveryPlan(lab, slot, failing)) {
           if (aborted()) break;
+          const heldNow = heldByOthers(db, slot.name, afterMarkBroken);
+          if (heldNow !== undefined) {
+            log.warn({ slot: slot.name, hold: heldNow }, 'slot held during recovery; recovery stops');
+            end({
+              type: 'recovery.stopped',
+              slot: slot.name,
+              message: `${slot.name}: recovery stopped, the slot was held meanwhile (${heldNow})`,
+              data: { devices, story, target: slot.target },
+            });
+            return;
+          }
           const result = await runStep(planned, { lab, db, log, slot, signal, usb: this.deps.usb });
           const still = await this.recheck(failing);
           const recovered = still.length === 0;
@@ -186,10 +213,7 @@ export class SlotRecovery {
             });
             // The job's hold asked for this chance: the slot is back, so the hold has done its work.
             if (afterMarkBroken)
-              releaseSlot(db, slot.name, {
-                by: 'labslot recovery',
-                note: `recovered by ${planned.step} after the job marked it broken`,
-              });
+              releaseRecoverFirstHold(db, slot.name, `recovered by ${planned.step} after the job marked it broken`);
             return;
           }
           failing = still.map((s) => s.device);
@@ -264,6 +288,13 @@ export class SlotRecovery {
       });
     }
   }
+}
+
+/** A hold placed while recovery ran (an operator's, or a job's that replaced the mark-broken one): who and why. */
+function heldByOthers(db: Db, slot: string, ownHoldIsRecoverFirst: boolean): string | undefined {
+  const hold = readSlotStates(db, [slot]).get(slot)?.hold ?? null;
+  if (hold === null || (ownHoldIsRecoverFirst && hold.recoverFirst)) return undefined;
+  return `${hold.source}${hold.by === null ? '' : ` ${hold.by}`}: ${hold.reason}`;
 }
 
 function cut(text: string): string {

@@ -24,7 +24,15 @@ export function claimSlot(
   db: Db,
   jobId: string,
   slot: SlotModel,
-  { allowHeldBy = null, at = Date.now() }: { allowHeldBy?: string | null; at?: number } = {},
+  {
+    allowHeldBy = null,
+    at = Date.now(),
+    mark = null,
+  }: {
+    allowHeldBy?: string | null;
+    at?: number;
+    /** Kept in `waiting` (CLAIM_PENDING for a lab claim). */ mark?: string | null;
+  } = {},
 ): boolean {
   return db.transaction((tx) => {
     const states = readSlotStates(tx, [slot.name, ...slot.conflicts]);
@@ -36,7 +44,7 @@ export function claimSlot(
     if (slot.conflicts.some((other) => (states.get(other)?.usage ?? 'idle') !== 'idle')) return false;
     const claimed = tx
       .update(jobs)
-      .set({ state: 'leased', slot: slot.name, waiting: null })
+      .set({ state: 'leased', slot: slot.name, waiting: mark })
       .where(and(eq(jobs.id, jobId), eq(jobs.state, 'queued')))
       .returning({ id: jobs.id })
       .all();
@@ -70,12 +78,49 @@ export function claimSlot(
  * was taken meanwhile.
  */
 export function adoptLabJob(db: Db, job: typeof jobs.$inferSelect, slot: SlotModel): boolean {
-  // A copy left by a claim that never committed (the agent stopped in it) is replaced whole.
-  const copy = { ...job, state: 'queued' as const, slot: null, workerId: null, waiting: null };
+  // A copy left by a claim that never committed (the agent stopped in it) is replaced whole. Until the claim
+  // commits the copy is marked (CLAIM_PENDING): a crash before that leaves nothing a restart takes for a job.
+  const copy = { ...job, state: 'queued' as const, slot: null, workerId: null, waiting: CLAIM_PENDING };
   db.insert(jobs).values(copy).onConflictDoUpdate({ target: jobs.id, set: copy }).run();
-  if (claimSlot(db, job.id, slot, { allowHeldBy: job.allowHeldBy })) return true;
+  if (claimSlot(db, job.id, slot, { allowHeldBy: job.allowHeldBy, mark: CLAIM_PENDING })) return true;
   forgetLabJob(db, job.id);
   return false;
+}
+
+/** Marks a lab job's copy here while its claim has not committed (the column says why a job waits, unused once leased). */
+export const CLAIM_PENDING = 'lab claim pending';
+
+/** The claim committed: the copy is this host's job like any other. */
+export function claimCommitted(db: Db, jobId: string): void {
+  db.update(jobs)
+    .set({ waiting: null })
+    .where(and(eq(jobs.id, jobId), eq(jobs.waiting, CLAIM_PENDING)))
+    .run();
+}
+
+/**
+ * At start, before crash recovery: copies of lab jobs whose claim never
+ * committed (the agent died during the claim's check). The lab never gave
+ * them to this host (its transaction rolled back, and another host may run
+ * them), so they are dropped and their slots freed without a word: recovery
+ * would otherwise end them as failed here, in the lab's shared log too.
+ * If such a claim did commit after all, the lab's reconciliation fails the job there.
+ */
+export function dropUncommittedClaims(db: Db): { jobId: string; slot: string }[] {
+  return db.transaction((tx) => {
+    const pending = tx
+      .select({ id: jobs.id, slot: jobs.slot })
+      .from(jobs)
+      .where(and(eq(jobs.state, 'leased'), eq(jobs.waiting, CLAIM_PENDING)))
+      .all();
+    const dropped: { jobId: string; slot: string }[] = [];
+    for (const { id, slot } of pending) {
+      if (slot !== null && leaseUsage(tx, slot, id) === 'leased') moveSlot(tx, slot, 'leased', 'idle', { jobId: id });
+      tx.delete(jobs).where(eq(jobs.id, id)).run();
+      dropped.push({ jobId: id, slot: slot ?? '' });
+    }
+    return dropped;
+  });
 }
 
 /** A lab job this host will not run after all (its claim did not commit): the lab's record is the job's. */

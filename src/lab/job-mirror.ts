@@ -70,6 +70,16 @@ export class JobMirror {
   }
 
   /**
+   * Every job the lab believes this host still has is looked at again: one the
+   * reconciler ended here (a lost lease, a retried cleanup) changed without the
+   * scheduler knowing, and the lab must hear of it too.
+   */
+  async noteOpen(labDb: LabDb): Promise<void> {
+    for (const job of await openJobsOf(labDb, this.hostName))
+      if (readJob(this.db, job.id) !== undefined) this.note(job.id);
+  }
+
+  /**
    * Before this host claims anything after a (re)connection: every job the lab
    * believes this host has is settled from this host's own record, and one it
    * has no record of (it stopped between claim and record) ends as failed.

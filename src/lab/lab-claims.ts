@@ -14,7 +14,7 @@ import type { HealthMonitor } from '../health/health-monitor.js';
 import { freshCheck } from '../jobs/fresh-check.js';
 import { rm } from 'node:fs/promises';
 import { createOutputFile, jobDir } from '../jobs/job-paths.js';
-import { adoptLabJob, forgetLabJob, returnToQueue } from '../jobs/lease-records.js';
+import { adoptLabJob, claimCommitted, forgetLabJob, returnToQueue } from '../jobs/lease-records.js';
 import type { Scheduler } from '../jobs/scheduler.js';
 import type { Logger } from '../log.js';
 import { slotAvailability, type HostState, type SlotAvailability } from '../slots/availability.js';
@@ -141,6 +141,7 @@ export class LabClaims {
           if (slot !== undefined) await createOutputFile(this.deps.lab.stateDir, job.id);
           if (slot === undefined || !adoptLabJob(this.deps.db, asJobRow(job), slot)) {
             // Taken meanwhile (a local hold, a conflict): the next pass sees fresh availability.
+            if (slot !== undefined) await this.discard(job.id);
             started(false);
             throw new ClaimRolledBack('the slot was taken meanwhile');
           }
@@ -173,6 +174,7 @@ export class LabClaims {
         .then(
           () => {
             if (leased === undefined) return;
+            claimCommitted(this.deps.db, leased.job.id);
             this.deps.log.info({ job: leased.job.id, slot: leased.slot.name }, 'claimed a job from the lab queue');
             this.launch(leased.job.id, leased.slot);
             if (leased.job.input === 'ready')

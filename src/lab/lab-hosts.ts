@@ -2,11 +2,14 @@
 // URL, version, what it serves) and heartbeats; a host whose heartbeat is
 // older than [lab] host_timeout is offline. Slot names are the lab's: one slot
 // name belongs to one host, so any agent can find a slot's owner.
-import { and, asc, eq, inArray, ne, notInArray } from 'drizzle-orm';
+import { and, asc, eq, inArray, ne, notInArray, sql } from 'drizzle-orm';
 import { DB_NOW_MS } from './lab-clock.js';
 import type { LabDb } from './lab-database.js';
 import { LabMembershipError } from './lab-errors.js';
 import { labHosts, labSlots, type HostTarget } from './lab-schema.js';
+
+/** Any number, the same in every agent: registrations take it one at a time. */
+const REGISTRATION_LOCK = 0x1ab5_108;
 
 export interface HostRecord {
   name: string;
@@ -31,6 +34,8 @@ export interface LabHost extends HostRecord {
 export async function registerHost(db: LabDb, host: HostRecord, timeoutMs: number): Promise<void> {
   const slotNames = Object.values(host.targets).flatMap((t) => t.slots);
   await db.transaction(async (tx) => {
+    // One registration at a time, lab-wide: two hosts starting together must not both take one slot name.
+    await tx.execute(sql`SELECT pg_advisory_xact_lock(${REGISTRATION_LOCK})`);
     const taken = await tx
       .select({ name: labSlots.name, host: labSlots.host })
       .from(labSlots)

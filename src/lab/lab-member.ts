@@ -34,6 +34,8 @@ import { readLabSummary, type LabSummary } from './lab-summary.js';
 import { SlotMirror } from './slot-mirror.js';
 
 const TICK_MS = 1_000;
+/** Every this many ticks, the jobs the lab believes open here are pushed again if they changed. */
+const OPEN_JOBS_EVERY_TICKS = 10;
 const RETRY_MS = 2_000;
 /** At most this long between heartbeats, whatever host_timeout allows. */
 const MAX_HEARTBEAT_MS = 5_000;
@@ -76,6 +78,7 @@ export class LabMember {
   private link: LinkState = { connected: false, problem: 'not connected yet', since: Date.now() };
   private timer: NodeJS.Timeout | undefined;
   private lastBeat = 0;
+  private ticks = 0;
   private ticking: Promise<void> | undefined;
   private flushSoon = false;
   /** The push last started or queued, and the one queued behind it that new callers share. */
@@ -199,6 +202,8 @@ export class LabMember {
       if (!this.link.connected) await this.connect();
       else {
         for (const id of this.deps.scheduler()?.active().jobs ?? []) this.jobs.note(id);
+        // Now and then, every job the lab thinks is open here: the reconciler ends some without the scheduler.
+        if ((this.ticks += 1) % OPEN_JOBS_EVERY_TICKS === 0) await this.jobs.noteOpen(this.database());
         await this.pushAll();
         const every = Math.min(MAX_HEARTBEAT_MS, this.timeoutMs / 3);
         if (Date.now() - this.lastBeat >= every) await this.beat();
@@ -289,8 +294,14 @@ export class LabMember {
     });
     client.on('error', (error) => this.lost(error));
     client.on('notification', () => this.claims.poke());
-    await client.connect();
-    await client.query(`LISTEN ${QUEUE_CHANNEL}`);
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${QUEUE_CHANNEL}`);
+    } catch (error) {
+      // A client that connected keeps its socket (and the process) alive until it is ended.
+      await client.end().catch(() => undefined);
+      throw error;
+    }
     this.listener = client;
   }
 

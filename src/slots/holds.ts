@@ -157,6 +157,18 @@ export function releaseSlot(
   });
 }
 
+/**
+ * Recovery brought a slot back after its job marked it broken: the job's
+ * provisional hold has done its work. Only that hold is lifted: one an operator
+ * put (or a replacement) meanwhile stays, as only an operator may clear it.
+ */
+export function releaseRecoverFirstHold(db: Db, slot: string, note: string, at = Date.now()): boolean {
+  const hold = readSlotStates(db, [slot]).get(slot)?.hold ?? null;
+  if (hold === null || !hold.recoverFirst) return false;
+  releaseSlot(db, slot, { by: 'labslot recovery', note }, at);
+  return true;
+}
+
 /** Recovery did not bring the slot back: the job's hold stays as any hold does, with what was tried. */
 export function keepHoldAfterRecovery(db: Db, slot: string, story: string, at = Date.now()): void {
   db.transaction((tx) => {
