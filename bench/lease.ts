@@ -13,6 +13,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startAgent } from '../test/helpers/agent-process.js';
+import { measureFloor } from './lease-floor.js';
 import { scriptCleanup } from '../test/helpers/cleanup.js';
 import { ptyPair } from '../test/helpers/pty-pair.js';
 
@@ -130,6 +131,8 @@ async function measure(
 
 const rows = [];
 for (const slots of [1, 8]) rows.push(await measure(slots));
+// The same machine, the same minute: the bare work of a job, without labslot (bench/lease-floor.ts).
+const floor = await measureFloor(LATENCY_SAMPLES, THROUGHPUT_JOBS, 8);
 console.log(
   `labslot lease benchmark: ${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}`,
 );
@@ -140,4 +143,14 @@ console.log('slots | p50 ms | p99 ms | max ms | jobs/s');
 for (const r of rows)
   console.log(
     `${String(r.slots).padStart(5)} | ${r.p50.toFixed(0).padStart(6)} | ${r.p99.toFixed(0).padStart(6)} | ${r.max.toFixed(0).padStart(6)} | ${r.jobsPerSecond.toFixed(1).padStart(6)}`,
+  );
+const [one, eight] = rows;
+console.log(
+  `floor (useradd, bwrap --unshare-pid setpriv --init-groups --no-new-privs true, userdel): p50 ${floor.p50Ms.toFixed(0)} ms one at a time, ${floor.jobsPerSecond.toFixed(1)} jobs/s ${floor.parallel} at a time`,
+);
+if (one !== undefined && eight !== undefined)
+  console.log(
+    `ratios: p50 1 slot / floor p50 = ${(one.p50 / floor.p50Ms).toFixed(2)} (goal <= 1.3); ` +
+      `8 slots jobs/s / floor 8 at a time = ${(eight.jobsPerSecond / floor.jobsPerSecond).toFixed(2)} (goal >= 0.7); ` +
+      `8 slots / 1 slot = ${(eight.jobsPerSecond / one.jobsPerSecond).toFixed(2)} (goal >= 2.5)`,
   );
