@@ -2,6 +2,7 @@
 // worker up (processes, device grant, user, files) and fails the job with
 // "agent restarted" before it leases any slot again.
 import assert from 'node:assert/strict';
+import { randomBytes, randomInt } from 'node:crypto';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
@@ -65,8 +66,12 @@ describe('crash recovery', () => {
     const lab = await jobLab(t, [{ name: 's1', target: 'tb' }]);
     await lab.agent.stop();
     // What a lost database leaves: a worker user with a process, and a worker directory.
-    const uid = 2 ** 20 + 4242;
-    execFileSync('groupadd', ['-g', String(uid), 'ls-orphan42']);
+    // Names and ids of this run only: another suite on the host (a second CI clone) makes its own.
+    const tag = randomBytes(3).toString('hex');
+    const orphan = `ls-orphan${tag}`;
+    const neighbour = `ls-neighbour${tag}`;
+    const uid = 2 ** 20 + randomInt(4_096, 2 ** 29);
+    execFileSync('groupadd', ['-g', String(uid), orphan]);
     execFileSync(
       'useradd',
       [
@@ -80,7 +85,7 @@ describe('crash recovery', () => {
         join(lab.stateDir, 'workers', 'wlost', 'home'),
         '-K',
         'UID_MAX=1073741823',
-        'ls-orphan42',
+        orphan,
       ],
       { stdio: 'ignore' },
     );
@@ -95,7 +100,7 @@ describe('crash recovery', () => {
         '/var/lib/other-agent/workers/w1/home',
         '-K',
         'UID_MAX=1073741823',
-        'ls-neighbour1',
+        neighbour,
       ],
       { stdio: 'ignore' },
     );
@@ -106,9 +111,9 @@ describe('crash recovery', () => {
     // One hook, in this order: userdel refuses a user that still has a process.
     t.after(() => {
       sleeper.kill('SIGKILL');
-      spawnSync('userdel', ['ls-orphan42']);
-      spawnSync('groupdel', ['ls-orphan42']);
-      spawnSync('userdel', ['ls-neighbour1']);
+      spawnSync('userdel', [orphan]);
+      spawnSync('groupdel', [orphan]);
+      spawnSync('userdel', [neighbour]);
     });
     mkdirSync(join(lab.stateDir, 'workers', 'wlost'), { recursive: true });
     // Its disk ([jobs] limits.disk) still mounted: rm alone would leave the mount, the loop device and the image.
@@ -122,18 +127,16 @@ describe('crash recovery', () => {
 
     await lab.restart();
     assert.deepEqual(processesOf(uid), []);
-    assert.ok(!readFileSync('/etc/passwd', 'utf8').includes('ls-orphan42:'));
-    assert.ok(readFileSync('/etc/passwd', 'utf8').includes('ls-neighbour1:'), "another agent's worker is left alone");
-    assert.ok(!readFileSync('/etc/group', 'utf8').includes('ls-orphan42:'));
+    assert.ok(!readFileSync('/etc/passwd', 'utf8').includes(`${orphan}:`));
+    assert.ok(readFileSync('/etc/passwd', 'utf8').includes(`${neighbour}:`), "another agent's worker is left alone");
+    assert.ok(!readFileSync('/etc/group', 'utf8').includes(`${orphan}:`));
     assert.equal(existsSync(join(lab.stateDir, 'workers', 'wlost')), false);
     assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(disk), 'the orphan disk is unmounted');
     assert.ok(
       !execFileSync('losetup', ['-l', '-n', '-O', 'BACK-FILE'], { encoding: 'utf8' }).includes(disk),
       'and its loop device detached',
     );
-    assert.ok(
-      (await lab.events()).some((e) => e.type === 'worker.orphan-removed' && e.message.includes('ls-orphan42')),
-    );
+    assert.ok((await lab.events()).some((e) => e.type === 'worker.orphan-removed' && e.message.includes(orphan)));
   });
 
   it("a second agent on the host leaves the first one's running job, cgroup and device grant alone", async (t) => {
