@@ -84,6 +84,12 @@ export function labPool(
   });
   // An idle client whose server went away emits 'error' on the pool: unhandled, it would end the agent.
   pool.on('error', (error) => log.warn({ err: error }, 'lab database connection lost'));
+  // A client checked out (a transaction between its queries, a claim's pre-lease check) has no pool
+  // listener: the database stopping would be an uncaught 'error' that stops the agent and its jobs.
+  // Its query or commit fails anyway, and the member relinks; this only keeps the agent up.
+  pool.on('connect', (client) =>
+    client.on('error', (error) => log.warn({ err: error }, 'lab database connection lost under a query')),
+  );
   return pool;
 }
 
