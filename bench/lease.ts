@@ -9,11 +9,13 @@
 //
 //   npm run build && npm run bench:lease   (the agent runs from dist/, like an installed one)
 import { createHash } from 'node:crypto';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startAgent } from '../test/helpers/agent-process.js';
 import { measureFloor } from './lease-floor.js';
+import { percentile } from './percentiles.js';
+import { phaseTable, type LeaseSteps } from './lease-phases.js';
 import { scriptCleanup } from '../test/helpers/cleanup.js';
 import { ptyPair } from '../test/helpers/pty-pair.js';
 
@@ -36,30 +38,61 @@ async function api<T>(url: string, method: string, body?: unknown): Promise<T> {
   return (await response.json()) as T;
 }
 
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
+/** CPU milliseconds of a process itself, and of the children it has waited for (/proc/PID/stat, 100 Hz ticks). */
+function cpuOf(pid: number): { self: number; children: number } {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    .replace(/^.*\) /, '')
+    .split(' ')
+    .map(Number);
+  const ms = (a: number | undefined, b: number | undefined): number => ((a ?? 0) + (b ?? 0)) * 10;
+  // After the command name: utime, stime, cutime, cstime are fields 12 to 15 (0-based 11 to 14).
+  return { self: ms(fields[11], fields[12]), children: ms(fields[13], fields[14]) };
 }
 
-async function waitAllDone(base: string, ids: readonly string[]): Promise<void> {
-  const want = new Set(ids);
+/** Each finished lease's step timings, from the agent's last log line of the lease (src/jobs/lease-clock.ts). */
+function leaseSteps(logs: readonly Record<string, unknown>[]): Map<string, LeaseSteps> {
+  const byJob = new Map<string, LeaseSteps>();
+  for (const line of logs)
+    if (line['msg'] === 'lease phase' && line['to'] === 'done' && typeof line['job'] === 'string')
+      byJob.set(line['job'], line['ms'] as LeaseSteps);
+  return byJob;
+}
+
+/** Waits for the agent to log the end of every lease (no polling: the agent's work is what is measured), then checks the jobs. */
+async function waitAllDone(
+  base: string,
+  logs: readonly Record<string, unknown>[],
+  ids: readonly string[],
+): Promise<void> {
   const deadline = Date.now() + 300_000;
-  while (Date.now() < deadline) {
-    const { jobs } = await api<{ jobs: { id: string; done: boolean; state: string; end_reason: string | null }[] }>(
-      `${base}/v1/jobs?limit=1000`,
-      'GET',
-    );
-    const mine = jobs.filter((j) => want.has(j.id));
-    const bad = mine.filter((j) => j.done && j.state !== 'succeeded');
-    if (bad.length > 0) throw new Error(`jobs failed: ${JSON.stringify(bad.slice(0, 3))}`);
-    if (mine.length === want.size && mine.every((j) => j.done)) return;
-    await new Promise((resolve) => setTimeout(resolve, 20));
+  while (ids.some((id) => !leaseSteps(logs).has(id))) {
+    if (Date.now() > deadline) throw new Error('jobs not done within 300 s');
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  throw new Error('jobs not done within 300 s');
+  const { jobs } = await api<{ jobs: { id: string; state: string; end_reason: string | null }[] }>(
+    `${base}/v1/jobs?limit=1000`,
+    'GET',
+  );
+  const want = new Set(ids);
+  const bad = jobs.filter((j) => want.has(j.id) && j.state !== 'succeeded');
+  if (bad.length > 0) throw new Error(`jobs failed: ${JSON.stringify(bad.slice(0, 3))}`);
 }
 
-async function measure(
-  slots: number,
-): Promise<{ slots: number; p50: number; p99: number; max: number; jobsPerSecond: number }> {
+interface Measured {
+  slots: number;
+  p50: number;
+  p99: number;
+  max: number;
+  jobsPerSecond: number;
+  /** Step timings of the sequential (latency) jobs and of the throughput jobs. */
+  sequential: LeaseSteps[];
+  concurrent: LeaseSteps[];
+  /** CPU ms per throughput job: the agent itself and its children (tools, sandboxes, jobs). */
+  cpuSelf: number;
+  cpuChildren: number;
+}
+
+async function measure(slots: number): Promise<Measured> {
   const cleanup = scriptCleanup();
   const dir = mkdtempSync(join(tmpdir(), 'labslot-bench-'));
   chmodSync(dir, 0o755);
@@ -87,6 +120,7 @@ async function measure(
 
     // Latency: submit, then read the output stream until its first byte.
     const latencies: number[] = [];
+    const sequentialIds: string[] = [];
     for (let i = 0; i < LATENCY_SAMPLES + 3; i += 1) {
       const started = performance.now();
       const { id } = await api<{ id: string }>(`${base}/v1/jobs`, 'POST', {
@@ -103,19 +137,31 @@ async function measure(
       if (!first || first.done) throw new Error(`job ${id} produced no output`);
       while (!(await reader?.read())?.done);
       // The first three warm up the agent's JIT and caches.
-      if (i >= 3) latencies.push(took);
+      if (i >= 3) {
+        latencies.push(took);
+        sequentialIds.push(id);
+      }
     }
     latencies.sort((a, b) => a - b);
 
     // Throughput: everything at once, through every slot.
+    const pid = agent.child.pid ?? 0;
+    const cpuBefore = cpuOf(pid);
     const started = performance.now();
     const ids = await Promise.all(
       Array.from({ length: THROUGHPUT_JOBS }, () =>
         api<{ id: string }>(`${base}/v1/jobs`, 'POST', { target: 'tb', argv: ['true'] }).then((r) => r.id),
       ),
     );
-    await waitAllDone(base, ids);
+    await waitAllDone(base, agent.logs, ids);
     const seconds = (performance.now() - started) / 1000;
+    const cpuAfter = cpuOf(pid);
+    const steps = leaseSteps(agent.logs);
+    const stepsOf = (list: readonly string[]): LeaseSteps[] =>
+      list.flatMap((id) => {
+        const found = steps.get(id);
+        return found === undefined ? [] : [found];
+      });
     await agent.stop();
     return {
       slots,
@@ -123,6 +169,10 @@ async function measure(
       p99: percentile(latencies, 99),
       max: latencies.at(-1) ?? NaN,
       jobsPerSecond: THROUGHPUT_JOBS / seconds,
+      sequential: stepsOf(sequentialIds),
+      concurrent: stepsOf(ids),
+      cpuSelf: (cpuAfter.self - cpuBefore.self) / THROUGHPUT_JOBS,
+      cpuChildren: (cpuAfter.children - cpuBefore.children) / THROUGHPUT_JOBS,
     };
   } finally {
     await cleanup.runAll();
@@ -144,6 +194,14 @@ for (const r of rows)
   console.log(
     `${String(r.slots).padStart(5)} | ${r.p50.toFixed(0).padStart(6)} | ${r.p99.toFixed(0).padStart(6)} | ${r.max.toFixed(0).padStart(6)} | ${r.jobsPerSecond.toFixed(1).padStart(6)}`,
   );
+for (const r of rows)
+  console.log(
+    `agent CPU per job, ${r.slots} slot(s), throughput run: ${r.cpuSelf.toFixed(1)} ms in the agent, ${r.cpuChildren.toFixed(1)} ms in its children (tools, sandboxes, jobs)`,
+  );
+for (const r of rows) {
+  console.log(`\nwhere a lease's time goes, ${r.slots} slot(s) (median ms; steps in parallel overlap):`);
+  console.log(phaseTable({ sequential: r.sequential, [`${THROUGHPUT_JOBS} at once`]: r.concurrent }));
+}
 const [one, eight] = rows;
 console.log(
   `floor (useradd, bwrap --unshare-pid setpriv --init-groups --no-new-privs true, userdel): p50 ${floor.p50Ms.toFixed(0)} ms one at a time, ${floor.jobsPerSecond.toFixed(1)} jobs/s ${floor.parallel} at a time`,

@@ -19,6 +19,7 @@ import type { Logger } from '../log.js';
 import type { Platform } from '../platform/platform.js';
 import { holdSlot } from '../slots/holds.js';
 import { freshCheck } from './fresh-check.js';
+import { LeaseClock } from './lease-clock.js';
 import { newWorkerId } from './ids.js';
 import { powerAfterJob } from './power-after-job.js';
 import { jobOutputPath } from './job-paths.js';
@@ -57,6 +58,8 @@ export class LeaseRun {
   /** Resolves when the job's processes survived every SIGKILL: the run goes on to cleanup without their exit. */
   private readonly abandoned = new Promise<void>((resolve) => (this.giveUp = resolve));
   private readonly log: Logger;
+  /** Where this lease's time goes; its last log line carries it (bench/lease.ts reads it). */
+  private readonly clock = new LeaseClock();
 
   constructor(
     private readonly deps: LeaseDeps,
@@ -66,6 +69,8 @@ export class LeaseRun {
     private readonly checked = false,
   ) {
     this.log = deps.log.child({ job: job.id, slot: slot.name, worker: this.workerId });
+    // From submission to this lease (milliseconds on the wall clock, as the job's record keeps them).
+    this.clock.add('queued', Date.now() - job.submittedAt);
   }
 
   /** Runs the whole lease; never rejects. Resolves once the slot is idle, or held after a failed cleanup. */
@@ -127,7 +132,8 @@ export class LeaseRun {
 
   /** The one way the phase changes kind, with one log line per change. */
   private enter(next: LeasePhase): void {
-    this.log.info({ from: this.phase.kind, to: next.kind, ...phaseFields(next) }, 'lease phase');
+    const timings = next.kind === 'done' ? { ms: this.clock.summary() } : {};
+    this.log.info({ from: this.phase.kind, to: next.kind, ...phaseFields(next), ...timings }, 'lease phase');
     this.phase = next;
   }
 
@@ -147,7 +153,7 @@ export class LeaseRun {
     const { monitor, db } = this.deps;
     // The lab's claim (lab/lab-claims.ts) ran this check inside its claim, a moment ago.
     if (this.checked) return true;
-    const check = await freshCheck(monitor, this.slot);
+    const check = await this.clock.time('check', () => freshCheck(monitor, this.slot));
     if (check.ok) return true;
     const why = check.why;
     this.log.warn({ why }, 'pre-lease check failed');
@@ -186,6 +192,7 @@ export class LeaseRun {
         listUsb: this.deps.listUsb,
         platform: this.deps.platform,
         log: this.log,
+        clock: this.clock,
       });
     } catch (error) {
       this.log.error({ err: coerceError(error) }, 'worker setup failed');
@@ -201,7 +208,8 @@ export class LeaseRun {
 
     let started;
     try {
-      started = await this.deps.platform.startJob({ ...worker.launch, maxOutputBytes: await this.outputBudget() });
+      const launch = { ...worker.launch, maxOutputBytes: await this.outputBudget() };
+      started = await this.clock.time('start', () => this.deps.platform.startJob(launch));
     } catch (error) {
       return { ...infrastructureFailure(`could not start the job: ${coerceError(error).message}`), holdSlot: true };
     }
@@ -209,7 +217,7 @@ export class LeaseRun {
     // A failure to record the start must not leave a job running unrecorded: it is stopped at once.
     let unrecorded: Error | undefined;
     try {
-      markRunning(db, this.job.id, this.workerId, this.slot.name);
+      this.clock.timeSync('record.running', () => markRunning(db, this.job.id, this.workerId, this.slot.name));
     } catch (error) {
       unrecorded = coerceError(error);
     }
@@ -221,7 +229,9 @@ export class LeaseRun {
     const timeout = setTimeout(() => this.stop({ kind: 'timeout', afterMs: this.job.timeoutMs }), this.job.timeoutMs);
     const outputWatch = setInterval(() => void this.checkOutputSize(), OUTPUT_POLL_MS);
     try {
-      const exit = await Promise.race([started.exited, this.abandoned.then(() => ABANDONED_EXIT)]);
+      const exit = await this.clock.time('run', () =>
+        Promise.race([started.exited, this.abandoned.then(() => ABANDONED_EXIT)]),
+      );
       if (exit.spawnError !== undefined)
         return { ...infrastructureFailure(`could not start the job: ${exit.spawnError}`), holdSlot: true };
       let cause = stopOf(this.phase);
@@ -300,7 +310,7 @@ export class LeaseRun {
       // written. Retrying here instead would leave it to the reconciler, which no longer knows how the job ended.
       let recorded = true;
       try {
-        markCleaning(db, lease, from, outcome);
+        this.clock.timeSync('record.cleaning', () => markCleaning(db, lease, from, outcome));
       } catch (error) {
         if (!isDiskFull(error)) await retryWrite(() => markCleaning(db, lease, from, outcome));
         else {
@@ -314,7 +324,7 @@ export class LeaseRun {
       await sequence;
       const row = db.select().from(workers).where(eq(workers.id, this.workerId)).get();
       try {
-        if (row) await cleanupWithRetries(db, this.deps.platform, row, outputsPolicy(this.deps.lab));
+        if (row) await cleanupWithRetries(db, this.deps.platform, row, outputsPolicy(this.deps.lab), 3, this.clock);
       } catch (error) {
         this.log.error({ err: coerceError(error) }, 'worker cleanup failed; slot held');
         if (!recorded) await retryWrite(() => markCleaning(db, lease, from, outcome));
@@ -325,7 +335,9 @@ export class LeaseRun {
       if (!recorded) await retryWrite(() => markCleaning(db, lease, from, outcome));
       // Before the slot is idle: a next job must not find the outlet half-way (a failed switch holds the slot).
       await powerAfterJob(this.deps, this.slot, lease);
-      await retryWrite(() => completeLease(db, row ? lease : { ...lease, workerId: null }, 'cleaning', outcome));
+      await this.clock.time('record.idle', () =>
+        retryWrite(() => completeLease(db, row ? lease : { ...lease, workerId: null }, 'cleaning', outcome)),
+      );
       if (outcome.holdSlot === true) {
         // A slot where workers cannot even be set up would fail every job sent to it (DESIGN §2: a system hold).
         await retryWrite(() =>

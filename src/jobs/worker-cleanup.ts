@@ -18,6 +18,8 @@ import { holdSlot } from '../slots/holds.js';
 import { restoreGrants } from '../devices/device-grants.js';
 import { jobEndData, type JobOutcome } from './job-outcome.js';
 import { finishJob } from './lease-records.js';
+import { NO_CLOCK, type StepTimer } from './lease-clock.js';
+import { allSteps } from './all-steps.js';
 
 export type WorkerRow = typeof workers.$inferSelect;
 
@@ -38,12 +40,17 @@ export function outputsPolicy(lab: LabModel): OutputsPolicy {
   return { stateDir: lab.stateDir, maxBytes: lab.config.jobs.max_outputs };
 }
 
-/** No AbortSignal on purpose: cleanup is never cut short (each step has its own timeout), since the slot is idle only after it. */
+/**
+ * No AbortSignal on purpose: cleanup is never cut short (each step has its own timeout), since the slot is
+ * idle only after it. Once nothing of the job runs, the disk and the rest are undone side by side: none of
+ * them depends on another, and each waits on its own tools.
+ */
 export async function cleanupWorker(
   db: Db,
   platform: Platform,
   worker: WorkerRow,
   outputs: OutputsPolicy,
+  clock: StepTimer = NO_CLOCK,
 ): Promise<void> {
   // Cleanup frees space before it needs any: on a full disk this write may fail, and must not keep the worker's disk from being freed.
   tolerate(() => db.update(workers).set({ state: 'cleaning' }).where(eq(workers.id, worker.id)).run());
@@ -52,19 +59,25 @@ export async function cleanupWorker(
   const owner = worker.uid > 0 ? await platform.accountOfUid(worker.uid) : undefined;
   const ours = worker.uid > 0 && (owner === undefined || owner === worker.username);
   const account = { workerId: worker.id, username: worker.username, uid: ours ? worker.uid : -1, gid: worker.gid };
-  const left = await platform.killWorker(account, KILL_TIMEOUT_MS);
+  const left = await clock.time('cleanup.kill', () => platform.killWorker(account, KILL_TIMEOUT_MS));
   if (left.length > 0)
     throw new CleanupError(`processes of worker ${worker.id} (uid ${worker.uid}) survived SIGKILL: ${left.join(', ')}`);
   // Only now that nothing of the job runs can its outputs be read without it changing them underneath.
-  await keepOutputs(db, worker, outputs);
-  // The job's disk next, before any other write: it is the space a full state directory needs back.
-  await platform.releaseWorkerDisk(workerDisk(worker.rootDir));
-  await platform.releaseWorker(account);
-  // Only what is on record: with [jobs] network = "host" there is none, and nft may not even exist.
-  if (worker.networkPolicy !== null) await platform.removeNetworkPolicy(worker.networkPolicy);
-  await restoreGrants(db, worker.id);
-  await platform.deleteUser(worker.username);
-  await removeTree(worker.rootDir);
+  await clock.time('cleanup.outputs', () => keepOutputs(db, worker, outputs));
+  await allSteps([
+    // The job's disk at once: it is the space a full state directory needs back.
+    clock.time('cleanup.disk', () => platform.releaseWorkerDisk(workerDisk(worker.rootDir))),
+    clock.time('cleanup.cgroups', () => platform.releaseWorker(account)),
+    // Only what is on record: with [jobs] network = "host" there is none, and nft may not even exist.
+    worker.networkPolicy === null
+      ? Promise.resolve()
+      : clock.time('cleanup.network', () => platform.removeNetworkPolicy(worker.networkPolicy ?? '')),
+    // The user goes only once its device nodes are back: a node is never left with a group nobody has.
+    clock
+      .time('cleanup.grants', () => restoreGrants(db, worker.id))
+      .then(() => clock.time('cleanup.user', () => platform.deleteUser(worker.username))),
+  ]);
+  await clock.time('cleanup.files', () => removeTree(worker.rootDir));
 }
 
 /** Cleanup retries, with a short pause: a process may still be exiting, a tool may be busy. */
@@ -74,11 +87,12 @@ export async function cleanupWithRetries(
   worker: WorkerRow,
   outputs: OutputsPolicy,
   attempts = 3,
+  clock: StepTimer = NO_CLOCK,
 ): Promise<void> {
   let last: unknown;
   for (let attempt = 1; attempt <= attempts; attempt += 1) {
     try {
-      await cleanupWorker(db, platform, worker, outputs);
+      await cleanupWorker(db, platform, worker, outputs, clock);
       return;
     } catch (error) {
       last = error;

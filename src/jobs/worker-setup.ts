@@ -30,6 +30,8 @@ import {
 import type { JobRow } from './job-view.js';
 import { recordNetworkPolicy, recordWorker, recordWorkerIds } from './lease-records.js';
 import { agentPort, networkPolicyFor } from './network-policy.js';
+import { allSteps } from './all-steps.js';
+import type { StepTimer } from './lease-clock.js';
 
 export class WorkerSetupError extends Error {
   override readonly name = 'WorkerSetupError';
@@ -46,6 +48,7 @@ export interface SetupContext {
   listUsb: () => Promise<UsbDeviceInfo[]>;
   platform: Platform;
   log: Logger;
+  clock: StepTimer;
 }
 
 export interface PreparedWorker {
@@ -59,19 +62,21 @@ export function nodeInJob(device: string, node: string): string {
 }
 
 export async function setupWorker(ctx: SetupContext): Promise<PreparedWorker> {
-  const { lab, db, slot, job, workerId } = ctx;
+  const { lab, db, slot, job, workerId, clock } = ctx;
   const token = newWorkerToken();
   const username = workerUsername(workerId);
   const root = workerRoot(lab.stateDir, workerId);
   const dirs = workerDirs(root);
-  recordWorker(db, {
-    id: workerId,
-    jobId: job.id,
-    slot: slot.name,
-    username,
-    tokenHash: sha256Hex(token),
-    rootDir: root,
-  });
+  clock.timeSync('setup.record', () =>
+    recordWorker(db, {
+      id: workerId,
+      jobId: job.id,
+      slot: slot.name,
+      username,
+      tokenHash: sha256Hex(token),
+      rootDir: root,
+    }),
+  );
 
   // Resolve the nodes first: a probe that vanished after the pre-lease check fails setup before a user exists.
   const nodes = new Map<string, string | null>();
@@ -90,27 +95,39 @@ export async function setupWorker(ctx: SetupContext): Promise<PreparedWorker> {
   // Worked out before anything exists: a name that does not resolve is said once, not mid-setup.
   const policy =
     lab.config.jobs.network === 'slot'
-      ? await networkPolicyFor(lab, slot, agentPort(ctx.agentUrl), ctx.log)
+      ? await clock.time('setup.policy', () => networkPolicyFor(lab, slot, agentPort(ctx.agentUrl), ctx.log))
       : undefined;
 
-  const user = await ctx.platform.createUser(
-    { workerId, name: username, groups: slot.spec.add_to_groups, home: dirs.home },
-    (ids) => recordWorkerIds(db, workerId, ids),
-  );
-
-  if (policy !== undefined) {
-    // On record first: a crash between the two leaves a name that cleanup and the next start remove.
-    const name = ctx.platform.networkPolicyName(workerId);
-    recordNetworkPolicy(db, workerId, name);
-    await ctx.platform.addNetworkPolicy(name, user, policy);
-  }
-
+  // Its directory is closed to all but root until the worker's group exists: the disk is made in it meanwhile.
+  await mkdir(root, { mode: 0o700 });
+  let user: WorkerAccount | undefined;
+  let capped = true;
+  // The user (and its network policy) and the disk do not depend on each other: made side by side.
+  await allSteps([
+    (async () => {
+      user = await clock.time('setup.user', () =>
+        ctx.platform.createUser({ workerId, name: username, groups: slot.spec.add_to_groups, home: dirs.home }, (ids) =>
+          recordWorkerIds(db, workerId, ids),
+        ),
+      );
+      if (policy === undefined) return;
+      const account = user;
+      // On record first: a crash between the two leaves a name that cleanup and the next start remove.
+      const name = ctx.platform.networkPolicyName(workerId);
+      recordNetworkPolicy(db, workerId, name);
+      await clock.time('setup.network', () => ctx.platform.addNetworkPolicy(name, account, policy));
+    })(),
+    // All its writable space on one filesystem of [jobs] limits.disk: a job that fills it gets ENOSPC, the state directory's disk never does.
+    clock
+      .time('setup.disk', () =>
+        ctx.platform.createWorkerDisk(workerDisk(root), slot.limits.disk ?? lab.config.jobs.limits.disk),
+      )
+      .then((made) => (capped = made)),
+  ]);
+  if (user === undefined) throw new WorkerSetupError(`worker ${workerId} has no user`);
   // The worker's group only: its token, environment and script are in here, and worker ids are public.
-  await mkdir(root, { mode: 0o750 });
   await chown(root, 0, user.gid);
   await chmod(root, 0o750);
-  // All its writable space on one filesystem of [jobs] limits.disk: a job that fills it gets ENOSPC, the state directory's disk never does.
-  const capped = await ctx.platform.createWorkerDisk(workerDisk(root), slot.limits.disk ?? lab.config.jobs.limits.disk);
   if (!capped)
     ctx.log.warn(
       { platform: ctx.platform.name, disk: slot.limits.disk },
@@ -136,7 +153,8 @@ export async function setupWorker(ctx: SetupContext): Promise<PreparedWorker> {
     command = ['/bin/sh', scriptFile];
   }
 
-  await grantDevices(db, workerId, user.gid, grants);
+  const gid = user.gid;
+  await clock.time('setup.grants', () => grantDevices(db, workerId, gid, grants));
 
   const env = jobEnvironment(
     { lab, slot, agentUrl: ctx.agentUrl, commandDir: ctx.commandDir, jobEnv: job.env },

@@ -34,10 +34,13 @@ export interface CreatedUser {
 }
 
 /**
- * Creates the group and the user with one random id for both, retrying when
- * the id turns out to be taken (a race with another tool, or an NSS account
- * this host's files do not list). `reserve` runs before anything is created,
- * so the caller can record the name and ids for crash cleanup first.
+ * Creates the user and its own group (useradd -U, one process: a job's
+ * setup waits on it) with one random id, retrying when the id turns out to be
+ * taken (a race with another tool, or an NSS account this host's files do not
+ * list). `reserve` runs before anything is created, so the caller can record
+ * the name and ids for crash cleanup first. useradd gives the group the
+ * user's id when that gid is free, which freeId made sure of; should another
+ * tool have taken it meanwhile, the group gets another id, read back here.
  */
 export async function createUser(
   user: NewUser,
@@ -47,36 +50,29 @@ export async function createUser(
   for (let attempt = 0; attempt < 5; attempt += 1) {
     const id = freeId();
     reserve({ uid: id, gid: id });
-    const group = await tool(
-      ['groupadd', '-g', String(id), '-K', `GID_MIN=${WORKER_ID_MIN}`, '-K', `GID_MAX=${WORKER_ID_MAX}`, user.name],
-      signal,
-    );
-    if (group.code === EXIT_ID_TAKEN) continue;
-    if (group.code !== 0)
-      throw new UserCommandError(
-        `groupadd ${user.name} failed (exit ${String(group.code)}): ${lastLines(group.output, 2)}`,
-      );
     const created = await tool(
       [
         'useradd',
         '-u',
         String(id),
-        '-g',
-        String(id),
+        '-U',
         ...(user.groups.length > 0 ? ['-G', user.groups.join(',')] : []),
         '-M',
-        '-N',
         '-d',
         user.home,
         '-s',
         '/bin/sh',
         '-c',
         'labslot worker',
-        // Quiet the range warning, and keep workers out of /etc/subuid and the mail spool.
+        // Quiet the range warnings, and keep workers out of /etc/subuid and the mail spool.
         '-K',
         `UID_MIN=${WORKER_ID_MIN}`,
         '-K',
         `UID_MAX=${WORKER_ID_MAX}`,
+        '-K',
+        `GID_MIN=${WORKER_ID_MIN}`,
+        '-K',
+        `GID_MAX=${WORKER_ID_MAX}`,
         '-K',
         'SUB_UID_COUNT=0',
         '-K',
@@ -87,17 +83,25 @@ export async function createUser(
       ],
       signal,
     );
-    if (created.code === EXIT_ID_TAKEN) {
-      await deleteGroup(user.name, signal);
-      continue;
-    }
+    if (created.code === EXIT_ID_TAKEN) continue;
     if (created.code !== 0)
       throw new UserCommandError(
         `useradd ${user.name} failed (exit ${String(created.code)}): ${lastLines(created.output, 2)}`,
       );
-    return { name: user.name, uid: id, gid: id };
+    const gid = primaryGid(user.name);
+    if (gid === undefined)
+      throw new UserCommandError(`useradd ${user.name} succeeded, but /etc/passwd has no such user`);
+    if (gid !== id) reserve({ uid: id, gid });
+    return { name: user.name, uid: id, gid };
   }
   throw new UserCommandError(`no free uid/gid for ${user.name} after 5 tries`);
+}
+
+/** The primary gid of a local user (/etc/passwd), or undefined. */
+function primaryGid(name: string): number | undefined {
+  const line = readLines('/etc/passwd').find((l) => l.split(':', 1)[0] === name);
+  const gid = Number(line?.split(':')[3]);
+  return line === undefined || !Number.isInteger(gid) ? undefined : gid;
 }
 
 /** Removes the user and its group; a user or group that is already gone is fine (cleanup is idempotent). */
@@ -118,6 +122,9 @@ async function deleteGroup(name: string, signal?: AbortSignal): Promise<void> {
 
 /** The account name of a uid through NSS (getent), or undefined when no account has it. */
 export async function accountOfUid(uid: number, signal?: AbortSignal): Promise<string | undefined> {
+  // /etc/passwd first (NSS reads it first too): a worker's account is there, and getent is a process per call.
+  const local = readLines('/etc/passwd').find((line) => line.split(':')[2] === String(uid));
+  if (local !== undefined) return local.split(':', 1)[0] || undefined;
   const result = await tool(['getent', 'passwd', String(uid)], signal);
   if (result.code !== 0) return undefined;
   return result.output.split(':', 1)[0] || undefined;
