@@ -31,6 +31,9 @@ import { outputsPolicy } from './jobs/worker-cleanup.js';
 import { powerAfterCleanup, recoverAfterRestart } from './jobs/recovery.js';
 import { dropUncommittedClaims } from './jobs/lease-records.js';
 import { Scheduler } from './jobs/scheduler.js';
+import { NO_CLOCK } from './jobs/lease-clock.js';
+import { WorkerSpares } from './jobs/worker-spares.js';
+import { makeWorkerSpace, undoWorkerSpace } from './jobs/worker-space.js';
 import { LabMember } from './lab/lab-member.js';
 import type { Logger } from './log.js';
 import { agentScope } from './platform/agent-scope.js';
@@ -68,6 +71,7 @@ export class Agent {
   private server: Server | undefined;
   private monitor: HealthMonitor | undefined;
   private scheduler: Scheduler | undefined;
+  private spares: WorkerSpares | undefined;
   private reconciler: Reconciler | undefined;
   private member: LabMember | undefined;
   private recovery: SlotRecovery | undefined;
@@ -173,16 +177,26 @@ export class Agent {
               scheduler: () => this.scheduler,
             });
       this.member = member;
+      const ownUrl = (): string => agentUrl(lab.listen.host, this.port ?? lab.listen.port, tls !== undefined);
+      const spaceDeps = { lab, platform, log, agentUrl: ownUrl };
+      this.spares = lab.config.jobs.prepare_ahead
+        ? new WorkerSpares(
+            (slot) => makeWorkerSpace(spaceDeps, slot, NO_CLOCK),
+            (space) => undoWorkerSpace(platform, space),
+            log,
+          )
+        : undefined;
       const scheduler = new Scheduler(
         {
           lab,
           db,
           log,
           monitor,
-          agentUrl: () => agentUrl(lab.listen.host, this.port ?? lab.listen.port, tls !== undefined),
+          agentUrl: ownUrl,
           commandDir: commandDir(lab.stateDir),
           listUsb,
           platform,
+          spares: this.spares,
         },
         hostState,
         member,
@@ -276,6 +290,9 @@ export class Agent {
     // Jobs first, while the API still answers their mark-broken calls during the grace period.
     await this.scheduler?.stop().catch((error: unknown) => failures.push(error));
     this.scheduler = undefined;
+    // Once no lease can take one any more: the workers made ahead go, before the platform lets go of its scope.
+    await this.spares?.stop().catch((error: unknown) => failures.push(error));
+    this.spares = undefined;
     // After the jobs: their last states reach the lab before the link closes.
     await this.member?.stop().catch((error: unknown) => failures.push(error));
     this.member = undefined;

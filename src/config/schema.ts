@@ -367,6 +367,8 @@ export const configSchema = z.strictObject({
       // "slot": each job reaches only its slot's targets, the agent and network_allow (README "Network policy"); "host": the host's network as is.
       network: z.enum(['slot', 'host']).default('slot'),
       network_allow: z.array(networkAddress).default([]),
+      // Make each busy slot's next worker while its job runs (src/jobs/worker-spares.ts): leases skip user and disk creation.
+      prepare_ahead: z.boolean().default(false),
     })
     .prefault({}),
   recovery: z

@@ -156,28 +156,26 @@ export interface NewWorkerRecord {
   jobId: string;
   slot: string;
   username: string;
+  /** -1: not known yet. */
+  uid?: number;
+  gid?: number;
+  networkPolicy?: string | null;
   tokenHash: string;
   rootDir: string;
 }
 
-/** Recorded before anything is created, so a crash during setup leaves a worker to clean up. */
+/**
+ * The worker on record for its job, before anything of the job is given to it (its disk's space, device
+ * grants, token): from here on a crash leaves a worker that cleanup and the next start clean up.
+ */
 export function recordWorker(db: Db, worker: NewWorkerRecord, at = Date.now()): void {
   db.transaction((tx) => {
     tx.insert(workers)
-      .values({ ...worker, uid: -1, gid: -1, createdAt: at })
+      .values({ uid: -1, gid: -1, ...worker, createdAt: at })
       .run();
     tx.update(jobs).set({ workerId: worker.id }).where(eq(jobs.id, worker.jobId)).run();
     tx.update(slots).set({ leaseWorkerId: worker.id }).where(eq(slots.name, worker.slot)).run();
   });
-}
-
-export function recordWorkerIds(db: Db, workerId: string, ids: { uid: number; gid: number }): void {
-  db.update(workers).set(ids).where(eq(workers.id, workerId)).run();
-}
-
-/** The name of the worker's packet-filter rules, before the platform makes them. */
-export function recordNetworkPolicy(db: Db, workerId: string, name: string): void {
-  db.update(workers).set({ networkPolicy: name }).where(eq(workers.id, workerId)).run();
 }
 
 export function markRunning(db: Db, jobId: string, workerId: string, slot: string, at = Date.now()): void {

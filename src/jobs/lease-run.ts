@@ -28,8 +28,10 @@ import { ABANDONED_EXIT, phaseFields, slotUsageOf, stopOf, workerOf, type LeaseP
 import type { JobRow } from './job-view.js';
 import { completeLease, markCleaning, markRunning, returnToQueue } from './lease-records.js';
 import { retryWrite } from './retry-write.js';
-import { cleanupWithRetries, outputsPolicy, recordCleanupFailure } from './worker-cleanup.js';
-import { setupWorker, type PreparedWorker } from './worker-setup.js';
+import { cleanupWithRetries, outputsPolicy, recordCleanupFailure, type WorkerRow } from './worker-cleanup.js';
+import { bindWorker, type PreparedWorker } from './worker-setup.js';
+import { makeWorkerSpace, undoWorkerSpace } from './worker-space.js';
+import type { WorkerSpares } from './worker-spares.js';
 
 export interface LeaseDeps {
   lab: LabModel;
@@ -40,6 +42,8 @@ export interface LeaseDeps {
   commandDir: string;
   listUsb: () => Promise<UsbDeviceInfo[]>;
   platform: Platform;
+  /** Workers made ahead ([jobs] prepare_ahead); absent: each lease makes its own. */
+  spares?: WorkerSpares;
 }
 
 /** How long a job that marked its slot broken may take to finish on its own before it is stopped. */
@@ -49,7 +53,8 @@ const KILL_DEADLINE_MS = 10_000;
 const OUTPUT_POLL_MS = 1_000;
 
 export class LeaseRun {
-  readonly workerId = newWorkerId();
+  /** The worker's id: the one made for this lease, or the slot's spare's once taken. */
+  workerId = newWorkerId();
   /** Where the lease is; every change of kind is logged (enter). */
   private phase: LeasePhase = { kind: 'checking', stop: undefined };
   /** A delayed stop (mark-broken) that has not started its stop sequence yet. */
@@ -57,7 +62,9 @@ export class LeaseRun {
   private giveUp: () => void = () => undefined;
   /** Resolves when the job's processes survived every SIGKILL: the run goes on to cleanup without their exit. */
   private readonly abandoned = new Promise<void>((resolve) => (this.giveUp = resolve));
-  private readonly log: Logger;
+  private log: Logger;
+  /** Whether its worker was made ahead, while the slot's previous job ran (worker-spares.ts). */
+  private ahead = false;
   /** Where this lease's time goes; its last log line carries it (bench/lease.ts reads it). */
   private readonly clock = new LeaseClock();
 
@@ -68,7 +75,7 @@ export class LeaseRun {
     /** The fresh pre-lease check has passed already (the lab's claim runs it before it commits). */
     private readonly checked = false,
   ) {
-    this.log = deps.log.child({ job: job.id, slot: slot.name, worker: this.workerId });
+    this.log = deps.log.child({ job: job.id, slot: slot.name });
     // From submission to this lease (milliseconds on the wall clock, as the job's record keeps them).
     this.clock.add('queued', Date.now() - job.submittedAt);
   }
@@ -132,7 +139,7 @@ export class LeaseRun {
 
   /** The one way the phase changes kind, with one log line per change. */
   private enter(next: LeasePhase): void {
-    const timings = next.kind === 'done' ? { ms: this.clock.summary() } : {};
+    const timings = next.kind === 'done' ? { ms: this.clock.summary(), ahead: this.ahead } : {};
     this.log.info({ from: this.phase.kind, to: next.kind, ...phaseFields(next), ...timings }, 'lease phase');
     this.phase = next;
   }
@@ -177,23 +184,11 @@ export class LeaseRun {
   }
 
   private async setupAndRun(): Promise<JobOutcome> {
-    const { lab, db } = this.deps;
+    const { db } = this.deps;
     this.enter({ kind: 'setting-up', stop: stopOf(this.phase) });
     let worker: PreparedWorker;
     try {
-      worker = await setupWorker({
-        lab,
-        db,
-        slot: this.slot,
-        job: this.job,
-        workerId: this.workerId,
-        agentUrl: this.deps.agentUrl(),
-        commandDir: this.deps.commandDir,
-        listUsb: this.deps.listUsb,
-        platform: this.deps.platform,
-        log: this.log,
-        clock: this.clock,
-      });
+      worker = await this.setUpWorker();
     } catch (error) {
       this.log.error({ err: coerceError(error) }, 'worker setup failed');
       // A full state directory is the host's problem, not the slot's: no hold (the host check stops leasing).
@@ -252,6 +247,48 @@ export class LeaseRun {
       clearInterval(outputWatch);
       clearTimeout(this.stopTimer);
     }
+  }
+
+  /**
+   * The slot's worker made ahead, or one made now, given to this job. The next job's worker is made
+   * while this one runs. A worker that fails before it is on record is removed here; once on record,
+   * the lease's cleanup removes it.
+   */
+  private async setUpWorker(): Promise<PreparedWorker> {
+    const { deps, slot } = this;
+    const spare = await deps.spares?.take(slot.name);
+    const space = spare ?? (await makeWorkerSpace(deps, slot, this.clock, this.workerId));
+    this.ahead = spare !== undefined;
+    deps.spares?.prepare(slot);
+    this.workerId = space.workerId;
+    this.log = this.log.child({ worker: space.workerId });
+    try {
+      return await bindWorker(
+        {
+          lab: deps.lab,
+          db: deps.db,
+          slot,
+          job: this.job,
+          agentUrl: deps.agentUrl(),
+          commandDir: deps.commandDir,
+          listUsb: deps.listUsb,
+          platform: deps.platform,
+          log: this.log,
+          clock: this.clock,
+        },
+        space,
+      );
+    } catch (error) {
+      if (this.workerRow() === undefined)
+        await undoWorkerSpace(deps.platform, space).catch((undoError: unknown) =>
+          this.log.error({ err: coerceError(undoError) }, 'could not remove a worker that was never on record'),
+        );
+      throw error;
+    }
+  }
+
+  private workerRow(): WorkerRow | undefined {
+    return this.deps.db.select().from(workers).where(eq(workers.id, this.workerId)).get();
   }
 
   /**
@@ -322,7 +359,7 @@ export class LeaseRun {
         }
       }
       await sequence;
-      const row = db.select().from(workers).where(eq(workers.id, this.workerId)).get();
+      const row = this.workerRow();
       try {
         if (row) await cleanupWithRetries(db, this.deps.platform, row, outputsPolicy(this.deps.lab), 3, this.clock);
       } catch (error) {

@@ -115,7 +115,7 @@ async function sweepOrphanUsers(
   }
 }
 
-/** Worker directories without a live worker row (a crash between mkdir and the row is impossible, but a lost database is not). */
+/** Worker directories without a live worker row: a worker made ahead of its job (worker-space.ts) when the agent crashed, or a lost database. */
 async function sweepOrphanDirs(ctx: RecoveryContext, live: ReadonlySet<string>): Promise<void> {
   const { db, lab, log } = ctx;
   let entries: string[];

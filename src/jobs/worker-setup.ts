@@ -1,9 +1,10 @@
-// Worker setup (DESIGN §3.3): an ephemeral user and group, a root-owned
-// worker root with the user's own home, work and tmp inside, the slot's
-// device nodes granted to the worker's group, and the job's environment.
-// The worker is in the database before any of it exists, so a crash at any
-// step leaves something cleanup can find.
-import { appendFile, chmod, chown, mkdir, writeFile } from 'node:fs/promises';
+// Worker setup (DESIGN §3.3), the part that is the job's: a worker's space
+// (worker-space.ts: the ephemeral user and group, its root, disk and
+// directories) goes on record for the job, then its disk's space is reserved,
+// the slot's device nodes are granted to the worker's group, and the job's
+// token, environment and script are written. The worker is in the database
+// before any of that, so a crash at any step leaves something cleanup finds.
+import { appendFile, chown, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { LabModel, SlotModel } from '../config/lab-model.js';
 import type { Logger } from '../log.js';
@@ -13,25 +14,15 @@ import { deviceNode } from '../devices/device-node.js';
 import type { UsbDeviceInfo } from '../devices/usb-bus.js';
 import { newWorkerToken, sha256Hex } from '../tokens.js';
 import type { JobLaunch, Platform, WorkerAccount } from '../platform/platform.js';
-import { workerUsername } from '../platform/worker-names.js';
 import { INSTALL_ROOT } from './command-wrapper.js';
 import { grantDevices, type NodeToGrant } from '../devices/device-grants.js';
 import { humilityEnvironment, leftOutNote } from './humility-environment.js';
 import { jobEnvironment } from './job-environment.js';
-import {
-  INPUT_IN_JOB,
-  jobInputDir,
-  jobOutputPath,
-  OUTPUT_IN_JOB,
-  workerDirs,
-  workerDisk,
-  workerRoot,
-} from './job-paths.js';
+import { INPUT_IN_JOB, jobInputDir, jobOutputPath, OUTPUT_IN_JOB, workerDirs, workerDisk } from './job-paths.js';
 import type { JobRow } from './job-view.js';
-import { recordNetworkPolicy, recordWorker, recordWorkerIds } from './lease-records.js';
-import { agentPort, networkPolicyFor } from './network-policy.js';
-import { allSteps } from './all-steps.js';
+import { recordWorker } from './lease-records.js';
 import type { StepTimer } from './lease-clock.js';
+import type { WorkerSpace } from './worker-space.js';
 
 export class WorkerSetupError extends Error {
   override readonly name = 'WorkerSetupError';
@@ -42,7 +33,6 @@ export interface SetupContext {
   db: Db;
   slot: SlotModel;
   job: JobRow;
-  workerId: string;
   agentUrl: string;
   commandDir: string;
   listUsb: () => Promise<UsbDeviceInfo[]>;
@@ -61,11 +51,15 @@ export function nodeInJob(device: string, node: string): string {
   return node.startsWith('/dev/pts/') ? `/dev/labslot/${device}` : node;
 }
 
-export async function setupWorker(ctx: SetupContext): Promise<PreparedWorker> {
-  const { lab, db, slot, job, workerId, clock } = ctx;
+/**
+ * Gives `space` (made for this job, or ahead of it: worker-space.ts) to the job: on record first, then
+ * its disk's space reserved, its device nodes granted, its token, environment and script written.
+ */
+export async function bindWorker(ctx: SetupContext, space: WorkerSpace): Promise<PreparedWorker> {
+  const { lab, db, slot, job, clock } = ctx;
+  const { workerId, root, account: user } = space;
   const token = newWorkerToken();
-  const username = workerUsername(workerId);
-  const root = workerRoot(lab.stateDir, workerId);
+  const username = user.username;
   const dirs = workerDirs(root);
   clock.timeSync('setup.record', () =>
     recordWorker(db, {
@@ -73,12 +67,24 @@ export async function setupWorker(ctx: SetupContext): Promise<PreparedWorker> {
       jobId: job.id,
       slot: slot.name,
       username,
+      uid: user.uid,
+      gid: user.gid,
+      networkPolicy: space.networkPolicy,
       tokenHash: sha256Hex(token),
       rootDir: root,
     }),
   );
+  // Only now, with a job to serve: a worker made ahead holds none of the host's disk.
+  await clock.time('setup.reserve', () =>
+    ctx.platform.reserveWorkerDisk(workerDisk(root), slot.limits.disk ?? lab.config.jobs.limits.disk),
+  );
+  if (!space.capped)
+    ctx.log.warn(
+      { platform: ctx.platform.name, disk: slot.limits.disk },
+      "this platform cannot cap a job's disk ([jobs] limits.disk); the job's writable space is not limited",
+    );
 
-  // Resolve the nodes first: a probe that vanished after the pre-lease check fails setup before a user exists.
+  // The nodes as they are now, after the pre-lease check: a probe that vanished since fails the setup.
   const nodes = new Map<string, string | null>();
   const grants: NodeToGrant[] = [];
   // One bus enumeration for all of the slot's probes.
@@ -92,51 +98,6 @@ export async function setupWorker(ctx: SetupContext): Promise<PreparedWorker> {
     if (found.node !== null && !grants.some((g) => g.path === found.node)) grants.push({ device, path: found.node });
   }
 
-  // Worked out before anything exists: a name that does not resolve is said once, not mid-setup.
-  const policy =
-    lab.config.jobs.network === 'slot'
-      ? await clock.time('setup.policy', () => networkPolicyFor(lab, slot, agentPort(ctx.agentUrl), ctx.log))
-      : undefined;
-
-  // Its directory is closed to all but root until the worker's group exists: the disk is made in it meanwhile.
-  await mkdir(root, { mode: 0o700 });
-  let user: WorkerAccount | undefined;
-  let capped = true;
-  // The user (and its network policy) and the disk do not depend on each other: made side by side.
-  await allSteps([
-    (async () => {
-      user = await clock.time('setup.user', () =>
-        ctx.platform.createUser({ workerId, name: username, groups: slot.spec.add_to_groups, home: dirs.home }, (ids) =>
-          recordWorkerIds(db, workerId, ids),
-        ),
-      );
-      if (policy === undefined) return;
-      const account = user;
-      // On record first: a crash between the two leaves a name that cleanup and the next start remove.
-      const name = ctx.platform.networkPolicyName(workerId);
-      recordNetworkPolicy(db, workerId, name);
-      await clock.time('setup.network', () => ctx.platform.addNetworkPolicy(name, account, policy));
-    })(),
-    // All its writable space on one filesystem of [jobs] limits.disk: a job that fills it gets ENOSPC, the state directory's disk never does.
-    clock
-      .time('setup.disk', () =>
-        ctx.platform.createWorkerDisk(workerDisk(root), slot.limits.disk ?? lab.config.jobs.limits.disk),
-      )
-      .then((made) => (capped = made)),
-  ]);
-  if (user === undefined) throw new WorkerSetupError(`worker ${workerId} has no user`);
-  // The worker's group only: its token, environment and script are in here, and worker ids are public.
-  await chown(root, 0, user.gid);
-  await chmod(root, 0o750);
-  if (!capped)
-    ctx.log.warn(
-      { platform: ctx.platform.name, disk: slot.limits.disk },
-      "this platform cannot cap a job's disk ([jobs] limits.disk); the job's writable space is not limited",
-    );
-  for (const dir of Object.values(dirs)) {
-    await mkdir(dir, { mode: 0o700 });
-    await chown(dir, user.uid, user.gid);
-  }
   const humilityFile = join(root, 'humility-environment.json');
   const humility = humilityEnvironment(lab, slot, job.archives);
   await writeFile(humilityFile, `${JSON.stringify(humility.entries, null, 2)}\n`, { mode: 0o640 });
@@ -153,8 +114,7 @@ export async function setupWorker(ctx: SetupContext): Promise<PreparedWorker> {
     command = ['/bin/sh', scriptFile];
   }
 
-  const gid = user.gid;
-  await clock.time('setup.grants', () => grantDevices(db, workerId, gid, grants));
+  await clock.time('setup.grants', () => grantDevices(db, workerId, user.gid, grants));
 
   const env = jobEnvironment(
     { lab, slot, agentUrl: ctx.agentUrl, commandDir: ctx.commandDir, jobEnv: job.env },

@@ -132,6 +132,11 @@ export interface Platform {
    * platform cannot cap it (the directory is then a plain one). Its paths must be on record first.
    */
   createWorkerDisk(disk: WorkerDisk, bytes: number): Promise<boolean>;
+  /**
+   * Reserves the disk's whole space on the host, once a job gets it (a worker made ahead of its job holds
+   * none); throws, with ENOSPC among its causes, when the host has no room. Nothing to do without a cap.
+   */
+  reserveWorkerDisk(disk: WorkerDisk, bytes: number): Promise<void>;
   /** Unmounts and deletes whatever exists of the worker's disk (idempotent; nothing there is fine). */
   releaseWorkerDisk(disk: WorkerDisk): Promise<void>;
   /** Removes what startJob made for the worker besides its user (cgroups, service instances). Idempotent. */

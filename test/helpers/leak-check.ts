@@ -68,6 +68,14 @@ export function leaksOf(trace: AgentTrace, { stateDirChecks = true } = {}): stri
     for (const pid of uid > 0 ? processesOf(uid) : [])
       leaks.push(`process ${processName(pid)} of worker user ${username}`);
   }
+  // Workers made ahead of their job ([jobs] prepare_ahead) are not on record: any user homed here is a leftover.
+  const recorded = new Set(recordedWorkers(trace.stateDir).map((w) => w.username));
+  const homes = [`${trace.stateDir}/`, `${realStateDir(trace.stateDir)}/`];
+  for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
+    const [name = '', , uid = '', , , home = ''] = line.split(':');
+    if (name.startsWith('ls-') && !recorded.has(name) && homes.some((h) => home.startsWith(h)))
+      leaks.push(`user ${name} (uid ${uid}), not on record`);
+  }
   const scope = agentScope(trace.stateDir);
   const cgroups = new WorkerCgroups(scope);
   for (const name of cgroups.existing()) {

@@ -219,6 +219,11 @@ export class IllumosPlatform implements Platform {
     return false;
   }
 
+  /** No cap, nothing to reserve. */
+  reserveWorkerDisk(): Promise<void> {
+    return Promise.resolve();
+  }
+
   async releaseWorkerDisk(disk: WorkerDisk): Promise<void> {
     await rm(disk.image, { force: true });
   }

@@ -25,7 +25,7 @@ import type {
 import type { NetworkPolicy } from '../network-policy.js';
 import { addPolicy, checkNft, listChains, NFT_TABLE, removePolicy, workerChain, workerOfChain } from './nft-policy.js';
 import { pingWarning } from './ping-group.js';
-import { createWorkerDisk, releaseWorkerDisk } from './worker-disk.js';
+import { createWorkerDisk, releaseWorkerDisk, reserveWorkerDisk } from './worker-disk.js';
 import { accountOfUid, createUser, deleteUser } from '../unix-users.js';
 import { killUser, processesOf, signalAll, waitUserGone } from '../user-processes.js';
 
@@ -160,6 +160,10 @@ export class LinuxPlatform implements Platform {
   async createWorkerDisk(disk: WorkerDisk, bytes: number): Promise<boolean> {
     await createWorkerDisk(disk, bytes);
     return true;
+  }
+
+  reserveWorkerDisk(disk: WorkerDisk, bytes: number): Promise<void> {
+    return reserveWorkerDisk(disk, bytes);
   }
 
   releaseWorkerDisk(disk: WorkerDisk): Promise<void> {

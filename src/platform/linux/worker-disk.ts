@@ -31,29 +31,23 @@ async function run(argv: string[], what: string): Promise<string> {
 }
 
 /**
- * The disk's three steps in one shell, so a job's setup starts one process instead of three (issue 17:
- * every process the agent starts stalls its event loop while it forks). Fixed text: the size, image and
- * mount point come in as "$1" "$2" "$3", never as code. Each step's failure exits with its own code
- * (diskStep), its tool's output on stderr.
- *   fallocate: the image allocated in full, so a job can never fill the state directory's disk; on a
- *              filesystem without fallocate (some network or FUSE ones) a sparse image still caps the job.
+ * The disk's three steps in one shell, so making it starts one process instead of three (issue 17: every
+ * process the agent starts stalls its event loop while it forks). Fixed text: the size, image and mount
+ * point come in as "$1" "$2" "$3", never as code. Each step's failure exits with its own code (diskStep),
+ * its tool's output on stderr. The image is sparse: reserveWorkerDisk allocates it once a job gets it, so
+ * a worker made ahead of its job (worker-spares.ts) holds none of the host's disk.
  *   mkfs.ext4: no journal (the filesystem lives as long as the job, and a crash throws it away anyway), no
  *              reserved blocks (it is all the job's).
  */
 const MAKE_DISK = [
-  'out=$(fallocate -l "$1" "$2" 2>&1) || case $out in',
-  '  *"not supported"*) truncate -s "$1" "$2" || exit 11 ;;',
-  '  *) printf "%s\\n" "$out" >&2; exit 10 ;;',
-  'esac',
+  'truncate -s "$1" "$2" || exit 11',
   'mkfs.ext4 -q -F -m 0 -O ^has_journal -E root_owner=0:0,nodiscard "$2" || exit 12',
   'mount -t ext4 -o loop,nosuid,nodev "$2" "$3" || exit 13',
 ].join('\n');
 
 /** What each exit of MAKE_DISK was doing, for the error. */
-function diskStep(code: number | null, bytes: number): string {
+function diskStep(code: number | null): string {
   switch (code) {
-    case 10:
-      return `reserving ${bytes} bytes for the job's disk`;
     case 11:
       return "sizing the job's disk image";
     case 12:
@@ -65,7 +59,7 @@ function diskStep(code: number | null, bytes: number): string {
   }
 }
 
-/** Makes `disk.mountPoint` (root-owned 0755) a filesystem of `bytes`. */
+/** Makes `disk.mountPoint` (root-owned 0755) a filesystem of `bytes`, its space not reserved yet. */
 export async function createWorkerDisk(disk: WorkerDisk, bytes: number): Promise<void> {
   await mkdir(disk.mountPoint, { mode: 0o755 });
   const argv = ['/bin/sh', '-c', MAKE_DISK, 'labslot-disk', String(bytes), disk.image, disk.mountPoint];
@@ -74,16 +68,31 @@ export async function createWorkerDisk(disk: WorkerDisk, bytes: number): Promise
     throw new WorkerDiskError(`cannot run /bin/sh to make the job's disk: ${result.spawnError.message}`, {
       cause: result.spawnError,
     });
-  if (result.code !== 0) {
-    if (result.code === 10 && /No space left/i.test(result.output))
+  if (result.code !== 0)
+    throw new WorkerDiskError(
+      `${diskStep(result.code)} failed${result.timedOut ? ' (timed out)' : ''}: ${lastLines(result.output, 2) || `exit ${String(result.code)}`}`,
+    );
+  await rmdir(`${disk.mountPoint}/lost+found`).catch(() => undefined);
+}
+
+/**
+ * Allocates the disk's image in full, so a job can never fill the state directory's disk, and a full host
+ * disk fails the lease instead of the job's writes turning into I/O errors. On a filesystem without
+ * fallocate (some network or FUSE ones) the sparse image still caps the job, without reserving its space.
+ */
+export async function reserveWorkerDisk(disk: WorkerDisk, bytes: number): Promise<void> {
+  try {
+    await run(['fallocate', '-l', String(bytes), disk.image], `reserving ${bytes} bytes for the job's disk`);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    // The cause keeps "No space left on device": a full state directory is the host's problem, not the slot's.
+    if (/No space left/i.test(message))
       throw new WorkerDiskError(
         `the state directory has no room for this job's disk of ${bytes} bytes ([jobs] limits.disk)`,
+        { cause: error },
       );
-    throw new WorkerDiskError(
-      `${diskStep(result.code, bytes)} failed${result.timedOut ? ' (timed out)' : ''}: ${lastLines(result.output, 2) || `exit ${String(result.code)}`}`,
-    );
+    if (!/not supported/i.test(message)) throw error;
   }
-  await rmdir(`${disk.mountPoint}/lost+found`).catch(() => undefined);
 }
 
 /** Unmounts, detaches and deletes whatever exists of the disk; nothing there is fine. Frees the space before anything else of cleanup needs any. */

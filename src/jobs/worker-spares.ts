@@ -1,0 +1,100 @@
+// Workers made ahead ([jobs] prepare_ahead, issue 17): while a slot's job
+// runs, the slot's next worker (user, network policy, disk, directories) is
+// made beside it, so the next lease of that slot only binds it to its job
+// after the fresh pre-lease check: a user and a filesystem are most of a
+// lease's setup. At most one per slot; one nobody takes within `idleMs` is
+// removed, and so is every one when the agent stops. A spare is never reused
+// either: it serves exactly one job, and that job's cleanup removes it whole.
+// What a spare is, and how a crash's leftovers are found, is in worker-space.ts.
+import type { SlotModel } from '../config/lab-model.js';
+import type { Logger } from '../log.js';
+import { coerceError } from '../errors.js';
+import type { WorkerSpace } from './worker-space.js';
+
+/** How long a slot's spare waits for a job before it is removed. */
+export const SPARE_IDLE_MS = 60_000;
+
+interface Spare {
+  /** Settles with the space, or undefined when making it failed (said in the log already). */
+  made: Promise<WorkerSpace | undefined>;
+  expiry: NodeJS.Timeout | undefined;
+}
+
+export class WorkerSpares {
+  private readonly spares = new Map<string, Spare>();
+  /** Removals under way: stop waits for them too. */
+  private readonly undoing = new Set<Promise<void>>();
+  private stopped = false;
+
+  constructor(
+    private readonly make: (slot: SlotModel) => Promise<WorkerSpace>,
+    private readonly undo: (space: WorkerSpace) => Promise<void>,
+    private readonly log: Logger,
+    private readonly idleMs = SPARE_IDLE_MS,
+  ) {}
+
+  /** The slot's spare, waiting for it if it is still being made; undefined when it has none. Taken, it is the caller's. */
+  async take(slot: string): Promise<WorkerSpace | undefined> {
+    const spare = this.spares.get(slot);
+    if (spare === undefined) return undefined;
+    this.spares.delete(slot);
+    clearTimeout(spare.expiry);
+    return spare.made;
+  }
+
+  /** Starts making the slot's next worker, unless it has one or the agent is stopping. */
+  prepare(slot: SlotModel): void {
+    if (this.stopped || this.spares.has(slot.name)) return;
+    const spare: Spare = { made: Promise.resolve(undefined), expiry: undefined };
+    spare.made = this.make(slot).then(
+      (space) => {
+        // Still this slot's spare (not taken, not stopped): it waits for a job, for a while.
+        if (this.spares.get(slot.name) === spare) {
+          spare.expiry = setTimeout(() => this.expire(slot.name, spare), this.idleMs);
+          spare.expiry.unref();
+        }
+        return space;
+      },
+      (error: unknown) => {
+        this.log.warn(
+          { err: coerceError(error), slot: slot.name },
+          "could not make the slot's next worker ahead; its next job makes its own",
+        );
+        if (this.spares.get(slot.name) === spare) this.spares.delete(slot.name);
+        return undefined;
+      },
+    );
+    this.spares.set(slot.name, spare);
+  }
+
+  /** Removes every spare, waiting for those still being made; no new one is made after this. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    const left = [...this.spares.values()];
+    this.spares.clear();
+    for (const spare of left) {
+      clearTimeout(spare.expiry);
+      this.remove(spare.made);
+    }
+    await Promise.allSettled([...this.undoing]);
+  }
+
+  private expire(slot: string, spare: Spare): void {
+    if (this.spares.get(slot) !== spare) return;
+    this.spares.delete(slot);
+    this.remove(spare.made);
+  }
+
+  private remove(made: Promise<WorkerSpace | undefined>): void {
+    const removal = made
+      .then((space) => (space === undefined ? undefined : this.undo(space)))
+      .catch((error: unknown) =>
+        this.log.error(
+          { err: coerceError(error) },
+          'could not remove a worker made ahead; the next start removes what is left',
+        ),
+      )
+      .finally(() => this.undoing.delete(removal));
+    this.undoing.add(removal);
+  }
+}

@@ -1,0 +1,105 @@
+// WorkerSpares on its own: at most one spare per slot, taken once, waited for
+// while it is being made, removed when nobody takes it in time or when the
+// agent stops, never made after stop. Making and removing are the caller's
+// (worker-space.ts, exercised with real users and disks by
+// jobs-prepare-ahead.test.ts); here they only record what was asked of them.
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { describe, it } from 'node:test';
+import type { SlotModel } from '../src/config/lab-model.js';
+import { WorkerSpares } from '../src/jobs/worker-spares.js';
+import type { WorkerSpace } from '../src/jobs/worker-space.js';
+import { createLogger } from '../src/log.js';
+import { eventually } from './helpers/eventually.js';
+
+const lines: string[] = [];
+const log = createLogger(
+  new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(chunk.toString());
+      done();
+    },
+  }),
+);
+
+function slot(name: string): SlotModel {
+  return { name } as SlotModel;
+}
+
+/** Spares whose making waits until released, and a record of what was made and removed. */
+function harness(idleMs = 60_000) {
+  const made: string[] = [];
+  const removed: string[] = [];
+  const pending: (() => void)[] = [];
+  let count = 0;
+  let failNext = false;
+  const spares = new WorkerSpares(
+    async (s) => {
+      count += 1;
+      const space = { workerId: `w${count}`, slot: s.name } as WorkerSpace;
+      const fail = failNext;
+      failNext = false;
+      await new Promise<void>((resolve) => pending.push(resolve));
+      if (fail) throw new Error('useradd failed');
+      made.push(space.workerId);
+      return space;
+    },
+    (space) => {
+      removed.push(space.workerId);
+      return Promise.resolve();
+    },
+    log,
+    idleMs,
+  );
+  const finishMaking = (): void => {
+    for (const resolve of pending.splice(0)) resolve();
+  };
+  return { spares, made, removed, finishMaking, failNextMake: () => (failNext = true) };
+}
+
+describe('WorkerSpares', () => {
+  it('makes one spare per slot, hands it out once, and waits for one still being made', async () => {
+    const h = harness();
+    assert.equal(await h.spares.take('s1'), undefined, 'no spare before one was asked for');
+    h.spares.prepare(slot('s1'));
+    h.spares.prepare(slot('s1'));
+    const taking = h.spares.take('s1');
+    h.finishMaking();
+    assert.equal((await taking)?.workerId, 'w1', 'the take waited for the spare being made');
+    assert.deepEqual(h.made, ['w1'], 'a second prepare of the same slot made nothing more');
+    assert.equal(await h.spares.take('s1'), undefined, 'a spare is handed out once');
+    await h.spares.stop();
+    assert.deepEqual(h.removed, [], 'a spare taken is its lease’s to clean up, not the manager’s');
+  });
+
+  it('removes a spare nobody took in time, and every spare at stop; makes none after stop', async () => {
+    const h = harness(20);
+    h.spares.prepare(slot('s1'));
+    h.finishMaking();
+    await eventually(() => h.removed.includes('w1'), { message: 'the idle spare to be removed' });
+    assert.equal(await h.spares.take('s1'), undefined, 'an expired spare is not handed out');
+    const later = harness();
+    later.spares.prepare(slot('s1'));
+    later.spares.prepare(slot('s2'));
+    const stopped = later.spares.stop();
+    later.finishMaking();
+    await stopped;
+    assert.deepEqual(later.removed.sort(), ['w1', 'w2'], 'stop waited for the spares being made, then removed them');
+    later.spares.prepare(slot('s3'));
+    assert.equal(await later.spares.take('s3'), undefined, 'nothing is made after stop');
+  });
+
+  it('a spare that cannot be made is said in the log, and the slot can have one again', async () => {
+    const h = harness();
+    h.failNextMake();
+    h.spares.prepare(slot('s1'));
+    const taking = h.spares.take('s1');
+    h.finishMaking();
+    assert.equal(await taking, undefined, 'a failed spare hands out nothing: the lease makes its own');
+    assert.ok(lines.some((l) => l.includes("could not make the slot's next worker ahead")));
+    h.spares.prepare(slot('s1'));
+    h.finishMaking();
+    assert.equal((await h.spares.take('s1'))?.workerId, 'w2');
+    await h.spares.stop();
+  });
+});
