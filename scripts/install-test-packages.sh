@@ -14,7 +14,9 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 # g++/make/python3: better-sqlite3 is compiled from source (its prebuilt download is unreachable); python3 also runs
-# libexec/labslot-landlock, the Landlock scope of every job (and the abstract-socket tests).
+# libexec/labslot-landlock, the Landlock launcher without a C compiler (and the abstract-socket tests' clients).
+# gcc + libc6-dev: the build compiles the native launcher (libexec/labslot-landlock.c, static); its test fails in CI
+# without it. Named although g++ pulls them in today: the launcher needs them, not better-sqlite3.
 # socat: PTY pairs standing in for serial consoles; util-linux: flock, setpriv, setsid, unshare;
 # bubblewrap: the job sandbox; passwd: useradd/userdel for workers; e2fsprogs: chattr (a cleanup that fails), mkfs.ext4 (each job's own disk); procps: ps in jobs.
 # iproute2 + iputils-ping: network namespaces with IPv6 targets; pdudaemon: a real PDU daemon.
@@ -33,7 +35,7 @@ apt-get update -qq
 # The server is not wanted: it is stopped and disabled below.
 prometheus_before=$(dpkg-query -W -f='${Status}' prometheus 2>/dev/null || true)
 apt-get install -y -qq --no-install-recommends \
-  ca-certificates g++ make python3 \
+  ca-certificates g++ gcc libc6-dev make python3 \
   socat util-linux passwd e2fsprogs procps bubblewrap iproute2 iputils-ping pdudaemon python3-prometheus-client \
   qemu-system-x86 linux-image-amd64 busybox-static cpio udev kmod xz-utils \
   chromium libxml2-utils systemd strace libcap2-bin ser2net nftables curl postgresql openssl prometheus >/dev/null

@@ -14,6 +14,7 @@ import {
   SCOPED,
   talkTo,
 } from './helpers/abstract-socket.js';
+import { landlockLauncher } from '../src/platform/linux/landlock.js';
 import { jobLab } from './helpers/job-lab.js';
 import { command, requires, ROOT } from './helpers/prerequisites.js';
 
@@ -25,17 +26,21 @@ describe(`abstract Unix sockets between jobs (${ON_KERNEL})`, () => {
       { name: 'rack-2', target: 'board' },
     ]);
     const logged = lab.agent.logs.find((line) => typeof line['msg'] === 'string' && /landlock/i.test(line['msg']));
+    // The agent runs the launcher this checkout would (native once built with a C compiler, else python3).
+    const launcher = landlockLauncher().kind;
     assert.deepEqual(
-      logged && { level: logged['level'], abi: logged['abi'], msg: logged['msg'] },
+      logged && { level: logged['level'], abi: logged['abi'], launcher: logged['launcher'], msg: logged['msg'] },
       SCOPED
         ? {
             level: 'info',
             abi: LANDLOCK_ABI,
+            launcher,
             msg: `landlock ABI ${LANDLOCK_ABI}: abstract Unix sockets are scoped per job`,
           }
         : {
             level: 'warn',
             abi: LANDLOCK_ABI,
+            launcher,
             msg: `kernel lacks Landlock ABI 6 (has ${LANDLOCK_ABI}): jobs can reach each other's abstract Unix sockets; upgrade to kernel 6.12+`,
           },
       'the agent says at start what jobs get on this kernel',
@@ -71,6 +76,6 @@ describe(`abstract Unix sockets between jobs (${ON_KERNEL})`, () => {
       assert.equal(outB, 'connect=ok reply=from-A\n', 'without ABI 6, jobs share abstract sockets (README)');
       t.diagnostic(`${ON_KERNEL} lacks Landlock ABI 6: asserted the documented fallback (job B connects)`);
     }
-    t.diagnostic(`ran on ${ON_KERNEL}`);
+    t.diagnostic(`ran on ${ON_KERNEL}, ${launcher} launcher`);
   });
 });

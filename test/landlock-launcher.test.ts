@@ -1,109 +1,217 @@
-// libexec/labslot-landlock on its own, on this machine's kernel: it reports the
+// The Landlock launchers on their own, on this machine's kernel: the python3
+// script (libexec/labslot-landlock) and the native one the build compiles
+// from libexec/labslot-landlock.c pass the same suite. Each reports the
 // Landlock ABI, scopes abstract Unix sockets when the kernel can (and runs the
 // command unscoped when it cannot), hands the command default signal
-// dispositions, and refuses to run the command when the scope cannot be applied.
+// dispositions, and refuses to run the command when the scope cannot be
+// applied. Then the two against each other: the same ABI, separate domains.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { LANDLOCK_LAUNCHER, landlockAbi, landlockNote, SCOPE_ABI } from '../src/platform/linux/landlock.js';
+import {
+  LANDLOCK_NATIVE_LAUNCHER,
+  landlockAbi,
+  landlockLauncher,
+  type LandlockLauncher,
+  landlockNote,
+  landlockScope,
+  nativeLauncher,
+  pythonLauncher,
+  SCOPE_ABI,
+} from '../src/platform/linux/landlock.js';
 import {
   abstractName,
   CONNECT_PY,
   LANDLOCK_ABI,
   LISTEN_PY,
-  listenOutside,
+  listen,
   ON_KERNEL,
   SCOPED,
 } from './helpers/abstract-socket.js';
-import { command, requires } from './helpers/prerequisites.js';
+import { command, IN_CI, type Prerequisite, requires } from './helpers/prerequisites.js';
+import { tempDir } from './helpers/temp-dir.js';
 
+// python3 runs the tests' socket clients and listeners whichever launcher is under test.
 const PYTHON3 = command('python3');
-const LAUNCH = ['python3', '-I', '-S', LANDLOCK_LAUNCHER];
+const BUILT: Prerequisite = {
+  what: `the native launcher ${LANDLOCK_NATIVE_LAUNCHER} (npm run build, with a C compiler)`,
+  met: () => existsSync(LANDLOCK_NATIVE_LAUNCHER),
+};
 
-function run(argv: string[]): { status: number | null; stdout: string; stderr: string } {
+interface Implementation {
+  name: string;
+  launcher: LandlockLauncher;
+  needs: Prerequisite[];
+  /** How landlockAbi fails when the launcher is not where it is looked for. */
+  missing: (path: string) => RegExp;
+}
+
+const IMPLEMENTATIONS: Implementation[] = [
+  {
+    name: 'python3',
+    launcher: pythonLauncher(),
+    needs: [PYTHON3],
+    missing: (path) => new RegExp(`^python3 -I -S ${path} --abi failed \\(exit 2\\): .*can't open file`),
+  },
+  {
+    name: 'native',
+    launcher: nativeLauncher(),
+    needs: [PYTHON3, BUILT],
+    missing: (path) => new RegExp(`^cannot run ${path}: spawn ${path} ENOENT$`),
+  },
+];
+
+const ABSENT = '/nonexistent/labslot-landlock';
+
+function run(argv: string[], env?: NodeJS.ProcessEnv): { status: number | null; stdout: string; stderr: string } {
   const [program = 'false', ...args] = argv;
-  const result = spawnSync(program, args, { encoding: 'utf8', timeout: 30_000 });
+  const result = spawnSync(program, args, { encoding: 'utf8', timeout: 30_000, env });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
-describe(`labslot-landlock (${ON_KERNEL})`, () => {
-  it('--abi prints the ABI the agent logs at start', async (t) => {
-    if (!requires(t, PYTHON3)) return;
-    const printed = run([...LAUNCH, '--abi']);
-    assert.equal(printed.status, 0, printed.stderr);
-    assert.match(printed.stdout, /^\d+\n$/);
-    assert.equal(await landlockAbi(), Number(printed.stdout));
-    assert.match(
-      landlockNote(Number(printed.stdout)).message,
-      SCOPED
-        ? /^landlock ABI \d+: abstract Unix sockets are scoped per job$/
-        : /^kernel lacks Landlock ABI 6 \(has \d+\)/,
-    );
-    t.diagnostic(`${ON_KERNEL}: ${landlockNote(LANDLOCK_ABI).message}`);
-    // What keeps an agent from starting when it cannot tell (a launcher missing from the installation).
-    await assert.rejects(landlockAbi(undefined, '/nonexistent/labslot-landlock'), {
-      name: 'LandlockProbeError',
-      message: /^\/nonexistent\/labslot-landlock --abi failed \(exit 2\): .*can't open file/,
+for (const { name: kind, launcher, needs, missing } of IMPLEMENTATIONS) {
+  const LAUNCH = [...launcher.argv];
+  const SCOPE = landlockScope(launcher);
+
+  describe(`labslot-landlock, ${kind} (${ON_KERNEL})`, () => {
+    it('--abi prints the ABI the agent logs at start', async (t) => {
+      if (!requires(t, ...needs)) return;
+      const printed = run([...LAUNCH, '--abi']);
+      assert.equal(printed.status, 0, printed.stderr);
+      assert.match(printed.stdout, /^\d+\n$/);
+      assert.equal(await landlockAbi(undefined, launcher), Number(printed.stdout));
+      assert.match(
+        landlockNote(Number(printed.stdout), launcher).message,
+        SCOPED
+          ? /^landlock ABI \d+: abstract Unix sockets are scoped per job$/
+          : /^kernel lacks Landlock ABI 6 \(has \d+\)/,
+      );
+      assert.equal(landlockNote(Number(printed.stdout), launcher).fields['launcher'], launcher.kind);
+      t.diagnostic(`${ON_KERNEL}: ${landlockNote(LANDLOCK_ABI, launcher).message}`);
+      // What keeps an agent from starting when it cannot tell (a launcher missing from the installation).
+      const absent = launcher.kind === 'native' ? nativeLauncher(ABSENT) : pythonLauncher(ABSENT);
+      await assert.rejects(landlockAbi(undefined, absent), { name: 'LandlockProbeError', message: missing(ABSENT) });
+    });
+
+    it(`${SCOPED ? 'refuses' : `(ABI < ${SCOPE_ABI}: fallback) allows`} a connection to an abstract socket made outside the command's domain`, async (t) => {
+      if (!requires(t, ...needs)) return;
+      const name = abstractName('outside');
+      await listen(t, name);
+      const plain = run(['python3', '-c', CONNECT_PY, name]);
+      assert.equal(plain.stdout, 'connect=ok reply=from-outside\n', `control: the socket exists. ${plain.stderr}`);
+      const scoped = run([...SCOPE, 'python3', '-c', CONNECT_PY, name]);
+      assert.equal(scoped.status, 0, scoped.stderr);
+      if (SCOPED) assert.equal(scoped.stdout, 'connect=EPERM\n');
+      else {
+        assert.equal(scoped.stdout, 'connect=ok reply=from-outside\n', 'an older kernel runs the command unscoped');
+        t.diagnostic(`${ON_KERNEL} lacks ABI ${SCOPE_ABI}: asserted the documented fallback (unscoped)`);
+      }
+    });
+
+    it("lets the command's own processes talk over their own abstract socket", (t) => {
+      if (!requires(t, ...needs)) return;
+      const name = abstractName('inside');
+      // Both ends in the one domain: a listener in the background, and a client that stops it.
+      const client = `python3 -c '${CONNECT_PY}' ${name} stop`;
+      // The client retries until the background listener is up (at most 10 s).
+      const script = `python3 -c '${LISTEN_PY}' ${name} inside & for i in $(seq 100); do out=$(${client}); [ "$out" != connect=ECONNREFUSED ] && break; sleep 0.1; done; echo "$out"; wait`;
+      const inside = run([...SCOPE, 'sh', '-c', script]);
+      assert.equal(inside.stdout, 'listening\nconnect=ok reply=from-inside\n', inside.stderr);
+      assert.equal(inside.status, 0, inside.stderr);
+    });
+
+    it('hands the command default signal dispositions, whatever its parent ignored', (t) => {
+      if (!requires(t, ...needs)) return;
+      const ignored = run([...SCOPE, 'grep', '^SigIgn:', '/proc/self/status']);
+      assert.equal(ignored.stdout, 'SigIgn:\t0000000000000000\n', ignored.stderr);
+      // Ignored signals survive exec: a parent (python3 itself) that ignores SIGPIPE and SIGXFSZ does not pass that on.
+      const inherited = run([
+        'sh',
+        '-c',
+        'trap "" PIPE XFSZ; exec "$@"',
+        'sh',
+        ...SCOPE,
+        'grep',
+        '^SigIgn:',
+        '/proc/self/status',
+      ]);
+      assert.equal(inherited.stdout, 'SigIgn:\t0000000000000000\n', inherited.stderr);
+      // What a user would see: `yes` dying quietly of SIGPIPE, not complaining of a broken pipe.
+      const pipe = run([...SCOPE, 'sh', '-c', 'yes | head -n 1']);
+      assert.deepEqual({ stdout: pipe.stdout, stderr: pipe.stderr }, { stdout: 'y\n', stderr: '' });
+    });
+
+    it('does not run the command when the scope cannot be applied, or cannot be run, and says why', (t) => {
+      if (!requires(t, ...needs)) return;
+      // Landlock allows 16 nested domains: the 17th restrict_self fails (E2BIG), a real kernel refusal.
+      const nested = Array.from({ length: 17 }, () => SCOPE).flat();
+      const deep = run([...nested, 'echo', 'ran']);
+      if (SCOPED) {
+        assert.equal(deep.status, 125, deep.stderr);
+        assert.equal(deep.stdout, '', 'the command never ran');
+        assert.equal(
+          deep.stderr,
+          'labslot-landlock: landlock_restrict_self: Argument list too long: the job does not start without its abstract-socket scope\n',
+        );
+      } else {
+        assert.equal(deep.stdout, 'ran\n', 'an older kernel has nothing to apply');
+        t.diagnostic(`${ON_KERNEL} lacks ABI ${SCOPE_ABI}: asserted the documented fallback (unscoped)`);
+      }
+      const usage = run([...LAUNCH, '--scope', 'echo']);
+      assert.deepEqual(usage, {
+        status: 2,
+        stdout: '',
+        stderr: 'labslot-landlock: usage: labslot-landlock --abi | --scope -- COMMAND [ARG...]\n',
+      });
+      assert.equal(run([...LAUNCH, '--abi', 'extra']).status, 2);
+      const missingJob = run([...SCOPE, '/nonexistent/job']);
+      assert.deepEqual(missingJob, {
+        status: 127,
+        stdout: '',
+        stderr: 'labslot-landlock: cannot run /nonexistent/job: No such file or directory\n',
+      });
+      // On PATH but not executable, and nowhere else: that file's error, not "not found" (Python's os.execvp).
+      const dir = tempDir(t);
+      writeFileSync(join(dir, 'not-executable'), 'echo ran\n', { mode: 0o644 });
+      const notExecutable = run([...SCOPE, 'not-executable'], { PATH: `${dir}:/usr/bin:/bin` });
+      assert.deepEqual(notExecutable, {
+        status: 127,
+        stdout: '',
+        stderr: 'labslot-landlock: cannot run not-executable: Permission denied\n',
+      });
     });
   });
+}
 
-  it(`${SCOPED ? 'refuses' : `(ABI < ${SCOPE_ABI}: fallback) allows`} a connection to an abstract socket made outside the command's domain`, async (t) => {
-    if (!requires(t, PYTHON3)) return;
-    const name = abstractName('outside');
-    await listenOutside(t, name);
-    const plain = run(['python3', '-c', CONNECT_PY, name]);
-    assert.equal(plain.stdout, 'connect=ok reply=from-outside\n', `control: the socket exists. ${plain.stderr}`);
-    const scoped = run([...LAUNCH, '--scope', '--', 'python3', '-c', CONNECT_PY, name]);
-    assert.equal(scoped.status, 0, scoped.stderr);
-    if (SCOPED) assert.equal(scoped.stdout, 'connect=EPERM\n');
-    else {
-      assert.equal(scoped.stdout, 'connect=ok reply=from-outside\n', 'an older kernel runs the command unscoped');
-      t.diagnostic(`${ON_KERNEL} lacks ABI ${SCOPE_ABI}: asserted the documented fallback (unscoped)`);
-    }
+describe(`labslot-landlock, python3 and native together (${ON_KERNEL})`, () => {
+  const [python, native] = IMPLEMENTATIONS.map((i) => i.launcher);
+  if (python === undefined || native === undefined) throw new Error('both implementations are listed above');
+
+  it('report the same ABI, and the agent runs the native one when the build made it', async (t) => {
+    if (!requires(t, PYTHON3, BUILT)) return;
+    assert.notEqual(LANDLOCK_ABI, -1, 'the python3 launcher reports an ABI');
+    assert.equal(await landlockAbi(undefined, native), LANDLOCK_ABI);
+    assert.equal(await landlockAbi(undefined, python), LANDLOCK_ABI);
+    assert.deepEqual(landlockLauncher(), native, 'the one decision picks the compiled launcher when it is there');
+    // A CI build must have made it: a quiet fallback to python3 would hide a broken build.
+    if (IN_CI) assert.equal(landlockLauncher().kind, 'native');
   });
 
-  it("lets the command's own processes talk over their own abstract socket", (t) => {
-    if (!requires(t, PYTHON3)) return;
-    const name = abstractName('inside');
-    // Both ends in the one domain: a listener in the background, and a client that stops it.
-    const client = `python3 -c '${CONNECT_PY}' ${name} stop`;
-    // The client retries until the background listener is up (at most 10 s).
-    const script = `python3 -c '${LISTEN_PY}' ${name} inside & for i in $(seq 100); do out=$(${client}); [ "$out" != connect=ECONNREFUSED ] && break; sleep 0.1; done; echo "$out"; wait`;
-    const inside = run([...LAUNCH, '--scope', '--', 'sh', '-c', script]);
-    assert.equal(inside.stdout, 'listening\nconnect=ok reply=from-inside\n', inside.stderr);
-    assert.equal(inside.status, 0, inside.stderr);
-  });
-
-  it('hands the command default signal dispositions (python ignores SIGPIPE for itself)', (t) => {
-    if (!requires(t, PYTHON3)) return;
-    const ignored = run([...LAUNCH, '--scope', '--', 'grep', '^SigIgn:', '/proc/self/status']);
-    assert.equal(ignored.stdout, 'SigIgn:\t0000000000000000\n', ignored.stderr);
-    // What a user would see: `yes` dying quietly of SIGPIPE, not complaining of a broken pipe.
-    const pipe = run([...LAUNCH, '--scope', '--', 'sh', '-c', 'yes | head -n 1']);
-    assert.deepEqual({ stdout: pipe.stdout, stderr: pipe.stderr }, { stdout: 'y\n', stderr: '' });
-  });
-
-  it('does not run the command when the scope cannot be applied, and says why', (t) => {
-    if (!requires(t, PYTHON3)) return;
-    // Landlock allows 16 nested domains: the 17th restrict_self fails (E2BIG), a real kernel refusal.
-    const nested = Array.from({ length: 17 }, () => [...LAUNCH, '--scope', '--']).flat();
-    const deep = run([...nested, 'echo', 'ran']);
-    if (SCOPED) {
-      assert.equal(deep.status, 125, deep.stderr);
-      assert.equal(deep.stdout, '', 'the command never ran');
-      assert.match(
-        deep.stderr,
-        /labslot-landlock: landlock_restrict_self: .*: the job does not start without its abstract-socket scope/,
-      );
-    } else {
-      assert.equal(deep.stdout, 'ran\n', 'an older kernel has nothing to apply');
-      t.diagnostic(`${ON_KERNEL} lacks ABI ${SCOPE_ABI}: asserted the documented fallback (unscoped)`);
-    }
-    const usage = run([...LAUNCH, '--scope', 'echo']);
-    assert.equal(usage.status, 2);
-    assert.match(usage.stderr, /usage: labslot-landlock --abi \| --scope -- COMMAND/);
-    const missing = run([...LAUNCH, '--scope', '--', '/nonexistent/job']);
-    assert.equal(missing.status, 127);
-    assert.match(missing.stderr, /cannot run \/nonexistent\/job: No such file or directory/);
-  });
+  for (const [outer, inner] of [
+    [python, native],
+    [native, python],
+  ] as const) {
+    it(`keep a ${outer.kind}-scoped listener's socket from a ${inner.kind}-scoped client (two jobs)`, async (t) => {
+      if (!requires(t, PYTHON3, BUILT)) return;
+      const name = abstractName(`${outer.kind}-domain`);
+      await listen(t, name, 'job-a', landlockScope(outer));
+      // The control: outside any domain, the listener is reachable.
+      assert.equal(run(['python3', '-c', CONNECT_PY, name]).stdout, 'connect=ok reply=from-job-a\n');
+      const other = run([...landlockScope(inner), 'python3', '-c', CONNECT_PY, name]);
+      assert.equal(other.status, 0, other.stderr);
+      assert.equal(other.stdout, SCOPED ? 'connect=EPERM\n' : 'connect=ok reply=from-job-a\n');
+    });
+  }
 });

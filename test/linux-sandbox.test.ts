@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LANDLOCK_LAUNCHER, LANDLOCK_LAUNCHER_DIR } from '../src/platform/linux/landlock.js';
+import { landlockLauncher } from '../src/platform/linux/landlock.js';
 import { bwrapArguments, environmentScript, sandboxCommand, type RootEntry } from '../src/platform/linux/sandbox.js';
 import type { JobLaunch } from '../src/platform/platform.js';
 import { tempDir } from './helpers/temp-dir.js';
@@ -48,19 +48,15 @@ describe('linux sandbox command', () => {
     const at = (word: string): number => argv.indexOf(word);
     assert.deepEqual(argv.slice(0, 2), ['/bin/sh', '-c']);
     assert.ok(at('unshare') < at('bwrap') && at('bwrap') < at('setpriv') && at('setpriv') < at('/usr/bin/env'));
-    // The Landlock scope is the worker's own doing (no_new_privs already set), just before the job's environment.
-    assert.deepEqual(argv.slice(at(LANDLOCK_LAUNCHER) - 3, at('/usr/bin/env')), [
-      'python3',
-      '-I',
-      '-S',
-      LANDLOCK_LAUNCHER,
-      '--scope',
-      '--',
-    ]);
-    assert.ok(at('setpriv') < at(LANDLOCK_LAUNCHER));
+    // The Landlock scope is the worker's own doing (no_new_privs already set), just before the job's environment,
+    // by whichever launcher this checkout has (native when built with a C compiler, else python3).
+    const landlock = landlockLauncher();
+    const launcherAt = at('--scope') - landlock.argv.length;
+    assert.deepEqual(argv.slice(launcherAt, at('/usr/bin/env')), [...landlock.argv, '--scope', '--']);
+    assert.ok(at('setpriv') < launcherAt);
     assert.match(
       argv.slice(at('bwrap'), at('setpriv')).join(' '),
-      new RegExp(`--ro-bind ${LANDLOCK_LAUNCHER_DIR} ${LANDLOCK_LAUNCHER_DIR} `),
+      new RegExp(`--ro-bind ${landlock.dir} ${landlock.dir} `),
       'the launcher is in the sandbox wherever the package is installed',
     );
     assert.deepEqual(argv.slice(at('unshare'), at('unshare') + 5), [

@@ -5,7 +5,7 @@ import { execFile, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { release } from 'node:os';
 import { promisify } from 'node:util';
-import { LANDLOCK_LAUNCHER, SCOPE_ABI } from '../../src/platform/linux/landlock.js';
+import { pythonLauncher, SCOPE_ABI } from '../../src/platform/linux/landlock.js';
 import type { Cleanup } from './cleanup.js';
 import { lifo } from './cleanup.js';
 
@@ -13,9 +13,13 @@ const execFileAsync = promisify(execFile);
 
 export const KERNEL = release();
 
-/** The kernel's Landlock ABI as the launcher reports it; -1 when the launcher could not say (the tests then fail). */
+/**
+ * The kernel's Landlock ABI as the python3 launcher reports it (the reference the native one is held to);
+ * -1 when it could not say (the tests then fail).
+ */
 function probe(): number {
-  const result = spawnSync('python3', ['-I', '-S', LANDLOCK_LAUNCHER, '--abi'], { encoding: 'utf8', timeout: 10_000 });
+  const [program = 'python3', ...args] = pythonLauncher().argv;
+  const result = spawnSync(program, [...args, '--abi'], { encoding: 'utf8', timeout: 10_000 });
   return result.status === 0 && /^\d+\n$/.test(result.stdout) ? Number(result.stdout) : -1;
 }
 
@@ -69,9 +73,13 @@ export async function talkTo(name: string, line?: string): Promise<string> {
   return stdout;
 }
 
-/** A listener of the test process on `\0name`, answering "from-outside"; stopped after the test. */
-export async function listenOutside(t: Cleanup, name: string): Promise<void> {
-  const child = spawn('python3', ['-c', LISTEN_PY, name, 'outside'], { stdio: ['ignore', 'pipe', 'inherit'] });
+/**
+ * A listener on `\0name`, answering "from-<who>"; stopped after the test. Made by the test process itself
+ * (outside any Landlock domain), or in a domain of its own when `prefix` is a launcher's `--scope --`.
+ */
+export async function listen(t: Cleanup, name: string, who = 'outside', prefix: string[] = []): Promise<void> {
+  const [program, ...args] = [...prefix, 'python3', '-c', LISTEN_PY, name, who];
+  const child = spawn(program, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   lifo(t).after(() => {
     if (child.exitCode === null) child.kill();
   });

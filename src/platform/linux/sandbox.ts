@@ -21,7 +21,7 @@
 // command as "$@", never as code; the environment file is data the job's own
 // shell reads, each value single-quoted.
 import { readdirSync, readlinkSync } from 'node:fs';
-import { LANDLOCK_LAUNCHER_DIR, landlockScope } from './landlock.js';
+import { landlockLauncher, landlockScope } from './landlock.js';
 import type { JobLaunch, WorkerAccount } from '../platform.js';
 
 const ENTER_CGROUPS =
@@ -146,6 +146,7 @@ export function bwrapArguments(launch: JobLaunch, root: readonly RootEntry[] = h
 
 /** `envFile`: the job's environment (environmentScript), readable by the worker inside the sandbox. */
 export function sandboxCommand(launch: JobLaunch, cgroupProcsFiles: readonly string[], envFile: string): string[] {
+  const landlock = landlockLauncher();
   return [
     '/bin/sh',
     '-c',
@@ -161,10 +162,10 @@ export function sandboxCommand(launch: JobLaunch, cgroupProcsFiles: readonly str
     // The launcher's own directory, whatever the job's mounts hide (an installation under /work).
     ...bwrapArguments({
       ...launch,
-      readOnly: [...launch.readOnly, { host: LANDLOCK_LAUNCHER_DIR, inJob: LANDLOCK_LAUNCHER_DIR }],
+      readOnly: [...launch.readOnly, { host: landlock.dir, inJob: landlock.dir }],
     }),
     ...privilegeDrop(launch.worker),
-    ...landlockScope(),
+    ...landlockScope(landlock),
     ...withJobEnvironment(envFile, launch.command),
   ];
 }
