@@ -22,6 +22,8 @@ import { ptyPair } from '../test/helpers/pty-pair.js';
 const SUBMITTER = 'bench-submitter';
 const LATENCY_SAMPLES = 40;
 const THROUGHPUT_JOBS = 80;
+/** [jobs] prepare_ahead, on unless LABSLOT_BENCH_PREPARE_AHEAD=0: each busy slot's next worker is made while its job runs. */
+const PREPARE_AHEAD = process.env['LABSLOT_BENCH_PREPARE_AHEAD'] !== '0';
 
 function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
@@ -98,7 +100,7 @@ async function measure(slots: number): Promise<Measured> {
   chmodSync(dir, 0o755);
   cleanup.after(() => rmSync(dir, { recursive: true, force: true }));
   try {
-    let toml = `[agent]\nname = "bench"\n[auth]\nsubmitters = ["${sha256(SUBMITTER)}"]\n[health]\ninterval = "30s"\n[jobs]\nstop_grace = "2s"\n`;
+    let toml = `[agent]\nname = "bench"\n[auth]\nsubmitters = ["${sha256(SUBMITTER)}"]\n[health]\ninterval = "30s"\n[jobs]\nstop_grace = "2s"\nprepare_ahead = ${String(PREPARE_AHEAD)}\n`;
     toml += '[devices.ok]\nkind = "command"\nargv = ["true"]\n';
     for (let i = 1; i <= slots; i += 1) {
       const pty = await ptyPair(cleanup, dir, `s${i}`);
@@ -186,6 +188,7 @@ const floor = await measureFloor(LATENCY_SAMPLES, THROUGHPUT_JOBS, 8);
 console.log(
   `labslot lease benchmark: ${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}`,
 );
+console.log(`[jobs] prepare_ahead = ${String(PREPARE_AHEAD)} (LABSLOT_BENCH_PREPARE_AHEAD=0 to compare without)`);
 console.log(
   `latency: POST /v1/jobs to the first output byte, ${LATENCY_SAMPLES} sequential jobs; throughput: ${THROUGHPUT_JOBS} \`true\` jobs submitted at once`,
 );

@@ -33,7 +33,7 @@ import { dropUncommittedClaims } from './jobs/lease-records.js';
 import { Scheduler } from './jobs/scheduler.js';
 import { NO_CLOCK } from './jobs/lease-clock.js';
 import { WorkerSpares } from './jobs/worker-spares.js';
-import { makeWorkerSpace, undoWorkerSpace } from './jobs/worker-space.js';
+import { makeWorkerSpace, reserveSpaceDisk, undoWorkerSpace } from './jobs/worker-space.js';
 import { LabMember } from './lab/lab-member.js';
 import type { Logger } from './log.js';
 import { agentScope } from './platform/agent-scope.js';
@@ -183,6 +183,10 @@ export class Agent {
         ? new WorkerSpares(
             (slot) => makeWorkerSpace(spaceDeps, slot, NO_CLOCK),
             (space) => undoWorkerSpace(platform, space),
+            (space) => {
+              const slot = lab.slots.get(space.slot);
+              return slot === undefined ? Promise.resolve() : reserveSpaceDisk(platform, lab, slot, space);
+            },
             log,
           )
         : undefined;

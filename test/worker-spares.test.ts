@@ -30,13 +30,15 @@ function slot(name: string): SlotModel {
 function harness(idleMs = 60_000) {
   const made: string[] = [];
   const removed: string[] = [];
+  const reserved: string[] = [];
+  let noRoom = false;
   const pending: (() => void)[] = [];
   let count = 0;
   let failNext = false;
   const spares = new WorkerSpares(
     async (s) => {
       count += 1;
-      const space = { workerId: `w${count}`, slot: s.name } as WorkerSpace;
+      const space = { workerId: `w${count}`, slot: s.name, reserved: false } as WorkerSpace;
       const fail = failNext;
       failNext = false;
       await new Promise<void>((resolve) => pending.push(resolve));
@@ -48,13 +50,26 @@ function harness(idleMs = 60_000) {
       removed.push(space.workerId);
       return Promise.resolve();
     },
+    (space) => {
+      if (noRoom) return Promise.reject(new Error('the state directory has no room'));
+      reserved.push(space.workerId);
+      return Promise.resolve();
+    },
     log,
     idleMs,
   );
   const finishMaking = (): void => {
     for (const resolve of pending.splice(0)) resolve();
   };
-  return { spares, made, removed, finishMaking, failNextMake: () => (failNext = true) };
+  return {
+    spares,
+    made,
+    removed,
+    reserved,
+    finishMaking,
+    failNextMake: () => (failNext = true),
+    fullDisk: () => (noRoom = true),
+  };
 }
 
 describe('WorkerSpares', () => {
@@ -87,6 +102,24 @@ describe('WorkerSpares', () => {
     assert.deepEqual(later.removed.sort(), ['w1', 'w2'], 'stop waited for the spares being made, then removed them');
     later.spares.prepare(slot('s3'));
     assert.equal(await later.spares.take('s3'), undefined, 'nothing is made after stop');
+  });
+
+  it("reserves a spare's disk only once a lease of its slot begins; one without room is removed", async () => {
+    const h = harness();
+    h.spares.prepare(slot('s1'));
+    h.finishMaking();
+    await eventually(() => h.made.length === 1, { message: 'the spare to be made' });
+    assert.deepEqual(h.reserved, [], 'a spare waiting for a job holds no disk');
+    h.spares.getReady('s1');
+    const taken = await h.spares.take('s1');
+    assert.deepEqual([taken?.workerId, taken?.reserved, h.reserved], ['w1', true, ['w1']]);
+    h.spares.prepare(slot('s1'));
+    h.finishMaking();
+    h.fullDisk();
+    h.spares.getReady('s1');
+    assert.equal(await h.spares.take('s1'), undefined, 'a spare without room is not handed out');
+    await eventually(() => h.removed.includes('w2'), { message: 'the spare without room to be removed' });
+    await h.spares.stop();
   });
 
   it('a spare that cannot be made is said in the log, and the slot can have one again', async () => {

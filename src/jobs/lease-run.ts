@@ -82,6 +82,8 @@ export class LeaseRun {
 
   /** Runs the whole lease; never rejects. Resolves once the slot is idle, or held after a failed cleanup. */
   async execute(): Promise<void> {
+    // A worker made ahead gets its disk's space while the check runs.
+    this.deps.spares?.getReady(this.slot.name);
     try {
       if (!(await this.preLeaseCheck())) return;
     } catch (error) {

@@ -18,11 +18,11 @@ import { INSTALL_ROOT } from './command-wrapper.js';
 import { grantDevices, type NodeToGrant } from '../devices/device-grants.js';
 import { humilityEnvironment, leftOutNote } from './humility-environment.js';
 import { jobEnvironment } from './job-environment.js';
-import { INPUT_IN_JOB, jobInputDir, jobOutputPath, OUTPUT_IN_JOB, workerDirs, workerDisk } from './job-paths.js';
+import { INPUT_IN_JOB, jobInputDir, jobOutputPath, OUTPUT_IN_JOB, workerDirs } from './job-paths.js';
 import type { JobRow } from './job-view.js';
 import { recordWorker } from './lease-records.js';
 import type { StepTimer } from './lease-clock.js';
-import type { WorkerSpace } from './worker-space.js';
+import { reserveSpaceDisk, type WorkerSpace } from './worker-space.js';
 
 export class WorkerSetupError extends Error {
   override readonly name = 'WorkerSetupError';
@@ -74,10 +74,8 @@ export async function bindWorker(ctx: SetupContext, space: WorkerSpace): Promise
       rootDir: root,
     }),
   );
-  // Only now, with a job to serve: a worker made ahead holds none of the host's disk.
-  await clock.time('setup.reserve', () =>
-    ctx.platform.reserveWorkerDisk(workerDisk(root), slot.limits.disk ?? lab.config.jobs.limits.disk),
-  );
+  // Only now, with a job to serve (a worker made ahead had it reserved as this lease began): until then it holds none of the host's disk.
+  if (!space.reserved) await clock.time('setup.reserve', () => reserveSpaceDisk(ctx.platform, lab, slot, space));
   if (!space.capped)
     ctx.log.warn(
       { platform: ctx.platform.name, disk: slot.limits.disk },

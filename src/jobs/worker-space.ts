@@ -31,6 +31,8 @@ export interface WorkerSpace {
   networkPolicy: string | null;
   /** False where the platform cannot cap the disk (a plain directory). */
   capped: boolean;
+  /** Whether the disk's space is reserved on the host yet (Platform.reserveWorkerDisk): once a job is coming. */
+  reserved: boolean;
 }
 
 export interface SpaceDeps {
@@ -82,7 +84,7 @@ export async function makeWorkerSpace(
       await mkdir(dir, { mode: 0o700 });
       await chown(dir, made.uid, made.gid);
     }
-    return { workerId, slot: slot.name, account: made, root, networkPolicy, capped: await disk };
+    return { workerId, slot: slot.name, account: made, root, networkPolicy, capped: await disk, reserved: false };
   } catch (error) {
     await undoWorkerSpace(platform, { root, networkPolicy, account: { username } }).catch((undoError: unknown) =>
       deps.log.error(
@@ -92,6 +94,16 @@ export async function makeWorkerSpace(
     );
     throw error;
   }
+}
+
+/** Reserves the space's disk, of the slot's [jobs] limits.disk, on the host. */
+export function reserveSpaceDisk(
+  platform: Platform,
+  lab: LabModel,
+  slot: SlotModel,
+  space: Pick<WorkerSpace, 'root'>,
+): Promise<void> {
+  return platform.reserveWorkerDisk(workerDisk(space.root), slot.limits.disk ?? lab.config.jobs.limits.disk);
 }
 
 /** Removes a space that no job got, or whose making failed (each step is idempotent): nothing of a job ever ran in it. */

@@ -29,9 +29,32 @@ export class WorkerSpares {
   constructor(
     private readonly make: (slot: SlotModel) => Promise<WorkerSpace>,
     private readonly undo: (space: WorkerSpace) => Promise<void>,
+    /** Reserves a space's disk on the host (Platform.reserveWorkerDisk). */
+    private readonly reserve: (space: WorkerSpace) => Promise<void>,
     private readonly log: Logger,
     private readonly idleMs = SPARE_IDLE_MS,
   ) {}
+
+  /**
+   * A lease of the slot has begun: the spare's disk is reserved now, while the lease's pre-lease check
+   * runs, and not before, so a spare waiting for a job holds none of the host's disk. One that cannot be
+   * reserved (no room) is removed: the lease then makes its own worker, and says why that fails.
+   */
+  getReady(slot: string): void {
+    const spare = this.spares.get(slot);
+    if (spare === undefined) return;
+    spare.made = spare.made.then(async (space) => {
+      if (space === undefined || space.reserved) return space;
+      try {
+        await this.reserve(space);
+        return { ...space, reserved: true };
+      } catch (error) {
+        this.log.warn({ err: coerceError(error), slot }, "could not reserve the disk of the slot's next worker");
+        this.remove(Promise.resolve(space));
+        return undefined;
+      }
+    });
+  }
 
   /** The slot's spare, waiting for it if it is still being made; undefined when it has none. Taken, it is the caller's. */
   async take(slot: string): Promise<WorkerSpace | undefined> {
