@@ -3,7 +3,7 @@
 // thread's event loop instead of the agent's.
 import { parentPort } from 'node:worker_threads';
 import { runProcessHere } from './run-process.js';
-import { type ThreadReply, type ThreadRequest, toWireError } from './process-thread-wire.js';
+import { notStarted, type ThreadReply, type ThreadRequest, toWireError } from './process-thread-wire.js';
 
 const running = new Map<number, AbortController>();
 const port = parentPort;
@@ -24,15 +24,7 @@ port.on('message', (message: ThreadRequest) => {
     }))
     .catch((error: unknown): ThreadReply => ({
       id: message.id,
-      result: {
-        code: null,
-        signal: null,
-        output: '',
-        timedOut: false,
-        aborted: false,
-        durationMs: 0,
-        spawnError: toWireError(error as NodeJS.ErrnoException),
-      },
+      result: notStarted(toWireError(error as NodeJS.ErrnoException)),
     }))
     .then((reply) => {
       running.delete(message.id);

@@ -40,3 +40,8 @@ export function fromWireError(wire: WireError): NodeJS.ErrnoException {
     path: wire.path,
   });
 }
+
+/** The result of a program that never started, for `error`. */
+export function notStarted(error: WireError): ThreadReply['result'] {
+  return { code: null, signal: null, output: '', timedOut: false, aborted: false, durationMs: 0, spawnError: error };
+}

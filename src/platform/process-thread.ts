@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { runProcessHere, type RunOptions, type RunResult } from './run-process.js';
-import { fromWireError, type ThreadReply, type ThreadRequest } from './process-thread-wire.js';
+import { fromWireError, notStarted, type ThreadReply, type ThreadRequest } from './process-thread-wire.js';
 
 /** The thread's module, built beside this one; absent when the agent runs from its TypeScript sources. */
 const THREAD_MAIN = new URL('./process-thread-main.js', import.meta.url);
@@ -75,15 +75,7 @@ export class ProcessThread {
 }
 
 function threadFailure(error: Error): ThreadReply['result'] {
-  return {
-    code: null,
-    signal: null,
-    output: '',
-    timedOut: false,
-    aborted: false,
-    durationMs: 0,
-    spawnError: { message: `process thread failed: ${error.message}` },
-  };
+  return notStarted({ message: `process thread failed: ${error.message}` });
 }
 
 function unwire({ spawnError, ...result }: ThreadReply['result']): RunResult {
