@@ -45,6 +45,8 @@ interface Sample {
   at: number;
   /** utime + stime of the agent, in seconds. */
   self: number;
+  /** stime alone: the kernel's share of it (fork, pipes, database writes), in seconds. */
+  system: number;
   /** cutime + cstime: the children it has waited for (its command checks), in seconds. */
   children: number;
   rssMiB: number;
@@ -62,6 +64,7 @@ function sample(pid: number): Sample {
   return {
     at,
     self: (ticks(11) + ticks(12)) / TICKS_PER_SECOND,
+    system: ticks(12) / TICKS_PER_SECOND,
     children: (ticks(13) + ticks(14)) / TICKS_PER_SECOND,
     rssMiB: rssKiB / 1024,
   };
@@ -116,6 +119,7 @@ try {
   if (first === undefined || last === undefined) throw new Error('no samples');
   const seconds = (last.at - first.at) / 1000;
   const selfPercent = ((last.self - first.self) / seconds) * 100;
+  const systemPercent = ((last.system - first.system) / seconds) * 100;
   const childrenPercent = ((last.children - first.children) / seconds) * 100;
   const totalPercent = selfPercent + childrenPercent;
   const peakRss = Math.max(...samples.map((s) => s.rssMiB));
@@ -131,7 +135,7 @@ try {
     `${SLOTS} slots (${SLOTS * 2} devices: PTY consoles and \`true\` command checks), default health interval, idle ${seconds.toFixed(0)} s after every slot was healthy, ${samples.length} samples`,
   );
   console.log(
-    `agent CPU, % of one core: self ${selfPercent.toFixed(3)}, children ${childrenPercent.toFixed(3)}, total ${totalPercent.toFixed(3)}`,
+    `agent CPU, % of one core: self ${selfPercent.toFixed(3)} (of which kernel ${systemPercent.toFixed(3)}), children ${childrenPercent.toFixed(3)}, total ${totalPercent.toFixed(3)}`,
   );
   console.log(`agent RSS: end ${last.rssMiB.toFixed(1)} MiB, peak ${peakRss.toFixed(1)} MiB`);
   console.log(
