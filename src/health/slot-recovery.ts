@@ -44,8 +44,12 @@ export class SlotRecovery {
   private readonly running = new Map<string, Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** Slots with recovery steps anywhere: the config is fixed while the agent runs, and the sweep runs every second. */
+  private readonly recoverable: readonly SlotModel[];
 
-  constructor(private readonly deps: SlotRecoveryDeps) {}
+  constructor(private readonly deps: SlotRecoveryDeps) {
+    this.recoverable = [...deps.lab.slots.values()].filter((s) => hasRecovery(deps.lab, s));
+  }
 
   start(): void {
     this.timer = setInterval(() => this.sweep(), SWEEP_MS);
@@ -79,7 +83,7 @@ export class SlotRecovery {
     if (this.stopped) return;
     const { lab, db } = this.deps;
     try {
-      const candidates = [...lab.slots.values()].filter((s) => !this.running.has(s.name) && hasRecovery(lab, s));
+      const candidates = this.recoverable.filter((s) => !this.running.has(s.name));
       if (candidates.length === 0) return;
       const states = readSlotStates(
         db,
