@@ -2,11 +2,13 @@
 // out of a sandbox shows up as a new line. What others on the host mount on
 // their own is not a sandbox's leak and is left out: network namespaces
 // (`ip netns add` bind-mounts them under /run/netns, for another test or a
-// demo), and the job disks of agents other than the lab under test
-// (`<state_dir>/workers/<worker>/disk`).
+// demo), the job disks of agents other than the lab under test
+// (`<state_dir>/workers/<worker>/disk`), and the small state filesystem
+// another test mounts for itself (jobs-disk.test.ts, `labslot-small-state-*`).
 import { readdirSync, readFileSync } from 'node:fs';
 
 const WORKER_DISK = /\/workers\/w[a-z0-9]+\/disk$/;
+const SMALL_STATE = /\/labslot-small-state-[^/]+$/;
 
 /** `ownStateDir`: the lab under test, whose job disks stay in the table. */
 export function mountTable(ownStateDir: string): string[] {
@@ -16,7 +18,8 @@ export function mountTable(ownStateDir: string): string[] {
     .map((l) => l.split(' ').slice(0, 5))
     .filter(
       ([, , , , target = '']) =>
-        !target.startsWith('/run/netns') && !(WORKER_DISK.test(target) && !target.startsWith(`${ownStateDir}/`)),
+        !target.startsWith('/run/netns') &&
+        !((WORKER_DISK.test(target) || SMALL_STATE.test(target)) && !target.startsWith(`${ownStateDir}/`)),
     )
     .map((fields) => fields.join(' '))
     .sort();
