@@ -3,6 +3,7 @@
 // `command` driver runs the configured status program. Switching is in
 // power-control.ts.
 import { lastLines, runProcess } from '../platform/run-process.js';
+import { boundedFetch } from './bounded-fetch.js';
 import { healthy, unhealthy, type CheckContext, type Verdict } from './check-result.js';
 
 export type PowerSpec =
@@ -13,13 +14,13 @@ export async function checkPower(spec: PowerSpec, ctx: CheckContext): Promise<Ve
   if (spec.driver === 'pdudaemon') {
     try {
       // Any HTTP answer from the daemon's root proves it is up; asking an outlet would switch it.
-      const response = await fetch(new URL('/', spec.url), {
-        signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(ctx.timeoutMs)]),
+      const status = await boundedFetch(new URL('/', spec.url), ctx.signal, ctx.timeoutMs, async (response) => {
+        await response.body?.cancel();
+        return response.status;
       });
-      await response.body?.cancel();
       return healthy(
         `pdudaemon at ${spec.url} answering`,
-        `HTTP ${response.status}; outlet ${spec.pdu}/${spec.port} state is not observable through pdudaemon`,
+        `HTTP ${status}; outlet ${spec.pdu}/${spec.port} state is not observable through pdudaemon`,
       );
     } catch (error) {
       const cause = (error as { cause?: { code?: string } }).cause?.code;

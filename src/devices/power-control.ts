@@ -3,6 +3,7 @@
 // the effect with a check.
 import { lastLines, runProcess } from '../platform/run-process.js';
 import type { PowerSpec } from './power-check.js';
+import { boundedFetch } from './bounded-fetch.js';
 
 export class PowerControlError extends Error {
   override readonly name = 'PowerControlError';
@@ -39,11 +40,14 @@ export async function switchPower(
     url.searchParams.set('port', String(spec.port));
     if (action === 'cycle' && spec.delay !== undefined)
       url.searchParams.set('delay', String(Math.ceil(spec.delay / 1000)));
-    const response = await fetch(url, { signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]) });
-    const body = await response.text();
-    if (!response.ok)
+    const { ok, status, body } = await boundedFetch(url, signal, timeoutMs, async (response) => ({
+      ok: response.ok,
+      status: response.status,
+      body: await response.text(),
+    }));
+    if (!ok)
       throw new PowerControlError(
-        `pdudaemon refused ${action} for ${spec.pdu}/${spec.port}: HTTP ${response.status} ${body.trim()}`,
+        `pdudaemon refused ${action} for ${spec.pdu}/${spec.port}: HTTP ${status} ${body.trim()}`,
       );
     return;
   }
