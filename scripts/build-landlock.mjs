@@ -2,7 +2,8 @@
 // Part of `npm run build`: compiles libexec/labslot-landlock.c into
 // dist/libexec/labslot-landlock, which jobs then run instead of the python3
 // launcher (src/platform/linux/landlock.ts picks whichever is there). A host
-// without a C compiler still builds: jobs keep the python3 launcher.
+// without a C compiler, or one that cannot compile it, still builds: jobs keep
+// the python3 launcher.
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -29,9 +30,14 @@ const compile = (extra) =>
 let result = compile(['-static']);
 if (result.status !== 0) result = compile([]);
 if (result.status !== 0) {
+  // A compiler without libc's headers (gcc without libc6-dev) is a host without a usable one: the build goes on
+  // with python3, as without a compiler, and says why. CI's tests (CI=true) fail without the native launcher.
   rmSync(partial, { force: true });
-  console.error(`build-landlock: ${cc} failed to compile ${source}:\n${result.stdout}${result.stderr}`);
-  process.exit(1);
+  rmSync(target, { force: true });
+  console.error(
+    `build-landlock: ${cc} could not compile ${source}; jobs will use the python3 Landlock launcher:\n${result.stdout}${result.stderr}`,
+  );
+  process.exit(0);
 }
 // Run inside the sandbox as the worker, not as the user who built it.
 chmodSync(partial, 0o755);

@@ -87,10 +87,14 @@ describe('WorkerSpares', () => {
     assert.deepEqual(h.removed, [], 'a spare taken is its lease’s to clean up, not the manager’s');
   });
 
-  it('removes a spare nobody took in time, and every spare at stop; makes none after stop', async () => {
+  it('removes a spare nobody took in time after its slot’s lease ended, and every spare at stop; makes none after stop', async () => {
     const h = harness(20);
     h.spares.prepare(slot('s1'));
     h.finishMaking();
+    await eventually(() => h.made.length === 1, { message: 'the spare to be made' });
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    assert.deepEqual(h.removed, [], "the clock starts only when the slot's lease ends: a long job keeps its spare");
+    h.spares.slotIdle('s1');
     await eventually(() => h.removed.includes('w1'), { message: 'the idle spare to be removed' });
     assert.equal(await h.spares.take('s1'), undefined, 'an expired spare is not handed out');
     const later = harness();

@@ -85,6 +85,15 @@ export class LeaseRun {
     // A worker made ahead gets its disk's space while the check runs.
     this.deps.spares?.getReady(this.slot.name);
     try {
+      await this.run();
+    } finally {
+      // From now on the slot's spare, if it has one, waits for the next job for a while.
+      this.deps.spares?.slotIdle(this.slot.name);
+    }
+  }
+
+  private async run(): Promise<void> {
+    try {
       if (!(await this.preLeaseCheck())) return;
     } catch (error) {
       this.log.error(
@@ -261,7 +270,8 @@ export class LeaseRun {
     const spare = await deps.spares?.take(slot.name);
     const space = spare ?? (await makeWorkerSpace(deps, slot, this.clock, this.workerId));
     this.ahead = spare !== undefined;
-    deps.spares?.prepare(slot);
+    // The next job's worker, made while this one runs; not for a lease already asked to stop (a cancel, the agent stopping).
+    if (stopOf(this.phase) === undefined) deps.spares?.prepare(slot);
     this.workerId = space.workerId;
     this.log = this.log.child({ worker: space.workerId });
     try {

@@ -2,8 +2,8 @@
 // runs, the slot's next worker (user, network policy, disk, directories) is
 // made beside it, so the next lease of that slot only binds it to its job
 // after the fresh pre-lease check: a user and a filesystem are most of a
-// lease's setup. At most one per slot; one nobody takes within `idleMs` is
-// removed, and so is every one when the agent stops. A spare is never reused
+// lease's setup. At most one per slot; one nobody takes within `idleMs` of its
+// slot's last lease ending is removed, and so is every one when the agent stops. A spare is never reused
 // either: it serves exactly one job, and that job's cleanup removes it whole.
 // What a spare is, and how a crash's leftovers are found, is in worker-space.ts.
 import type { SlotModel } from '../config/lab-model.js';
@@ -11,7 +11,7 @@ import type { Logger } from '../log.js';
 import { coerceError } from '../errors.js';
 import type { WorkerSpace } from './worker-space.js';
 
-/** How long a slot's spare waits for a job before it is removed. */
+/** How long a slot's spare waits for a job, once the slot's lease has ended, before it is removed. */
 export const SPARE_IDLE_MS = 60_000;
 
 interface Spare {
@@ -43,6 +43,9 @@ export class WorkerSpares {
   getReady(slot: string): void {
     const spare = this.spares.get(slot);
     if (spare === undefined) return;
+    // Not while a lease is under way: the clock starts again when it ends (slotIdle).
+    clearTimeout(spare.expiry);
+    spare.expiry = undefined;
     spare.made = spare.made.then(async (space) => {
       if (space === undefined || space.reserved) return space;
       try {
@@ -70,14 +73,7 @@ export class WorkerSpares {
     if (this.stopped || this.spares.has(slot.name)) return;
     const spare: Spare = { made: Promise.resolve(undefined), expiry: undefined };
     spare.made = this.make(slot).then(
-      (space) => {
-        // Still this slot's spare (not taken, not stopped): it waits for a job, for a while.
-        if (this.spares.get(slot.name) === spare) {
-          spare.expiry = setTimeout(() => this.expire(slot.name, spare), this.idleMs);
-          spare.expiry.unref();
-        }
-        return space;
-      },
+      (space) => space,
       (error: unknown) => {
         this.log.warn(
           { err: coerceError(error), slot: slot.name },
@@ -88,6 +84,18 @@ export class WorkerSpares {
       },
     );
     this.spares.set(slot.name, spare);
+  }
+
+  /**
+   * The slot's lease has ended: its spare waits `idleMs` for the next job from now. A job of any length
+   * keeps its slot's spare; a slot nobody uses any more lets it go.
+   */
+  slotIdle(slot: string): void {
+    const spare = this.spares.get(slot);
+    if (spare === undefined) return;
+    clearTimeout(spare.expiry);
+    spare.expiry = setTimeout(() => this.expire(slot, spare), this.idleMs);
+    spare.expiry.unref();
   }
 
   /** Removes every spare, waiting for those still being made; no new one is made after this. */

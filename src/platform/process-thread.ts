@@ -24,7 +24,11 @@ export class ProcessThread {
   private readonly worker: Worker;
   private nextId = 1;
   private readonly waiting = new Map<number, (reply: ThreadReply['result']) => void>();
-  /** Why the thread is gone, if it is: the runs it had fail as programs that could not start. */
+  private readonly inFlight = new Set<Promise<unknown>>();
+  /**
+   * Why the thread is gone, if it is: the runs it had fail as programs that could not start (their
+   * programs, detached, are not killed: a thread that only runs runProcess is not expected to fail).
+   */
   broken: Error | undefined;
 
   private constructor() {
@@ -51,6 +55,8 @@ export class ProcessThread {
     const id = this.nextId++;
     const { signal, ...rest } = options;
     const reply = new Promise<ThreadReply['result']>((resolve) => this.waiting.set(id, resolve));
+    this.inFlight.add(reply);
+    void reply.finally(() => this.inFlight.delete(reply));
     const cancel = (): void => {
       const timedOut = (signal?.reason as Error | undefined)?.name === 'TimeoutError';
       this.post({ kind: 'cancel', id, timedOut });
@@ -65,7 +71,12 @@ export class ProcessThread {
     }
   }
 
+  /**
+   * Waits for the programs still running (each has its timeout) before the thread goes: their timers live
+   * there, and a program whose thread is gone would run on unwatched.
+   */
   async stop(): Promise<void> {
+    await Promise.allSettled([...this.inFlight]);
     await this.worker.terminate();
   }
 
