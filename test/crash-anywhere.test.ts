@@ -37,7 +37,9 @@ describe('crash anywhere', () => {
       t,
       [{ name: 's1', target: 'tb', extra: '[slots.s1.limits]\npids = 256' }],
       '',
-      'stop_grace = "1s"',
+      // With workers made ahead: a kill also lands while the next job's worker is being made, which only the
+      // next start's orphan sweep can find (it is not on record).
+      'stop_grace = "1s"\nprepare_ahead = true',
     );
     const console = realpathSync(lab.consoles.get('s1')?.device ?? '');
     const before = { mounts: mountTable(lab.stateDir), console: ownership(console) };
