@@ -31,8 +31,6 @@ import { outputsPolicy } from './jobs/worker-cleanup.js';
 import { powerAfterCleanup, recoverAfterRestart } from './jobs/recovery.js';
 import { dropUncommittedClaims } from './jobs/lease-records.js';
 import { Scheduler } from './jobs/scheduler.js';
-import { ProcessThread } from './platform/process-thread.js';
-import { useProcessThread } from './platform/run-process.js';
 import { NO_CLOCK } from './jobs/lease-clock.js';
 import { WorkerSpares } from './jobs/worker-spares.js';
 import { makeWorkerSpace, reserveSpaceDisk, undoWorkerSpace } from './jobs/worker-space.js';
@@ -74,7 +72,6 @@ export class Agent {
   private monitor: HealthMonitor | undefined;
   private scheduler: Scheduler | undefined;
   private spares: WorkerSpares | undefined;
-  private processThread: ProcessThread | undefined;
   private reconciler: Reconciler | undefined;
   private member: LabMember | undefined;
   private recovery: SlotRecovery | undefined;
@@ -108,9 +105,6 @@ export class Agent {
       // First, before this process opens anything: nothing it inherited may reach a job.
       const closed = closeInheritedDescriptors();
       if (closed.length > 0) log.warn({ fds: closed }, 'closed inherited file descriptors');
-      // Its programs start from a thread of their own (process-thread.ts): the event loop never waits on a fork.
-      this.processThread = ProcessThread.start();
-      useProcessThread(this.processThread);
       // Before anything is made: a certificate that cannot be used refuses the start (TlsFileError, exit 2).
       const tls = readAgentTls(lab.config, lab.file);
       const labCa = readLabCa(lab.config, lab.file);
@@ -325,10 +319,6 @@ export class Agent {
       failures.push(error);
     }
     this.db = undefined;
-    // Last: everything above may still have run a program.
-    useProcessThread(undefined);
-    await this.processThread?.stop().catch((error: unknown) => failures.push(error));
-    this.processThread = undefined;
     this.unlock?.();
     this.unlock = undefined;
     if (failures.length > 0) throw new AggregateError(failures, 'the agent did not release everything cleanly');

@@ -25,20 +25,7 @@ export interface RunResult {
   durationMs: number;
 }
 
-/** Where runProcess starts programs in this thread: here, or from a process thread (process-thread.ts). */
-let processThread: { run: (argv: readonly string[], options: RunOptions) => Promise<RunResult> } | undefined;
-
-/** The agent installs its process thread at start and removes it (undefined) at stop. */
-export function useProcessThread(thread: typeof processThread): void {
-  processThread = thread;
-}
-
-export function runProcess(argv: readonly string[], options: RunOptions): Promise<RunResult> {
-  return processThread !== undefined ? processThread.run(argv, options) : runProcessHere(argv, options);
-}
-
-/** runProcess on this thread, whatever is installed. */
-export async function runProcessHere(argv: readonly string[], options: RunOptions): Promise<RunResult> {
+export async function runProcess(argv: readonly string[], options: RunOptions): Promise<RunResult> {
   const [program, ...args] = argv;
   if (program === undefined) throw new TypeError('runProcess needs a program');
   const started = performance.now();
