@@ -1,5 +1,5 @@
 // The JSON shape of an audit event (GET /v1/events, a slot's recent events).
-// Types only; db/event-view.ts computes it.
+// Types only; slots/event-view.ts computes it.
 
 export interface EventView {
   id: number;

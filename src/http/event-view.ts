@@ -1,26 +1,10 @@
-// Computes an audit event's JSON shape (api/event.ts), for /v1/events, a
-// slot's status and the status page: the HTTP layer is its only reader.
+// A slot's recent audit events, for its status and the status page (the
+// mapping to JSON is slots/event-view.ts, shared with the lab's log).
 import { desc, eq } from 'drizzle-orm';
 import type { EventView } from '../api/event.js';
 import type { Db } from '../db/open-database.js';
 import { events } from '../db/schema.js';
-
-export type EventRow = typeof events.$inferSelect;
-
-export function eventView(e: EventRow): EventView {
-  return {
-    id: e.id,
-    at: new Date(e.at).toISOString(),
-    type: e.type,
-    slot: e.slot,
-    device: e.device,
-    job_id: e.jobId,
-    worker_id: e.workerId,
-    actor: e.actor,
-    message: e.message,
-    data: e.data,
-  };
-}
+import { eventView } from '../slots/event-view.js';
 
 /** The newest `limit` events of a slot, oldest first. */
 export function recentSlotEvents(db: Db, slot: string, limit: number): EventView[] {
@@ -32,5 +16,5 @@ export function recentSlotEvents(db: Db, slot: string, limit: number): EventView
     .limit(limit)
     .all()
     .reverse()
-    .map(eventView);
+    .map((e) => eventView(e));
 }

@@ -4,6 +4,7 @@
 import { and, asc, desc, eq, gt, gte, ne, type SQL } from 'drizzle-orm';
 import type { EventView } from '../api/event.js';
 import type { SlotView } from '../api/slot.js';
+import { eventView } from '../slots/event-view.js';
 import { holdSummary } from '../slots/hold-message.js';
 import type { LabDb } from './lab-database.js';
 import type { LabHost } from './lab-hosts.js';
@@ -73,19 +74,7 @@ export async function labEventsPage(db: LabDb, filter: EventFilter): Promise<Eve
     .orderBy(forward ? asc(labEvents.id) : desc(labEvents.id))
     .limit(filter.limit);
   if (!forward) rows.reverse();
-  return rows.map((e) => ({
-    id: e.id,
-    host: e.host,
-    at: new Date(e.at).toISOString(),
-    type: e.type,
-    slot: e.slot,
-    device: e.device,
-    job_id: e.jobId,
-    worker_id: e.workerId,
-    actor: e.actor,
-    message: e.message,
-    data: e.data,
-  }));
+  return rows.map((e) => eventView(e, e.host));
 }
 
 /** Held slots of the lab and their holds in words, as their hosts last published them (a submission naming one is refused). */

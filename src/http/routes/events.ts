@@ -2,7 +2,7 @@
 import { and, asc, desc, eq, gt, gte, type SQL } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { eventView } from '../event-view.js';
+import { eventView } from '../../slots/event-view.js';
 import { labEventsPage } from '../../lab/lab-view.js';
 import { events } from '../../db/schema.js';
 import type { AppDeps, AppEnv } from '../app-deps.js';
@@ -63,7 +63,7 @@ export function eventRoutes(deps: AppDeps): Hono<AppEnv> {
       .all();
     if (!forward) rows.reverse();
     return c.json({
-      events: rows.map(eventView),
+      events: rows.map((e) => eventView(e)),
     });
   });
   return app;
