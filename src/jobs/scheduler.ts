@@ -55,8 +55,11 @@ export class Scheduler {
   ) {}
 
   start(): void {
-    this.timer = setInterval(() => this.poke(), SAFETY_TICK_MS);
-    this.timer.unref();
+    // The lab's queue has its own safety net (the member's tick claims every second): a second timer would only double it.
+    if (this.source === undefined) {
+      this.timer = setInterval(() => this.poke(), SAFETY_TICK_MS);
+      this.timer.unref();
+    }
     this.poke();
   }
 
