@@ -72,10 +72,10 @@ export async function discoverSteps(plan: CliLabPlan, steps: GuestSteps): Promis
     ['table', []],
   ] as const) {
     steps.step(`labslot discover (${step})`);
-    report(step, await labslot(plan.project, ['discover', '-c', base, ...args], RUN_MS));
+    report(step, await labslot(['discover', '-c', base, ...args], RUN_MS));
   }
   steps.step('labslot discover --toml');
-  const toml = await labslot(plan.project, ['discover', '-c', base, '--toml'], RUN_MS);
+  const toml = await labslot(['discover', '-c', base, '--toml'], RUN_MS);
   report('toml', toml);
 
   // As an operator would: the stanzas appended unchanged, and a slot that lists them so `check` checks them.
@@ -86,10 +86,10 @@ export async function discoverSteps(plan: CliLabPlan, steps: GuestSteps): Promis
     `${config(plan)}\n${toml.stdout}\n[slots.${DISCOVERED_SLOT}]\ntarget = "new"\ndevices = [${names.join(', ')}]\n`,
   );
   steps.step('labslot config validate (the stanzas appended)');
-  report('validate', await labslot(plan.project, ['config', 'validate', '-c', appended], RUN_MS));
+  report('validate', await labslot(['config', 'validate', '-c', appended], RUN_MS));
   steps.step('labslot check (the stanzas appended)');
-  report('check', await labslot(plan.project, ['check', '-c', appended, '--json'], RUN_MS));
+  report('check', await labslot(['check', '-c', appended, '--json'], RUN_MS));
 
   steps.step('labslot discover without a config');
-  report('no-config', await labslot(plan.project, ['discover', '--json'], RUN_MS, { LABSLOT_CONFIG: '' }));
+  report('no-config', await labslot(['discover', '--json'], RUN_MS, { LABSLOT_CONFIG: '' }));
 }

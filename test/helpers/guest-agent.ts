@@ -10,7 +10,8 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { SlotListView, SlotView } from './api-types.js';
-import { diagPath, sleep } from './guest-util.js';
+import { eventually } from './eventually.js';
+import { diagPath, messageOf, sleep } from './guest-util.js';
 
 export interface AgentPlan {
   /** The project, whose bin/labslot.js runs. */
@@ -36,6 +37,15 @@ function readOr(path: string): string {
     return '';
   }
 }
+
+/** What a failure message says of a slot: its health, usage and hold, and each device's health and reason. */
+export const slotSummary = (s: SlotView): Record<string, unknown> => ({
+  slot: s.name,
+  health: s.health,
+  usage: s.usage,
+  hold: s.hold,
+  devices: s.devices.map((d) => ({ name: d.name, health: d.health, reason: d.last_check?.reason ?? null })),
+});
 
 export class GuestAgent {
   private status: AgentExit | undefined;
@@ -133,6 +143,22 @@ export class GuestAgent {
       this.throwIfExited();
       return undefined; // Not listening yet.
     }
+  }
+
+  /** Waits until GET /v1/slots lists slots and every one is healthy; a failure says what each slot's devices said. */
+  async allHealthy(timeoutMs: number, intervalMs: number): Promise<SlotView[]> {
+    let last: SlotView[] = [];
+    await eventually(
+      async () => {
+        last = (await this.slots()) ?? [];
+        return last.length > 0 && last.every((s) => s.health === 'healthy');
+      },
+      { timeoutMs, intervalMs, message: 'every slot healthy in GET /v1/slots' },
+    ).catch((error: unknown) => {
+      const seen = last.length === 0 ? 'the API never answered' : JSON.stringify(last.map(slotSummary));
+      throw new Error(`${messageOf(error)}: ${seen}`, { cause: error });
+    });
+    return last;
   }
 
   async slot(name: string): Promise<SlotView> {

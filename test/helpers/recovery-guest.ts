@@ -25,7 +25,7 @@ import { deviceKinds } from '../../src/devices/kinds/registry.js';
 import { listUsbDevices } from '../../src/devices/usb-bus.js';
 import type { EventView, SlotView } from './api-types.js';
 import { eventually } from './eventually.js';
-import { GuestAgent } from './guest-agent.js';
+import { GuestAgent, slotSummary } from './guest-agent.js';
 import { gone, present, sysfsName, type UsbId } from './guest-usb-ids.js';
 import { emit, messageOf, SYSFS_USB, type GuestSteps } from './guest-util.js';
 import type { CliLabPlan } from './usb-cli-lab.js';
@@ -93,13 +93,6 @@ function acmTty(id: UsbId): string | undefined {
   }
 }
 
-const summary = (s: SlotView): Record<string, unknown> => ({
-  health: s.health,
-  usage: s.usage,
-  hold: s.hold,
-  devices: s.devices.map((d) => ({ name: d.name, health: d.health, reason: d.last_check?.reason ?? null })),
-});
-
 async function recoveryEvents(agent: GuestAgent, slot: string): Promise<EventView[]> {
   const page = (await agent.getJson(`/v1/events?slot=${slot}&limit=1000`)) as { events: EventView[] };
   return page.events.filter((e) => e.type.startsWith('recovery.'));
@@ -126,16 +119,7 @@ export async function recoverySteps(plan: CliLabPlan, steps: GuestSteps): Promis
   const agent = GuestAgent.start({ ...plan, config: configPath });
   steps.onFailure(() => agent.describe());
   try {
-    let last: SlotView[] = [];
-    await eventually(
-      async () => {
-        last = (await agent.slots()) ?? [];
-        return last.length > 0 && last.every((s) => s.health === 'healthy');
-      },
-      { timeoutMs: AGENT_START_MS, intervalMs: 200, message: 'every slot healthy in GET /v1/slots' },
-    ).catch((error: unknown) => {
-      throw new Error(`${messageOf(error)}: ${JSON.stringify(last.map(summary))}`, { cause: error });
-    });
+    await agent.allHealthy(AGENT_START_MS, 200);
     emit({ phase: 'agent-ready', vcom: acmTty(plan.sp) ?? null });
 
     steps.step("breaking both: the SP probe's VCOM driver unbound, the RoT gadget removed");
@@ -165,13 +149,13 @@ export async function recoverySteps(plan: CliLabPlan, steps: GuestSteps): Promis
       },
       { timeoutMs: OUTCOME_MS, intervalMs: 250, message: 'slot sp recovered and slot rot held' },
     ).catch((error: unknown) => {
-      throw new Error(`${messageOf(error)}: ${JSON.stringify(views.map(summary))}`, { cause: error });
+      throw new Error(`${messageOf(error)}: ${JSON.stringify(views.map(slotSummary))}`, { cause: error });
     });
     const [spView, rotView] = await Promise.all([agent.slot('sp'), agent.slot('rot')]);
     emit({
       phase: 'outcome',
-      sp: summary(spView),
-      rot: summary(rotView),
+      sp: slotSummary(spView),
+      rot: slotSummary(rotView),
       vcom: acmTty(plan.sp) ?? null,
       spEvents: await recoveryEvents(agent, 'sp'),
       rotEvents: await recoveryEvents(agent, 'rot'),

@@ -30,7 +30,7 @@ import type { SlotView } from './api-types.js';
 import { eventually } from './eventually.js';
 import { discoverSteps } from './discover-guest.js';
 import { recoverySteps } from './recovery-guest.js';
-import { GuestAgent } from './guest-agent.js';
+import { GuestAgent, slotSummary } from './guest-agent.js';
 import { labslot } from './guest-labslot.js';
 import { gone, present, sysfsName, ttyOf, ttyReady } from './guest-usb-ids.js';
 import { emit, messageOf, runGuestProgram, SYSFS_USB, type GuestSteps } from './guest-util.js';
@@ -60,7 +60,7 @@ const AGENT_STOP_MS = 45_000;
 const consoleReady = (plan: CliGuestPlan): boolean => ttyReady(plan.console.serial);
 
 async function check(plan: CliGuestPlan, step: string): Promise<void> {
-  const exit = await labslot(plan.project, ['check', '-c', plan.config, '--json'], CHECK_MS);
+  const exit = await labslot(['check', '-c', plan.config, '--json'], CHECK_MS);
   let json: unknown = null;
   try {
     json = JSON.parse(exit.stdout);
@@ -79,11 +79,6 @@ async function check(plan: CliGuestPlan, step: string): Promise<void> {
   });
 }
 
-const slotSummary = (slots: readonly SlotView[]): string =>
-  JSON.stringify(
-    slots.map((s) => ({ slot: s.name, devices: s.devices.map((d) => [d.name, d.health, d.last_check?.reason]) })),
-  );
-
 async function agentPhase(plan: CliGuestPlan, steps: GuestSteps): Promise<void> {
   steps.step('labslot agent: from its start to every slot healthy in GET /v1/slots');
   const started = performance.now();
@@ -91,18 +86,7 @@ async function agentPhase(plan: CliGuestPlan, steps: GuestSteps): Promise<void> 
   const agent = GuestAgent.start(plan, 'debug');
   steps.onFailure(() => agent.describe());
   try {
-    let last: SlotView[] = [];
-    await eventually(
-      async () => {
-        last = (await agent.slots()) ?? [];
-        return last.length > 0 && last.every((s) => s.health === 'healthy');
-      },
-      { timeoutMs: AGENT_START_MS, intervalMs: 100, message: 'every slot healthy in GET /v1/slots' },
-    ).catch((error: unknown) => {
-      throw new Error(`${messageOf(error)}: ${last.length === 0 ? 'the API never answered' : slotSummary(last)}`, {
-        cause: error,
-      });
-    });
+    await agent.allHealthy(AGENT_START_MS, 100);
     const consoleDir = join(SYSFS_USB, sysfsName(plan.console) ?? '?');
     const ttyPath = ttyOf(plan.console.serial) ?? '?';
     if (!existsSync(consoleDir) || !existsSync(ttyPath))
@@ -134,7 +118,7 @@ async function agentPhase(plan: CliGuestPlan, steps: GuestSteps): Promise<void> 
       },
       { timeoutMs: plan.intervalMs / 2, intervalMs: plan.pollMs ?? 50, message: 'GET /v1/slots/sp: unhealthy' },
     ).catch((error: unknown) => {
-      throw new Error(`${messageOf(error)}: ${view === undefined ? 'no answer' : slotSummary([view])}`, {
+      throw new Error(`${messageOf(error)}: ${view === undefined ? 'no answer' : JSON.stringify(slotSummary(view))}`, {
         cause: error,
       });
     });
