@@ -44,10 +44,7 @@ const dir = mkdtempSync(join(tmpdir(), 'labslot-bench-sandbox-'));
 chmodSync(dir, 0o711);
 const platform = new LinuxPlatform(agentScope(dir));
 const workerId = 'wbenchsandbox';
-const account = await platform.createUser(
-  { workerId, name: 'ls-benchsandbox', groups: [], home: join(dir, 'home') },
-  () => undefined,
-);
+const account = await platform.createUser({ workerId, name: 'ls-benchsandbox', groups: [], home: join(dir, 'home') });
 try {
   const dirs = ['home', 'work', 'tmp', 'var-tmp'].map((d) => join(dir, d));
   for (const d of dirs) {

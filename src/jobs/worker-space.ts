@@ -64,7 +64,7 @@ export async function makeWorkerSpace(
     await mkdir(root, { mode: 0o700 });
     const user = (async (): Promise<WorkerAccount> => {
       const made = await clock.time('setup.user', () =>
-        platform.createUser({ workerId, name: username, groups: slot.spec.add_to_groups, home: dirs.home }, () => {}),
+        platform.createUser({ workerId, name: username, groups: slot.spec.add_to_groups, home: dirs.home }),
       );
       if (policy !== undefined && networkPolicy !== null)
         await clock.time('setup.network', () => platform.addNetworkPolicy(networkPolicy, made, policy));

@@ -100,12 +100,11 @@ export interface IsolationNote {
 export interface Platform {
   readonly name: string;
 
-  /** Creates the user and its own group with a random id from the worker range; `reserve` runs first, so the ids are on record before anything exists. */
-  createUser(
-    user: NewWorkerUser,
-    reserve: (ids: { uid: number; gid: number }) => void,
-    signal?: AbortSignal,
-  ): Promise<WorkerAccount>;
+  /**
+   * Creates the user and its own group with a random id from the worker range. Its name and home (under
+   * this agent's workers directory) are how a crash's leftover is found before it is on record.
+   */
+  createUser(user: NewWorkerUser, signal?: AbortSignal): Promise<WorkerAccount>;
   /** Removes the user and its group; already gone is fine. */
   deleteUser(name: string, signal?: AbortSignal): Promise<void>;
   /** The account that owns a uid, through the name service; undefined when none does. */

@@ -37,19 +37,13 @@ export interface CreatedUser {
  * Creates the user and its own group (useradd -U, one process: a job's
  * setup waits on it) with one random id, retrying when the id turns out to be
  * taken (a race with another tool, or an NSS account this host's files do not
- * list). `reserve` runs before anything is created, so the caller can record
- * the name and ids for crash cleanup first. useradd gives the group the
+ * list). useradd gives the group the
  * user's id when that gid is free, which freeId made sure of; should another
  * tool have taken it meanwhile, the group gets another id, read back here.
  */
-export async function createUser(
-  user: NewUser,
-  reserve: (ids: { uid: number; gid: number }) => void,
-  signal?: AbortSignal,
-): Promise<CreatedUser> {
+export async function createUser(user: NewUser, signal?: AbortSignal): Promise<CreatedUser> {
   for (let attempt = 0; attempt < 5; attempt += 1) {
     const id = freeId();
-    reserve({ uid: id, gid: id });
     const created = await tool(
       [
         'useradd',
@@ -91,7 +85,6 @@ export async function createUser(
     const gid = primaryGid(user.name);
     if (gid === undefined)
       throw new UserCommandError(`useradd ${user.name} succeeded, but /etc/passwd has no such user`);
-    if (gid !== id) reserve({ uid: id, gid });
     return { name: user.name, uid: id, gid };
   }
   throw new UserCommandError(`no free uid/gid for ${user.name} after 5 tries`);

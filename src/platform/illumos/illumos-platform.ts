@@ -108,12 +108,8 @@ export class IllumosPlatform implements Platform {
     this.shell = options.shell ?? '/usr/bin/ksh93';
   }
 
-  async createUser(
-    user: NewWorkerUser,
-    reserve: (ids: { uid: number; gid: number }) => void,
-    signal?: AbortSignal,
-  ): Promise<WorkerAccount> {
-    const ids = await createWorkerUser({ name: user.name, groups: user.groups, home: user.home }, reserve, signal);
+  async createUser(user: NewWorkerUser, signal?: AbortSignal): Promise<WorkerAccount> {
+    const ids = await createWorkerUser({ name: user.name, groups: user.groups, home: user.home }, signal);
     return { workerId: user.workerId, username: user.name, ...ids };
   }
 

@@ -103,18 +103,15 @@ function readLocal(file: string): string {
 
 /**
  * Creates the group and the user with one random id for both, retrying when
- * the id is taken. `reserve` runs before anything is created, so the caller
- * has the ids on record for crash cleanup first.
+ * the id is taken.
  */
 export async function createWorkerUser(
   user: WorkerUserSpec,
-  reserve: (ids: { uid: number; gid: number }) => void,
   signal?: AbortSignal,
 ): Promise<{ uid: number; gid: number }> {
   for (let attempt = 0; attempt < ID_ATTEMPTS; attempt += 1) {
     const taken = new Set([...idsOf(readLocal('/etc/passwd')), ...idsOf(readLocal('/etc/group'))]);
     const id = pickWorkerId(taken);
-    reserve({ uid: id, gid: id });
     const group = await runTool(groupaddArgv(user.name, id), { signal });
     if (group.code === EX_ID_EXISTS) continue;
     if (group.code !== 0)

@@ -66,12 +66,8 @@ export class LinuxPlatform implements Platform {
     return pingWarning();
   }
 
-  async createUser(
-    user: NewWorkerUser,
-    reserve: (ids: { uid: number; gid: number }) => void,
-    signal?: AbortSignal,
-  ): Promise<WorkerAccount> {
-    const created = await createUser(user, reserve, signal);
+  async createUser(user: NewWorkerUser, signal?: AbortSignal): Promise<WorkerAccount> {
+    const created = await createUser(user, signal);
     return { workerId: user.workerId, username: created.name, uid: created.uid, gid: created.gid };
   }
 
