@@ -1,20 +1,20 @@
 // Benchmark: what an idle agent costs (issue 17, "Idle cost"). A real agent
 // process with 64 slots (each a PTY console plus a `true` command check) at the
 // default health interval, left alone once every slot is healthy. Samples its
-// CPU time (its own, and its reaped children's: the command checks) and RSS
-// from /proc, and prints them against the goals: under 1 % of one core and
+// CPU time (its own, its spawner's, and the command checks') and RSS from
+// /proc (process-tree.ts), and prints them against the goals: under 1 % of one core and
 // under 150 MiB. Needs root and socat.
 //
 //   npm run build && npm run bench:idle   (the agent runs from dist/, like an installed one)
 //   LABSLOT_BENCH_IDLE_SECONDS=60 npm run bench:idle   (a quick run; default 600 s)
-import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startAgent } from '../test/helpers/agent-process.js';
 import { scriptCleanup } from '../test/helpers/cleanup.js';
 import { ptyPair } from '../test/helpers/pty-pair.js';
+import { TICKS_PER_SECOND, treeCpu, type TreeCpu } from './process-tree.js';
 
 const SUBMITTER = 'bench-submitter';
 const SLOTS = 64;
@@ -24,9 +24,6 @@ const GOAL_RSS_MIB = 150;
 const IDLE_SECONDS = Number(process.env['LABSLOT_BENCH_IDLE_SECONDS'] ?? 600);
 if (!Number.isFinite(IDLE_SECONDS) || IDLE_SECONDS <= 0)
   throw new Error(`LABSLOT_BENCH_IDLE_SECONDS must be a positive number of seconds, not ${IDLE_SECONDS}`);
-
-/** The kernel's clock tick, in which /proc/<pid>/stat counts CPU time (100 on every Linux we run on). */
-const TICKS_PER_SECOND = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
 function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
@@ -41,33 +38,12 @@ async function api<T>(url: string): Promise<T> {
   return (await response.json()) as T;
 }
 
-interface Sample {
+interface Sample extends TreeCpu {
   at: number;
-  /** utime + stime of the agent, in seconds. */
-  self: number;
-  /** stime alone: the kernel's share of it (fork, pipes, database writes), in seconds. */
-  system: number;
-  /** cutime + cstime: the children it has waited for (its command checks), in seconds. */
-  children: number;
-  rssMiB: number;
 }
 
 function sample(pid: number): Sample {
-  const at = performance.now();
-  // The command name (field 2) may hold spaces; the fields after its closing parenthesis do not.
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // After the name: state is fields[0], so utime (field 14) is fields[11], stime 12, cutime 13, cstime 14.
-  const ticks = (i: number): number => Number(fields[i]);
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const rssKiB = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? NaN);
-  return {
-    at,
-    self: (ticks(11) + ticks(12)) / TICKS_PER_SECOND,
-    system: ticks(12) / TICKS_PER_SECOND,
-    children: (ticks(13) + ticks(14)) / TICKS_PER_SECOND,
-    rssMiB: rssKiB / 1024,
-  };
+  return { at: performance.now(), ...treeCpu(pid) };
 }
 
 const cleanup = scriptCleanup();
@@ -118,11 +94,14 @@ try {
   const last = samples.at(-1);
   if (first === undefined || last === undefined) throw new Error('no samples');
   const seconds = (last.at - first.at) / 1000;
-  const selfPercent = ((last.self - first.self) / seconds) * 100;
-  const systemPercent = ((last.system - first.system) / seconds) * 100;
-  const childrenPercent = ((last.children - first.children) / seconds) * 100;
-  const totalPercent = selfPercent + childrenPercent;
-  const peakRss = Math.max(...samples.map((s) => s.rssMiB));
+  // ms of CPU per s of wall time, / 10: % of one core.
+  const percent = (key: 'self' | 'system' | 'helpers' | 'children'): number => (last[key] - first[key]) / seconds / 10;
+  const selfPercent = percent('self');
+  const systemPercent = percent('system');
+  const helpersPercent = percent('helpers');
+  const childrenPercent = percent('children');
+  const totalPercent = selfPercent + helpersPercent + childrenPercent;
+  const peakRss = Math.max(...samples.map((s) => s.rssMiB + s.helpersRssMiB));
   stopping = true;
   await agent.stop();
 
@@ -135,9 +114,12 @@ try {
     `${SLOTS} slots (${SLOTS * 2} devices: PTY consoles and \`true\` command checks), default health interval, idle ${seconds.toFixed(0)} s after every slot was healthy, ${samples.length} samples`,
   );
   console.log(
-    `agent CPU, % of one core: self ${selfPercent.toFixed(3)} (of which kernel ${systemPercent.toFixed(3)}), children ${childrenPercent.toFixed(3)}, total ${totalPercent.toFixed(3)}`,
+    `agent CPU, % of one core: self ${selfPercent.toFixed(3)} (of which kernel ${systemPercent.toFixed(3)}), ` +
+      `its spawner ${helpersPercent.toFixed(3)}, the programs they ran ${childrenPercent.toFixed(3)}, total ${totalPercent.toFixed(3)}`,
   );
-  console.log(`agent RSS: end ${last.rssMiB.toFixed(1)} MiB, peak ${peakRss.toFixed(1)} MiB`);
+  console.log(
+    `RSS: agent at the end ${last.rssMiB.toFixed(1)} MiB, its spawner ${last.helpersRssMiB.toFixed(1)} MiB; peak of both together ${peakRss.toFixed(1)} MiB`,
+  );
   console.log(
     `goal CPU < ${GOAL_CPU_PERCENT} % of one core (total): ${cpuPass ? 'PASS' : 'FAIL'}; ` +
       `goal RSS < ${GOAL_RSS_MIB} MiB (peak): ${rssPass ? 'PASS' : 'FAIL'}`,

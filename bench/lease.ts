@@ -9,13 +9,14 @@
 //
 //   npm run build && npm run bench:lease   (the agent runs from dist/, like an installed one)
 import { createHash } from 'node:crypto';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startAgent } from '../test/helpers/agent-process.js';
 import { measureFloor } from './lease-floor.js';
 import { percentile } from './percentiles.js';
 import { phaseTable, type LeaseSteps } from './lease-phases.js';
+import { treeCpu } from './process-tree.js';
 import { scriptCleanup } from '../test/helpers/cleanup.js';
 import { ptyPair } from '../test/helpers/pty-pair.js';
 
@@ -38,17 +39,6 @@ async function api<T>(url: string, method: string, body?: unknown): Promise<T> {
   });
   if (!response.ok) throw new Error(`${method} ${url}: ${response.status} ${await response.text()}`);
   return (await response.json()) as T;
-}
-
-/** CPU milliseconds of a process itself, and of the children it has waited for (/proc/PID/stat, 100 Hz ticks). */
-function cpuOf(pid: number): { self: number; children: number } {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    .replace(/^.*\) /, '')
-    .split(' ')
-    .map(Number);
-  const ms = (a: number | undefined, b: number | undefined): number => ((a ?? 0) + (b ?? 0)) * 10;
-  // After the command name: utime, stime, cutime, cstime are fields 12 to 15 (0-based 11 to 14).
-  return { self: ms(fields[11], fields[12]), children: ms(fields[13], fields[14]) };
 }
 
 /** Each finished lease's step timings, from the agent's last log line of the lease (src/jobs/lease-clock.ts). */
@@ -91,6 +81,7 @@ interface Measured {
   concurrent: LeaseSteps[];
   /** CPU ms per throughput job: the agent itself and its children (tools, sandboxes, jobs). */
   cpuSelf: number;
+  cpuHelpers: number;
   cpuChildren: number;
 }
 
@@ -148,7 +139,7 @@ async function measure(slots: number): Promise<Measured> {
 
     // Throughput: everything at once, through every slot.
     const pid = agent.child.pid ?? 0;
-    const cpuBefore = cpuOf(pid);
+    const cpuBefore = treeCpu(pid);
     const started = performance.now();
     const ids = await Promise.all(
       Array.from({ length: THROUGHPUT_JOBS }, () =>
@@ -157,7 +148,7 @@ async function measure(slots: number): Promise<Measured> {
     );
     await waitAllDone(base, agent.logs, ids);
     const seconds = (performance.now() - started) / 1000;
-    const cpuAfter = cpuOf(pid);
+    const cpuAfter = treeCpu(pid);
     const steps = leaseSteps(agent.logs);
     const stepsOf = (list: readonly string[]): LeaseSteps[] =>
       list.flatMap((id) => {
@@ -174,6 +165,7 @@ async function measure(slots: number): Promise<Measured> {
       sequential: stepsOf(sequentialIds),
       concurrent: stepsOf(ids),
       cpuSelf: (cpuAfter.self - cpuBefore.self) / THROUGHPUT_JOBS,
+      cpuHelpers: (cpuAfter.helpers - cpuBefore.helpers) / THROUGHPUT_JOBS,
       cpuChildren: (cpuAfter.children - cpuBefore.children) / THROUGHPUT_JOBS,
     };
   } finally {
@@ -199,7 +191,7 @@ for (const r of rows)
   );
 for (const r of rows)
   console.log(
-    `agent CPU per job, ${r.slots} slot(s), throughput run: ${r.cpuSelf.toFixed(1)} ms in the agent, ${r.cpuChildren.toFixed(1)} ms in its children (tools, sandboxes, jobs)`,
+    `agent CPU per job, ${r.slots} slot(s), throughput run: ${r.cpuSelf.toFixed(1)} ms in the agent, ${r.cpuHelpers.toFixed(1)} ms in its spawner, ${r.cpuChildren.toFixed(1)} ms in the programs they ran (tools, sandboxes, jobs); total ${(r.cpuSelf + r.cpuHelpers + r.cpuChildren).toFixed(1)} ms`,
   );
 for (const r of rows) {
   console.log(`\nwhere a lease's time goes, ${r.slots} slot(s) (median ms; steps in parallel overlap):`);

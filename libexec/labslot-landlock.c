@@ -13,7 +13,7 @@
  *                                     kernel has ABI 6 and the scope cannot be
  *                                     applied, CMD never runs (exit 125).
  *
- * The package build compiles it into dist/libexec (scripts/build-landlock.mjs);
+ * The package build compiles it into dist/libexec (scripts/build-libexec.mjs);
  * src/platform/linux/landlock.ts runs it when it is there, python3 otherwise.
  * Only libc: <linux/landlock.h> on older build hosts lacks the `scoped` field
  * (Debian 12's has only handled_access_fs), so the ABI is spelled out here.

@@ -2,10 +2,15 @@
 // bounded, and a program that cannot start is reported, not thrown.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
-import { lastLines, runProcess } from '../src/platform/run-process.js';
+import { describe, it, type TestContext } from 'node:test';
+import { directStarter } from '../src/platform/direct-starter.js';
+import { processStarter, type ProcessStarter } from '../src/platform/process-starter.js';
+import { lastLines, runProcessWith, type RunOptions } from '../src/platform/run-process.js';
+import { SPAWNER_PATH, SpawnerStarter } from '../src/platform/spawner-client.js';
+import { eventually } from './helpers/eventually.js';
+import { type Prerequisite, requires } from './helpers/prerequisites.js';
 import { tempDir } from './helpers/temp-dir.js';
 
 /** Running, as opposed to gone or a zombie waiting for a reaper this container may not have. */
@@ -51,38 +56,145 @@ describe('runProcess', () => {
     assert.equal(report.code, null);
   });
 
-  it('kills the grandchildren of a program that times out', async (t) => {
-    const dir = tempDir(t);
-    const pidFile = join(dir, 'grandchild.pid');
-    const result = await runProcess(['sh', '-c', `sleep 30 & echo $! > ${pidFile}; wait`], { timeoutMs: 300 });
-    assert.equal(result.timedOut, true);
-    assert.equal(result.code, null);
-    const grandchild = Number(readFileSync(pidFile, 'utf8'));
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    assert.equal(alive(grandchild), false, 'the backgrounded sleep must be gone');
+  it('starts programs through the native spawner where the build compiled it', (t) => {
+    if (!requires(t, BUILT)) return;
+    assert.equal(processStarter().kind, 'spawner');
   });
+});
 
-  it('stops when its signal aborts', async () => {
-    const controller = new AbortController();
-    setTimeout(() => controller.abort(), 100);
-    const result = await runProcess(['sleep', '30'], { timeoutMs: 10_000, signal: controller.signal });
-    assert.equal(result.aborted, true);
-    // Killed on the abort: not left to its 10 s timeout, nor to finish its 30 s.
-    assert.deepEqual([result.timedOut, result.code, result.signal], [false, null, 'SIGKILL']);
-  });
+const BUILT: Prerequisite = {
+  what: `the native spawner ${SPAWNER_PATH} (npm run build, with a C compiler)`,
+  met: () => existsSync(SPAWNER_PATH),
+};
 
-  it('keeps only the tail of a flood of output', async () => {
-    const result = await runProcess(['sh', '-c', 'yes line | head -n 200000; echo LAST'], {
-      timeoutMs: 10_000,
-      keepBytes: 1024,
+// One contract, two ways of starting a program (process-starter.ts).
+const STARTERS: { name: string; starter: () => ProcessStarter; needs: Prerequisite[] }[] = [
+  { name: 'the native spawner', starter: () => spawner, needs: [BUILT] },
+  { name: "Node's spawn", starter: () => directStarter, needs: [] },
+];
+const spawner = new SpawnerStarter(SPAWNER_PATH);
+
+for (const { name, starter, needs } of STARTERS) {
+  describe(`runProcess through ${name}`, () => {
+    const run = (argv: readonly string[], options: RunOptions) => runProcessWith(starter(), argv, options);
+    const ready = (t: TestContext): boolean => requires(t, ...needs);
+
+    it('kills the grandchildren of a program that times out', async (t) => {
+      if (!ready(t)) return;
+      const dir = tempDir(t);
+      const pidFile = join(dir, 'grandchild.pid');
+      const result = await run(['sh', '-c', `sleep 30 & echo $! > ${pidFile}; wait`], { timeoutMs: 300 });
+      assert.equal(result.timedOut, true);
+      assert.equal(result.code, null);
+      const grandchild = Number(readFileSync(pidFile, 'utf8'));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.equal(alive(grandchild), false, 'the backgrounded sleep must be gone');
     });
-    assert.equal(result.code, 0);
-    assert.ok(result.output.length <= 1024);
-    assert.equal(lastLines(result.output, 1), 'LAST');
-  });
 
-  it('reports a program that does not exist', async () => {
-    const result = await runProcess(['/nonexistent/humility'], { timeoutMs: 1_000 });
-    assert.equal(result.spawnError?.code, 'ENOENT');
+    it('stops when its signal aborts', async (t) => {
+      if (!ready(t)) return;
+      const controller = new AbortController();
+      setTimeout(() => controller.abort(), 100);
+      const result = await run(['sleep', '30'], { timeoutMs: 10_000, signal: controller.signal });
+      assert.equal(result.aborted, true);
+      // Killed on the abort: not left to its 10 s timeout, nor to finish its 30 s.
+      assert.deepEqual([result.timedOut, result.code, result.signal], [false, null, 'SIGKILL']);
+    });
+
+    it('keeps only the tail of a flood of output', async (t) => {
+      if (!ready(t)) return;
+      const result = await run(['sh', '-c', 'yes line | head -n 200000; echo LAST'], {
+        timeoutMs: 10_000,
+        keepBytes: 1024,
+      });
+      assert.equal(result.code, 0);
+      assert.ok(result.output.length <= 1024);
+      assert.equal(lastLines(result.output, 1), 'LAST');
+    });
+
+    it('reports a program that does not exist', async (t) => {
+      if (!ready(t)) return;
+      const result = await run(['/nonexistent/humility'], { timeoutMs: 1_000 });
+      assert.equal(result.spawnError?.code, 'ENOENT');
+    });
+
+    it('reports the exit code and what the program wrote to both output streams', async (t) => {
+      if (!ready(t)) return;
+      const result = await run(['sh', '-c', 'echo one; echo two >&2; echo three; exit 7'], { timeoutMs: 10_000 });
+      // Node's spawn reads the two pipes separately, so only the spawner's single pipe keeps their order.
+      const lines = result.output.split('\n').filter(Boolean).sort();
+      assert.deepEqual([result.code, result.signal, lines], [7, null, ['one', 'three', 'two']]);
+    });
+
+    it('reports the signal that ended a program', async (t) => {
+      if (!ready(t)) return;
+      const result = await run(['sh', '-c', 'kill -TERM $$'], { timeoutMs: 10_000 });
+      assert.deepEqual([result.code, result.signal, result.timedOut], [null, 'SIGTERM', false]);
+    });
+
+    it("runs in the given directory with the given environment, found in that environment's PATH", async (t) => {
+      if (!ready(t)) return;
+      const dir = tempDir(t);
+      const tool = join(dir, 'labslot-test-tool');
+      writeFileSync(tool, '#!/bin/sh\necho "$GREETING from $(pwd)"\n', { mode: 0o755 });
+      const result = await run(['labslot-test-tool'], {
+        timeoutMs: 10_000,
+        cwd: dir,
+        env: { PATH: `/nonexistent:${dir}:/usr/bin:/bin`, GREETING: 'hello' },
+      });
+      assert.deepEqual([result.code, result.output], [0, `hello from ${dir}\n`]);
+      const elsewhere = await run(['labslot-test-tool'], { timeoutMs: 10_000 });
+      assert.equal(elsewhere.spawnError?.code, 'ENOENT', "not in the agent's own PATH");
+    });
+
+    it('reports a directory that does not exist, and a NUL byte in an argument, as results', async (t) => {
+      if (!ready(t)) return;
+      const noDir = await run(['true'], { timeoutMs: 10_000, cwd: '/nonexistent/labslot-dir' });
+      assert.equal(noDir.spawnError?.code, 'ENOENT');
+      const nul = await run(['echo', 'a\0b'], { timeoutMs: 10_000 });
+      assert.ok(nul.spawnError !== undefined, 'refused, not thrown');
+      assert.equal(nul.code, null);
+    });
+
+    it('ends with the program, killing what it left behind holding its output open', async (t) => {
+      if (!ready(t)) return;
+      const dir = tempDir(t);
+      const pidFile = join(dir, 'left.pid');
+      const result = await run(['sh', '-c', `sleep 60 & echo $! > ${pidFile}; echo done`], { timeoutMs: 60_000 });
+      assert.deepEqual([result.code, result.output, result.timedOut], [0, 'done\n', false]);
+      const left = Number(readFileSync(pidFile, 'utf8'));
+      await eventually(() => assert.equal(alive(left), false, 'the sleep it left behind must be gone'));
+    });
+
+    it('keeps the output of many programs at once apart', async (t) => {
+      if (!ready(t)) return;
+      const results = await Promise.all(
+        Array.from({ length: 40 }, (_, i) =>
+          run(['sh', '-c', `echo start ${i}; sleep 0.0${i % 10}; echo end ${i}`], { timeoutMs: 30_000 }),
+        ),
+      );
+      results.forEach((result, i) => assert.deepEqual([result.code, result.output], [0, `start ${i}\nend ${i}\n`]));
+    });
+  });
+}
+
+describe('the native spawner', () => {
+  it('reports what it was running as failed when it dies, and the next program starts a new one', async (t) => {
+    if (!requires(t, BUILT)) return;
+    const own = new SpawnerStarter(SPAWNER_PATH);
+    const running = runProcessWith(own, ['sleep', '30'], { timeoutMs: 60_000 });
+    const pid = await eventually(() => {
+      assert.ok(own.pid !== undefined);
+      return own.pid;
+    });
+    process.kill(pid, 'SIGKILL');
+    const result = await running;
+    assert.ok(result.spawnError, 'the sleep is reported, not left waiting');
+    assert.equal(result.spawnError.code, 'ESPAWNER');
+    assert.match(result.spawnError.message, /labslot-spawner exited \(SIGKILL\)/);
+    const after = await runProcessWith(own, ['echo', 'again'], { timeoutMs: 10_000 });
+    assert.deepEqual([after.code, after.output], [0, 'again\n']);
+    assert.notEqual(own.pid, pid);
+    own.stop();
   });
 });

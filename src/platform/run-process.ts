@@ -1,7 +1,7 @@
 // Runs a program from an argv (never through a shell) with a timeout and an
 // AbortSignal, kills its whole process group when either fires, and keeps only
 // the tail of its output so a chatty check cannot grow the agent's memory.
-import { spawn } from 'node:child_process';
+import { processStarter, type ProcessStarter, type StartedProcess } from './process-starter.js';
 
 export interface RunOptions {
   timeoutMs: number;
@@ -25,7 +25,16 @@ export interface RunResult {
   durationMs: number;
 }
 
-export async function runProcess(argv: readonly string[], options: RunOptions): Promise<RunResult> {
+export function runProcess(argv: readonly string[], options: RunOptions): Promise<RunResult> {
+  return runProcessWith(processStarter(), argv, options);
+}
+
+/** runProcess on a given way of starting programs; the tests hold both to one contract. */
+export async function runProcessWith(
+  starter: ProcessStarter,
+  argv: readonly string[],
+  options: RunOptions,
+): Promise<RunResult> {
   const [program, ...args] = argv;
   if (program === undefined) throw new TypeError('runProcess needs a program');
   const started = performance.now();
@@ -35,76 +44,47 @@ export async function runProcess(argv: readonly string[], options: RunOptions): 
     output = Buffer.concat([output, chunk]);
     if (output.length > keep * 2) output = output.subarray(output.length - keep);
   };
-
-  const failed = (error: NodeJS.ErrnoException): RunResult => ({
+  let timedOut = false;
+  let aborted = false;
+  const failed = (spawnError: NodeJS.ErrnoException): RunResult => ({
     code: null,
     signal: null,
     output: '',
-    timedOut: false,
-    aborted: false,
-    spawnError: error,
+    timedOut,
+    aborted,
+    spawnError,
     durationMs: performance.now() - started,
   });
-  let child: ReturnType<typeof spawn>;
+
+  let child: StartedProcess;
   try {
-    child = spawn(program, args, {
-      env: options.env ?? process.env,
-      cwd: options.cwd,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      // Its own process group, so a timeout kills the grandchildren a check script forks too.
-      detached: true,
-    });
+    child = starter.start(program, args, { env: options.env ?? process.env, cwd: options.cwd }, append);
   } catch (error) {
     return failed(error as NodeJS.ErrnoException);
   }
-  // Attached before anything else can throw: a spawn that fails (EMFILE when a client has taken every
-  // file descriptor, EAGAIN) emits 'error' on the next tick, and an unheard 'error' stops the agent.
-  const spawnFailed = new Promise<NodeJS.ErrnoException>((resolve) => child.once('error', resolve));
-  // Without a process there are no pipes either (undefined, whatever the types say).
-  if (!child.stdout || !child.stderr) return failed(await spawnFailed);
-  child.stdout.on('data', append);
-  child.stderr.on('data', append);
-
-  let timedOut = false;
-  let aborted = false;
-  const killGroup = (): void => {
-    if (child.pid === undefined) return;
-    try {
-      process.kill(-child.pid, 'SIGKILL');
-    } catch {
-      // Already gone.
-    }
-  };
   const timer = setTimeout(() => {
     timedOut = true;
-    killGroup();
+    child.kill();
   }, options.timeoutMs);
   const onAbort = (): void => {
     // A deadline passed in as AbortSignal.timeout() is a timeout, and says so.
     if ((options.signal?.reason as Error | undefined)?.name === 'TimeoutError') timedOut = true;
     else aborted = true;
-    killGroup();
+    child.kill();
   };
   if (options.signal?.aborted) onAbort();
   options.signal?.addEventListener('abort', onAbort, { once: true });
 
   try {
-    return await new Promise<RunResult>((resolve) => {
-      void spawnFailed.then((error) => resolve({ ...failed(error), timedOut, aborted }));
-      // The program's own exit decides the result. Children it left behind would hold the pipes
-      // open (and 'close' back) until the timeout, so they are killed with the group right away.
-      child.once('exit', (code, signal) => {
-        killGroup();
-        child.once('close', () => {
-          const text = output.subarray(Math.max(0, output.length - keep)).toString('utf8');
-          resolve({ code, signal, output: text, timedOut, aborted, durationMs: performance.now() - started });
-        });
-      });
-    });
+    const end = await child.exited;
+    if (end.spawnError !== undefined) return failed(end.spawnError);
+    const text = output.subarray(Math.max(0, output.length - keep)).toString('utf8');
+    const { code, signal } = end;
+    return { code, signal, output: text, timedOut, aborted, durationMs: performance.now() - started };
   } finally {
     clearTimeout(timer);
     options.signal?.removeEventListener('abort', onAbort);
-    killGroup();
+    child.kill();
   }
 }
 

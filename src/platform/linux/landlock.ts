@@ -16,7 +16,7 @@ import { lastLines, runProcess } from '../run-process.js';
 
 /** In the package (package.json "files"), beside dist/ in a build and src/ in a checkout. */
 export const LANDLOCK_PYTHON_LAUNCHER = fileURLToPath(new URL('../../../libexec/labslot-landlock', import.meta.url));
-/** What scripts/build-landlock.mjs compiles: the package's dist/libexec, from dist/ and src/ alike. */
+/** What scripts/build-libexec.mjs compiles: the package's dist/libexec, from dist/ and src/ alike. */
 export const LANDLOCK_NATIVE_LAUNCHER = fileURLToPath(
   new URL('../../../dist/libexec/labslot-landlock', import.meta.url),
 );

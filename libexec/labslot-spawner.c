@@ -1,0 +1,373 @@
+/*
+ * labslot-spawner: starts the agent's short-lived programs (device checks,
+ * useradd, nft, mkfs, ...) so the agent does not have to.
+ *
+ * Why: Node starts a program by forking the whole agent (about 100 MB) and
+ * waiting until the child has exec'd. Each such start costs about 2 ms of CPU
+ * in the agent and its child, and blocks the agent's event loop for all of it:
+ * at 64 command checks per interval, and about ten programs per job lease,
+ * that was the agent's largest cost. This small process starts programs with
+ * posix_spawn (a vfork-like clone, no page tables copied) and relays what they
+ * print, so the agent only writes and reads a few bytes per program.
+ *
+ * Contract (src/platform/spawner-client.ts is the other side). All integers
+ * are little-endian. Every frame, both ways, is
+ *     u32 length (of what follows) | u8 type | u32 id | body
+ * Requests, on stdin:
+ *   1 SPAWN  body: u32 argc | u32 envc | cwd NUL | argc args NUL | envc "K=V" NUL
+ *            (an empty cwd keeps this process's). The program is looked up in
+ *            the PATH of the given environment, as Node's spawn does. It runs
+ *            in a session of its own (a process group to kill), stdin
+ *            /dev/null, stdout and stderr both into one pipe, every signal at
+ *            its default and none blocked.
+ *   2 KILL   SIGKILL to the program's process group, if it has not exited.
+ * Answers, on stdout:
+ *   1 OUTPUT body: bytes the program (or its group) printed.
+ *   2 EXIT   body: i32 wait status. The program's group is killed once the
+ *            program has exited, as the agent always did: children it left
+ *            behind would otherwise hold the pipe open. What they printed
+ *            before that is sent first.
+ *   3 FAILED body: i32 errno. The program could not be started.
+ * At EOF on stdin (the agent stopped or died) it exits and leaves running
+ * programs to finish on their own: a useradd killed half-way would leave
+ * /etc/passwd locked for the next start.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+enum { REQ_SPAWN = 1, REQ_KILL = 2 };
+enum { ANS_OUTPUT = 1, ANS_EXIT = 2, ANS_FAILED = 3 };
+/* A request longer than this is a broken agent, not a command line. */
+#define MAX_FRAME (64u << 20)
+#define HEADER 9u
+
+struct child {
+    uint32_t id;
+    pid_t pid;
+    int out; /* read end of its output pipe, -1 once closed */
+};
+
+static struct child *children;
+static size_t nchildren, capchildren;
+static int wake[2] = {-1, -1};
+
+static void die(const char *what) {
+    fprintf(stderr, "labslot-spawner: %s: %s\n", what, strerror(errno));
+    exit(2);
+}
+
+static void on_sigchld(int sig) {
+    (void)sig;
+    int saved = errno;
+    ssize_t ignored = write(wake[1], "c", 1);
+    (void)ignored;
+    errno = saved;
+}
+
+static void put32(unsigned char *p, uint32_t v) {
+    p[0] = v & 0xff;
+    p[1] = (v >> 8) & 0xff;
+    p[2] = (v >> 16) & 0xff;
+    p[3] = (v >> 24) & 0xff;
+}
+
+static uint32_t get32(const unsigned char *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void write_all(const void *data, size_t size) {
+    const char *p = data;
+    while (size > 0) {
+        ssize_t n = write(1, p, size);
+        if (n < 0 && errno == EINTR) continue;
+        /* The agent is gone: nobody is left to answer. */
+        if (n < 0) exit(errno == EPIPE ? 0 : 2);
+        p += n;
+        size -= (size_t)n;
+    }
+}
+
+static void answer(uint8_t type, uint32_t id, const void *body, uint32_t size) {
+    unsigned char head[HEADER];
+    put32(head, size + 5);
+    head[4] = type;
+    put32(head + 5, id);
+    write_all(head, sizeof head);
+    if (size > 0) write_all(body, size);
+}
+
+static void answer_int(uint8_t type, uint32_t id, int32_t value) {
+    unsigned char body[4];
+    put32(body, (uint32_t)value);
+    answer(type, id, body, sizeof body);
+}
+
+/* Relays what is in the pipe now; at EOF (or a read error) closes it. */
+static void relay(struct child *c, int until_empty) {
+    static char buf[65536];
+    for (;;) {
+        ssize_t n = read(c->out, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EAGAIN) return;
+        if (n <= 0) {
+            close(c->out);
+            c->out = -1;
+            return;
+        }
+        answer(ANS_OUTPUT, c->id, buf, (uint32_t)n);
+        if (!until_empty) return;
+    }
+}
+
+/* NULL-terminated list of NUL-terminated strings starting at *p, within end. */
+static char **take_strings(const char **p, const char *end, uint32_t count) {
+    char **list = calloc((size_t)count + 1, sizeof *list);
+    if (list == NULL) die("out of memory");
+    for (uint32_t i = 0; i < count; i++) {
+        const char *nul = memchr(*p, '\0', (size_t)(end - *p));
+        if (nul == NULL) {
+            free(list);
+            return NULL;
+        }
+        list[i] = (char *)*p;
+        *p = nul + 1;
+    }
+    return list;
+}
+
+static int spawn_at(pid_t *pid, const char *path, posix_spawn_file_actions_t *actions, posix_spawnattr_t *attr,
+                    char **argv, char **envp) {
+    return posix_spawn(pid, path, actions, attr, argv, envp);
+}
+
+/* posix_spawnp would search this process's PATH; Node's spawn searches the child's. */
+static int spawn_in_path(pid_t *pid, posix_spawn_file_actions_t *actions, posix_spawnattr_t *attr, char **argv,
+                         char **envp) {
+    const char *program = argv[0];
+    if (program[0] == '\0') return ENOENT;
+    if (strchr(program, '/') != NULL) return spawn_at(pid, program, actions, attr, argv, envp);
+    const char *path = "/usr/local/bin:/usr/bin:/bin";
+    for (char **e = envp; *e != NULL; e++)
+        if (strncmp(*e, "PATH=", 5) == 0) path = *e + 5;
+    int result = ENOENT;
+    size_t plen = strlen(program);
+    for (const char *dir = path;; dir++) {
+        const char *colon = strchrnul(dir, ':');
+        size_t dlen = (size_t)(colon - dir);
+        char *candidate = malloc(dlen + plen + 3);
+        if (candidate == NULL) die("out of memory");
+        /* An empty entry is the working directory, as in every shell. */
+        if (dlen == 0) strcpy(candidate, ".");
+        else memcpy(candidate, dir, dlen), candidate[dlen] = '\0';
+        strcat(candidate, "/");
+        strcat(candidate, program);
+        int found = access(candidate, X_OK);
+        if (found == 0) {
+            result = spawn_at(pid, candidate, actions, attr, argv, envp);
+            free(candidate);
+            return result;
+        }
+        if (errno == EACCES) result = EACCES;
+        free(candidate);
+        dir = colon;
+        if (*dir == '\0') break;
+    }
+    return result;
+}
+
+static void start(uint32_t id, const char *body, const char *end) {
+    if (end - body < 8) {
+        answer_int(ANS_FAILED, id, EINVAL);
+        return;
+    }
+    uint32_t argc = get32((const unsigned char *)body);
+    uint32_t envc = get32((const unsigned char *)body + 4);
+    const char *p = body + 8;
+    const char *nul = memchr(p, '\0', (size_t)(end - p));
+    if (argc == 0 || nul == NULL) {
+        answer_int(ANS_FAILED, id, EINVAL);
+        return;
+    }
+    const char *cwd = p;
+    p = nul + 1;
+    char **argv = take_strings(&p, end, argc);
+    char **envp = argv == NULL ? NULL : take_strings(&p, end, envc);
+    if (envp == NULL) {
+        free(argv);
+        answer_int(ANS_FAILED, id, EINVAL);
+        return;
+    }
+
+    int pipefd[2];
+    if (pipe2(pipefd, O_CLOEXEC) != 0) {
+        int error = errno;
+        free(argv);
+        free(envp);
+        answer_int(ANS_FAILED, id, error);
+        return;
+    }
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    /* dup2 clears close-on-exec on 1 and 2; both pipe ends themselves close at exec. */
+    posix_spawn_file_actions_adddup2(&actions, pipefd[1], 1);
+    posix_spawn_file_actions_adddup2(&actions, pipefd[1], 2);
+    if (cwd[0] != '\0') posix_spawn_file_actions_addchdir_np(&actions, cwd);
+    posix_spawnattr_init(&attr);
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    sigdelset(&all, SIGKILL);
+    sigdelset(&all, SIGSTOP);
+    posix_spawnattr_setsigmask(&attr, &none);
+    /* This process ignores SIGPIPE; its programs must not inherit that. */
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    pid_t pid = -1;
+    int error = spawn_in_path(&pid, &actions, &attr, argv, envp);
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+    free(argv);
+    free(envp);
+    close(pipefd[1]);
+    if (error != 0) {
+        close(pipefd[0]);
+        answer_int(ANS_FAILED, id, error);
+        return;
+    }
+    fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
+    if (nchildren == capchildren) {
+        capchildren = capchildren == 0 ? 16 : capchildren * 2;
+        children = realloc(children, capchildren * sizeof *children);
+        if (children == NULL) die("out of memory");
+    }
+    children[nchildren++] = (struct child){.id = id, .pid = pid, .out = pipefd[0]};
+}
+
+static void kill_group(uint32_t id) {
+    for (size_t i = 0; i < nchildren; i++)
+        /* Not reaped yet (that happens only in reap()), so the pid is still this program's group. */
+        if (children[i].id == id) kill(-children[i].pid, SIGKILL);
+}
+
+/*
+ * Finds exited programs without reaping them first (WNOWAIT): while the zombie
+ * holds its pid, the group id cannot have been reused, so killing the group
+ * kills only what the program left behind.
+ */
+static void reap(void) {
+    for (size_t i = 0; i < nchildren;) {
+        struct child *c = &children[i];
+        siginfo_t info;
+        memset(&info, 0, sizeof info);
+        if (waitid(P_PID, (id_t)c->pid, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid != c->pid) {
+            i++;
+            continue;
+        }
+        kill(-c->pid, SIGKILL);
+        int status = 0;
+        while (waitpid(c->pid, &status, 0) < 0 && errno == EINTR) {
+        }
+        if (c->out >= 0) relay(c, 1);
+        if (c->out >= 0) {
+            close(c->out);
+            c->out = -1;
+        }
+        answer_int(ANS_EXIT, c->id, status);
+        children[i] = children[--nchildren];
+    }
+}
+
+static void handle(const unsigned char *frame, uint32_t size) {
+    uint8_t type = frame[0];
+    uint32_t id = get32(frame + 1);
+    if (type == REQ_SPAWN) start(id, (const char *)frame + 5, (const char *)frame + size);
+    else if (type == REQ_KILL) kill_group(id);
+    else {
+        fprintf(stderr, "labslot-spawner: unknown request type %u\n", type);
+        exit(2);
+    }
+}
+
+int main(int argc, char **argv) {
+    if (argc == 2 && strcmp(argv[1], "--probe") == 0) {
+        /* The agent asks once whether this binary runs on this host at all. */
+        puts("labslot-spawner 1");
+        return 0;
+    }
+    if (argc != 1) {
+        fprintf(stderr, "usage: labslot-spawner (requests on stdin, answers on stdout; see its source)\n");
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    if (pipe2(wake, O_CLOEXEC | O_NONBLOCK) != 0) die("pipe");
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigchld;
+    sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGCHLD, &sa, NULL) != 0) die("sigaction");
+    fcntl(0, F_SETFD, FD_CLOEXEC);
+    fcntl(1, F_SETFD, FD_CLOEXEC);
+
+    unsigned char *in = NULL;
+    size_t have = 0, cap = 0;
+    struct pollfd *fds = NULL;
+    for (;;) {
+        fds = realloc(fds, (nchildren + 2) * sizeof *fds);
+        if (fds == NULL) die("out of memory");
+        fds[0] = (struct pollfd){.fd = 0, .events = POLLIN};
+        fds[1] = (struct pollfd){.fd = wake[0], .events = POLLIN};
+        size_t polled = nchildren;
+        for (size_t i = 0; i < polled; i++) fds[i + 2] = (struct pollfd){.fd = children[i].out, .events = POLLIN};
+        if (poll(fds, polled + 2, -1) < 0) {
+            if (errno == EINTR) continue;
+            die("poll");
+        }
+        /* Output first, while the children array still matches fds. */
+        for (size_t i = 0; i < polled; i++)
+            if (fds[i + 2].fd >= 0 && fds[i + 2].revents != 0) relay(&children[i], 0);
+        if (fds[1].revents != 0) {
+            char drain[64];
+            while (read(wake[0], drain, sizeof drain) > 0) {
+            }
+            reap();
+        }
+        if (fds[0].revents != 0) {
+            if (cap - have < 65536) {
+                cap = cap == 0 ? 65536 : cap * 2;
+                in = realloc(in, cap);
+                if (in == NULL) die("out of memory");
+            }
+            ssize_t n = read(0, in + have, cap - have);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) return 0;
+            have += (size_t)n;
+            size_t used = 0;
+            while (have - used >= 4) {
+                uint32_t size = get32(in + used);
+                if (size < 5 || size > MAX_FRAME) {
+                    fprintf(stderr, "labslot-spawner: bad frame length %u\n", size);
+                    return 2;
+                }
+                if (have - used - 4 < size) break;
+                handle(in + used + 4, size);
+                used += 4 + size;
+            }
+            memmove(in, in + used, have - used);
+            have -= used;
+        }
+    }
+}

@@ -1,0 +1,55 @@
+// How runProcess starts a program: through the agent's small spawner process
+// (spawner-client.ts) when the build compiled it, else with Node's own spawn
+// (direct-starter.ts). Both keep one contract: the program runs in a process
+// group of its own with stdin /dev/null and stdout+stderr to onOutput;
+// kill() sends SIGKILL to that group; once the program has exited, its group
+// is killed too, so what it left behind cannot hold its output open.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { directStarter } from './direct-starter.js';
+import { SPAWNER_PATH, SpawnerStarter } from './spawner-client.js';
+
+export type ProcessEnd =
+  | { code: number | null; signal: NodeJS.Signals | null; spawnError?: undefined }
+  | { spawnError: NodeJS.ErrnoException };
+
+export interface StartedProcess {
+  /** Settles once the program has exited and what it printed has been passed on; never rejects. */
+  exited: Promise<ProcessEnd>;
+  /** SIGKILL to the program's group; nothing once it has exited. */
+  kill(): void;
+}
+
+export interface StartOptions {
+  env: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
+export interface ProcessStarter {
+  readonly kind: 'spawner' | 'direct';
+  /** Throws only for arguments no program can take (a NUL byte), as Node's spawn does. */
+  start(
+    program: string,
+    args: readonly string[],
+    options: StartOptions,
+    onOutput: (chunk: Buffer) => void,
+  ): StartedProcess;
+}
+
+let chosen: ProcessStarter | undefined;
+
+/**
+ * Chosen once per process. The spawner is asked to answer once first, so a
+ * binary that cannot run here (built for another architecture, say) leaves
+ * the agent on Node's spawn instead of failing every check.
+ */
+export function processStarter(): ProcessStarter {
+  chosen ??= spawnerRuns(SPAWNER_PATH) ? new SpawnerStarter(SPAWNER_PATH) : directStarter;
+  return chosen;
+}
+
+export function spawnerRuns(path: string): boolean {
+  if (!existsSync(path)) return false;
+  const probe = spawnSync(path, ['--probe'], { encoding: 'utf8', timeout: 5_000, stdio: ['ignore', 'pipe', 'ignore'] });
+  return probe.status === 0 && probe.stdout.trim() === 'labslot-spawner 1';
+}

@@ -1,0 +1,177 @@
+// The agent's side of libexec/labslot-spawner (its header has the contract):
+// one long-lived small process that starts the agent's programs, so that a
+// device check or a lease's useradd does not fork the whole agent. Started on
+// first use; when it dies, what it was running is reported as failed to start
+// or ended, and the next program starts a new one.
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { constants } from 'node:os';
+import type { Readable, Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import type { ProcessEnd, ProcessStarter, StartedProcess, StartOptions } from './process-starter.js';
+
+/** What scripts/build-libexec.mjs compiles: the package's dist/libexec, from dist/ and src/ alike. */
+export const SPAWNER_PATH = fileURLToPath(new URL('../../dist/libexec/labslot-spawner', import.meta.url));
+
+const REQ_SPAWN = 1;
+const REQ_KILL = 2;
+const ANS_OUTPUT = 1;
+const ANS_EXIT = 2;
+const ANS_FAILED = 3;
+const HEADER = 9;
+
+const ERRNO_NAMES = new Map(Object.entries(constants.errno).map(([name, number]) => [number, name]));
+const SIGNAL_NAMES = new Map(
+  Object.entries(constants.signals).map(([name, number]) => [number, name as NodeJS.Signals]),
+);
+
+interface Running {
+  program: string;
+  onOutput: (chunk: Buffer) => void;
+  settle: (end: ProcessEnd) => void;
+}
+
+type SpawnerProcess = ChildProcessByStdio<Writable, Readable, null>;
+
+export class SpawnerStarter implements ProcessStarter {
+  readonly kind = 'spawner';
+  #process: SpawnerProcess | undefined;
+  #pending = Buffer.alloc(0);
+  readonly #running = new Map<number, Running>();
+  #lastId = 0;
+
+  constructor(readonly path: string) {}
+
+  start(program: string, args: readonly string[], { env, cwd }: StartOptions, onOutput: (chunk: Buffer) => void) {
+    const request = spawnRequest([program, ...args], env, cwd ?? '');
+    const spawner = this.#spawner();
+    const id = this.#nextId();
+    const exited = new Promise<ProcessEnd>((settle) => this.#running.set(id, { program, onOutput, settle }));
+    if (this.#running.size === 1) refStream(spawner.stdout, true);
+    spawner.stdin.write(frame(REQ_SPAWN, id, request));
+    const kill = (): void => {
+      if (this.#running.has(id) && this.#process === spawner) spawner.stdin.write(frame(REQ_KILL, id));
+    };
+    return { exited, kill } satisfies StartedProcess;
+  }
+
+  /** The spawner's pid while it runs: it shows in `ps` as the agent's child. */
+  get pid(): number | undefined {
+    return this.#process?.pid;
+  }
+
+  /** Ends the spawner (its programs run on); the next start begins a new one. For tests and shutdown. */
+  stop(): void {
+    this.#process?.stdin.end();
+  }
+
+  #settled(id: number): void {
+    this.#running.delete(id);
+    if (this.#running.size === 0 && this.#process !== undefined) refStream(this.#process.stdout, false);
+  }
+
+  #nextId(): number {
+    do this.#lastId = this.#lastId >= 0xffff_fffe ? 1 : this.#lastId + 1;
+    while (this.#running.has(this.#lastId));
+    return this.#lastId;
+  }
+
+  #spawner(): SpawnerProcess {
+    if (this.#process !== undefined) return this.#process;
+    const child = spawn(this.path, [], { stdio: ['pipe', 'pipe', 'inherit'] });
+    this.#process = child;
+    this.#pending = Buffer.alloc(0);
+    // The spawner keeps the agent's process alive only while a program it started is being waited for.
+    child.unref();
+    refStream(child.stdin, false);
+    refStream(child.stdout, false);
+    child.stdout.on('data', (chunk: Buffer) => this.#read(chunk));
+    // A write after it died fails with EPIPE; the exit below reports what was running.
+    child.stdin.on('error', () => undefined);
+    const gone = (why: string): void => {
+      if (this.#process !== child) return;
+      this.#process = undefined;
+      for (const [id, running] of this.#running) {
+        this.#running.delete(id);
+        running.settle({ spawnError: spawnError(running.program, 'ESPAWNER', `labslot-spawner ${why}`) });
+      }
+    };
+    child.once('error', (error) => gone(`could not start: ${error.message}`));
+    // 'close', not 'exit': answers still in the pipe are read first.
+    child.once('close', (code, signal) => gone(`exited (${String(code ?? signal)})`));
+    return child;
+  }
+
+  #read(chunk: Buffer): void {
+    let data = this.#pending.length === 0 ? chunk : Buffer.concat([this.#pending, chunk]);
+    while (data.length >= 4) {
+      const size = data.readUInt32LE(0);
+      if (data.length < 4 + size) break;
+      this.#answer(data[4] ?? 0, data.readUInt32LE(5), data.subarray(HEADER, 4 + size));
+      data = data.subarray(4 + size);
+    }
+    // A copy, so a small remainder does not pin a large chunk.
+    this.#pending = Buffer.from(data);
+  }
+
+  #answer(type: number, id: number, body: Buffer): void {
+    const running = this.#running.get(id);
+    if (running === undefined) return;
+    if (type === ANS_OUTPUT) {
+      // The chunk outlives this read buffer in the caller's tail.
+      running.onOutput(Buffer.from(body));
+      return;
+    }
+    this.#settled(id);
+    if (type === ANS_EXIT) running.settle(decodeStatus(body.readInt32LE(0)));
+    else if (type === ANS_FAILED) {
+      const errno = body.readInt32LE(0);
+      running.settle({
+        spawnError: spawnError(running.program, ERRNO_NAMES.get(errno) ?? `E${errno}`, undefined, errno),
+      });
+    }
+  }
+}
+
+/** Pipes to a child are net.Sockets, which can be (un)ref'd; the stream types do not say so. */
+function refStream(stream: Readable | Writable, ref: boolean): void {
+  const socket = stream as unknown as { ref?: () => void; unref?: () => void };
+  if (ref) socket.ref?.();
+  else socket.unref?.();
+}
+
+/** As Node's spawn words it: "spawn nft ENOENT". */
+function spawnError(program: string, code: string, message?: string, errno?: number): NodeJS.ErrnoException {
+  const error: NodeJS.ErrnoException = new Error(message ?? `spawn ${program} ${code}`);
+  error.code = code;
+  if (errno !== undefined) error.errno = -errno;
+  error.syscall = `spawn ${program}`;
+  error.path = program;
+  return error;
+}
+
+/** A wait(2) status as Node reports an exit: a code, or the signal that ended it. */
+function decodeStatus(status: number): ProcessEnd {
+  const signal = status & 0x7f;
+  if (signal === 0) return { code: (status >> 8) & 0xff, signal: null };
+  return { code: null, signal: SIGNAL_NAMES.get(signal) ?? null };
+}
+
+function frame(type: number, id: number, body?: Buffer): Buffer {
+  const head = Buffer.alloc(HEADER);
+  head.writeUInt32LE(5 + (body?.length ?? 0), 0);
+  head.writeUInt8(type, 4);
+  head.writeUInt32LE(id, 5);
+  return body === undefined ? head : Buffer.concat([head, body]);
+}
+
+function spawnRequest(argv: readonly string[], env: NodeJS.ProcessEnv, cwd: string): Buffer {
+  const pairs = Object.entries(env).flatMap(([key, value]) => (value === undefined ? [] : [`${key}=${value}`]));
+  const strings = [cwd, ...argv, ...pairs];
+  // Node's spawn refuses these too: a NUL would end the string early, here as in exec.
+  if (strings.some((text) => text.includes('\0')))
+    throw new TypeError(`a program's arguments, environment and directory cannot contain NUL bytes: ${argv[0] ?? ''}`);
+  const counts = Buffer.alloc(8);
+  counts.writeUInt32LE(argv.length, 0);
+  counts.writeUInt32LE(pairs.length, 4);
+  return Buffer.concat([counts, Buffer.from(`${strings.join('\0')}\0`)]);
+}
