@@ -13,10 +13,11 @@
 // (stmt.raw()) for every execution that maps fields, but never off: a query
 // without field mapping (db.all(sql`...`)) relies on the default. So raw mode
 // is turned off whenever a statement is handed out; nothing else needs
-// resetting, as drizzle calls neither pluck() nor expand(). A statement that
-// keeps a handed-out mode (a query's .prepare(), kept) maps fields, so calls
-// raw() again before each run. A busy statement (mid-iterate()) cannot run
-// again: that call gets a fresh one.
+// resetting, as drizzle calls neither pluck() nor expand(). A query prepared
+// and kept (health-store.ts) shares its statement with later ones too: those
+// that return rows map fields, so they call raw() again before every run. A
+// busy statement (mid-iterate(); drizzle never iterates) cannot run again
+// until done: that call gets a fresh one.
 import type Database from 'better-sqlite3';
 
 /** Enough for every distinct query the agent runs (a few dozen) and its migrations, with room to spare. */
