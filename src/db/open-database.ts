@@ -7,6 +7,7 @@ import Database from 'better-sqlite3';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import * as schema from './schema.js';
+import { withStatementCache } from './statement-cache.js';
 
 export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Database };
 
@@ -45,7 +46,7 @@ export function openDatabase({ stateDir, migrationsDir = MIGRATIONS_DIR }: OpenD
     client.pragma('synchronous = NORMAL');
     client.pragma('foreign_keys = ON');
     client.pragma('busy_timeout = 5000');
-    const db = drizzle(client, { schema });
+    const db = drizzleOver(client);
     migrate(db, { migrationsFolder: migrationsDir });
     return db;
   } catch (error) {
@@ -53,6 +54,13 @@ export function openDatabase({ stateDir, migrationsDir = MIGRATIONS_DIR }: OpenD
     const reason = error instanceof Error ? error.message : String(error);
     throw new DatabaseError(`cannot open the database ${file}: ${reason}`, { cause: error });
   }
+}
+
+/** drizzle over `client`, reusing its prepared statements (statement-cache.ts); $client is `client` itself. */
+function drizzleOver(client: Database.Database): Db {
+  const db = drizzle(withStatementCache(client), { schema });
+  db.$client = client;
+  return db;
 }
 
 /**
@@ -79,7 +87,7 @@ export function openDatabaseReadOnly(stateDir: string): Db | undefined {
   if (!existsSync(file)) return undefined;
   try {
     const client = new Database(file, { readonly: true, fileMustExist: true, timeout: 5_000 });
-    return drizzle(client, { schema });
+    return drizzleOver(client);
   } catch (error) {
     throw new DatabaseError(
       `cannot read the database ${file}: ${error instanceof Error ? error.message : String(error)}`,
