@@ -8,6 +8,7 @@
 // Every job gets its own user, device grants and cleanup. Needs root and socat.
 //
 //   npm run build && npm run bench:lease   (the agent runs from dist/, like an installed one)
+//   LABSLOT_BENCH_SLOTS=8 LABSLOT_BENCH_CPU_PROF=/tmp/prof npm run bench:lease   (one size, profiled)
 import { createHash } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -20,6 +21,15 @@ import { treeCpu } from './process-tree.js';
 import { scriptCleanup } from '../test/helpers/cleanup.js';
 import { ptyPair } from '../test/helpers/pty-pair.js';
 
+/** LABSLOT_BENCH_CPU_PROF=DIR: the agent writes a V8 CPU profile there (Node refuses --cpu-prof in NODE_OPTIONS). */
+const PROFILE_DIR = process.env['LABSLOT_BENCH_CPU_PROF'];
+const PROFILER =
+  PROFILE_DIR === undefined
+    ? undefined
+    : ['sh', '-c', 'node=$1; shift; exec "$node" --cpu-prof --cpu-prof-dir="$0" "$@"', PROFILE_DIR];
+/** LABSLOT_BENCH_SLOTS=8: only that many slots (default: 1, then 8). */
+const SLOT_COUNTS =
+  process.env['LABSLOT_BENCH_SLOTS'] === undefined ? [1, 8] : [Number(process.env['LABSLOT_BENCH_SLOTS'])];
 const SUBMITTER = 'bench-submitter';
 const LATENCY_SAMPLES = 40;
 const THROUGHPUT_JOBS = 80;
@@ -102,7 +112,12 @@ async function measure(slots: number): Promise<Measured> {
       toml += `[slots.s${i}]\ntarget = "tb"\ndevices = ["s${i}-con", "s${i}-check"]\nadd_to_groups = ["dialout"]\n`;
     const config = join(dir, 'slots.toml');
     writeFileSync(config, toml);
-    const agent = await startAgent(cleanup, { config, stateDir: join(dir, 'state'), timeoutMs: 30_000 });
+    const agent = await startAgent(cleanup, {
+      config,
+      stateDir: join(dir, 'state'),
+      timeoutMs: 30_000,
+      wrapper: PROFILER,
+    });
     const base = agent.url;
     // Wait until every slot has been checked once.
     for (;;) {
@@ -174,7 +189,7 @@ async function measure(slots: number): Promise<Measured> {
 }
 
 const rows = [];
-for (const slots of [1, 8]) rows.push(await measure(slots));
+for (const slots of SLOT_COUNTS) rows.push(await measure(slots));
 // The same machine, the same minute: the bare work of a job, without labslot (bench/lease-floor.ts).
 const floor = await measureFloor(LATENCY_SAMPLES, THROUGHPUT_JOBS, 8);
 console.log(
