@@ -16,46 +16,51 @@ import { command, requires, ROOT } from './helpers/prerequisites.js';
 import { C_COMPILER, ENOSYS, LANDLOCK_RESTRICT_SELF, syscallErrno } from './helpers/syscall-errno.js';
 
 describe(`a job whose Landlock scope cannot be made (${ON_KERNEL})`, () => {
-  it(`${SCOPED ? 'never runs, and ends as an infrastructure failure that says why' : 'runs unscoped (no ABI 6: the documented fallback)'}`, async (t) => {
-    if (!requires(t, ROOT, command('python3'), command('setpriv', ['--version']), C_COMPILER)) return;
-    const wrapper = syscallErrno(t)(LANDLOCK_RESTRICT_SELF, ENOSYS);
-    const lab = await jobLab(t, [{ name: 'rack-1', target: 'board' }], '', undefined, { wrapper });
-    const id = await lab.submit({ target: 'board', script: 'echo the job ran' });
-    const job = await lab.waitDone(id);
-    const output = await lab.output(id);
-    if (!SCOPED) {
-      assert.equal(job.state, 'succeeded', output);
-      assert.equal(output, 'the job ran\n');
-      t.diagnostic(`${ON_KERNEL} lacks Landlock ABI 6: asserted the documented fallback (the job runs unscoped)`);
-      return;
-    }
-    const line =
-      'labslot-landlock: landlock_restrict_self: Function not implemented: the job does not start without its abstract-socket scope';
-    assert.deepEqual(
-      {
-        state: job.state,
-        endedBy: job.ended_by,
-        infrastructure: job.infrastructure,
-        reason: job.end_reason,
-        exitCode: job.exit_code,
-      },
-      {
-        state: 'failed',
-        endedBy: 'infrastructure',
-        infrastructure: true,
-        reason: `the sandbox refused to start the job: ${line}`,
-        exitCode: null,
-      },
-      output,
-    );
-    // The job's own output says the same (the launcher's stderr is the job's), and the job never ran.
-    assert.equal(output, `${line}\n`);
-    const held = await eventually(async () => (await lab.slot('rack-1')).hold ?? false, {
-      message: 'the slot is held after the refused job',
-    });
-    assert.deepEqual(
-      { reason: held.reason, source: held.source },
-      { reason: `the sandbox refused to start the job: ${line}`, source: 'system' },
-    );
-  });
+  it(
+    SCOPED
+      ? 'never runs, and ends as an infrastructure failure that says why'
+      : 'runs unscoped (no ABI 6: the documented fallback)',
+    async (t) => {
+      if (!requires(t, ROOT, command('python3'), command('setpriv', ['--version']), C_COMPILER)) return;
+      const wrapper = syscallErrno(t)(LANDLOCK_RESTRICT_SELF, ENOSYS);
+      const lab = await jobLab(t, [{ name: 'rack-1', target: 'board' }], '', undefined, { wrapper });
+      const id = await lab.submit({ target: 'board', script: 'echo the job ran' });
+      const job = await lab.waitDone(id);
+      const output = await lab.output(id);
+      if (!SCOPED) {
+        assert.equal(job.state, 'succeeded', output);
+        assert.equal(output, 'the job ran\n');
+        t.diagnostic(`${ON_KERNEL} lacks Landlock ABI 6: asserted the documented fallback (the job runs unscoped)`);
+        return;
+      }
+      const line =
+        'labslot-landlock: landlock_restrict_self: Function not implemented: the job does not start without its abstract-socket scope';
+      assert.deepEqual(
+        {
+          state: job.state,
+          endedBy: job.ended_by,
+          infrastructure: job.infrastructure,
+          reason: job.end_reason,
+          exitCode: job.exit_code,
+        },
+        {
+          state: 'failed',
+          endedBy: 'infrastructure',
+          infrastructure: true,
+          reason: `the sandbox refused to start the job: ${line}`,
+          exitCode: null,
+        },
+        output,
+      );
+      // The job's own output says the same (the launcher's stderr is the job's), and the job never ran.
+      assert.equal(output, `${line}\n`);
+      const held = await eventually(async () => (await lab.slot('rack-1')).hold ?? false, {
+        message: 'the slot is held after the refused job',
+      });
+      assert.deepEqual(
+        { reason: held.reason, source: held.source },
+        { reason: `the sandbox refused to start the job: ${line}`, source: 'system' },
+      );
+    },
+  );
 });
