@@ -6,10 +6,10 @@
 // jobs get on this kernel, and each job's launcher is told that ABI: where
 // the agent promised the scope, a job that cannot get it (a seccomp filter,
 // another kernel state inside the job) does not run at all, rather than run
-// unscoped; on an older kernel it runs as it is. The launcher is native (libexec/labslot-landlock.c, compiled by
-// the build) when the build had a C compiler, else python3 with
-// libexec/labslot-landlock: the same contract, without python3's start-up
-// (~10 ms of CPU per job).
+// unscoped; on an older kernel it runs as it is. The launcher is native
+// (libexec/labslot-landlock.c, compiled by the build) when the build had a
+// C compiler, else python3 with libexec/labslot-landlock: the same contract,
+// without python3's start-up (~10 ms of CPU per job).
 import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -79,8 +79,8 @@ export class LinuxPlatform implements Platform {
   ) {}
 
   /**
-   * The Landlock ABI this process probed once, at start (isolation()), that every job's launcher is held
-   * to: kept here, where it was learned and where jobs start, beside nothing global.
+   * The Landlock ABI probed once, at start (isolation()), that every job's launcher is held to: kept on
+   * the platform, which learns it and starts the jobs, and handed to sandboxCommand, rather than in module state.
    */
   private landlockAbi: number | undefined;
 
