@@ -74,6 +74,8 @@ try {
     devices: [],
     limits: { memoryBytes: 2 ** 30, pids: 1024, cpus: 1 },
   };
+  // What the agent probes at start and every job's launcher is told to expect.
+  const abi = await landlockAbi();
   const sandboxed: number[] = [];
   const plain: number[] = [];
   const scoped: number[] = [];
@@ -90,7 +92,7 @@ try {
     await run([...privilegeDrop(account), ...withJobEnvironment(envFile, ['true'])]);
     const plainMs = performance.now() - started;
     started = performance.now();
-    await run([...privilegeDrop(account), ...landlockScope(), ...withJobEnvironment(envFile, ['true'])]);
+    await run([...privilegeDrop(account), ...landlockScope(abi), ...withJobEnvironment(envFile, ['true'])]);
     const scopedMs = performance.now() - started;
     if (i >= 5) {
       sandboxed.push(sandboxMs);
@@ -120,7 +122,7 @@ try {
     `setpriv + landlock + env         ${percentile(scoped, 50).toFixed(1).padStart(7)}  ${percentile(scoped, 99).toFixed(1).padStart(7)}`,
   );
   console.log(
-    `added by the launcher (ABI ${await landlockAbi()})     ${percentile(launcher, 50).toFixed(1).padStart(7)}  ${percentile(launcher, 99).toFixed(1).padStart(7)}`,
+    `added by the launcher (ABI ${abi})     ${percentile(launcher, 50).toFixed(1).padStart(7)}  ${percentile(launcher, 99).toFixed(1).padStart(7)}`,
   );
 } finally {
   await platform.killWorker(account, 5_000);

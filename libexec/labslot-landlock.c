@@ -5,13 +5,19 @@
  * the contract:
  *
  *   labslot-landlock --abi            prints the kernel's Landlock ABI (0: none)
- *   labslot-landlock --scope -- CMD   with ABI 6 or later: restricts itself so
- *                                     that it and everything it starts can
- *                                     connect only to abstract sockets made in
- *                                     this same domain, then execs CMD; with an
- *                                     older kernel, execs CMD unscoped. If the
- *                                     kernel has ABI 6 and the scope cannot be
- *                                     applied, CMD never runs (exit 125).
+ *   labslot-landlock --scope --expect-abi N [--report-fd FD] -- CMD
+ *       N: the ABI the agent's start-up probe found (--abi). N >= 6: the
+ *       agent promised jobs the abstract-socket scope, so CMD runs only
+ *       inside it; if it cannot be established for any reason (the system
+ *       calls fail, even with ENOSYS or EOPNOTSUPP, or report an older ABI),
+ *       CMD never runs (exit 122). N < 6 (the agent warned at start that
+ *       jobs run unscoped): scoped if the kernel can after all, else
+ *       unscoped; if the kernel has ABI 6 and the scope cannot be applied,
+ *       CMD never runs (exit 125).
+ *       FD: a descriptor the launcher writes its failure line to as well,
+ *       the same line as on stderr, so the agent learns from a channel the
+ *       job cannot write that the job never started; it is close-on-exec,
+ *       CMD never holds it.
  *
  * The package build compiles it into dist/libexec (scripts/build-libexec.mjs);
  * src/platform/linux/landlock.ts runs it when it is there, python3 otherwise.
@@ -20,6 +26,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -38,7 +45,10 @@
 #define SCOPE_ABI 6
 /* Exit code of the sandbox's own failures (sandbox.ts uses it too), as opposed to the job's. */
 #define SANDBOX_FAILED 125
-#define USAGE "usage: labslot-landlock --abi | --scope -- COMMAND [ARG...]"
+/* The agent expected the scope (--expect-abi 6 or more) and it could not be established: its own code, not 125. */
+#define SCOPE_REFUSED 122
+#define REFUSED "the job does not start without its abstract-socket scope"
+#define USAGE "usage: labslot-landlock --abi | --scope --expect-abi N [--report-fd FD] -- COMMAND [ARG...]"
 
 /* The kernel's struct landlock_ruleset_attr as of ABI 6 (it only grows; its size tells which fields we mean). */
 struct ruleset_attr {
@@ -49,16 +59,35 @@ struct ruleset_attr {
 
 /* Why a step failed, for fail(); the messages are the python launcher's, word for word. */
 static char failure[256];
+/* --report-fd, once checked: fail() writes its line there too. */
+static int report_fd = -1;
 
 _Noreturn static void fail(int code, const char *format, ...)
 {
+	char line[512];
 	va_list args;
 	va_start(args, format);
-	fputs("labslot-landlock: ", stderr);
-	vfprintf(stderr, format, args);
-	fputc('\n', stderr);
+	int length = vsnprintf(line, sizeof line - 1, format, args);
 	va_end(args);
+	if (length < 0)
+		length = 0;
+	if ((size_t)length > sizeof line - 2)
+		length = sizeof line - 2;
+	line[length] = '\n';
+	fputs("labslot-landlock: ", stderr);
+	fwrite(line, 1, (size_t)length + 1, stderr);
+	if (report_fd >= 0)
+		dprintf(report_fd, "labslot-landlock: %.*s", length + 1, line);
 	exit(code);
+}
+
+/* A decimal number of at most 9 digits (argv is the agent's, but a typo must not pass as 0); -1 if not one. */
+static long number(const char *text)
+{
+	size_t length = strlen(text);
+	if (length == 0 || length > 9 || strspn(text, "0123456789") != length)
+		return -1;
+	return strtol(text, NULL, 10);
 }
 
 /* The kernel's Landlock ABI version (0 when it has none or Landlock is off at boot); -1 on failure. */
@@ -150,13 +179,39 @@ int main(int argc, char *argv[])
 			fail(1, "cannot print the ABI: %s", strerror(errno));
 		return 0;
 	}
-	if (argc < 4 || strcmp(argv[1], "--scope") != 0 || strcmp(argv[2], "--") != 0)
+	/* --scope --expect-abi N [--report-fd FD] -- COMMAND...: a fixed order, as the agent writes it. */
+	if (argc < 6 || strcmp(argv[1], "--scope") != 0 || strcmp(argv[2], "--expect-abi") != 0)
 		fail(2, "%s", USAGE);
-	char *const *command = argv + 3;
+	long expected = number(argv[3]);
+	int next = 4;
+	if (strcmp(argv[next], "--report-fd") == 0 && next + 1 < argc) {
+		long fd = number(argv[next + 1]);
+		/* A descriptor that is not open would lose the report: a broken chain, not a job to run. */
+		if (fd < 0 || fcntl((int)fd, F_GETFD) < 0)
+			fail(2, "--report-fd %s: not an open descriptor", argv[next + 1]);
+		report_fd = (int)fd;
+		next += 2;
+	}
+	if (expected < 0 || next + 1 >= argc || strcmp(argv[next], "--") != 0)
+		fail(2, "%s", USAGE);
+	char *const *command = argv + next + 1;
 
-	long abi = landlock_abi();
-	if (abi < 0 || (abi >= SCOPE_ABI && scope_abstract_unix_sockets() != 0))
-		fail(SANDBOX_FAILED, "%s: the job does not start without its abstract-socket scope", failure);
+	if (expected >= SCOPE_ABI) {
+		/* The agent vouched for the scope at start: nothing here may turn that into running unscoped. */
+		long abi = syscall(SYS_LANDLOCK_CREATE_RULESET, NULL, (size_t)0, (uint32_t)LANDLOCK_CREATE_RULESET_VERSION);
+		if (abi < 0)
+			fail(SCOPE_REFUSED, "landlock_create_ruleset (ABI version): %s; the agent found ABI %ld at start: %s",
+			     strerror(errno), expected, REFUSED);
+		if (abi < SCOPE_ABI)
+			fail(SCOPE_REFUSED, "the kernel reports Landlock ABI %ld; the agent found ABI %ld at start: %s", abi,
+			     expected, REFUSED);
+		if (scope_abstract_unix_sockets() != 0)
+			fail(SCOPE_REFUSED, "%s: %s", failure, REFUSED);
+	} else {
+		long abi = landlock_abi();
+		if (abi < 0 || (abi >= SCOPE_ABI && scope_abstract_unix_sockets() != 0))
+			fail(SANDBOX_FAILED, "%s: %s", failure, REFUSED);
+	}
 	/*
 	 * Ignored signals survive exec. The python launcher reset these two (Python
 	 * ignores them for itself), so the job always got the defaults, whatever its
@@ -164,6 +219,9 @@ int main(int argc, char *argv[])
 	 */
 	signal(SIGPIPE, SIG_DFL);
 	signal(SIGXFSZ, SIG_DFL);
+	/* Close-on-exec rather than closed: should the exec fail, fail() still reports it there. */
+	if (report_fd >= 0 && fcntl(report_fd, F_SETFD, FD_CLOEXEC) != 0)
+		fail(SANDBOX_FAILED, "--report-fd %d: %s", report_fd, strerror(errno));
 	exec_like_python(command);
 	fail(127, "cannot run %s: %s", command[0], strerror(errno));
 }

@@ -4,7 +4,10 @@
 // Landlock ABI, scopes abstract Unix sockets when the kernel can (and runs the
 // command unscoped when it cannot), hands the command default signal
 // dispositions, and refuses to run the command when the scope cannot be
-// applied. Then the two against each other: the same ABI, separate domains.
+// applied; told that the agent found ABI 6 or later at start, it refuses even
+// when the kernel's answer inside is ENOSYS or EOPNOTSUPP (a seccomp filter
+// makes it so here), and says why where the job cannot write. Then the two
+// against each other: the same ABI, separate domains.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
@@ -20,6 +23,7 @@ import {
   nativeLauncher,
   pythonLauncher,
   SCOPE_ABI,
+  SCOPE_REFUSED_EXIT,
 } from '../src/platform/linux/landlock.js';
 import {
   abstractName,
@@ -31,6 +35,15 @@ import {
   SCOPED,
 } from './helpers/abstract-socket.js';
 import { command, IN_CI, type Prerequisite, requires } from './helpers/prerequisites.js';
+import {
+  C_COMPILER,
+  ENOSYS,
+  EOPNOTSUPP,
+  EPERM,
+  LANDLOCK_CREATE_RULESET,
+  LANDLOCK_RESTRICT_SELF,
+  syscallErrno,
+} from './helpers/syscall-errno.js';
 import { tempDir } from './helpers/temp-dir.js';
 
 // python3 runs the tests' socket clients and listeners whichever launcher is under test.
@@ -71,9 +84,27 @@ function run(argv: string[], env?: NodeJS.ProcessEnv): { status: number | null; 
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
+/** The descriptor the tests give the launcher for its report, as the sandbox does. */
+const REPORT_FD = 3;
+
+/** run(), with a pipe at REPORT_FD: what came out of it, too. */
+function runReported(argv: string[]): { status: number | null; stdout: string; stderr: string; report: string } {
+  const [program = 'false', ...args] = argv;
+  const result = spawnSync(program, args, {
+    encoding: 'utf8',
+    timeout: 30_000,
+    stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+  });
+  const report: unknown = result.output[REPORT_FD];
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr, report: String(report) };
+}
+
+const REFUSED = 'the job does not start without its abstract-socket scope';
+
 for (const { name: kind, launcher, needs, missing } of IMPLEMENTATIONS) {
   const LAUNCH = [...launcher.argv];
-  const SCOPE = landlockScope(launcher);
+  // What the agent tells each job's launcher on this kernel (-1, a probe that failed, fails the tests below).
+  const SCOPE = landlockScope(Math.max(LANDLOCK_ABI, 0), launcher);
 
   describe(`labslot-landlock, ${kind} (${ON_KERNEL})`, () => {
     it('--abi prints the ABI the agent logs at start', async (t) => {
@@ -148,13 +179,12 @@ for (const { name: kind, launcher, needs, missing } of IMPLEMENTATIONS) {
       // Landlock allows 16 nested domains: the 17th restrict_self fails (E2BIG), a real kernel refusal.
       const nested = Array.from({ length: 17 }, () => SCOPE).flat();
       const deep = run([...nested, 'echo', 'ran']);
+      // Told an older ABI than the kernel has: scoped all the same, and failing closed as ever (exit 125).
+      const unexpected = run([...Array.from({ length: 17 }, () => landlockScope(0, launcher)).flat(), 'echo', 'ran']);
       if (SCOPED) {
-        assert.equal(deep.status, 125, deep.stderr);
-        assert.equal(deep.stdout, '', 'the command never ran');
-        assert.equal(
-          deep.stderr,
-          'labslot-landlock: landlock_restrict_self: Argument list too long: the job does not start without its abstract-socket scope\n',
-        );
+        const line = `labslot-landlock: landlock_restrict_self: Argument list too long: ${REFUSED}\n`;
+        assert.deepEqual(deep, { status: SCOPE_REFUSED_EXIT, stdout: '', stderr: line }, 'the command never ran');
+        assert.deepEqual(unexpected, { status: 125, stdout: '', stderr: line });
       } else {
         assert.equal(deep.stdout, 'ran\n', 'an older kernel has nothing to apply');
         t.diagnostic(`${ON_KERNEL} lacks ABI ${SCOPE_ABI}: asserted the documented fallback (unscoped)`);
@@ -163,9 +193,21 @@ for (const { name: kind, launcher, needs, missing } of IMPLEMENTATIONS) {
       assert.deepEqual(usage, {
         status: 2,
         stdout: '',
-        stderr: 'labslot-landlock: usage: labslot-landlock --abi | --scope -- COMMAND [ARG...]\n',
+        stderr:
+          'labslot-landlock: usage: labslot-landlock --abi | --scope --expect-abi N [--report-fd FD] -- COMMAND [ARG...]\n',
       });
       assert.equal(run([...LAUNCH, '--abi', 'extra']).status, 2);
+      // Never a scope without the ABI the agent expects, nor one that is not a number.
+      assert.deepEqual(run([...LAUNCH, '--scope', '--', 'echo', 'ran']), usage);
+      assert.deepEqual(run([...LAUNCH, '--scope', '--expect-abi', '', '--', 'echo', 'ran']), usage);
+      assert.deepEqual(run([...LAUNCH, '--scope', '--expect-abi', '6x', '--', 'echo', 'ran']), usage);
+      assert.deepEqual(run([...LAUNCH, '--scope', '--expect-abi', '6', '--']), usage);
+      // A report that would go nowhere: the chain is broken, the command does not run.
+      assert.deepEqual(run([...landlockScope(SCOPE_ABI, launcher, 9), 'echo', 'ran']), {
+        status: 2,
+        stdout: '',
+        stderr: 'labslot-landlock: --report-fd 9: not an open descriptor\n',
+      });
       const missingJob = run([...SCOPE, '/nonexistent/job']);
       assert.deepEqual(missingJob, {
         status: 127,
@@ -180,6 +222,64 @@ for (const { name: kind, launcher, needs, missing } of IMPLEMENTATIONS) {
         status: 127,
         stdout: '',
         stderr: 'labslot-landlock: cannot run not-executable: Permission denied\n',
+      });
+    });
+
+    it('told the agent found ABI 6, refuses the command when a Landlock call fails inside, even with ENOSYS or EOPNOTSUPP, and reports why', (t) => {
+      if (!requires(t, ...needs, C_COMPILER)) return;
+      const under = syscallErrno(t);
+      // The scope the agent expects from any kernel that had ABI 6 at its start, whatever this one has.
+      const expecting = landlockScope(SCOPE_ABI, launcher, REPORT_FD);
+      for (const [errno, text] of [
+        [ENOSYS, 'Function not implemented'],
+        [EOPNOTSUPP, 'Operation not supported'],
+      ] as const) {
+        const refused = runReported([...under(LANDLOCK_CREATE_RULESET, errno), ...expecting, 'echo', 'ran']);
+        const line = `labslot-landlock: landlock_create_ruleset (ABI version): ${text}; the agent found ABI ${SCOPE_ABI} at start: ${REFUSED}\n`;
+        assert.deepEqual(refused, { status: SCOPE_REFUSED_EXIT, stdout: '', stderr: line, report: line }, text);
+      }
+      // The ABI is there but the domain cannot be entered; an older kernel already says it lacks ABI 6.
+      const restrict = runReported([...under(LANDLOCK_RESTRICT_SELF, EPERM), ...expecting, 'echo', 'ran']);
+      const line = SCOPED
+        ? `labslot-landlock: landlock_restrict_self: Operation not permitted: ${REFUSED}\n`
+        : `labslot-landlock: the kernel reports Landlock ABI ${LANDLOCK_ABI}; the agent found ABI ${SCOPE_ABI} at start: ${REFUSED}\n`;
+      assert.deepEqual(restrict, { status: SCOPE_REFUSED_EXIT, stdout: '', stderr: line, report: line });
+    });
+
+    it('told the agent found an ABI below 6, runs the command as it is where Landlock is missing', (t) => {
+      if (!requires(t, ...needs, C_COMPILER)) return;
+      const under = syscallErrno(t);
+      for (const [abi, errno] of [
+        [SCOPE_ABI - 1, ENOSYS],
+        [0, EOPNOTSUPP],
+      ] as const) {
+        const ran = runReported([
+          ...under(LANDLOCK_CREATE_RULESET, errno),
+          ...landlockScope(abi, launcher, REPORT_FD),
+          'echo',
+          'ran',
+        ]);
+        assert.deepEqual(ran, { status: 0, stdout: 'ran\n', stderr: '', report: '' }, `expected ABI ${abi}`);
+      }
+    });
+
+    it('never hands the command the report descriptor, and reports a command it cannot run', (t) => {
+      if (!requires(t, ...needs)) return;
+      const reporting = landlockScope(Math.max(LANDLOCK_ABI, 0), launcher, REPORT_FD);
+      // `true >&3` fails when descriptor 3 is not open: the job cannot write a report of its own.
+      const probe = `if { true >&${REPORT_FD}; } 2>/dev/null; then echo held; else echo closed; fi`;
+      assert.deepEqual(runReported([...reporting, 'sh', '-c', probe]), {
+        status: 0,
+        stdout: 'closed\n',
+        stderr: '',
+        report: '',
+      });
+      const line = 'labslot-landlock: cannot run /nonexistent/job: No such file or directory\n';
+      assert.deepEqual(runReported([...reporting, '/nonexistent/job']), {
+        status: 127,
+        stdout: '',
+        stderr: line,
+        report: line,
       });
     });
   });
@@ -206,10 +306,10 @@ describe(`labslot-landlock, python3 and native together (${ON_KERNEL})`, () => {
     it(`keep a ${outer.kind}-scoped listener's socket from a ${inner.kind}-scoped client (two jobs)`, async (t) => {
       if (!requires(t, PYTHON3, BUILT)) return;
       const name = abstractName(`${outer.kind}-domain`);
-      await listen(t, name, 'job-a', landlockScope(outer));
+      await listen(t, name, 'job-a', landlockScope(LANDLOCK_ABI, outer));
       // The control: outside any domain, the listener is reachable.
       assert.equal(run(['python3', '-c', CONNECT_PY, name]).stdout, 'connect=ok reply=from-job-a\n');
-      const other = run([...landlockScope(inner), 'python3', '-c', CONNECT_PY, name]);
+      const other = run([...landlockScope(LANDLOCK_ABI, inner), 'python3', '-c', CONNECT_PY, name]);
       assert.equal(other.status, 0, other.stderr);
       assert.equal(other.stdout, SCOPED ? 'connect=EPERM\n' : 'connect=ok reply=from-job-a\n');
     });

@@ -7,7 +7,13 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { landlockLauncher } from '../src/platform/linux/landlock.js';
-import { bwrapArguments, environmentScript, sandboxCommand, type RootEntry } from '../src/platform/linux/sandbox.js';
+import {
+  bwrapArguments,
+  environmentScript,
+  SANDBOX_REPORT_FD,
+  sandboxCommand,
+  type RootEntry,
+} from '../src/platform/linux/sandbox.js';
 import type { JobLaunch } from '../src/platform/platform.js';
 import { tempDir } from './helpers/temp-dir.js';
 
@@ -44,15 +50,25 @@ const LAUNCH: JobLaunch = {
 describe('linux sandbox command', () => {
   it('joins the cgroups, makes mounts private, then bwrap, then drops privileges, and only then loads the job env from its file', () => {
     const envFile = '/var/lib/labslot/workers/w1/environment';
-    const argv = sandboxCommand(LAUNCH, ['/sys/fs/cgroup/memory/labslot/w1/cgroup.procs'], envFile);
+    // ABI 7: what the agent's probe found at start, which the launcher is told to hold the job to.
+    const argv = sandboxCommand(LAUNCH, ['/sys/fs/cgroup/memory/labslot/w1/cgroup.procs'], envFile, 7);
     const at = (word: string): number => argv.indexOf(word);
     assert.deepEqual(argv.slice(0, 2), ['/bin/sh', '-c']);
     assert.ok(at('unshare') < at('bwrap') && at('bwrap') < at('setpriv') && at('setpriv') < at('/usr/bin/env'));
     // The Landlock scope is the worker's own doing (no_new_privs already set), just before the job's environment,
-    // by whichever launcher this checkout has (native when built with a C compiler, else python3).
+    // by whichever launcher this checkout has (native when built with a C compiler, else python3), told the
+    // ABI to expect and where to report a refusal (the chain's descriptor SANDBOX_REPORT_FD).
     const landlock = landlockLauncher();
     const launcherAt = at('--scope') - landlock.argv.length;
-    assert.deepEqual(argv.slice(launcherAt, at('/usr/bin/env')), [...landlock.argv, '--scope', '--']);
+    assert.deepEqual(argv.slice(launcherAt, at('/usr/bin/env')), [
+      ...landlock.argv,
+      '--scope',
+      '--expect-abi',
+      '7',
+      '--report-fd',
+      String(SANDBOX_REPORT_FD),
+      '--',
+    ]);
     assert.ok(at('setpriv') < launcherAt);
     assert.match(
       argv.slice(at('bwrap'), at('setpriv')).join(' '),

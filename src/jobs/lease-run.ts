@@ -240,6 +240,12 @@ export class LeaseRun {
       );
       if (exit.spawnError !== undefined)
         return { ...infrastructureFailure(`could not start the job: ${exit.spawnError}`), holdSlot: true };
+      // Not the job's exit code, which the job could fake: the sandbox's own word. Every job sent here would meet it.
+      if (exit.sandboxError !== undefined)
+        return {
+          ...infrastructureFailure(`the sandbox refused to start the job: ${exit.sandboxError}`),
+          holdSlot: true,
+        };
       let cause = stopOf(this.phase);
       // A limit the kernel enforced (OOM kill, failed forks) is the reason a failed job failed, even past its timeout.
       const verdict = await this.deps.platform.limitVerdict(worker.account, worker.launch.limits);

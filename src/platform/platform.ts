@@ -77,6 +77,11 @@ export interface JobExit {
   signal: string | null;
   /** The platform could not start the job at all: the lab's problem, not the job's. */
   spawnError?: string;
+  /**
+   * The sandbox refused to run the job, in its own words (Linux: the Landlock scope the agent found at start
+   * could not be established): the job never ran; the lab's problem. Told through a channel the job cannot write.
+   */
+  sandboxError?: string;
   /** The job's processes survived every kill; the runner stopped waiting for them. */
   abandoned?: boolean;
 }

@@ -75,7 +75,7 @@ export async function talkTo(name: string, line?: string): Promise<string> {
 
 /**
  * A listener on `\0name`, answering "from-<who>"; stopped after the test. Made by the test process itself
- * (outside any Landlock domain), or in a domain of its own when `prefix` is a launcher's `--scope --`.
+ * (outside any Landlock domain), or in a domain of its own when `prefix` is a launcher's scope (landlockScope).
  */
 export async function listen(t: Cleanup, name: string, who = 'outside', prefix: string[] = []): Promise<void> {
   const [program, ...args] = [...prefix, 'python3', '-c', LISTEN_PY, name, who];

@@ -2,12 +2,14 @@
 // (`\0name`) belong to the network namespace, which jobs share with the host,
 // so two jobs could talk through one. A launcher makes the system calls Node
 // cannot: inside the sandbox, as the worker, it scopes itself and execs the
-// rest of the job's chain. It decides per job from the kernel's ABI and fails
-// closed; the probe here only tells the operator at start what jobs get on
-// this kernel. The launcher is native (libexec/labslot-landlock.c, compiled by
-// the build) when the build had a C compiler, else python3 with
-// libexec/labslot-landlock: the same contract, without python3's start-up
-// (~10 ms of CPU per job).
+// rest of the job's chain. The probe here tells the operator at start what
+// jobs get on this kernel, and each job's launcher is told that ABI: where
+// the agent promised the scope, a job that cannot get it (a seccomp filter,
+// another kernel state inside the job) does not run at all, rather than run
+// unscoped; on an older kernel it runs as it is. The launcher is native
+// (libexec/labslot-landlock.c, compiled by the build) when the build had a
+// C compiler, else python3 with libexec/labslot-landlock: the same contract,
+// without python3's start-up (~10 ms of CPU per job).
 import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,13 +24,15 @@ export const LANDLOCK_NATIVE_LAUNCHER = fileURLToPath(
 );
 /** The first Landlock ABI with LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET (Linux 6.12). */
 export const SCOPE_ABI = 6;
+/** The launcher's exit when it was told to expect the scope (ABI 6 or later) and could not establish it. */
+export const SCOPE_REFUSED_EXIT = 122;
 /** Isolated mode: nothing of the job's environment steers the interpreter; no site-packages to load. */
 const PYTHON = ['python3', '-I', '-S'];
 const PROBE_TIMEOUT_MS = 10_000;
 
 export interface LandlockLauncher {
   kind: 'native' | 'python3';
-  /** Followed by `--abi`, or by `--scope -- COMMAND...`. */
+  /** Followed by `--abi`, or by `--scope --expect-abi N [--report-fd FD] -- COMMAND...` (landlockScope). */
   argv: readonly string[];
   /** The sandbox binds this read-only at the same path, so the launcher is there whatever the job's mounts hide. */
   dir: string;
@@ -58,9 +62,15 @@ export class LandlockProbeError extends Error {
   override readonly name = 'LandlockProbeError';
 }
 
-/** Prefixed to a command: the command runs scoped (ABI 6 and later) or as it is (older kernels). */
-export function landlockScope(launcher = landlockLauncher()): string[] {
-  return [...launcher.argv, '--scope', '--'];
+/**
+ * Prefixed to a command: `expectedAbi` is what landlockAbi found at start. From ABI 6 the command runs
+ * scoped or not at all (exit SCOPE_REFUSED_EXIT); below, as it is. The launcher also writes why it did
+ * not run the command to `reportFd`, which the command never inherits: a channel the job cannot forge.
+ */
+export function landlockScope(expectedAbi: number, launcher = landlockLauncher(), reportFd?: number): string[] {
+  if (!Number.isSafeInteger(expectedAbi) || expectedAbi < 0) throw new RangeError(`bad Landlock ABI ${expectedAbi}`);
+  const report = reportFd === undefined ? [] : ['--report-fd', String(reportFd)];
+  return [...launcher.argv, '--scope', '--expect-abi', String(expectedAbi), ...report, '--'];
 }
 
 /** The kernel's Landlock ABI (0: none), asked through the same launcher the jobs run. */

@@ -3,12 +3,13 @@
 // /proc for finding what a worker's uid still runs, and Landlock (landlock.ts)
 // keeping each job's abstract Unix sockets to itself.
 import { spawn } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { closeSync, openSync } from 'node:fs';
 import { chown, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WorkerCgroups } from './cgroups.js';
 import { landlockAbi, landlockNote } from './landlock.js';
-import { ENVIRONMENT_FILE, environmentScript, sandboxCommand } from './sandbox.js';
+import { ENVIRONMENT_FILE, environmentScript, SANDBOX_REPORT_FD, sandboxCommand } from './sandbox.js';
 import { OutputRelay } from '../output-relay.js';
 import type {
   IsolationNote,
@@ -36,6 +37,37 @@ const PRIVILEGED_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' };
  * gone), how long the output relay may take to write what is left in its pipe before it is killed.
  */
 const RELAY_DRAIN_MS = 5_000;
+/** How long, once the job has ended, the sandbox's report may take to reach end-of-file (it does at once). */
+const REPORT_WAIT_MS = 5_000;
+/** A report is one line; anything past this is not the launcher's. */
+const REPORT_MAX = 4096;
+
+/** What the sandbox wrote on its report pipe (nothing: the job started), read until every holder has closed it. */
+function readReport(pipe: Readable | null | undefined): Promise<string> {
+  if (!pipe) return Promise.resolve('');
+  return new Promise((resolve) => {
+    let text = '';
+    pipe.setEncoding('utf8');
+    pipe.on('data', (chunk: string) => {
+      if (text.length < REPORT_MAX) text += chunk;
+    });
+    pipe.once('error', () => pipe.destroy());
+    pipe.once('close', () => resolve(text.slice(0, REPORT_MAX).trim()));
+  });
+}
+
+/** `promise`, or `fallback` after `ms`. */
+async function within<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<T>((resolve) => {
+    timer = setTimeout(() => resolve(fallback), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 export class LinuxPlatform implements Platform {
   readonly name = 'linux';
@@ -45,6 +77,12 @@ export class LinuxPlatform implements Platform {
     private readonly scope: string,
     private readonly cgroups = new WorkerCgroups(scope),
   ) {}
+
+  /**
+   * The Landlock ABI probed once, at start (isolation()), that every job's launcher is held to: kept on
+   * the platform, which learns it and starts the jobs, and handed to sandboxCommand, rather than in module state.
+   */
+  private landlockAbi: number | undefined;
 
   checkNetworkPolicy(signal?: AbortSignal): Promise<void> {
     return checkNft(signal);
@@ -81,7 +119,8 @@ export class LinuxPlatform implements Platform {
 
   /** Each job scopes itself (landlock.ts); this only says what the kernel lets that scope be. */
   async isolation(signal?: AbortSignal): Promise<IsolationNote[]> {
-    return [landlockNote(await landlockAbi(signal))];
+    this.landlockAbi = await landlockAbi(signal);
+    return [landlockNote(this.landlockAbi)];
   }
 
   async startJob(launch: JobLaunch): Promise<StartedJob> {
@@ -90,7 +129,10 @@ export class LinuxPlatform implements Platform {
     const envFile = join(launch.privateDir, ENVIRONMENT_FILE);
     await writeFile(envFile, environmentScript(launch.env), { mode: 0o640 });
     await chown(envFile, 0, launch.worker.gid);
-    const [program, ...args] = sandboxCommand(launch, this.cgroups.procsFiles(launch.worker.workerId), envFile);
+    // The agent has probed at start; a caller that never asked (a benchmark) has it probed now, once.
+    this.landlockAbi ??= await landlockAbi();
+    const procsFiles = this.cgroups.procsFiles(launch.worker.workerId);
+    const [program, ...args] = sandboxCommand(launch, procsFiles, envFile, this.landlockAbi);
     if (program === undefined) throw new TypeError('no command');
     const out = openSync(launch.outputFile, 'a', 0o600);
     let relay: OutputRelay | undefined;
@@ -101,7 +143,8 @@ export class LinuxPlatform implements Platform {
       const sink = relay?.input ?? out;
       const child = spawn(program, args, {
         env: PRIVILEGED_ENV,
-        stdio: ['ignore', sink, sink],
+        // The fourth, SANDBOX_REPORT_FD (3): the pipe the launcher tells why the job did not start.
+        stdio: ['ignore', sink, sink, 'pipe'],
         // Its own process group: the agent's terminal signals do not reach it.
         detached: true,
       });
@@ -109,14 +152,16 @@ export class LinuxPlatform implements Platform {
         child.once('error', (error) => resolve({ code: null, signal: null, spawnError: error.message }));
         child.once('exit', (code, signal) => resolve({ code, signal }));
       });
+      const report = readReport(child.stdio[SANDBOX_REPORT_FD] as Readable | null | undefined);
       const started = relay;
-      // Followers must find all of the job's output in the file once it has ended.
-      const exited = started
-        ? ended.then(async (exit) => {
-            await started.finish(RELAY_DRAIN_MS);
-            return exit;
-          })
-        : ended;
+      const exited = ended.then(async (exit) => {
+        const [sandboxError] = await Promise.all([
+          exit.spawnError === undefined ? within(report, REPORT_WAIT_MS, '') : '',
+          // Followers must find all of the job's output in the file once it has ended.
+          started?.finish(RELAY_DRAIN_MS),
+        ]);
+        return sandboxError === '' ? exit : { ...exit, sandboxError };
+      });
       return { pid: child.pid ?? -1, exited };
     } catch (error) {
       await relay?.finish(0);

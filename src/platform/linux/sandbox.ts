@@ -12,7 +12,9 @@
 //           drop supplementary groups), no_new_privs, no capabilities, an
 //           empty bounding set;
 //   labslot-landlock  a Landlock domain of the job's own, in which abstract
-//           Unix sockets made outside it cannot be reached (landlock.ts);
+//           Unix sockets made outside it cannot be reached (landlock.ts),
+//           told the ABI the agent found at start so that it refuses the job
+//           rather than run it unscoped, and why on SANDBOX_REPORT_FD;
 //   env -i  then sh, which reads the job's environment from a file only the
 //           worker's group can read, only now that nothing runs as root.
 // Everything is an argv element, and nothing of the job's environment (its
@@ -29,6 +31,11 @@ const ENTER_CGROUPS =
 const LOAD_ENVIRONMENT = '. "$1" || exit 125; shift; exec "$@"';
 /** Where the platform writes the job's environment, in the worker's private directory. */
 export const ENVIRONMENT_FILE = 'environment';
+/**
+ * The descriptor the chain's first process gets for the launcher's report (why the job did not start).
+ * Every step passes it on; the launcher marks it close-on-exec, so the job never holds it.
+ */
+export const SANDBOX_REPORT_FD = 3;
 
 export function privilegeDrop(worker: Pick<WorkerAccount, 'uid' | 'gid'>): string[] {
   return [
@@ -144,8 +151,16 @@ export function bwrapArguments(launch: JobLaunch, root: readonly RootEntry[] = h
   return args;
 }
 
-/** `envFile`: the job's environment (environmentScript), readable by the worker inside the sandbox. */
-export function sandboxCommand(launch: JobLaunch, cgroupProcsFiles: readonly string[], envFile: string): string[] {
+/**
+ * `envFile`: the job's environment (environmentScript), readable by the worker inside the sandbox.
+ * `landlockAbi`: what the agent's probe found at start (landlockAbi), which the launcher holds the job to.
+ */
+export function sandboxCommand(
+  launch: JobLaunch,
+  cgroupProcsFiles: readonly string[],
+  envFile: string,
+  landlockAbi: number,
+): string[] {
   const landlock = landlockLauncher();
   return [
     '/bin/sh',
@@ -165,7 +180,7 @@ export function sandboxCommand(launch: JobLaunch, cgroupProcsFiles: readonly str
       readOnly: [...launch.readOnly, { host: landlock.dir, inJob: landlock.dir }],
     }),
     ...privilegeDrop(launch.worker),
-    ...landlockScope(landlock),
+    ...landlockScope(landlockAbi, landlock, SANDBOX_REPORT_FD),
     ...withJobEnvironment(envFile, launch.command),
   ];
 }
