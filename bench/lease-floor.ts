@@ -6,6 +6,7 @@
 // ratios to it rather than as absolute times that depend on the machine.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { treeCpu } from './process-tree.js';
 
 /** One command, resolved with its exit code; a bench step that fails stops the benchmark. */
 function run(argv: readonly string[]): Promise<void> {
@@ -53,9 +54,13 @@ async function bareJob(): Promise<void> {
 export interface Floor {
   /** One bare job at a time: median of `samples`, ms. */
   p50Ms: number;
+  /** One bare job at a time: jobs per second over the samples. */
+  sequentialJobsPerSecond: number;
   /** `parallel` bare jobs at a time: jobs per second over `jobs`. */
   jobsPerSecond: number;
   parallel: number;
+  /** CPU of the tools per job, `parallel` at a time (not this process's own forking of them), ms. */
+  cpuPerJobMs: number;
 }
 
 export async function measureFloor(samples: number, jobs: number, parallel: number): Promise<Floor> {
@@ -68,6 +73,7 @@ export async function measureFloor(samples: number, jobs: number, parallel: numb
   }
   times.sort((a, b) => a - b);
   let next = 0;
+  const cpuBefore = treeCpu(process.pid).children;
   const started = performance.now();
   await Promise.all(
     Array.from({ length: parallel }, async () => {
@@ -78,5 +84,11 @@ export async function measureFloor(samples: number, jobs: number, parallel: numb
     }),
   );
   const seconds = (performance.now() - started) / 1000;
-  return { p50Ms: times[Math.floor(times.length / 2)] ?? NaN, jobsPerSecond: jobs / seconds, parallel };
+  return {
+    p50Ms: times[Math.floor(times.length / 2)] ?? NaN,
+    sequentialJobsPerSecond: (times.length * 1000) / times.reduce((sum, ms) => sum + ms, 0),
+    jobsPerSecond: jobs / seconds,
+    parallel,
+    cpuPerJobMs: (treeCpu(process.pid).children - cpuBefore) / jobs,
+  };
 }

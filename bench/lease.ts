@@ -214,7 +214,11 @@ for (const r of rows) {
 }
 const [one, eight] = rows;
 console.log(
-  `floor (useradd, bwrap --unshare-pid setpriv --init-groups --no-new-privs true, userdel): p50 ${floor.p50Ms.toFixed(0)} ms one at a time, ${floor.jobsPerSecond.toFixed(1)} jobs/s ${floor.parallel} at a time`,
+  `floor (useradd, bwrap --unshare-pid setpriv --init-groups --no-new-privs true, userdel): p50 ${floor.p50Ms.toFixed(0)} ms one at a time (${floor.sequentialJobsPerSecond.toFixed(1)} jobs/s), ${floor.jobsPerSecond.toFixed(1)} jobs/s ${floor.parallel} at a time, ${floor.cpuPerJobMs.toFixed(1)} ms CPU per job in its tools`,
+);
+// Context for the third ratio: what running 8 at a time gains the bare work itself on this machine.
+console.log(
+  `the floor itself: ${floor.parallel} at a time / one at a time = ${(floor.jobsPerSecond / floor.sequentialJobsPerSecond).toFixed(2)}`,
 );
 if (one !== undefined && eight !== undefined)
   console.log(
