@@ -21,6 +21,12 @@
  *            /dev/null, stdout and stderr both into one pipe, every signal at
  *            its default and none blocked.
  *   2 KILL   SIGKILL to the program's process group, if it has not exited.
+ *   3 JOB    body: u32 argc | u32 envc | u64 cap (all ones: none) | cwd NUL |
+ *            output file NUL | args NUL | env NUL. A job's sandbox chain
+ *            (labslot-spawner-job.c): stdout and stderr appended to the
+ *            output file, through this process when capped; its fd 3 a
+ *            pipe whose bytes come back as REPORT.
+ *   4 CLOSE  stop relaying an exited job's pipes (the agent waited enough).
  * Answers, on stdout:
  *   1 OUTPUT body: bytes the program (or its group) printed.
  *   2 EXIT   body: i32 wait status. The program's group is killed once the
@@ -28,41 +34,34 @@
  *            behind would otherwise hold the pipe open. What they printed
  *            before that is sent first.
  *   3 FAILED body: i32 errno. The program could not be started.
+ *   4 STARTED body: i32 pid. A job runs.
+ *   5 REPORT body: bytes a job's sandbox wrote to its fd 3.
+ * For a job, EXIT comes when its first process has exited (nothing is
+ * killed), then 6 DONE (no body) once its pipes are at end-of-file or closed.
  * At EOF on stdin (the agent stopped or died) it exits and leaves running
  * programs to finish on their own: a useradd killed half-way would leave
  * /etc/passwd locked for the next start.
  */
-#define _GNU_SOURCE
+#include "labslot-spawner.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-enum { REQ_SPAWN = 1, REQ_KILL = 2 };
-enum { ANS_OUTPUT = 1, ANS_EXIT = 2, ANS_FAILED = 3 };
 /* A request longer than this is a broken agent, not a command line. */
 #define MAX_FRAME (64u << 20)
 #define HEADER 9u
-
-struct child {
-    uint32_t id;
-    pid_t pid;
-    int out; /* read end of its output pipe, -1 once closed */
-};
 
 static struct child *children;
 static size_t nchildren, capchildren;
 static int wake[2] = {-1, -1};
 
-static void die(const char *what) {
+void die(const char *what) {
     fprintf(stderr, "labslot-spawner: %s: %s\n", what, strerror(errno));
     exit(2);
 }
@@ -82,7 +81,7 @@ static void put32(unsigned char *p, uint32_t v) {
     p[3] = (v >> 24) & 0xff;
 }
 
-static uint32_t get32(const unsigned char *p) {
+uint32_t get32(const unsigned char *p) {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
@@ -98,7 +97,7 @@ static void write_all(const void *data, size_t size) {
     }
 }
 
-static void answer(uint8_t type, uint32_t id, const void *body, uint32_t size) {
+void answer(uint8_t type, uint32_t id, const void *body, uint32_t size) {
     unsigned char head[HEADER];
     put32(head, size + 5);
     head[4] = type;
@@ -107,7 +106,7 @@ static void answer(uint8_t type, uint32_t id, const void *body, uint32_t size) {
     if (size > 0) write_all(body, size);
 }
 
-static void answer_int(uint8_t type, uint32_t id, int32_t value) {
+void answer_int(uint8_t type, uint32_t id, int32_t value) {
     unsigned char body[4];
     put32(body, (uint32_t)value);
     answer(type, id, body, sizeof body);
@@ -130,8 +129,7 @@ static void relay(struct child *c, int until_empty) {
     }
 }
 
-/* NULL-terminated list of NUL-terminated strings starting at *p, within end. */
-static char **take_strings(const char **p, const char *end, uint32_t count) {
+char **take_strings(const char **p, const char *end, uint32_t count) {
     char **list = calloc((size_t)count + 1, sizeof *list);
     if (list == NULL) die("out of memory");
     for (uint32_t i = 0; i < count; i++) {
@@ -146,17 +144,29 @@ static char **take_strings(const char **p, const char *end, uint32_t count) {
     return list;
 }
 
-static int spawn_at(pid_t *pid, const char *path, posix_spawn_file_actions_t *actions, posix_spawnattr_t *attr,
-                    char **argv, char **envp) {
-    return posix_spawn(pid, path, actions, attr, argv, envp);
+/* Its own session (a process group to kill), every signal at its default and none blocked. */
+static int spawn_at(pid_t *pid, const char *path, posix_spawn_file_actions_t *actions, char **argv, char **envp) {
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    sigdelset(&all, SIGKILL);
+    sigdelset(&all, SIGSTOP);
+    posix_spawnattr_setsigmask(&attr, &none);
+    /* This process ignores SIGPIPE; its programs must not inherit that. */
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    int error = posix_spawn(pid, path, actions, &attr, argv, envp);
+    posix_spawnattr_destroy(&attr);
+    return error;
 }
 
 /* posix_spawnp would search this process's PATH; Node's spawn searches the child's. */
-static int spawn_in_path(pid_t *pid, posix_spawn_file_actions_t *actions, posix_spawnattr_t *attr, char **argv,
-                         char **envp) {
+int spawn_in_path(pid_t *pid, posix_spawn_file_actions_t *actions, char **argv, char **envp) {
     const char *program = argv[0];
     if (program[0] == '\0') return ENOENT;
-    if (strchr(program, '/') != NULL) return spawn_at(pid, program, actions, attr, argv, envp);
+    if (strchr(program, '/') != NULL) return spawn_at(pid, program, actions, argv, envp);
     const char *path = "/usr/local/bin:/usr/bin:/bin";
     for (char **e = envp; *e != NULL; e++)
         if (strncmp(*e, "PATH=", 5) == 0) path = *e + 5;
@@ -174,7 +184,7 @@ static int spawn_in_path(pid_t *pid, posix_spawn_file_actions_t *actions, posix_
         strcat(candidate, program);
         int found = access(candidate, X_OK);
         if (found == 0) {
-            result = spawn_at(pid, candidate, actions, attr, argv, envp);
+            result = spawn_at(pid, candidate, actions, argv, envp);
             free(candidate);
             return result;
         }
@@ -218,27 +228,15 @@ static void start(uint32_t id, const char *body, const char *end) {
         return;
     }
     posix_spawn_file_actions_t actions;
-    posix_spawnattr_t attr;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
     /* dup2 clears close-on-exec on 1 and 2; both pipe ends themselves close at exec. */
     posix_spawn_file_actions_adddup2(&actions, pipefd[1], 1);
     posix_spawn_file_actions_adddup2(&actions, pipefd[1], 2);
     if (cwd[0] != '\0') posix_spawn_file_actions_addchdir_np(&actions, cwd);
-    posix_spawnattr_init(&attr);
-    sigset_t none, all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    sigdelset(&all, SIGKILL);
-    sigdelset(&all, SIGSTOP);
-    posix_spawnattr_setsigmask(&attr, &none);
-    /* This process ignores SIGPIPE; its programs must not inherit that. */
-    posix_spawnattr_setsigdefault(&attr, &all);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     pid_t pid = -1;
-    int error = spawn_in_path(&pid, &actions, &attr, argv, envp);
+    int error = spawn_in_path(&pid, &actions, argv, envp);
     posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
     free(argv);
     free(envp);
     close(pipefd[1]);
@@ -248,18 +246,37 @@ static void start(uint32_t id, const char *body, const char *end) {
         return;
     }
     fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
+    add_child((struct child){.id = id, .pid = pid, .out = pipefd[0], .report = -1, .file = -1});
+}
+
+struct child *add_child(struct child c) {
     if (nchildren == capchildren) {
         capchildren = capchildren == 0 ? 16 : capchildren * 2;
         children = realloc(children, capchildren * sizeof *children);
         if (children == NULL) die("out of memory");
     }
-    children[nchildren++] = (struct child){.id = id, .pid = pid, .out = pipefd[0]};
+    children[nchildren] = c;
+    return &children[nchildren++];
+}
+
+static struct child *find(uint32_t id) {
+    for (size_t i = 0; i < nchildren; i++)
+        if (children[i].id == id) return &children[i];
+    return NULL;
 }
 
 static void kill_group(uint32_t id) {
-    for (size_t i = 0; i < nchildren; i++)
-        /* Not reaped yet (that happens only in reap()), so the pid is still this program's group. */
-        if (children[i].id == id) kill(-children[i].pid, SIGKILL);
+    struct child *c = find(id);
+    /* Not reaped yet (that happens only in reap()), so the pid is still this program's group. */
+    if (c != NULL && !c->exited) kill(-c->pid, SIGKILL);
+}
+
+/* Drops finished jobs from the list (their DONE sent). */
+static void drop_done_jobs(void) {
+    for (size_t i = 0; i < nchildren;) {
+        if (children[i].job && job_done(&children[i])) children[i] = children[--nchildren];
+        else i++;
+    }
 }
 
 /*
@@ -272,13 +289,21 @@ static void reap(void) {
         struct child *c = &children[i];
         siginfo_t info;
         memset(&info, 0, sizeof info);
-        if (waitid(P_PID, (id_t)c->pid, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid != c->pid) {
+        if (c->exited || waitid(P_PID, (id_t)c->pid, &info, WEXITED | WNOHANG | WNOWAIT) != 0 ||
+            info.si_pid != c->pid) {
             i++;
             continue;
         }
-        kill(-c->pid, SIGKILL);
+        /* A job's leftovers die with its PID namespace; its pipes are relayed until end-of-file. */
+        if (!c->job) kill(-c->pid, SIGKILL);
         int status = 0;
         while (waitpid(c->pid, &status, 0) < 0 && errno == EINTR) {
+        }
+        if (c->job) {
+            c->exited = 1;
+            answer_int(ANS_EXIT, c->id, status);
+            i++;
+            continue;
         }
         if (c->out >= 0) relay(c, 1);
         if (c->out >= 0) {
@@ -293,9 +318,14 @@ static void reap(void) {
 static void handle(const unsigned char *frame, uint32_t size) {
     uint8_t type = frame[0];
     uint32_t id = get32(frame + 1);
-    if (type == REQ_SPAWN) start(id, (const char *)frame + 5, (const char *)frame + size);
+    const char *body = (const char *)frame + 5, *end = (const char *)frame + size;
+    if (type == REQ_SPAWN) start(id, body, end);
+    else if (type == REQ_JOB) start_job(id, body, end);
     else if (type == REQ_KILL) kill_group(id);
-    else {
+    else if (type == REQ_CLOSE) {
+        struct child *c = find(id);
+        if (c != NULL && c->job) close_job(c);
+    } else {
         fprintf(stderr, "labslot-spawner: unknown request type %u\n", type);
         exit(2);
     }
@@ -326,19 +356,29 @@ int main(int argc, char **argv) {
     size_t have = 0, cap = 0;
     struct pollfd *fds = NULL;
     for (;;) {
-        fds = realloc(fds, (nchildren + 2) * sizeof *fds);
+        drop_done_jobs();
+        fds = realloc(fds, (2 * nchildren + 2) * sizeof *fds);
         if (fds == NULL) die("out of memory");
         fds[0] = (struct pollfd){.fd = 0, .events = POLLIN};
         fds[1] = (struct pollfd){.fd = wake[0], .events = POLLIN};
         size_t polled = nchildren;
-        for (size_t i = 0; i < polled; i++) fds[i + 2] = (struct pollfd){.fd = children[i].out, .events = POLLIN};
-        if (poll(fds, polled + 2, -1) < 0) {
+        for (size_t i = 0; i < polled; i++) {
+            fds[2 * i + 2] = (struct pollfd){.fd = children[i].out, .events = POLLIN};
+            fds[2 * i + 3] = (struct pollfd){.fd = children[i].report, .events = POLLIN};
+        }
+        if (poll(fds, 2 * polled + 2, -1) < 0) {
             if (errno == EINTR) continue;
             die("poll");
         }
         /* Output first, while the children array still matches fds. */
-        for (size_t i = 0; i < polled; i++)
-            if (fds[i + 2].fd >= 0 && fds[i + 2].revents != 0) relay(&children[i], 0);
+        for (size_t i = 0; i < polled; i++) {
+            struct child *c = &children[i];
+            if (fds[2 * i + 2].fd >= 0 && fds[2 * i + 2].revents != 0) {
+                if (c->job) relay_job(c, &c->out);
+                else relay(c, 0);
+            }
+            if (fds[2 * i + 3].fd >= 0 && fds[2 * i + 3].revents != 0) relay_job(c, &c->report);
+        }
         if (fds[1].revents != 0) {
             char drain[64];
             while (read(wake[0], drain, sizeof drain) > 0) {

@@ -14,7 +14,11 @@ import { fileURLToPath } from 'node:url';
 
 const HELPERS = [
   { name: 'labslot-landlock', fallback: 'jobs will use the python3 Landlock launcher' },
-  { name: 'labslot-spawner', fallback: "the agent will start programs with Node's spawn" },
+  {
+    name: 'labslot-spawner',
+    extra: ['labslot-spawner-job.c'],
+    fallback: "the agent will start programs and jobs with Node's spawn",
+  },
 ];
 const cc = process.env.CC || 'cc';
 const FLAGS = ['-O2', '-Wall', '-Wextra', '-Werror'];
@@ -22,8 +26,10 @@ const dir = fileURLToPath(new URL('../dist/libexec/', import.meta.url));
 const hasCompiler = spawnSync(cc, ['--version'], { stdio: 'ignore' }).error === undefined;
 mkdirSync(dir, { recursive: true });
 
-for (const { name, fallback } of HELPERS) {
-  const source = fileURLToPath(new URL(`../libexec/${name}.c`, import.meta.url));
+for (const { name, extra: more = [], fallback } of HELPERS) {
+  const [source, ...others] = [`${name}.c`, ...more].map((file) =>
+    fileURLToPath(new URL(`../libexec/${file}`, import.meta.url)),
+  );
   const target = `${dir}${name}`;
   if (!hasCompiler) {
     // A helper left by an earlier build would be run in place of the source it no longer matches.
@@ -34,7 +40,10 @@ for (const { name, fallback } of HELPERS) {
   // Written beside and renamed: the agent picks a helper by its existence, so never a half-written one.
   const partial = `${target}.partial`;
   const compile = (extra) =>
-    spawnSync(cc, [...FLAGS, ...extra, '-o', partial, source], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    spawnSync(cc, [...FLAGS, ...extra, '-o', partial, source, ...others], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
   // Static when the host has a static libc (Debian's libc6-dev does): no dynamic loader at each start.
   let result = compile(['-static']);
   if (result.status !== 0) result = compile([]);

@@ -14,9 +14,16 @@ export const SPAWNER_PATH = fileURLToPath(new URL('../../dist/libexec/labslot-sp
 
 const REQ_SPAWN = 1;
 const REQ_KILL = 2;
+const REQ_JOB = 3;
+const REQ_CLOSE = 4;
 const ANS_OUTPUT = 1;
 const ANS_EXIT = 2;
 const ANS_FAILED = 3;
+const ANS_STARTED = 4;
+const ANS_REPORT = 5;
+const ANS_DONE = 6;
+/** A job's report is one line from its sandbox; more is not the launcher's. */
+const REPORT_MAX = 4096;
 const HEADER = 9;
 
 const ERRNO_NAMES = new Map(Object.entries(constants.errno).map(([name, number]) => [number, name]));
@@ -26,8 +33,30 @@ const SIGNAL_NAMES = new Map(
 
 interface Running {
   program: string;
+  /** A program's output, or a job's report. */
   onOutput: (chunk: Buffer) => void;
   settle: (end: ProcessEnd) => void;
+  /** Set for a job: its pid once started, and its wait status once exited (DONE follows). */
+  job?: { onStarted: (pid: number) => void; onExited: () => void; status?: number };
+}
+
+export interface JobStartOptions {
+  env: NodeJS.ProcessEnv;
+  /** Where the job's stdout and stderr are appended (created 0600). */
+  outputFile: string;
+  /** With a cap, the spawner relays the job's output into the file and stops after this many bytes. */
+  maxOutputBytes?: number;
+  /** Once the job has exited, how long its output and report may take to reach end-of-file before they are cut. */
+  drainMs: number;
+}
+
+/** How a job ended, with what its sandbox reported on fd 3, and whether its pipes ended before drainMs. */
+export type SpawnedJobEnd = ProcessEnd & { report: string; drained: boolean };
+
+export interface SpawnedJob {
+  /** -1 when it did not start. */
+  pid: number;
+  exited: Promise<SpawnedJobEnd>;
 }
 
 type SpawnerProcess = ChildProcessByStdio<Writable, Readable, null>;
@@ -52,6 +81,45 @@ export class SpawnerStarter implements ProcessStarter {
       if (this.#running.has(id) && this.#process === spawner) spawner.stdin.write(frame(REQ_KILL, id));
     };
     return { exited, kill } satisfies StartedProcess;
+  }
+
+  /**
+   * Starts a job's sandbox chain (labslot-spawner-job.c): stdout and stderr into its output file, fd 3 a
+   * pipe for the sandbox's report. Its first process's exit ends nothing else: the sandbox sees to that.
+   */
+  async startJob(argv: readonly string[], options: JobStartOptions): Promise<SpawnedJob> {
+    const program = argv[0] ?? '';
+    const request = jobRequest(argv, options);
+    const spawner = this.#spawner();
+    const id = this.#nextId();
+    let report = '';
+    let drained = true;
+    let timer: NodeJS.Timeout | undefined;
+    let started: (pid: number) => void = () => undefined;
+    const pid = new Promise<number>((resolve) => (started = resolve));
+    const exited = new Promise<SpawnedJobEnd>((settle) => {
+      const onExited = (): void => {
+        timer = setTimeout(() => {
+          drained = false;
+          if (this.#process === spawner) spawner.stdin.write(frame(REQ_CLOSE, id));
+        }, options.drainMs);
+      };
+      this.#running.set(id, {
+        program,
+        onOutput: (chunk) => {
+          if (report.length < REPORT_MAX) report += chunk.toString('utf8');
+        },
+        job: { onStarted: started, onExited },
+        settle: (end) => {
+          clearTimeout(timer);
+          started(-1);
+          settle({ ...end, report: report.slice(0, REPORT_MAX), drained });
+        },
+      });
+    });
+    if (this.#running.size === 1) refStream(spawner.stdout, true);
+    spawner.stdin.write(frame(REQ_JOB, id, request));
+    return { pid: await pid, exited };
   }
 
   /** The spawner's pid while it runs: it shows in `ps` as the agent's child. */
@@ -116,13 +184,20 @@ export class SpawnerStarter implements ProcessStarter {
   #answer(type: number, id: number, body: Buffer): void {
     const running = this.#running.get(id);
     if (running === undefined) return;
-    if (type === ANS_OUTPUT) {
+    const { job } = running;
+    if (type === ANS_OUTPUT || type === ANS_REPORT) {
       // The chunk outlives this read buffer in the caller's tail.
       running.onOutput(Buffer.from(body));
       return;
     }
+    if (job !== undefined && type === ANS_STARTED) return job.onStarted(body.readInt32LE(0));
+    if (job !== undefined && type === ANS_EXIT) {
+      job.status = body.readInt32LE(0);
+      return job.onExited();
+    }
     this.#settled(id);
     if (type === ANS_EXIT) running.settle(decodeStatus(body.readInt32LE(0)));
+    else if (type === ANS_DONE) running.settle(decodeStatus(job?.status ?? 0));
     else if (type === ANS_FAILED) {
       const errno = body.readInt32LE(0);
       running.settle({
@@ -165,13 +240,25 @@ function frame(type: number, id: number, body?: Buffer): Buffer {
 }
 
 function spawnRequest(argv: readonly string[], env: NodeJS.ProcessEnv, cwd: string): Buffer {
+  const counts = Buffer.alloc(8);
+  return Buffer.concat([counts, requestStrings(counts, argv, env, [cwd])]);
+}
+
+/** u32 argc | u32 envc | u64 cap (all ones: none) | cwd (this process's) | output file | argv | env */
+function jobRequest(argv: readonly string[], { env, outputFile, maxOutputBytes }: JobStartOptions): Buffer {
+  const head = Buffer.alloc(16);
+  head.writeBigUInt64LE(maxOutputBytes === undefined ? 2n ** 64n - 1n : BigInt(maxOutputBytes), 8);
+  return Buffer.concat([head, requestStrings(head, argv, env, ['', outputFile])]);
+}
+
+/** The NUL-terminated strings of a request, their counts written into the first 8 bytes of `head`. */
+function requestStrings(head: Buffer, argv: readonly string[], env: NodeJS.ProcessEnv, fixed: string[]): Buffer {
   const pairs = Object.entries(env).flatMap(([key, value]) => (value === undefined ? [] : [`${key}=${value}`]));
-  const strings = [cwd, ...argv, ...pairs];
+  const strings = [...fixed, ...argv, ...pairs];
   // Node's spawn refuses these too: a NUL would end the string early, here as in exec.
   if (strings.some((text) => text.includes('\0')))
     throw new TypeError(`a program's arguments, environment and directory cannot contain NUL bytes: ${argv[0] ?? ''}`);
-  const counts = Buffer.alloc(8);
-  counts.writeUInt32LE(argv.length, 0);
-  counts.writeUInt32LE(pairs.length, 4);
-  return Buffer.concat([counts, Buffer.from(`${strings.join('\0')}\0`)]);
+  head.writeUInt32LE(argv.length, 0);
+  head.writeUInt32LE(pairs.length, 4);
+  return Buffer.from(`${strings.join('\0')}\0`);
 }

@@ -2,18 +2,14 @@
 // linux/sandbox.ts, cgroups v1 or v2 for limits and for killing a job whole,
 // /proc for finding what a worker's uid still runs, and Landlock (landlock.ts)
 // keeping each job's abstract Unix sockets to itself.
-import { spawn } from 'node:child_process';
-import type { Readable } from 'node:stream';
-import { closeSync, openSync } from 'node:fs';
 import { chown, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WorkerCgroups } from './cgroups.js';
 import { landlockAbi, landlockNote } from './landlock.js';
-import { ENVIRONMENT_FILE, environmentScript, SANDBOX_REPORT_FD, sandboxCommand } from './sandbox.js';
-import { OutputRelay } from '../output-relay.js';
+import { startJobProcess } from './job-process.js';
+import { ENVIRONMENT_FILE, environmentScript, sandboxCommand } from './sandbox.js';
 import type {
   IsolationNote,
-  JobExit,
   JobLaunch,
   JobLimits,
   LimitVerdict,
@@ -32,43 +28,6 @@ import { killUser, processesOf, signalAll, waitUserGone } from '../user-processe
 
 /** The privileged part of the chain runs with this and nothing from the job. */
 const PRIVILEGED_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' };
-/**
- * Once the job's first process has exited (its PID namespace, and with it every process of the job, is
- * gone), how long the output relay may take to write what is left in its pipe before it is killed.
- */
-const RELAY_DRAIN_MS = 5_000;
-/** How long, once the job has ended, the sandbox's report may take to reach end-of-file (it does at once). */
-const REPORT_WAIT_MS = 5_000;
-/** A report is one line; anything past this is not the launcher's. */
-const REPORT_MAX = 4096;
-
-/** What the sandbox wrote on its report pipe (nothing: the job started), read until every holder has closed it. */
-function readReport(pipe: Readable | null | undefined): Promise<string> {
-  if (!pipe) return Promise.resolve('');
-  return new Promise((resolve) => {
-    let text = '';
-    pipe.setEncoding('utf8');
-    pipe.on('data', (chunk: string) => {
-      if (text.length < REPORT_MAX) text += chunk;
-    });
-    pipe.once('error', () => pipe.destroy());
-    pipe.once('close', () => resolve(text.slice(0, REPORT_MAX).trim()));
-  });
-}
-
-/** `promise`, or `fallback` after `ms`. */
-async function within<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<T>((resolve) => {
-    timer = setTimeout(() => resolve(fallback), ms);
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 export class LinuxPlatform implements Platform {
   readonly name = 'linux';
 
@@ -132,44 +91,12 @@ export class LinuxPlatform implements Platform {
     // The agent has probed at start; a caller that never asked (a benchmark) has it probed now, once.
     this.landlockAbi ??= await landlockAbi();
     const procsFiles = this.cgroups.procsFiles(launch.worker.workerId);
-    const [program, ...args] = sandboxCommand(launch, procsFiles, envFile, this.landlockAbi);
-    if (program === undefined) throw new TypeError('no command');
-    const out = openSync(launch.outputFile, 'a', 0o600);
-    let relay: OutputRelay | undefined;
-    try {
-      // With a cap, the job writes into the relay's pipe and never holds the file itself.
-      if (launch.maxOutputBytes !== undefined)
-        relay = await OutputRelay.start(out, launch.maxOutputBytes, PRIVILEGED_ENV);
-      const sink = relay?.input ?? out;
-      const child = spawn(program, args, {
-        env: PRIVILEGED_ENV,
-        // The fourth, SANDBOX_REPORT_FD (3): the pipe the launcher tells why the job did not start.
-        stdio: ['ignore', sink, sink, 'pipe'],
-        // Its own process group: the agent's terminal signals do not reach it.
-        detached: true,
-      });
-      const ended = new Promise<JobExit>((resolve) => {
-        child.once('error', (error) => resolve({ code: null, signal: null, spawnError: error.message }));
-        child.once('exit', (code, signal) => resolve({ code, signal }));
-      });
-      const report = readReport(child.stdio[SANDBOX_REPORT_FD] as Readable | null | undefined);
-      const started = relay;
-      const exited = ended.then(async (exit) => {
-        const [sandboxError] = await Promise.all([
-          exit.spawnError === undefined ? within(report, REPORT_WAIT_MS, '') : '',
-          // Followers must find all of the job's output in the file once it has ended.
-          started?.finish(RELAY_DRAIN_MS),
-        ]);
-        return sandboxError === '' ? exit : { ...exit, sandboxError };
-      });
-      return { pid: child.pid ?? -1, exited };
-    } catch (error) {
-      await relay?.finish(0);
-      throw error;
-    } finally {
-      closeSync(out);
-      relay?.releaseInput();
-    }
+    const argv = sandboxCommand(launch, procsFiles, envFile, this.landlockAbi);
+    return startJobProcess(argv, {
+      env: PRIVILEGED_ENV,
+      outputFile: launch.outputFile,
+      maxOutputBytes: launch.maxOutputBytes,
+    });
   }
 
   /**
