@@ -34,7 +34,7 @@ export async function startJobProcess(argv: readonly string[], options: JobProce
   return starter instanceof SpawnerStarter ? throughSpawner(starter, argv, options) : withNodeSpawn(argv, options);
 }
 
-async function throughSpawner(
+export async function throughSpawner(
   spawner: SpawnerStarter,
   argv: readonly string[],
   options: JobProcessOptions,
