@@ -76,8 +76,11 @@ _Noreturn static void fail(int code, const char *format, ...)
 	line[length] = '\n';
 	fputs("labslot-landlock: ", stderr);
 	fwrite(line, 1, (size_t)length + 1, stderr);
-	if (report_fd >= 0)
+	if (report_fd >= 0) {
+		/* An agent gone meanwhile must not turn this exit code into a SIGPIPE: the line is on stderr too. */
+		signal(SIGPIPE, SIG_IGN);
 		dprintf(report_fd, "labslot-landlock: %.*s", length + 1, line);
+	}
 	exit(code);
 }
 

@@ -37,7 +37,9 @@ void start_job(uint32_t id, const char *body, const char *end) {
     uint64_t cap = (uint64_t)get32(u + 8) | (uint64_t)get32(u + 12) << 32;
     const char *p = body + 16;
     char **fixed = take_strings(&p, end, 2);
-    char **argv = fixed == NULL || argc == 0 ? NULL : take_strings(&p, end, argc);
+    /* Every string takes at least its NUL: counts beyond the body are a broken request, not an allocation. */
+    int fits = (uint64_t)argc + envc <= (uint64_t)(end - p);
+    char **argv = fixed == NULL || argc == 0 || !fits ? NULL : take_strings(&p, end, argc);
     char **envp = argv == NULL ? NULL : take_strings(&p, end, envc);
     if (envp == NULL) {
         free(fixed);

@@ -38,9 +38,14 @@
  *   5 REPORT body: bytes a job's sandbox wrote to its fd 3.
  * For a job, EXIT comes when its first process has exited (nothing is
  * killed), then 6 DONE (no body) once its pipes are at end-of-file or closed.
- * At EOF on stdin (the agent stopped or died) it exits and leaves running
- * programs to finish on their own: a useradd killed half-way would leave
- * /etc/passwd locked for the next start.
+ * At EOF on stdin (the agent stopped or died) it exits without killing what
+ * it started: a useradd killed half-way would leave /etc/passwd locked for
+ * the next start. Their output pipes close with it, so one that writes again
+ * dies of SIGPIPE; a job's bwrap (--die-with-parent) ends the job.
+ * It ignores the terminal's signals (the agent is asked to stop, and stops
+ * it), so Ctrl-C on a foreground agent cannot orphan what it runs. Programs
+ * get every signal at its default, except the two real-time signals glibc
+ * keeps for itself (32 and 33), which its posix_spawn leaves ignored.
  */
 #include "labslot-spawner.h"
 #include <errno.h>
@@ -50,6 +55,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -112,11 +118,21 @@ void answer_int(uint8_t type, uint32_t id, int32_t value) {
     answer(type, id, body, sizeof body);
 }
 
-/* Relays what is in the pipe now; at EOF (or a read error) closes it. */
-static void relay(struct child *c, int until_empty) {
+/*
+ * Relays one read of what is in the pipe now, or, at the program's exit, what
+ * is in it at that moment (FIONREAD): a writer it left outside its group could
+ * otherwise keep this loop, and every other program, waiting forever.
+ * At EOF (or a read error) closes it.
+ */
+static void relay(struct child *c, int at_exit) {
     static char buf[65536];
+    int pending = 0;
+    if (at_exit && ioctl(c->out, FIONREAD, &pending) != 0) pending = 0;
     for (;;) {
-        ssize_t n = read(c->out, buf, sizeof buf);
+        size_t want = sizeof buf;
+        if (at_exit && (size_t)pending < want) want = (size_t)pending;
+        if (at_exit && want == 0) return;
+        ssize_t n = read(c->out, buf, want);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && errno == EAGAIN) return;
         if (n <= 0) {
@@ -125,7 +141,8 @@ static void relay(struct child *c, int until_empty) {
             return;
         }
         answer(ANS_OUTPUT, c->id, buf, (uint32_t)n);
-        if (!until_empty) return;
+        if (!at_exit) return;
+        pending -= (int)n;
     }
 }
 
@@ -167,7 +184,8 @@ int spawn_in_path(pid_t *pid, posix_spawn_file_actions_t *actions, char **argv, 
     const char *program = argv[0];
     if (program[0] == '\0') return ENOENT;
     if (strchr(program, '/') != NULL) return spawn_at(pid, program, actions, argv, envp);
-    const char *path = "/usr/local/bin:/usr/bin:/bin";
+    /* libuv's default, when the environment has no PATH. */
+    const char *path = "/usr/bin:/bin";
     for (char **e = envp; *e != NULL; e++)
         if (strncmp(*e, "PATH=", 5) == 0) path = *e + 5;
     int result = ENOENT;
@@ -182,13 +200,13 @@ int spawn_in_path(pid_t *pid, posix_spawn_file_actions_t *actions, char **argv, 
         else memcpy(candidate, dir, dlen), candidate[dlen] = '\0';
         strcat(candidate, "/");
         strcat(candidate, program);
-        int found = access(candidate, X_OK);
-        if (found == 0) {
-            result = spawn_at(pid, candidate, actions, argv, envp);
+        int error = access(candidate, X_OK) == 0 ? spawn_at(pid, candidate, actions, argv, envp) : errno;
+        /* As libuv does: on to the next entry past what is missing or not executable (a directory). */
+        if (error != ENOENT && error != ENOTDIR && error != EACCES) {
             free(candidate);
-            return result;
+            return error;
         }
-        if (errno == EACCES) result = EACCES;
+        if (error == EACCES) result = EACCES;
         free(candidate);
         dir = colon;
         if (*dir == '\0') break;
@@ -205,7 +223,8 @@ static void start(uint32_t id, const char *body, const char *end) {
     uint32_t envc = get32((const unsigned char *)body + 4);
     const char *p = body + 8;
     const char *nul = memchr(p, '\0', (size_t)(end - p));
-    if (argc == 0 || nul == NULL) {
+    /* Every string takes at least its NUL: counts beyond the body are a broken request, not an allocation. */
+    if (argc == 0 || nul == NULL || (uint64_t)argc + envc > (uint64_t)(end - body)) {
         answer_int(ANS_FAILED, id, EINVAL);
         return;
     }
@@ -342,6 +361,9 @@ int main(int argc, char **argv) {
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
+    /* Not ours to act on: the agent stops this process by closing its stdin. */
+    const int terminal[] = {SIGINT, SIGQUIT, SIGHUP, SIGTSTP, SIGTTIN, SIGTTOU};
+    for (size_t i = 0; i < sizeof terminal / sizeof terminal[0]; i++) signal(terminal[i], SIG_IGN);
     if (pipe2(wake, O_CLOEXEC | O_NONBLOCK) != 0) die("pipe");
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

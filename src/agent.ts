@@ -45,6 +45,7 @@ import type { HostState } from './slots/availability.js';
 import { ensureSlotRows } from './slots/slot-states.js';
 import { lockStateDir } from './state-dir-lock.js';
 import { VERSION } from './version.js';
+import { processStarter } from './platform/process-starter.js';
 
 /** How often failed cleanups and leases whose bookkeeping failed are finished. */
 const RECONCILE_MS = 10_000;
@@ -252,6 +253,8 @@ export class Agent {
           stateDir: lab.stateDir,
           scope: agentScope(lab.stateDir),
           slots: lab.slots.size,
+          // How its checks and tools start: labslot-spawner, or Node's spawn (slower) where it was not built.
+          programs: processStarter().kind,
         },
         'agent listening',
       );

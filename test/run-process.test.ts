@@ -177,24 +177,3 @@ for (const { name, starter, needs } of STARTERS) {
     });
   });
 }
-
-describe('the native spawner', () => {
-  it('reports what it was running as failed when it dies, and the next program starts a new one', async (t) => {
-    if (!requires(t, BUILT)) return;
-    const own = new SpawnerStarter(SPAWNER_PATH);
-    const running = runProcessWith(own, ['sleep', '30'], { timeoutMs: 60_000 });
-    const pid = await eventually(() => {
-      assert.ok(own.pid !== undefined);
-      return own.pid;
-    });
-    process.kill(pid, 'SIGKILL');
-    const result = await running;
-    assert.ok(result.spawnError, 'the sleep is reported, not left waiting');
-    assert.equal(result.spawnError.code, 'ESPAWNER');
-    assert.match(result.spawnError.message, /labslot-spawner exited \(SIGKILL\)/);
-    const after = await runProcessWith(own, ['echo', 'again'], { timeoutMs: 10_000 });
-    assert.deepEqual([after.code, after.output], [0, 'again\n']);
-    assert.notEqual(own.pid, pid);
-    own.stop();
-  });
-});

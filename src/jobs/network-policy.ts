@@ -6,6 +6,7 @@
 // it into packet-filter rules on the worker's uid.
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
+import { within } from '../within.js';
 import type { LabModel, SlotModel } from '../config/lab-model.js';
 import type { DeviceEndpoint } from '../devices/kinds/device-kind.js';
 import { kindOf } from '../devices/kinds/registry.js';
@@ -20,21 +21,9 @@ export type ResolveHost = (host: string) => Promise<string[]>;
 const RESOLVE_TIMEOUT_MS = 5_000;
 
 export const resolveHost: ResolveHost = async (host) => {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    const found = await Promise.race([
-      lookup(host, { all: true }),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`no answer within ${RESOLVE_TIMEOUT_MS / 1000} s`)),
-          RESOLVE_TIMEOUT_MS,
-        );
-      }),
-    ]);
-    return found.map((a) => a.address);
-  } finally {
-    clearTimeout(timer);
-  }
+  const found = await within(lookup(host, { all: true }), RESOLVE_TIMEOUT_MS, undefined);
+  if (found === undefined) throw new Error(`no answer within ${RESOLVE_TIMEOUT_MS / 1000} s`);
+  return found.map((a) => a.address);
 };
 
 /** The port of the agent's URL as the job has it (`$LABSLOT_URL`), the scheme's when the URL names none. */

@@ -1,5 +1,6 @@
-// Starts a program with Node's own spawn: the fallback where the build had no
-// C compiler for libexec/labslot-spawner.c (process-starter.ts).
+// Starts a program with Node's own spawn, which forks the whole agent: the
+// fallback where the spawner (libexec/labslot-spawner.c) was not built, does
+// not answer its probe, or cannot be started (process-starter.ts).
 import { type ChildProcess, spawn } from 'node:child_process';
 import type { ProcessEnd, ProcessStarter, StartedProcess } from './process-starter.js';
 

@@ -16,6 +16,7 @@ import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
+import { within } from '../within.js';
 
 export class OutputRelayError extends Error {
   override readonly name = 'OutputRelayError';
@@ -68,18 +69,17 @@ export class OutputRelay {
    */
   async finish(timeoutMs: number): Promise<boolean> {
     this.releaseInput();
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<false>((resolve) => {
-      timer = setTimeout(() => resolve(false), timeoutMs);
-    });
-    try {
-      if (await Promise.race([this.exited.then(() => true as const), late])) return true;
-      this.child.kill('SIGKILL');
-      await this.exited;
-      return false;
-    } finally {
-      clearTimeout(timer);
-    }
+    if (
+      await within(
+        this.exited.then(() => true),
+        timeoutMs,
+        false,
+      )
+    )
+      return true;
+    this.child.kill('SIGKILL');
+    await this.exited;
+    return false;
   }
 
   get pid(): number | undefined {

@@ -1,6 +1,7 @@
 // How runProcess starts a program: through the agent's small spawner process
-// (spawner-client.ts) when the build compiled it, else with Node's own spawn
-// (direct-starter.ts). Both keep one contract: the program runs in a process
+// (spawner-client.ts) when the build compiled it and it answers, else with
+// Node's own spawn (direct-starter.ts). The agent logs which ("agent
+// listening", field programs). Both keep one contract: the program runs in a process
 // group of its own with stdin /dev/null and stdout+stderr to onOutput;
 // kill() sends SIGKILL to that group; once the program has exited, its group
 // is killed too, so what it left behind cannot hold its output open.

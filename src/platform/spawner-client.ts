@@ -2,11 +2,14 @@
 // one long-lived small process that starts the agent's programs, so that a
 // device check or a lease's useradd does not fork the whole agent. Started on
 // first use; when it dies, what it was running is reported as failed to start
-// or ended, and the next program starts a new one.
-import { spawn, type ChildProcessByStdio } from 'node:child_process';
+// (ESPAWNER: it may still be running), and the next program starts a new one.
+// Should the binary not start at all, programs go to Node's spawn from then on.
+import { type ChildProcess, spawn, type ChildProcessByStdio } from 'node:child_process';
 import { constants } from 'node:os';
+import { getSystemErrorName } from 'node:util';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { directStarter } from './direct-starter.js';
 import type { ProcessEnd, ProcessStarter, StartedProcess, StartOptions } from './process-starter.js';
 
 /** What scripts/build-libexec.mjs compiles: the package's dist/libexec, from dist/ and src/ alike. */
@@ -26,7 +29,11 @@ const ANS_DONE = 6;
 const REPORT_MAX = 4096;
 const HEADER = 9;
 
-const ERRNO_NAMES = new Map(Object.entries(constants.errno).map(([name, number]) => [number, name]));
+/**
+ * How long a killed program's exit may take to come back before the spawner is taken for stuck and
+ * killed itself (what it runs is then reported as ESPAWNER), so that a timeout always ends a run.
+ */
+const KILL_ANSWER_MS = 5_000;
 const SIGNAL_NAMES = new Map(
   Object.entries(constants.signals).map(([name, number]) => [number, name as NodeJS.Signals]),
 );
@@ -36,6 +43,8 @@ interface Running {
   /** A program's output, or a job's report. */
   onOutput: (chunk: Buffer) => void;
   settle: (end: ProcessEnd) => void;
+  /** Armed once the program is killed (KILL_ANSWER_MS). */
+  backstop?: NodeJS.Timeout;
   /** Set for a job: its pid once started, and its wait status once exited (DONE follows). */
   job?: { onStarted: (pid: number) => void; onExited: () => void; status?: number };
 }
@@ -64,21 +73,37 @@ type SpawnerProcess = ChildProcessByStdio<Writable, Readable, null>;
 export class SpawnerStarter implements ProcessStarter {
   readonly kind = 'spawner';
   #process: SpawnerProcess | undefined;
+  /** The binary could not be started (missing, not executable, another architecture): Node's spawn from now on. */
+  #unusable = false;
   #pending = Buffer.alloc(0);
   readonly #running = new Map<number, Running>();
   #lastId = 0;
 
   constructor(readonly path: string) {}
 
-  start(program: string, args: readonly string[], { env, cwd }: StartOptions, onOutput: (chunk: Buffer) => void) {
-    const request = spawnRequest([program, ...args], env, cwd ?? '');
+  /** False once the binary could not be started: callers then start programs and jobs with Node's spawn. */
+  get usable(): boolean {
+    return !this.#unusable;
+  }
+
+  start(program: string, args: readonly string[], options: StartOptions, onOutput: (chunk: Buffer) => void) {
+    if (this.#unusable) return directStarter.start(program, args, options, onOutput);
+    const request = spawnRequest([program, ...args], options.env, options.cwd ?? '');
     const spawner = this.#spawner();
+    if (!('stdin' in spawner))
+      return { exited: spawner.then((error) => ({ spawnError: error })), kill: () => undefined };
     const id = this.#nextId();
     const exited = new Promise<ProcessEnd>((settle) => this.#running.set(id, { program, onOutput, settle }));
     if (this.#running.size === 1) refStream(spawner.stdout, true);
     spawner.stdin.write(frame(REQ_SPAWN, id, request));
     const kill = (): void => {
-      if (this.#running.has(id) && this.#process === spawner) spawner.stdin.write(frame(REQ_KILL, id));
+      const running = this.#running.get(id);
+      if (running === undefined || this.#process !== spawner) return;
+      spawner.stdin.write(frame(REQ_KILL, id));
+      running.backstop ??= setTimeout(
+        () => this.#abandon(spawner, `did not report ${program} killed within ${KILL_ANSWER_MS} ms`),
+        KILL_ANSWER_MS,
+      );
     };
     return { exited, kill } satisfies StartedProcess;
   }
@@ -91,6 +116,8 @@ export class SpawnerStarter implements ProcessStarter {
     const program = argv[0] ?? '';
     const request = jobRequest(argv, options);
     const spawner = this.#spawner();
+    if (!('stdin' in spawner))
+      return { pid: -1, exited: spawner.then((error) => ({ spawnError: error, report: '', drained: true })) };
     const id = this.#nextId();
     let report = '';
     let drained = true;
@@ -127,12 +154,32 @@ export class SpawnerStarter implements ProcessStarter {
     return this.#process?.pid;
   }
 
-  /** Ends the spawner (its programs run on); the next start begins a new one. For tests and shutdown. */
+  /** Ends the spawner (what it runs is reported as ESPAWNER, and runs on); the next start begins a new one. */
   stop(): void {
-    this.#process?.stdin.end();
+    const child = this.#process;
+    if (child === undefined) return;
+    child.stdin.end();
+    this.#gone(child, 'was stopped');
+  }
+
+  /** A spawner that no longer answers, or says what it should not: killed, and what it ran reported. */
+  #abandon(child: SpawnerProcess, why: string): void {
+    child.kill('SIGKILL');
+    this.#gone(child, why);
+  }
+
+  #gone(child: SpawnerProcess, why: string): void {
+    if (this.#process !== child) return;
+    this.#process = undefined;
+    for (const [id, running] of this.#running) {
+      this.#settled(id);
+      const message = `labslot-spawner ${why}; ${running.program} may still be running`;
+      running.settle({ spawnError: spawnError(running.program, 'ESPAWNER', message) });
+    }
   }
 
   #settled(id: number): void {
+    clearTimeout(this.#running.get(id)?.backstop);
     this.#running.delete(id);
     if (this.#running.size === 0 && this.#process !== undefined) refStream(this.#process.stdout, false);
   }
@@ -143,9 +190,19 @@ export class SpawnerStarter implements ProcessStarter {
     return this.#lastId;
   }
 
-  #spawner(): SpawnerProcess {
+  /** The running spawner, or, when it cannot be started now (EMFILE, EAGAIN, ENOENT), why. */
+  #spawner(): SpawnerProcess | Promise<NodeJS.ErrnoException> {
     if (this.#process !== undefined) return this.#process;
-    const child = spawn(this.path, [], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const started: ChildProcess = spawn(this.path, [], { stdio: ['pipe', 'pipe', 'inherit'] });
+    // Heard before anything else can throw: an unheard 'error' (it comes on the next tick) stops the agent.
+    const failed = new Promise<NodeJS.ErrnoException>((resolve) => started.once('error', resolve));
+    void failed.then((error) => {
+      if (['ENOENT', 'EACCES', 'ENOEXEC'].includes(error.code ?? '')) this.#unusable = true;
+      if (this.#process === started) this.#gone(this.#process, `could not start: ${error.message}`);
+    });
+    // Without a process there are no pipes either (EMFILE), whatever the types say.
+    if (!started.stdin || !started.stdout) return failed;
+    const child = started as SpawnerProcess;
     this.#process = child;
     this.#pending = Buffer.alloc(0);
     // The spawner keeps the agent's process alive only while a program it started is being waited for.
@@ -155,17 +212,8 @@ export class SpawnerStarter implements ProcessStarter {
     child.stdout.on('data', (chunk: Buffer) => this.#read(chunk));
     // A write after it died fails with EPIPE; the exit below reports what was running.
     child.stdin.on('error', () => undefined);
-    const gone = (why: string): void => {
-      if (this.#process !== child) return;
-      this.#process = undefined;
-      for (const [id, running] of this.#running) {
-        this.#running.delete(id);
-        running.settle({ spawnError: spawnError(running.program, 'ESPAWNER', `labslot-spawner ${why}`) });
-      }
-    };
-    child.once('error', (error) => gone(`could not start: ${error.message}`));
     // 'close', not 'exit': answers still in the pipe are read first.
-    child.once('close', (code, signal) => gone(`exited (${String(code ?? signal)})`));
+    child.once('close', (code, signal) => this.#gone(child, `exited (${String(code ?? signal)})`));
     return child;
   }
 
@@ -173,6 +221,7 @@ export class SpawnerStarter implements ProcessStarter {
     let data = this.#pending.length === 0 ? chunk : Buffer.concat([this.#pending, chunk]);
     while (data.length >= 4) {
       const size = data.readUInt32LE(0);
+      if (size < 5 && this.#process !== undefined) return this.#abandon(this.#process, `sent a frame of ${size} bytes`);
       if (data.length < 4 + size) break;
       this.#answer(data[4] ?? 0, data.readUInt32LE(5), data.subarray(HEADER, 4 + size));
       data = data.subarray(4 + size);
@@ -200,9 +249,7 @@ export class SpawnerStarter implements ProcessStarter {
     else if (type === ANS_DONE) running.settle(decodeStatus(job?.status ?? 0));
     else if (type === ANS_FAILED) {
       const errno = body.readInt32LE(0);
-      running.settle({
-        spawnError: spawnError(running.program, ERRNO_NAMES.get(errno) ?? `E${errno}`, undefined, errno),
-      });
+      running.settle({ spawnError: spawnError(running.program, getSystemErrorName(-errno), undefined, errno) });
     }
   }
 }

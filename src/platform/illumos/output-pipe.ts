@@ -18,6 +18,7 @@ import { chown } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { Transform, type TransformCallback } from 'node:stream';
 import { lastLines, runProcess } from '../run-process.js';
+import { within } from '../../within.js';
 
 export class OutputPipeError extends Error {
   override readonly name = 'OutputPipeError';
@@ -105,15 +106,11 @@ export class OutputPipe {
 
   /** Waits until everything written is in the output file, or `timeoutMs`; true when it is. */
   async drained(timeoutMs: number): Promise<boolean> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<false>((resolve) => {
-      timer = setTimeout(() => resolve(false), timeoutMs);
-    });
-    try {
-      return await Promise.race([this.ended.then(() => true as const), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+    return within(
+      this.ended.then(() => true),
+      timeoutMs,
+      false,
+    );
   }
 
   /** A failure of the copy (the output file's disk, a read error), if there was one. */

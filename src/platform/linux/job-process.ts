@@ -12,6 +12,7 @@ import type { JobExit, StartedJob } from '../platform.js';
 import { OutputRelay } from '../output-relay.js';
 import { processStarter } from '../process-starter.js';
 import { SpawnerStarter } from '../spawner-client.js';
+import { within } from '../../within.js';
 import { SANDBOX_REPORT_FD } from './sandbox.js';
 
 /**
@@ -31,7 +32,9 @@ export interface JobProcessOptions {
 
 export async function startJobProcess(argv: readonly string[], options: JobProcessOptions): Promise<StartedJob> {
   const starter = processStarter();
-  return starter instanceof SpawnerStarter ? throughSpawner(starter, argv, options) : withNodeSpawn(argv, options);
+  return starter instanceof SpawnerStarter && starter.usable
+    ? throughSpawner(starter, argv, options)
+    : withNodeSpawn(argv, options);
 }
 
 export async function throughSpawner(
@@ -70,7 +73,8 @@ export async function withNodeSpawn(argv: readonly string[], options: JobProcess
       child.once('error', (error) => resolve({ code: null, signal: null, spawnError: error.message }));
       child.once('exit', (code, signal) => resolve({ code, signal }));
     });
-    const report = readReport(child.stdio[SANDBOX_REPORT_FD] as Readable | null | undefined);
+    const reportPipe = child.stdio[SANDBOX_REPORT_FD] as Readable | null | undefined;
+    const report = readReport(reportPipe);
     const started = relay;
     const exited = ended.then(async (exit) => {
       const [sandboxError] = await Promise.all([
@@ -78,6 +82,8 @@ export async function withNodeSpawn(argv: readonly string[], options: JobProcess
         // Followers must find all of the job's output in the file once it has ended.
         started?.finish(DRAIN_MS),
       ]);
+      // Read to its end, or given up on: either way not kept open.
+      reportPipe?.destroy();
       return sandboxError === '' ? exit : { ...exit, sandboxError };
     });
     return { pid: child.pid ?? -1, exited };
@@ -102,17 +108,4 @@ function readReport(pipe: Readable | null | undefined): Promise<string> {
     pipe.once('error', () => pipe.destroy());
     pipe.once('close', () => resolve(text.slice(0, REPORT_MAX).trim()));
   });
-}
-
-/** `promise`, or `fallback` after `ms`. */
-async function within<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<T>((resolve) => {
-    timer = setTimeout(() => resolve(fallback), ms);
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
