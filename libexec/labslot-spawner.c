@@ -38,10 +38,12 @@
  *   5 REPORT body: bytes a job's sandbox wrote to its fd 3.
  * For a job, EXIT comes when its first process has exited (nothing is
  * killed), then 6 DONE (no body) once its pipes are at end-of-file or closed.
- * At EOF on stdin (the agent stopped or died) it exits without killing what
- * it started: a useradd killed half-way would leave /etc/passwd locked for
- * the next start. Their output pipes close with it, so one that writes again
- * dies of SIGPIPE; a job's bwrap (--die-with-parent) ends the job.
+ * At EOF on stdin (the agent stopped or died) it exits without killing the
+ * programs it started: a useradd killed half-way would leave /etc/passwd
+ * locked for the next start. Their output pipes close with it, so one that
+ * writes again dies of SIGPIPE. Jobs end with the agent, as they always did:
+ * each is killed (its bwrap's --die-with-parent takes the rest), and what
+ * their pipes still hold is written to their files first (finish_jobs).
  * It ignores the terminal's signals (the agent is asked to stop, and stops
  * it), so Ctrl-C on a foreground agent cannot orphan what it runs. Programs
  * get every signal at its default, except the two real-time signals glibc
@@ -103,7 +105,11 @@ static void write_all(const void *data, size_t size) {
     }
 }
 
+/* Set once the agent is gone: what is left is finishing the jobs' output files, with nobody to tell. */
+static int agent_gone;
+
 void answer(uint8_t type, uint32_t id, const void *body, uint32_t size) {
+    if (agent_gone) return;
     unsigned char head[HEADER];
     put32(head, size + 5);
     head[4] = type;
@@ -350,6 +356,33 @@ static void handle(const unsigned char *frame, uint32_t size) {
     }
 }
 
+/*
+ * The agent is gone: kill each job (bwrap's monitor; its --die-with-parent ends
+ * the sandbox), then relay what their pipes still hold into their output files,
+ * the last lines a user wants, for at most two seconds.
+ */
+static void finish_jobs(void) {
+    agent_gone = 1;
+    for (size_t i = 0; i < nchildren; i++)
+        if (children[i].job && !children[i].exited) kill(children[i].pid, SIGKILL);
+    struct pollfd *fds = calloc(2 * nchildren + 1, sizeof *fds);
+    if (fds == NULL) return;
+    for (int round = 0; round < 200; round++) {
+        size_t open = 0;
+        for (size_t i = 0; i < nchildren; i++) {
+            fds[2 * i] = (struct pollfd){.fd = children[i].job ? children[i].out : -1, .events = POLLIN};
+            fds[2 * i + 1] = (struct pollfd){.fd = children[i].job ? children[i].report : -1, .events = POLLIN};
+            open += (fds[2 * i].fd >= 0) + (fds[2 * i + 1].fd >= 0);
+        }
+        if (open == 0 || poll(fds, 2 * nchildren, 10) < 0) break;
+        for (size_t i = 0; i < nchildren; i++) {
+            if (fds[2 * i].fd >= 0 && fds[2 * i].revents != 0) relay_job(&children[i], &children[i].out);
+            if (fds[2 * i + 1].fd >= 0 && fds[2 * i + 1].revents != 0) relay_job(&children[i], &children[i].report);
+        }
+    }
+    free(fds);
+}
+
 int main(int argc, char **argv) {
     if (argc == 2 && strcmp(argv[1], "--probe") == 0) {
         /* The agent asks once whether this binary runs on this host at all. */
@@ -362,7 +395,8 @@ int main(int argc, char **argv) {
     }
     signal(SIGPIPE, SIG_IGN);
     /* Not ours to act on: the agent stops this process by closing its stdin. */
-    const int terminal[] = {SIGINT, SIGQUIT, SIGHUP, SIGTSTP, SIGTTIN, SIGTTOU};
+    /* SIGXFSZ too: a file-size limit reached by a job's output file is the end of that relay (EFBIG), not of all. */
+    const int terminal[] = {SIGINT, SIGQUIT, SIGHUP, SIGTSTP, SIGTTIN, SIGTTOU, SIGXFSZ};
     for (size_t i = 0; i < sizeof terminal / sizeof terminal[0]; i++) signal(terminal[i], SIG_IGN);
     if (pipe2(wake, O_CLOEXEC | O_NONBLOCK) != 0) die("pipe");
     struct sigaction sa;
@@ -373,6 +407,10 @@ int main(int argc, char **argv) {
     if (sigaction(SIGCHLD, &sa, NULL) != 0) die("sigaction");
     fcntl(0, F_SETFD, FD_CLOEXEC);
     fcntl(1, F_SETFD, FD_CLOEXEC);
+#ifdef CLOSE_RANGE_CLOEXEC
+    /* Whatever else it was handed (an fd the agent leaked without close-on-exec) never reaches a program or job. */
+    close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+#endif
 
     unsigned char *in = NULL;
     size_t have = 0, cap = 0;
@@ -415,7 +453,10 @@ int main(int argc, char **argv) {
             }
             ssize_t n = read(0, in + have, cap - have);
             if (n < 0 && errno == EINTR) continue;
-            if (n <= 0) return 0;
+            if (n <= 0) {
+                finish_jobs();
+                return 0;
+            }
             have += (size_t)n;
             size_t used = 0;
             while (have - used >= 4) {

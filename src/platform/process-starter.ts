@@ -49,6 +49,20 @@ export function processStarter(): ProcessStarter {
   return chosen;
 }
 
+let jobs: SpawnerStarter | undefined;
+
+/**
+ * Jobs get a spawner of their own, where there is one: a program that will not die (the spawner is
+ * killed when it does not answer a kill) then never takes running jobs along, and a job's output being
+ * written into its file never holds up a device check.
+ */
+export function jobSpawner(): SpawnerStarter | undefined {
+  const programs = processStarter();
+  if (!(programs instanceof SpawnerStarter)) return undefined;
+  jobs ??= new SpawnerStarter(programs.path);
+  return jobs;
+}
+
 export function spawnerRuns(path: string): boolean {
   if (!existsSync(path)) return false;
   const probe = spawnSync(path, ['--probe'], { encoding: 'utf8', timeout: 5_000, stdio: ['ignore', 'pipe', 'ignore'] });

@@ -34,9 +34,12 @@ const HEADER = 9;
  * killed itself (what it runs is then reported as ESPAWNER), so that a timeout always ends a run.
  */
 const KILL_ANSWER_MS = 5_000;
-const SIGNAL_NAMES = new Map(
-  Object.entries(constants.signals).map(([name, number]) => [number, name as NodeJS.Signals]),
-);
+/** How long a job's start may take to be answered (STARTED or FAILED) before the spawner is taken for stuck. */
+const START_ANSWER_MS = 10_000;
+/** The first name of each number, as Node reports it (SIGABRT, not its alias SIGIOT). */
+const SIGNAL_NAMES = new Map<number, NodeJS.Signals>();
+for (const [name, number] of Object.entries(constants.signals))
+  if (!SIGNAL_NAMES.has(number)) SIGNAL_NAMES.set(number, name as NodeJS.Signals);
 
 interface Running {
   program: string;
@@ -94,7 +97,7 @@ export class SpawnerStarter implements ProcessStarter {
       return { exited: spawner.then((error) => ({ spawnError: error })), kill: () => undefined };
     const id = this.#nextId();
     const exited = new Promise<ProcessEnd>((settle) => this.#running.set(id, { program, onOutput, settle }));
-    if (this.#running.size === 1) refStream(spawner.stdout, true);
+    if (this.#running.size === 1) hold(spawner, true);
     spawner.stdin.write(frame(REQ_SPAWN, id, request));
     const kill = (): void => {
       const running = this.#running.get(id);
@@ -119,11 +122,18 @@ export class SpawnerStarter implements ProcessStarter {
     if (!('stdin' in spawner))
       return { pid: -1, exited: spawner.then((error) => ({ spawnError: error, report: '', drained: true })) };
     const id = this.#nextId();
-    let report = '';
+    const report: Buffer[] = [];
+    let reported = 0;
     let drained = true;
     let timer: NodeJS.Timeout | undefined;
     let started: (pid: number) => void = () => undefined;
     const pid = new Promise<number>((resolve) => (started = resolve));
+    // A spawner that does not even say it started the job is stuck: a lease must not wait on it forever.
+    const answerBy = setTimeout(
+      () => this.#abandon(spawner, `did not start ${program} within ${START_ANSWER_MS} ms`),
+      START_ANSWER_MS,
+    );
+    void pid.then(() => clearTimeout(answerBy));
     const exited = new Promise<SpawnedJobEnd>((settle) => {
       const onExited = (): void => {
         timer = setTimeout(() => {
@@ -134,17 +144,19 @@ export class SpawnerStarter implements ProcessStarter {
       this.#running.set(id, {
         program,
         onOutput: (chunk) => {
-          if (report.length < REPORT_MAX) report += chunk.toString('utf8');
+          if (reported < REPORT_MAX) report.push(chunk);
+          reported += chunk.length;
         },
         job: { onStarted: started, onExited },
         settle: (end) => {
           clearTimeout(timer);
           started(-1);
-          settle({ ...end, report: report.slice(0, REPORT_MAX), drained });
+          // Decoded whole: a character split between two reads stays one character.
+          settle({ ...end, report: Buffer.concat(report).toString('utf8').slice(0, REPORT_MAX), drained });
         },
       });
     });
-    if (this.#running.size === 1) refStream(spawner.stdout, true);
+    if (this.#running.size === 1) hold(spawner, true);
     spawner.stdin.write(frame(REQ_JOB, id, request));
     return { pid: await pid, exited };
   }
@@ -154,7 +166,10 @@ export class SpawnerStarter implements ProcessStarter {
     return this.#process?.pid;
   }
 
-  /** Ends the spawner (what it runs is reported as ESPAWNER, and runs on); the next start begins a new one. */
+  /**
+   * Ends the spawner; the next start begins a new one. What it runs is reported: its programs as ESPAWNER
+   * (they run on), its jobs as ended (they end with it).
+   */
   stop(): void {
     const child = this.#process;
     if (child === undefined) return;
@@ -173,15 +188,21 @@ export class SpawnerStarter implements ProcessStarter {
     this.#process = undefined;
     for (const [id, running] of this.#running) {
       this.#settled(id);
-      const message = `labslot-spawner ${why}; ${running.program} may still be running`;
-      running.settle({ spawnError: spawnError(running.program, 'ESPAWNER', message) });
+      const { job } = running;
+      // A job that had exited keeps its own end; its output may miss what was still in the pipe.
+      if (job?.status !== undefined) running.settle(decodeStatus(job.status));
+      else {
+        // A job dies with the spawner (bwrap's --die-with-parent); a program may still run.
+        const fate = job === undefined ? `${running.program} may still be running` : 'the job ended with it';
+        running.settle({ spawnError: spawnError(running.program, 'ESPAWNER', `labslot-spawner ${why}; ${fate}`) });
+      }
     }
   }
 
   #settled(id: number): void {
     clearTimeout(this.#running.get(id)?.backstop);
     this.#running.delete(id);
-    if (this.#running.size === 0 && this.#process !== undefined) refStream(this.#process.stdout, false);
+    if (this.#running.size === 0 && this.#process !== undefined) hold(this.#process, false);
   }
 
   #nextId(): number {
@@ -206,9 +227,8 @@ export class SpawnerStarter implements ProcessStarter {
     this.#process = child;
     this.#pending = Buffer.alloc(0);
     // The spawner keeps the agent's process alive only while a program it started is being waited for.
-    child.unref();
+    hold(child, false);
     refStream(child.stdin, false);
-    refStream(child.stdout, false);
     child.stdout.on('data', (chunk: Buffer) => this.#read(chunk));
     // A write after it died fails with EPIPE; the exit below reports what was running.
     child.stdin.on('error', () => undefined);
@@ -252,6 +272,16 @@ export class SpawnerStarter implements ProcessStarter {
       running.settle({ spawnError: spawnError(running.program, getSystemErrorName(-errno), undefined, errno) });
     }
   }
+}
+
+/**
+ * Whether the spawner keeps the agent's process alive: only while something it started is waited for.
+ * Its exit too, not only its output: the answer to a spawner's death comes with its exit.
+ */
+function hold(child: SpawnerProcess, ref: boolean): void {
+  if (ref) child.ref();
+  else child.unref();
+  refStream(child.stdout, ref);
 }
 
 /** Pipes to a child are net.Sockets, which can be (un)ref'd; the stream types do not say so. */

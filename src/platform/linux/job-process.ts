@@ -1,8 +1,9 @@
 // Starts a job's sandbox chain (sandbox.ts) with its stdout and stderr
 // appended to its output file, capped at [jobs] max_output, and a pipe on fd
 // 3 (SANDBOX_REPORT_FD) on which the Landlock launcher says why it refused to
-// run the job. Through the agent's spawner when there is one: it relays a
-// capped job's output itself (labslot-spawner-job.c). Else with Node's spawn
+// run the job. Through the agent's spawner for jobs when there is one (a
+// second one, apart from the one for checks and tools: process-starter.ts); it
+// relays a capped job's output itself (labslot-spawner-job.c). Else with Node's spawn
 // and an output relay process (output-relay.ts): the same behaviour, with two
 // forks of the agent per job.
 import { spawn } from 'node:child_process';
@@ -10,8 +11,8 @@ import { closeSync, openSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { JobExit, StartedJob } from '../platform.js';
 import { OutputRelay } from '../output-relay.js';
-import { processStarter } from '../process-starter.js';
-import { SpawnerStarter } from '../spawner-client.js';
+import { jobSpawner } from '../process-starter.js';
+import type { SpawnerStarter } from '../spawner-client.js';
 import { within } from '../../within.js';
 import { SANDBOX_REPORT_FD } from './sandbox.js';
 
@@ -31,10 +32,8 @@ export interface JobProcessOptions {
 }
 
 export async function startJobProcess(argv: readonly string[], options: JobProcessOptions): Promise<StartedJob> {
-  const starter = processStarter();
-  return starter instanceof SpawnerStarter && starter.usable
-    ? throughSpawner(starter, argv, options)
-    : withNodeSpawn(argv, options);
+  const spawner = jobSpawner();
+  return spawner?.usable === true ? throughSpawner(spawner, argv, options) : withNodeSpawn(argv, options);
 }
 
 export async function throughSpawner(
