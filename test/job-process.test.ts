@@ -136,7 +136,7 @@ describe("a job's process when the spawner dies under it", () => {
     await eventually(() => readFileSync(outputFile, 'utf8') === 'running\n');
     process.kill(own.pid ?? 0, 'SIGKILL');
     const exit = await job.exited;
-    assert.match(exit.spawnError ?? '', /labslot-spawner exited \(SIGKILL\); the job ended with it/);
+    assert.match(exit.lost ?? '', /labslot-spawner exited \(SIGKILL\); the job ended with it/);
     await eventually(
       () => !existsSync(`/proc/${job.pid}`) || /^State:\s+Z/m.test(readFileSync(`/proc/${job.pid}/status`, 'utf8')),
       {

@@ -240,6 +240,8 @@ export class LeaseRun {
       );
       if (exit.spawnError !== undefined)
         return { ...infrastructureFailure(`could not start the job: ${exit.spawnError}`), holdSlot: true };
+      // Not the slot's fault, nor one every job would meet: the next job gets a new spawner.
+      if (exit.lost !== undefined) return infrastructureFailure(`the job was lost: ${exit.lost}`);
       // Not the job's exit code, which the job could fake: the sandbox's own word. Every job sent here would meet it.
       if (exit.sandboxError !== undefined)
         return {

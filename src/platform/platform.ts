@@ -77,6 +77,8 @@ export interface JobExit {
   signal: string | null;
   /** The platform could not start the job at all: the lab's problem, not the job's. */
   spawnError?: string;
+  /** The job started, but what ran it went away with it (Linux: the agent's spawner died): the lab's problem, once. */
+  lost?: string;
   /**
    * The sandbox refused to run the job, in its own words (Linux: the Landlock scope the agent found at start
    * could not be established): the job never ran; the lab's problem. Told through a channel the job cannot write.

@@ -43,7 +43,10 @@ export async function throughSpawner(
 ): Promise<StartedJob> {
   const job = await spawner.startJob(argv, { ...options, drainMs: DRAIN_MS });
   const exited = job.exited.then((end): JobExit => {
-    if (end.spawnError !== undefined) return { code: null, signal: null, spawnError: end.spawnError.message };
+    if (end.spawnError !== undefined)
+      return job.pid > 0
+        ? { code: null, signal: null, lost: end.spawnError.message }
+        : { code: null, signal: null, spawnError: end.spawnError.message };
     const sandboxError = end.report.trim();
     return sandboxError === ''
       ? { code: end.code, signal: end.signal }
