@@ -274,14 +274,13 @@ static void start(uint32_t id, const char *body, const char *end) {
     add_child((struct child){.id = id, .pid = pid, .out = pipefd[0], .report = -1, .file = -1});
 }
 
-struct child *add_child(struct child c) {
+void add_child(struct child c) {
     if (nchildren == capchildren) {
         capchildren = capchildren == 0 ? 16 : capchildren * 2;
         children = realloc(children, capchildren * sizeof *children);
         if (children == NULL) die("out of memory");
     }
-    children[nchildren] = c;
-    return &children[nchildren++];
+    children[nchildren++] = c;
 }
 
 static struct child *find(uint32_t id) {

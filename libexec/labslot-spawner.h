@@ -29,8 +29,8 @@ uint32_t get32(const unsigned char *p);
 char **take_strings(const char **p, const char *end, uint32_t count);
 /* posix_spawn, the program looked up in the PATH of envp as Node's spawn does; returns 0 or an errno. */
 int spawn_in_path(pid_t *pid, posix_spawn_file_actions_t *actions, char **argv, char **envp);
-/* Appends to the list of running children; the pointer is valid until the list next changes. */
-struct child *add_child(struct child c);
+/* Appends to the list of running children. */
+void add_child(struct child c);
 
 /* labslot-spawner-job.c */
 void start_job(uint32_t id, const char *body, const char *end);

@@ -63,7 +63,7 @@ export function jobSpawner(): SpawnerStarter | undefined {
   return jobs;
 }
 
-export function spawnerRuns(path: string): boolean {
+function spawnerRuns(path: string): boolean {
   if (!existsSync(path)) return false;
   const probe = spawnSync(path, ['--probe'], { encoding: 'utf8', timeout: 5_000, stdio: ['ignore', 'pipe', 'ignore'] });
   return probe.status === 0 && probe.stdout.trim() === 'labslot-spawner 1';

@@ -62,8 +62,8 @@ export interface JobStartOptions {
   drainMs: number;
 }
 
-/** How a job ended, with what its sandbox reported on fd 3, and whether its pipes ended before drainMs. */
-export type SpawnedJobEnd = ProcessEnd & { report: string; drained: boolean };
+/** How a job ended, with what its sandbox reported on fd 3. */
+export type SpawnedJobEnd = ProcessEnd & { report: string };
 
 export interface SpawnedJob {
   /** -1 when it did not start. */
@@ -119,12 +119,10 @@ export class SpawnerStarter implements ProcessStarter {
     const program = argv[0] ?? '';
     const request = jobRequest(argv, options);
     const spawner = this.#spawner();
-    if (!('stdin' in spawner))
-      return { pid: -1, exited: spawner.then((error) => ({ spawnError: error, report: '', drained: true })) };
+    if (!('stdin' in spawner)) return { pid: -1, exited: spawner.then((error) => ({ spawnError: error, report: '' })) };
     const id = this.#nextId();
     const report: Buffer[] = [];
     let reported = 0;
-    let drained = true;
     let timer: NodeJS.Timeout | undefined;
     let started: (pid: number) => void = () => undefined;
     const pid = new Promise<number>((resolve) => (started = resolve));
@@ -137,7 +135,6 @@ export class SpawnerStarter implements ProcessStarter {
     const exited = new Promise<SpawnedJobEnd>((settle) => {
       const onExited = (): void => {
         timer = setTimeout(() => {
-          drained = false;
           if (this.#process === spawner) spawner.stdin.write(frame(REQ_CLOSE, id));
         }, options.drainMs);
       };
@@ -152,7 +149,7 @@ export class SpawnerStarter implements ProcessStarter {
           clearTimeout(timer);
           started(-1);
           // Decoded whole: a character split between two reads stays one character.
-          settle({ ...end, report: Buffer.concat(report).toString('utf8').slice(0, REPORT_MAX), drained });
+          settle({ ...end, report: Buffer.concat(report).toString('utf8').slice(0, REPORT_MAX) });
         },
       });
     });
