@@ -62,7 +62,7 @@ void start_job(uint32_t id, const char *body, const char *end) {
         posix_spawn_file_actions_adddup2(&actions, sink, 2);
         posix_spawn_file_actions_adddup2(&actions, report[1], REPORT_FD);
         if (cwd[0] != '\0') posix_spawn_file_actions_addchdir_np(&actions, cwd);
-        error = spawn_in_path(&pid, &actions, argv, envp);
+        error = spawn_in_path(&pid, &actions, argv, envp, 0);
         posix_spawn_file_actions_destroy(&actions);
     }
     free(fixed);

@@ -27,6 +27,12 @@
  *            output file, through this process when capped; its fd 3 a
  *            pipe whose bytes come back as REPORT.
  *   4 CLOSE  stop relaying an exited job's pipes (the agent waited enough).
+ *   5 SPAWN_RT as SPAWN, for a program that takes a lock the whole host
+ *            queues on (useradd's on /etc/passwd): it runs at real-time
+ *            priority (SCHED_FIFO 1), so it is not preempted while it holds
+ *            the lock by the very work that waits for it. Where the host
+ *            refuses that (no CAP_SYS_NICE, no real-time budget in this
+ *            cgroup), it runs as SPAWN would.
  * Answers, on stdout:
  *   1 OUTPUT body: bytes the program (or its group) printed.
  *   2 EXIT   body: i32 wait status. The program's group is killed once the
@@ -53,6 +59,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -167,8 +174,12 @@ char **take_strings(const char **p, const char *end, uint32_t count) {
     return list;
 }
 
+/* Set once the host refused real-time priority: no use asking again for every program. */
+static int realtime_refused;
+
 /* Its own session (a process group to kill), every signal at its default and none blocked. */
-static int spawn_at(pid_t *pid, const char *path, posix_spawn_file_actions_t *actions, char **argv, char **envp) {
+static int spawn_at(pid_t *pid, const char *path, posix_spawn_file_actions_t *actions, char **argv, char **envp,
+                    int realtime) {
     posix_spawnattr_t attr;
     posix_spawnattr_init(&attr);
     sigset_t none, all;
@@ -179,17 +190,29 @@ static int spawn_at(pid_t *pid, const char *path, posix_spawn_file_actions_t *ac
     posix_spawnattr_setsigmask(&attr, &none);
     /* This process ignores SIGPIPE; its programs must not inherit that. */
     posix_spawnattr_setsigdefault(&attr, &all);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    short flags = POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+    if (realtime && !realtime_refused) {
+        struct sched_param param = {.sched_priority = 1};
+        posix_spawnattr_setschedpolicy(&attr, SCHED_FIFO);
+        posix_spawnattr_setschedparam(&attr, &param);
+        flags |= POSIX_SPAWN_SETSCHEDULER;
+    }
+    posix_spawnattr_setflags(&attr, flags);
     int error = posix_spawn(pid, path, actions, &attr, argv, envp);
     posix_spawnattr_destroy(&attr);
+    /* The child failed at sched_setscheduler, before its exec: nothing ran yet, so run it as any other. */
+    if ((flags & POSIX_SPAWN_SETSCHEDULER) && (error == EPERM || error == EINVAL)) {
+        realtime_refused = 1;
+        return spawn_at(pid, path, actions, argv, envp, 0);
+    }
     return error;
 }
 
 /* posix_spawnp would search this process's PATH; Node's spawn searches the child's. */
-int spawn_in_path(pid_t *pid, posix_spawn_file_actions_t *actions, char **argv, char **envp) {
+int spawn_in_path(pid_t *pid, posix_spawn_file_actions_t *actions, char **argv, char **envp, int realtime) {
     const char *program = argv[0];
     if (program[0] == '\0') return ENOENT;
-    if (strchr(program, '/') != NULL) return spawn_at(pid, program, actions, argv, envp);
+    if (strchr(program, '/') != NULL) return spawn_at(pid, program, actions, argv, envp, realtime);
     /* libuv's default, when the environment has no PATH. */
     const char *path = "/usr/bin:/bin";
     for (char **e = envp; *e != NULL; e++)
@@ -206,7 +229,7 @@ int spawn_in_path(pid_t *pid, posix_spawn_file_actions_t *actions, char **argv, 
         else memcpy(candidate, dir, dlen), candidate[dlen] = '\0';
         strcat(candidate, "/");
         strcat(candidate, program);
-        int error = access(candidate, X_OK) == 0 ? spawn_at(pid, candidate, actions, argv, envp) : errno;
+        int error = access(candidate, X_OK) == 0 ? spawn_at(pid, candidate, actions, argv, envp, realtime) : errno;
         /* As libuv does: on to the next entry past what is missing or not executable (a directory). */
         if (error != ENOENT && error != ENOTDIR && error != EACCES) {
             free(candidate);
@@ -220,7 +243,7 @@ int spawn_in_path(pid_t *pid, posix_spawn_file_actions_t *actions, char **argv, 
     return result;
 }
 
-static void start(uint32_t id, const char *body, const char *end) {
+static void start(uint32_t id, const char *body, const char *end, int realtime) {
     if (end - body < 8) {
         answer_int(ANS_FAILED, id, EINVAL);
         return;
@@ -260,7 +283,7 @@ static void start(uint32_t id, const char *body, const char *end) {
     posix_spawn_file_actions_adddup2(&actions, pipefd[1], 2);
     if (cwd[0] != '\0') posix_spawn_file_actions_addchdir_np(&actions, cwd);
     pid_t pid = -1;
-    int error = spawn_in_path(&pid, &actions, argv, envp);
+    int error = spawn_in_path(&pid, &actions, argv, envp, realtime);
     posix_spawn_file_actions_destroy(&actions);
     free(argv);
     free(envp);
@@ -343,7 +366,7 @@ static void handle(const unsigned char *frame, uint32_t size) {
     uint8_t type = frame[0];
     uint32_t id = get32(frame + 1);
     const char *body = (const char *)frame + 5, *end = (const char *)frame + size;
-    if (type == REQ_SPAWN) start(id, body, end);
+    if (type == REQ_SPAWN || type == REQ_SPAWN_RT) start(id, body, end, type == REQ_SPAWN_RT);
     else if (type == REQ_JOB) start_job(id, body, end);
     else if (type == REQ_KILL) kill_group(id);
     else if (type == REQ_CLOSE) {
@@ -385,7 +408,7 @@ static void finish_jobs(void) {
 int main(int argc, char **argv) {
     if (argc == 2 && strcmp(argv[1], "--probe") == 0) {
         /* The agent asks once whether this binary runs on this host at all. */
-        puts("labslot-spawner 1");
+        puts("labslot-spawner 2");
         return 0;
     }
     if (argc != 1) {

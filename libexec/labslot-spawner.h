@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-enum { REQ_SPAWN = 1, REQ_KILL = 2, REQ_JOB = 3, REQ_CLOSE = 4 };
+enum { REQ_SPAWN = 1, REQ_KILL = 2, REQ_JOB = 3, REQ_CLOSE = 4, REQ_SPAWN_RT = 5 };
 enum { ANS_OUTPUT = 1, ANS_EXIT = 2, ANS_FAILED = 3, ANS_STARTED = 4, ANS_REPORT = 5, ANS_DONE = 6 };
 
 struct child {
@@ -27,8 +27,9 @@ void answer_int(uint8_t type, uint32_t id, int32_t value);
 uint32_t get32(const unsigned char *p);
 /* NULL-terminated list of `count` NUL-terminated strings starting at *p, within end; NULL if they are not there. */
 char **take_strings(const char **p, const char *end, uint32_t count);
-/* posix_spawn, the program looked up in the PATH of envp as Node's spawn does; returns 0 or an errno. */
-int spawn_in_path(pid_t *pid, posix_spawn_file_actions_t *actions, char **argv, char **envp);
+/* posix_spawn, the program looked up in the PATH of envp as Node's spawn does; returns 0 or an errno.
+ * realtime: at SCHED_FIFO priority 1 where this host allows it, else as any other. */
+int spawn_in_path(pid_t *pid, posix_spawn_file_actions_t *actions, char **argv, char **envp, int realtime);
 /* Appends to the list of running children. */
 void add_child(struct child c);
 

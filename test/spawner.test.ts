@@ -5,7 +5,7 @@
 // Node's spawn is in run-process.test.ts.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { runProcessWith } from '../src/platform/run-process.js';
@@ -13,6 +13,7 @@ import { SPAWNER_PATH, SpawnerStarter } from '../src/platform/spawner-client.js'
 import { eventually } from './helpers/eventually.js';
 import { type Prerequisite, requires } from './helpers/prerequisites.js';
 import { tempDir } from './helpers/temp-dir.js';
+import { C_COMPILER, EPERM, schedSetschedulerNumber, syscallErrno } from './helpers/syscall-errno.js';
 
 const BUILT: Prerequisite = {
   what: `the native spawner ${SPAWNER_PATH} (npm run build, with a C compiler)`,
@@ -35,6 +36,11 @@ function sleeper(t: TestContext, own: SpawnerStarter, timeoutMs = 60_000) {
   const running = runProcessWith(own, ['sh', '-c', `echo $$ > ${pidFile}; exec sleep 30`], { timeoutMs });
   return { running, started: eventually(() => existsSync(pidFile) && own.pid !== undefined) };
 }
+
+/** A program that prints the scheduling policy and real-time priority it runs with (/proc/PID/stat fields 41 and 40). */
+const SCHEDULING = ['sh', '-c', 'set -- $(cut -d" " -f40,41 /proc/$$/stat); echo "policy $2 priority $1"'];
+const REALTIME = 'policy 1 priority 1\n'; // SCHED_FIFO 1
+const NORMAL = 'policy 0 priority 0\n'; // SCHED_OTHER
 
 function alive(pid: number): boolean {
   try {
@@ -138,5 +144,30 @@ describe('the native spawner', () => {
     assert.equal(child.status, 0, `the process survived: ${child.stdout}${child.stderr}`);
     const report = JSON.parse(child.stdout.trim().split('\n').at(-1) ?? '{}') as Record<string, unknown>;
     assert.deepEqual(report, { starved: 'EMFILE', after: 'ok\n', usable: true });
+  });
+
+  it('runs a program that holds a host-wide lock at real-time priority, and no other', async (t) => {
+    if (!requires(t, BUILT)) return;
+    const own = ownSpawner(t);
+    const locking = await runProcessWith(own, SCHEDULING, { timeoutMs: 10_000, holdsHostLock: true });
+    assert.deepEqual([locking.code, locking.output], [0, REALTIME]);
+    const other = await runProcessWith(own, SCHEDULING, { timeoutMs: 10_000 });
+    assert.deepEqual([other.code, other.output], [0, NORMAL], 'only the program that asked');
+  });
+
+  it('runs it at normal priority where the host refuses real-time, as it runs every other', async (t) => {
+    if (!requires(t, BUILT, C_COMPILER)) return;
+    // The spawner itself under a filter that refuses sched_setscheduler, as a cgroup without a real-time budget would.
+    const refusing = join(tempDir(t), 'refusing-spawner');
+    const prefix = syscallErrno(t)(schedSetschedulerNumber(), EPERM);
+    const quoted = [...prefix, SPAWNER_PATH].map((word) => `'${word.replaceAll("'", "'\\''")}'`);
+    writeFileSync(refusing, `#!/bin/sh\nexec ${quoted.join(' ')} "$@"\n`);
+    chmodSync(refusing, 0o755);
+    const own = new SpawnerStarter(refusing);
+    t.after(() => own.stop());
+    for (const attempt of ['first', 'second']) {
+      const result = await runProcessWith(own, SCHEDULING, { timeoutMs: 10_000, holdsHostLock: true });
+      assert.deepEqual([result.code, result.output], [0, NORMAL], `the ${attempt} program runs`);
+    }
   });
 });

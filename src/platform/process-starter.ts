@@ -24,6 +24,12 @@ export interface StartedProcess {
 export interface StartOptions {
   env: NodeJS.ProcessEnv;
   cwd?: string;
+  /**
+   * The program takes a lock the whole host queues on (the shadow tools' lock on /etc/passwd): the
+   * spawner runs it at real-time priority where the host allows, so the work of the slots waiting for
+   * that lock cannot preempt it while it holds it. Node's spawn cannot; it runs it as any other.
+   */
+  holdsHostLock?: boolean;
 }
 
 export interface ProcessStarter {
@@ -66,5 +72,5 @@ export function jobSpawner(): SpawnerStarter | undefined {
 function spawnerRuns(path: string): boolean {
   if (!existsSync(path)) return false;
   const probe = spawnSync(path, ['--probe'], { encoding: 'utf8', timeout: 5_000, stdio: ['ignore', 'pipe', 'ignore'] });
-  return probe.status === 0 && probe.stdout.trim() === 'labslot-spawner 1';
+  return probe.status === 0 && probe.stdout.trim() === 'labslot-spawner 2';
 }

@@ -10,6 +10,8 @@ export interface RunOptions {
   cwd?: string;
   /** Bytes of combined stdout+stderr to keep (the end of it). */
   keepBytes?: number;
+  /** See StartOptions.holdsHostLock. */
+  holdsHostLock?: boolean;
 }
 
 export interface RunResult {
@@ -58,7 +60,12 @@ export async function runProcessWith(
 
   let child: StartedProcess;
   try {
-    child = starter.start(program, args, { env: options.env ?? process.env, cwd: options.cwd }, append);
+    child = starter.start(
+      program,
+      args,
+      { env: options.env ?? process.env, cwd: options.cwd, holdsHostLock: options.holdsHostLock },
+      append,
+    );
   } catch (error) {
     return failed(error as NodeJS.ErrnoException);
   }

@@ -19,6 +19,7 @@ const REQ_SPAWN = 1;
 const REQ_KILL = 2;
 const REQ_JOB = 3;
 const REQ_CLOSE = 4;
+const REQ_SPAWN_RT = 5;
 const ANS_OUTPUT = 1;
 const ANS_EXIT = 2;
 const ANS_FAILED = 3;
@@ -98,7 +99,7 @@ export class SpawnerStarter implements ProcessStarter {
     const id = this.#nextId();
     const exited = new Promise<ProcessEnd>((settle) => this.#running.set(id, { program, onOutput, settle }));
     if (this.#running.size === 1) hold(spawner, true);
-    spawner.stdin.write(frame(REQ_SPAWN, id, request));
+    spawner.stdin.write(frame(options.holdsHostLock === true ? REQ_SPAWN_RT : REQ_SPAWN, id, request));
     const kill = (): void => {
       const running = this.#running.get(id);
       if (running === undefined || this.#process !== spawner) return;

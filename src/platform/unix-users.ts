@@ -118,7 +118,7 @@ export async function accountOfUid(uid: number, signal?: AbortSignal): Promise<s
   // /etc/passwd first (NSS reads it first too): a worker's account is there, and getent is a process per call.
   const local = readLines('/etc/passwd').find((line) => line.split(':')[2] === String(uid));
   if (local !== undefined) return local.split(':', 1)[0] || undefined;
-  const result = await tool(['getent', 'passwd', String(uid)], signal);
+  const result = await tool(['getent', 'passwd', String(uid)], signal, false);
   if (result.code !== 0) return undefined;
   return result.output.split(':', 1)[0] || undefined;
 }
@@ -155,11 +155,15 @@ function readLines(file: string): string[] {
   }
 }
 
-async function tool(argv: string[], signal?: AbortSignal): ReturnType<typeof runProcess> {
+/** holdsHostLock: the shadow tools, which all queue on one lock of the host's (lckpwdf). */
+async function tool(argv: string[], signal?: AbortSignal, holdsHostLock = true): ReturnType<typeof runProcess> {
   const result = await runProcess(argv, {
     timeoutMs: TOOL_TIMEOUT_MS,
     signal,
     env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' },
+    // Every useradd, userdel and groupdel on the host queues on that lock, held while four files are
+    // rewritten and synced: one preempted there holds up every slot's setup and cleanup (issue 17).
+    holdsHostLock,
   });
   if (result.spawnError)
     throw new UserCommandError(`cannot run ${argv[0] ?? ''}: ${result.spawnError.message}`, {

@@ -16,6 +16,15 @@ export const LANDLOCK_CREATE_RULESET = 444;
 export const LANDLOCK_RESTRICT_SELF = 446;
 export const { ENOSYS, EOPNOTSUPP, EPERM } = constants.errno;
 
+/** sched_setscheduler differs by architecture: the ones this project is built and tested on. */
+export function schedSetschedulerNumber(): number {
+  const numbers: Partial<Record<NodeJS.Architecture, number>> = { x64: 144, arm64: 119 };
+  const number = numbers[process.arch];
+  if (number === undefined)
+    throw new Error(`the sched_setscheduler syscall number for ${process.arch} is not known here`);
+  return number;
+}
+
 /** What compiling the helper needs (the build's native launcher needs it too). */
 export const C_COMPILER: Prerequisite = command('cc');
 
