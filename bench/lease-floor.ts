@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { treeCpu } from './process-tree.js';
+import { hostCpu, hostLoad } from './host-cpu.js';
 
 /** One command, resolved with its exit code; a bench step that fails stops the benchmark. */
 function run(argv: readonly string[]): Promise<void> {
@@ -61,6 +62,8 @@ export interface Floor {
   parallel: number;
   /** CPU of the tools per job, `parallel` at a time (not this process's own forking of them), ms. */
   cpuPerJobMs: number;
+  /** The whole host while `parallel` ran at a time: busy share of all cores, and CPU per job. */
+  host: { busyShare: number; msPerJob: number };
 }
 
 export async function measureFloor(samples: number, jobs: number, parallel: number): Promise<Floor> {
@@ -74,6 +77,7 @@ export async function measureFloor(samples: number, jobs: number, parallel: numb
   times.sort((a, b) => a - b);
   let next = 0;
   const cpuBefore = treeCpu(process.pid).children;
+  const hostBefore = hostCpu();
   const started = performance.now();
   await Promise.all(
     Array.from({ length: parallel }, async () => {
@@ -84,11 +88,13 @@ export async function measureFloor(samples: number, jobs: number, parallel: numb
     }),
   );
   const seconds = (performance.now() - started) / 1000;
+  const host = hostLoad(hostBefore, hostCpu(), jobs);
   return {
     p50Ms: times[Math.floor(times.length / 2)] ?? NaN,
     sequentialJobsPerSecond: (times.length * 1000) / times.reduce((sum, ms) => sum + ms, 0),
     jobsPerSecond: jobs / seconds,
     parallel,
     cpuPerJobMs: (treeCpu(process.pid).children - cpuBefore) / jobs,
+    host,
   };
 }

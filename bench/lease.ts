@@ -18,6 +18,7 @@ import { measureFloor } from './lease-floor.js';
 import { percentile } from './percentiles.js';
 import { phaseTable, type LeaseSteps } from './lease-phases.js';
 import { treeCpu } from './process-tree.js';
+import { describeLoad, hostCpu, hostLoad } from './host-cpu.js';
 import { scriptCleanup } from '../test/helpers/cleanup.js';
 import { ptyPair } from '../test/helpers/pty-pair.js';
 
@@ -93,6 +94,8 @@ interface Measured {
   cpuSelf: number;
   cpuHelpers: number;
   cpuChildren: number;
+  /** The whole host during the throughput run. */
+  host: { busyShare: number; msPerJob: number };
 }
 
 async function measure(slots: number): Promise<Measured> {
@@ -155,6 +158,7 @@ async function measure(slots: number): Promise<Measured> {
     // Throughput: everything at once, through every slot.
     const pid = agent.child.pid ?? 0;
     const cpuBefore = treeCpu(pid);
+    const hostBefore = hostCpu();
     const started = performance.now();
     const ids = await Promise.all(
       Array.from({ length: THROUGHPUT_JOBS }, () =>
@@ -164,6 +168,7 @@ async function measure(slots: number): Promise<Measured> {
     await waitAllDone(base, agent.logs, ids);
     const seconds = (performance.now() - started) / 1000;
     const cpuAfter = treeCpu(pid);
+    const host = hostLoad(hostBefore, hostCpu(), THROUGHPUT_JOBS);
     const steps = leaseSteps(agent.logs);
     const stepsOf = (list: readonly string[]): LeaseSteps[] =>
       list.flatMap((id) => {
@@ -182,6 +187,7 @@ async function measure(slots: number): Promise<Measured> {
       cpuSelf: (cpuAfter.self - cpuBefore.self) / THROUGHPUT_JOBS,
       cpuHelpers: (cpuAfter.helpers - cpuBefore.helpers) / THROUGHPUT_JOBS,
       cpuChildren: (cpuAfter.children - cpuBefore.children) / THROUGHPUT_JOBS,
+      host,
     };
   } finally {
     await cleanup.runAll();
@@ -214,7 +220,7 @@ for (const r of rows) {
 }
 const [one, eight] = rows;
 console.log(
-  `floor (useradd, bwrap --unshare-pid setpriv --init-groups --no-new-privs true, userdel): p50 ${floor.p50Ms.toFixed(0)} ms one at a time (${floor.sequentialJobsPerSecond.toFixed(1)} jobs/s), ${floor.jobsPerSecond.toFixed(1)} jobs/s ${floor.parallel} at a time, ${floor.cpuPerJobMs.toFixed(1)} ms CPU per job in its tools`,
+  `floor (useradd, bwrap --unshare-pid setpriv --init-groups --no-new-privs true, userdel): p50 ${floor.p50Ms.toFixed(0)} ms one at a time (${floor.sequentialJobsPerSecond.toFixed(1)} jobs/s), ${floor.jobsPerSecond.toFixed(1)} jobs/s ${floor.parallel} at a time, ${floor.cpuPerJobMs.toFixed(1)} ms CPU per job in its tools; the host ${floor.parallel} at a time: ${describeLoad(floor.host)}`,
 );
 // Context for the third ratio: what running 8 at a time gains the bare work itself on this machine.
 console.log(
