@@ -18,6 +18,9 @@
  *       the same line as on stderr, so the agent learns from a channel the
  *       job cannot write that the job never started; it is close-on-exec,
  *       CMD never holds it.
+ *       CMD gets descriptors 0, 1 and 2 only: whatever else reached the
+ *       launcher (one the agent was started with, passed down the chain
+ *       without close-on-exec) is close-on-exec.
  *
  * The package build compiles it into dist/libexec (scripts/build-libexec.mjs);
  * src/platform/linux/landlock.ts runs it when it is there, python3 otherwise.
@@ -27,6 +30,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -129,6 +133,27 @@ static int scope_abstract_unix_sockets(void)
 	return result;
 }
 
+/* Every descriptor above 2 close-on-exec; close_range where the kernel has it (5.11), else one by one. */
+static int cloexec_above_stdio(void)
+{
+#ifdef CLOSE_RANGE_CLOEXEC
+	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+		return 0;
+#endif
+	DIR *dir = opendir("/proc/self/fd");
+	if (dir == NULL)
+		return -1;
+	struct dirent *entry;
+	while ((entry = readdir(dir)) != NULL) {
+		int fd = atoi(entry->d_name);
+		if (fd > 2 && fd != dirfd(dir) && fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
+			closedir(dir);
+			return -1;
+		}
+	}
+	return closedir(dir);
+}
+
 /*
  * Python's os.execvp, which the python launcher used: the first PATH entry that
  * runs, else the first error that is not "not found" (else the last one). Not
@@ -225,6 +250,8 @@ int main(int argc, char *argv[])
 	/* Close-on-exec rather than closed: should the exec fail, fail() still reports it there. */
 	if (report_fd >= 0 && fcntl(report_fd, F_SETFD, FD_CLOEXEC) != 0)
 		fail(SANDBOX_FAILED, "--report-fd %d: %s", report_fd, strerror(errno));
+	if (cloexec_above_stdio() != 0)
+		fail(SANDBOX_FAILED, "cannot keep inherited descriptors from the job: %s", strerror(errno));
 	exec_like_python(command);
 	fail(127, "cannot run %s: %s", command[0], strerror(errno));
 }

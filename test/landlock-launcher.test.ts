@@ -282,6 +282,19 @@ for (const { name: kind, launcher, needs, missing } of IMPLEMENTATIONS) {
         report: line,
       });
     });
+
+    it('hands the command descriptors 0, 1 and 2 only, whatever reached the launcher without close-on-exec', (t) => {
+      if (!requires(t, ...needs)) return;
+      const reporting = landlockScope(Math.max(LANDLOCK_ABI, 0), launcher, REPORT_FD);
+      // Two descriptors opened without close-on-exec before the launcher, as a leak from the agent's parent would be.
+      const leak = ['sh', '-c', 'exec 7</dev/null 9</dev/null; exec "$@"', 'leak'];
+      const held = runReported([...leak, ...reporting, 'sh', '-c', 'ls /proc/$$/fd']);
+      assert.deepEqual(held, { status: 0, stdout: '0\n1\n2\n', stderr: '', report: '' });
+      // The leak is real: without the launcher, the command holds them (with the report descriptor, and
+      // whatever the test runner itself was handed).
+      const unlaunched = runReported([...leak, 'sh', '-c', 'ls /proc/$$/fd']).stdout.split('\n');
+      for (const fd of ['3', '7', '9']) assert.ok(unlaunched.includes(fd), `without the launcher, ${fd} is held`);
+    });
   });
 }
 
