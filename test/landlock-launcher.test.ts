@@ -14,6 +14,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import {
+  chooseLauncher,
   LANDLOCK_NATIVE_LAUNCHER,
   landlockAbi,
   landlockLauncher,
@@ -310,6 +311,23 @@ describe(`labslot-landlock, python3 and native together (${ON_KERNEL})`, () => {
     assert.deepEqual(landlockLauncher(), native, 'the one decision picks the compiled launcher when it is there');
     // A CI build must have made it: a quiet fallback to python3 would hide a broken build.
     if (IN_CI) assert.equal(landlockLauncher().kind, 'native');
+  });
+
+  it('runs python3 when the native launcher the build made does not run on this host, and says why', (t) => {
+    if (!requires(t, PYTHON3)) return;
+    // An ELF header and nothing else: exec refuses it (ENOEXEC) as it would a binary for another architecture.
+    const foreign = join(tempDir(t), 'labslot-landlock');
+    writeFileSync(foreign, Buffer.from('7f454c46020101000000000000000000', 'hex'), { mode: 0o755 });
+    const chosen = chooseLauncher(foreign);
+    assert.equal(chosen.kind, 'python3');
+    assert.match(chosen.nativeFailed ?? '', new RegExp(`^${foreign} --abi: .+`));
+    assert.equal(landlockNote(LANDLOCK_ABI, chosen).fields['native_failed'], chosen.nativeFailed);
+    assert.equal(chooseLauncher(join(tempDir(t), 'absent')).nativeFailed, undefined, 'none built: nothing to say');
+  });
+
+  it('chooses the native launcher where it runs', (t) => {
+    if (!requires(t, BUILT)) return;
+    assert.deepEqual(chooseLauncher(LANDLOCK_NATIVE_LAUNCHER), native);
   });
 
   for (const [outer, inner] of [

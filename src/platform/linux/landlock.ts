@@ -10,6 +10,7 @@
 // (libexec/labslot-landlock.c, compiled by the build) when the build had a
 // C compiler, else python3 with libexec/labslot-landlock: the same contract,
 // without python3's start-up (~10 ms of CPU per job).
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,6 +37,8 @@ export interface LandlockLauncher {
   argv: readonly string[];
   /** The sandbox binds this read-only at the same path, so the launcher is there whatever the job's mounts hide. */
   dir: string;
+  /** Why the native launcher the build made was passed over (it does not run on this host). */
+  nativeFailed?: string;
 }
 
 export function nativeLauncher(path = LANDLOCK_NATIVE_LAUNCHER): LandlockLauncher {
@@ -54,8 +57,24 @@ let chosen: LandlockLauncher | undefined;
  * build adds or removes the native one meanwhile.
  */
 export function landlockLauncher(): LandlockLauncher {
-  chosen ??= existsSync(LANDLOCK_NATIVE_LAUNCHER) ? nativeLauncher() : pythonLauncher();
+  chosen ??= chooseLauncher(LANDLOCK_NATIVE_LAUNCHER);
   return chosen;
+}
+
+/**
+ * The native launcher at `nativePath` if there is one and it answers `--abi` here, else python3: a
+ * binary built for another architecture, or against a newer libc, would otherwise fail every job.
+ */
+export function chooseLauncher(nativePath: string): LandlockLauncher {
+  if (!existsSync(nativePath)) return pythonLauncher();
+  const probe = spawnSync(nativePath, ['--abi'], {
+    encoding: 'utf8',
+    timeout: PROBE_TIMEOUT_MS,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  if (probe.status === 0 && /^\d+\n?$/.test(probe.stdout)) return nativeLauncher(nativePath);
+  const why = probe.error?.message ?? (lastLines(probe.stderr, 1) || `exit ${String(probe.status ?? probe.signal)}`);
+  return { ...pythonLauncher(), nativeFailed: `${nativePath} --abi: ${why}` };
 }
 
 export class LandlockProbeError extends Error {
@@ -93,7 +112,11 @@ export async function landlockAbi(signal?: AbortSignal, launcher = landlockLaunc
 
 /** What a job gets on a kernel with this ABI, as the agent logs it at start (and which launcher it pays for). */
 export function landlockNote(abi: number, launcher = landlockLauncher()): IsolationNote {
-  const fields = { abi, launcher: launcher.kind };
+  const fields = {
+    abi,
+    launcher: launcher.kind,
+    ...(launcher.nativeFailed === undefined ? {} : { native_failed: launcher.nativeFailed }),
+  };
   return abi >= SCOPE_ABI
     ? { level: 'info', message: `landlock ABI ${abi}: abstract Unix sockets are scoped per job`, fields }
     : {
