@@ -1,7 +1,7 @@
 // Escape attempts from inside a job (DESIGN §3.4), each one asserted to fail:
 // writing outside its own directories, seeing or signalling another job,
-// another slot's device, setuid-root, outliving the job, a fork bomb, a memory
-// hog; and four concurrent sandboxes leave the host's mount table as it was.
+// another slot's device, setuid-root, real-time scheduling (the agent may use
+// it for its account tools), outliving the job, a fork bomb, a memory hog; and four concurrent sandboxes leave the host's mount table as it was.
 import assert from 'node:assert/strict';
 import { copyFileSync, chmodSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { describe, it } from 'node:test';
@@ -34,7 +34,7 @@ describe('sandbox', () => {
     assert.match(out, /^tmp-entries=1$/m, 'a fresh /tmp with only what the job wrote');
   });
 
-  it("hides other jobs and other slots' devices, and ignores setuid-root", async (t) => {
+  it("hides other jobs and other slots' devices, ignores setuid-root and refuses real-time priority", async (t) => {
     if (!requires(t, ...NEEDS)) return;
     const lab = await jobLab(t, [
       { name: 's1', target: 'a' },
@@ -58,6 +58,9 @@ describe('sandbox', () => {
       `[ -e ${other} ] && echo "SEES other console" || echo "no other console"`,
       `ls /dev/labslot`,
       `echo "euid=$(${dir}/id -u)"`,
+      // The agent's spawner has CAP_SYS_NICE for useradd and userdel; nothing of it reaches a job.
+      'echo "policy=$(cut -d" " -f41 /proc/$$/stat)"',
+      'why=$(chrt -f 1 true 2>&1) && echo "GOT real-time" || echo "real-time refused: $why"',
     ].join('\n');
     const attacker = await lab.submit({ target: 'b', script });
     assert.equal((await lab.waitDone(attacker)).state, 'succeeded');
@@ -68,6 +71,8 @@ describe('sandbox', () => {
     assert.match(out, /^no other console$/m);
     assert.match(out, /^s2-con$/m, 'its own console only');
     assert.doesNotMatch(out, /euid=0$/m, out);
+    assert.match(out, /^policy=0$/m, 'the job runs at normal priority');
+    assert.match(out, /^real-time refused: .*Operation not permitted$/m, out);
     assert.equal((await lab.job(victim)).state, 'running', 'the victim is untouched');
     await lab.post(`/v1/jobs/${victim}/cancel`, {});
     await lab.waitDone(victim);

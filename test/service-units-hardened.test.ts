@@ -280,6 +280,9 @@ function checkTrace(trace: string, service: Map<string, string[]>): void {
   }
   if (last(service, 'RestrictRealtime') === 'yes')
     assert.doesNotMatch(trace, /sched_set\w+\([^)]*SCHED_(FIFO|RR|DEADLINE)/);
+  // The unit lets the spawner run the account tools at real-time priority (CAP_SYS_NICE): they got it.
+  else
+    assert.match(trace, /sched_setscheduler\(0, SCHED_FIFO, \[1\]\) = 0/, 'useradd and userdel at real-time priority');
   if (last(service, 'SystemCallArchitectures') === 'native') {
     const executed = new Set([...trace.matchAll(/\bexecve\("([^"]+)".*= 0$/gm)].map((m) => m[1] ?? ''));
     assert.ok(executed.size > 3, `execs seen: ${[...executed].join(' ')}`);
