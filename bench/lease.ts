@@ -212,7 +212,7 @@ for (const r of rows)
   );
 for (const r of rows)
   console.log(
-    `agent CPU per job, ${r.slots} slot(s), throughput run: ${r.cpuSelf.toFixed(1)} ms in the agent, ${r.cpuHelpers.toFixed(1)} ms in its spawner, ${r.cpuChildren.toFixed(1)} ms in the programs they ran (tools, sandboxes, jobs); total ${(r.cpuSelf + r.cpuHelpers + r.cpuChildren).toFixed(1)} ms`,
+    `agent CPU per job, ${r.slots} slot(s), throughput run: ${r.cpuSelf.toFixed(1)} ms in the agent, ${r.cpuHelpers.toFixed(1)} ms in its spawner, ${r.cpuChildren.toFixed(1)} ms in the programs they ran (tools, sandboxes, jobs); total ${(r.cpuSelf + r.cpuHelpers + r.cpuChildren).toFixed(1)} ms; the host: ${describeLoad(r.host)}`,
   );
 for (const r of rows) {
   console.log(`\nwhere a lease's time goes, ${r.slots} slot(s) (median ms; steps in parallel overlap):`);
