@@ -1,6 +1,7 @@
 // WorkerSpares on its own: at most one spare per slot, taken once, waited for
-// while it is being made, removed when nobody takes it in time or when the
-// agent stops, never made after stop. Making and removing are the caller's
+// while it is being made, removed when nobody takes it in time, when a lease
+// reserved its disk but did not take it, or when the agent stops, never made
+// after stop. Making and removing are the caller's
 // (worker-space.ts, exercised with real users and disks by
 // jobs-prepare-ahead.test.ts); here they only record what was asked of them.
 import assert from 'node:assert/strict';
@@ -123,6 +124,21 @@ describe('WorkerSpares', () => {
     h.spares.getReady('s1');
     assert.equal(await h.spares.take('s1'), undefined, 'a spare without room is not handed out');
     await eventually(() => h.removed.includes('w2'), { message: 'the spare without room to be removed' });
+    await h.spares.stop();
+  });
+
+  it('removes a spare at once when the lease that reserved its disk ends without it', async () => {
+    const h = harness();
+    h.spares.prepare(slot('s1'));
+    h.finishMaking();
+    await eventually(() => h.made.length === 1, { message: 'the spare to be made' });
+    // A lease begins (its disk is reserved) and ends without taking it: its pre-lease check failed.
+    h.spares.getReady('s1');
+    await eventually(() => h.reserved.includes('w1'), { message: "the spare's disk to be reserved" });
+    h.spares.slotIdle('s1');
+    // The idle clock is a minute here: only the reservation makes it go now.
+    await eventually(() => h.removed.includes('w1'), { message: 'the reserved spare to be removed' });
+    assert.equal(await h.spares.take('s1'), undefined, 'a removed spare is not handed out');
     await h.spares.stop();
   });
 

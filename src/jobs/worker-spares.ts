@@ -18,6 +18,8 @@ interface Spare {
   /** Settles with the space, or undefined when making it failed (said in the log already). */
   made: Promise<WorkerSpace | undefined>;
   expiry: NodeJS.Timeout | undefined;
+  /** A lease of its slot has begun (getReady): its disk's space is reserved, or being reserved. */
+  readied: boolean;
 }
 
 export class WorkerSpares {
@@ -46,6 +48,7 @@ export class WorkerSpares {
     // Not while a lease is under way: the clock starts again when it ends (slotIdle).
     clearTimeout(spare.expiry);
     spare.expiry = undefined;
+    spare.readied = true;
     spare.made = spare.made.then(async (space) => {
       if (space === undefined || space.reserved) return space;
       try {
@@ -71,7 +74,7 @@ export class WorkerSpares {
   /** Starts making the slot's next worker, unless it has one or the agent is stopping. */
   prepare(slot: SlotModel): void {
     if (this.stopped || this.spares.has(slot.name)) return;
-    const spare: Spare = { made: Promise.resolve(undefined), expiry: undefined };
+    const spare: Spare = { made: Promise.resolve(undefined), expiry: undefined, readied: false };
     spare.made = this.make(slot).then(
       (space) => space,
       (error: unknown) => {
@@ -88,11 +91,17 @@ export class WorkerSpares {
 
   /**
    * The slot's lease has ended: its spare waits `idleMs` for the next job from now. A job of any length
-   * keeps its slot's spare; a slot nobody uses any more lets it go.
+   * keeps its slot's spare; a slot nobody uses any more lets it go. One whose disk the lease reserved but
+   * did not take (its pre-lease check failed, or it was cancelled during it) goes now: there is no
+   * giving the space back short of deleting the image, and a slot that failed its check may wait long.
    */
   slotIdle(slot: string): void {
     const spare = this.spares.get(slot);
     if (spare === undefined) return;
+    if (spare.readied) {
+      this.expire(slot, spare);
+      return;
+    }
     clearTimeout(spare.expiry);
     spare.expiry = setTimeout(() => this.expire(slot, spare), this.idleMs);
     spare.expiry.unref();
