@@ -1,21 +1,38 @@
 // A job's disk cap ([jobs] limits.disk, issue 12 item 4), with a real agent,
 // real users and real filesystems: a job that writes past its cap gets ENOSPC
 // in $HOME, /work and /tmp while the state directory's disk holds only the
-// cap; cleanup and a restart after kill -9 leave no mount, loop device or
-// image; and a state directory on a full filesystem makes the API answer 507
-// with a JSON error, never 500, without changing any finished job's outcome.
+// cap (and the slot's next worker, made ahead, almost nothing); a job's cleanup
+// takes its disk away, and an agent's stop or a restart after kill -9 leaves no
+// mount, loop device or image; and a state directory on a full filesystem makes
+// the API answer 507 with a JSON error, never 500, without changing any
+// finished job's outcome.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { eventually } from './helpers/eventually.js';
 import { jobLab, type JobLab } from './helpers/job-lab.js';
 import { mountsAtOrUnder } from '../src/platform/linux/worker-disk.js';
 import { loopDevicesUnder } from './helpers/mount-table.js';
 import { command, requires, ROOT } from './helpers/prerequisites.js';
 
 const MIB = 1024 * 1024;
+
+/** The directory of the worker that runs (or ran) `jobId`: the slot's next worker, made ahead, has one beside it. */
+async function jobWorkerDir(lab: JobLab, jobId: string): Promise<string> {
+  const worker = (await lab.job(jobId)).worker_id;
+  assert.ok(worker !== null, `job ${jobId} has a worker`);
+  return join(lab.stateDir, 'workers', worker);
+}
+
+/** The job's cleanup took its disk: no mount, loop device or file of its worker is left (a worker made ahead may be). */
+function assertWorkerGone(dir: string, when: string): void {
+  assert.deepEqual(mountsAtOrUnder(dir), [], `${when}: mounts of ${dir}`);
+  assert.deepEqual(loopDevicesUnder(dir), [], `${when}: loop devices of ${dir}`);
+  assert.equal(existsSync(dir), false, `${when}: ${dir} is removed`);
+}
 
 function assertNothingLeft(lab: JobLab, when: string): void {
   assert.deepEqual(mountsAtOrUnder(lab.stateDir), [], `${when}: mounts`);
@@ -43,18 +60,26 @@ describe('job disk cap', () => {
       script: `${FILL}; dd if=/dev/zero of=/work/keep bs=1M count=20 2>/dev/null; echo filled; sleep 30`,
     });
     await lab.waitOutput(id, /filled/, 30_000);
+    const dir = await jobWorkerDir(lab, id);
     let used: number;
+    let all: number;
     try {
-      const workers = readdirSync(join(lab.stateDir, 'workers'));
-      assert.equal(workers.length, 1);
-      used = diskUsage(join(lab.stateDir, 'workers', workers[0] ?? ''));
-      assert.equal(mountsAtOrUnder(lab.stateDir).length, 1, 'one filesystem for the worker');
+      used = diskUsage(dir);
+      assert.equal(mountsAtOrUnder(dir).length, 1, "one filesystem for the job's worker");
+      // The slot's next worker is made while this job runs ([jobs] prepare_ahead): measured once its disk is there too.
+      await eventually(() => mountsAtOrUnder(lab.stateDir).length === 2, {
+        message: 'the disk of the worker made ahead to be mounted',
+      });
+      all = diskUsage(join(lab.stateDir, 'workers'));
     } finally {
       await lab.post(`/v1/jobs/${id}/cancel`, {}, undefined);
       await lab.waitDone(id, 30_000);
     }
     t.diagnostic(`worker directory takes ${used} bytes on the host with an 8MiB cap and 20MiB written`);
     assert.ok(used <= 8 * MIB + 256 * 1024, `the host holds the cap, not what the job wrote: ${used}`);
+    // Its disk's space is reserved only when a lease takes it: until then, no more than its filesystem's metadata.
+    t.diagnostic(`the worker made ahead takes ${all - used} bytes on the host`);
+    assert.ok(all - used <= 512 * 1024, `a worker made ahead holds none of the cap: ${all - used}`);
     const output = await lab.output(id);
     for (const dir of ['/work', '/tmp', '/var/tmp']) {
       const match = new RegExp(`^${dir} (\\d+)$`, 'm').exec(output);
@@ -64,7 +89,9 @@ describe('job disk cap', () => {
     }
     assert.match(output, /^\/\S+\/home \d+$/m);
     assert.equal(output.match(/No space left on device/g)?.length, 4, output);
-    assertNothingLeft(lab, 'after cleanup');
+    assertWorkerGone(dir, 'after cleanup');
+    await lab.agent.stop();
+    assertNothingLeft(lab, 'after the agent stopped');
   });
 
   it('leaves no mount, loop device or image after kill -9 of the agent while a job fills its disk', async (t) => {
@@ -76,7 +103,7 @@ describe('job disk cap', () => {
       script: 'dd if=/dev/zero of=/tmp/big bs=1M count=20 2>/dev/null; echo filled; sleep 30',
     });
     await lab.waitOutput(id, /filled/, 30_000);
-    assert.equal(mountsAtOrUnder(lab.stateDir).length, 1);
+    assert.equal(mountsAtOrUnder(await jobWorkerDir(lab, id)).length, 1);
     await lab.agent.stop('SIGKILL');
     await lab.restart();
     assertNothingLeft(lab, 'after restart');
@@ -137,8 +164,7 @@ describe('job disk cap', () => {
     assert.ok(!statuses.includes(500));
 
     // The running job ends while the disk is full: its cleanup frees its own disk, then records how it ended.
-    const [worker] = readdirSync(join(lab.stateDir, 'workers'));
-    writeFileSync(join(lab.stateDir, 'workers', worker ?? '', 'disk', 'tmp', 'go'), '');
+    writeFileSync(join(await jobWorkerDir(lab, through), 'disk', 'tmp', 'go'), '');
     const ended = await lab.waitDone(through, 30_000);
     assert.deepEqual(
       { state: ended.state, exit: ended.exit_code, reason: ended.end_reason },
@@ -150,6 +176,7 @@ describe('job disk cap', () => {
     const after = await lab.waitDone(await lab.submit({ target: 'tb', script: 'echo works again' }), 30_000);
     assert.equal(after.state, 'succeeded', JSON.stringify(after));
     assert.equal(await lab.output(after.id), 'works again\n');
+    const afterDir = await jobWorkerDir(lab, after.id);
     // Outcomes stay as they were recorded, whatever the reconciler did meanwhile.
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     for (const [id, output] of [
@@ -163,6 +190,8 @@ describe('job disk cap', () => {
       );
       assert.equal(await lab.output(id), output);
     }
-    assertNothingLeft(lab, 'at the end');
+    assertWorkerGone(afterDir, 'at the end');
+    await lab.agent.stop();
+    assertNothingLeft(lab, 'after the agent stopped');
   });
 });

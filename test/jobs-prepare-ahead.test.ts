@@ -2,15 +2,18 @@
 // job runs. Every job still gets a user of its own, with its supplementary
 // groups applied and its slot's console granted; a worker made ahead that no
 // job took is gone when the agent stops, and after a crash the next start
-// removes it.
+// removes it; one whose disk a lease reserved before its pre-lease check failed
+// is removed at once, giving the host its space back.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { workerUsername } from '../src/platform/worker-names.js';
 import { eventually } from './helpers/eventually.js';
-import { jobLab, type JobLab } from './helpers/job-lab.js';
+import { jobLab, OPERATOR_TOKEN, waitHealthy, type JobLab } from './helpers/job-lab.js';
 import { command, requires, ROOT } from './helpers/prerequisites.js';
+import { ptyPair } from './helpers/pty-pair.js';
 
 const JOBS_TOML = 'stop_grace = "1s"\nprepare_ahead = true';
 const SLOT = [{ name: 's1', target: 'tb', extra: 'add_to_groups = ["dialout"]' }];
@@ -28,7 +31,9 @@ function workerUsersOf(stateDir: string): string[] {
 
 /** Whether the lease of `jobId` took a worker made ahead, from its last log line. */
 function tookAhead(lab: JobLab, jobId: string): unknown {
-  return lab.agent.logs.find((l) => l['msg'] === 'lease phase' && l['to'] === 'done' && l['job'] === jobId)?.['ahead'];
+  return lab.agent.logs.findLast((l) => l['msg'] === 'lease phase' && l['to'] === 'done' && l['job'] === jobId)?.[
+    'ahead'
+  ];
 }
 
 async function runOne(lab: JobLab): Promise<{ id: string; user: string; groups: number[]; console: boolean }> {
@@ -86,5 +91,29 @@ describe('workers made ahead ([jobs] prepare_ahead)', () => {
     // And the slot serves jobs again, each with a worker of its own.
     const after = await runOne(lab);
     assert.notEqual(after.user, spare);
+  });
+
+  it("removes a worker made ahead at once when its lease's pre-lease check fails, and the slot works again", async (t) => {
+    if (!requires(t, ROOT, command('socat', ['-V']))) return;
+    const lab = await jobLab(t, SLOT, '', JOBS_TOML);
+    await runOne(lab);
+    await eventually(() => workerUsersOf(lab.stateDir).length === 1, { message: 'a worker made ahead to wait' });
+    // The periodic check runs hourly here: only the next lease's pre-lease check sees the console gone.
+    await lab.consoles.get('s1')?.kill();
+    const id = await lab.submit({ target: 'tb', argv: WHO_AM_I });
+    await eventually(async () => ((await lab.job(id)).waiting ?? '').includes('unhealthy'), {
+      message: 'the job to go back to the queue',
+    });
+    // The lease reserved the worker's disk as it began; it goes now, not after the slot's idle minute.
+    await eventually(
+      () => workerUsersOf(lab.stateDir).length === 0 && readdirSync(join(lab.stateDir, 'workers')).length === 0,
+      { message: 'the worker made ahead, and its disk, to be removed' },
+    );
+    await ptyPair(t, lab.dir, 's1');
+    assert.equal((await lab.post('/v1/slots/s1/check', {}, OPERATOR_TOKEN)).status, 200);
+    await waitHealthy(lab.agent.url, 's1');
+    const job = await lab.waitDone(id);
+    assert.equal(job.state, 'succeeded', job.end_reason ?? '');
+    assert.equal(tookAhead(lab, id), false, 'the job made a worker of its own');
   });
 });

@@ -1,9 +1,9 @@
 // A worker's nftables rules across a crash and on hosts that cannot have any:
-// kill -9 of the agent while a job runs leaves its chain, and the restarted
-// agent removes it (and only it: another agent's chain in the shared table
-// stays); an agent asked for network = "slot" on a host without nft starts but
-// runs no job (its host is unhealthy and says what to do), while network =
-// "host" starts as before.
+// kill -9 of the agent while a job runs leaves its chain and that of the slot's
+// next worker, made ahead, and the restarted agent removes both (and only
+// them: another agent's chain in the shared table stays); an agent asked for
+// network = "slot" on a host without nft starts but runs no job (its host is
+// unhealthy and says what to do), while network = "host" starts as before.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -33,18 +33,20 @@ describe('network policy across a crash', () => {
 
     const id = await lab.submit({ target: 'tb', script: 'echo "uid=$(id -u)"\nsleep 1000' });
     const [, uid = ''] = await lab.waitOutput(id, /uid=(\d+)/);
-    const [chain, ...more] = chainsOfAgent(lab.stateDir);
-    assert.equal(more.length, 0);
-    assert.ok(chain !== undefined, 'the running job has a chain');
+    const chain = workerChain(agentScope(lab.stateDir), (await lab.job(id)).worker_id ?? '');
+    assert.ok(chainsOfAgent(lab.stateDir).includes(chain), 'the running job has a chain');
     assert.match(chainRules(chain), new RegExp(`meta skuid ${uid} `), 'its rules match the worker uid');
+    // The slot's next worker, made while the job runs ([jobs] prepare_ahead), has one of its own: the crash must leave both.
+    await eventually(() => chainsOfAgent(lab.stateDir).length === 2, { message: 'the chain of the worker made ahead' });
+    const chains = chainsOfAgent(lab.stateDir);
 
     await lab.agent.stop('SIGKILL');
-    assert.deepEqual(chainsOfAgent(lab.stateDir), [chain], 'the crash left the chain');
+    assert.deepEqual(chainsOfAgent(lab.stateDir), chains, 'the crash left the chains');
 
     await lab.restart();
     await eventually(() => chainsOfAgent(lab.stateDir).length === 0, {
       timeoutMs: 15_000,
-      message: () => `the restarted agent to remove ${chain}: ${labslotChains().join(', ')}`,
+      message: () => `the restarted agent to remove ${chains.join(', ')}: ${labslotChains().join(', ')}`,
     });
     assert.equal((await lab.job(id)).end_reason, 'agent restarted');
     assert.ok(labslotChains().includes(other), "the other agent's chain is still there");

@@ -6,6 +6,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it, type TestContext } from 'node:test';
+import { agentScope } from '../src/platform/agent-scope.js';
+import { workerChain } from '../src/platform/linux/nft-policy.js';
 import { WORKER_ID_MAX, WORKER_ID_MIN } from '../src/platform/unix-users.js';
 import { jobLab, OPERATOR_TOKEN, type JobLab } from './helpers/job-lab.js';
 import { chainsOfAgent } from './helpers/nft-chains.js';
@@ -86,7 +88,13 @@ async function twoSlots(t: TestContext, jobsToml: (allowedPort: number) => strin
   return { lab, a, b, pdu, console, allowedPort, otherLocalPort };
 }
 
-async function runProbes(t: TestContext, lab: JobLab, target: string, script: string): Promise<Map<string, string>> {
+/** The probes' results, and the worker the job ran as. */
+async function runProbes(
+  t: TestContext,
+  lab: JobLab,
+  target: string,
+  script: string,
+): Promise<{ results: Map<string, string>; worker: string }> {
   const id = await lab.submit({ target, script });
   const job = await lab.waitDone(id, 60_000);
   const output = await lab.output(id);
@@ -94,7 +102,7 @@ async function runProbes(t: TestContext, lab: JobLab, target: string, script: st
   t.diagnostic(output);
   assert.equal(job.state, 'succeeded', output);
   assert.match(output, /probes-done/);
-  return probeResults(output);
+  return { results: probeResults(output), worker: job.worker_id ?? '' };
 }
 
 describe('network policy (network = "slot")', () => {
@@ -104,7 +112,7 @@ describe('network policy (network = "slot")', () => {
       t,
       (port) => `network_allow = ["127.0.0.1:${port}"]`,
     );
-    const results = await runProbes(
+    const { results, worker } = await runProbes(
       t,
       lab,
       'ta',
@@ -126,14 +134,16 @@ describe('network policy (network = "slot")', () => {
       assert.match(results.get(label) ?? 'missing', /^refused/, `${label}: ${JSON.stringify([...results])}`);
     // The refused request never switched an outlet.
     assert.deepEqual(pdu.switched(), []);
-    // And the rules went with the worker.
+    // And the rules went with the worker; the slot's next worker, made ahead, keeps its own until the agent stops.
+    assert.ok(!chainsOfAgent(lab.stateDir).includes(workerChain(agentScope(lab.stateDir), worker)));
+    await lab.agent.stop();
     assert.deepEqual(chainsOfAgent(lab.stateDir), []);
   });
 
   it("is per slot: b's job reaches b's target and not a's", async (t) => {
     if (!requires(t, ...LAB_PARTS)) return;
     const { lab, a, b } = await twoSlots(t, () => '');
-    const results = await runProbes(
+    const { results } = await runProbes(
       t,
       lab,
       'tb',

@@ -144,13 +144,24 @@ describe('sandbox', () => {
     const workerDisks = (table: string[]): string[] =>
       table.filter((line) => (disk.exec(line)?.[1] ?? '').startsWith(`${lab.stateDir}/workers/`));
     const during = mountTable(lab.stateDir);
-    for (const id of ids) assert.equal((await lab.waitDone(id)).state, 'succeeded');
-    assert.equal(workerDisks(during).length, 4, 'one disk per worker');
+    const jobDisks = new Set<string>();
+    for (const id of ids) {
+      const job = await lab.waitDone(id);
+      assert.equal(job.state, 'succeeded');
+      jobDisks.add(`${lab.stateDir}/workers/${job.worker_id ?? ''}/disk`);
+    }
+    const disks = workerDisks(during).map((line) => disk.exec(line)?.[1] ?? '');
+    assert.equal(disks.length, new Set(disks).size, 'one disk per worker');
+    for (const jobDisk of jobDisks) assert.ok(disks.includes(jobDisk), `each job had its own disk: ${jobDisk}`);
+    // Besides them, at most one per slot: its next worker, made while its job ran ([jobs] prepare_ahead).
+    assert.ok(disks.length <= 8, `no more than one worker made ahead per slot: ${disks.join(', ')}`);
     assert.deepEqual(
       during.filter((line) => !workerDisks(during).includes(line)),
       before,
       'no sandbox mount reached the host',
     );
+    // Workers made ahead keep their disks until they are taken, expire or the agent stops.
+    await lab.agent.stop();
     assert.deepEqual(mountTable(lab.stateDir), before);
   });
 });

@@ -1,6 +1,7 @@
 // WorkerSpares on its own: at most one spare per slot, taken once, waited for
-// while it is being made, removed when nobody takes it in time or when the
-// agent stops, never made after stop. Making and removing are the caller's
+// while it is being made, removed when nobody takes it in time, when a lease
+// reserved its disk but did not take it, or when the agent stops, never made
+// after stop; a removal that fails is tried again. Making and removing are the caller's
 // (worker-space.ts, exercised with real users and disks by
 // jobs-prepare-ahead.test.ts); here they only record what was asked of them.
 import assert from 'node:assert/strict';
@@ -27,9 +28,12 @@ function slot(name: string): SlotModel {
 }
 
 /** Spares whose making waits until released, and a record of what was made and removed. */
-function harness(idleMs = 60_000) {
+function harness(idleMs = 60_000, retryMs = [10]) {
   const made: string[] = [];
   const removed: string[] = [];
+  /** Every call of the removal, failed or not. */
+  const removals: string[] = [];
+  let removalsToFail = 0;
   const reserved: string[] = [];
   let noRoom = false;
   const pending: (() => void)[] = [];
@@ -47,6 +51,11 @@ function harness(idleMs = 60_000) {
       return space;
     },
     (space) => {
+      removals.push(space.workerId);
+      if (removalsToFail > 0) {
+        removalsToFail -= 1;
+        return Promise.reject(new Error('userdel: cannot lock /etc/passwd; try again later.'));
+      }
       removed.push(space.workerId);
       return Promise.resolve();
     },
@@ -57,6 +66,7 @@ function harness(idleMs = 60_000) {
     },
     log,
     idleMs,
+    retryMs,
   );
   const finishMaking = (): void => {
     for (const resolve of pending.splice(0)) resolve();
@@ -65,10 +75,12 @@ function harness(idleMs = 60_000) {
     spares,
     made,
     removed,
+    removals,
     reserved,
     finishMaking,
     failNextMake: () => (failNext = true),
     fullDisk: () => (noRoom = true),
+    failRemovals: (n: number) => (removalsToFail = n),
   };
 }
 
@@ -124,6 +136,50 @@ describe('WorkerSpares', () => {
     assert.equal(await h.spares.take('s1'), undefined, 'a spare without room is not handed out');
     await eventually(() => h.removed.includes('w2'), { message: 'the spare without room to be removed' });
     await h.spares.stop();
+  });
+
+  it('removes a spare at once when the lease that reserved its disk ends without it', async () => {
+    const h = harness();
+    h.spares.prepare(slot('s1'));
+    h.finishMaking();
+    await eventually(() => h.made.length === 1, { message: 'the spare to be made' });
+    // A lease begins (its disk is reserved) and ends without taking it: its pre-lease check failed.
+    h.spares.getReady('s1');
+    await eventually(() => h.reserved.includes('w1'), { message: "the spare's disk to be reserved" });
+    h.spares.slotIdle('s1');
+    // The idle clock is a minute here: only the reservation makes it go now.
+    await eventually(() => h.removed.includes('w1'), { message: 'the reserved spare to be removed' });
+    assert.equal(await h.spares.take('s1'), undefined, 'a removed spare is not handed out');
+    await h.spares.stop();
+  });
+
+  it('tries a failed removal again until it succeeds, and once more at stop, cutting its pause short', async () => {
+    const h = harness(20);
+    h.failRemovals(2);
+    h.spares.prepare(slot('s1'));
+    h.finishMaking();
+    await eventually(() => h.made.length === 1, { message: 'the spare to be made' });
+    h.spares.slotIdle('s1');
+    await eventually(() => h.removed.includes('w1'), { message: 'the spare to be removed in the end' });
+    assert.deepEqual(h.removals, ['w1', 'w1', 'w1'], 'two failed attempts, then one that removed it');
+    const said = lines.filter((l) => l.includes('could not remove a worker made ahead; trying again'));
+    assert.equal(said.length, 1, 'the same error is said once');
+    await h.spares.stop();
+
+    // A removal that keeps failing waits far longer than this test may run: stop must cut that pause short.
+    const stuck = harness(20, [600_000]);
+    stuck.failRemovals(Infinity);
+    stuck.spares.prepare(slot('s1'));
+    stuck.finishMaking();
+    await eventually(() => stuck.made.length === 1, { message: 'the spare to be made' });
+    stuck.spares.slotIdle('s1');
+    await eventually(() => stuck.removals.length === 1, { message: 'the first attempt to remove it' });
+    await stuck.spares.stop();
+    assert.deepEqual(stuck.removals, ['w1', 'w1'], 'stop made one more attempt, and waited for it');
+    assert.ok(
+      lines.some((l) => l.includes('the next start removes what is left')),
+      'the last failure is said',
+    );
   });
 
   it('a spare that cannot be made is said in the log, and the slot can have one again', async () => {

@@ -368,7 +368,7 @@ export const configSchema = z.strictObject({
       network: z.enum(['slot', 'host']).default('slot'),
       network_allow: z.array(networkAddress).default([]),
       // Make each busy slot's next worker while its job runs (src/jobs/worker-spares.ts): leases skip user and disk creation.
-      prepare_ahead: z.boolean().default(false),
+      prepare_ahead: z.boolean().default(true),
     })
     .prefault({}),
   recovery: z

@@ -5,7 +5,10 @@
 // lease's setup. At most one per slot; one nobody takes within `idleMs` of its
 // slot's last lease ending is removed, and so is every one when the agent stops. A spare is never reused
 // either: it serves exactly one job, and that job's cleanup removes it whole.
+// A spare is on no record, so nothing else in a running agent would find what
+// a failed removal left: removals are tried again until they succeed.
 // What a spare is, and how a crash's leftovers are found, is in worker-space.ts.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { SlotModel } from '../config/lab-model.js';
 import type { Logger } from '../log.js';
 import { coerceError } from '../errors.js';
@@ -13,11 +16,18 @@ import type { WorkerSpace } from './worker-space.js';
 
 /** How long a slot's spare waits for a job, once the slot's lease has ended, before it is removed. */
 export const SPARE_IDLE_MS = 60_000;
+/**
+ * Pauses before a failed removal is tried again (userdel may wait on another tool's lock of /etc/passwd,
+ * a mount may be busy for a moment); the last one repeats.
+ */
+export const REMOVE_RETRY_MS: readonly number[] = [1_000, 5_000, 15_000, 60_000];
 
 interface Spare {
   /** Settles with the space, or undefined when making it failed (said in the log already). */
   made: Promise<WorkerSpace | undefined>;
   expiry: NodeJS.Timeout | undefined;
+  /** A lease of its slot has begun (getReady): its disk's space is reserved, or being reserved. */
+  readied: boolean;
 }
 
 export class WorkerSpares {
@@ -25,6 +35,8 @@ export class WorkerSpares {
   /** Removals under way: stop waits for them too. */
   private readonly undoing = new Set<Promise<void>>();
   private stopped = false;
+  /** Cuts the pauses between removal attempts short when the agent stops. */
+  private readonly stopping = new AbortController();
 
   constructor(
     private readonly make: (slot: SlotModel) => Promise<WorkerSpace>,
@@ -33,6 +45,7 @@ export class WorkerSpares {
     private readonly reserve: (space: WorkerSpace) => Promise<void>,
     private readonly log: Logger,
     private readonly idleMs = SPARE_IDLE_MS,
+    private readonly retryMs = REMOVE_RETRY_MS,
   ) {}
 
   /**
@@ -46,6 +59,7 @@ export class WorkerSpares {
     // Not while a lease is under way: the clock starts again when it ends (slotIdle).
     clearTimeout(spare.expiry);
     spare.expiry = undefined;
+    spare.readied = true;
     spare.made = spare.made.then(async (space) => {
       if (space === undefined || space.reserved) return space;
       try {
@@ -71,7 +85,7 @@ export class WorkerSpares {
   /** Starts making the slot's next worker, unless it has one or the agent is stopping. */
   prepare(slot: SlotModel): void {
     if (this.stopped || this.spares.has(slot.name)) return;
-    const spare: Spare = { made: Promise.resolve(undefined), expiry: undefined };
+    const spare: Spare = { made: Promise.resolve(undefined), expiry: undefined, readied: false };
     spare.made = this.make(slot).then(
       (space) => space,
       (error: unknown) => {
@@ -88,19 +102,29 @@ export class WorkerSpares {
 
   /**
    * The slot's lease has ended: its spare waits `idleMs` for the next job from now. A job of any length
-   * keeps its slot's spare; a slot nobody uses any more lets it go.
+   * keeps its slot's spare; a slot nobody uses any more lets it go. One whose disk the lease reserved but
+   * did not take (its pre-lease check failed, or it was cancelled during it) goes now: there is no
+   * giving the space back short of deleting the image, and a slot that failed its check may wait long.
    */
   slotIdle(slot: string): void {
     const spare = this.spares.get(slot);
     if (spare === undefined) return;
+    if (spare.readied) {
+      this.expire(slot, spare);
+      return;
+    }
     clearTimeout(spare.expiry);
     spare.expiry = setTimeout(() => this.expire(slot, spare), this.idleMs);
     spare.expiry.unref();
   }
 
-  /** Removes every spare, waiting for those still being made; no new one is made after this. */
+  /**
+   * Removes every spare, waiting for those still being made and for removals being retried (one more
+   * attempt each, at once); no new one is made after this.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopping.abort();
     const left = [...this.spares.values()];
     this.spares.clear();
     for (const spare of left) {
@@ -118,14 +142,38 @@ export class WorkerSpares {
 
   private remove(made: Promise<WorkerSpace | undefined>): void {
     const removal = made
-      .then((space) => (space === undefined ? undefined : this.undo(space)))
-      .catch((error: unknown) =>
-        this.log.error(
-          { err: coerceError(error) },
-          'could not remove a worker made ahead; the next start removes what is left',
-        ),
-      )
+      .then((space) => (space === undefined ? undefined : this.removeUntilGone(space)))
       .finally(() => this.undoing.delete(removal));
     this.undoing.add(removal);
+  }
+
+  /** Tries until the space is gone; once the agent stops, the attempt after that is the last (each step is idempotent). */
+  private async removeUntilGone(space: WorkerSpace): Promise<void> {
+    const fields = { worker: space.workerId, slot: space.slot };
+    let said: string | undefined;
+    for (let attempt = 0; ; attempt += 1) {
+      const last = this.stopped;
+      try {
+        await this.undo(space);
+        if (said !== undefined) this.log.info({ ...fields, attempts: attempt + 1 }, 'removed a worker made ahead');
+        return;
+      } catch (error) {
+        const err = coerceError(error);
+        if (last) {
+          this.log.error(
+            { err, ...fields },
+            'could not remove a worker made ahead; the next start removes what is left',
+          );
+          return;
+        }
+        // Said once per distinct error: one that stays stuck must not fill the log once a minute.
+        if (err.message !== said)
+          this.log.error({ err, ...fields }, 'could not remove a worker made ahead; trying again');
+        said = err.message;
+        await sleep(this.retryMs[attempt] ?? this.retryMs.at(-1), undefined, { signal: this.stopping.signal }).catch(
+          () => undefined, // The agent is stopping: the next attempt is the last, at once.
+        );
+      }
+    }
   }
 }
