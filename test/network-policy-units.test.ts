@@ -1,6 +1,7 @@
 // The parts of the network policy that are plain functions: `[jobs]
 // network_allow` parsing, the rules a lab gives each slot (from the kinds'
-// endpoints), the nft script they become, and the ping_group_range check.
+// endpoints), whether a worker made ahead still carries its slot's, the nft
+// script they become, and the ping_group_range check.
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
@@ -9,7 +10,10 @@ import { describe, it } from 'node:test';
 import { ConfigError } from '../src/config/config-error.js';
 import { parseNetworkAddress } from '../src/config/network-address.js';
 import { loadLabConfig } from '../src/devices/load-lab-config.js';
-import { agentPort, networkPolicyFor } from '../src/jobs/network-policy.js';
+import { agentPort, networkPolicyFor, samePolicy } from '../src/jobs/network-policy.js';
+import { policyStillHolds } from '../src/jobs/worker-space.js';
+import { NO_CLOCK } from '../src/jobs/lease-clock.js';
+import type { Platform } from '../src/platform/platform.js';
 import { createLogger } from '../src/log.js';
 import { NetworkPolicyError } from '../src/platform/network-policy.js';
 import { policyScript, workerChain, workerOfChain } from '../src/platform/linux/nft-policy.js';
@@ -107,6 +111,30 @@ describe('a device name that does not resolve', () => {
     // Slot b's own console: nothing to open, nothing to refuse.
     const own = await networkPolicyFor(lab, b, 8421, log, unresolved);
     assert.deepEqual(own.allow, [{ address: 'fe80::2', port: undefined, interface: 'veth-b' }]);
+  });
+});
+
+describe('a worker made ahead of its job', () => {
+  it('keeps its policy while the names resolve as they did; not once one points elsewhere', async (t) => {
+    const file = join(tempDir(t), 'slots.toml');
+    writeFileSync(file, LAB);
+    const lab = loadLabConfig(file);
+    const slot = lab.slots.get('a');
+    assert.ok(slot);
+    const log = createLogger(new PassThrough());
+    let consoleAt = ['192.0.2.77', '192.0.2.78'];
+    const resolve = (): Promise<string[]> => Promise.resolve(consoleAt);
+    const made = { policy: await networkPolicyFor(lab, slot, 8421, log, resolve) };
+    const deps = { lab, log, platform: {} as Platform, agentUrl: () => 'http://127.0.0.1:8421' };
+    consoleAt = ['192.0.2.78', '192.0.2.77'];
+    assert.equal(await policyStillHolds(deps, slot, made, NO_CLOCK, resolve), true, 'the same addresses, reordered');
+    consoleAt = ['192.0.2.99'];
+    assert.equal(await policyStillHolds(deps, slot, made, NO_CLOCK, resolve), false, "b's console moved");
+    const otherPort = { lab, log, platform: {} as Platform, agentUrl: () => 'http://127.0.0.1:9999' };
+    consoleAt = ['192.0.2.77', '192.0.2.78'];
+    assert.equal(await policyStillHolds(otherPort, slot, made, NO_CLOCK, resolve), false, "the agent's port changed");
+    assert.equal(await policyStillHolds(deps, slot, {}, NO_CLOCK, resolve), true, 'network = "host": no policy');
+    assert.equal(samePolicy(made.policy, made.policy), true);
   });
 });
 

@@ -1,7 +1,8 @@
 // WorkerSpares on its own: at most one spare per slot, taken once, waited for
 // while it is being made, removed when nobody takes it in time, when a lease
-// reserved its disk but did not take it, or when the agent stops, never made
-// after stop; a removal that fails is tried again. Making and removing are the caller's
+// reserved its disk but did not take it, when it no longer fits the lease that
+// takes it, or when the agent stops, never made after stop; a removal that
+// fails is tried again. Making and removing are the caller's
 // (worker-space.ts, exercised with real users and disks by
 // jobs-prepare-ahead.test.ts); here they only record what was asked of them.
 import assert from 'node:assert/strict';
@@ -118,6 +119,27 @@ describe('WorkerSpares', () => {
     assert.deepEqual(later.removed.sort(), ['w1', 'w2'], 'stop waited for the spares being made, then removed them');
     later.spares.prepare(slot('s3'));
     assert.equal(await later.spares.take('s3'), undefined, 'nothing is made after stop');
+  });
+
+  it('removes a spare that no longer fits its lease (and one whose check fails), and hands out one that does', async () => {
+    const h = harness();
+    h.spares.prepare(slot('s1'));
+    h.finishMaking();
+    assert.equal(await h.spares.take('s1', () => Promise.resolve(false)), undefined, 'a spare that does not fit');
+    await eventually(() => h.removed.includes('w1'), { message: 'the spare that does not fit to be removed' });
+    assert.ok(lines.some((line) => line.includes('no longer fits it') && line.includes('w1')));
+    h.spares.prepare(slot('s1'));
+    h.finishMaking();
+    await assert.rejects(
+      h.spares.take('s1', () => Promise.reject(new Error('console.lab did not resolve'))),
+      /resolve/,
+    );
+    await eventually(() => h.removed.includes('w2'), { message: 'the spare whose check failed to be removed' });
+    h.spares.prepare(slot('s1'));
+    h.finishMaking();
+    assert.equal((await h.spares.take('s1', () => Promise.resolve(true)))?.workerId, 'w3');
+    await h.spares.stop();
+    assert.deepEqual(h.removed, ['w1', 'w2'], 'the one handed out is its lease’s');
   });
 
   it("reserves a spare's disk only once a lease of its slot begins; one without room is removed", async () => {

@@ -30,7 +30,7 @@ import { completeLease, markCleaning, markRunning, returnToQueue } from './lease
 import { retryWrite } from './retry-write.js';
 import { cleanupWithRetries, outputsPolicy, recordCleanupFailure, type WorkerRow } from './worker-cleanup.js';
 import { bindWorker, type PreparedWorker } from './worker-setup.js';
-import { makeWorkerSpace, undoWorkerSpace } from './worker-space.js';
+import { makeWorkerSpace, policyStillHolds, undoWorkerSpace } from './worker-space.js';
 import type { WorkerSpares } from './worker-spares.js';
 
 export interface LeaseDeps {
@@ -275,7 +275,7 @@ export class LeaseRun {
    */
   private async setUpWorker(): Promise<PreparedWorker> {
     const { deps, slot } = this;
-    const spare = await deps.spares?.take(slot.name);
+    const spare = await deps.spares?.take(slot.name, (made) => policyStillHolds(deps, slot, made, this.clock));
     const space = spare ?? (await makeWorkerSpace(deps, slot, this.clock, this.workerId));
     this.ahead = spare !== undefined;
     // The next job's worker, made while this one runs; not for a lease already asked to stop (a cancel, the agent stopping).

@@ -68,3 +68,13 @@ async function rulesOf(endpoint: DeviceEndpoint, resolve: ResolveHost): Promise<
   if (addresses.length === 0) throw new Error('no address');
   return addresses.map((address) => ({ address, port: endpoint.port, interface: endpoint.interface }));
 }
+
+/** The same rules, in whatever order (a resolver may list a name's addresses in another order each time). */
+export function samePolicy(a: NetworkPolicy, b: NetworkPolicy): boolean {
+  const key = (policy: NetworkPolicy): string =>
+    JSON.stringify([
+      ...(['allow', 'deny', 'shared'] as const).map((list) => policy[list].map((rule) => JSON.stringify(rule)).sort()),
+      [...policy.localPorts].sort((x, y) => x - y),
+    ]);
+  return key(a) === key(b);
+}

@@ -20,7 +20,8 @@ import { allSteps } from './all-steps.js';
 import { newWorkerId } from './ids.js';
 import { workerDirs, workerDisk, workerRoot } from './job-paths.js';
 import type { StepTimer } from './lease-clock.js';
-import { agentPort, networkPolicyFor } from './network-policy.js';
+import type { NetworkPolicy } from '../platform/network-policy.js';
+import { agentPort, networkPolicyFor, type ResolveHost, resolveHost, samePolicy } from './network-policy.js';
 
 export interface WorkerSpace {
   workerId: string;
@@ -29,6 +30,8 @@ export interface WorkerSpace {
   root: string;
   /** The nftables chain (or the platform's equivalent), when [jobs] network = "slot". */
   networkPolicy: string | null;
+  /** The rules it carries, as worked out when it was made (host names resolved then). */
+  policy?: NetworkPolicy | undefined;
   /** False where the platform cannot cap the disk (a plain directory). */
   capped: boolean;
   /** Whether the disk's space is reserved on the host yet (Platform.reserveWorkerDisk): once a job is coming. */
@@ -84,7 +87,16 @@ export async function makeWorkerSpace(
       await mkdir(dir, { mode: 0o700 });
       await chown(dir, made.uid, made.gid);
     }
-    return { workerId, slot: slot.name, account: made, root, networkPolicy, capped: await disk, reserved: false };
+    return {
+      workerId,
+      slot: slot.name,
+      account: made,
+      root,
+      networkPolicy,
+      policy,
+      capped: await disk,
+      reserved: false,
+    };
   } catch (error) {
     await undoWorkerSpace(platform, { root, networkPolicy, account: { username } }).catch((undoError: unknown) =>
       deps.log.error(
@@ -94,6 +106,25 @@ export async function makeWorkerSpace(
     );
     throw error;
   }
+}
+
+/**
+ * Whether a space made ahead still carries its slot's network policy. It was worked out while the previous
+ * job ran, possibly days ago, and a device's host name may point elsewhere now: worked out again here, as
+ * for a worker made now (and failing as that would, for a name that no longer resolves).
+ */
+export async function policyStillHolds(
+  deps: SpaceDeps,
+  slot: SlotModel,
+  space: Pick<WorkerSpace, 'policy'>,
+  clock: StepTimer,
+  resolve: ResolveHost = resolveHost,
+): Promise<boolean> {
+  if (space.policy === undefined) return true;
+  const now = await clock.time('setup.policy', () =>
+    networkPolicyFor(deps.lab, slot, agentPort(deps.agentUrl()), deps.log, resolve),
+  );
+  return samePolicy(space.policy, now);
 }
 
 /** Reserves the space's disk, of the slot's [jobs] limits.disk, on the host. */

@@ -73,13 +73,32 @@ export class WorkerSpares {
     });
   }
 
-  /** The slot's spare, waiting for it if it is still being made; undefined when it has none. Taken, it is the caller's. */
-  async take(slot: string): Promise<WorkerSpace | undefined> {
+  /**
+   * The slot's spare, waiting for it if it is still being made; undefined when it has none. Taken, it is the
+   * caller's. `fits` says whether it still suits the lease (what it was made with may have changed while the
+   * previous job ran): one that does not is removed, and so is one when `fits` throws, which take rethrows.
+   */
+  async take(slot: string, fits?: (space: WorkerSpace) => Promise<boolean>): Promise<WorkerSpace | undefined> {
     const spare = this.spares.get(slot);
     if (spare === undefined) return undefined;
     this.spares.delete(slot);
     clearTimeout(spare.expiry);
-    return spare.made;
+    const space = await spare.made;
+    if (space === undefined || fits === undefined) return space;
+    let fitting: boolean;
+    try {
+      fitting = await fits(space);
+    } catch (error) {
+      this.remove(Promise.resolve(space));
+      throw error;
+    }
+    if (fitting) return space;
+    this.log.info(
+      { worker: space.workerId, slot },
+      "the slot's worker made ahead no longer fits it; removed, the lease makes its own",
+    );
+    this.remove(Promise.resolve(space));
+    return undefined;
   }
 
   /** Starts making the slot's next worker, unless it has one or the agent is stopping. */
