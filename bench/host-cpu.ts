@@ -8,7 +8,7 @@ import { cpus } from 'node:os';
 import { TICKS_PER_SECOND } from './process-tree.js';
 
 export interface HostCpu {
-  /** CPU time spent on anything but idle and I/O wait, over all cores, ms. */
+  /** CPU time spent on anything but idle and I/O wait, over all cores, ms (a VM's steal time counts as busy). */
   busyMs: number;
   /** Wall time times the number of cores, ms. */
   totalMs: number;

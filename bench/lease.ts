@@ -222,6 +222,9 @@ const [one, eight] = rows;
 console.log(
   `floor (useradd, bwrap --unshare-pid setpriv --init-groups --no-new-privs true, userdel): p50 ${floor.p50Ms.toFixed(0)} ms one at a time (${floor.sequentialJobsPerSecond.toFixed(1)} jobs/s), ${floor.jobsPerSecond.toFixed(1)} jobs/s ${floor.parallel} at a time, ${floor.cpuPerJobMs.toFixed(1)} ms CPU per job in its tools; the host ${floor.parallel} at a time: ${describeLoad(floor.host)}`,
 );
+// The floor is the bare tools as anyone would run them: its useradd and userdel at normal priority, where
+// labslot's spawner runs them at real-time priority (SCHED_FIFO 1) when the host allows it.
+console.log("the floor's useradd and userdel run at normal priority; labslot's at real-time where the host allows it");
 // Context for the third ratio: what running 8 at a time gains the bare work itself on this machine.
 console.log(
   `the floor itself: ${floor.parallel} at a time / one at a time = ${(floor.jobsPerSecond / floor.sequentialJobsPerSecond).toFixed(2)}`,

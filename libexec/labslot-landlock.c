@@ -20,7 +20,9 @@
  *       CMD never holds it.
  *       CMD gets descriptors 0, 1 and 2 only: whatever else reached the
  *       launcher (one the agent was started with, passed down the chain
- *       without close-on-exec) is close-on-exec.
+ *       without close-on-exec) is close-on-exec. Its real-time priority
+ *       limit (RLIMIT_RTPRIO) is 0, so it cannot preempt the agent's
+ *       account tools, which run at real-time priority.
  *
  * The package build compiles it into dist/libexec (scripts/build-libexec.mjs);
  * src/platform/linux/landlock.ts runs it when it is there, python3 otherwise.
@@ -38,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -252,6 +255,10 @@ int main(int argc, char *argv[])
 		fail(SANDBOX_FAILED, "--report-fd %d: %s", report_fd, strerror(errno));
 	if (cloexec_above_stdio() != 0)
 		fail(SANDBOX_FAILED, "cannot keep inherited descriptors from the job: %s", strerror(errno));
+	/* No real-time scheduling, whatever limit the agent was started with: the agent's account tools use it. */
+	struct rlimit none = {0, 0};
+	if (setrlimit(RLIMIT_RTPRIO, &none) != 0)
+		fail(SANDBOX_FAILED, "cannot take real-time priority from the job: %s", strerror(errno));
 	exec_like_python(command);
 	fail(127, "cannot run %s: %s", command[0], strerror(errno));
 }

@@ -200,10 +200,18 @@ static int spawn_at(pid_t *pid, const char *path, posix_spawn_file_actions_t *ac
     posix_spawnattr_setflags(&attr, flags);
     int error = posix_spawn(pid, path, actions, &attr, argv, envp);
     posix_spawnattr_destroy(&attr);
-    /* The child failed at sched_setscheduler, before its exec: nothing ran yet, so run it as any other. */
+    /*
+     * The child failed before or at its exec, so nothing ran: run it as any other. Only when that works was
+     * it the priority that was refused (exec itself can fail with EPERM or EINVAL too); then no more asking.
+     */
     if ((flags & POSIX_SPAWN_SETSCHEDULER) && (error == EPERM || error == EINVAL)) {
-        realtime_refused = 1;
-        return spawn_at(pid, path, actions, argv, envp, 0);
+        int plain = spawn_at(pid, path, actions, argv, envp, 0);
+        if (plain == 0) {
+            realtime_refused = 1;
+            fprintf(stderr, "labslot-spawner: real-time priority refused (%s); account tools run at normal priority\n",
+                    strerror(error));
+        }
+        return plain;
     }
     return error;
 }

@@ -65,6 +65,13 @@ describe('workers made ahead ([jobs] prepare_ahead)', () => {
       [false, true, true],
       'the first job made its own worker; the next ones took the one made while the previous job ran',
     );
+    // Its network rules were worked out while the previous job ran: each lease that took one worked them out again.
+    for (const run of runs.slice(1)) {
+      const done = lab.agent.logs.findLast(
+        (l) => l['msg'] === 'lease phase' && l['to'] === 'done' && l['job'] === run.id,
+      );
+      assert.ok(done?.['ms'] !== undefined && 'setup.policy' in (done['ms'] as object), JSON.stringify(done));
+    }
     // The fourth job's worker waits: a user no job has had.
     await eventually(() => workerUsersOf(lab.stateDir).length === 1, { message: 'a worker made ahead to wait' });
     const [spare = ''] = workerUsersOf(lab.stateDir);

@@ -44,6 +44,7 @@ import {
   LANDLOCK_CREATE_RULESET,
   LANDLOCK_RESTRICT_SELF,
   syscallErrno,
+  syscallNumber,
 } from './helpers/syscall-errno.js';
 import { tempDir } from './helpers/temp-dir.js';
 
@@ -296,6 +297,18 @@ for (const { name: kind, launcher, needs, missing } of IMPLEMENTATIONS) {
       const unlaunched = runReported([...leak, 'sh', '-c', 'ls /proc/$$/fd']).stdout.split('\n');
       for (const fd of ['3', '7', '9']) assert.ok(unlaunched.includes(fd), `without the launcher, ${fd} is held`);
     });
+
+    it('takes real-time priority from the command, and refuses to run it when it cannot', (t) => {
+      if (!requires(t, ...needs, C_COMPILER)) return;
+      // The agent's account tools run at real-time priority: a job with a real-time limit (one the agent was
+      // started with: a service manager's LimitRTPRIO=, a shell's ulimit -r) could preempt them.
+      const limit = "awk '/^Max realtime priority/ { print $4, $5 }' /proc/self/limits";
+      assert.deepEqual(run([...SCOPE, 'sh', '-c', limit]), { status: 0, stdout: '0 0\n', stderr: '' });
+      const refused = run([...syscallErrno(t)(syscallNumber('prlimit64'), EPERM), ...SCOPE, 'echo', 'ran']);
+      assert.equal(refused.status, 125, refused.stderr);
+      assert.equal(refused.stdout, '', 'the command did not run');
+      assert.match(refused.stderr, /^labslot-landlock: cannot take real-time priority from the job: /);
+    });
   });
 }
 
@@ -313,7 +326,7 @@ describe(`labslot-landlock, python3 and native together (${ON_KERNEL})`, () => {
     if (IN_CI) assert.equal(landlockLauncher().kind, 'native');
   });
 
-  it('runs python3 when the native launcher the build made does not run on this host, and says why', (t) => {
+  it('runs python3 when the native launcher the build made cannot run on this host, and says why', (t) => {
     if (!requires(t, PYTHON3)) return;
     // An ELF header and nothing else: exec refuses it (ENOEXEC) as it would a binary for another architecture.
     const foreign = join(tempDir(t), 'labslot-landlock');
@@ -323,6 +336,12 @@ describe(`labslot-landlock, python3 and native together (${ON_KERNEL})`, () => {
     assert.match(chosen.nativeFailed ?? '', new RegExp(`^${foreign} --abi: .+`));
     assert.equal(landlockNote(LANDLOCK_ABI, chosen).fields['native_failed'], chosen.nativeFailed);
     assert.equal(chooseLauncher(join(tempDir(t), 'absent')).nativeFailed, undefined, 'none built: nothing to say');
+    // One that runs and fails keeps its own error, for the start-up probe to report: python3 would hide it.
+    const failing = join(tempDir(t), 'failing-launcher');
+    writeFileSync(failing, '#!/bin/sh\necho "landlock_create_ruleset: Operation not permitted" >&2\nexit 2\n', {
+      mode: 0o755,
+    });
+    assert.equal(chooseLauncher(failing).kind, 'native');
   });
 
   it('chooses the native launcher where it runs', (t) => {

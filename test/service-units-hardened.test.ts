@@ -10,6 +10,7 @@ import {
   chmodSync,
   closeSync,
   createReadStream,
+  existsSync,
   mkdirSync,
   mkdtempSync,
   openSync,
@@ -29,6 +30,7 @@ import { assertNoLeaks } from './helpers/leak-check.js';
 import { command, requires, ROOT } from './helpers/prerequisites.js';
 import { ptyPair } from './helpers/pty-pair.js';
 import { emulation, last, list, readUnit, SECCOMP } from './helpers/systemd-unit.js';
+import { SPAWNER_PATH } from '../src/platform/spawner-client.js';
 
 const unitUrl = new URL('../systemd/labslot.service', import.meta.url);
 const readText = (url: URL): string => readFileSync(url, 'utf8');
@@ -47,6 +49,11 @@ describe('systemd/labslot.service', () => {
         command('socat', ['-V']),
         command('useradd', ['--help']),
         command('strace', ['-V']),
+        // What runs the account tools at real-time priority, which the trace is held to.
+        {
+          what: `the native spawner ${SPAWNER_PATH} (npm run build, with a C compiler)`,
+          met: () => existsSync(SPAWNER_PATH),
+        },
       )
     )
       return;

@@ -13,7 +13,13 @@ import { SPAWNER_PATH, SpawnerStarter } from '../src/platform/spawner-client.js'
 import { eventually } from './helpers/eventually.js';
 import { type Prerequisite, requires } from './helpers/prerequisites.js';
 import { tempDir } from './helpers/temp-dir.js';
-import { C_COMPILER, EPERM, schedSetschedulerNumber, syscallErrno } from './helpers/syscall-errno.js';
+import { C_COMPILER, EPERM, syscallErrno, syscallNumber } from './helpers/syscall-errno.js';
+
+/** Real-time scheduling for the spawner's programs: root with CAP_SYS_NICE, and no filter refusing it. */
+const REALTIME_ALLOWED: Prerequisite = {
+  what: 'real-time scheduling (root with CAP_SYS_NICE: chrt -f 1 true)',
+  met: () => spawnSync('chrt', ['-f', '1', 'true']).status === 0,
+};
 
 const BUILT: Prerequisite = {
   what: `the native spawner ${SPAWNER_PATH} (npm run build, with a C compiler)`,
@@ -147,7 +153,7 @@ describe('the native spawner', () => {
   });
 
   it('runs a program that holds a host-wide lock at real-time priority, and no other', async (t) => {
-    if (!requires(t, BUILT)) return;
+    if (!requires(t, BUILT, REALTIME_ALLOWED)) return;
     const own = ownSpawner(t);
     const locking = await runProcessWith(own, SCHEDULING, { timeoutMs: 10_000, holdsHostLock: true });
     assert.deepEqual([locking.code, locking.output], [0, REALTIME]);
@@ -159,7 +165,7 @@ describe('the native spawner', () => {
     if (!requires(t, BUILT, C_COMPILER)) return;
     // The spawner itself under a filter that refuses sched_setscheduler, as a cgroup without a real-time budget would.
     const refusing = join(tempDir(t), 'refusing-spawner');
-    const prefix = syscallErrno(t)(schedSetschedulerNumber(), EPERM);
+    const prefix = syscallErrno(t)(syscallNumber('sched_setscheduler'), EPERM);
     const quoted = [...prefix, SPAWNER_PATH].map((word) => `'${word.replaceAll("'", "'\\''")}'`);
     writeFileSync(refusing, `#!/bin/sh\nexec ${quoted.join(' ')} "$@"\n`);
     chmodSync(refusing, 0o755);

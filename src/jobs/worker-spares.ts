@@ -150,7 +150,8 @@ export class WorkerSpares {
       clearTimeout(spare.expiry);
       this.remove(spare.made);
     }
-    await Promise.allSettled([...this.undoing]);
+    // Until none is left: a disk reservation failing meanwhile (getReady) starts one more removal.
+    while (this.undoing.size > 0) await Promise.allSettled([...this.undoing]);
   }
 
   private expire(slot: string, spare: Spare): void {

@@ -16,12 +16,15 @@ export const LANDLOCK_CREATE_RULESET = 444;
 export const LANDLOCK_RESTRICT_SELF = 446;
 export const { ENOSYS, EOPNOTSUPP, EPERM } = constants.errno;
 
-/** sched_setscheduler differs by architecture: the ones this project is built and tested on. */
-export function schedSetschedulerNumber(): number {
-  const numbers: Partial<Record<NodeJS.Architecture, number>> = { x64: 144, arm64: 119 };
-  const number = numbers[process.arch];
-  if (number === undefined)
-    throw new Error(`the sched_setscheduler syscall number for ${process.arch} is not known here`);
+/** Calls whose numbers differ by architecture, on the ones this project is built and tested on. */
+const NUMBERS = {
+  sched_setscheduler: { x64: 144, arm64: 119 },
+  prlimit64: { x64: 302, arm64: 261 },
+} as const satisfies Record<string, Partial<Record<NodeJS.Architecture, number>>>;
+
+export function syscallNumber(name: keyof typeof NUMBERS): number {
+  const number = (NUMBERS[name] as Partial<Record<NodeJS.Architecture, number>>)[process.arch];
+  if (number === undefined) throw new Error(`the ${name} syscall number for ${process.arch} is not known here`);
   return number;
 }
 

@@ -62,8 +62,8 @@ export function landlockLauncher(): LandlockLauncher {
 }
 
 /**
- * The native launcher at `nativePath` if there is one and it answers `--abi` here, else python3: a
- * binary built for another architecture, or against a newer libc, would otherwise fail every job.
+ * The native launcher at `nativePath` if there is one and it runs here, else python3: a binary built for
+ * another architecture, or against a newer libc, would otherwise keep the agent from starting.
  */
 export function chooseLauncher(nativePath: string): LandlockLauncher {
   if (!existsSync(nativePath)) return pythonLauncher();
@@ -72,8 +72,11 @@ export function chooseLauncher(nativePath: string): LandlockLauncher {
     timeout: PROBE_TIMEOUT_MS,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  if (probe.status === 0 && /^\d+\n?$/.test(probe.stdout)) return nativeLauncher(nativePath);
-  const why = probe.error?.message ?? (lastLines(probe.stderr, 1) || `exit ${String(probe.status ?? probe.signal)}`);
+  // Only a binary that could not be run at all is passed over (126, 127: what a shell says of one it cannot
+  // execute). One that ran and failed keeps its own error, which the start-up probe then reports.
+  const notRun = probe.error !== undefined || probe.status === 126 || probe.status === 127;
+  if (!notRun) return nativeLauncher(nativePath);
+  const why = probe.error?.message ?? (lastLines(probe.stderr, 1) || `exit ${String(probe.status)}`);
   return { ...pythonLauncher(), nativeFailed: `${nativePath} --abi: ${why}` };
 }
 
