@@ -24,13 +24,20 @@ export function hostCpu(): HostCpu {
   return { busyMs: ((total - idle) * 1000) / TICKS_PER_SECOND, totalMs: (total * 1000) / TICKS_PER_SECOND };
 }
 
-/** Between two readings: the share of all cores that was busy, and the busy CPU time per job. */
-export function hostLoad(before: HostCpu, after: HostCpu, jobs: number): { busyShare: number; msPerJob: number } {
+/** The host between two readings. */
+export interface HostLoad {
+  /** Share of all cores that was busy. */
+  busyShare: number;
+  /** Busy CPU time per job, ms. */
+  msPerJob: number;
+}
+
+export function hostLoad(before: HostCpu, after: HostCpu, jobs: number): HostLoad {
   const busy = after.busyMs - before.busyMs;
   return { busyShare: busy / Math.max(1, after.totalMs - before.totalMs), msPerJob: busy / jobs };
 }
 
 /** "98 % of 2 cores busy, 86.1 ms per job host-wide" */
-export function describeLoad(load: { busyShare: number; msPerJob: number }): string {
+export function describeLoad(load: HostLoad): string {
   return `${(load.busyShare * 100).toFixed(0)} % of ${cpus().length} cores busy, ${load.msPerJob.toFixed(1)} ms CPU per job host-wide`;
 }

@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { treeCpu } from './process-tree.js';
-import { hostCpu, hostLoad } from './host-cpu.js';
+import { hostCpu, hostLoad, type HostLoad } from './host-cpu.js';
 
 /** One command, resolved with its exit code; a bench step that fails stops the benchmark. */
 function run(argv: readonly string[]): Promise<void> {
@@ -63,7 +63,7 @@ export interface Floor {
   /** CPU of the tools per job, `parallel` at a time (not this process's own forking of them), ms. */
   cpuPerJobMs: number;
   /** The whole host while `parallel` ran at a time: busy share of all cores, and CPU per job. */
-  host: { busyShare: number; msPerJob: number };
+  host: HostLoad;
 }
 
 export async function measureFloor(samples: number, jobs: number, parallel: number): Promise<Floor> {

@@ -18,7 +18,7 @@ import { measureFloor } from './lease-floor.js';
 import { percentile } from './percentiles.js';
 import { phaseTable, type LeaseSteps } from './lease-phases.js';
 import { treeCpu } from './process-tree.js';
-import { describeLoad, hostCpu, hostLoad } from './host-cpu.js';
+import { describeLoad, hostCpu, hostLoad, type HostLoad } from './host-cpu.js';
 import { scriptCleanup } from '../test/helpers/cleanup.js';
 import { ptyPair } from '../test/helpers/pty-pair.js';
 
@@ -95,7 +95,7 @@ interface Measured {
   cpuHelpers: number;
   cpuChildren: number;
   /** The whole host during the throughput run. */
-  host: { busyShare: number; msPerJob: number };
+  host: HostLoad;
 }
 
 async function measure(slots: number): Promise<Measured> {
@@ -222,8 +222,6 @@ const [one, eight] = rows;
 console.log(
   `floor (useradd, bwrap --unshare-pid setpriv --init-groups --no-new-privs true, userdel): p50 ${floor.p50Ms.toFixed(0)} ms one at a time (${floor.sequentialJobsPerSecond.toFixed(1)} jobs/s), ${floor.jobsPerSecond.toFixed(1)} jobs/s ${floor.parallel} at a time, ${floor.cpuPerJobMs.toFixed(1)} ms CPU per job in its tools; the host ${floor.parallel} at a time: ${describeLoad(floor.host)}`,
 );
-// The floor is the bare tools as anyone would run them: its useradd and userdel at normal priority, where
-// labslot's spawner runs them at real-time priority (SCHED_FIFO 1) when the host allows it.
 console.log("the floor's useradd and userdel run at normal priority; labslot's at real-time where the host allows it");
 // Context for the third ratio: what running 8 at a time gains the bare work itself on this machine.
 console.log(

@@ -85,13 +85,10 @@ export class WorkerSpares {
     clearTimeout(spare.expiry);
     const space = await spare.made;
     if (space === undefined || fits === undefined) return space;
-    let fitting: boolean;
-    try {
-      fitting = await fits(space);
-    } catch (error) {
+    const fitting = await fits(space).catch((error: unknown) => {
       this.remove(Promise.resolve(space));
       throw error;
-    }
+    });
     if (fitting) return space;
     this.log.info(
       { worker: space.workerId, slot },
