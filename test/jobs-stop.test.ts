@@ -1,10 +1,13 @@
 // Stopping jobs that do not want to stop: SIGTERM is ignored and children
 // were forked, one into its own session. After stop_grace, SIGKILL reaches
-// every process of the worker's UID, whichever way the stop came.
+// every process of the worker's UID, whichever way the stop came. And a stop
+// that comes while the job is being started, before its sandbox has become
+// the worker, still stops it.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { processesOf } from '../src/platform/user-processes.js';
 import type { JobView } from './helpers/api-types.js';
+import { eventually } from './helpers/eventually.js';
 import { jobLab, type JobLab } from './helpers/job-lab.js';
 import { command, requires, ROOT } from './helpers/prerequisites.js';
 
@@ -92,5 +95,20 @@ describe('stopping jobs', () => {
     assert.equal((await lab.job(queued)).slot, null);
     await lab.post(`/v1/jobs/${blocker}/cancel`, {});
     await lab.waitDone(blocker);
+  });
+
+  it('a cancel the moment the lease starts the job stops it, before its sandbox has become the worker', async (t) => {
+    if (!requires(t, ROOT, command('socat', ['-V']))) return;
+    const lab = await jobLab(t, [{ name: 's1', target: 'tb' }], '', 'stop_grace = "1s"');
+    const id = await lab.submit({ target: 'tb', argv: ['sleep', '30'] });
+    // The lease is starting the job: the cancel lands while its sandbox chain is still being built.
+    await eventually(
+      () => lab.agent.logs.some((l) => l['job'] === id && l['msg'] === 'lease phase' && l['to'] === 'starting'),
+      { intervalMs: 1, timeoutMs: 15_000, message: 'the lease to start the job' },
+    );
+    const cancel = await lab.post(`/v1/jobs/${id}/cancel`, {});
+    assert.equal(cancel.status, 200, JSON.stringify(cancel.json));
+    const job = await lab.waitDone(id, 15_000);
+    assert.deepEqual([job.state, job.ended_by], ['cancelled', 'cancel']);
   });
 });

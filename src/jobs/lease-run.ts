@@ -7,6 +7,7 @@
 // reconciler finishes the bookkeeping later. The run's phases, and what each
 // carries, are in lease-phase.ts.
 import { stat } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { eq } from 'drizzle-orm';
 import type { LabModel, SlotModel } from '../config/lab-model.js';
 import { formatSize } from '../config/size.js';
@@ -51,6 +52,8 @@ const MARK_BROKEN_STOP_DELAY_MS = 1_000;
 /** After SIGKILL, how long a process stuck in the kernel (a hung USB ioctl) may take before the run gives up on it. */
 const KILL_DEADLINE_MS = 10_000;
 const OUTPUT_POLL_MS = 1_000;
+/** How soon a stop that found nothing of the worker yet looks again. */
+const STOP_RETRY_MS = 20;
 
 export class LeaseRun {
   /** The worker's id: the one made for this lease, or the slot's spare's once taken. */
@@ -65,6 +68,8 @@ export class LeaseRun {
   private log: Logger;
   /** Whether its worker was made ahead, while the slot's previous job ran (worker-spares.ts). */
   private ahead = false;
+  /** The job's first process has exited (its sandbox is gone, or never became the worker). */
+  private jobExited = false;
   /** Where this lease's time goes; its last log line carries it (bench/lease.ts reads it). */
   private readonly clock = new LeaseClock();
 
@@ -220,6 +225,7 @@ export class LeaseRun {
       return { ...infrastructureFailure(`could not start the job: ${coerceError(error).message}`), holdSlot: true };
     }
     this.log.info({ pid: started.pid, uid: worker.account.uid }, 'job started');
+    void started.exited.then(() => (this.jobExited = true));
     // A failure to record the start must not leave a job running unrecorded: it is stopped at once.
     let unrecorded: Error | undefined;
     try {
@@ -346,8 +352,13 @@ export class LeaseRun {
     const { lab, platform } = this.deps;
     const grace = lab.config.jobs.stop_grace;
     this.log.info({ cause: cause.kind, graceMs: grace }, 'stopping job');
-    await platform.signalWorker(account, 'SIGTERM');
-    if (await platform.waitWorkerGone(account, grace)) return;
+    const deadline = Date.now() + grace;
+    // A stop right after the start can come before the sandbox has switched to the worker: nothing of the
+    // worker to signal yet. It is signalled as soon as it is (within the grace), not taken for gone.
+    while ((await platform.signalWorker(account, 'SIGTERM')) === 0 && !this.jobExited && Date.now() < deadline)
+      await sleep(STOP_RETRY_MS);
+    const gone = await platform.waitWorkerGone(account, Math.max(0, deadline - Date.now()));
+    if (gone && this.jobExited) return;
     const left = await platform.killWorker(account, KILL_DEADLINE_MS);
     if (left.length === 0) return;
     this.log.error({ pids: left }, 'job processes survived SIGKILL; cleaning up without them');
